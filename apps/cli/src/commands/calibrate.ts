@@ -1,0 +1,54 @@
+/** `hushfl calibrate ddg`: γ and local σ for a target (ε, δ) (Kairouz et al. 2021, §4.4). */
+import { DEFAULT_BETA, DEFAULT_K_STDDEVS, calibrateDdg } from '@hushfl/ddp';
+import { UsageError, atLeastOne, positive, unitHalfOpen, unitOpen, type FlagSpecs } from '../args.ts';
+import type { Command } from '../command.ts';
+
+const flags = {
+  epsilon: { kind: 'number', required: true, help: 'target ε over all rounds', ...positive },
+  delta: { kind: 'number', required: true, help: 'δ', ...unitOpen },
+  clients: { kind: 'int', required: true, help: 'expected clients per round n', ...atLeastOne },
+  'min-clients': { kind: 'int', help: 'fewest contributions a round may release with (default: clients)', ...atLeastOne },
+  'sample-rate': { kind: 'number', help: 'Poisson client sampling rate q (or give --population)', ...unitHalfOpen },
+  population: { kind: 'int', help: 'population N; q = clients/N', ...atLeastOne },
+  rounds: { kind: 'int', required: true, help: 'rounds T', ...atLeastOne },
+  dim: { kind: 'int', required: true, help: 'model dimension d (padded to a power of two)', ...atLeastOne },
+  clip: { kind: 'number', required: true, help: 'L2 clip norm c', ...positive },
+  bits: { kind: 'int', required: true, help: 'bits B of the SecAgg ring', range: 'in [1, 32]', ok: (v: number) => v >= 1 && v <= 32 },
+  beta: { kind: 'number', help: `conditional rounding β (default ${DEFAULT_BETA.toFixed(4)})`, range: 'in [0, 1)', ok: (v: number) => v >= 0 && v < 1 },
+  'k-stddevs': { kind: 'number', help: `standard deviations of modular headroom (default ${DEFAULT_K_STDDEVS})`, ...positive },
+  json: { kind: 'bool', help: 'print JSON' },
+} as const satisfies FlagSpecs;
+
+export const calibrateDdgCommand: Command<typeof flags> = {
+  name: 'calibrate ddg',
+  summary: 'choose γ and the local noise σ for a target ε',
+  flags,
+  run(f) {
+    let sampleRate = f['sample-rate'];
+    if (f.population !== undefined) {
+      if (sampleRate !== undefined) throw new UsageError('give either --sample-rate or --population, not both');
+      if (f.population < f.clients!) throw new UsageError(`--population must be >= --clients (${f.clients}), got ${f.population}`);
+      sampleRate = f.clients! / f.population;
+    }
+    if (sampleRate === undefined) throw new UsageError('--sample-rate (in (0, 1]) or --population (>= clients) is required');
+    const cal = calibrateDdg({
+      epsilon: f.epsilon!,
+      delta: f.delta!,
+      clients: f.clients!,
+      minClients: f['min-clients'] ?? f.clients!,
+      sampleRate,
+      rounds: f.rounds!,
+      dim: f.dim!,
+      clip: f.clip!,
+      bits: f.bits!,
+      beta: f.beta ?? DEFAULT_BETA,
+      kStddevs: f['k-stddevs'] ?? DEFAULT_K_STDDEVS,
+    });
+    const text = [
+      `γ = ${cal.gamma.toPrecision(6)}, local σ = ${cal.localStddev.toPrecision(6)} (σ/γ = ${cal.gridStddev.toPrecision(6)} on the grid)`,
+      `ε = ${cal.epsilon.toFixed(4)} at δ = ${cal.delta} with ${cal.minClients} contributors (order ${cal.order}); d' = ${cal.dimPadded}`,
+      `the aggregate of ${cal.clients} clients keeps ${cal.headroomStddevs.toFixed(2)} standard deviations inside 2^${cal.bits}`,
+    ].join('\n');
+    return { json: cal, text };
+  },
+};

@@ -1,0 +1,120 @@
+/**
+ * RDP of the distributed discrete Gaussian (Kairouz, Liu & Steinke 2021, Theorem 1 with Prop. 14 / Eq. (17)):
+ * n clients each add N_Z(0, σ²/γ²) to an integer vector of L2 norm <= Δ₂ (L1 <= Δ₁); the sum satisfies,
+ * per round and for every order α,
+ *   RDP(α) = min( α/2·l2² + τ·d',  α/2·(l2² + 2·l1·τ + τ²·d'),  α/2·(l2 + √d'·τ)² ),
+ * with l2 = Δ₂/(√n·σ/γ), l1 = Δ₁/(√n·σ/γ) and τ = 10·Σ_{k=1}^{n−1} exp(−2π²(σ/γ)²·k/(k+1)).
+ * Poisson client sampling at rate q < 1 takes min(Zhu–Wang bound, unsampled) per order; rounds compose
+ * additively.
+ */
+import { DdpParameterError } from '../errors.ts';
+import { isPowerOfTwo } from '../hadamard.ts';
+import { checkBeta } from '../params.ts';
+import { inflatedL2Bound, l1BoundFromL2 } from '../rounding.ts';
+import { RDP_ORDERS, checkSampleRate, rdpToEpsilon, subsampledRdp, type PrivacyLoss } from './rdp.ts';
+
+export interface DdgRoundAccounting {
+  readonly clip: number;
+  readonly gamma: number;
+  readonly beta: number;
+  /** Padded dimension d' (a power of two). */
+  readonly dimPadded: number;
+  /** Clients whose noise is in the sum (the accountant's n). */
+  readonly clients: number;
+  /** Local noise standard deviation σ, model units. */
+  readonly localStddev: number;
+  /** Poisson client sampling rate q ∈ (0, 1]. */
+  readonly sampleRate: number;
+}
+
+export interface DdgRoundRdp {
+  /** RDP of one round at each of RDP_ORDERS. */
+  readonly rdp: Float64Array;
+  readonly tau: number;
+  /** Δ₂ on the integer grid. */
+  readonly l2SensitivityGrid: number;
+  /** Δ₁ on the integer grid. */
+  readonly l1SensitivityGrid: number;
+}
+
+export function checkDdgAccounting(a: DdgRoundAccounting): void {
+  const pos = (name: string, v: number) => {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new DdpParameterError(name, `${name} must be a positive finite number, got ${v}`);
+  };
+  pos('clip', a.clip);
+  pos('gamma', a.gamma);
+  pos('localStddev', a.localStddev);
+  checkBeta(a.beta);
+  if (!isPowerOfTwo(a.dimPadded)) {
+    throw new DdpParameterError('dim', `dim must be the padded dimension, a power of two; got ${a.dimPadded} (next power of two: ${nextPow2(a.dimPadded)})`);
+  }
+  if (!Number.isInteger(a.clients) || a.clients < 1) throw new DdpParameterError('clients', `clients must be a positive integer, got ${a.clients}`);
+  checkSampleRate(a.sampleRate);
+}
+
+function nextPow2(n: number): string {
+  if (!Number.isFinite(n) || n < 1) return 'n/a';
+  return String(2 ** Math.ceil(Math.log2(n)));
+}
+
+/** τ = 10·Σ_{k=1}^{n−1} exp(−2π²s²·k/(k+1)) for grid noise stddev s = σ/γ (Theorem 1). */
+export function ddgTau(gridStddev: number, clients: number): number {
+  let tau = 0;
+  const c = -2 * Math.PI * Math.PI * gridStddev * gridStddev;
+  for (let k = 1; k < clients; k++) tau += Math.exp((c * k) / (k + 1));
+  return 10 * tau;
+}
+
+/** The per-round RDP vector at RDP_ORDERS. */
+export function ddgRoundRdp(a: DdgRoundAccounting): DdgRoundRdp {
+  checkDdgAccounting(a);
+  const d = a.dimPadded;
+  const gridStddev = a.localStddev / a.gamma;
+  const l2Sens = inflatedL2Bound(a.clip / a.gamma, a.beta, d);
+  const l1Sens = l1BoundFromL2(l2Sens, d);
+  const centralStddev = Math.sqrt(a.clients) * gridStddev;
+  const l2 = l2Sens / centralStddev;
+  const l1 = l1Sens / centralStddev;
+  const tau = ddgTau(gridStddev, a.clients);
+  const sqrtD = Math.sqrt(d);
+  const maxOrder = RDP_ORDERS[RDP_ORDERS.length - 1]!;
+  // The unsampled RDP at every integer order the Zhu–Wang sum can touch (2..256), computed once.
+  const table = new Float64Array(maxOrder + 1);
+  for (let alpha = 2; alpha <= maxOrder; alpha++) {
+    table[alpha] = Math.min(
+      (alpha / 2) * l2 * l2 + tau * d,
+      (alpha / 2) * (l2 * l2 + 2 * l1 * tau + tau * tau * d),
+      (alpha / 2) * (l2 + sqrtD * tau) ** 2,
+    );
+  }
+  const eps = (alpha: number): number => table[alpha]!;
+  const rdp = new Float64Array(RDP_ORDERS.length);
+  for (let i = 0; i < RDP_ORDERS.length; i++) {
+    const alpha = RDP_ORDERS[i]!;
+    const plain = eps(alpha);
+    rdp[i] = a.sampleRate < 1 ? Math.min(subsampledRdp(alpha, a.sampleRate, eps), plain) : plain;
+  }
+  return { rdp, tau, l2SensitivityGrid: l2Sens, l1SensitivityGrid: l1Sens };
+}
+
+export interface DdgAccountResult extends PrivacyLoss {
+  readonly tau: number;
+  readonly l2SensitivityGrid: number;
+  readonly l1SensitivityGrid: number;
+}
+
+/** ε after `rounds` identical rounds at the given δ. */
+export function accountDdg(a: DdgRoundAccounting & { readonly rounds: number; readonly delta: number }): DdgAccountResult {
+  if (!Number.isInteger(a.rounds) || a.rounds < 0) throw new DdpParameterError('rounds', `rounds must be an integer >= 0, got ${a.rounds}`);
+  const round = ddgRoundRdp(a);
+  const total = Array.from(round.rdp, (r) => r * a.rounds);
+  const spent = rdpToEpsilon(total, a.delta);
+  return {
+    ...spent,
+    orders: RDP_ORDERS,
+    rdp: total,
+    tau: round.tau,
+    l2SensitivityGrid: round.l2SensitivityGrid,
+    l1SensitivityGrid: round.l1SensitivityGrid,
+  };
+}

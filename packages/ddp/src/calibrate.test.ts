@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { accountDdg } from './accountant/ddg.ts';
+import { calibrateDdg } from './calibrate.ts';
+import { DdpParameterError } from './errors.ts';
+
+describe('calibrateDdg', () => {
+  const input = { epsilon: 5, delta: 1e-5, clients: 20, minClients: 16, sampleRate: 0.05, rounds: 50, dim: 10_000, clip: 1, bits: 16 };
+
+  it('meets the target ε at n_min with the smallest such σ', () => {
+    const cal = calibrateDdg(input);
+    expect(cal.dimPadded).toBe(16384);
+    const at = (s: number, clients = 16) =>
+      accountDdg({ clip: 1, gamma: cal.gamma, beta: cal.beta, dimPadded: 16384, clients, localStddev: s, sampleRate: 0.05, rounds: 50, delta: 1e-5 }).epsilon;
+    expect(at(cal.localStddev)).toBeLessThanOrEqual(5);
+    expect(cal.epsilon).toBe(at(cal.localStddev));
+    expect(at(cal.localStddev * (1 - 1e-6))).toBeGreaterThan(5 - 1e-3);
+    // Calibrating to n_min protects rounds that complete with fewer than the expected clients.
+    expect(at(cal.localStddev, 20)).toBeLessThan(at(cal.localStddev, 16));
+  });
+
+  it('chooses the finest γ whose aggregate keeps k standard deviations inside 2^B', () => {
+    const cal = calibrateDdg(input);
+    const n = 20;
+    const spread = (g: number, s: number) => Math.sqrt((n * n) / 16384 + (g * g / 4 + s * s) * n) / g;
+    expect(2 * cal.kStddevs * spread(cal.gamma, cal.localStddev)).toBeLessThanOrEqual(2 ** 16 * (1 + 1e-12));
+    expect(cal.headroomStddevs).toBeCloseTo(4, 6);
+  });
+
+  it('needs more noise when fewer clients may contribute', () => {
+    const all = calibrateDdg({ ...input, minClients: 20 });
+    const few = calibrateDdg({ ...input, minClients: 5 });
+    expect(few.localStddev / few.gamma).toBeGreaterThan(all.localStddev / all.gamma);
+  });
+
+  it('uses more bits for a finer grid', () => {
+    const b12 = calibrateDdg({ ...input, bits: 12 });
+    const b20 = calibrateDdg({ ...input, bits: 20 });
+    expect(b20.gamma).toBeLessThan(b12.gamma / 8);
+  });
+
+  it('refuses a bit width that cannot hold the clients, saying how many bits are needed', () => {
+    try {
+      calibrateDdg({ ...input, clients: 1000, minClients: 1000, bits: 4 });
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(DdpParameterError);
+      expect((e as DdpParameterError).param).toBe('bits');
+      expect((e as Error).message).toMatch(/bits=4 cannot hold 1000 clients with k=4 .*need bits >= \d+/);
+    }
+  });
+
+  it('refuses bad inputs naming the field', () => {
+    expect(() => calibrateDdg({ ...input, minClients: 30 })).toThrow(/minClients/);
+    expect(() => calibrateDdg({ ...input, delta: 0 })).toThrow(/delta/);
+    expect(() => calibrateDdg({ ...input, epsilon: -1 })).toThrow(/epsilon/);
+    expect(() => calibrateDdg({ ...input, epsilon: 1e-4 })).toThrow(/not reachable/);
+  });
+});

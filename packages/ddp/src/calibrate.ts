@@ -1,0 +1,176 @@
+/**
+ * Calibration of DDG (Kairouz et al. 2021, §4.4 and §5): choose the grid granularity γ and the local noise σ
+ * for a target (ε, δ).
+ *
+ * - σ(γ): the smallest σ (bisection; ε is decreasing in σ) whose accountant ε over all rounds is at most the
+ *   target, with the noise of only **n_min** clients in the sum, so that a round that completes with fewer
+ *   contributors than planned (but at least n_min) still meets the guarantee.
+ * - γ: the finest grid whose aggregate stays inside the modular range with k standard deviations of
+ *   headroom, treating the aggregate as sub-Gaussian (§4.2, §4.4):
+ *       2^B >= 2k·sqrt( c²·n²/d' + (γ²/4 + σ(γ)²)·n ) / γ,
+ *   with n the expected clients per round (more clients make a larger sum) and the worst-case norm growth
+ *   ‖Σ xᵢ‖ <= n·c. The left side is fixed and the right decreases in γ, so bisection finds the boundary.
+ */
+import { accountDdg, type DdgAccountResult } from './accountant/ddg.ts';
+import { checkDelta, checkSampleRate } from './accountant/rdp.ts';
+import { DdpParameterError } from './errors.ts';
+import { nextPowerOfTwo } from './hadamard.ts';
+import { checkBeta, checkBits } from './params.ts';
+
+/** β = e^(−1/2), the value the paper's experiments use. */
+export const DEFAULT_BETA = Math.exp(-0.5);
+export const DEFAULT_K_STDDEVS = 4;
+
+export interface DdgCalibrationInput {
+  readonly epsilon: number;
+  readonly delta: number;
+  /** Expected clients per round n (sizes the modular headroom). */
+  readonly clients: number;
+  /** Fewest contributions a round may release with (the accountant's n). Defaults to `clients`. */
+  readonly minClients?: number;
+  /** Poisson client sampling rate q ∈ (0, 1]. */
+  readonly sampleRate: number;
+  readonly rounds: number;
+  /** Model dimension d; padded to d' internally. */
+  readonly dim: number;
+  readonly clip: number;
+  readonly bits: number;
+  readonly beta?: number;
+  readonly kStddevs?: number;
+}
+
+export interface DdgCalibration {
+  readonly gamma: number;
+  readonly localStddev: number;
+  /** ε the accountant gives for these parameters at n_min contributors (<= the target). */
+  readonly epsilon: number;
+  readonly order: number;
+  readonly delta: number;
+  readonly dimPadded: number;
+  readonly bits: number;
+  readonly beta: number;
+  readonly kStddevs: number;
+  readonly clients: number;
+  readonly minClients: number;
+  readonly sampleRate: number;
+  readonly rounds: number;
+  readonly clip: number;
+  /** σ/γ: per-client noise stddev on the integer grid. */
+  readonly gridStddev: number;
+  readonly l2SensitivityGrid: number;
+  readonly tau: number;
+  /** Standard deviations of headroom the aggregate actually has inside 2^B at these parameters. */
+  readonly headroomStddevs: number;
+}
+
+function positiveInt(name: string, v: number): void {
+  if (!Number.isInteger(v) || v < 1) throw new DdpParameterError(name, `${name} must be a positive integer, got ${v}`);
+}
+
+function positive(name: string, v: number): void {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new DdpParameterError(name, `${name} must be a positive finite number, got ${v}`);
+}
+
+const REL_TOL = 1e-9;
+
+export function calibrateDdg(input: DdgCalibrationInput): DdgCalibration {
+  positive('epsilon', input.epsilon);
+  checkDelta(input.delta);
+  positiveInt('clients', input.clients);
+  const minClients = input.minClients ?? input.clients;
+  positiveInt('minClients', minClients);
+  if (minClients > input.clients) throw new DdpParameterError('minClients', `minClients (${minClients}) cannot exceed clients (${input.clients})`);
+  checkSampleRate(input.sampleRate);
+  positiveInt('rounds', input.rounds);
+  positive('clip', input.clip);
+  checkBits(input.bits);
+  const beta = input.beta ?? DEFAULT_BETA;
+  checkBeta(beta);
+  const k = input.kStddevs ?? DEFAULT_K_STDDEVS;
+  positive('kStddevs', k);
+  const dimPadded = nextPowerOfTwo(input.dim);
+  const n = input.clients;
+  const c = input.clip;
+
+  const account = (gamma: number, localStddev: number): DdgAccountResult =>
+    accountDdg({ clip: c, gamma, beta, dimPadded, clients: minClients, localStddev, sampleRate: input.sampleRate, rounds: input.rounds, delta: input.delta });
+
+  /** Smallest σ (to relative 1e-9, rounded up) meeting the target ε at this γ, or null when none does. */
+  const stddevFor = (gamma: number): number | null => {
+    const meets = (s: number) => account(gamma, s).epsilon <= input.epsilon;
+    let hi = c;
+    for (let i = 0; !meets(hi); i++) {
+      if (i > 80) return null;
+      hi *= 4;
+    }
+    let lo = hi;
+    for (let i = 0; meets(lo); i++) {
+      if (i > 80) return lo; // even a vanishing σ meets the target
+      lo /= 4;
+    }
+    while (hi / lo > 1 + REL_TOL) {
+      const mid = Math.sqrt(lo * hi);
+      if (meets(mid)) hi = mid;
+      else lo = mid;
+    }
+    return hi;
+  };
+
+  /** 2k·sqrt(c²n²/d' + (γ²/4 + σ²)n)/γ: the modular range the aggregate needs (§4.4). */
+  const rangeNeeded = (gamma: number, s: number) =>
+    (2 * k * Math.sqrt((c * c * n * n) / dimPadded + (gamma * gamma / 4 + s * s) * n)) / gamma;
+  const modulus = 2 ** input.bits;
+  const fits = (gamma: number): boolean => {
+    const s = stddevFor(gamma);
+    if (s === null) throw new DdpParameterError('epsilon', `epsilon ${input.epsilon} is not reachable at delta ${input.delta} over ${input.rounds} rounds with any noise`);
+    return rangeNeeded(gamma, s) <= modulus;
+  };
+
+  // Bracket the boundary: gHi fits, gLo does not.
+  let gHi = c / modulus;
+  for (let i = 0; !fits(gHi); i++) {
+    if (i > 40) {
+      const s = stddevFor(gHi)!;
+      const needBits = Math.ceil(Math.log2(rangeNeeded(gHi, s)));
+      throw new DdpParameterError(
+        'bits',
+        `bits=${input.bits} cannot hold ${n} clients with k=${k} at epsilon ${input.epsilon}: need bits >= ${needBits}`,
+      );
+    }
+    gHi *= 4;
+  }
+  let gLo = gHi;
+  for (let i = 0; fits(gLo); i++) {
+    if (i > 80) break;
+    gLo /= 4;
+  }
+  while (gHi / gLo > 1 + REL_TOL) {
+    const mid = Math.sqrt(gLo * gHi);
+    if (fits(mid)) gHi = mid;
+    else gLo = mid;
+  }
+  const gamma = gHi;
+  const localStddev = stddevFor(gamma)!;
+  const acc = account(gamma, localStddev);
+  const spread = Math.sqrt((c * c * n * n) / dimPadded + (gamma * gamma / 4 + localStddev * localStddev) * n) / gamma;
+  return {
+    gamma,
+    localStddev,
+    epsilon: acc.epsilon,
+    order: acc.order,
+    delta: input.delta,
+    dimPadded,
+    bits: input.bits,
+    beta,
+    kStddevs: k,
+    clients: n,
+    minClients,
+    sampleRate: input.sampleRate,
+    rounds: input.rounds,
+    clip: c,
+    gridStddev: localStddev / gamma,
+    l2SensitivityGrid: acc.l2SensitivityGrid,
+    tau: acc.tau,
+    headroomStddevs: modulus / (2 * spread),
+  };
+}

@@ -1,0 +1,36 @@
+/**
+ * @hushfl/ddp — the distributed discrete Gaussian mechanism (Kairouz, Liu & Steinke, ICML 2021) with the
+ * exact discrete Gaussian sampler of Canonne, Kamath & Steinke (2020) and the RDP accountants.
+ * Pure TypeScript: runs unchanged in Node, browsers and Web Workers.
+ */
+export { RandomWords, cryptoRandomWords, chachaRandomWords, randomSeed } from './random.ts';
+export { type Rational, rational, rationalAtLeast, parseRational, rationalToNumber, formatRational } from './rational.ts';
+export {
+  DiscreteGaussianSampler,
+  sampleDiscreteLaplace,
+  bernoulliExpNeg,
+  bernoulliExpNegBig,
+  bernoulliExpMinusOne,
+  uniformBelow,
+  uniformBelowBig,
+} from './discreteGaussian.ts';
+export { fwhtInPlace, isPowerOfTwo, nextPowerOfTwo } from './hadamard.ts';
+export { applyRademacherSigns, rotateInPlace, unrotateInPlace } from './rotation.ts';
+export { inflatedL2Bound, l1BoundFromL2, conditionalRoundInto } from './rounding.ts';
+export { type DdgParams, validateDdgParams, checkBits, checkBeta } from './params.ts';
+export { encodeDdg, gridNoiseVariance, l2Norm, type DdgEncoding, type EncodeOptions } from './encode.ts';
+export { decodeDdg } from './decode.ts';
+export { DdpParameterError, RoundingBoundError } from './errors.ts';
+export {
+  RDP_ORDERS,
+  rdpToEpsilon,
+  subsampledRdp,
+  logSumExp,
+  logBinomial,
+  type PrivacyLoss,
+  type PrivacySpent,
+} from './accountant/rdp.ts';
+export { accountDdg, ddgRoundRdp, ddgTau, type DdgRoundAccounting, type DdgRoundRdp, type DdgAccountResult } from './accountant/ddg.ts';
+export { accountDpsgd, dpsgdStepRdp, sampledGaussianRdp } from './accountant/dpsgd.ts';
+export { RdpLedger } from './accountant/ledger.ts';
+export { calibrateDdg, DEFAULT_BETA, DEFAULT_K_STDDEVS, type DdgCalibration, type DdgCalibrationInput } from './calibrate.ts';

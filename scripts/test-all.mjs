@@ -1,0 +1,68 @@
+#!/usr/bin/env node
+// Runs every test suite of the workspace and ends with one line: `N passed, N failed` (totals over all
+// suites). Suites: the TypeScript type check, the vitest unit/integration tests, and the Playwright browser
+// suites in e2e/ (once they exist). Exit code 0 only when nothing failed.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const bin = (name) => join(root, 'node_modules', '.bin', name);
+const scratch = mkdtempSync(join(tmpdir(), 'hushfl-test-'));
+const totals = { passed: 0, failed: 0 };
+const summary = [];
+
+function record(suite, passed, failed, note = '') {
+  totals.passed += passed;
+  totals.failed += failed;
+  summary.push(`${suite.padEnd(10)} ${passed} passed, ${failed} failed${note ? ` (${note})` : ''}`);
+}
+
+function run(cmd, args, extraEnv = {}) {
+  const started = Date.now();
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...extraEnv } });
+  return { status: r.status ?? 1, seconds: Math.round((Date.now() - started) / 1000) };
+}
+
+// 1. Type check (one test: the whole workspace must compile under strict TypeScript).
+{
+  process.stderr.write('\n== typecheck ==\n');
+  const r = run(bin('tsc'), ['-p', 'tsconfig.json', '--noEmit']);
+  record('typecheck', r.status === 0 ? 1 : 0, r.status === 0 ? 0 : 1, `${r.seconds}s`);
+}
+
+// 2. vitest: unit and integration tests beside the code.
+{
+  process.stderr.write('\n== vitest ==\n');
+  const out = join(scratch, 'vitest.json');
+  const r = run(bin('vitest'), ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${out}`]);
+  if (existsSync(out)) {
+    const j = JSON.parse(readFileSync(out, 'utf8'));
+    // A suite that failed to load has no tests but counts as a failure.
+    const brokenFiles = (j.testResults ?? []).filter((f) => f.status === 'failed' && (f.assertionResults ?? []).length === 0).length;
+    record('vitest', j.numPassedTests, j.numFailedTests + brokenFiles, `${r.seconds}s`);
+  } else {
+    record('vitest', 0, 1, 'vitest produced no report');
+  }
+}
+
+// 3. Playwright browser suites (e2e/), when present.
+if (existsSync(join(root, 'playwright.config.ts')) && existsSync(join(root, 'e2e')) && existsSync(bin('playwright'))) {
+  process.stderr.write('\n== e2e (playwright) ==\n');
+  const out = join(scratch, 'playwright.json');
+  const r = run(bin('playwright'), ['test', '--reporter=list,json'], { PLAYWRIGHT_JSON_OUTPUT_NAME: out });
+  if (existsSync(out)) {
+    const j = JSON.parse(readFileSync(out, 'utf8'));
+    const s = j.stats ?? {};
+    record('e2e', (s.expected ?? 0) + (s.flaky ?? 0), (s.unexpected ?? 0) + ((j.errors ?? []).length > 0 && !s.expected ? 1 : 0), `${r.seconds}s`);
+  } else {
+    record('e2e', 0, 1, 'playwright produced no report');
+  }
+}
+
+rmSync(scratch, { recursive: true, force: true });
+process.stdout.write('\n' + summary.join('\n') + '\n');
+process.stdout.write(`${totals.passed} passed, ${totals.failed} failed\n`);
+process.exit(totals.failed === 0 ? 0 : 1);
