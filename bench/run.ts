@@ -1,12 +1,14 @@
 /**
  * `pnpm bench`: runs every benchmark suite, writes bench/results/<suite>.json and prints the JSON.
- * `pnpm bench ddp` runs one suite.
+ * `pnpm bench ddp` runs one suite; `--quick` shrinks the secagg grid (n = 100, d = 2^16).
  */
 import { benchDdp } from '../packages/ddp/bench/ddp.bench.ts';
+import { benchSecAgg } from '../packages/secagg/bench/secagg.bench.ts';
 import { writeResults, type Figure } from './lib.ts';
 
 const suites: Record<string, () => Promise<Figure[]>> = {
   ddp: benchDdp,
+  secagg: () => benchSecAgg({ quick: process.argv.includes('--quick') }),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -8,10 +8,11 @@ import type { Command } from './command.ts';
 import { accountDdgCommand, accountDpsgdCommand } from './commands/account.ts';
 import { calibrateDdgCommand } from './commands/calibrate.ts';
 import { sampleDgaussCommand } from './commands/sample.ts';
+import { secaggSimCommand } from './commands/secaggSim.ts';
 import { printJson, processIO, type CliIO } from './io.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-const commands: Command<any>[] = [accountDdgCommand, accountDpsgdCommand, calibrateDdgCommand, sampleDgaussCommand];
+const commands: Command<any>[] = [accountDdgCommand, accountDpsgdCommand, calibrateDdgCommand, sampleDgaussCommand, secaggSimCommand];
 
 function usage(): string {
   const lines = ['hushfl — private cross-device federated learning (SecAgg+ with distributed discrete Gaussian DP)', '', 'Usage: hushfl <command> [flags]', '', 'Commands:'];

@@ -1,0 +1,293 @@
+/**
+ * The SecAgg+ client as a state machine without I/O (Bonawitz et al. 2017, Fig. 4, client side; neighbours
+ * from Bell et al. 2020): `advertise()` opens the round, `handle(message)` consumes each server message and
+ * returns the reply. Messages for another round or stage, replays and malformed content are answered with a
+ * typed warning and change nothing; a server that breaks the protocol — above all by asking for both the
+ * self-mask share and the mask-key share of one neighbour — makes the client abort and reveal nothing.
+ */
+import { consistencyMessage, validateConfig } from './context.ts';
+import { SecAggError } from './errors.ts';
+import { neighbourGraph } from './graph.ts';
+import { EXPANSION_CONCURRENCY, applyPairwiseMask, pairwiseSeed, runLimited } from './masks.ts';
+import type {
+  AdvertiseKeysMsg,
+  AdvertisedKeys,
+  NeighbourKeysMsg,
+  SecAggClientMessage,
+  SecAggConfig,
+  SecAggServerMessage,
+  SharesForYouMsg,
+  SurvivorsMsg,
+  UnmaskRequestMsg,
+} from './messages.ts';
+import { encodeShare, splitSecret } from './shamir.ts';
+import { openShareBox, sealShareBox, shareBoxKey, type OpenedShareBox } from './shareBox.ts';
+import { isSmallOrderX25519 } from './smallOrder.ts';
+import { defaultSuite, type CryptoSuite, type KeyPair } from './suite.ts';
+import { expandMask, sha256 } from './symmetric.ts';
+import { addInPlace, checkRingVector } from './vector.ts';
+
+export interface ClientStep {
+  /** The reply to send, if any. */
+  readonly outgoing?: SecAggClientMessage;
+  /** Problems that did not stop the client: an ignored message, a neighbour's share box that failed to open. */
+  readonly warnings: readonly SecAggError[];
+  /** Set when the client aborted the round: it sends nothing more. */
+  readonly aborted?: SecAggError;
+}
+
+export type SecAggClientState = 'new' | 'advertised' | 'shared' | 'masked' | 'signed' | 'done' | 'aborted';
+
+const EXPECTED_STATE: Record<SecAggServerMessage['type'], SecAggClientState> = {
+  'neighbour-keys': 'advertised',
+  'shares-for-you': 'shared',
+  survivors: 'masked',
+  'unmask-request': 'signed',
+};
+const ORDER: SecAggClientState[] = ['new', 'advertised', 'shared', 'masked', 'signed', 'done'];
+
+export class SecAggClient {
+  private stateValue: SecAggClientState = 'new';
+  private encryption?: KeyPair;
+  private masking?: KeyPair;
+  private signing?: KeyPair;
+  private readonly neighbourKeys = new Map<number, AdvertisedKeys>();
+  private readonly boxKeys = new Map<number, Uint8Array>();
+  /** s_{u,v} for every neighbour that advertised, derived while sharing so masking only expands. */
+  private readonly pairSeeds = new Map<number, Uint8Array>();
+  /** Shares this client holds, by the neighbour they belong to. */
+  private readonly held = new Map<number, OpenedShareBox>();
+  /** Neighbours whose share boxes the server delivered (this client's view of U2 ∩ N(u)). */
+  private readonly sharers = new Set<number>();
+  private survivors?: Set<number>;
+
+  private constructor(
+    readonly config: SecAggConfig,
+    readonly id: number,
+    private readonly input: Uint32Array,
+    private readonly suite: CryptoSuite,
+    /** N(u) in the round's graph. */
+    readonly neighbours: ReadonlySet<number>,
+  ) {}
+
+  static async create(config: SecAggConfig, id: number, input: Uint32Array, options: { suite?: CryptoSuite } = {}): Promise<SecAggClient> {
+    const ids = validateConfig(config);
+    if (!ids.includes(id)) throw new SecAggError('unknown-client', `client ${id} is not selected for round ${config.roundId}`, id);
+    checkRingVector(input, config.dim, config.bits, id);
+    const graph = await neighbourGraph(ids, config.neighbours, config.graphSeed);
+    return new SecAggClient(config, id, input, options.suite ?? (await defaultSuite()), new Set(graph.get(id)));
+  }
+
+  get state(): SecAggClientState {
+    return this.stateValue;
+  }
+
+  /** Stage 0: fresh key pairs for this round only. */
+  async advertise(): Promise<AdvertiseKeysMsg> {
+    if (this.stateValue !== 'new') throw new SecAggError('replay', `client ${this.id} already advertised its keys`, this.id);
+    [this.encryption, this.masking, this.signing] = await Promise.all([this.suite.x25519KeyPair(), this.suite.x25519KeyPair(), this.suite.ed25519KeyPair()]);
+    this.stateValue = 'advertised';
+    return {
+      type: 'advertise-keys',
+      roundId: this.config.roundId,
+      from: this.id,
+      encryptionKey: this.encryption.publicKey,
+      maskingKey: this.masking.publicKey,
+      signingKey: this.signing.publicKey,
+    };
+  }
+
+  async handle(message: SecAggServerMessage): Promise<ClientStep> {
+    const warn = (code: SecAggError['code'], text: string): ClientStep => ({ warnings: [new SecAggError(code, text, this.id)] });
+    if (this.stateValue === 'aborted' || this.stateValue === 'done') {
+      return warn(this.stateValue === 'done' ? 'replay' : 'aborted', `client ${this.id} has ${this.stateValue === 'done' ? 'finished' : 'aborted'} round ${this.config.roundId}`);
+    }
+    if (typeof message !== 'object' || message === null || !(message.type in EXPECTED_STATE)) {
+      return warn('bad-message', `client ${this.id} got a message that is not a SecAgg server message`);
+    }
+    if (message.roundId !== this.config.roundId) {
+      return warn('wrong-round', `client ${this.id} got a ${message.type} for round ${String(message.roundId)}, not ${this.config.roundId}`);
+    }
+    if (message.to !== this.id) return warn('bad-message', `client ${this.id} got a ${message.type} addressed to ${String(message.to)}`);
+    const want = EXPECTED_STATE[message.type];
+    if (want !== this.stateValue) {
+      const late = ORDER.indexOf(this.stateValue) > ORDER.indexOf(want);
+      return warn(late ? 'replay' : 'wrong-stage', `client ${this.id} in state ${this.stateValue} got ${message.type}${late ? ', already answered' : ' out of order'}`);
+    }
+    try {
+      switch (message.type) {
+        case 'neighbour-keys':
+          return await this.onNeighbourKeys(message);
+        case 'shares-for-you':
+          return await this.onSharesForYou(message);
+        case 'survivors':
+          return await this.onSurvivors(message);
+        case 'unmask-request':
+          return await this.onUnmaskRequest(message);
+      }
+    } catch (e) {
+      const err = e instanceof SecAggError ? e : new SecAggError('protocol-violation', (e as Error).message, this.id);
+      return this.abort(err);
+    }
+  }
+
+  private abort(error: SecAggError): ClientStep {
+    this.stateValue = 'aborted';
+    // Secrets are no longer needed: drop every reference.
+    this.held.clear();
+    this.boxKeys.clear();
+    this.pairSeeds.clear();
+    this.selfMaskSeed = undefined;
+    this.masking = this.encryption = this.signing = undefined;
+    return { warnings: [], aborted: error };
+  }
+
+  private violation(text: string): never {
+    throw new SecAggError('protocol-violation', `client ${this.id} aborts: ${text}`, this.id);
+  }
+
+  private checkIdList(list: unknown, what: string, allowed: (id: number) => boolean): number[] {
+    if (!Array.isArray(list)) this.violation(`${what} is not a list`);
+    const seen = new Set<number>();
+    for (const id of list) {
+      if (!Number.isInteger(id) || !allowed(id as number)) this.violation(`${what} names client ${String(id)}, which it may not`);
+      if (seen.has(id as number)) this.violation(`${what} names client ${id} twice`);
+      seen.add(id as number);
+    }
+    return list as number[];
+  }
+
+  /** Stage 1 (ShareKeys): share b_u and s_u^SK with every neighbour that advertised. */
+  private async onNeighbourKeys(msg: NeighbourKeysMsg): Promise<ClientStep> {
+    if (!Array.isArray(msg.keys)) this.violation('neighbour keys are not a list');
+    this.checkIdList(
+      msg.keys.map((k) => k?.id),
+      'the neighbour key list',
+      (id) => this.neighbours.has(id),
+    );
+    for (const k of msg.keys) {
+      for (const key of [k.encryptionKey, k.maskingKey, k.signingKey]) {
+        if (!(key instanceof Uint8Array) || key.length !== 32) this.violation(`client ${k.id}'s advertised key is not 32 bytes`);
+      }
+      if (isSmallOrderX25519(k.encryptionKey) || isSmallOrderX25519(k.maskingKey)) this.violation(`client ${k.id}'s advertised key has small order`);
+      this.neighbourKeys.set(k.id, k);
+    }
+    const t = this.config.threshold;
+    if (msg.keys.length < t) {
+      throw new SecAggError('too-few-neighbours', `client ${this.id} has ${msg.keys.length} live neighbours, fewer than the threshold t=${t}`, this.id);
+    }
+    const holders = [...this.neighbourKeys.keys()].sort((a, b) => a - b);
+    const selfMaskSeed = globalThis.crypto.getRandomValues(new Uint8Array(32));
+    const selfShares = splitSecret(selfMaskSeed, holders, t);
+    const keyShares = splitSecret(this.masking!.privateKey, holders, t);
+    const shares = await Promise.all(
+      holders.map(async (v) => {
+        const nk = this.neighbourKeys.get(v)!;
+        const key = await shareBoxKey(this.suite, this.config.roundId, this.id, this.encryption!.privateKey, v, nk.encryptionKey);
+        this.boxKeys.set(v, key);
+        this.pairSeeds.set(v, await pairwiseSeed(this.suite, this.config.roundId, this.id, this.masking!.privateKey, v, nk.maskingKey));
+        return { to: v, ciphertext: await sealShareBox(key, this.config.roundId, this.id, v, selfShares.get(v)!, keyShares.get(v)!) };
+      }),
+    );
+    this.selfMaskSeed = selfMaskSeed;
+    this.stateValue = 'shared';
+    return {
+      warnings: [],
+      outgoing: { type: 'share-keys', roundId: this.config.roundId, from: this.id, selfMaskCommitment: sha256(selfMaskSeed), shares },
+    };
+  }
+
+  private selfMaskSeed?: Uint8Array;
+
+  /** Stage 2 (MaskedInputCollection): keep the shares addressed to us, send y_u. */
+  private async onSharesForYou(msg: SharesForYouMsg): Promise<ClientStep> {
+    if (!Array.isArray(msg.shares)) this.violation('the share list is not a list');
+    this.checkIdList(
+      msg.shares.map((s) => s?.from),
+      'the share list',
+      (id) => this.neighbourKeys.has(id),
+    );
+    const t = this.config.threshold;
+    if (msg.shares.length < t) {
+      throw new SecAggError('too-few-neighbours', `client ${this.id} received shares from ${msg.shares.length} neighbours, fewer than t=${t}`, this.id);
+    }
+    const warnings: SecAggError[] = [];
+    await Promise.all(
+      msg.shares.map(async ({ from, ciphertext }) => {
+        this.sharers.add(from);
+        try {
+          this.held.set(from, await openShareBox(this.boxKeys.get(from)!, this.config.roundId, from, this.id, ciphertext));
+        } catch (e) {
+          // The pairwise mask with `from` is still applied (its key is public), so the sum stays right; we just
+          // cannot help recover `from`. Other neighbours hold its shares.
+          if (e instanceof SecAggError) warnings.push(e);
+          else throw e;
+        }
+      }),
+    );
+    const { bits, dim, roundId } = this.config;
+    const masked = this.input.slice();
+    const selfSeed = this.selfMaskSeed!;
+    await runLimited(
+      [
+        async () => addInPlace(masked, await expandMask(selfSeed, dim, bits), bits),
+        ...[...this.sharers].map((v) => () => applyPairwiseMask(masked, this.pairSeeds.get(v)!, this.id, v, bits)),
+      ],
+      EXPANSION_CONCURRENCY,
+    );
+    this.selfMaskSeed = undefined;
+    this.pairSeeds.clear();
+    this.stateValue = 'masked';
+    return { warnings, outgoing: { type: 'masked-input', roundId, from: this.id, masked } };
+  }
+
+  /** Stage 3 (ConsistencyCheck): sign the survivor set U3 the server announced. */
+  private async onSurvivors(msg: SurvivorsMsg): Promise<ClientStep> {
+    const all = new Set(this.config.clients);
+    const survivors = this.checkIdList(msg.survivors, 'the survivor list', (id) => all.has(id));
+    if (!survivors.includes(this.id)) this.violation('the survivor list omits this client, whose masked input was sent');
+    for (const id of survivors) {
+      if (this.neighbours.has(id) && !this.sharers.has(id)) this.violation(`client ${id} is listed as a survivor but never shared its keys with this client`);
+    }
+    this.survivors = new Set(survivors);
+    const live = survivors.filter((id) => this.neighbours.has(id)).length;
+    if (live < this.config.threshold) {
+      throw new SecAggError('too-few-neighbours', `client ${this.id} has ${live} surviving neighbours, fewer than t=${this.config.threshold}`, this.id);
+    }
+    const signature = await this.suite.ed25519Sign(this.signing!.privateKey, consistencyMessage(this.config.roundId, survivors));
+    this.stateValue = 'signed';
+    return { warnings: [], outgoing: { type: 'consistency-signature', roundId: this.config.roundId, from: this.id, signature } };
+  }
+
+  /** Stage 4 (Unmasking): check the neighbours' signatures, then reveal exactly one share per neighbour. */
+  private async onUnmaskRequest(msg: UnmaskRequestMsg): Promise<ClientStep> {
+    const survivors = this.survivors!;
+    if (!Array.isArray(msg.signatures)) this.violation('the signature list is not a list');
+    this.checkIdList(
+      msg.signatures.map((s) => s?.id),
+      'the signature list',
+      (id) => this.neighbours.has(id) && survivors.has(id),
+    );
+    const message = consistencyMessage(this.config.roundId, [...survivors]);
+    const valid = await Promise.all(
+      msg.signatures.map((s) => s.signature instanceof Uint8Array && this.suite.ed25519Verify(this.neighbourKeys.get(s.id)!.signingKey, message, s.signature)),
+    );
+    const bad = msg.signatures.filter((_, i) => !valid[i]).map((s) => s.id);
+    if (bad.length) throw new SecAggError('bad-signature', `client ${this.id} aborts: the consistency signatures of ${bad.join(', ')} do not verify on its survivor set`, this.id);
+    if (msg.signatures.length < this.config.threshold) {
+      throw new SecAggError('too-few-neighbours', `client ${this.id} saw ${msg.signatures.length} neighbour signatures, fewer than t=${this.config.threshold}`, this.id);
+    }
+    const selfOf = this.checkIdList(msg.revealSelfMaskOf, 'the self-mask request', (id) => this.sharers.has(id));
+    const keyOf = this.checkIdList(msg.revealMaskKeyOf, 'the mask-key request', (id) => this.sharers.has(id));
+    const both = selfOf.filter((id) => keyOf.includes(id));
+    if (both.length) this.violation(`the server asked for both the self-mask and the mask-key shares of client ${both.join(', ')}`);
+    for (const id of selfOf) if (!survivors.has(id)) this.violation(`the server asked for the self-mask share of client ${id}, which it said dropped`);
+    for (const id of keyOf) if (survivors.has(id)) this.violation(`the server asked for the mask-key share of client ${id}, which it said survived`);
+    const selfMaskShares = selfOf.filter((id) => this.held.has(id)).map((id) => ({ of: id, share: encodeShare(this.held.get(id)!.selfMaskShare) }));
+    const maskKeyShares = keyOf.filter((id) => this.held.has(id)).map((id) => ({ of: id, share: encodeShare(this.held.get(id)!.maskKeyShare) }));
+    this.stateValue = 'done';
+    this.held.clear();
+    this.masking = this.encryption = this.signing = undefined;
+    return { warnings: [], outgoing: { type: 'unmask-shares', roundId: this.config.roundId, from: this.id, selfMaskShares, maskKeyShares } };
+  }
+}

@@ -1,0 +1,18 @@
+/**
+ * @hushfl/secagg — SecAgg+ (Bonawitz et al. CCS 2017 with the neighbour graph of Bell et al. CCS 2020):
+ * client and server as pure state machines over WebCrypto, with dropout recovery at every stage.
+ */
+export { SecAggError, type SecAggErrorCode } from './errors.ts';
+export * from './messages.ts';
+export { SecAggClient, type ClientStep, type SecAggClientState } from './client.ts';
+export { SecAggServer, type SecAggResult, type ServerStep, type SecAggServerState } from './server.ts';
+export { chooseSecAggParams, validateSecAggParams, log2BinomialTailAtLeast, type SecAggParams, type SecAggParamOptions } from './params.ts';
+export { neighbourGraph, seededPermutation, type NeighbourGraph } from './graph.ts';
+export { splitSecret, reconstructSecret, encodeShare, decodeShare, SHARE_BYTES, type ShamirShare } from './shamir.ts';
+export { FIELD_PRIME } from './field.ts';
+export { expandMask, hkdfSha256, aesCtrKeystream, aesGcmSeal, aesGcmOpen, sha256 } from './symmetric.ts';
+export { defaultSuite, webCryptoSuite, nobleSuite, type CryptoSuite, type KeyPair } from './suite.ts';
+export { addInPlace, subInPlace, checkRingVector, ringMask } from './vector.ts';
+export { isSmallOrderX25519 } from './smallOrder.ts';
+export { simulateSecAggRound, DROP_POINTS, type DropPoint, type SimulationOptions, type SimulationResult, type StageTiming } from './simulate.ts';
+export { SHARE_BOX_BYTES } from './shareBox.ts';

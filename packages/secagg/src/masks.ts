@@ -1,0 +1,34 @@
+/**
+ * The masks of Bonawitz et al. 2017 (§4, Fig. 4 round 2): the self mask PRG(b_u) and the pairwise masks
+ * p_{u,v} = Δ_{u,v}·PRG(s_{u,v}) with Δ_{u,v} = +1 when u < v and −1 when u > v, so p_{u,v} + p_{v,u} = 0.
+ * s_{u,v} = HKDF(X25519(s_u^SK, s_v^PK)) is the full 32-byte seed of the pair.
+ */
+import { maskSeedInfo } from './context.ts';
+import type { CryptoSuite } from './suite.ts';
+import { expandMask, hkdfSha256 } from './symmetric.ts';
+import { addInPlace, subInPlace } from './vector.ts';
+
+export async function pairwiseSeed(suite: CryptoSuite, roundId: string, self: number, maskingPrivate: Uint8Array, other: number, otherMaskingPublic: Uint8Array): Promise<Uint8Array> {
+  const shared = await suite.x25519Shared(maskingPrivate, otherMaskingPublic);
+  return hkdfSha256(shared, maskSeedInfo(roundId, self, other), 32);
+}
+
+/** acc ← acc + p_{self,other} mod 2^B. */
+export async function applyPairwiseMask(acc: Uint32Array, seed: Uint8Array, self: number, other: number, bits: number): Promise<void> {
+  const mask = await expandMask(seed, acc.length, bits);
+  if (self < other) addInPlace(acc, mask, bits);
+  else subInPlace(acc, mask, bits);
+}
+
+/** Runs async jobs with at most `limit` in flight (mask expansions run on WebCrypto's worker threads). */
+export async function runLimited(jobs: readonly (() => Promise<void>)[], limit: number): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, jobs.length) }, async () => {
+      while (next < jobs.length) await jobs[next++]!();
+    }),
+  );
+}
+
+/** How many mask expansions to keep in flight. */
+export const EXPANSION_CONCURRENCY = 4;

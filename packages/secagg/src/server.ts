@@ -1,0 +1,411 @@
+/**
+ * The SecAgg+ server as a state machine without I/O or clocks (Bonawitz et al. 2017, Fig. 4, server side;
+ * Bell et al. 2020 neighbour graph). The owner feeds every client message to `receive` (a bad one is
+ * refused with a typed error and changes nothing) and calls `advance` when the stage's deadline passes or
+ * nobody is pending; `advance` closes the stage — whoever has not answered has dropped — and returns the
+ * messages that open the next one. After Unmasking it outputs the sum of exactly the clients whose masked
+ * input it accepted (U3), or aborts with an error naming a client whose secret cannot be recovered.
+ * It never outputs a wrong sum: reconstructed seeds are checked against commitments and advertised keys.
+ */
+import { consistencyMessage, validateConfig } from './context.ts';
+import { SecAggError } from './errors.ts';
+import { neighbourGraph, type NeighbourGraph } from './graph.ts';
+import { EXPANSION_CONCURRENCY, applyPairwiseMask, pairwiseSeed, runLimited } from './masks.ts';
+import {
+  STAGE_MESSAGE,
+  type AdvertiseKeysMsg,
+  type AdvertisedKeys,
+  type SecAggClientMessage,
+  type SecAggConfig,
+  type SecAggServerMessage,
+  type SecAggStage,
+  type ShareKeysMsg,
+  type UnmaskRequestMsg,
+  type UnmaskSharesMsg,
+} from './messages.ts';
+import { decodeShare, reconstructSecret, type ShamirShare } from './shamir.ts';
+import { SHARE_BOX_BYTES } from './shareBox.ts';
+import { isSmallOrderX25519 } from './smallOrder.ts';
+import { defaultSuite, type CryptoSuite } from './suite.ts';
+import { expandMask, sha256 } from './symmetric.ts';
+import { addInPlace, checkRingVector, subInPlace } from './vector.ts';
+
+export type SecAggServerState = SecAggStage | 'done' | 'aborted';
+
+export interface SecAggResult {
+  /** Σ_{u ∈ included} x_u mod 2^B. */
+  readonly sum: Uint32Array;
+  /** U3: the clients whose masked input was accepted, ascending. */
+  readonly included: readonly number[];
+}
+
+export interface ServerStep {
+  readonly outgoing: readonly SecAggServerMessage[];
+  /** Clients that dropped at the stage just closed (no valid answer in time, or unable to continue). */
+  readonly dropped: readonly number[];
+  /** The state after the step. */
+  readonly state: SecAggServerState;
+  readonly result?: SecAggResult;
+  /** Why the round aborted. */
+  readonly error?: SecAggError;
+}
+
+
+export class SecAggServer {
+  private stateValue: SecAggServerState = 'advertise-keys';
+  /** Who must answer the current stage. */
+  private expectedSet: Set<number>;
+  private readonly keys = new Map<number, AdvertiseKeysMsg>();
+  private readonly shareMsgs = new Map<number, ShareKeysMsg>();
+  private readonly masked = new Map<number, Uint32Array>();
+  private readonly signatures = new Map<number, Uint8Array>();
+  private readonly unmaskRequests = new Map<number, UnmaskRequestMsg>();
+  private readonly unmaskShares = new Map<number, UnmaskSharesMsg>();
+  /** U1 … U3 once known. */
+  private u1 = new Set<number>();
+  private u2 = new Set<number>();
+  private u3 = new Set<number>();
+  private readonly droppedAt = new Map<number, SecAggStage>();
+  private readonly limit: number;
+
+  private constructor(
+    readonly config: SecAggConfig,
+    private readonly ids: readonly number[],
+    private readonly graph: NeighbourGraph,
+    private readonly suite: CryptoSuite,
+  ) {
+    this.expectedSet = new Set(ids);
+    this.limit = 2 ** config.bits;
+  }
+
+  static async create(config: SecAggConfig, options: { suite?: CryptoSuite } = {}): Promise<SecAggServer> {
+    const ids = validateConfig(config);
+    const graph = await neighbourGraph(ids, config.neighbours, config.graphSeed);
+    return new SecAggServer(config, ids, graph, options.suite ?? (await defaultSuite()));
+  }
+
+  get state(): SecAggServerState {
+    return this.stateValue;
+  }
+
+  /** The neighbours of a client in this round's graph. */
+  neighboursOf(id: number): readonly number[] {
+    return this.graph.get(id) ?? [];
+  }
+
+  /** Clients that must answer the current stage. */
+  expected(): number[] {
+    return [...this.expectedSet].sort((a, b) => a - b);
+  }
+
+  /** Clients expected in the current stage that have not answered yet. */
+  pending(): number[] {
+    const got = this.receivedInStage();
+    return this.expected().filter((id) => !got.has(id));
+  }
+
+  /** The stage at which each dropped client dropped. */
+  dropouts(): ReadonlyMap<number, SecAggStage> {
+    return this.droppedAt;
+  }
+
+  private receivedInStage(): ReadonlySet<number> | ReadonlyMap<number, unknown> {
+    switch (this.stateValue) {
+      case 'advertise-keys':
+        return this.keys;
+      case 'share-keys':
+        return this.shareMsgs;
+      case 'masked-input':
+        return this.masked;
+      case 'consistency-check':
+        return this.signatures;
+      case 'unmasking':
+        return this.unmaskShares;
+      default:
+        return new Set();
+    }
+  }
+
+  /**
+   * Validates and stores one client message. Returns null when accepted, else the typed reason it was
+   * refused (the message is dropped; nothing else changes).
+   */
+  async receive(message: SecAggClientMessage): Promise<SecAggError | null> {
+    try {
+      await this.accept(message);
+      return null;
+    } catch (e) {
+      if (e instanceof SecAggError) return e;
+      return new SecAggError('bad-message', `malformed message: ${(e as Error).message}`);
+    }
+  }
+
+  private async accept(m: SecAggClientMessage): Promise<void> {
+    if (typeof m !== 'object' || m === null || typeof m.type !== 'string') throw new SecAggError('bad-message', 'not a SecAgg client message');
+    if (m.roundId !== this.config.roundId) throw new SecAggError('wrong-round', `message for round ${String(m.roundId)}, this is ${this.config.roundId}`, m.from);
+    if (this.stateValue === 'done' || this.stateValue === 'aborted') throw new SecAggError('aborted', `round ${this.config.roundId} is over (${this.stateValue})`, m.from);
+    const want = STAGE_MESSAGE[this.stateValue];
+    if (m.type !== want) throw new SecAggError('wrong-stage', `got ${m.type} during ${this.stateValue} (expecting ${want})`, m.from);
+    const from = m.from;
+    if (!Number.isInteger(from) || !this.expectedSet.has(from)) {
+      throw new SecAggError('unknown-client', `client ${String(from)} is not expected in ${this.stateValue}`, Number.isInteger(from) ? from : undefined);
+    }
+    if (this.receivedInStage().has(from)) throw new SecAggError('duplicate', `client ${from} already answered ${this.stateValue}; keeping the first`, from);
+    switch (m.type) {
+      case 'advertise-keys': {
+        for (const [name, key] of [['encryption', m.encryptionKey], ['masking', m.maskingKey], ['signing', m.signingKey]] as const) {
+          if (!(key instanceof Uint8Array) || key.length !== 32) throw new SecAggError('malformed-key', `client ${from}'s ${name} key is not 32 bytes`, from);
+        }
+        if (isSmallOrderX25519(m.encryptionKey) || isSmallOrderX25519(m.maskingKey)) {
+          throw new SecAggError('malformed-key', `client ${from} advertised an X25519 key of small order`, from);
+        }
+        this.keys.set(from, m);
+        return;
+      }
+      case 'share-keys': {
+        if (!(m.selfMaskCommitment instanceof Uint8Array) || m.selfMaskCommitment.length !== 32) throw new SecAggError('bad-message', `client ${from}'s self-mask commitment is not 32 bytes`, from);
+        if (!Array.isArray(m.shares)) throw new SecAggError('bad-message', `client ${from}'s shares are not a list`, from);
+        const want = new Set(this.neighboursOf(from).filter((v) => this.u1.has(v)));
+        const seen = new Set<number>();
+        for (const s of m.shares) {
+          if (!want.has(s?.to) || seen.has(s.to)) throw new SecAggError('bad-message', `client ${from} addressed a share to ${String(s?.to)}, not one of its live neighbours (or twice)`, from);
+          if (!(s.ciphertext instanceof Uint8Array) || s.ciphertext.length !== SHARE_BOX_BYTES) throw new SecAggError('bad-message', `client ${from}'s share box for ${s.to} is not ${SHARE_BOX_BYTES} bytes`, from);
+          seen.add(s.to);
+        }
+        if (seen.size !== want.size) throw new SecAggError('bad-message', `client ${from} shared with ${seen.size} of its ${want.size} live neighbours`, from);
+        this.shareMsgs.set(from, m);
+        return;
+      }
+      case 'masked-input': {
+        checkRingVector(m.masked, this.config.dim, this.config.bits, from);
+        this.masked.set(from, m.masked);
+        return;
+      }
+      case 'consistency-signature': {
+        const ok =
+          m.signature instanceof Uint8Array &&
+          (await this.suite.ed25519Verify(this.keys.get(from)!.signingKey, consistencyMessage(this.config.roundId, [...this.u3]), m.signature));
+        if (!ok) throw new SecAggError('bad-signature', `client ${from}'s consistency signature does not verify`, from);
+        this.signatures.set(from, m.signature);
+        return;
+      }
+      case 'unmask-shares': {
+        const req = this.unmaskRequests.get(from)!;
+        const check = (list: unknown, allowed: readonly number[], what: string) => {
+          if (!Array.isArray(list)) throw new SecAggError('bad-message', `client ${from}'s ${what} are not a list`, from);
+          const ok = new Set(allowed);
+          const seen = new Set<number>();
+          for (const s of list as { of: number; share: Uint8Array }[]) {
+            if (!ok.has(s?.of) || seen.has(s.of)) throw new SecAggError('bad-message', `client ${from} sent an unrequested ${what.slice(0, -1)} of ${String(s?.of)}`, from);
+            if (!(s.share instanceof Uint8Array)) throw new SecAggError('bad-message', `client ${from}'s share of ${s.of} is not bytes`, from);
+            decodeShare(from, s.share); // throws on a wrong size or a non-field element
+            seen.add(s.of);
+          }
+        };
+        check(m.selfMaskShares, req.revealSelfMaskOf, 'self-mask shares');
+        check(m.maskKeyShares, req.revealMaskKeyOf, 'mask-key shares');
+        this.unmaskShares.set(from, m);
+        return;
+      }
+    }
+    throw new SecAggError('bad-message', `unknown message type ${String((m as { type: unknown }).type)}`);
+  }
+
+  /** Closes the current stage and opens the next (or finishes). */
+  async advance(): Promise<ServerStep> {
+    const stage = this.stateValue;
+    if (stage === 'done' || stage === 'aborted') {
+      return { outgoing: [], dropped: [], state: stage, error: new SecAggError('aborted', `round ${this.config.roundId} is already ${stage}`) };
+    }
+    const answered = this.receivedInStage();
+    const dropped = this.expected().filter((id) => !answered.has(id));
+    for (const id of dropped) this.droppedAt.set(id, stage);
+    try {
+      switch (stage) {
+        case 'advertise-keys':
+          return this.closeAdvertise(dropped);
+        case 'share-keys':
+          return this.closeShareKeys(dropped);
+        case 'masked-input':
+          return this.closeMaskedInput(dropped);
+        case 'consistency-check':
+          return this.closeConsistency(dropped);
+        case 'unmasking':
+          return await this.closeUnmasking(dropped);
+      }
+    } catch (e) {
+      const error = e instanceof SecAggError ? e : new SecAggError('unrecoverable', (e as Error).message);
+      this.stateValue = 'aborted';
+      return { outgoing: [], dropped, state: 'aborted', error };
+    }
+  }
+
+  private liveNeighbours(id: number, alive: ReadonlySet<number>): number[] {
+    return this.neighboursOf(id).filter((v) => alive.has(v));
+  }
+
+  /**
+   * Moves to `next` expecting `candidates`, except those with fewer than t live neighbours: such a client
+   * aborts on its own (it cannot meet the threshold), so it is counted as dropped now.
+   */
+  private openStage(next: SecAggStage, candidates: Iterable<number>, alive: ReadonlySet<number>, alreadyDropped: number[]): number[] {
+    const t = this.config.threshold;
+    const expected = new Set<number>();
+    const cut: number[] = [];
+    for (const id of candidates) {
+      if (this.liveNeighbours(id, alive).length >= t) expected.add(id);
+      else {
+        cut.push(id);
+        this.droppedAt.set(id, next);
+      }
+    }
+    this.stateValue = next;
+    this.expectedSet = expected;
+    return [...alreadyDropped, ...cut];
+  }
+
+  private closeAdvertise(dropped: number[]): ServerStep {
+    this.u1 = new Set(this.keys.keys());
+    if (this.u1.size < 2) throw new SecAggError('unrecoverable', `only ${this.u1.size} client(s) advertised keys; SecAgg needs at least 2`);
+    const outgoing: SecAggServerMessage[] = [];
+    for (const u of this.u1) {
+      const keys: AdvertisedKeys[] = this.liveNeighbours(u, this.u1).map((v) => {
+        const k = this.keys.get(v)!;
+        return { id: v, encryptionKey: k.encryptionKey, maskingKey: k.maskingKey, signingKey: k.signingKey };
+      });
+      outgoing.push({ type: 'neighbour-keys', roundId: this.config.roundId, to: u, keys });
+    }
+    const all = this.openStage('share-keys', this.u1, this.u1, dropped);
+    return { outgoing, dropped: all, state: this.stateValue };
+  }
+
+  private closeShareKeys(dropped: number[]): ServerStep {
+    this.u2 = new Set(this.shareMsgs.keys());
+    if (this.u2.size < 2) throw new SecAggError('unrecoverable', `only ${this.u2.size} client(s) shared their keys; SecAgg needs at least 2`);
+    const inbox = new Map<number, { from: number; ciphertext: Uint8Array }[]>();
+    for (const u of this.u2) inbox.set(u, []);
+    for (const [from, msg] of this.shareMsgs) {
+      for (const s of msg.shares) inbox.get(s.to)?.push({ from, ciphertext: s.ciphertext });
+    }
+    const outgoing: SecAggServerMessage[] = [...inbox].map(([to, shares]) => ({
+      type: 'shares-for-you',
+      roundId: this.config.roundId,
+      to,
+      shares: shares.sort((a, b) => a.from - b.from),
+    }));
+    const all = this.openStage('masked-input', this.u2, this.u2, dropped);
+    return { outgoing, dropped: all, state: this.stateValue };
+  }
+
+  private closeMaskedInput(dropped: number[]): ServerStep {
+    this.u3 = new Set(this.masked.keys());
+    if (this.u3.size === 0) throw new SecAggError('unrecoverable', 'no client sent a masked input');
+    this.checkRecoverable(this.u3, 'sent a masked input');
+    const survivors = [...this.u3].sort((a, b) => a - b);
+    const outgoing: SecAggServerMessage[] = survivors.map((to) => ({ type: 'survivors', roundId: this.config.roundId, to, survivors }));
+    const all = this.openStage('consistency-check', this.u3, this.u3, dropped);
+    return { outgoing, dropped: all, state: this.stateValue };
+  }
+
+  /**
+   * Every secret the unmasking will need — b_v for v ∈ U3, s_v^SK for v ∈ U2 \ U3 with a neighbour in U3 —
+   * must still have at least t potential holders among `alive`; otherwise abort now, naming the client.
+   */
+  private checkRecoverable(alive: ReadonlySet<number>, what: string): void {
+    const t = this.config.threshold;
+    for (const v of [...this.u2].sort((a, b) => a - b)) {
+      const needed = this.u3.has(v) || this.liveNeighbours(v, this.u3).length > 0;
+      if (!needed) continue;
+      const holders = this.liveNeighbours(v, alive).filter((w) => this.u2.has(w)).length;
+      if (holders < t) {
+        const secret = this.u3.has(v) ? 'self-mask seed' : 'mask key';
+        throw new SecAggError('unrecoverable', `cannot unmask client ${v}: only ${holders} of the neighbours holding shares of its ${secret} ${what}, the threshold is t=${t}`, v);
+      }
+    }
+  }
+
+  private closeConsistency(dropped: number[]): ServerStep {
+    const u4 = new Set(this.signatures.keys());
+    this.checkRecoverable(u4, 'signed the survivor set');
+    const outgoing: SecAggServerMessage[] = [];
+    for (const u of [...u4].sort((a, b) => a - b)) {
+      const nb = this.neighboursOf(u);
+      const req: UnmaskRequestMsg = {
+        type: 'unmask-request',
+        roundId: this.config.roundId,
+        to: u,
+        signatures: nb.filter((v) => u4.has(v)).map((v) => ({ id: v, signature: this.signatures.get(v)! })),
+        revealSelfMaskOf: nb.filter((v) => this.u3.has(v)),
+        revealMaskKeyOf: nb.filter((v) => this.u2.has(v) && !this.u3.has(v)),
+      };
+      this.unmaskRequests.set(u, req);
+      outgoing.push(req);
+    }
+    const all = this.openStage('unmasking', u4, u4, dropped);
+    return { outgoing, dropped: all, state: this.stateValue };
+  }
+
+  private async closeUnmasking(dropped: number[]): Promise<ServerStep> {
+    const { bits, dim, threshold: t, roundId } = this.config;
+    const selfShares = new Map<number, ShamirShare[]>();
+    const keyShares = new Map<number, ShamirShare[]>();
+    for (const [from, msg] of this.unmaskShares) {
+      for (const s of msg.selfMaskShares) pushTo(selfShares, s.of, decodeShare(from, s.share));
+      for (const s of msg.maskKeyShares) pushTo(keyShares, s.of, decodeShare(from, s.share));
+    }
+    const survivors = [...this.u3].sort((a, b) => a - b);
+    const droppedSharers = [...this.u2].filter((v) => !this.u3.has(v) && this.liveNeighbours(v, this.u3).length > 0).sort((a, b) => a - b);
+
+    // Reconstruct every secret first: abort before any work if one is missing or inconsistent.
+    const selfSeeds = new Map<number, Uint8Array>();
+    for (const v of survivors) {
+      const shares = selfShares.get(v) ?? [];
+      if (shares.length < t) throw new SecAggError('unrecoverable', `cannot unmask client ${v}: ${shares.length} of the t=${t} shares of its self-mask seed arrived`, v);
+      const seed = reconstructSecret(shares, t);
+      const commitment = this.shareMsgs.get(v)!.selfMaskCommitment;
+      if (!equalBytes(sha256(seed), commitment)) {
+        throw new SecAggError('unrecoverable', `client ${v}'s reconstructed self-mask seed does not match its commitment: a neighbour sent a bad share`, v);
+      }
+      selfSeeds.set(v, seed);
+    }
+    const maskKeys = new Map<number, Uint8Array>();
+    for (const v of droppedSharers) {
+      const shares = keyShares.get(v) ?? [];
+      if (shares.length < t) throw new SecAggError('unrecoverable', `cannot unmask dropped client ${v}: ${shares.length} of the t=${t} shares of its mask key arrived`, v);
+      const key = reconstructSecret(shares, t);
+      const pub = await this.suite.x25519PublicFromPrivate(key);
+      if (!equalBytes(pub, this.keys.get(v)!.maskingKey)) {
+        throw new SecAggError('unrecoverable', `dropped client ${v}'s reconstructed mask key does not match its advertised key: a neighbour sent a bad share`, v);
+      }
+      maskKeys.set(v, key);
+    }
+
+    // Σ y_u − Σ PRG(b_u) − Σ_{v dropped, w ∈ N(v) ∩ U3} p_{w,v}
+    const sum = new Uint32Array(dim);
+    for (const u of survivors) addInPlace(sum, this.masked.get(u)!, bits);
+    const jobs: (() => Promise<void>)[] = [];
+    for (const v of survivors) jobs.push(async () => subInPlace(sum, await expandMask(selfSeeds.get(v)!, dim, bits), bits));
+    for (const v of droppedSharers) {
+      for (const w of this.liveNeighbours(v, this.u3)) {
+        // Removing p_{w,v} from w's input is adding p_{v,w} = −p_{w,v}.
+        jobs.push(async () => applyPairwiseMask(sum, await pairwiseSeed(this.suite, roundId, v, maskKeys.get(v)!, w, this.keys.get(w)!.maskingKey), v, w, bits));
+      }
+    }
+    await runLimited(jobs, EXPANSION_CONCURRENCY);
+    this.stateValue = 'done';
+    return { outgoing: [], dropped, state: 'done', result: { sum, included: survivors } };
+  }
+}
+
+function pushTo<K, V>(m: Map<K, V[]>, k: K, v: V): void {
+  const list = m.get(k);
+  if (list) list.push(v);
+  else m.set(k, [v]);
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d |= a[i]! ^ b[i]!;
+  return d === 0;
+}

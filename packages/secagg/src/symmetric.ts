@@ -1,0 +1,93 @@
+/**
+ * Symmetric primitives: HKDF-SHA256 (RFC 5869) for pairwise keys and seeds — synchronous, from
+ * @noble/hashes, because a client derives dozens of them and WebCrypto's per-call overhead dominated —
+ * and, over WebCrypto (every browser, Worker and Node 20), AES-256-GCM for share ciphertexts and the mask
+ * PRG: the AES-256-CTR keystream under a 32-byte seed (NIST SP 800-38A), read as little-endian words.
+ */
+import { hkdf } from '@noble/hashes/hkdf.js';
+import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
+import { SecAggError } from './errors.ts';
+
+const subtle = (): SubtleCrypto => {
+  const s = globalThis.crypto?.subtle;
+  if (!s) throw new Error('WebCrypto (crypto.subtle) is unavailable: SecAgg needs a secure context');
+  return s;
+};
+
+function buf(u: Uint8Array): Uint8Array<ArrayBuffer> {
+  return u.buffer instanceof ArrayBuffer ? (u as Uint8Array<ArrayBuffer>) : Uint8Array.from(u);
+}
+
+const text = new TextEncoder();
+export const utf8 = (s: string): Uint8Array => text.encode(s);
+
+/** HKDF-SHA256(ikm, salt (default empty), info) → `length` bytes. */
+export function hkdfSha256(ikm: Uint8Array, info: Uint8Array, length: number, salt: Uint8Array = new Uint8Array(0)): Uint8Array {
+  return hkdf(nobleSha256, ikm, salt, info, length);
+}
+
+export function sha256(data: Uint8Array): Uint8Array {
+  return nobleSha256(data);
+}
+
+const NONCE_BYTES = 12;
+const TAG_BYTES = 16;
+export const GCM_OVERHEAD = NONCE_BYTES + TAG_BYTES;
+
+/** AES-256-GCM with a fresh random 96-bit nonce: returns nonce ‖ ciphertext ‖ tag. */
+export async function aesGcmSeal(key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
+  const k = await subtle().importKey('raw', buf(key), 'AES-GCM', false, ['encrypt']);
+  const nonce = globalThis.crypto.getRandomValues(new Uint8Array(NONCE_BYTES));
+  const ct = new Uint8Array(await subtle().encrypt({ name: 'AES-GCM', iv: nonce, additionalData: buf(aad) }, k, buf(plaintext)));
+  const out = new Uint8Array(NONCE_BYTES + ct.length);
+  out.set(nonce);
+  out.set(ct, NONCE_BYTES);
+  return out;
+}
+
+/** Opens nonce ‖ ciphertext ‖ tag; throws SecAggError('auth-failed') when authentication fails. */
+export async function aesGcmOpen(key: Uint8Array, sealed: Uint8Array, aad: Uint8Array, sender?: number): Promise<Uint8Array> {
+  if (sealed.length < GCM_OVERHEAD) throw new SecAggError('auth-failed', 'ciphertext too short', sender);
+  const k = await subtle().importKey('raw', buf(key), 'AES-GCM', false, ['decrypt']);
+  try {
+    return new Uint8Array(
+      await subtle().decrypt({ name: 'AES-GCM', iv: sealed.slice(0, NONCE_BYTES), additionalData: buf(aad) }, k, sealed.slice(NONCE_BYTES)),
+    );
+  } catch {
+    throw new SecAggError('auth-failed', `share ciphertext${sender === undefined ? '' : ` from client ${sender}`} failed AES-GCM authentication`, sender);
+  }
+}
+
+/** AES-256-CTR keystream bytes from a 16-byte initial counter block (64-bit counter field). */
+export async function aesCtrKeystream(key: Uint8Array, counter: Uint8Array, length: number): Promise<Uint8Array> {
+  const k = await subtle().importKey('raw', buf(key), 'AES-CTR', false, ['encrypt']);
+  return new Uint8Array(await subtle().encrypt({ name: 'AES-CTR', counter: buf(counter), length: 64 }, k, zeros(length)));
+}
+
+let zeroPool = new Uint8Array(0);
+function zeros(length: number): Uint8Array<ArrayBuffer> {
+  if (zeroPool.length < length) zeroPool = new Uint8Array(Math.max(length, zeroPool.length * 2));
+  return zeroPool.subarray(0, length);
+}
+
+const isLittleEndian = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/**
+ * The mask PRG: `count` values uniform in [0, 2^bits) from a 32-byte seed. Words are the AES-256-CTR keystream
+ * (counter block 0) read little-endian; the low `bits` bits of a uniform 32-bit word are uniform because
+ * 2^bits divides 2^32. The full 256-bit seed keys AES: nothing is folded or truncated.
+ */
+export async function expandMask(seed: Uint8Array, count: number, bits: number): Promise<Uint32Array> {
+  if (seed.length !== 32) throw new SecAggError('bad-message', 'mask seeds are 32 bytes');
+  const bytes = await aesCtrKeystream(seed, new Uint8Array(16), count * 4);
+  const words = new Uint32Array(bytes.buffer, bytes.byteOffset, count);
+  if (!isLittleEndian) {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, count * 4);
+    for (let i = 0; i < count; i++) words[i] = view.getUint32(i * 4, true);
+  }
+  if (bits < 32) {
+    const mask = 2 ** bits - 1;
+    for (let i = 0; i < count; i++) words[i]! &= mask;
+  }
+  return words;
+}
