@@ -8,7 +8,7 @@
 import { consistencyMessage, validateConfig } from './context.ts';
 import { SecAggError } from './errors.ts';
 import { neighbourGraph } from './graph.ts';
-import { EXPANSION_CONCURRENCY, applyPairwiseMask, pairwiseSeed, runLimited } from './masks.ts';
+import { EXPANSION_CONCURRENCY, applyMask, applyPairwiseMask, pairwiseSeed, runLimited } from './masks.ts';
 import type {
   AdvertiseKeysMsg,
   AdvertisedKeys,
@@ -24,8 +24,8 @@ import { encodeShare, splitSecret } from './shamir.ts';
 import { openShareBox, sealShareBox, shareBoxKey, type OpenedShareBox } from './shareBox.ts';
 import { isSmallOrderX25519 } from './smallOrder.ts';
 import { defaultSuite, type CryptoSuite, type KeyPair } from './suite.ts';
-import { expandMask, sha256 } from './symmetric.ts';
-import { addInPlace, checkRingVector } from './vector.ts';
+import { sha256 } from './symmetric.ts';
+import { checkRingVector } from './vector.ts';
 
 export interface ClientStep {
   /** The reply to send, if any. */
@@ -230,7 +230,7 @@ export class SecAggClient {
     const selfSeed = this.selfMaskSeed!;
     await runLimited(
       [
-        async () => addInPlace(masked, await expandMask(selfSeed, dim, bits), bits),
+        () => applyMask(masked, selfSeed, 1, bits),
         ...[...this.sharers].map((v) => () => applyPairwiseMask(masked, this.pairSeeds.get(v)!, this.id, v, bits)),
       ],
       EXPANSION_CONCURRENCY,

@@ -10,7 +10,7 @@ export { chooseSecAggParams, validateSecAggParams, log2BinomialTailAtLeast, type
 export { neighbourGraph, seededPermutation, type NeighbourGraph } from './graph.ts';
 export { splitSecret, reconstructSecret, encodeShare, decodeShare, SHARE_BYTES, type ShamirShare } from './shamir.ts';
 export { FIELD_PRIME } from './field.ts';
-export { expandMask, hkdfSha256, aesCtrKeystream, aesGcmSeal, aesGcmOpen, sha256 } from './symmetric.ts';
+export { expandMask, expandWords, hkdfSha256, aesCtrKeystream, aesGcmSeal, aesGcmOpen, sha256 } from './symmetric.ts';
 export { defaultSuite, webCryptoSuite, nobleSuite, type CryptoSuite, type KeyPair } from './suite.ts';
 export { addInPlace, subInPlace, checkRingVector, ringMask } from './vector.ts';
 export { isSmallOrderX25519 } from './smallOrder.ts';

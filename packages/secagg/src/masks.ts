@@ -5,7 +5,7 @@
  */
 import { maskSeedInfo } from './context.ts';
 import type { CryptoSuite } from './suite.ts';
-import { expandMask, hkdfSha256 } from './symmetric.ts';
+import { expandWords, hkdfSha256 } from './symmetric.ts';
 import { addInPlace, subInPlace } from './vector.ts';
 
 export async function pairwiseSeed(suite: CryptoSuite, roundId: string, self: number, maskingPrivate: Uint8Array, other: number, otherMaskingPublic: Uint8Array): Promise<Uint8Array> {
@@ -15,9 +15,14 @@ export async function pairwiseSeed(suite: CryptoSuite, roundId: string, self: nu
 
 /** acc ← acc + p_{self,other} mod 2^B. */
 export async function applyPairwiseMask(acc: Uint32Array, seed: Uint8Array, self: number, other: number, bits: number): Promise<void> {
-  const mask = await expandMask(seed, acc.length, bits);
-  if (self < other) addInPlace(acc, mask, bits);
-  else subInPlace(acc, mask, bits);
+  await applyMask(acc, seed, self < other ? 1 : -1, bits);
+}
+
+/** acc ← acc ± PRG(seed) mod 2^B (raw keystream words, reduced once by the ring operation). */
+export async function applyMask(acc: Uint32Array, seed: Uint8Array, sign: 1 | -1, bits: number): Promise<void> {
+  const words = await expandWords(seed, acc.length);
+  if (sign === 1) addInPlace(acc, words, bits);
+  else subInPlace(acc, words, bits);
 }
 
 /** Runs async jobs with at most `limit` in flight (mask expansions run on WebCrypto's worker threads). */

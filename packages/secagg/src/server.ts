@@ -10,7 +10,7 @@
 import { consistencyMessage, validateConfig } from './context.ts';
 import { SecAggError } from './errors.ts';
 import { neighbourGraph, type NeighbourGraph } from './graph.ts';
-import { EXPANSION_CONCURRENCY, applyPairwiseMask, pairwiseSeed, runLimited } from './masks.ts';
+import { EXPANSION_CONCURRENCY, applyMask, applyPairwiseMask, pairwiseSeed, runLimited } from './masks.ts';
 import {
   STAGE_MESSAGE,
   type AdvertiseKeysMsg,
@@ -27,8 +27,8 @@ import { decodeShare, reconstructSecret, type ShamirShare } from './shamir.ts';
 import { SHARE_BOX_BYTES } from './shareBox.ts';
 import { isSmallOrderX25519 } from './smallOrder.ts';
 import { defaultSuite, type CryptoSuite } from './suite.ts';
-import { expandMask, sha256 } from './symmetric.ts';
-import { addInPlace, checkRingVector, subInPlace } from './vector.ts';
+import { sha256 } from './symmetric.ts';
+import { addInPlace, checkRingVector } from './vector.ts';
 
 export type SecAggServerState = SecAggStage | 'done' | 'aborted';
 
@@ -384,7 +384,7 @@ export class SecAggServer {
     const sum = new Uint32Array(dim);
     for (const u of survivors) addInPlace(sum, this.masked.get(u)!, bits);
     const jobs: (() => Promise<void>)[] = [];
-    for (const v of survivors) jobs.push(async () => subInPlace(sum, await expandMask(selfSeeds.get(v)!, dim, bits), bits));
+    for (const v of survivors) jobs.push(() => applyMask(sum, selfSeeds.get(v)!, -1, bits));
     for (const v of droppedSharers) {
       for (const w of this.liveNeighbours(v, this.u3)) {
         // Removing p_{w,v} from w's input is adding p_{v,w} = −p_{w,v}.

@@ -73,11 +73,10 @@ function zeros(length: number): Uint8Array<ArrayBuffer> {
 const isLittleEndian = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /**
- * The mask PRG: `count` values uniform in [0, 2^bits) from a 32-byte seed. Words are the AES-256-CTR keystream
- * (counter block 0) read little-endian; the low `bits` bits of a uniform 32-bit word are uniform because
- * 2^bits divides 2^32. The full 256-bit seed keys AES: nothing is folded or truncated.
+ * The PRG's raw output: `count` uniform 32-bit words, the AES-256-CTR keystream under the 32-byte seed
+ * (counter block 0) read little-endian. The full 256-bit seed keys AES: nothing is folded or truncated.
  */
-export async function expandMask(seed: Uint8Array, count: number, bits: number): Promise<Uint32Array> {
+export async function expandWords(seed: Uint8Array, count: number): Promise<Uint32Array> {
   if (seed.length !== 32) throw new SecAggError('bad-message', 'mask seeds are 32 bytes');
   const bytes = await aesCtrKeystream(seed, new Uint8Array(16), count * 4);
   const words = new Uint32Array(bytes.buffer, bytes.byteOffset, count);
@@ -85,6 +84,16 @@ export async function expandMask(seed: Uint8Array, count: number, bits: number):
     const view = new DataView(bytes.buffer, bytes.byteOffset, count * 4);
     for (let i = 0; i < count; i++) words[i] = view.getUint32(i * 4, true);
   }
+  return words;
+}
+
+/**
+ * The mask PRG: `count` values uniform in [0, 2^bits), the low `bits` bits of the words of `expandWords`
+ * (uniform because 2^bits divides 2^32). Adding the raw words and reducing mod 2^B gives the same result,
+ * which is what the masking code does to save a pass.
+ */
+export async function expandMask(seed: Uint8Array, count: number, bits: number): Promise<Uint32Array> {
+  const words = await expandWords(seed, count);
   if (bits < 32) {
     const mask = 2 ** bits - 1;
     for (let i = 0; i < count; i++) words[i]! &= mask;
