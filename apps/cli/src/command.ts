@@ -7,6 +7,8 @@ export interface CommandResult {
   readonly text: string;
   /** Exit code (default 0). */
   readonly code?: number;
+  /** The command already wrote its output. */
+  readonly silent?: boolean;
 }
 
 export interface Command<S extends FlagSpecs = FlagSpecs> {

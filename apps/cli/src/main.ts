@@ -9,10 +9,12 @@ import { accountDdgCommand, accountDpsgdCommand } from './commands/account.ts';
 import { calibrateDdgCommand } from './commands/calibrate.ts';
 import { sampleDgaussCommand } from './commands/sample.ts';
 import { secaggSimCommand } from './commands/secaggSim.ts';
+import { simulateCommand } from './commands/simulate.ts';
+import { startCommand } from './commands/start.ts';
 import { printJson, processIO, type CliIO } from './io.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-const commands: Command<any>[] = [accountDdgCommand, accountDpsgdCommand, calibrateDdgCommand, sampleDgaussCommand, secaggSimCommand];
+const commands: Command<any>[] = [startCommand, accountDdgCommand, accountDpsgdCommand, calibrateDdgCommand, sampleDgaussCommand, secaggSimCommand, simulateCommand];
 
 function usage(): string {
   const lines = ['hushfl — private cross-device federated learning (SecAgg+ with distributed discrete Gaussian DP)', '', 'Usage: hushfl <command> [flags]', '', 'Commands:'];
@@ -49,6 +51,7 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
   try {
     const flags = parseFlags(rest, command.flags);
     const result = await command.run(flags, io);
+    if (result.silent) return result.code ?? 0;
     if ((flags as { json?: boolean }).json) printJson(io, result.json);
     else io.out(result.text + '\n');
     return result.code ?? 0;

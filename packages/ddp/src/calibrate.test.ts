@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { accountDdg } from './accountant/ddg.ts';
-import { calibrateDdg } from './calibrate.ts';
+import { calibrateDdg, quantizationGamma } from './calibrate.ts';
 import { DdpParameterError } from './errors.ts';
 
 describe('calibrateDdg', () => {
@@ -54,5 +54,18 @@ describe('calibrateDdg', () => {
     expect(() => calibrateDdg({ ...input, delta: 0 })).toThrow(/delta/);
     expect(() => calibrateDdg({ ...input, epsilon: -1 })).toThrow(/epsilon/);
     expect(() => calibrateDdg({ ...input, epsilon: 1e-4 })).toThrow(/not reachable/);
+  });
+});
+
+describe('quantizationGamma (no noise)', () => {
+  it('is the finest γ whose noiseless aggregate keeps k standard deviations inside 2^B', () => {
+    const g = quantizationGamma({ clip: 1, clients: 20, dim: 5000, bits: 12 });
+    const spread = (gamma: number) => (2 * 4 * Math.sqrt((20 * 20) / 8192 + (20 * gamma * gamma) / 4)) / gamma;
+    expect(spread(g)).toBeCloseTo(2 ** 12, 6);
+    expect(spread(g * 0.99)).toBeGreaterThan(2 ** 12);
+  });
+
+  it('refuses a ring too small for the clients', () => {
+    expect(() => quantizationGamma({ clip: 1, clients: 100, dim: 10, bits: 5 })).toThrow(/bits=5 cannot hold 100 clients with k=4: need bits >= \d+/);
   });
 });

@@ -174,3 +174,22 @@ export function calibrateDdg(input: DdgCalibrationInput): DdgCalibration {
     headroomStddevs: modulus / (2 * spread),
   };
 }
+
+/**
+ * γ for quantization without noise (a non-private run still goes through SecAgg, so it still needs a grid):
+ * the finest γ with 2^B >= 2k·sqrt(c²n²/d' + n·γ²/4)/γ, i.e. γ = 2k·c·n/sqrt(d'·(2^(2B) − k²·n)).
+ */
+export function quantizationGamma(input: { clip: number; clients: number; dim: number; bits: number; kStddevs?: number }): number {
+  positive('clip', input.clip);
+  positiveInt('clients', input.clients);
+  checkBits(input.bits);
+  const k = input.kStddevs ?? DEFAULT_K_STDDEVS;
+  positive('kStddevs', k);
+  const d = nextPowerOfTwo(input.dim);
+  const room = 2 ** (2 * input.bits) - k * k * input.clients;
+  if (room <= 0) {
+    const need = Math.ceil(Math.log2(k * Math.sqrt(input.clients)) + 1e-12) + 1;
+    throw new DdpParameterError('bits', `bits=${input.bits} cannot hold ${input.clients} clients with k=${k}: need bits >= ${need}`);
+  }
+  return (2 * k * input.clip * input.clients) / Math.sqrt(d * room);
+}

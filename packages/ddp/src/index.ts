@@ -33,4 +33,4 @@ export {
 export { accountDdg, ddgRoundRdp, ddgTau, type DdgRoundAccounting, type DdgRoundRdp, type DdgAccountResult } from './accountant/ddg.ts';
 export { accountDpsgd, dpsgdStepRdp, sampledGaussianRdp } from './accountant/dpsgd.ts';
 export { RdpLedger } from './accountant/ledger.ts';
-export { calibrateDdg, DEFAULT_BETA, DEFAULT_K_STDDEVS, type DdgCalibration, type DdgCalibrationInput } from './calibrate.ts';
+export { calibrateDdg, quantizationGamma, DEFAULT_BETA, DEFAULT_K_STDDEVS, type DdgCalibration, type DdgCalibrationInput } from './calibrate.ts';

@@ -1,0 +1,66 @@
+/** `hushfl start`: the coordinator (client gateway, operator API, pages) on an embedded SQLite file. */
+import { createCoordinator, loadRunConfigFile } from '@hushfl/coordinator';
+import { ConfigError } from '@hushfl/protocol';
+import { UsageError, type FlagSpecs } from '../args.ts';
+import type { Command } from '../command.ts';
+
+const flags = {
+  config: { kind: 'string', help: 'run configuration (YAML or JSON) to start unless an interrupted run is resumed' },
+  port: { kind: 'int', help: 'port (default 8080; 0 picks a free one)', range: 'in [0, 65535]', ok: (v: number) => v >= 0 && v <= 65535 },
+  host: { kind: 'string', help: 'address to listen on (default 127.0.0.1; 0.0.0.0 for phones on the network, with TLS)' },
+  data: { kind: 'string', help: 'data directory for the SQLite file, metrics and checkpoints (default ./data)' },
+  'tls-cert': { kind: 'string', help: 'TLS certificate (PEM) to serve HTTPS' },
+  'tls-key': { kind: 'string', help: 'TLS private key (PEM)' },
+  'operator-token': { kind: 'string', help: 'operator bearer token (default $HUSHFL_OPERATOR_TOKEN or a random one)' },
+  'log-level': { kind: 'string', help: 'fatal | error | warn | info | debug (default info)' },
+  json: { kind: 'bool', help: 'print the start-up details as JSON' },
+} as const satisfies FlagSpecs;
+
+export const startCommand: Command<typeof flags> = {
+  name: 'start',
+  summary: 'start the coordinator (and resume an interrupted run)',
+  flags,
+  async run(f, io) {
+    if (Boolean(f['tls-cert']) !== Boolean(f['tls-key'])) throw new UsageError('--tls-cert and --tls-key go together');
+    const levels = ['fatal', 'error', 'warn', 'info', 'debug'] as const;
+    const level = (f['log-level'] ?? 'info') as (typeof levels)[number];
+    if (!levels.includes(level)) throw new UsageError(`--log-level must be one of ${levels.join(', ')}, got '${f['log-level']}'`);
+    let runConfig;
+    try {
+      runConfig = f.config ? loadRunConfigFile(f.config) : undefined;
+    } catch (e) {
+      throw new UsageError(`--config: ${e instanceof ConfigError ? e.message : (e as Error).message}`);
+    }
+    const c = await createCoordinator({
+      port: f.port ?? 8080,
+      host: f.host ?? '127.0.0.1',
+      dataDir: f.data ?? 'data',
+      ...(f['tls-cert'] ? { tls: { cert: f['tls-cert'], key: f['tls-key']! } } : {}),
+      ...(f['operator-token'] ? { operatorToken: f['operator-token'] } : {}),
+      ...(runConfig ? { runConfig } : {}),
+      logLevel: level,
+    });
+    const info = { url: c.url, operatorToken: c.operatorToken, run: c.manager.activeRunId(), warnings: c.warnings };
+    io.out(
+      f.json
+        ? JSON.stringify(info) + '\n'
+        : [
+            `hushfl coordinator listening on ${c.url}`,
+            `  clients join at       ${c.url}/`,
+            `  operator token        ${c.operatorToken}`,
+            `  active run            ${info.run ?? 'none (POST a config to /api/runs, or restart with --config)'}`,
+            `  simulate Node clients pnpm hushfl simulate --url ${c.url} --clients 10 --rounds 5`,
+            ...c.warnings.map((w) => `  warning: ${w}`),
+            '',
+          ].join('\n'),
+    );
+    await new Promise<void>((resolve) => {
+      const stop = () => resolve();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+    io.err('shutting down…\n');
+    await c.close();
+    return { json: null, text: '', code: 0, silent: true };
+  },
+};

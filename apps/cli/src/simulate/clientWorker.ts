@@ -1,0 +1,68 @@
+/**
+ * One worker thread of `hushfl simulate`: runs several Node clients (Socket.IO + packages/client on
+ * TensorFlow.js WASM) against the coordinator. Clients vanish from rounds with the configured probability at
+ * a uniformly chosen point (CSPRNG). The clipped updates go to the parent thread only — never to the
+ * coordinator — so the simulator can measure the DDG error.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { cryptoRandomWords } from '@hushfl/ddp';
+import { connectNodeClient, type NodeClient, type VanishPoint } from '@hushfl/node-client';
+
+export interface WorkerInput {
+  readonly url: string;
+  readonly clients: number;
+  readonly firstIndex: number;
+  readonly miniClients: number;
+  readonly dropout: number;
+  readonly insecureTls: boolean;
+}
+
+export type WorkerMessage =
+  | { type: 'ready'; clientIds: string[] }
+  | { type: 'clipped'; clientId: string; roundId: string; clipped: Float32Array[] }
+  | { type: 'vanished'; clientId: string; roundId: string; point: VanishPoint }
+  | { type: 'metrics'; metrics: { clientId: string; metrics: unknown }[] }
+  | { type: 'log'; message: string }
+  | { type: 'error'; message: string };
+
+const POINTS: VanishPoint[] = ['before-advertise', 'after-advertise', 'after-share', 'after-masked-input', 'during-unmask'];
+const input = workerData as WorkerInput;
+const port = parentPort!;
+const rng = cryptoRandomWords();
+const post = (m: WorkerMessage, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
+
+const clients: NodeClient[] = [];
+try {
+  for (let i = 0; i < input.clients; i++) {
+    let self: NodeClient | undefined;
+    const client = await connectNodeClient({
+      url: input.url,
+      name: `sim-${input.firstIndex + i}`,
+      miniClients: input.miniClients,
+      insecureTls: input.insecureTls,
+      vanish: (task) => {
+        if (input.dropout <= 0 || rng.next() >= input.dropout * 4294967296) return null;
+        const point = POINTS[rng.next() % POINTS.length]!;
+        post({ type: 'vanished', clientId: self?.clientId ?? '?', roundId: task.roundId, point });
+        return point;
+      },
+      onClippedUpdates: (roundId, clipped) => {
+        const copies = clipped.map((c) => c.slice());
+        post({ type: 'clipped', clientId: self?.clientId ?? '?', roundId, clipped: copies }, copies.map((c) => c.buffer as ArrayBuffer));
+      },
+      log: (message) => post({ type: 'log', message }),
+    });
+    self = client;
+    clients.push(client);
+  }
+  post({ type: 'ready', clientIds: clients.map((c) => c.clientId) });
+} catch (e) {
+  post({ type: 'error', message: (e as Error).message });
+}
+
+port.on('message', async (m: { type: string }) => {
+  if (m.type !== 'stop') return;
+  post({ type: 'metrics', metrics: clients.map((c) => ({ clientId: c.clientId, metrics: c.runtime.metrics })) });
+  for (const c of clients) await c.close();
+  port.close();
+});

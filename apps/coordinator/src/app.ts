@@ -1,0 +1,105 @@
+/**
+ * createCoordinator: the Fastify app with Socket.IO attached — storage, run manager, client gateway,
+ * operator API and static pages — on an embedded SQLite file under the data directory. Serves HTTPS when
+ * given a certificate and key; says clearly when browsers elsewhere would lack WebCrypto over plain HTTP.
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { Server } from 'socket.io';
+import { nextPowerOfTwo } from '@hushfl/ddp';
+import { modelDimension } from '@hushfl/client';
+import type { RunConfig } from '@hushfl/protocol';
+import { randomToken } from './auth.ts';
+import { attachClientGateway } from './gateway.ts';
+import { initNodeTf } from '@hushfl/node-client';
+import { registerOperatorApi } from './operatorApi.ts';
+import { RunManager } from './runManager.ts';
+import { Store } from './store.ts';
+
+export interface CoordinatorOptions {
+  /** 0 picks a free port. */
+  readonly port?: number;
+  readonly host?: string;
+  /** SQLite file, metrics and checkpoints live here (default ./data). */
+  readonly dataDir?: string;
+  readonly tls?: { readonly cert: string; readonly key: string };
+  /** Operator bearer token; default $HUSHFL_OPERATOR_TOKEN, else a random one (printed at start). */
+  readonly operatorToken?: string;
+  /** Start this run unless an interrupted one is resumed. */
+  readonly runConfig?: RunConfig;
+  readonly logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'silent';
+  /** Largest model dimension a client may upload a masked vector for (sizes maxHttpBufferSize). */
+  readonly maxModelDim?: number;
+  readonly maxMiniClients?: number;
+}
+
+export interface Coordinator {
+  readonly app: FastifyInstance;
+  readonly io: Server;
+  readonly manager: RunManager;
+  readonly store: Store;
+  readonly url: string;
+  readonly operatorToken: string;
+  /** Warnings shown at start-up (for example: plain HTTP on a network address). */
+  readonly warnings: readonly string[];
+  close(): Promise<void>;
+}
+
+export async function createCoordinator(options: CoordinatorOptions = {}): Promise<Coordinator> {
+  const dataDir = resolve(options.dataDir ?? 'data');
+  const host = options.host ?? '127.0.0.1';
+  const operatorToken = options.operatorToken ?? process.env.HUSHFL_OPERATOR_TOKEN ?? randomToken(24);
+  const tls = options.tls ? { cert: readFileSync(options.tls.cert), key: readFileSync(options.tls.key) } : undefined;
+  await initNodeTf();
+  const app = Fastify({
+    logger: { level: options.logLevel ?? 'info' },
+    bodyLimit: 1 << 20,
+    ...(tls ? { https: tls } : {}),
+  }) as unknown as FastifyInstance;
+  const store = new Store(join(dataDir, 'hushfl.db'));
+  const manager = new RunManager(store, join(dataDir, 'runs'), app.log);
+
+  // The largest message is a masked vector: 4 bytes per padded coordinate, plus framing.
+  const dim = Math.max(options.maxModelDim ?? 0, options.runConfig ? modelDimension(options.runConfig.task.model) : 0, 1 << 17);
+  const maxHttpBufferSize = Math.ceil(4 * nextPowerOfTwo(dim) * 1.25) + (1 << 20);
+
+  const io = new Server(app.server, { maxHttpBufferSize, serveClient: false, cors: { origin: false }, pingInterval: 10_000, pingTimeout: 20_000 });
+  attachClientGateway(io, manager, store, app.log, { maxMiniClients: options.maxMiniClients ?? options.runConfig?.maxMiniClients ?? 16, secure: Boolean(tls) });
+  registerOperatorApi(app, io, manager, store, operatorToken);
+
+  await app.listen({ port: options.port ?? 8080, host });
+  const port = (app.server.address() as AddressInfo).port;
+  const scheme = tls ? 'https' : 'http';
+  const url = `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const warnings: string[] = [];
+  if (!tls && host !== '127.0.0.1' && host !== 'localhost' && host !== '::1') {
+    warnings.push(
+      `serving plain HTTP on ${host}: browsers on other devices get no WebCrypto outside a secure context and cannot join. ` +
+        'Give --tls-cert and --tls-key to serve HTTPS.',
+    );
+  }
+  for (const w of warnings) app.log.warn(w);
+
+  const resumed = manager.resumeInterrupted();
+  if (!resumed.length && options.runConfig) manager.createRun(options.runConfig);
+
+  let closing: Promise<void> | undefined;
+  return {
+    app,
+    io,
+    manager,
+    store,
+    url,
+    operatorToken,
+    warnings,
+    close: () =>
+      (closing ??= (async () => {
+        await manager.close();
+        io.close();
+        await app.close();
+        store.close();
+      })()),
+  };
+}

@@ -1,0 +1,137 @@
+/**
+ * Local training with TensorFlow.js: mini-batch SGD on the client's own shard, optionally DP-SGD
+ * (Abadi et al. 2016): per-example gradients clipped to norm C, Gaussian noise σ·C on their sum (CSPRNG),
+ * Poisson or fixed-size batches. Per-example gradients here are the straightforward loop over examples;
+ * packages/client's ghost-norm implementation is the fast path for dense layers.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { cryptoRandomWords, dpsgdStepRdp, type RandomWords } from '@hushfl/ddp';
+import type { Dataset } from './data.ts';
+import { GaussianNoise } from './gaussian.ts';
+import { CLASSES, evaluate } from './model.ts';
+import { shuffleInPlace } from './partition.ts';
+
+export interface TrainConfig {
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly learningRate: number;
+}
+
+export interface DpSgdConfig {
+  readonly clip: number;
+  readonly noiseMultiplier: number;
+  readonly sampling: 'poisson' | 'fixed';
+}
+
+export interface TrainProgress {
+  readonly epoch: number;
+  readonly batch: number;
+  readonly batches: number;
+}
+
+export interface TrainResult {
+  readonly loss: number;
+  readonly accuracy: number;
+  readonly examples: number;
+  readonly steps: number;
+  readonly ms: number;
+  /** Per-step RDP of DP-SGD times the steps taken (null without DP-SGD). */
+  readonly dpsgdRdp: Float64Array | null;
+}
+
+function batchTensors(data: Dataset, idx: ArrayLike<number>): { x: tf.Tensor2D; y: tf.Tensor2D } {
+  const f = data.features;
+  const x = new Float32Array(idx.length * f);
+  const labels = new Int32Array(idx.length);
+  for (let i = 0; i < idx.length; i++) {
+    const j = idx[i]!;
+    x.set(data.x.subarray(j * f, (j + 1) * f), i * f);
+    labels[i] = data.labels[j]!;
+  }
+  return tf.tidy(() => ({ x: tf.tensor2d(x, [idx.length, f]), y: tf.oneHot(tf.tensor1d(labels, 'int32'), CLASSES) as tf.Tensor2D }));
+}
+
+function lossOf(model: tfl.LayersModel, x: tf.Tensor, y: tf.Tensor): tf.Scalar {
+  return tf.losses.softmaxCrossEntropy(y, model.predict(x) as tf.Tensor) as tf.Scalar;
+}
+
+/** Poisson batch: each example independently with probability q (CSPRNG). */
+function poissonBatch(n: number, q: number, rw: RandomWords): number[] {
+  const threshold = q * 4294967296;
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) if (rw.next() < threshold) out.push(i);
+  return out;
+}
+
+export async function trainLocal(
+  model: tfl.LayersModel,
+  data: Dataset,
+  cfg: TrainConfig,
+  opts: { dpsgd?: DpSgdConfig | null; onProgress?: (p: TrainProgress) => void; rng?: RandomWords } = {},
+): Promise<TrainResult> {
+  const started = performance.now();
+  const rw = opts.rng ?? cryptoRandomWords();
+  const optimizer = tf.train.sgd(cfg.learningRate);
+  const batchSize = Math.min(cfg.batchSize, Math.max(1, data.n));
+  const batches = Math.max(1, Math.ceil(data.n / batchSize));
+  let steps = 0;
+  if (data.n > 0) {
+    const order = Uint32Array.from({ length: data.n }, (_, i) => i);
+    for (let epoch = 0; epoch < cfg.epochs; epoch++) {
+      shuffleInPlace(order, rw);
+      for (let b = 0; b < batches; b++) {
+        if (opts.dpsgd) {
+          const q = batchSize / data.n;
+          const idx = opts.dpsgd.sampling === 'poisson' ? poissonBatch(data.n, q, rw) : Array.from(order.subarray(b * batchSize, Math.min(data.n, (b + 1) * batchSize)));
+          dpsgdStep(model, optimizer, data, idx, batchSize, opts.dpsgd);
+        } else {
+          const idx = order.subarray(b * batchSize, Math.min(data.n, (b + 1) * batchSize));
+          const { x, y } = batchTensors(data, idx);
+          const loss = optimizer.minimize(() => lossOf(model, x, y), true);
+          if (loss) loss.dispose();
+          tf.dispose([x, y]);
+        }
+        steps++;
+        opts.onProgress?.({ epoch, batch: b + 1, batches });
+        // Yield so progress reaches the page and messages keep flowing during long training.
+        if (b % 8 === 7) await new Promise((r) => setTimeout(r, 0));
+      }
+    }
+  }
+  optimizer.dispose();
+  const { loss, accuracy } = evaluate(model, data);
+  const dpsgdRdp = opts.dpsgd && data.n > 0 ? dpsgdStepRdp(Math.min(1, batchSize / data.n), opts.dpsgd.noiseMultiplier).map((r) => r * steps) : null;
+  return { loss, accuracy, examples: data.n, steps, ms: performance.now() - started, dpsgdRdp };
+}
+
+/**
+ * One DP-SGD step by the per-example loop: g_i = ∇ℓ(x_i), ḡ = (Σ g_i·min(1, C/‖g_i‖) + N(0, σ²C²)) / B,
+ * with B the expected batch size (Poisson) or the batch size (fixed).
+ */
+export function dpsgdStep(model: tfl.LayersModel, optimizer: tf.Optimizer, data: Dataset, idx: ArrayLike<number>, expectedBatch: number, dp: DpSgdConfig, noise = new GaussianNoise()): void {
+  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const sums = vars.map((v) => new Float32Array(v.size));
+  for (let i = 0; i < idx.length; i++) {
+    const { x, y } = batchTensors(data, [idx[i]!]);
+    const { grads } = tf.variableGrads(() => lossOf(model, x, y), vars);
+    const flat = vars.map((v) => grads[v.name]!.dataSync() as Float32Array);
+    let sq = 0;
+    for (const g of flat) for (let k = 0; k < g.length; k++) sq += g[k]! * g[k]!;
+    const scale = Math.min(1, dp.clip / Math.max(Math.sqrt(sq), 1e-12));
+    flat.forEach((g, j) => {
+      const s = sums[j]!;
+      for (let k = 0; k < g.length; k++) s[k]! += g[k]! * scale;
+    });
+    tf.dispose([x, y, ...Object.values(grads)]);
+  }
+  const named: Record<string, tf.Tensor> = {};
+  vars.forEach((v, j) => {
+    const s = sums[j]!;
+    noise.addTo(s, dp.noiseMultiplier * dp.clip);
+    for (let k = 0; k < s.length; k++) s[k]! /= expectedBatch;
+    named[v.name] = tf.tensor(s, v.shape);
+  });
+  optimizer.applyGradients(named);
+  tf.dispose(Object.values(named));
+}

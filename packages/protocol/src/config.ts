@@ -1,0 +1,161 @@
+/**
+ * The run configuration (a JSON or YAML task file) and its validation. Every error names the field:
+ * "ddg.bits: must be at most 32". Defaults are filled in so the rest of the system sees a complete config.
+ */
+import { DEFAULT_BETA, DEFAULT_K_STDDEVS } from '@hushfl/ddp';
+import { z } from 'zod';
+
+const seconds = (def: number) => z.number().positive().max(24 * 3600).default(def);
+
+export const modelSpecSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('mlp'), hidden: z.array(z.number().int().min(1).max(4096)).max(4).default([64]) }),
+  z.object({
+    kind: z.literal('cnn'),
+    filters: z.number().int().min(1).max(64).default(8),
+    kernel: z.number().int().min(2).max(7).default(5),
+    dense: z.number().int().min(0).max(1024).default(0),
+  }),
+]);
+export type ModelSpec = z.infer<typeof modelSpecSchema>;
+
+export const partitionSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('iid') }),
+  z.object({ kind: z.literal('dirichlet'), alpha: z.number().positive().max(1e6) }),
+]);
+export type PartitionSpec = z.infer<typeof partitionSchema>;
+
+export const taskSchema = z.object({
+  name: z.literal('mnist').default('mnist'),
+  model: modelSpecSchema.default({ kind: 'mlp', hidden: [64] }),
+  partition: partitionSchema.default({ kind: 'iid' }),
+  /** How many disjoint shards the training pool is cut into; each contribution trains on one. */
+  shards: z.number().int().min(1).max(10_000).default(100),
+  /** Held-out examples the coordinator evaluates the global model on. */
+  testExamples: z.number().int().min(10).max(5_000).default(1_000),
+  /** Seed of the (public) data partition. */
+  seed: z.number().int().min(0).max(2 ** 31).default(1),
+});
+
+const selectionSchema = z.union([
+  z.object({ clientsPerRound: z.number().int().min(2).max(10_000) }).strict(),
+  z.object({ sampleRate: z.number().gt(0).max(1), population: z.number().int().min(2).max(1_000_000) }).strict(),
+]);
+
+export const ddgConfigSchema = z
+  .object({
+    bits: z.number().int().min(1).max(32).default(16),
+    clip: z.number().positive().default(1),
+    beta: z.number().min(0).lt(1).default(DEFAULT_BETA),
+    kStddevs: z.number().positive().max(20).default(DEFAULT_K_STDDEVS),
+    delta: z.number().gt(0).lt(1).default(1e-5),
+    /** Target ε over all rounds: calibrates γ and σ. */
+    epsilon: z.number().positive().optional(),
+    /** Or explicit parameters. */
+    gamma: z.number().positive().optional(),
+    localStddev: z.number().positive().optional(),
+    /** false: no DP noise (updates are still quantized and securely aggregated). */
+    noise: z.boolean().default(true),
+  })
+  .superRefine((d, ctx) => {
+    const explicit = d.gamma !== undefined || d.localStddev !== undefined;
+    if (!d.noise) {
+      if (d.epsilon !== undefined || explicit) ctx.addIssue({ code: 'custom', message: 'with noise: false, give neither epsilon nor gamma/localStddev', path: ['noise'] });
+      return;
+    }
+    if (d.epsilon !== undefined && explicit) ctx.addIssue({ code: 'custom', message: 'give either epsilon or gamma and localStddev, not both', path: ['epsilon'] });
+    else if (explicit && (d.gamma === undefined || d.localStddev === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'gamma and localStddev go together', path: [d.gamma === undefined ? 'gamma' : 'localStddev'] });
+    } else if (!explicit && d.epsilon === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'give a target epsilon, or gamma and localStddev, or set noise: false', path: ['epsilon'] });
+    }
+  });
+
+export const runConfigSchema = z
+  .object({
+    name: z.string().min(1).max(100).default('mnist'),
+    task: taskSchema.prefault({}),
+    rounds: z.number().int().min(1).max(100_000),
+    /** Either a fixed number of contributions per round, or Poisson sampling of each client at sampleRate. */
+    selection: selectionSchema.default({ clientsPerRound: 10 }),
+    /** n_min: the fewest contributions a round may be released with (noise is calibrated to it). */
+    minClients: z.number().int().min(1).max(10_000),
+    deadlines: z
+      .object({
+        /** Local training plus AdvertiseKeys. */
+        training: seconds(120),
+        shareKeys: seconds(20),
+        maskedInput: seconds(60),
+        consistencyCheck: seconds(20),
+        unmasking: seconds(20),
+        /** How long to wait for enough clients before retrying the selection. */
+        waitForClients: seconds(600),
+      })
+      .prefault({}),
+    server: z.object({ learningRate: z.number().positive().max(100).default(1), momentum: z.number().min(0).lt(1).default(0) }).prefault({}),
+    training: z
+      .object({
+        epochs: z.number().int().min(1).max(100).default(1),
+        batchSize: z.number().int().min(1).max(4096).default(32),
+        learningRate: z.number().positive().max(10).default(0.1),
+      })
+      .prefault({}),
+    dpsgd: z
+      .object({
+        enabled: z.boolean().default(false),
+        clip: z.number().positive().default(1),
+        noiseMultiplier: z.number().positive().default(1.1),
+        sampling: z.enum(['poisson', 'fixed']).default('poisson'),
+        delta: z.number().gt(0).lt(1).default(1e-5),
+      })
+      .prefault({}),
+    ddg: ddgConfigSchema,
+    secagg: z
+      .object({
+        neighbours: z.number().int().min(1).optional(),
+        threshold: z.number().int().min(1).optional(),
+        dropoutRate: z.number().min(0).lt(1).default(0.1),
+        corruptRate: z.number().min(0).lt(1).default(0.1),
+      })
+      .prefault({}),
+    /** Most virtual clients one tab may run (mini-clients). */
+    maxMiniClients: z.number().int().min(1).max(256).default(16),
+    /** Attempts per round before the run fails. */
+    maxAttempts: z.number().int().min(1).max(1000).default(10),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const perRound = 'clientsPerRound' in c.selection ? c.selection.clientsPerRound : Math.round(c.selection.sampleRate * c.selection.population);
+    if (c.minClients > perRound) ctx.addIssue({ code: 'custom', message: `must not exceed the expected clients per round (${perRound})`, path: ['minClients'] });
+    if ((c.secagg.neighbours === undefined) !== (c.secagg.threshold === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'neighbours and threshold go together', path: ['secagg', c.secagg.neighbours === undefined ? 'neighbours' : 'threshold'] });
+    }
+  });
+
+export type RunConfig = z.infer<typeof runConfigSchema>;
+export type RunConfigInput = z.input<typeof runConfigSchema>;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly issues: readonly { path: string; message: string }[]) {
+    super(issues.map((i) => `${i.path || '(config)'}: ${i.message}`).join('; '));
+  }
+}
+
+/** Validates and completes a run configuration; throws ConfigError naming every bad field. */
+export function parseRunConfig(input: unknown): RunConfig {
+  const r = runConfigSchema.safeParse(input);
+  if (!r.success) {
+    throw new ConfigError(r.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })));
+  }
+  return r.data;
+}
+
+/** Expected contributions per round: clientsPerRound, or q·population under Poisson sampling. */
+export function expectedClientsPerRound(c: RunConfig): number {
+  return 'clientsPerRound' in c.selection ? c.selection.clientsPerRound : Math.max(1, Math.round(c.selection.sampleRate * c.selection.population));
+}
+
+/** The client sampling rate the accountant may use: q under Poisson sampling, else 1 (no amplification). */
+export function accountingSampleRate(c: RunConfig): number {
+  return 'sampleRate' in c.selection ? c.selection.sampleRate : 1;
+}

@@ -1,0 +1,57 @@
+/**
+ * The DDG parameters a run uses, from its configuration and the model dimension: calibrated from a target
+ * ε (Kairouz et al. §4.4, noise sized for n_min contributions), explicit γ and σ, or quantization only.
+ */
+import { calibrateDdg, ddgRoundRdp, nextPowerOfTwo, quantizationGamma, type DdgParams } from '@hushfl/ddp';
+import { accountingSampleRate, expectedClientsPerRound, type RunConfig } from './config.ts';
+
+export interface DdgPlan {
+  readonly params: DdgParams;
+  /** Target ε, or null without noise. */
+  readonly epsilonBudget: number | null;
+  readonly delta: number;
+  readonly sampleRate: number;
+  readonly dimPadded: number;
+}
+
+export function planDdg(config: RunConfig, dim: number): DdgPlan {
+  const d = config.ddg;
+  const clients = expectedClientsPerRound(config);
+  const sampleRate = accountingSampleRate(config);
+  const base = { dim, clip: d.clip, beta: d.beta, bits: d.bits };
+  if (!d.noise) {
+    const gamma = quantizationGamma({ clip: d.clip, clients, dim, bits: d.bits, kStddevs: d.kStddevs });
+    return { params: { ...base, gamma, localStddev: 0 }, epsilonBudget: null, delta: d.delta, sampleRate, dimPadded: nextPowerOfTwo(dim) };
+  }
+  if (d.epsilon !== undefined) {
+    const cal = calibrateDdg({
+      epsilon: d.epsilon,
+      delta: d.delta,
+      clients,
+      minClients: config.minClients,
+      sampleRate,
+      rounds: config.rounds,
+      dim,
+      clip: d.clip,
+      bits: d.bits,
+      beta: d.beta,
+      kStddevs: d.kStddevs,
+    });
+    return { params: { ...base, gamma: cal.gamma, localStddev: cal.localStddev }, epsilonBudget: d.epsilon, delta: d.delta, sampleRate, dimPadded: cal.dimPadded };
+  }
+  return { params: { ...base, gamma: d.gamma!, localStddev: d.localStddev! }, epsilonBudget: null, delta: d.delta, sampleRate, dimPadded: nextPowerOfTwo(dim) };
+}
+
+/** One round's RDP vector for `contributions` noise shares under the plan (null without noise). */
+export function roundRdp(plan: DdgPlan, contributions: number): Float64Array | null {
+  if (plan.params.localStddev === 0) return null;
+  return ddgRoundRdp({
+    clip: plan.params.clip,
+    gamma: plan.params.gamma,
+    beta: plan.params.beta,
+    dimPadded: plan.dimPadded,
+    clients: contributions,
+    localStddev: plan.params.localStddev,
+    sampleRate: plan.sampleRate,
+  }).rdp;
+}

@@ -1,0 +1,159 @@
+/**
+ * Every message between coordinator and clients, as a runtime schema (zod) and its TypeScript type.
+ * Version 1: clients connect to the Socket.IO namespace `/v1/clients` and open with `hello`.
+ *
+ * Client → coordinator: hello (with ack), secagg, report.
+ * Coordinator → client: task, secagg, round-end, status, bye.
+ * No message carries a client's plaintext update: the only update-derived data a client sends is its
+ * masked SecAgg input.
+ */
+import { z } from 'zod';
+import { bytes } from './binary.ts';
+import { modelSpecSchema } from './config.ts';
+import { secaggClientWire, secaggServerWire } from './secaggWire.ts';
+
+export const PROTOCOL_VERSION = 1;
+export const CLIENT_NAMESPACE = '/v1/clients';
+export const OPERATOR_NAMESPACE = '/v1/operator';
+
+export const EVENTS = {
+  hello: 'hello',
+  secagg: 'secagg',
+  report: 'report',
+  task: 'task',
+  roundEnd: 'round-end',
+  status: 'status',
+  bye: 'bye',
+} as const;
+
+const clientId = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/);
+const token = z.string().regex(/^[A-Za-z0-9_-]{16,128}$/);
+
+// ---- client → coordinator
+
+export const helloSchema = z
+  .object({
+    v: z.literal(PROTOCOL_VERSION),
+    /** Rejoin as an earlier identity (after a reload or reconnect). */
+    resume: z.object({ clientId, sessionToken: token }).strict().optional(),
+    name: z.string().max(64).optional(),
+    /** Virtual clients this connection runs (mini-clients); each trains on its own shard. */
+    miniClients: z.number().int().min(1).max(256).default(1),
+    backend: z.string().max(32).optional(),
+    userAgent: z.string().max(256).optional(),
+  })
+  .strict();
+export type Hello = z.infer<typeof helloSchema>;
+
+export const helloAckSchema = z.discriminatedUnion('ok', [
+  z.object({
+    ok: z.literal(true),
+    clientId,
+    sessionToken: token,
+    resumed: z.boolean(),
+    /** The data shards this client trains on (one per mini-client), fetched with the session token. */
+    shards: z.array(z.number().int().min(0)),
+    shardUrl: z.string(),
+    runId: z.string().nullable(),
+    /** True when the page is served over plain HTTP to a non-local address: WebCrypto is then missing. */
+    insecureContext: z.boolean(),
+  }),
+  z.object({ ok: z.literal(false), error: z.string() }),
+]);
+export type HelloAck = z.infer<typeof helloAckSchema>;
+
+export const secaggEnvelopeFromClient = z.object({ roundId: z.string().max(128), message: secaggClientWire }).strict();
+
+export const reportSchema = z
+  .object({
+    roundId: z.string().max(128),
+    phase: z.enum(['training', 'encoding', 'secagg', 'done', 'failed']),
+    /** 0..1 progress of the phase. */
+    progress: z.number().min(0).max(1).optional(),
+    epoch: z.number().int().min(0).max(10_000).optional(),
+    batch: z.number().int().min(0).max(10_000_000).optional(),
+    train: z
+      .object({
+        loss: z.number(),
+        accuracy: z.number().min(0).max(1),
+        examples: z.number().int().min(0),
+        steps: z.number().int().min(0),
+        ms: z.number().min(0),
+        backend: z.string().max(32),
+        /** Instance-level ε of this client's DP-SGD so far (when DP-SGD is on). */
+        dpsgdEpsilon: z.number().min(0).nullable(),
+      })
+      .strict()
+      .optional(),
+    encodeMs: z.number().min(0).optional(),
+    error: z.string().max(500).optional(),
+  })
+  .strict();
+export type Report = z.infer<typeof reportSchema>;
+
+// ---- coordinator → client
+
+export const ddgParamsSchema = z.object({
+  dim: z.number().int().min(1),
+  clip: z.number().positive(),
+  gamma: z.number().positive(),
+  beta: z.number().min(0).lt(1),
+  bits: z.number().int().min(1).max(32),
+  localStddev: z.number().min(0),
+});
+
+export const taskMessageSchema = z.object({
+  runId: z.string(),
+  round: z.number().int().min(0),
+  attempt: z.number().int().min(1),
+  roundId: z.string().max(128),
+  model: z.object({ spec: modelSpecSchema, weights: bytes({ max: 4 * 2 ** 26 }) }),
+  training: z.object({ epochs: z.number().int().min(1), batchSize: z.number().int().min(1), learningRate: z.number().positive() }),
+  dpsgd: z.object({ clip: z.number().positive(), noiseMultiplier: z.number().positive(), sampling: z.enum(['poisson', 'fixed']), delta: z.number() }).nullable(),
+  ddg: ddgParamsSchema,
+  rotationSeed: bytes({ length: 32 }),
+  secagg: z.object({
+    /** This client's id within the round's SecAgg instance. */
+    id: z.number().int().min(1),
+    clients: z.array(z.number().int().min(1)),
+    neighbours: z.number().int().min(1),
+    threshold: z.number().int().min(1),
+    graphSeed: bytes({ length: 32 }),
+  }),
+  /** How many contributions (mini-clients) this client is counted for. */
+  contributions: z.number().int().min(1),
+  /** Milliseconds the client has for training and its first SecAgg message. */
+  trainingDeadlineMs: z.number().int().min(0),
+});
+export type TaskMessage = z.infer<typeof taskMessageSchema>;
+
+export const secaggEnvelopeFromServer = z.object({ roundId: z.string(), message: secaggServerWire });
+
+export const roundEndSchema = z.object({
+  roundId: z.string(),
+  round: z.number().int(),
+  status: z.enum(['completed', 'aborted']),
+  /** Whether this client's input is in the released sum. */
+  included: z.boolean(),
+  reason: z.string().optional(),
+  accuracy: z.number().optional(),
+  epsilon: z.number().nullable().optional(),
+});
+export type RoundEnd = z.infer<typeof roundEndSchema>;
+
+export const statusSchema = z.object({
+  runId: z.string().nullable(),
+  state: z.enum(['idle', 'waiting', 'running', 'paused', 'stopped', 'completed', 'failed']),
+  round: z.number().int(),
+  rounds: z.number().int(),
+  epsilon: z.number().nullable(),
+  epsilonBudget: z.number().nullable(),
+  delta: z.number().nullable(),
+  clientsConnected: z.number().int(),
+  /** Set when this client was not selected for the round in progress. */
+  selected: z.boolean().optional(),
+  message: z.string().optional(),
+});
+export type Status = z.infer<typeof statusSchema>;
+
+export const byeSchema = z.object({ reason: z.string() });

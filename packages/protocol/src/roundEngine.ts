@@ -1,0 +1,268 @@
+/**
+ * One attempt of one federated round as a pure engine: events in (a SecAgg message arrived, a client
+ * disconnected, a deadline passed), commands out (send, set a timer, a stage opened or closed, the round was
+ * released or aborted). No sockets, clocks or storage: the coordinator, `hushfl simulate` and the utility
+ * experiment all run rounds through this same code.
+ *
+ * Flow: the task goes to every selected party (global weights, training and DDG parameters, the public
+ * rotation and graph seeds); parties train, DDG-encode and open SecAgg with AdvertiseKeys. Each SecAgg stage
+ * has a deadline — late means dropped. The unmasked sum is decoded into the unweighted mean of the
+ * contributions, and released only when at least n_min contributions are in it.
+ */
+import { decodeDdg, nextPowerOfTwo, type DdgParams } from '@hushfl/ddp';
+import {
+  SecAggError,
+  SecAggServer,
+  chooseSecAggParams,
+  type SecAggClientMessage,
+  type SecAggConfig,
+  type SecAggStage,
+} from '@hushfl/secagg';
+import type { ModelSpec } from './config.ts';
+import { vectorBytes } from './binary.ts';
+import type { TaskMessage } from './messages.ts';
+
+export interface Party {
+  readonly clientId: string;
+  /** Mini-clients behind this party: its input is the sum of that many encodings. */
+  readonly contributions: number;
+}
+
+export interface RoundSetup {
+  readonly runId: string;
+  readonly round: number;
+  readonly attempt: number;
+  readonly parties: readonly Party[];
+  readonly modelSpec: ModelSpec;
+  readonly weights: Float32Array;
+  readonly training: TaskMessage['training'];
+  readonly dpsgd: TaskMessage['dpsgd'];
+  readonly ddg: DdgParams;
+  readonly secagg: { readonly neighbours?: number; readonly threshold?: number; readonly dropoutRate: number; readonly corruptRate: number };
+  /** Milliseconds per stage; `advertise-keys` includes local training. */
+  readonly deadlinesMs: Readonly<Record<SecAggStage, number>>;
+  /** n_min: fewest contributions a released round may have. */
+  readonly minContributions: number;
+  /** 32-byte public seeds (fresh per attempt from the shell's CSPRNG). */
+  readonly rotationSeed: Uint8Array;
+  readonly graphSeed: Uint8Array;
+}
+
+export type EngineCommand =
+  | { readonly kind: 'send'; readonly to: string; readonly event: 'task' | 'secagg'; readonly payload: unknown }
+  | { readonly kind: 'timer'; readonly key: string; readonly ms: number }
+  | { readonly kind: 'cancel-timer'; readonly key: string }
+  | { readonly kind: 'stage'; readonly stage: SecAggStage; readonly phase: 'open' | 'closed'; readonly expected: number; readonly dropped: readonly string[] }
+  | { readonly kind: 'refused'; readonly clientId: string; readonly code: string; readonly reason: string }
+  | {
+      readonly kind: 'released';
+      /** The decoded unweighted mean of the contributions' clipped updates (model dimension). */
+      readonly mean: Float64Array;
+      readonly contributions: number;
+      readonly included: readonly string[];
+      readonly droppedAt: Readonly<Record<string, SecAggStage>>;
+    }
+  | {
+      readonly kind: 'aborted';
+      readonly reason: string;
+      readonly code: string;
+      readonly clientId?: string;
+      readonly droppedAt: Readonly<Record<string, SecAggStage>>;
+    };
+
+export function roundIdOf(runId: string, round: number, attempt: number): string {
+  return `${runId}/r${round}/a${attempt}`;
+}
+
+export class RoundEngine {
+  private readonly byClient = new Map<string, { secaggId: number; contributions: number }>();
+  private readonly bySecAggId = new Map<number, string>();
+  private readonly gone = new Set<number>();
+  private finished = false;
+
+  private constructor(
+    readonly setup: RoundSetup,
+    readonly roundId: string,
+    private readonly server: SecAggServer,
+  ) {
+    setup.parties.forEach((p, i) => {
+      this.byClient.set(p.clientId, { secaggId: i + 1, contributions: p.contributions });
+      this.bySecAggId.set(i + 1, p.clientId);
+    });
+  }
+
+  /** The SecAgg parameters for `n` parties: from the config, else chosen for the tolerated dropout rate. */
+  static secaggParams(n: number, s: RoundSetup['secagg']): { neighbours: number; threshold: number } {
+    if (s.neighbours !== undefined && s.threshold !== undefined) return { neighbours: Math.min(s.neighbours, n - 1), threshold: s.threshold };
+    const p = chooseSecAggParams(n, { dropoutRate: s.dropoutRate, corruptRate: s.corruptRate });
+    return { neighbours: p.neighbours, threshold: p.threshold };
+  }
+
+  /** Builds the engine and the commands that open the round (a task per party, the first deadline). */
+  static async start(setup: RoundSetup): Promise<{ engine: RoundEngine; commands: EngineCommand[] }> {
+    const n = setup.parties.length;
+    const roundId = roundIdOf(setup.runId, setup.round, setup.attempt);
+    const { neighbours, threshold } = RoundEngine.secaggParams(n, setup.secagg);
+    const config: SecAggConfig = {
+      roundId,
+      clients: setup.parties.map((_, i) => i + 1),
+      bits: setup.ddg.bits,
+      dim: nextPowerOfTwo(setup.ddg.dim),
+      neighbours,
+      threshold,
+      graphSeed: setup.graphSeed,
+    };
+    const server = await SecAggServer.create(config);
+    const engine = new RoundEngine(setup, roundId, server);
+    const weights = vectorBytes(setup.weights);
+    const commands: EngineCommand[] = setup.parties.map((p, i) => ({
+      kind: 'send',
+      to: p.clientId,
+      event: 'task',
+      payload: {
+        runId: setup.runId,
+        round: setup.round,
+        attempt: setup.attempt,
+        roundId,
+        model: { spec: setup.modelSpec, weights },
+        training: setup.training,
+        dpsgd: setup.dpsgd,
+        ddg: setup.ddg,
+        rotationSeed: setup.rotationSeed,
+        secagg: { id: i + 1, clients: [...config.clients], neighbours, threshold, graphSeed: setup.graphSeed },
+        contributions: p.contributions,
+        trainingDeadlineMs: setup.deadlinesMs['advertise-keys'],
+      } satisfies TaskMessage,
+    }));
+    commands.push(...engine.open('advertise-keys'));
+    return { engine, commands };
+  }
+
+  get done(): boolean {
+    return this.finished;
+  }
+
+  /** SecAgg id of a party in this round (undefined for a client not selected). */
+  secaggIdOf(clientId: string): number | undefined {
+    return this.byClient.get(clientId)?.secaggId;
+  }
+
+  get stage(): SecAggStage | 'done' | 'aborted' {
+    return this.server.state;
+  }
+
+  private timerKey(stage: SecAggStage): string {
+    return `${this.roundId}#${stage}`;
+  }
+
+  private open(stage: SecAggStage): EngineCommand[] {
+    return [
+      { kind: 'stage', stage, phase: 'open', expected: this.server.expected().length, dropped: [] },
+      { kind: 'timer', key: this.timerKey(stage), ms: this.setup.deadlinesMs[stage] },
+    ];
+  }
+
+  /** A SecAgg message from a connected client. */
+  async onSecAgg(clientId: string, message: SecAggClientMessage): Promise<EngineCommand[]> {
+    const refuse = (code: string, reason: string): EngineCommand[] => [{ kind: 'refused', clientId, code, reason }];
+    if (this.finished) return refuse('aborted', `round ${this.roundId} is over`);
+    const party = this.byClient.get(clientId);
+    if (!party) return refuse('unknown-client', `client ${clientId} is not part of round ${this.roundId}`);
+    if (message.from !== party.secaggId) {
+      return refuse('bad-message', `client ${clientId} sent a message as SecAgg id ${String(message.from)}, its id is ${party.secaggId}`);
+    }
+    const error = await this.server.receive(message);
+    if (error) return refuse(error.code, error.message);
+    return this.maybeAdvance();
+  }
+
+  /** A client's connection closed: it will not answer; close the stage early if nobody else is pending. */
+  async onDisconnect(clientId: string): Promise<EngineCommand[]> {
+    const party = this.byClient.get(clientId);
+    if (!party || this.finished) return [];
+    this.gone.add(party.secaggId);
+    return this.maybeAdvance();
+  }
+
+  /** A deadline fired (stale keys are ignored). */
+  async onDeadline(key: string): Promise<EngineCommand[]> {
+    if (this.finished) return [];
+    const stage = this.server.state;
+    if (stage === 'done' || stage === 'aborted' || key !== this.timerKey(stage)) return [];
+    return this.advance();
+  }
+
+  /** Aborts from outside (operator stop, shutdown). */
+  abort(reason: string): EngineCommand[] {
+    if (this.finished) return [];
+    this.finished = true;
+    const stage = this.server.state;
+    const cmds: EngineCommand[] = stage !== 'done' && stage !== 'aborted' ? [{ kind: 'cancel-timer', key: this.timerKey(stage) }] : [];
+    cmds.push({ kind: 'aborted', reason, code: 'aborted', droppedAt: this.droppedAt() });
+    return cmds;
+  }
+
+  private async maybeAdvance(): Promise<EngineCommand[]> {
+    const pending = this.server.pending();
+    if (pending.every((id) => this.gone.has(id))) return this.advance();
+    return [];
+  }
+
+  private droppedAt(): Record<string, SecAggStage> {
+    const out: Record<string, SecAggStage> = {};
+    for (const [id, stage] of this.server.dropouts()) out[this.bySecAggId.get(id)!] = stage;
+    return out;
+  }
+
+  private async advance(): Promise<EngineCommand[]> {
+    const commands: EngineCommand[] = [];
+    for (;;) {
+      const stage = this.server.state as SecAggStage;
+      const step = await this.server.advance();
+      commands.push({ kind: 'cancel-timer', key: this.timerKey(stage) });
+      commands.push({ kind: 'stage', stage, phase: 'closed', expected: 0, dropped: step.dropped.map((id) => this.bySecAggId.get(id)!) });
+      if (step.error) {
+        this.finished = true;
+        commands.push(this.abortCommand(step.error));
+        return commands;
+      }
+      if (step.result) {
+        this.finished = true;
+        commands.push(this.release(step.result.sum, step.result.included));
+        return commands;
+      }
+      for (const m of step.outgoing) {
+        commands.push({ kind: 'send', to: this.bySecAggId.get(m.to)!, event: 'secagg', payload: { roundId: this.roundId, message: m } });
+      }
+      const next = this.server.state as SecAggStage;
+      commands.push(...this.open(next));
+      // Everyone expected next has already disconnected: close this stage too, without waiting.
+      if (!this.server.pending().every((id) => this.gone.has(id))) return commands;
+    }
+  }
+
+  private abortCommand(error: SecAggError): EngineCommand {
+    return {
+      kind: 'aborted',
+      reason: error.message,
+      code: error.code,
+      ...(error.clientId !== undefined ? { clientId: this.bySecAggId.get(error.clientId) ?? String(error.clientId) } : {}),
+      droppedAt: this.droppedAt(),
+    };
+  }
+
+  private release(sum: Uint32Array, included: readonly number[]): EngineCommand {
+    const clients = included.map((id) => this.bySecAggId.get(id)!);
+    const contributions = clients.reduce((s, c) => s + this.byClient.get(c)!.contributions, 0);
+    if (contributions < this.setup.minContributions) {
+      return {
+        kind: 'aborted',
+        reason: `only ${contributions} contributions reached the sum, fewer than n_min = ${this.setup.minContributions}: the round is not released`,
+        code: 'too-few-contributions',
+        droppedAt: this.droppedAt(),
+      };
+    }
+    const mean = decodeDdg(sum, this.setup.ddg, this.setup.rotationSeed, contributions);
+    return { kind: 'released', mean, contributions, included: clients, droppedAt: this.droppedAt() };
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * Runtime schemas for the SecAgg+ messages of packages/secagg on the wire. Sizes are checked here (keys 32
+ * bytes, share boxes exactly SHARE_BOX_BYTES, signatures 64, shares 33); the state machines check the rest.
+ */
+import { SHARE_BOX_BYTES, SHARE_BYTES, type SecAggClientMessage, type SecAggServerMessage } from '@hushfl/secagg';
+import { z } from 'zod';
+import { bytes, u32FromBytes, vectorBytes } from './binary.ts';
+
+export const MAX_CLIENTS_PER_ROUND = 10_000;
+const clientId = z.number().int().min(1).max(0xffffffff);
+const roundId = z.string().min(1).max(128);
+const idList = z.array(clientId).max(MAX_CLIENTS_PER_ROUND);
+
+export const secaggClientWire = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('advertise-keys'), roundId, from: clientId, encryptionKey: bytes({ length: 32 }), maskingKey: bytes({ length: 32 }), signingKey: bytes({ length: 32 }) }),
+  z.object({
+    type: z.literal('share-keys'),
+    roundId,
+    from: clientId,
+    selfMaskCommitment: bytes({ length: 32 }),
+    shares: z.array(z.object({ to: clientId, ciphertext: bytes({ length: SHARE_BOX_BYTES }) })).max(MAX_CLIENTS_PER_ROUND),
+  }),
+  z.object({
+    type: z.literal('masked-input'),
+    roundId,
+    from: clientId,
+    masked: bytes({ max: 4 * 2 ** 28 }).transform((b, ctx) => {
+      if (b.length % 4 !== 0) {
+        ctx.addIssue({ code: 'custom', message: 'masked input must be whole 32-bit words' });
+        return z.NEVER;
+      }
+      return u32FromBytes(b);
+    }),
+  }),
+  z.object({ type: z.literal('consistency-signature'), roundId, from: clientId, signature: bytes({ length: 64 }) }),
+  z.object({
+    type: z.literal('unmask-shares'),
+    roundId,
+    from: clientId,
+    selfMaskShares: z.array(z.object({ of: clientId, share: bytes({ length: SHARE_BYTES }) })).max(MAX_CLIENTS_PER_ROUND),
+    maskKeyShares: z.array(z.object({ of: clientId, share: bytes({ length: SHARE_BYTES }) })).max(MAX_CLIENTS_PER_ROUND),
+  }),
+]);
+
+export const secaggServerWire = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('neighbour-keys'),
+    roundId,
+    to: clientId,
+    keys: z
+      .array(z.object({ id: clientId, encryptionKey: bytes({ length: 32 }), maskingKey: bytes({ length: 32 }), signingKey: bytes({ length: 32 }) }))
+      .max(MAX_CLIENTS_PER_ROUND),
+  }),
+  z.object({
+    type: z.literal('shares-for-you'),
+    roundId,
+    to: clientId,
+    shares: z.array(z.object({ from: clientId, ciphertext: bytes({ length: SHARE_BOX_BYTES }) })).max(MAX_CLIENTS_PER_ROUND),
+  }),
+  z.object({ type: z.literal('survivors'), roundId, to: clientId, survivors: idList }),
+  z.object({
+    type: z.literal('unmask-request'),
+    roundId,
+    to: clientId,
+    signatures: z.array(z.object({ id: clientId, signature: bytes({ length: 64 }) })).max(MAX_CLIENTS_PER_ROUND),
+    revealSelfMaskOf: idList,
+    revealMaskKeyOf: idList,
+  }),
+]);
+
+/** A client SecAgg message ready for the wire (the masked vector as bytes). */
+export function secaggClientToWire(m: SecAggClientMessage): unknown {
+  return m.type === 'masked-input' ? { ...m, masked: vectorBytes(m.masked) } : m;
+}
+
+export function parseSecAggClientMessage(v: unknown): SecAggClientMessage {
+  return secaggClientWire.parse(v) as SecAggClientMessage;
+}
+
+export function parseSecAggServerMessage(v: unknown): SecAggServerMessage {
+  return secaggServerWire.parse(v) as SecAggServerMessage;
+}
