@@ -4,11 +4,13 @@
  */
 import { benchDdp } from '../packages/ddp/bench/ddp.bench.ts';
 import { benchSecAgg } from '../packages/secagg/bench/secagg.bench.ts';
+import { benchRounds } from '../apps/cli/bench/rounds.bench.ts';
 import { writeResults, type Figure } from './lib.ts';
 
 const suites: Record<string, () => Promise<Figure[]>> = {
   ddp: benchDdp,
   secagg: () => benchSecAgg({ quick: process.argv.includes('--quick') }),
+  rounds: () => benchRounds({ quick: process.argv.includes('--quick') }),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -58,6 +58,16 @@ export async function createCoordinator(options: CoordinatorOptions = {}): Promi
     bodyLimit: 1 << 20,
     ...(tls ? { https: tls } : {}),
   }) as unknown as FastifyInstance;
+  // An empty JSON body (a bare POST /api/runs/:id/pause from a script) is an empty object, not an error.
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = String(body);
+    if (text.trim() === '') return done(null, {});
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      done(Object.assign(new Error('request body is not valid JSON'), { statusCode: 400 }), undefined);
+    }
+  });
   const store = new Store(join(dataDir, 'hushfl.db'));
   const manager = new RunManager(store, join(dataDir, 'runs'), app.log);
 

@@ -30,6 +30,8 @@ export function attachClientGateway(io: Server, manager: RunManager, store: Stor
 
   io.of(CLIENT_NAMESPACE).on('connection', (socket) => {
     let clientId: string | null = null;
+    let miniClients = 1;
+    let ready = false;
     let strikes = 0;
     // An honest client sends 5 SecAgg messages a round and a few progress reports a second.
     const secaggLimiter = new RateLimiter(20, 10);
@@ -99,7 +101,15 @@ export function attachClientGateway(io: Server, manager: RunManager, store: Stor
       const secure = opts.secure || isLocalHost(socket.handshake.headers.host);
       reply({ ok: true, clientId: id, sessionToken: token, resumed, shards, shardUrl: '/api/tasks/mnist/shards/', runId: manager.activeRunId(), insecureContext: !secure });
       log.info({ clientId: id, resumed, miniClients: hello.miniClients, backend: hello.backend }, 'client checked in');
-      manager.clientConnected({ clientId: id, miniClients: hello.miniClients, send: (event, p) => socket.emit(event, p) });
+      miniClients = hello.miniClients;
+    });
+
+    // A client is selectable only once it has its data.
+    socket.on(EVENTS.ready, () => {
+      const id = requireSession(EVENTS.ready);
+      if (!id || ready) return;
+      ready = true;
+      manager.clientConnected({ clientId: id, miniClients, send: (event, p) => socket.emit(event, p) });
     });
 
     function assign(k: number): number[] {
@@ -135,14 +145,14 @@ export function attachClientGateway(io: Server, manager: RunManager, store: Stor
     });
 
     socket.onAny((event: string) => {
-      if (event !== EVENTS.hello && event !== EVENTS.secagg && event !== EVENTS.report) drop(event, 'unknown event');
+      if (event !== EVENTS.hello && event !== EVENTS.ready && event !== EVENTS.secagg && event !== EVENTS.report) drop(event, 'unknown event');
     });
 
     socket.on('disconnect', (reason) => {
       clearTimeout(helloTimer);
       if (clientId && sockets.get(clientId) === socket) {
         sockets.delete(clientId);
-        manager.clientDisconnected(clientId);
+        if (ready) manager.clientDisconnected(clientId);
         log.info({ clientId, reason }, 'client disconnected');
       }
     });

@@ -117,7 +117,12 @@ export async function connectNodeClient(opts: NodeClientOptions): Promise<NodeCl
 
   const vanish = (roundId: string) => {
     log(`client ${clientId} vanishes from ${roundId}`);
-    current.disconnect();
+    // Let the last message leave before the connection closes (engine.io would drop an unsent buffer).
+    const s = current;
+    const engine = s.io.engine as unknown as { writeBuffer: unknown[]; once(e: 'drain', f: () => void): void };
+    const close = () => setTimeout(() => s.disconnect(), 20);
+    if (engine.writeBuffer.length) engine.once('drain', close);
+    else close();
     setTimeout(() => {
       if (!closed) void rejoin().catch((e) => log(`client ${clientId} could not rejoin: ${(e as Error).message}`));
     }, opts.rejoinAfterMs ?? 500);
@@ -152,6 +157,7 @@ export async function connectNodeClient(opts: NodeClientOptions): Promise<NodeCl
     s.on(EVENTS.bye, (payload: { reason?: string }) => log(`client ${clientId}: coordinator said bye: ${payload?.reason}`));
   };
   wire(socket);
+  socket.emit(EVENTS.ready);
 
   const rejoin = async () => {
     const s = io(new URL(CLIENT_NAMESPACE, opts.url).toString(), { transports: ['websocket'], reconnection: false, ...(opts.insecureTls ? { rejectUnauthorized: false } : {}) });
@@ -163,6 +169,7 @@ export async function connectNodeClient(opts: NodeClientOptions): Promise<NodeCl
     current = s;
     const again = await hello(s, { v: PROTOCOL_VERSION, miniClients, name: opts.name, backend, resume: { clientId, sessionToken } });
     if (!again.ok) throw new Error(again.error);
+    s.emit(EVENTS.ready);
   };
 
   return {

@@ -8,3 +8,4 @@ export * from './model.ts';
 export * from './train.ts';
 export * from './gaussian.ts';
 export * from './runtime.ts';
+export * from './inMemoryRound.ts';

@@ -2,7 +2,7 @@
  * Every message between coordinator and clients, as a runtime schema (zod) and its TypeScript type.
  * Version 1: clients connect to the Socket.IO namespace `/v1/clients` and open with `hello`.
  *
- * Client → coordinator: hello (with ack), secagg, report.
+ * Client → coordinator: hello (with ack), ready (data loaded: the client may now be selected), secagg, report.
  * Coordinator → client: task, secagg, round-end, status, bye.
  * No message carries a client's plaintext update: the only update-derived data a client sends is its
  * masked SecAgg input.
@@ -18,6 +18,7 @@ export const OPERATOR_NAMESPACE = '/v1/operator';
 
 export const EVENTS = {
   hello: 'hello',
+  ready: 'ready',
   secagg: 'secagg',
   report: 'report',
   task: 'task',

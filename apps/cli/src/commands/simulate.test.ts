@@ -1,0 +1,60 @@
+/**
+ * `hushfl simulate`: worker-thread clients over real Socket.IO; per-round output, the DDG error only the
+ * simulator can measure, and ε equal to what `hushfl account ddg` prints for the same parameters.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import type { CliIO } from '../io.ts';
+import { main } from '../main.ts';
+
+async function run(...argv: string[]) {
+  let out = '';
+  let err = '';
+  const io: CliIO = { out: (t) => void (out += t), err: (t) => void (err += t), isTTY: false };
+  const code = await main(argv, io);
+  return { code, out, err };
+}
+
+describe('hushfl simulate', () => {
+  it('runs DDG rounds whose ε is what `hushfl account ddg` prints, and reports the decoding error', async () => {
+    const r = await run('simulate', '--task', 'mnist', '--clients', '8', '--rounds', '2', '--bits', '16', '--epsilon', '30', '--workers', '2', '--json');
+    expect(r.code).toBe(0);
+    const json = JSON.parse(r.out);
+    expect(json.rounds).toHaveLength(2);
+    const metrics = JSON.parse(readFileSync(json.metricsFile, 'utf8'));
+    const p = metrics.privacy;
+    for (const [i, round] of json.rounds.entries()) {
+      expect(round.contributors).toBe(8);
+      const acc = await run(
+        'account', 'ddg', '--clip', String(p.clip), '--gamma', String(p.gamma), '--beta', String(p.beta), '--dim', String(metrics.model.dimPadded),
+        '--clients', '8', '--local-stddev', String(p.localStddev), '--sample-rate', '1', '--rounds', String(i + 1), '--delta', String(p.delta), '--json',
+      );
+      expect(round.epsilon).toBeCloseTo(JSON.parse(acc.out).epsilon, 10);
+      // The decoded mean differs from the plain mean of the clipped updates by the noise: E‖e‖² = d·σ²/n
+      // (plus rounding, below 1 % of it here).
+      const expected = Math.sqrt((metrics.model.dim * p.localStddev ** 2) / 8);
+      expect(round.error.l2).toBeGreaterThan(0.85 * expected);
+      expect(round.error.l2).toBeLessThan(1.15 * expected);
+      expect(round.error.linf).toBeLessThan(round.error.l2);
+      expect(Object.keys(round.durationsMs)).toContain('unmasking');
+    }
+    expect(json.rounds[1].epsilon).toBeLessThanOrEqual(30);
+  });
+
+  it('keeps going when clients vanish at random stages', async () => {
+    const r = await run('simulate', '--clients', '8', '--rounds', '2', '--dropout', '0.25', '--workers', '2', '--json');
+    expect(r.code).toBe(0);
+    const json = JSON.parse(r.out);
+    expect(json.rounds).toHaveLength(2);
+    for (const round of json.rounds) {
+      expect(round.epsilon).toBeNull();
+      expect(round.error.l2).toBeLessThan(1e-2); // quantization only
+    }
+  });
+
+  it('refuses --url without --token and a task it does not know', async () => {
+    expect((await run('simulate', '--clients', '4', '--rounds', '1', '--url', 'http://127.0.0.1:1')).err).toMatch(/--url needs --token/);
+    expect((await run('simulate', '--clients', '4', '--rounds', '1', '--task', 'cifar')).err).toMatch(/--task must be mnist/);
+    expect((await run('simulate', '--clients', '1', '--rounds', '1')).err).toMatch(/--clients must be an integer in \[2, 1000\]/);
+  });
+});

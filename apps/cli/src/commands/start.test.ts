@@ -1,0 +1,95 @@
+/**
+ * `hushfl start` as a real process: kill it with SIGKILL in the middle of a round, start it again, and the
+ * run resumes from the last completed round — the interrupted round aborted cleanly and re-run.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { connectNodeClient, type NodeClient } from '@hushfl/node-client';
+
+const bin = fileURLToPath(new URL('../../bin/hushfl.mjs', import.meta.url));
+const TOKEN = 'restart-test-token-0123456789abcdef';
+
+function start(args: string[]): Promise<{ child: ChildProcess; url: string; run: string | null }> {
+  const child = spawn(process.execPath, [bin, 'start', ...args, '--port', '0', '--operator-token', TOKEN, '--json', '--log-level', 'error'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    child.stderr!.on('data', (d) => (err += d));
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const line = out.split('\n')[0];
+      if (out.includes('\n')) resolve({ child, ...JSON.parse(line!) });
+    });
+    child.once('exit', (code) => reject(new Error(`hushfl start exited with ${code}: ${err}`)));
+  });
+}
+
+async function api<T>(url: string, path: string): Promise<T> {
+  const res = await fetch(new URL(path, url), { headers: { authorization: `Bearer ${TOKEN}` } });
+  return (await res.json()) as T;
+}
+
+async function clients(url: string, n: number): Promise<NodeClient[]> {
+  const out: NodeClient[] = [];
+  for (let i = 0; i < n; i++) out.push(await connectNodeClient({ url }));
+  return out;
+}
+
+describe('hushfl start: kill mid-round and resume', () => {
+  it('resumes from the last completed round and re-runs the interrupted one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hushfl-restart-'));
+    const config = join(dir, 'run.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        rounds: 4,
+        minClients: 6,
+        selection: { clientsPerRound: 6 },
+        task: { shards: 30 },
+        training: { epochs: 2, batchSize: 16, learningRate: 0.1 },
+        deadlines: { training: 60, shareKeys: 10, maskedInput: 10, consistencyCheck: 10, unmasking: 10 },
+        ddg: { noise: false, bits: 16 },
+      }),
+    );
+    const args = ['--config', config, '--data', join(dir, 'data')];
+    const first = await start(args);
+    expect(first.run).toMatch(/^run-/);
+    const runId = first.run!;
+    const firstClients = await clients(first.url, 6);
+    // Wait until round 1 is in progress, then kill the coordinator outright.
+    for (;;) {
+      const rounds = await api<{ round: number; state: string }[]>(first.url, `/api/runs/${runId}/rounds`);
+      if (rounds.some((r) => r.round >= 1 && r.state === 'running')) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    first.child.kill('SIGKILL');
+    await new Promise((r) => first.child.once('exit', r));
+    for (const c of firstClients) await c.close();
+
+    const second = await start(args);
+    expect(second.run).toBe(runId);
+    const secondClients = await clients(second.url, 6);
+    for (;;) {
+      const run = await api<{ state: string }>(second.url, `/api/runs/${runId}`);
+      if (run.state !== 'running') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const run = await api<{ state: string; completed_round: number }>(second.url, `/api/runs/${runId}`);
+    const rounds = await api<{ round: number; attempt: number; state: string; error: string | null }[]>(second.url, `/api/runs/${runId}/rounds`);
+    for (const c of secondClients) await c.close();
+    second.child.kill('SIGTERM');
+    await new Promise((r) => second.child.once('exit', r));
+
+    expect(run).toMatchObject({ state: 'completed', completed_round: 3 });
+    const interrupted = rounds.find((r) => r.state === 'aborted');
+    expect(interrupted).toMatchObject({ attempt: 1, error: expect.stringMatching(/coordinator restarted during the round/) });
+    expect(rounds.find((r) => r.round === interrupted!.round && r.state === 'completed')!.attempt).toBeGreaterThan(1);
+    for (let r = 0; r < 4; r++) expect(rounds.filter((x) => x.round === r && x.state === 'completed')).toHaveLength(1);
+    const metrics = JSON.parse(readFileSync(join(dir, 'data', 'runs', runId, 'server_metrics.json'), 'utf8'));
+    expect(metrics.rounds.filter((r: { status: string }) => r.status === 'completed')).toHaveLength(4);
+  });
+});

@@ -1,0 +1,220 @@
+/**
+ * The simulator behind `hushfl simulate` and the round-latency benchmark: a coordinator (in-process on a
+ * free loopback port, or remote) and N clients as Node worker threads over real Socket.IO. Clients vanish
+ * with probability `dropout` at a uniformly chosen point of a round. Because this process holds every
+ * simulated client's data anyway, it — and only it — measures the L1/L2/L∞ error of the decoded mean against
+ * the plain mean of the clipped updates.
+ */
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { io as ioClient } from 'socket.io-client';
+import { createCoordinator, type CoordinatorEvent, type RoundSummary } from '@hushfl/coordinator';
+import { OPERATOR_NAMESPACE, parseRunConfig, type RunConfigInput } from '@hushfl/protocol';
+import type { WorkerInput, WorkerMessage } from './clientWorker.ts';
+
+export interface SimulationOptions {
+  readonly clients: number;
+  readonly rounds: number;
+  readonly dropout?: number;
+  readonly bits?: number;
+  /** Target ε; undefined: no DP noise (updates are still quantized and securely aggregated). */
+  readonly epsilon?: number;
+  readonly miniClients?: number;
+  readonly workers?: number;
+  /** A running coordinator to use instead of starting one; needs its operator token. */
+  readonly url?: string;
+  readonly token?: string;
+  readonly dataDir?: string;
+  /** Extra run-config fields (model, training, deadlines…). */
+  readonly overrides?: Partial<RunConfigInput>;
+  /** Progress lines (stage changes, finished rounds). */
+  readonly onProgress?: (line: string, final: boolean) => void;
+}
+
+export interface SimulatedRound {
+  round: number;
+  accuracy: number | null;
+  loss: number | null;
+  epsilon: number | null;
+  contributors: number;
+  attempts: number;
+  dropped: Record<string, number>;
+  durationsMs: Record<string, number>;
+  error: { l1: number; l2: number; linf: number } | null;
+}
+
+export interface SimulationResult {
+  rounds: SimulatedRound[];
+  aborted: number;
+  outcome: string;
+  metricsFile: string | null;
+  /** Wall time of each completed round, first stage opening to release (ms). */
+  roundWallMs: number[];
+}
+
+function errorOf(decoded: Float64Array, plain: Float64Array) {
+  let l1 = 0;
+  let l2 = 0;
+  let linf = 0;
+  for (let i = 0; i < decoded.length; i++) {
+    const e = Math.abs(decoded[i]! - plain[i]!);
+    l1 += e;
+    l2 += e * e;
+    if (e > linf) linf = e;
+  }
+  return { l1, l2: Math.sqrt(l2), linf };
+}
+
+export async function runSimulation(o: SimulationOptions): Promise<SimulationResult> {
+  const n = o.clients;
+  const mini = o.miniClients ?? 1;
+  const dropout = o.dropout ?? 0;
+  const contributions = n * mini;
+  // n_min: two standard deviations below the expected survivors, at least 2.
+  const minClients = dropout > 0 ? Math.max(2, Math.floor(contributions * (1 - dropout) - 2 * Math.sqrt(contributions * dropout * (1 - dropout)))) : contributions;
+  const input: RunConfigInput = {
+    name: `simulate-${n}x${o.rounds}`,
+    rounds: o.rounds,
+    selection: { clientsPerRound: contributions },
+    minClients,
+    task: { shards: Math.max(contributions, 10) },
+    deadlines: { training: 600, shareKeys: 60, maskedInput: 120, consistencyCheck: 60, unmasking: 120, waitForClients: 600 },
+    training: { epochs: 2, batchSize: 16, learningRate: 0.1 },
+    ddg: o.epsilon !== undefined ? { bits: o.bits ?? 16, epsilon: o.epsilon } : { bits: o.bits ?? 16, noise: false },
+    secagg: { dropoutRate: Math.max(0.1, dropout) },
+    maxMiniClients: mini,
+    ...o.overrides,
+  };
+  const config = parseRunConfig(input);
+  const progress = o.onProgress ?? (() => {});
+
+  const dataDir = o.dataDir ?? mkdtempSync(join(tmpdir(), 'hushfl-simulate-'));
+  const coordinator = o.url
+    ? null
+    : await createCoordinator({ port: 0, dataDir, logLevel: (process.env.HUSHFL_LOG_LEVEL as 'warn' | undefined) ?? 'error', maxMiniClients: mini, runConfig: config });
+  const url = o.url ?? coordinator!.url;
+  const summaries: RoundSummary[] = [];
+  const clipped = new Map<string, Map<string, Float32Array[]>>();
+  const errors = new Map<string, { l1: number; l2: number; linf: number }>();
+  const roundStarted = new Map<string, number>();
+  const wall = new Map<string, number>();
+  let finished: (reason: string) => void = () => {};
+  const done = new Promise<string>((r) => (finished = r));
+
+  const onEvent = (e: CoordinatorEvent) => {
+    if (e.type === 'stage' && e.phase === 'open') {
+      const key = `${e.runId}/r${e.round}/a${e.attempt}`;
+      if (e.stage === 'advertise-keys') roundStarted.set(key, Date.now());
+      progress(`round ${e.round + 1}/${config.rounds} (attempt ${e.attempt}) ▸ ${e.stage}`, false);
+    }
+    if (e.type === 'round') {
+      summaries.push(e);
+      const roundId = `${e.runId}/r${e.round}/a${e.attempt}`;
+      wall.set(roundId, Date.now() - (roundStarted.get(roundId) ?? Date.now()));
+      const byClient = clipped.get(roundId);
+      if (e.mean && e.included && byClient) {
+        const plain = new Float64Array(e.mean.length);
+        let count = 0;
+        for (const id of e.included) {
+          for (const u of byClient.get(id) ?? []) {
+            for (let i = 0; i < plain.length; i++) plain[i]! += u[i]!;
+            count++;
+          }
+        }
+        if (count === e.contributors) {
+          for (let i = 0; i < plain.length; i++) plain[i]! /= count;
+          errors.set(roundId, errorOf(e.mean, plain));
+        }
+      }
+      clipped.delete(roundId);
+      progress(`round ${e.round + 1}/${config.rounds} ${e.status}${e.accuracy !== null ? `: accuracy ${(e.accuracy * 100).toFixed(1)} %` : `: ${e.error}`}`, true);
+    }
+    if (e.type === 'run' && (e.state === 'completed' || e.state === 'failed' || e.state === 'stopped')) finished(`${e.state}: ${e.reason}`);
+  };
+
+  let runId: string | null = null;
+  let operator: ReturnType<typeof ioClient> | null = null;
+  if (coordinator) {
+    coordinator.manager.on('event', onEvent);
+    runId = coordinator.manager.activeRunId();
+  } else {
+    operator = ioClient(new URL(OPERATOR_NAMESPACE, url).toString(), { auth: { token: o.token }, transports: ['websocket'] });
+    operator.on('round', (e: RoundSummary) => onEvent({ type: 'round', ...e }));
+    operator.on('stage', (e: CoordinatorEvent) => onEvent(e));
+    operator.on('run', (e: CoordinatorEvent) => onEvent(e));
+    const res = await fetch(new URL('/api/runs', url), { method: 'POST', headers: { authorization: `Bearer ${o.token}`, 'content-type': 'application/json' }, body: JSON.stringify(input) });
+    const body = (await res.json()) as { runId?: string; error?: string };
+    if (!res.ok) throw new Error(`the coordinator refused the run: ${body.error}`);
+    runId = body.runId!;
+  }
+
+  const workers: Worker[] = [];
+  const workerCount = Math.min(n, o.workers ?? Math.max(1, availableParallelism()));
+  const metrics: { clientId: string; metrics: unknown }[] = [];
+  const ready: Promise<void>[] = [];
+  let first = 0;
+  for (let w = 0; w < workerCount; w++) {
+    const count = Math.floor(((w + 1) * n) / workerCount) - Math.floor((w * n) / workerCount);
+    const data: WorkerInput = { url, clients: count, firstIndex: first, miniClients: mini, dropout, insecureTls: url.startsWith('https:') };
+    first += count;
+    const worker = new Worker(new URL('./worker.mjs', import.meta.url), { workerData: data });
+    workers.push(worker);
+    ready.push(
+      new Promise((resolve, reject) => {
+        worker.on('message', (m: WorkerMessage) => {
+          if (m.type === 'ready') resolve();
+          else if (m.type === 'error') reject(new Error(m.message));
+          else if (m.type === 'clipped') {
+            const byClient = clipped.get(m.roundId) ?? clipped.set(m.roundId, new Map()).get(m.roundId)!;
+            byClient.set(m.clientId, m.clipped);
+          } else if (m.type === 'metrics') metrics.push(...m.metrics);
+        });
+        worker.on('error', reject);
+      }),
+    );
+  }
+  let outcome: string;
+  try {
+    await Promise.all(ready);
+    outcome = await done;
+  } finally {
+    await Promise.all(
+      workers.map(
+        (w) =>
+          new Promise<void>((resolve) => {
+            w.once('exit', () => resolve());
+            w.postMessage({ type: 'stop' });
+            setTimeout(() => void w.terminate(), 10_000).unref();
+          }),
+      ),
+    );
+    operator?.close();
+    await coordinator?.close();
+  }
+  const metricsFile = coordinator ? coordinator.manager.metricsPath(runId!) : null;
+  if (metricsFile) {
+    const dir = join(metricsFile, '..', 'clients');
+    mkdirSync(dir, { recursive: true });
+    for (const m of metrics) writeFileSync(join(dir, `${m.clientId}.json`), JSON.stringify(m.metrics, null, 2) + '\n');
+  }
+  const completed = summaries.filter((s) => s.status === 'completed');
+  return {
+    rounds: completed.map((s) => ({
+      round: s.round,
+      accuracy: s.accuracy,
+      loss: s.loss,
+      epsilon: s.epsilon,
+      contributors: s.contributors,
+      attempts: s.attempt,
+      dropped: s.dropped as Record<string, number>,
+      durationsMs: s.durationsMs as Record<string, number>,
+      error: errors.get(`${s.runId}/r${s.round}/a${s.attempt}`) ?? null,
+    })),
+    aborted: summaries.length - completed.length,
+    outcome,
+    metricsFile,
+    roundWallMs: completed.map((s) => wall.get(`${s.runId}/r${s.round}/a${s.attempt}`) ?? 0),
+  };
+}

@@ -1,0 +1,47 @@
+/** The operator API over HTTP: bearer auth, config validation naming fields, runs, rounds, metrics and model. */
+import { describe, expect, it } from 'vitest';
+import { startClients, startTestCoordinator, stopAll, testConfig } from './testing.ts';
+
+describe('operator API', () => {
+  it('requires the token, validates configs, starts and controls runs, serves metrics and the model', async () => {
+    const { c } = await startTestCoordinator();
+    const auth = { authorization: `Bearer ${c.operatorToken}`, 'content-type': 'application/json' };
+    expect((await fetch(`${c.url}/api/runs`)).status).toBe(401);
+    expect((await fetch(`${c.url}/api/runs`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+
+    const bad = await fetch(`${c.url}/api/runs`, { method: 'POST', headers: auth, body: JSON.stringify({ rounds: 2, minClients: 4, ddg: { bits: 99, epsilon: 1 } }) });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ issues: [{ path: 'ddg.bits' }] });
+
+    const created = await fetch(`${c.url}/api/runs`, { method: 'POST', headers: auth, body: JSON.stringify(testConfig({ rounds: 2, minClients: 4, selection: { clientsPerRound: 4 } })) });
+    expect(created.status).toBe(201);
+    const { runId } = (await created.json()) as { runId: string };
+    const again = await fetch(`${c.url}/api/runs`, { method: 'POST', headers: auth, body: JSON.stringify(testConfig({ rounds: 2, minClients: 4, selection: { clientsPerRound: 4 } })) });
+    expect(again.status).toBe(409);
+
+    expect((await (await fetch(`${c.url}/api/runs/${runId}/pause`, { method: 'POST', headers: auth })).json()).status.state).toBe('paused');
+    const clients = await startClients(c.url, 4);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(c.store.rounds(runId)).toHaveLength(0); // paused: no round starts
+    expect((await fetch(`${c.url}/api/runs/${runId}/resume`, { method: 'POST', headers: auth })).status).toBe(200);
+    await c.manager.whenIdle();
+
+    const runs = (await (await fetch(`${c.url}/api/runs`, { headers: auth })).json()) as { id: string; state: string }[];
+    expect(runs[0]).toMatchObject({ id: runId, state: 'completed' });
+    const rounds = (await (await fetch(`${c.url}/api/runs/${runId}/rounds`, { headers: auth })).json()) as { state: string; participants: unknown[]; stages: unknown[] }[];
+    expect(rounds).toHaveLength(2);
+    expect(rounds[0]!.participants).toHaveLength(4);
+    expect(rounds[0]!.stages).toHaveLength(10);
+    const metrics = await fetch(`${c.url}/api/runs/${runId}/metrics`, { headers: auth });
+    expect((await metrics.json()).rounds).toHaveLength(2);
+    const model = await fetch(`${c.url}/api/runs/${runId}/model`, { headers: auth });
+    expect(model.headers.get('x-hushfl-round')).toBe('1');
+    expect((await model.arrayBuffer()).byteLength).toBe(4 * Number(model.headers.get('x-hushfl-dim')));
+    expect((await fetch(`${c.url}/api/runs/nope`, { headers: auth })).status).toBe(404);
+    expect((await fetch(`${c.url}/api/runs/${runId}/stop`, { method: 'POST', headers: auth })).status).toBe(409);
+
+    // Shards: only with the client's own session, and only its own shards.
+    expect((await fetch(`${c.url}/api/tasks/mnist/shards/0`)).status).toBe(401);
+    await stopAll(c, clients);
+  });
+});

@@ -1,0 +1,104 @@
+/**
+ * Client runtimes and the round engine in one process: training, DDG encoding with real noise, mini-client
+ * summation and SecAgg, end to end, without sockets.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { RoundSetup } from '@hushfl/protocol';
+import { inMemoryClient, runRoundInMemory, type InMemoryClient } from './inMemoryRound.ts';
+import { buildModel, getFlatWeights, modelDimension } from './model.ts';
+import { ClientRuntime } from './runtime.ts';
+import { initTestTf, syntheticDigits } from './testing.ts';
+
+beforeAll(async () => {
+  await initTestTf();
+});
+
+const spec = { kind: 'mlp' as const, hidden: [16] };
+
+function makeSetup(round: number, parties: { clientId: string; contributions: number }[], weights: Float32Array, localStddev: number): RoundSetup {
+  return {
+    runId: 'mem',
+    round,
+    attempt: 1,
+    parties,
+    modelSpec: spec,
+    weights,
+    training: { epochs: 1, batchSize: 16, learningRate: 0.1 },
+    dpsgd: null,
+    ddg: { dim: weights.length, clip: 1, gamma: 2e-4, beta: Math.exp(-0.5), bits: 24, localStddev },
+    secagg: { dropoutRate: 0.1, corruptRate: 0.1 },
+    deadlinesMs: { 'advertise-keys': 1, 'share-keys': 1, 'masked-input': 1, 'consistency-check': 1, unmasking: 1 },
+    minContributions: 2,
+    rotationSeed: globalThis.crypto.getRandomValues(new Uint8Array(32)),
+    graphSeed: globalThis.crypto.getRandomValues(new Uint8Array(32)),
+  };
+}
+
+describe('client runtime with the round engine, in memory', () => {
+  it('releases the mean of every mini-client’s clipped update; memory stays flat across rounds', async () => {
+    const clipped = new Map<string, Float32Array[]>();
+    const clients = new Map<string, InMemoryClient>();
+    const datasets: Record<string, number> = { a: 1, b: 1, c: 2 }; // c runs two mini-clients
+    let seed = 10;
+    for (const [id, k] of Object.entries(datasets)) {
+      const data = Array.from({ length: k }, () => syntheticDigits(64, seed++));
+      clients.set(
+        id,
+        inMemoryClient(id, (host) => new ClientRuntime(data, host, tf.getBackend()), (_roundId, c) => clipped.set(id, c.map((u) => u.slice()))),
+      );
+    }
+    const model = buildModel(spec);
+    let weights = getFlatWeights(model);
+    model.dispose();
+    expect(weights.length).toBe(modelDimension(spec));
+    let tensors = -1;
+    for (let round = 0; round < 3; round++) {
+      const outcome = await runRoundInMemory(
+        makeSetup(round, Object.entries(datasets).map(([clientId, contributions]) => ({ clientId, contributions })), weights, 0),
+        clients,
+      );
+      expect(outcome.kind).toBe('released');
+      if (outcome.kind !== 'released') return;
+      expect(outcome.contributions).toBe(4);
+      const plain = new Float64Array(weights.length);
+      for (const list of clipped.values()) for (const u of list) for (let i = 0; i < u.length; i++) plain[i]! += u[i]! / 4;
+      let err = 0;
+      for (let i = 0; i < plain.length; i++) err += (outcome.mean[i]! - plain[i]!) ** 2;
+      // Rounding only (no noise): each of 4 contributions moves by < 1 grid step per padded coordinate.
+      expect(Math.sqrt(err)).toBeLessThan(2e-4 * Math.sqrt(16384));
+      weights = weights.map((w, i) => w + outcome.mean[i]!);
+      if (round === 0) tensors = tf.memory().numTensors;
+      else expect(tf.memory().numTensors).toBe(tensors);
+    }
+    for (const c of clients.values()) {
+      const rounds = c.runtime.metrics.rounds;
+      expect(rounds).toHaveLength(3);
+      expect(rounds.every((r) => r.status === 'completed' && r.included)).toBe(true);
+      expect(rounds[0]!.secaggMs.unmasking).toBeGreaterThanOrEqual(0);
+    }
+  });
+
+  it('adds calibrated noise: the released mean deviates from the plain mean by about σ·sqrt(d/n)', async () => {
+    const clipped = new Map<string, Float32Array[]>();
+    const clients = new Map<string, InMemoryClient>();
+    for (let i = 0; i < 4; i++) {
+      const data = [syntheticDigits(32, 40 + i)];
+      clients.set(`n${i}`, inMemoryClient(`n${i}`, (host) => new ClientRuntime(data, host, 'wasm'), (_r, c) => clipped.set(`n${i}`, c.map((u) => u.slice()))));
+    }
+    const model = buildModel(spec);
+    const weights = getFlatWeights(model);
+    model.dispose();
+    const sigma = 0.01;
+    const outcome = await runRoundInMemory(makeSetup(0, [...clients.keys()].map((clientId) => ({ clientId, contributions: 1 })), weights, sigma), clients);
+    expect(outcome.kind).toBe('released');
+    if (outcome.kind !== 'released') return;
+    const plain = new Float64Array(weights.length);
+    for (const list of clipped.values()) for (const u of list) for (let i = 0; i < u.length; i++) plain[i]! += u[i]! / 4;
+    let err = 0;
+    for (let i = 0; i < plain.length; i++) err += (outcome.mean[i]! - plain[i]!) ** 2;
+    const expected = Math.sqrt((weights.length * sigma * sigma) / 4);
+    expect(Math.sqrt(err)).toBeGreaterThan(0.9 * expected);
+    expect(Math.sqrt(err)).toBeLessThan(1.1 * expected + 2e-4 * Math.sqrt(16384));
+  });
+});
