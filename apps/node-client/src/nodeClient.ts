@@ -3,6 +3,8 @@
  * session, and packages/client's runtime on TensorFlow.js (WASM). Can be told to vanish at a chosen point
  * of a round, to simulate dropouts; it then reconnects as the same client for later rounds.
  */
+import { get as httpGet } from 'node:http';
+import { get as httpsGet } from 'node:https';
 import { io, type Socket } from 'socket.io-client';
 import { decodeShard, ClientRuntime, type Dataset } from '@hushfl/client';
 import {
@@ -72,10 +74,24 @@ async function hello(socket: Socket, payload: object): Promise<HelloAck> {
   return helloAckSchema.parse(raw);
 }
 
-async function fetchShard(url: string, index: number, clientId: string, token: string): Promise<Dataset> {
-  const res = await fetch(new URL(`/api/tasks/mnist/shards/${index}`, url), { headers: { 'x-hushfl-session': `${clientId}:${token}` } });
-  if (!res.ok) throw new Error(`shard ${index}: HTTP ${res.status} ${await res.text()}`);
-  return decodeShard(new Uint8Array(await res.arrayBuffer()));
+/** GET over node:http(s), so a test coordinator's self-signed certificate can be accepted explicitly. */
+function getBytes(url: URL, headers: Record<string, string>, insecureTls: boolean): Promise<{ status: number; body: Buffer }> {
+  const get = url.protocol === 'https:' ? httpsGet : httpGet;
+  return new Promise((resolve, reject) => {
+    const req = get(url, { headers, ...(insecureTls ? { rejectUnauthorized: false } : {}) }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+  });
+}
+
+async function fetchShard(url: string, index: number, clientId: string, token: string, insecureTls: boolean): Promise<Dataset> {
+  const res = await getBytes(new URL(`/api/tasks/mnist/shards/${index}`, url), { 'x-hushfl-session': `${clientId}:${token}` }, insecureTls);
+  if (res.status !== 200) throw new Error(`shard ${index}: HTTP ${res.status} ${res.body.toString('utf8').slice(0, 200)}`);
+  return decodeShard(new Uint8Array(res.body.buffer, res.body.byteOffset, res.body.byteLength));
 }
 
 export async function connectNodeClient(opts: NodeClientOptions): Promise<NodeClient> {
@@ -94,7 +110,7 @@ export async function connectNodeClient(opts: NodeClientOptions): Promise<NodeCl
   const ack = await hello(socket, { v: PROTOCOL_VERSION, miniClients, name: opts.name, backend });
   if (!ack.ok) throw new Error(`hello refused: ${ack.error}`);
   const { clientId, sessionToken } = ack;
-  const datasets = await Promise.all(ack.shards.map((i) => fetchShard(opts.url, i, clientId, sessionToken)));
+  const datasets = await Promise.all(ack.shards.map((i) => fetchShard(opts.url, i, clientId, sessionToken, Boolean(opts.insecureTls))));
   const vanished = new Map<string, VanishPoint>();
   let current: Socket = socket;
   let vanishing: { roundId: string; after: SecAggClientMessage['type'] } | null = null;

@@ -2,7 +2,8 @@
  * `hushfl simulate`: worker-thread clients over real Socket.IO; per-round output, the DDG error only the
  * simulator can measure, and ε equal to what `hushfl account ddg` prints for the same parameters.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { CliIO } from '../io.ts';
 import { main } from '../main.ts';
@@ -39,6 +40,15 @@ describe('hushfl simulate', () => {
       expect(Object.keys(round.durationsMs)).toContain('unmasking');
     }
     expect(json.rounds[1].epsilon).toBeLessThanOrEqual(30);
+    // Each simulated client keeps its own metrics (client_metrics equivalent).
+    const clientsDir = join(dirname(json.metricsFile), 'clients');
+    const files = readdirSync(clientsDir);
+    expect(files).toHaveLength(8);
+    const one = JSON.parse(readFileSync(join(clientsDir, files[0]!), 'utf8'));
+    expect(one.backend).toBe('wasm');
+    expect(one.rounds).toHaveLength(2);
+    expect(one.rounds[0]).toMatchObject({ status: 'completed', included: true });
+    expect(one.rounds[0].trainMs).toBeGreaterThan(0);
   });
 
   it('keeps going when clients vanish at random stages', async () => {
