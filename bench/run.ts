@@ -5,11 +5,13 @@
 import { benchDdp } from '../packages/ddp/bench/ddp.bench.ts';
 import { benchSecAgg } from '../packages/secagg/bench/secagg.bench.ts';
 import { benchRounds } from '../apps/cli/bench/rounds.bench.ts';
+import { benchDpsgd } from '../packages/client/bench/dpsgd.bench.ts';
 import { writeResults, type Figure } from './lib.ts';
 
 const suites: Record<string, () => Promise<Figure[]>> = {
   ddp: benchDdp,
   secagg: () => benchSecAgg({ quick: process.argv.includes('--quick') }),
+  dpsgd: benchDpsgd,
   rounds: () => benchRounds({ quick: process.argv.includes('--quick') }),
 };
 

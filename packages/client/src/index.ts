@@ -6,6 +6,8 @@ export * from './data.ts';
 export * from './partition.ts';
 export * from './model.ts';
 export * from './train.ts';
+export * from './functional.ts';
+export * from './ghostClipping.ts';
 export * from './gaussian.ts';
 export * from './runtime.ts';
 export * from './inMemoryRound.ts';

@@ -2,7 +2,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildModel, evaluate, getFlatWeights, setFlatWeights } from './model.ts';
 import { initTestTf, syntheticDigits } from './testing.ts';
-import { dpsgdStep, trainLocal } from './train.ts';
+import { batchTensors, dpsgdStep, dpsgdStepNaive, naiveClippedSum, trainLocal } from './train.ts';
+import { FunctionalModel } from './functional.ts';
+import { clippedGradientSum, perExampleGradNormsSq } from './ghostClipping.ts';
 import { GaussianNoise } from './gaussian.ts';
 
 beforeAll(async () => {
@@ -55,7 +57,7 @@ describe('local training', () => {
     const optA = tf.train.sgd(0.5);
     const optB = tf.train.sgd(0.5);
     const idx = [0, 1, 2, 3, 4, 5, 6, 7];
-    dpsgdStep(a, optA, data, idx, 8, { clip: 1e6, noiseMultiplier: 1e-12, sampling: 'fixed' }, new GaussianNoise());
+    dpsgdStep(new FunctionalModel(a), optA, data, idx, 8, { clip: 1e6, noiseMultiplier: 1e-12, sampling: 'fixed' }, new GaussianNoise());
     const x = tf.tensor2d(data.x, [8, 784]);
     const y = tf.oneHot(tf.tensor1d(data.labels, 'int32'), 10);
     optB.minimize(() => tf.losses.softmaxCrossEntropy(y, b.predict(x) as tf.Tensor) as tf.Scalar);
@@ -75,7 +77,7 @@ describe('local training', () => {
     const w0 = getFlatWeights(m);
     const opt = tf.train.sgd(1);
     const C = 0.01;
-    dpsgdStep(m, opt, data, Array.from({ length: 16 }, (_, i) => i), 16, { clip: C, noiseMultiplier: 1e-12, sampling: 'fixed' });
+    dpsgdStep(new FunctionalModel(m), opt, data, Array.from({ length: 16 }, (_, i) => i), 16, { clip: C, noiseMultiplier: 1e-12, sampling: 'fixed' });
     const w1 = getFlatWeights(m);
     let sq = 0;
     for (let i = 0; i < w0.length; i++) sq += (w1[i]! - w0[i]!) ** 2;
@@ -95,5 +97,82 @@ describe('local training', () => {
     }
     expect(Math.abs(s / n)).toBeLessThan(5 / Math.sqrt(n));
     expect(Math.abs(s2 / n - 1)).toBeLessThan(5 * Math.sqrt(2 / n));
+  });
+});
+
+describe('ghost clipping (Goodfellow 2015; Lee & Kifer 2021) against the per-example loop', () => {
+  const specs = [
+    { kind: 'mlp' as const, hidden: [32, 16] },
+    { kind: 'cnn' as const, filters: 4, kernel: 5, dense: 16 },
+  ];
+  for (const spec of specs) {
+    it(`${spec.kind}: the functional forward pass equals model.predict`, () => {
+      const m = buildModel(spec);
+      const data = syntheticDigits(5, 7);
+      const fm = new FunctionalModel(m);
+      const x = tf.tensor2d(data.x, [5, 784]);
+      const a = (m.predict(x) as tf.Tensor).dataSync();
+      const b = fm.forward(x).dataSync();
+      for (let i = 0; i < a.length; i++) expect(b[i]).toBeCloseTo(a[i]!, 4);
+      tf.dispose(x);
+      m.dispose();
+    });
+
+    it(`${spec.kind}: per-example norms and the clipped sum match the loop over examples`, async () => {
+      // tfjs' WASM backend has no Conv2D gradient kernels: convolutions train on the CPU backend in Node.
+      if (spec.kind === 'cnn') await tf.setBackend('cpu');
+      const m = buildModel(spec);
+      const data = syntheticDigits(12, 8);
+      const idx = Array.from({ length: 12 }, (_, i) => i);
+      const naive = naiveClippedSum(m, data, idx, 0.5);
+      const { x, y } = batchTensors(data, idx);
+      const fm = new FunctionalModel(m);
+      const ghostSq = perExampleGradNormsSq(fm, x, y).dataSync();
+      for (let i = 0; i < 12; i++) expect(Math.sqrt(ghostSq[i]!)).toBeCloseTo(naive.norms[i]!, 3);
+      // Some examples are clipped (norm > C) and some are not, so both branches are exercised.
+      expect(Array.from(naive.norms).some((n) => n > 0.5)).toBe(true);
+      const { grads, norms } = clippedGradientSum(fm, x, y, 0.5);
+      for (let i = 0; i < 12; i++) expect(norms[i]).toBeCloseTo(naive.norms[i]!, 3);
+      grads.forEach((g, j) => {
+        const got = g.dataSync();
+        const want = naive.sums[j]!;
+        let err = 0;
+        let scale = 0;
+        for (let k = 0; k < want.length; k++) {
+          err = Math.max(err, Math.abs(got[k]! - want[k]!));
+          scale = Math.max(scale, Math.abs(want[k]!));
+        }
+        expect(err).toBeLessThan(1e-4 * Math.max(1, scale));
+      });
+      tf.dispose([x, y, ...grads]);
+      m.dispose();
+      await initTestTf();
+    });
+  }
+
+  it('the naive and ghost DP-SGD steps give the same update (negligible noise)', () => {
+    const data = syntheticDigits(10, 9);
+    const a = buildModel({ kind: 'mlp', hidden: [8] });
+    const b = buildModel({ kind: 'mlp', hidden: [8] });
+    setFlatWeights(b, getFlatWeights(a));
+    const idx = Array.from({ length: 10 }, (_, i) => i);
+    const dp = { clip: 0.3, noiseMultiplier: 1e-12, sampling: 'fixed' as const };
+    dpsgdStep(new FunctionalModel(a), tf.train.sgd(0.5), data, idx, 10, dp);
+    dpsgdStepNaive(b, tf.train.sgd(0.5), data, idx, 10, dp);
+    const wa = getFlatWeights(a);
+    const wb = getFlatWeights(b);
+    for (let i = 0; i < wa.length; i += 97) expect(wa[i]).toBeCloseTo(wb[i]!, 5);
+    a.dispose();
+    b.dispose();
+  });
+
+  it('DP-SGD training still learns, and reports its RDP', async () => {
+    const data = syntheticDigits(256, 11);
+    const m = buildModel({ kind: 'mlp', hidden: [32] });
+    const r = await trainLocal(m, data, { epochs: 3, batchSize: 32, learningRate: 0.5 }, { dpsgd: { clip: 1, noiseMultiplier: 0.8, sampling: 'poisson' } });
+    expect(r.accuracy).toBeGreaterThan(0.5);
+    expect(r.dpsgdRdp).not.toBeNull();
+    expect(r.dpsgdRdp![0]).toBeGreaterThan(0);
+    m.dispose();
   });
 });

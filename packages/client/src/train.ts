@@ -1,14 +1,17 @@
 /**
  * Local training with TensorFlow.js: mini-batch SGD on the client's own shard, optionally DP-SGD
  * (Abadi et al. 2016): per-example gradients clipped to norm C, Gaussian noise σ·C on their sum (CSPRNG),
- * Poisson or fixed-size batches. Per-example gradients here are the straightforward loop over examples;
- * packages/client's ghost-norm implementation is the fast path for dense layers.
+ * Poisson or fixed-size batches. The clipped sum comes from ghost clipping (ghostClipping.ts: per-example
+ * norms from activations and output gradients, then one re-weighted backward pass); `dpsgdStepNaive`, one
+ * backward pass per example, is kept as the reference the tests and the benchmark compare against.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { cryptoRandomWords, dpsgdStepRdp, type RandomWords } from '@hushfl/ddp';
 import type { Dataset } from './data.ts';
 import { GaussianNoise } from './gaussian.ts';
+import { FunctionalModel } from './functional.ts';
+import { clippedGradientSum } from './ghostClipping.ts';
 import { CLASSES, evaluate } from './model.ts';
 import { shuffleInPlace } from './partition.ts';
 
@@ -73,6 +76,8 @@ export async function trainLocal(
   const started = performance.now();
   const rw = opts.rng ?? cryptoRandomWords();
   const optimizer = tf.train.sgd(cfg.learningRate);
+  const fm = opts.dpsgd ? new FunctionalModel(model) : null;
+  const noise = opts.dpsgd ? new GaussianNoise(rw) : null;
   const batchSize = Math.min(cfg.batchSize, Math.max(1, data.n));
   const batches = Math.max(1, Math.ceil(data.n / batchSize));
   let steps = 0;
@@ -84,7 +89,7 @@ export async function trainLocal(
         if (opts.dpsgd) {
           const q = batchSize / data.n;
           const idx = opts.dpsgd.sampling === 'poisson' ? poissonBatch(data.n, q, rw) : Array.from(order.subarray(b * batchSize, Math.min(data.n, (b + 1) * batchSize)));
-          dpsgdStep(model, optimizer, data, idx, batchSize, opts.dpsgd);
+          dpsgdStep(fm!, optimizer, data, idx, batchSize, opts.dpsgd, noise!);
         } else {
           const idx = order.subarray(b * batchSize, Math.min(data.n, (b + 1) * batchSize));
           const { x, y } = batchTensors(data, idx);
@@ -105,26 +110,8 @@ export async function trainLocal(
   return { loss, accuracy, examples: data.n, steps, ms: performance.now() - started, dpsgdRdp };
 }
 
-/**
- * One DP-SGD step by the per-example loop: g_i = ∇ℓ(x_i), ḡ = (Σ g_i·min(1, C/‖g_i‖) + N(0, σ²C²)) / B,
- * with B the expected batch size (Poisson) or the batch size (fixed).
- */
-export function dpsgdStep(model: tfl.LayersModel, optimizer: tf.Optimizer, data: Dataset, idx: ArrayLike<number>, expectedBatch: number, dp: DpSgdConfig, noise = new GaussianNoise()): void {
-  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  const sums = vars.map((v) => new Float32Array(v.size));
-  for (let i = 0; i < idx.length; i++) {
-    const { x, y } = batchTensors(data, [idx[i]!]);
-    const { grads } = tf.variableGrads(() => lossOf(model, x, y), vars);
-    const flat = vars.map((v) => grads[v.name]!.dataSync() as Float32Array);
-    let sq = 0;
-    for (const g of flat) for (let k = 0; k < g.length; k++) sq += g[k]! * g[k]!;
-    const scale = Math.min(1, dp.clip / Math.max(Math.sqrt(sq), 1e-12));
-    flat.forEach((g, j) => {
-      const s = sums[j]!;
-      for (let k = 0; k < g.length; k++) s[k]! += g[k]! * scale;
-    });
-    tf.dispose([x, y, ...Object.values(grads)]);
-  }
+/** ḡ = (clipped sum + N(0, σ²C²)) / B, applied by the optimizer; B is the expected (Poisson) or fixed batch size. */
+function applyNoisyMean(optimizer: tf.Optimizer, vars: readonly tf.Variable[], sums: readonly Float32Array[], expectedBatch: number, dp: DpSgdConfig, noise: GaussianNoise): void {
   const named: Record<string, tf.Tensor> = {};
   vars.forEach((v, j) => {
     const s = sums[j]!;
@@ -135,3 +122,51 @@ export function dpsgdStep(model: tfl.LayersModel, optimizer: tf.Optimizer, data:
   optimizer.applyGradients(named);
   tf.dispose(Object.values(named));
 }
+
+/** One DP-SGD step with ghost clipping (two backward passes for the whole batch). */
+export function dpsgdStep(fm: FunctionalModel, optimizer: tf.Optimizer, data: Dataset, idx: ArrayLike<number>, expectedBatch: number, dp: DpSgdConfig, noise = new GaussianNoise()): void {
+  const vars = fm.layers.flatMap((l) => [l.kernel, l.bias]);
+  let sums: Float32Array[];
+  if (idx.length === 0) sums = vars.map((v) => new Float32Array(v.size));
+  else {
+    const { x, y } = batchTensors(data, idx);
+    const { grads } = clippedGradientSum(fm, x, y, dp.clip);
+    sums = grads.map((g) => (g.dataSync() as Float32Array).slice());
+    tf.dispose([x, y, ...grads]);
+  }
+  applyNoisyMean(optimizer, vars, sums, expectedBatch, dp, noise);
+}
+
+/**
+ * The reference DP-SGD step: one backward pass per example, gᵢ = ∇ℓ(xᵢ), clipped to C and summed.
+ * Slow (B backward passes) but obviously right; the tests check ghost clipping against it.
+ */
+export function dpsgdStepNaive(model: tfl.LayersModel, optimizer: tf.Optimizer, data: Dataset, idx: ArrayLike<number>, expectedBatch: number, dp: DpSgdConfig, noise = new GaussianNoise()): void {
+  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const sums = naiveClippedSum(model, data, idx, dp.clip).sums;
+  applyNoisyMean(optimizer, vars, sums, expectedBatch, dp, noise);
+}
+
+/** Σᵢ min(1, C/‖gᵢ‖)·gᵢ by the per-example loop, with the per-example norms. */
+export function naiveClippedSum(model: tfl.LayersModel, data: Dataset, idx: ArrayLike<number>, clip: number): { sums: Float32Array[]; norms: Float32Array } {
+  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const sums = vars.map((v) => new Float32Array(v.size));
+  const norms = new Float32Array(idx.length);
+  for (let i = 0; i < idx.length; i++) {
+    const { x, y } = batchTensors(data, [idx[i]!]);
+    const { grads } = tf.variableGrads(() => lossOf(model, x, y), vars);
+    const flat = vars.map((v) => grads[v.name]!.dataSync() as Float32Array);
+    let sq = 0;
+    for (const g of flat) for (let k = 0; k < g.length; k++) sq += g[k]! * g[k]!;
+    norms[i] = Math.sqrt(sq);
+    const scale = Math.min(1, clip / Math.max(norms[i]!, 1e-12));
+    flat.forEach((g, j) => {
+      const s = sums[j]!;
+      for (let k = 0; k < g.length; k++) s[k]! += g[k]! * scale;
+    });
+    tf.dispose([x, y, ...Object.values(grads)]);
+  }
+  return { sums, norms };
+}
+
+export { batchTensors };

@@ -1,0 +1,38 @@
+/**
+ * DP-SGD per-example clipping: ghost clipping (two backward passes per batch) against the naive loop (one
+ * backward pass per example), per step of batch 32. MLP on the WASM backend, the CNN on CPU (tfjs-wasm has no
+ * Conv2D gradient kernels).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { ModelSpec } from '@hushfl/protocol';
+import { figure, medianMs, type Figure } from '../../../bench/lib.ts';
+import { FunctionalModel, buildModel, dpsgdStep, dpsgdStepNaive } from '../src/index.ts';
+import { initTestTf, syntheticDigits } from '../src/testing.ts';
+
+export async function benchDpsgd(): Promise<Figure[]> {
+  const figures: Figure[] = [];
+  const batch = 32;
+  const data = syntheticDigits(batch, 1);
+  const idx = Array.from({ length: batch }, (_, i) => i);
+  const dp = { clip: 1, noiseMultiplier: 1, sampling: 'fixed' as const };
+  const cases: [ModelSpec, 'wasm' | 'cpu'][] = [
+    [{ kind: 'mlp', hidden: [64] }, 'wasm'],
+    [{ kind: 'cnn', filters: 8, kernel: 5, dense: 0 }, 'cpu'],
+  ];
+  for (const [spec, backend] of cases) {
+    if (backend === 'wasm') await initTestTf();
+    else await tf.setBackend('cpu');
+    const model = buildModel(spec);
+    const fm = new FunctionalModel(model);
+    const opt = tf.train.sgd(0.01);
+    const ghost = await medianMs(() => dpsgdStep(fm, opt, data, idx, batch, dp), 7, 2);
+    const naive = await medianMs(() => dpsgdStepNaive(model, opt, data, idx, batch, dp), 5, 1);
+    const inputs = { model: spec.kind, params: model.countParams(), batch, backend };
+    figures.push(figure({ name: 'dpsgd-step-ghost', inputs, value: ghost, unit: 'ms' }));
+    figures.push(figure({ name: 'dpsgd-step-naive', inputs, value: naive, unit: 'ms' }));
+    figures.push(figure({ name: 'dpsgd-ghost-speedup', inputs, value: naive / ghost, unit: '×' }));
+    model.dispose();
+    process.stderr.write(`  dpsgd ${spec.kind}/${backend}: ghost ${ghost.toFixed(1)} ms, naive ${naive.toFixed(1)} ms per step of ${batch}\n`);
+  }
+  return figures;
+}
