@@ -22,6 +22,7 @@ export default defineConfig({
   workers: 1,
   reporter: 'list',
   outputDir: 'test-results',
+  globalSetup: './e2e/support/globalSetup.ts',
   use: {
     browserName: 'chromium',
     headless: true,

@@ -48,9 +48,11 @@ function run(cmd, args, extraEnv = {}) {
   }
 }
 
-// 3. Playwright browser suites (e2e/), when present.
+// 3. Playwright browser suites (e2e/), against the built web app.
 if (existsSync(join(root, 'playwright.config.ts')) && existsSync(join(root, 'e2e')) && existsSync(bin('playwright'))) {
   process.stderr.write('\n== e2e (playwright) ==\n');
+  const built = run(process.execPath, [join(root, 'scripts', 'build-web.mjs')]);
+  if (built.status !== 0) record('web build', 0, 1, 'vite build failed');
   const out = join(scratch, 'playwright.json');
   const r = run(bin('playwright'), ['test', '--reporter=list,json'], { PLAYWRIGHT_JSON_OUTPUT_NAME: out });
   if (existsSync(out)) {

@@ -10,9 +10,9 @@ export interface StaticServer {
   close(): Promise<void>;
 }
 
-const types: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8' };
+const types: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.wasm': 'application/wasm' };
 
-export async function serveFiles(files: Record<string, string>): Promise<StaticServer> {
+export async function serveFiles(files: Record<string, string | Buffer>): Promise<StaticServer> {
   const server: Server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     const body = files[path === '/' ? '/index.html' : path];

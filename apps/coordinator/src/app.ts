@@ -15,6 +15,7 @@ import { randomToken } from './auth.ts';
 import { attachClientGateway } from './gateway.ts';
 import { initNodeTf } from '@hushfl/node-client';
 import { registerOperatorApi } from './operatorApi.ts';
+import { registerPages } from './pages.ts';
 import { RunManager } from './runManager.ts';
 import { Store } from './store.ts';
 
@@ -33,6 +34,8 @@ export interface CoordinatorOptions {
   /** Largest model dimension a client may upload a masked vector for (sizes maxHttpBufferSize). */
   readonly maxModelDim?: number;
   readonly maxMiniClients?: number;
+  /** The built web app to serve (default: apps/web/dist). */
+  readonly webRoot?: string;
 }
 
 export interface Coordinator {
@@ -54,7 +57,7 @@ export async function createCoordinator(options: CoordinatorOptions = {}): Promi
   const tls = options.tls ? { cert: readFileSync(options.tls.cert), key: readFileSync(options.tls.key) } : undefined;
   await initNodeTf();
   const app = Fastify({
-    logger: { level: options.logLevel ?? 'info' },
+    logger: { level: options.logLevel ?? 'info', ...(process.env.HUSHFL_LOG_FILE ? { file: process.env.HUSHFL_LOG_FILE } : {}) },
     bodyLimit: 1 << 20,
     ...(tls ? { https: tls } : {}),
   }) as unknown as FastifyInstance;
@@ -78,6 +81,7 @@ export async function createCoordinator(options: CoordinatorOptions = {}): Promi
   const io = new Server(app.server, { maxHttpBufferSize, serveClient: false, cors: { origin: false }, pingInterval: 10_000, pingTimeout: 20_000 });
   attachClientGateway(io, manager, store, app.log, { maxMiniClients: options.maxMiniClients ?? options.runConfig?.maxMiniClients ?? 16, secure: Boolean(tls) });
   registerOperatorApi(app, io, manager, store, operatorToken);
+  await registerPages(app, options.webRoot);
 
   await app.listen({ port: options.port ?? 8080, host });
   const port = (app.server.address() as AddressInfo).port;
@@ -93,7 +97,7 @@ export async function createCoordinator(options: CoordinatorOptions = {}): Promi
   for (const w of warnings) app.log.warn(w);
 
   const resumed = manager.resumeInterrupted();
-  if (!resumed.length && options.runConfig) manager.createRun(options.runConfig);
+  if (!resumed.length && options.runConfig) await manager.createRun(options.runConfig);
 
   let closing: Promise<void> | undefined;
   return {

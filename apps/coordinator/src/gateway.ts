@@ -119,7 +119,7 @@ export function attachClientGateway(io: Server, manager: RunManager, store: Stor
       return out;
     }
 
-    socket.on(EVENTS.secagg, (payload: unknown) => {
+    socket.on(EVENTS.secagg, (payload: unknown, ack?: unknown) => {
       const id = requireSession(EVENTS.secagg);
       if (!id) return;
       if (!secaggLimiter.allow()) return drop(EVENTS.secagg, 'rate limit exceeded');
@@ -132,7 +132,13 @@ export function attachClientGateway(io: Server, manager: RunManager, store: Stor
       const parsed = secaggEnvelopeFromClient.safeParse(message);
       if (!parsed.success) return drop(EVENTS.secagg, `schema: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
       const { json, bin } = payload as { json: string; bin: Uint8Array };
-      manager.onSecAgg(id, parsed.data.roundId, parsed.data.message, json.length + bin.length).catch((e) => log.error({ clientId: id, err: (e as Error).stack }, 'SecAgg message handling failed'));
+      // The optional ack tells the client its message was taken (or why not) once the round has handled it.
+      manager
+        .onSecAgg(id, parsed.data.roundId, parsed.data.message, json.length + bin.length)
+        .then((refused) => {
+          if (typeof ack === 'function') ack(refused === null ? { ok: true } : { ok: false, reason: refused });
+        })
+        .catch((e) => log.error({ clientId: id, err: (e as Error).stack }, 'SecAgg message handling failed'));
     });
 
     socket.on(EVENTS.report, (payload: unknown) => {

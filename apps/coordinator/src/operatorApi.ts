@@ -43,7 +43,7 @@ export function registerOperatorApi(app: FastifyInstance, io: Server, manager: R
         throw e;
       }
       try {
-        return reply.code(201).send({ runId: manager.createRun(config) });
+        return reply.code(201).send({ runId: await manager.createRun(config) });
       } catch (e) {
         return reply.code(409).send({ error: (e as Error).message });
       }

@@ -70,10 +70,11 @@ describe('federated rounds over Socket.IO', () => {
     const participants = [0, 1, 2].map((r) => c.store.participants(runId, r));
     await stopAll(c, clients);
     const done = rounds.filter((r) => r.status === 'completed');
-    expect(done).toHaveLength(3);
-    expect(done[0]!.dropped).toEqual({ 'advertise-keys': 1, unmasking: 1 });
+    const summary = JSON.stringify(rounds.map((r) => ({ round: r.round, attempt: r.attempt, status: r.status, dropped: r.droppedClients, error: r.error })));
+    expect(done, summary).toHaveLength(3);
+    expect(done[0]!.dropped, summary).toEqual({ 'advertise-keys': 1, unmasking: 1 });
     expect(done[0]!.contributors).toBe(7); // the one dropped while unmasking is in the sum
-    expect(done[1]!.dropped).toEqual({ 'share-keys': 1, 'consistency-check': 1 });
+    expect(done[1]!.dropped, summary).toEqual({ 'share-keys': 1, 'consistency-check': 1 });
     expect(done[1]!.contributors).toBe(7);
     expect(done[2]!.dropped).toEqual({ 'masked-input': 1 });
     expect(done[2]!.contributors).toBe(7);

@@ -142,6 +142,11 @@ export class RunManager extends EventEmitter {
     this.emitEvent({ type: 'clients', connected: this.roster.size });
     this.active?.wake();
     c.send(EVENTS.status, this.status(c.clientId));
+    // A party of the round in progress came back (a reloaded tab): repeat what it may have missed.
+    const live = this.active?.live;
+    if (live && live.engine.secaggIdOf(c.clientId) !== undefined) {
+      void live.queue.run(async () => this.execute(live, live.engine.onReconnect(c.clientId)));
+    }
   }
 
   clientDisconnected(clientId: string): void {
@@ -157,15 +162,23 @@ export class RunManager extends EventEmitter {
     return this.roster.size;
   }
 
-  /** A SecAgg message from a client; refused messages are logged with their reason. */
-  async onSecAgg(clientId: string, roundId: string, message: SecAggClientMessage, bytes: number): Promise<void> {
+  /**
+   * A SecAgg message from a client; refused messages are logged with their reason. Resolves, once the round
+   * has handled it, to null (taken) or the reason it was refused.
+   */
+  async onSecAgg(clientId: string, roundId: string, message: SecAggClientMessage, bytes: number): Promise<string | null> {
     const live = this.active?.live;
     if (!live || live.engine.roundId !== roundId) {
       this.log.warn({ clientId, roundId }, 'dropped a SecAgg message for a round that is not in progress (late or replayed)');
-      return;
+      return `round ${roundId} is not in progress`;
     }
     live.bytesUp += bytes;
-    await live.queue.run(async () => this.execute(live, await live.engine.onSecAgg(clientId, message)));
+    return live.queue.run(async () => {
+      const commands = await live.engine.onSecAgg(clientId, message);
+      this.execute(live, commands);
+      const refused = commands.find((c) => c.kind === 'refused' && c.clientId === clientId);
+      return refused && refused.kind === 'refused' ? refused.reason : null;
+    });
   }
 
   onReport(clientId: string, report: Report): void {
@@ -191,15 +204,33 @@ export class RunManager extends EventEmitter {
 
   status(clientId?: string): Status {
     const a = this.active;
-    const live = a?.live;
+    if (!a) {
+      // Between runs, report the most recent one (its final state, round and ε).
+      const last = this.store.runs()[0];
+      if (!last) return { runId: null, state: 'idle', round: 0, rounds: 0, epsilon: null, epsilonBudget: null, delta: null, clientsConnected: this.roster.size };
+      const cfg = JSON.parse(last.config) as RunConfig;
+      const plan = JSON.parse(last.ddg) as DdgPlan;
+      return {
+        runId: last.id,
+        state: last.state === 'running' || last.state === 'paused' ? 'stopped' : last.state,
+        round: last.completed_round + 1,
+        rounds: cfg.rounds,
+        epsilon: this.store.latestLedger(last.id)?.epsilon ?? null,
+        epsilonBudget: plan.epsilonBudget,
+        delta: plan.delta,
+        clientsConnected: this.roster.size,
+        ...(last.reason ? { message: last.reason } : {}),
+      };
+    }
+    const live = a.live;
     return {
-      runId: a?.row.id ?? null,
-      state: !a ? 'idle' : a.paused ? 'paused' : live ? 'running' : 'waiting',
-      round: a ? (live?.round ?? a.row.completed_round + 1) : 0,
-      rounds: a?.config.rounds ?? 0,
-      epsilon: a?.epsilon ?? null,
-      epsilonBudget: a?.plan.epsilonBudget ?? null,
-      delta: a ? a.plan.delta : null,
+      runId: a.row.id,
+      state: a.paused ? 'paused' : live ? 'running' : 'waiting',
+      round: live?.round ?? a.row.completed_round + 1,
+      rounds: a.config.rounds,
+      epsilon: a.epsilon,
+      epsilonBudget: a.plan.epsilonBudget,
+      delta: a.plan.delta,
       clientsConnected: this.roster.size,
       ...(clientId && live ? { selected: live.engine.secaggIdOf(clientId) !== undefined } : {}),
     };
@@ -212,13 +243,13 @@ export class RunManager extends EventEmitter {
   // ---------------------------------------------------------------- runs
 
   /** Starts a run from a validated config. One run is active at a time. */
-  createRun(config: RunConfig): string {
+  async createRun(config: RunConfig): Promise<string> {
     if (this.active) throw new Error(`run ${this.active.row.id} is in progress: stop it before starting another`);
     const dim = modelDimension(config.task.model);
     const plan = planDdg(config, dim);
     const id = `run-${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}-${hex(this.rng, 3)}`;
     const model = buildModel(config.task.model);
-    const weights = getFlatWeights(model);
+    const weights = await getFlatWeights(model);
     this.store.createRun({ id, name: config.name, config: JSON.stringify(config), state: 'running', created_at: Date.now(), dim, ddg: JSON.stringify(plan) });
     this.store.saveInitialCheckpoint(id, weights);
     this.log.info({ runId: id, dim, ddg: plan.params, epsilonBudget: plan.epsilonBudget }, 'run created');
@@ -439,7 +470,7 @@ export class RunManager extends EventEmitter {
     for (const t of live.timers.values()) clearTimeout(t);
     run.live = null;
     for (const p of parties) this.busy.delete(p.clientId);
-    return outcome.kind === 'released' ? this.completeRound(run, live, outcome) : this.abortRound(run, live, outcome);
+    return outcome.kind === 'released' ? await this.completeRound(run, live, outcome) : this.abortRound(run, live, outcome);
   }
 
   /** Carries out the engine's commands (sockets, timers, bookkeeping). */
@@ -500,7 +531,7 @@ export class RunManager extends EventEmitter {
     return out;
   }
 
-  private completeRound(run: ActiveRun, live: LiveRound, r: Extract<EngineCommand, { kind: 'released' }>): 'completed' {
+  private async completeRound(run: ActiveRun, live: LiveRound, r: Extract<EngineCommand, { kind: 'released' }>): Promise<'completed'> {
     const cfg = run.config;
     // FedAvg with server momentum: m ← μ·m + mean, w ← w + η·m (the mean is unweighted, as DDG assumes).
     const d = run.weights.length;
@@ -516,7 +547,7 @@ export class RunManager extends EventEmitter {
     }
     run.weights = next;
     setFlatWeights(run.model, next);
-    const { loss, accuracy } = evaluate(run.model, run.task.test);
+    const { loss, accuracy } = await evaluate(run.model, run.task.test);
     const rdp = roundRdp(run.plan, r.contributions);
     if (rdp) run.ledger.add(rdp);
     const epsilon = rdp ? run.ledger.spent(run.plan.delta).epsilon : null;

@@ -6,7 +6,7 @@
 import { get as httpGet } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { io, type Socket } from 'socket.io-client';
-import { decodeShard, ClientRuntime, type Dataset } from '@hushfl/client';
+import { decodeShard, ClientRuntime, LocalTrainer, type Dataset } from '@hushfl/client';
 import {
   CLIENT_NAMESPACE,
   EVENTS,
@@ -117,29 +117,31 @@ export async function connectNodeClient(opts: NodeClientOptions): Promise<NodeCl
   let vanishing: { roundId: string; after: SecAggClientMessage['type'] } | null = null;
   let closed = false;
 
-  const runtime = new ClientRuntime(datasets, {
+  const runtime = new ClientRuntime(new LocalTrainer(datasets, backend), {
     sendSecAgg(roundId, message) {
-      if (vanished.has(roundId) && !vanishing) return; // gone
-      current.emit(EVENTS.secagg, pack({ roundId, message: secaggClientToWire(message) }));
+      if (vanished.has(roundId) && vanishing?.roundId !== roundId) return; // gone from this round for good
+      const packed = pack({ roundId, message: secaggClientToWire(message) });
       if (vanishing && vanishing.roundId === roundId && vanishing.after === message.type) {
+        // Vanish only once the coordinator has handled this last message: Socket.IO drops an event that
+        // arrives in the same tick as the disconnect.
         vanishing = null;
-        vanish(roundId);
-      }
+        const s = current;
+        void s
+          .timeout(10_000)
+          .emitWithAck(EVENTS.secagg, packed)
+          .catch(() => undefined)
+          .finally(() => vanish(roundId, s));
+      } else current.emit(EVENTS.secagg, packed);
     },
     report(r) {
       if (!vanished.has(r.roundId)) current.emit(EVENTS.report, r);
     },
     ...(opts.onClippedUpdates ? { onClippedUpdates: opts.onClippedUpdates } : {}),
-  }, backend);
+  });
 
-  const vanish = (roundId: string) => {
+  const vanish = (roundId: string, s: Socket = current) => {
     log(`client ${clientId} vanishes from ${roundId}`);
-    // Let the last message leave before the connection closes (engine.io would drop an unsent buffer).
-    const s = current;
-    const engine = s.io.engine as unknown as { writeBuffer: unknown[]; once(e: 'drain', f: () => void): void };
-    const close = () => setTimeout(() => s.disconnect(), 20);
-    if (engine.writeBuffer.length) engine.once('drain', close);
-    else close();
+    s.disconnect();
     setTimeout(() => {
       if (!closed) void rejoin().catch((e) => log(`client ${clientId} could not rejoin: ${(e as Error).message}`));
     }, opts.rejoinAfterMs ?? 500);
@@ -150,6 +152,8 @@ export async function connectNodeClient(opts: NodeClientOptions): Promise<NodeCl
       const parsed = taskMessageSchema.safeParse(safeUnpack(payload));
       if (!parsed.success) return log(`client ${clientId}: invalid task: ${parsed.error.message}`);
       const task = parsed.data;
+      // A round this client vanished from stays lost, even when the coordinator repeats it after a rejoin.
+      if (vanished.has(task.roundId)) return;
       const point = opts.vanish?.(task) ?? null;
       if (point) {
         vanished.set(task.roundId, point);
@@ -165,6 +169,7 @@ export async function connectNodeClient(opts: NodeClientOptions): Promise<NodeCl
     s.on(EVENTS.secagg, (payload: unknown) => {
       const parsed = secaggEnvelopeFromServer.safeParse(safeUnpack(payload));
       if (!parsed.success) return log(`client ${clientId}: invalid secagg message: ${parsed.error.message}`);
+      if (vanished.has(parsed.data.roundId) && vanishing?.roundId !== parsed.data.roundId) return;
       void runtime.onSecAgg(parsed.data.roundId, parsed.data.message);
     });
     s.on(EVENTS.roundEnd, (payload: unknown) => {

@@ -68,10 +68,10 @@ export function perExampleGradNormsSq(fm: FunctionalModel, x: tf.Tensor2D, label
  * Σᵢ min(1, C/‖∇Lᵢ‖)·∇Lᵢ for every trainable variable, by ghost norms and one re-weighted backward pass.
  * Returns the gradients (caller disposes) and the per-example norms.
  */
-export function clippedGradientSum(fm: FunctionalModel, x: tf.Tensor2D, labels: tf.Tensor2D, clip: number): { grads: tf.Tensor[]; norms: Float32Array } {
+export async function clippedGradientSum(fm: FunctionalModel, x: tf.Tensor2D, labels: tf.Tensor2D, clip: number): Promise<{ grads: tf.Tensor[]; norms: Float32Array }> {
   const normsSq = perExampleGradNormsSq(fm, x, labels);
   const norms = tf.tidy(() => tf.sqrt(normsSq));
-  const normValues = norms.dataSync() as Float32Array;
+  const normValues = (await norms.data()) as Float32Array;
   const weights = tf.tidy(() => tf.minimum(tf.onesLike(norms), tf.div(clip, tf.maximum(norms, 1e-12))));
   const vars = fm.layers.flatMap((l) => [l.kernel, l.bias]);
   const { grads } = tf.variableGrads(() => {

@@ -10,4 +10,5 @@ export * from './functional.ts';
 export * from './ghostClipping.ts';
 export * from './gaussian.ts';
 export * from './runtime.ts';
+export * from './trainer.ts';
 export * from './inMemoryRound.ts';

@@ -34,13 +34,17 @@ export function modelDimension(spec: ModelSpec): number {
   return n;
 }
 
-export function getFlatWeights(model: tfl.LayersModel): Float32Array {
+/**
+ * The weights as one flat vector. Reads are asynchronous: synchronous GPU read-back returns zeros on some
+ * WebGPU adapters (SwiftShader among them), and blocks the thread on the others.
+ */
+export async function getFlatWeights(model: tfl.LayersModel): Promise<Float32Array> {
   const ws = model.getWeights();
   const total = ws.reduce((s, w) => s + w.size, 0);
   const out = new Float32Array(total);
   let off = 0;
   for (const w of ws) {
-    out.set(w.dataSync() as Float32Array, off);
+    out.set((await w.data()) as Float32Array, off);
     off += w.size;
   }
   return out;
@@ -61,21 +65,23 @@ export function setFlatWeights(model: tfl.LayersModel, flat: Float32Array): void
 }
 
 /** Mean softmax cross-entropy and accuracy of the model on a dataset (batched, no training). */
-export function evaluate(model: tfl.LayersModel, data: { n: number; features: number; x: Float32Array; labels: Uint8Array }, batch = 512): { loss: number; accuracy: number } {
+export async function evaluate(model: tfl.LayersModel, data: { n: number; features: number; x: Float32Array; labels: Uint8Array }, batch = 512): Promise<{ loss: number; accuracy: number }> {
   let lossSum = 0;
   let correct = 0;
   for (let start = 0; start < data.n; start += batch) {
     const end = Math.min(data.n, start + batch);
-    const [l, c] = tf.tidy(() => {
+    const both = tf.tidy(() => {
       const x = tf.tensor2d(data.x.subarray(start * data.features, end * data.features), [end - start, data.features]);
       const labels = tf.tensor1d(data.labels.subarray(start, end), 'int32');
       const logits = model.predict(x) as tf.Tensor2D;
       const loss = tf.losses.softmaxCrossEntropy(tf.oneHot(labels, CLASSES), logits, undefined, 0, tf.Reduction.SUM);
       const hits = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32'));
-      return [loss.dataSync()[0]!, hits.dataSync()[0]!];
+      return tf.stack([loss, hits]);
     });
-    lossSum += l;
-    correct += c;
+    const [l, c] = (await both.data()) as Float32Array;
+    both.dispose();
+    lossSum += l!;
+    correct += c!;
   }
   return { loss: data.n ? lossSum / data.n : 0, accuracy: data.n ? correct / data.n : 0 };
 }

@@ -8,6 +8,7 @@ import type { RoundSetup } from '@hushfl/protocol';
 import { inMemoryClient, runRoundInMemory, type InMemoryClient } from './inMemoryRound.ts';
 import { buildModel, getFlatWeights, modelDimension } from './model.ts';
 import { ClientRuntime } from './runtime.ts';
+import { LocalTrainer } from './trainer.ts';
 import { initTestTf, syntheticDigits } from './testing.ts';
 
 beforeAll(async () => {
@@ -45,11 +46,11 @@ describe('client runtime with the round engine, in memory', () => {
       const data = Array.from({ length: k }, () => syntheticDigits(64, seed++));
       clients.set(
         id,
-        inMemoryClient(id, (host) => new ClientRuntime(data, host, tf.getBackend()), (_roundId, c) => clipped.set(id, c.map((u) => u.slice()))),
+        inMemoryClient(id, (host) => new ClientRuntime(new LocalTrainer(data, tf.getBackend()), host), (_roundId, c) => clipped.set(id, c.map((u) => u.slice()))),
       );
     }
     const model = buildModel(spec);
-    let weights = getFlatWeights(model);
+    let weights = await getFlatWeights(model);
     model.dispose();
     expect(weights.length).toBe(modelDimension(spec));
     let tensors = -1;
@@ -84,10 +85,10 @@ describe('client runtime with the round engine, in memory', () => {
     const clients = new Map<string, InMemoryClient>();
     for (let i = 0; i < 4; i++) {
       const data = [syntheticDigits(32, 40 + i)];
-      clients.set(`n${i}`, inMemoryClient(`n${i}`, (host) => new ClientRuntime(data, host, 'wasm'), (_r, c) => clipped.set(`n${i}`, c.map((u) => u.slice()))));
+      clients.set(`n${i}`, inMemoryClient(`n${i}`, (host) => new ClientRuntime(new LocalTrainer(data, 'wasm'), host), (_r, c) => clipped.set(`n${i}`, c.map((u) => u.slice()))));
     }
     const model = buildModel(spec);
-    const weights = getFlatWeights(model);
+    const weights = await getFlatWeights(model);
     model.dispose();
     const sigma = 0.01;
     const outcome = await runRoundInMemory(makeSetup(0, [...clients.keys()].map((clientId) => ({ clientId, contributions: 1 })), weights, sigma), clients);

@@ -7,15 +7,32 @@
  */
 import { RdpLedger, cryptoRandomWords, encodeDdg, l2Norm, nextPowerOfTwo, rdpToEpsilon } from '@hushfl/ddp';
 import { f32FromBytes, type Report, type TaskMessage } from '@hushfl/protocol';
-import { SecAggClient, addInPlace, type SecAggClientMessage, type SecAggServerMessage, type SecAggStage } from '@hushfl/secagg';
-import type * as tfl from '@tensorflow/tfjs-layers';
-import type { Dataset } from './data.ts';
-import { buildModel, getFlatWeights, setFlatWeights } from './model.ts';
-import { trainLocal } from './train.ts';
+import {
+  SecAggClient,
+  addInPlace,
+  type SecAggClientMessage,
+  type SecAggClientSnapshot,
+  type SecAggServerMessage,
+  type SecAggStage,
+} from '@hushfl/secagg';
+import type { Trainer, TrainOutput } from './trainer.ts';
+
+/** The in-flight round as the page stores it (IndexedDB), to continue after a reload. */
+export interface PersistedRound {
+  readonly task: TaskMessage;
+  readonly record: RoundRecord;
+  readonly secagg: SecAggClientSnapshot;
+  /** The last SecAgg message sent, re-sent when the coordinator repeats its request after a reconnect. */
+  readonly lastOutgoing: SecAggClientMessage | null;
+}
 
 export interface RuntimeHost {
   sendSecAgg(roundId: string, message: SecAggClientMessage): void;
   report(report: Report): void;
+  /** Stores (or, with null, clears) the in-flight round after every SecAgg step. */
+  persistRound?(round: PersistedRound | null): Promise<void>;
+  /** Stores the client's metrics after every round. */
+  persistMetrics?(metrics: ClientMetrics): Promise<void>;
   /**
    * Only `hushfl simulate` sets this: it already holds every simulated client's data and measures the DDG
    * error against the plain mean of the clipped updates. The coordinator never sees these.
@@ -56,58 +73,52 @@ interface ActiveRound {
   stageStarted: number;
   /** SecAgg messages that arrived before training finished. */
   readonly early: SecAggServerMessage[];
+  lastOutgoing: SecAggClientMessage | null;
 }
 
 export class ClientRuntime {
-  private model: tfl.Sequential | null = null;
-  private modelKey = '';
   private active: ActiveRound | null = null;
   private readonly ledgers: RdpLedger[];
   readonly metrics: ClientMetrics;
 
   constructor(
-    private readonly datasets: readonly Dataset[],
+    private readonly trainer: Trainer,
     private readonly host: RuntimeHost,
-    backend: string,
   ) {
-    if (datasets.length < 1) throw new RangeError('a client needs at least one dataset');
-    this.ledgers = datasets.map(() => new RdpLedger());
-    this.metrics = { backend, miniClients: datasets.length, rounds: [], dpsgdEpsilon: null, dpsgdDelta: null };
+    this.ledgers = Array.from({ length: trainer.miniClients }, () => new RdpLedger());
+    this.metrics = { backend: trainer.backend, miniClients: trainer.miniClients, rounds: [], dpsgdEpsilon: null, dpsgdDelta: null };
   }
 
   get currentRoundId(): string | null {
     return this.active?.task.roundId ?? null;
   }
 
-  private modelFor(task: TaskMessage): tfl.Sequential {
-    const key = JSON.stringify(task.model.spec);
-    if (!this.model || key !== this.modelKey) {
-      this.model?.dispose();
-      this.model = buildModel(task.model.spec);
-      this.modelKey = key;
-    }
-    return this.model;
+  /** Restores metrics kept from an earlier session (the page reloads them from IndexedDB). */
+  restoreMetrics(m: ClientMetrics): void {
+    this.metrics.rounds.push(...m.rounds.filter((r) => !this.metrics.rounds.some((x) => x.roundId === r.roundId)));
+    this.metrics.dpsgdEpsilon = m.dpsgdEpsilon;
+    this.metrics.dpsgdDelta = m.dpsgdDelta;
   }
 
   /** A round task: train, encode, sum, and open SecAgg. */
   async onTask(task: TaskMessage): Promise<void> {
     const record: RoundRecord = { roundId: task.roundId, round: task.round, attempt: task.attempt, status: 'training', secaggMs: {} };
     this.metrics.rounds.push(record);
-    const round: ActiveRound = { task, record, stageStarted: performance.now(), early: [] };
+    if (this.active?.task.roundId === task.roundId && this.active.secagg) return; // resumed: already past training
+    const round: ActiveRound = { task, record, stageStarted: performance.now(), early: [], lastOutgoing: null };
     this.active = round;
     try {
-      if (task.contributions !== this.datasets.length) {
-        throw new Error(`the coordinator counts ${task.contributions} contributions for this client, it runs ${this.datasets.length} mini-clients`);
+      const k = this.trainer.miniClients;
+      if (task.contributions !== k) {
+        throw new Error(`the coordinator counts ${task.contributions} contributions for this client, it runs ${k} mini-clients`);
       }
       const global = f32FromBytes(task.model.weights).slice();
-      const model = this.modelFor(task);
       const d = task.ddg.dim;
       if (global.length !== d) throw new Error(`task weights have ${global.length} values, the DDG dimension is ${d}`);
       const padded = nextPowerOfTwo(d);
       const sum = new Uint32Array(padded);
       const encoded = new Uint32Array(padded);
       const scratch = new Float64Array(padded);
-      const delta = new Float32Array(d);
       const rng = cryptoRandomWords();
       const clipped: Float32Array[] = [];
       let lossSum = 0;
@@ -116,29 +127,28 @@ export class ClientRuntime {
       let steps = 0;
       let trainMs = 0;
       let encodeMs = 0;
-      for (let j = 0; j < this.datasets.length; j++) {
-        const data = this.datasets[j]!;
-        setFlatWeights(model, global);
-        const result = await trainLocal(model, data, task.training, {
-          dpsgd: task.dpsgd,
-          rng,
-          onProgress: (p) =>
-            this.throttledReport({
-              roundId: task.roundId,
-              phase: 'training',
-              epoch: p.epoch,
-              batch: p.batch,
-              progress: (j + (p.epoch * p.batches + p.batch) / (task.training.epochs * p.batches)) / this.datasets.length,
-            }),
-        });
+      const train = (j: number) =>
+        this.trainer.train({ spec: task.model.spec, global, training: task.training, dpsgd: task.dpsgd, miniClient: j }, (p) =>
+          this.throttledReport({
+            roundId: task.roundId,
+            phase: 'training',
+            epoch: p.epoch,
+            batch: p.batch,
+            progress: (j + (p.epoch * p.batches + p.batch) / (task.training.epochs * p.batches)) / k,
+          }),
+        );
+      // Mini-client j+1 trains while j is encoded (in parallel when the trainer is another Worker).
+      let next: Promise<TrainOutput> = train(0);
+      for (let j = 0; j < k; j++) {
+        const result = await next;
+        if (j + 1 < k) next = train(j + 1);
         if (result.dpsgdRdp) this.ledgers[j]!.add(result.dpsgdRdp);
         lossSum += result.loss * result.examples;
         accSum += result.accuracy * result.examples;
         examples += result.examples;
         steps += result.steps;
         trainMs += result.ms;
-        const trained = getFlatWeights(model);
-        for (let i = 0; i < d; i++) delta[i] = trained[i]! - global[i]!;
+        const delta = result.delta;
         if (this.host.onClippedUpdates) {
           const norm = l2Norm(delta);
           const s = norm > task.ddg.clip ? task.ddg.clip / norm : 1;
@@ -148,7 +158,7 @@ export class ClientRuntime {
         encodeDdg(delta, task.ddg, task.rotationSeed, { rng, scratch, out: encoded });
         addInPlace(sum, encoded, task.ddg.bits);
         encodeMs += performance.now() - t0;
-        this.host.report({ roundId: task.roundId, phase: 'encoding', progress: (j + 1) / this.datasets.length, encodeMs });
+        this.host.report({ roundId: task.roundId, phase: 'encoding', progress: (j + 1) / k, encodeMs });
       }
       if (this.active !== round) return; // superseded while training
       if (this.host.onClippedUpdates) this.host.onClippedUpdates(task.roundId, clipped);
@@ -183,7 +193,7 @@ export class ClientRuntime {
         encodeMs,
       });
       round.stageStarted = performance.now();
-      this.host.sendSecAgg(task.roundId, await secagg.advertise());
+      await this.send(round, await secagg.advertise());
       record.secaggMs['advertise-keys'] = performance.now() - round.stageStarted;
       for (const m of round.early.splice(0)) await this.onSecAgg(task.roundId, m);
     } catch (e) {
@@ -228,8 +238,27 @@ export class ClientRuntime {
       this.host.report({ roundId, phase: 'failed', error: step.aborted.message.slice(0, 500) });
       return;
     }
-    if (step.outgoing) this.host.sendSecAgg(roundId, step.outgoing);
+    if (step.outgoing) await this.send(round, step.outgoing);
+    else if (step.warnings.some((w) => w.code === 'replay') && round.lastOutgoing) {
+      // The coordinator repeated a request we answered (we reconnected): answer again, idempotently.
+      this.host.sendSecAgg(roundId, round.lastOutgoing);
+    }
     if (round.secagg.state === 'done') this.host.report({ roundId, phase: 'done' });
+  }
+
+  /** Persists the round, then sends: after a reload the message can be sent again, never recomputed. */
+  private async send(round: ActiveRound, message: SecAggClientMessage): Promise<void> {
+    round.lastOutgoing = message;
+    await this.host.persistRound?.({ task: round.task, record: round.record, secagg: round.secagg!.snapshot(), lastOutgoing: message });
+    this.host.sendSecAgg(round.task.roundId, message);
+  }
+
+  /** Continues a round stored before a reload (see PersistedRound). */
+  async resume(p: PersistedRound): Promise<void> {
+    const secagg = await SecAggClient.restore(p.secagg);
+    const record: RoundRecord = { ...p.record, secaggMs: { ...p.record.secaggMs } };
+    if (!this.metrics.rounds.some((r) => r.roundId === record.roundId)) this.metrics.rounds.push(record);
+    this.active = { task: p.task, record, secagg, stageStarted: performance.now(), early: [], lastOutgoing: p.lastOutgoing };
   }
 
   /** The coordinator closed the round. */
@@ -241,12 +270,15 @@ export class ClientRuntime {
       if (end.reason && end.status === 'aborted') rec.error = end.reason;
       if (end.accuracy !== undefined) rec.globalAccuracy = end.accuracy;
     }
-    if (this.active?.task.roundId === end.roundId) this.active = null;
+    if (this.active?.task.roundId === end.roundId) {
+      this.active = null;
+      void this.host.persistRound?.(null);
+    }
+    void this.host.persistMetrics?.(this.metrics);
   }
 
   dispose(): void {
-    this.model?.dispose();
-    this.model = null;
+    this.trainer.dispose();
   }
 }
 

@@ -12,13 +12,13 @@ beforeAll(async () => {
 });
 
 describe('models', () => {
-  it('flatten and restore weights in layer order', () => {
+  it('flatten and restore weights in layer order', async () => {
     const m = buildModel({ kind: 'mlp', hidden: [16] });
-    const w = getFlatWeights(m);
+    const w = await getFlatWeights(m);
     expect(w.length).toBe(784 * 16 + 16 + 16 * 10 + 10);
     const changed = w.map((v, i) => v + i * 1e-3);
     setFlatWeights(m, changed);
-    expect(Array.from(getFlatWeights(m).slice(0, 5))).toEqual(Array.from(changed.slice(0, 5)));
+    expect(Array.from((await getFlatWeights(m)).slice(0, 5))).toEqual(Array.from(changed.slice(0, 5)));
     expect(() => setFlatWeights(m, new Float32Array(3))).toThrow(/has 12730 weights/);
     m.dispose();
   });
@@ -34,8 +34,8 @@ describe('local training', () => {
   it('SGD learns the synthetic classes and keeps the tensor count flat across rounds', async () => {
     const data = syntheticDigits(300, 1);
     const m = buildModel({ kind: 'mlp', hidden: [32] });
-    const before = evaluate(m, data);
-    const start = getFlatWeights(m);
+    const before = await evaluate(m, data);
+    const start = await getFlatWeights(m);
     let tensors = -1;
     for (let round = 0; round < 3; round++) {
       setFlatWeights(m, start);
@@ -49,20 +49,20 @@ describe('local training', () => {
     m.dispose();
   });
 
-  it('DP-SGD with a huge clip and negligible noise is plain SGD on the batch mean', () => {
+  it('DP-SGD with a huge clip and negligible noise is plain SGD on the batch mean', async () => {
     const data = syntheticDigits(8, 2);
     const a = buildModel({ kind: 'mlp', hidden: [8] });
     const b = buildModel({ kind: 'mlp', hidden: [8] });
-    setFlatWeights(b, getFlatWeights(a));
+    setFlatWeights(b, await getFlatWeights(a));
     const optA = tf.train.sgd(0.5);
     const optB = tf.train.sgd(0.5);
     const idx = [0, 1, 2, 3, 4, 5, 6, 7];
-    dpsgdStep(new FunctionalModel(a), optA, data, idx, 8, { clip: 1e6, noiseMultiplier: 1e-12, sampling: 'fixed' }, new GaussianNoise());
+    await dpsgdStep(new FunctionalModel(a), optA, data, idx, 8, { clip: 1e6, noiseMultiplier: 1e-12, sampling: 'fixed' }, new GaussianNoise());
     const x = tf.tensor2d(data.x, [8, 784]);
     const y = tf.oneHot(tf.tensor1d(data.labels, 'int32'), 10);
     optB.minimize(() => tf.losses.softmaxCrossEntropy(y, b.predict(x) as tf.Tensor) as tf.Scalar);
-    const wa = getFlatWeights(a);
-    const wb = getFlatWeights(b);
+    const wa = await getFlatWeights(a);
+    const wb = await getFlatWeights(b);
     let maxDiff = 0;
     for (let i = 0; i < wa.length; i++) maxDiff = Math.max(maxDiff, Math.abs(wa[i]! - wb[i]!));
     expect(maxDiff).toBeLessThan(1e-5);
@@ -71,14 +71,14 @@ describe('local training', () => {
     b.dispose();
   });
 
-  it('DP-SGD bounds each example’s influence: the step norm is at most lr·(B·C + noise)/B', () => {
+  it('DP-SGD bounds each example’s influence: the step norm is at most lr·(B·C + noise)/B', async () => {
     const data = syntheticDigits(16, 3);
     const m = buildModel({ kind: 'mlp', hidden: [8] });
-    const w0 = getFlatWeights(m);
+    const w0 = await getFlatWeights(m);
     const opt = tf.train.sgd(1);
     const C = 0.01;
-    dpsgdStep(new FunctionalModel(m), opt, data, Array.from({ length: 16 }, (_, i) => i), 16, { clip: C, noiseMultiplier: 1e-12, sampling: 'fixed' });
-    const w1 = getFlatWeights(m);
+    await dpsgdStep(new FunctionalModel(m), opt, data, Array.from({ length: 16 }, (_, i) => i), 16, { clip: C, noiseMultiplier: 1e-12, sampling: 'fixed' });
+    const w1 = await getFlatWeights(m);
     let sq = 0;
     for (let i = 0; i < w0.length; i++) sq += (w1[i]! - w0[i]!) ** 2;
     expect(Math.sqrt(sq)).toBeLessThanOrEqual(C * 1.0001);
@@ -124,14 +124,14 @@ describe('ghost clipping (Goodfellow 2015; Lee & Kifer 2021) against the per-exa
       const m = buildModel(spec);
       const data = syntheticDigits(12, 8);
       const idx = Array.from({ length: 12 }, (_, i) => i);
-      const naive = naiveClippedSum(m, data, idx, 0.5);
+      const naive = await naiveClippedSum(m, data, idx, 0.5);
       const { x, y } = batchTensors(data, idx);
       const fm = new FunctionalModel(m);
       const ghostSq = perExampleGradNormsSq(fm, x, y).dataSync();
       for (let i = 0; i < 12; i++) expect(Math.sqrt(ghostSq[i]!)).toBeCloseTo(naive.norms[i]!, 3);
       // Some examples are clipped (norm > C) and some are not, so both branches are exercised.
       expect(Array.from(naive.norms).some((n) => n > 0.5)).toBe(true);
-      const { grads, norms } = clippedGradientSum(fm, x, y, 0.5);
+      const { grads, norms } = await clippedGradientSum(fm, x, y, 0.5);
       for (let i = 0; i < 12; i++) expect(norms[i]).toBeCloseTo(naive.norms[i]!, 3);
       grads.forEach((g, j) => {
         const got = g.dataSync();
@@ -150,17 +150,17 @@ describe('ghost clipping (Goodfellow 2015; Lee & Kifer 2021) against the per-exa
     });
   }
 
-  it('the naive and ghost DP-SGD steps give the same update (negligible noise)', () => {
+  it('the naive and ghost DP-SGD steps give the same update (negligible noise)', async () => {
     const data = syntheticDigits(10, 9);
     const a = buildModel({ kind: 'mlp', hidden: [8] });
     const b = buildModel({ kind: 'mlp', hidden: [8] });
-    setFlatWeights(b, getFlatWeights(a));
+    setFlatWeights(b, await getFlatWeights(a));
     const idx = Array.from({ length: 10 }, (_, i) => i);
     const dp = { clip: 0.3, noiseMultiplier: 1e-12, sampling: 'fixed' as const };
-    dpsgdStep(new FunctionalModel(a), tf.train.sgd(0.5), data, idx, 10, dp);
-    dpsgdStepNaive(b, tf.train.sgd(0.5), data, idx, 10, dp);
-    const wa = getFlatWeights(a);
-    const wb = getFlatWeights(b);
+    await dpsgdStep(new FunctionalModel(a), tf.train.sgd(0.5), data, idx, 10, dp);
+    await dpsgdStepNaive(b, tf.train.sgd(0.5), data, idx, 10, dp);
+    const wa = await getFlatWeights(a);
+    const wb = await getFlatWeights(b);
     for (let i = 0; i < wa.length; i += 97) expect(wa[i]).toBeCloseTo(wb[i]!, 5);
     a.dispose();
     b.dispose();

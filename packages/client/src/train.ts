@@ -89,7 +89,7 @@ export async function trainLocal(
         if (opts.dpsgd) {
           const q = batchSize / data.n;
           const idx = opts.dpsgd.sampling === 'poisson' ? poissonBatch(data.n, q, rw) : Array.from(order.subarray(b * batchSize, Math.min(data.n, (b + 1) * batchSize)));
-          dpsgdStep(fm!, optimizer, data, idx, batchSize, opts.dpsgd, noise!);
+          await dpsgdStep(fm!, optimizer, data, idx, batchSize, opts.dpsgd, noise!);
         } else {
           const idx = order.subarray(b * batchSize, Math.min(data.n, (b + 1) * batchSize));
           const { x, y } = batchTensors(data, idx);
@@ -105,7 +105,7 @@ export async function trainLocal(
     }
   }
   optimizer.dispose();
-  const { loss, accuracy } = evaluate(model, data);
+  const { loss, accuracy } = await evaluate(model, data);
   const dpsgdRdp = opts.dpsgd && data.n > 0 ? dpsgdStepRdp(Math.min(1, batchSize / data.n), opts.dpsgd.noiseMultiplier).map((r) => r * steps) : null;
   return { loss, accuracy, examples: data.n, steps, ms: performance.now() - started, dpsgdRdp };
 }
@@ -124,14 +124,14 @@ function applyNoisyMean(optimizer: tf.Optimizer, vars: readonly tf.Variable[], s
 }
 
 /** One DP-SGD step with ghost clipping (two backward passes for the whole batch). */
-export function dpsgdStep(fm: FunctionalModel, optimizer: tf.Optimizer, data: Dataset, idx: ArrayLike<number>, expectedBatch: number, dp: DpSgdConfig, noise = new GaussianNoise()): void {
+export async function dpsgdStep(fm: FunctionalModel, optimizer: tf.Optimizer, data: Dataset, idx: ArrayLike<number>, expectedBatch: number, dp: DpSgdConfig, noise = new GaussianNoise()): Promise<void> {
   const vars = fm.layers.flatMap((l) => [l.kernel, l.bias]);
   let sums: Float32Array[];
   if (idx.length === 0) sums = vars.map((v) => new Float32Array(v.size));
   else {
     const { x, y } = batchTensors(data, idx);
-    const { grads } = clippedGradientSum(fm, x, y, dp.clip);
-    sums = grads.map((g) => (g.dataSync() as Float32Array).slice());
+    const { grads } = await clippedGradientSum(fm, x, y, dp.clip);
+    sums = await Promise.all(grads.map(async (g) => ((await g.data()) as Float32Array).slice()));
     tf.dispose([x, y, ...grads]);
   }
   applyNoisyMean(optimizer, vars, sums, expectedBatch, dp, noise);
@@ -141,21 +141,21 @@ export function dpsgdStep(fm: FunctionalModel, optimizer: tf.Optimizer, data: Da
  * The reference DP-SGD step: one backward pass per example, gᵢ = ∇ℓ(xᵢ), clipped to C and summed.
  * Slow (B backward passes) but obviously right; the tests check ghost clipping against it.
  */
-export function dpsgdStepNaive(model: tfl.LayersModel, optimizer: tf.Optimizer, data: Dataset, idx: ArrayLike<number>, expectedBatch: number, dp: DpSgdConfig, noise = new GaussianNoise()): void {
+export async function dpsgdStepNaive(model: tfl.LayersModel, optimizer: tf.Optimizer, data: Dataset, idx: ArrayLike<number>, expectedBatch: number, dp: DpSgdConfig, noise = new GaussianNoise()): Promise<void> {
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  const sums = naiveClippedSum(model, data, idx, dp.clip).sums;
+  const sums = (await naiveClippedSum(model, data, idx, dp.clip)).sums;
   applyNoisyMean(optimizer, vars, sums, expectedBatch, dp, noise);
 }
 
 /** Σᵢ min(1, C/‖gᵢ‖)·gᵢ by the per-example loop, with the per-example norms. */
-export function naiveClippedSum(model: tfl.LayersModel, data: Dataset, idx: ArrayLike<number>, clip: number): { sums: Float32Array[]; norms: Float32Array } {
+export async function naiveClippedSum(model: tfl.LayersModel, data: Dataset, idx: ArrayLike<number>, clip: number): Promise<{ sums: Float32Array[]; norms: Float32Array }> {
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const sums = vars.map((v) => new Float32Array(v.size));
   const norms = new Float32Array(idx.length);
   for (let i = 0; i < idx.length; i++) {
     const { x, y } = batchTensors(data, [idx[i]!]);
     const { grads } = tf.variableGrads(() => lossOf(model, x, y), vars);
-    const flat = vars.map((v) => grads[v.name]!.dataSync() as Float32Array);
+    const flat = await Promise.all(vars.map(async (v) => (await grads[v.name]!.data()) as Float32Array));
     let sq = 0;
     for (const g of flat) for (let k = 0; k < g.length; k++) sq += g[k]! * g[k]!;
     norms[i] = Math.sqrt(sq);

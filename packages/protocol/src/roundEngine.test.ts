@@ -143,3 +143,14 @@ describe('RoundEngine', () => {
     expect(r.outcome).toMatchObject({ kind: 'released', contributions: 5 });
   });
 });
+
+describe('RoundEngine reconnects', () => {
+  it('repeats the task and the latest SecAgg message to a party that comes back', async () => {
+    const s = setup(['a', 'b', 'c']);
+    const { engine } = await RoundEngine.start(s);
+    await engine.onDisconnect('b');
+    const again = engine.onReconnect('b');
+    expect(again.map((c) => (c.kind === 'send' ? c.event : c.kind))).toEqual(['task']);
+    expect(engine.onReconnect('stranger')).toEqual([]);
+  });
+});

@@ -78,6 +78,8 @@ export class RoundEngine {
   private readonly byClient = new Map<string, { secaggId: number; contributions: number }>();
   private readonly bySecAggId = new Map<number, string>();
   private readonly gone = new Set<number>();
+  /** The task and the latest SecAgg message sent to each party, to repeat after a reconnect. */
+  private readonly lastSent = new Map<string, { task?: EngineCommand; secagg?: EngineCommand }>();
   private finished = false;
 
   private constructor(
@@ -135,6 +137,7 @@ export class RoundEngine {
       } satisfies TaskMessage,
     }));
     commands.push(...engine.open('advertise-keys'));
+    engine.remember(commands);
     return { engine, commands };
   }
 
@@ -173,7 +176,30 @@ export class RoundEngine {
     }
     const error = await this.server.receive(message);
     if (error) return refuse(error.code, error.message);
+    this.gone.delete(party.secaggId);
     return this.maybeAdvance();
+  }
+
+  private remember(commands: readonly EngineCommand[]): void {
+    for (const c of commands) {
+      if (c.kind !== 'send') continue;
+      const slot = this.lastSent.get(c.to) ?? {};
+      if (c.event === 'task') slot.task = c;
+      else slot.secagg = c;
+      this.lastSent.set(c.to, slot);
+    }
+  }
+
+  /**
+   * A party reconnected (a reloaded tab): its task and the latest SecAgg message are repeated. A client that
+   * kept its round state answers (or repeats its answer) and counts as present again from that answer on;
+   * one that lost it ignores what it cannot use, and the stage does not wait for it.
+   */
+  onReconnect(clientId: string): EngineCommand[] {
+    const party = this.byClient.get(clientId);
+    if (!party || this.finished) return [];
+    const slot = this.lastSent.get(clientId);
+    return [slot?.task, slot?.secagg].filter((c): c is EngineCommand => c !== undefined);
   }
 
   /** A client's connection closed: it will not answer; close the stage early if nobody else is pending. */
@@ -231,9 +257,9 @@ export class RoundEngine {
         commands.push(this.release(step.result.sum, step.result.included));
         return commands;
       }
-      for (const m of step.outgoing) {
-        commands.push({ kind: 'send', to: this.bySecAggId.get(m.to)!, event: 'secagg', payload: { roundId: this.roundId, message: m } });
-      }
+      const sends: EngineCommand[] = step.outgoing.map((m) => ({ kind: 'send', to: this.bySecAggId.get(m.to)!, event: 'secagg', payload: { roundId: this.roundId, message: m } }));
+      this.remember(sends);
+      commands.push(...sends);
       const next = this.server.state as SecAggStage;
       commands.push(...this.open(next));
       // Everyone expected next has already disconnected: close this stage too, without waiting.

@@ -20,7 +20,7 @@ import type {
   SurvivorsMsg,
   UnmaskRequestMsg,
 } from './messages.ts';
-import { encodeShare, splitSecret } from './shamir.ts';
+import { decodeShare, encodeShare, splitSecret } from './shamir.ts';
 import { openShareBox, sealShareBox, shareBoxKey, type OpenedShareBox } from './shareBox.ts';
 import { isSmallOrderX25519 } from './smallOrder.ts';
 import { defaultSuite, type CryptoSuite, type KeyPair } from './suite.ts';
@@ -37,6 +37,29 @@ export interface ClientStep {
 }
 
 export type SecAggClientState = 'new' | 'advertised' | 'shared' | 'masked' | 'signed' | 'done' | 'aborted';
+
+/**
+ * Everything a client needs to continue a round after a restart (a reloaded tab): structured-cloneable, for
+ * IndexedDB. It holds the round's secret keys and shares, so it must stay on the device; persisting it is
+ * also what keeps "never reveal both shares of one client" true across reloads.
+ */
+export interface SecAggClientSnapshot {
+  readonly version: 1;
+  readonly config: SecAggConfig;
+  readonly id: number;
+  readonly input: Uint32Array;
+  readonly state: SecAggClientState;
+  readonly encryption?: KeyPair;
+  readonly masking?: KeyPair;
+  readonly signing?: KeyPair;
+  readonly neighbourKeys: AdvertisedKeys[];
+  readonly boxKeys: [number, Uint8Array][];
+  readonly pairSeeds: [number, Uint8Array][];
+  readonly held: [number, { selfMaskShare: Uint8Array; maskKeyShare: Uint8Array }][];
+  readonly sharers: number[];
+  readonly survivors?: number[];
+  readonly selfMaskSeed?: Uint8Array;
+}
 
 const EXPECTED_STATE: Record<SecAggServerMessage['type'], SecAggClientState> = {
   'neighbour-keys': 'advertised',
@@ -80,6 +103,45 @@ export class SecAggClient {
 
   get state(): SecAggClientState {
     return this.stateValue;
+  }
+
+  /** A snapshot of the whole state (see SecAggClientSnapshot). */
+  snapshot(): SecAggClientSnapshot {
+    return {
+      version: 1,
+      config: this.config,
+      id: this.id,
+      input: this.input,
+      state: this.stateValue,
+      ...(this.encryption ? { encryption: this.encryption } : {}),
+      ...(this.masking ? { masking: this.masking } : {}),
+      ...(this.signing ? { signing: this.signing } : {}),
+      neighbourKeys: [...this.neighbourKeys.values()],
+      boxKeys: [...this.boxKeys],
+      pairSeeds: [...this.pairSeeds],
+      held: [...this.held].map(([v, h]) => [v, { selfMaskShare: encodeShare(h.selfMaskShare), maskKeyShare: encodeShare(h.maskKeyShare) }]),
+      sharers: [...this.sharers],
+      ...(this.survivors ? { survivors: [...this.survivors] } : {}),
+      ...(this.selfMaskSeed ? { selfMaskSeed: this.selfMaskSeed } : {}),
+    };
+  }
+
+  /** Rebuilds a client from a snapshot, checking it like fresh input. */
+  static async restore(s: SecAggClientSnapshot, options: { suite?: CryptoSuite } = {}): Promise<SecAggClient> {
+    if (s?.version !== 1) throw new SecAggError('bad-message', 'unknown SecAgg client snapshot version');
+    const c = await SecAggClient.create(s.config, s.id, s.input, options);
+    c.stateValue = s.state;
+    c.encryption = s.encryption;
+    c.masking = s.masking;
+    c.signing = s.signing;
+    for (const k of s.neighbourKeys) c.neighbourKeys.set(k.id, k);
+    for (const [v, k] of s.boxKeys) c.boxKeys.set(v, k);
+    for (const [v, k] of s.pairSeeds) c.pairSeeds.set(v, k);
+    for (const [v, h] of s.held) c.held.set(v, { selfMaskShare: decodeShare(c.id, h.selfMaskShare), maskKeyShare: decodeShare(c.id, h.maskKeyShare) });
+    for (const v of s.sharers) c.sharers.add(v);
+    if (s.survivors) c.survivors = new Set(s.survivors);
+    c.selfMaskSeed = s.selfMaskSeed;
+    return c;
   }
 
   /** Stage 0: fresh key pairs for this round only. */

@@ -4,7 +4,7 @@
  */
 export { SecAggError, type SecAggErrorCode } from './errors.ts';
 export * from './messages.ts';
-export { SecAggClient, type ClientStep, type SecAggClientState } from './client.ts';
+export { SecAggClient, type ClientStep, type SecAggClientState, type SecAggClientSnapshot } from './client.ts';
 export { SecAggServer, type SecAggResult, type ServerStep, type SecAggServerState } from './server.ts';
 export { chooseSecAggParams, validateSecAggParams, log2BinomialTailAtLeast, type SecAggParams, type SecAggParamOptions } from './params.ts';
 export { neighbourGraph, seededPermutation, type NeighbourGraph } from './graph.ts';

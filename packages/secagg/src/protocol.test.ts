@@ -388,3 +388,40 @@ function flip(bytes: Uint8Array, at: number): Uint8Array {
   c[at]! ^= 1;
   return c;
 }
+
+describe('snapshots (a reloaded tab continues its round)', () => {
+  it('a client restored from a structured clone after every step finishes the round correctly', async () => {
+    const ids = [1, 2, 3, 4, 5];
+    const cfg = config(ids, 40, 16);
+    const inputs = makeInputs(ids, 40, 16, 31);
+    const server = await SecAggServer.create(cfg);
+    let clients = new Map<number, SecAggClient>();
+    for (const id of ids) clients.set(id, await SecAggClient.create(cfg, id, inputs.get(id)!));
+    const reload = async () => {
+      const next = new Map<number, SecAggClient>();
+      for (const [id, c] of clients) next.set(id, await SecAggClient.restore(structuredClone(c.snapshot())));
+      clients = next;
+    };
+    for (const c of clients.values()) await server.receive(await c.advertise());
+    await reload();
+    let result;
+    for (;;) {
+      const step = await server.advance();
+      if (step.result) {
+        result = step.result;
+        break;
+      }
+      expect(step.error).toBeUndefined();
+      for (const m of step.outgoing) {
+        const out = await clients.get(m.to)!.handle(m);
+        expect(out.aborted).toBeUndefined();
+        await server.receive(out.outgoing!);
+      }
+      await reload();
+    }
+    expect(Array.from(result.sum)).toEqual(Array.from(plainSum(inputs, ids, 40, 16)));
+    // After the reload, a finished client still refuses to answer again.
+    const again = await clients.get(1)!.handle({ type: 'unmask-request', roundId: cfg.roundId, to: 1, signatures: [], revealSelfMaskOf: [], revealMaskKeyOf: [2] });
+    expect(again.warnings[0]).toMatchObject({ code: 'replay' });
+  });
+});

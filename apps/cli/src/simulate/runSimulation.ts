@@ -144,10 +144,23 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
     operator.on('round', (e: RoundSummary) => onEvent({ type: 'round', ...e }));
     operator.on('stage', (e: CoordinatorEvent) => onEvent(e));
     operator.on('run', (e: CoordinatorEvent) => onEvent(e));
-    const res = await fetch(new URL('/api/runs', url), { method: 'POST', headers: { authorization: `Bearer ${o.token}`, 'content-type': 'application/json' }, body: JSON.stringify(input) });
-    const body = (await res.json()) as { runId?: string; error?: string };
-    if (!res.ok) throw new Error(`the coordinator refused the run: ${body.error}`);
-    runId = body.runId!;
+    const headers = { authorization: `Bearer ${o.token}`, 'content-type': 'application/json' };
+    const status = (await (await fetch(new URL('/api/status', url), { headers })).json()) as { runId: string | null; state: string; error?: string };
+    if (status.error) throw new Error(`the coordinator refused the operator token: ${status.error}`);
+    if (status.runId && ['running', 'waiting', 'paused'].includes(status.state)) {
+      // A run is in progress (for example npm start's): join it and watch `rounds` rounds of it.
+      runId = status.runId;
+      progress(`joining run ${runId} in progress at ${url}`, true);
+      let completedHere = 0;
+      operator.on('round', (e: RoundSummary) => {
+        if (e.status === 'completed' && ++completedHere >= o.rounds) finished(`completed: ${completedHere} rounds of run ${runId} watched`);
+      });
+    } else {
+      const res = await fetch(new URL('/api/runs', url), { method: 'POST', headers, body: JSON.stringify(input) });
+      const body = (await res.json()) as { runId?: string; error?: string };
+      if (!res.ok) throw new Error(`the coordinator refused the run: ${body.error}`);
+      runId = body.runId!;
+    }
   }
 
   const workers: Worker[] = [];

@@ -1,0 +1,133 @@
+/** The client page: what this tab is doing for the federated run, and the controls it offers. */
+import { useEffect, useState } from 'react';
+import type { ClientController, UiState } from './controller.ts';
+
+function Bar({ label, value, detail }: { label: string; value: number; detail?: string }) {
+  return (
+    <div className="bar" data-testid={`bar-${label.toLowerCase()}`}>
+      <div className="bar-label">
+        <span>{label}</span>
+        <span>{detail ?? `${Math.round(value * 100)} %`}</span>
+      </div>
+      <div className="bar-track">
+        <div className="bar-fill" style={{ width: `${Math.round(value * 100)}%` }} />
+      </div>
+    </div>
+  );
+}
+
+const fmt = (x: number | null | undefined, digits = 3) => (x === null || x === undefined ? '—' : x.toFixed(digits));
+
+export function App({ controller, initialMiniClients, forcedBackend, autoJoin }: { controller: ClientController; initialMiniClients: number; forcedBackend: string | null; autoJoin: boolean }) {
+  const [s, setS] = useState<UiState>(controller.state);
+  const [mini, setMini] = useState(initialMiniClients);
+  const [started, setStarted] = useState(false);
+  useEffect(() => controller.subscribe(setS), [controller]);
+  const join = () => {
+    setStarted(true);
+    void controller.start({ miniClients: mini, backend: forcedBackend }).catch((e: Error) => console.error(e));
+  };
+  useEffect(() => {
+    if (autoJoin && !started) join();
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, []);
+  const run = s.run;
+  const dpsgd = s.metrics?.dpsgdEpsilon;
+  return (
+    <main>
+      <header>
+        <h1>hushfl client</h1>
+        <span className={`dot ${s.connection}`} data-testid="connection">
+          {s.connection}
+        </span>
+      </header>
+      {s.insecure && (
+        <div className="notice error" data-testid="insecure">
+          This page is not a secure context: browsers give WebCrypto only over HTTPS (or on localhost), so it cannot take part.
+        </div>
+      )}
+      {s.notice && (
+        <div className={`notice ${s.notice.kind}`} data-testid="notice">
+          {s.notice.text}
+        </div>
+      )}
+      <section className="grid">
+        <div className="card">
+          <h2>This client</h2>
+          <dl>
+            <dt>Client id</dt>
+            <dd data-testid="client-id">{s.clientId ?? '—'}</dd>
+            <dt>Backend</dt>
+            <dd data-testid="backend">{s.backend ?? '—'}</dd>
+            <dt>Mini-clients</dt>
+            <dd data-testid="mini-clients">
+              {started ? (
+                s.miniClients
+              ) : (
+                <input type="number" min={1} max={16} value={mini} onChange={(e) => setMini(Number(e.target.value))} aria-label="mini-clients" />
+              )}
+            </dd>
+            <dt>Local examples</dt>
+            <dd>{s.examples.length ? s.examples.join(' + ') : '—'}</dd>
+          </dl>
+          <div className="buttons">
+            {!started && <button onClick={join}>Join</button>}
+            <button className="secondary" data-testid="forget" onClick={() => void controller.forget()}>
+              Forget me
+            </button>
+            {s.metrics && (
+              <a
+                className="button secondary"
+                download="client_metrics.json"
+                href={`data:application/json,${encodeURIComponent(JSON.stringify(s.metrics, null, 2))}`}
+              >
+                Metrics JSON
+              </a>
+            )}
+          </div>
+        </div>
+        <div className="card">
+          <h2>Run</h2>
+          <dl>
+            <dt>Run</dt>
+            <dd data-testid="run-id">{run?.runId ?? 'none'}</dd>
+            <dt>State</dt>
+            <dd data-testid="run-state">{run?.state ?? '—'}</dd>
+            <dt>Round</dt>
+            <dd data-testid="round">{run ? `${Math.min(run.round + 1, run.rounds)} / ${run.rounds}` : '—'}</dd>
+            <dt>Client-level ε (DDG)</dt>
+            <dd data-testid="epsilon-ddg">
+              {run?.epsilon === null || run?.epsilon === undefined ? (run?.epsilonBudget ? '0' : 'no noise') : fmt(run.epsilon)}
+              {run?.epsilonBudget ? ` of ${run.epsilonBudget} (δ = ${run.delta})` : ''}
+            </dd>
+            <dt>Instance-level ε (DP-SGD)</dt>
+            <dd data-testid="epsilon-dpsgd">{dpsgd === null || dpsgd === undefined ? 'off' : fmt(dpsgd)}</dd>
+            <dt>Global accuracy</dt>
+            <dd data-testid="global-accuracy">{s.globalAccuracy === null ? '—' : `${(s.globalAccuracy * 100).toFixed(1)} %`}</dd>
+          </dl>
+        </div>
+        <div className="card wide">
+          <h2>Current round</h2>
+          <dl>
+            <dt>Round</dt>
+            <dd>{s.round ? `${s.round.round + 1} (attempt ${s.round.attempt})` : '—'}</dd>
+            <dt>Stage</dt>
+            <dd data-testid="stage">{s.stage ?? (s.selected === false ? 'not selected' : 'waiting')}</dd>
+            <dt>Local loss / accuracy</dt>
+            <dd data-testid="local">{s.lastTrain ? `${fmt(s.lastTrain.loss)} / ${(s.lastTrain.accuracy * 100).toFixed(1)} % on ${s.lastTrain.examples} examples` : '—'}</dd>
+          </dl>
+          <Bar
+            label="Training"
+            value={s.progress.training}
+            detail={s.progress.training >= 1 ? 'done' : s.epochBatch ? `epoch ${s.epochBatch.epoch + 1}, batch ${s.epochBatch.batch}` : undefined}
+          />
+          <Bar label="Encoding" value={s.progress.encoding} />
+          <Bar label="Upload" value={s.progress.upload} detail={`${Math.round(s.progress.upload * 5)} / 5 SecAgg messages`} />
+        </div>
+      </section>
+      <footer>
+        Updates leave this tab only DDG-encoded and SecAgg-masked: the coordinator sees the sum of many clients, never this one.
+      </footer>
+    </main>
+  );
+}

@@ -1,0 +1,83 @@
+/**
+ * What a tab keeps in IndexedDB (never localStorage or the URL): its identity (client id and session token),
+ * its data shards, the in-flight round (keys and SecAgg state, to continue after a reload and to keep refusing
+ * a second unmask), the latest global model and its metrics. "Forget me" deletes the database.
+ */
+import { openDB, deleteDB, type DBSchema, type IDBPDatabase } from 'idb';
+import type { ClientMetrics, PersistedRound } from '@hushfl/client';
+
+export const DB_NAME = 'hushfl';
+
+export interface Identity {
+  readonly clientId: string;
+  readonly sessionToken: string;
+  readonly miniClients: number;
+  readonly shards: number[];
+}
+
+interface Schema extends DBSchema {
+  kv: {
+    key: 'identity' | 'metrics' | 'round' | 'model';
+    value: Identity | ClientMetrics | PersistedRound | { roundId: string; round: number; weights: Uint8Array };
+  };
+  shards: { key: number; value: Uint8Array };
+}
+
+let db: Promise<IDBPDatabase<Schema>> | null = null;
+
+function open(): Promise<IDBPDatabase<Schema>> {
+  db ??= openDB<Schema>(DB_NAME, 1, {
+    upgrade(d) {
+      d.createObjectStore('kv');
+      d.createObjectStore('shards');
+    },
+    blocking() {
+      // Another context (Forget me) wants to delete the database: let it.
+      void db?.then((x) => x.close());
+      db = null;
+    },
+  });
+  return db;
+}
+
+export const store = {
+  async identity(): Promise<Identity | undefined> {
+    return (await (await open()).get('kv', 'identity')) as Identity | undefined;
+  },
+  async setIdentity(i: Identity): Promise<void> {
+    await (await open()).put('kv', i, 'identity');
+  },
+  async shard(index: number): Promise<Uint8Array | undefined> {
+    return (await open()).get('shards', index);
+  },
+  async setShard(index: number, bytes: Uint8Array): Promise<void> {
+    await (await open()).put('shards', bytes, index);
+  },
+  async round(): Promise<PersistedRound | undefined> {
+    return (await (await open()).get('kv', 'round')) as PersistedRound | undefined;
+  },
+  async setRound(r: PersistedRound | null): Promise<void> {
+    const d = await open();
+    if (r) await d.put('kv', r, 'round');
+    else await d.delete('kv', 'round');
+  },
+  async metrics(): Promise<ClientMetrics | undefined> {
+    return (await (await open()).get('kv', 'metrics')) as ClientMetrics | undefined;
+  },
+  async setMetrics(m: ClientMetrics): Promise<void> {
+    await (await open()).put('kv', m, 'metrics');
+  },
+  async model(): Promise<{ roundId: string; round: number; weights: Uint8Array } | undefined> {
+    return (await (await open()).get('kv', 'model')) as { roundId: string; round: number; weights: Uint8Array } | undefined;
+  },
+  async setModel(m: { roundId: string; round: number; weights: Uint8Array }): Promise<void> {
+    await (await open()).put('kv', m, 'model');
+  },
+  /** Forget me: everything this tab stored. */
+  async forget(): Promise<void> {
+    const d = await db;
+    d?.close();
+    db = null;
+    await deleteDB(DB_NAME);
+  },
+};

@@ -1,0 +1,35 @@
+/** Messages between the page and its two Workers (training; encoding + SecAgg). */
+import type { Report } from '@hushfl/protocol';
+import type { ClientMetrics, TrainOutput, TrainRequest } from '@hushfl/client';
+import type { TrainProgress } from '@hushfl/client';
+
+/** Page → client worker. */
+export type ToClientWorker =
+  | { type: 'init'; miniClients: number; trainer: MessagePort; backend: string }
+  | { type: 'task'; packed: { json: string; bin: ArrayBuffer } }
+  | { type: 'secagg'; packed: { json: string; bin: ArrayBuffer } }
+  | { type: 'round-end'; payload: unknown };
+
+/** Client worker → page. */
+export type FromClientWorker =
+  | { type: 'ready'; resumedRound: string | null }
+  | { type: 'secagg'; packed: { json: string; bin: ArrayBuffer } }
+  | { type: 'report'; report: Report }
+  | { type: 'metrics'; metrics: ClientMetrics }
+  | { type: 'error'; message: string };
+
+/** Page → train worker. */
+export type ToTrainWorker =
+  | { type: 'backend'; forced: string | null }
+  | { type: 'port'; port: MessagePort }
+  | { type: 'shards'; indices: number[] };
+
+/** Train worker → page. */
+export type FromTrainWorker = { type: 'backend'; backend: string } | { type: 'shards'; examples: number[] } | { type: 'error'; message: string };
+
+/** Client worker ↔ train worker over their MessageChannel. */
+export type TrainCall = { type: 'train'; id: number; req: TrainRequest };
+export type TrainReply =
+  | { type: 'progress'; id: number; progress: TrainProgress }
+  | { type: 'done'; id: number; output: TrainOutput }
+  | { type: 'failed'; id: number; message: string };

@@ -1,0 +1,54 @@
+/// <reference lib="webworker" />
+/**
+ * The training Worker: TensorFlow.js on the best backend this browser offers, the tab's shards from
+ * IndexedDB, and local training (with DP-SGD when configured) for each mini-client. Updates go straight to the
+ * client Worker over a MessageChannel, transferred, never through the page.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { LocalTrainer, decodeShard } from '@hushfl/client';
+import { selectBackend } from '../backends.ts';
+import { store } from '../store.ts';
+import type { FromTrainWorker, ToTrainWorker, TrainCall, TrainReply } from './messages.ts';
+
+declare const self: DedicatedWorkerGlobalScope;
+
+let backend = 'cpu';
+let trainer: LocalTrainer | null = null;
+const post = (m: FromTrainWorker) => self.postMessage(m);
+
+self.onmessage = async (e: MessageEvent<ToTrainWorker>) => {
+  const m = e.data;
+  try {
+    if (m.type === 'backend') {
+      backend = await selectBackend(m.forced);
+      post({ type: 'backend', backend });
+    } else if (m.type === 'shards') {
+      const datasets = [];
+      for (const i of m.indices) {
+        const bytes = await store.shard(i);
+        if (!bytes) throw new Error(`shard ${i} is not in IndexedDB`);
+        datasets.push(decodeShard(bytes));
+      }
+      trainer?.dispose();
+      trainer = new LocalTrainer(datasets, backend);
+      post({ type: 'shards', examples: datasets.map((d) => d.n) });
+    } else if (m.type === 'port') {
+      m.port.onmessage = (ev: MessageEvent<TrainCall>) => void train(m.port, ev.data);
+    }
+  } catch (err) {
+    post({ type: 'error', message: (err as Error).message });
+  }
+};
+
+async function train(port: MessagePort, call: TrainCall): Promise<void> {
+  const reply = (r: TrainReply, transfer: Transferable[] = []) => port.postMessage(r, transfer);
+  try {
+    if (!trainer) throw new Error('the training worker has no data yet');
+    // tfjs' WASM backend has no Conv2D gradient kernels: convolutional models train on the CPU backend.
+    if (call.req.spec.kind === 'cnn' && tf.getBackend() === 'wasm') await tf.setBackend('cpu');
+    const output = await trainer.train(call.req, (progress) => reply({ type: 'progress', id: call.id, progress }));
+    reply({ type: 'done', id: call.id, output }, [output.delta.buffer]);
+  } catch (err) {
+    reply({ type: 'failed', id: call.id, message: (err as Error).message });
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * The client page in real Chromium against a real coordinator: it completes rounds together with Node clients
+ * started by `hushfl simulate --url`, its main thread stays responsive while the Workers train, encode and
+ * mask, it is cross-origin isolated, and its identity lives in IndexedDB across reloads until "Forget me".
+ */
+import { expect, test } from '@playwright/test';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { LONG_TASK_PROBE, OPERATOR_TOKEN, startCoordinator } from './support/coordinator.ts';
+
+const hushfl = fileURLToPath(new URL('../apps/cli/bin/hushfl.mjs', import.meta.url));
+
+function simulate(url: string, clients: number, rounds: number): Promise<{ code: number; out: string; err: string }> {
+  const child = spawn(process.execPath, [hushfl, 'simulate', '--url', url, '--token', OPERATOR_TOKEN, '--clients', String(clients), '--rounds', String(rounds), '--workers', '1', '--json'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  return new Promise((resolve) => child.on('exit', (code) => resolve({ code: code ?? 1, out, err })));
+}
+
+test('a tab completes DDG rounds with Node clients from `hushfl simulate --url`, its main thread staying responsive', async ({ page }, info) => {
+  const { c, rounds } = await startCoordinator({ rounds: 2, minClients: 4, selection: { clientsPerRound: 4 }, ddg: { bits: 16, gamma: 2e-4, localStddev: 0.004 } });
+  try {
+    await page.addInitScript(LONG_TASK_PROBE);
+    await page.goto(`${c.url}/?backend=wasm`);
+    await expect(page.getByTestId('client-id')).toHaveText(/^[A-Za-z0-9_-]{16}$/, { timeout: 30_000 });
+    expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+    await expect(page.getByTestId('backend')).toHaveText('wasm');
+    await page.evaluate(() => (window as unknown as { __resetLongest(): void }).__resetLongest());
+
+    const sim = await simulate(c.url, 3, 2);
+    expect(sim.code, sim.err).toBe(0);
+    expect(JSON.parse(sim.out).rounds).toHaveLength(2);
+
+    await expect(page.getByTestId('notice')).toContainText('Round 2 completed with this tab’s update in the sum', { timeout: 30_000 });
+    await expect(page.getByTestId('stage')).toHaveText('Done');
+    await expect(page.getByTestId('epsilon-ddg')).not.toHaveText('no noise');
+    expect(rounds.filter((r) => r.status === 'completed' && r.contributors === 4)).toHaveLength(2);
+    const longest = await page.evaluate(() => (window as unknown as { __longest: number }).__longest);
+    info.annotations.push({ type: 'longest main-thread task (ms)', description: String(longest) });
+    expect(longest).toBeLessThan(200);
+    await page.screenshot({ path: info.outputPath('client-page.png'), fullPage: true });
+  } finally {
+    await c.close();
+  }
+});
+
+test('identity and metrics live in IndexedDB: a reload rejoins as the same client; "Forget me" clears it', async ({ page }) => {
+  const { c } = await startCoordinator();
+  try {
+    await page.goto(c.url);
+    const id = page.getByTestId('client-id');
+    await expect(id).toHaveText(/^[A-Za-z0-9_-]{16}$/, { timeout: 30_000 });
+    const first = await id.textContent();
+    expect(await page.evaluate(() => JSON.stringify({ ...localStorage }))).toBe('{}');
+    expect(page.url()).not.toContain(first!);
+    await page.reload();
+    await expect(id).toHaveText(first!, { timeout: 30_000 });
+    await expect(page.getByTestId('notice')).toContainText('Rejoined as the same client');
+    await page.getByTestId('forget').click();
+    await expect(page.getByTestId('notice')).toContainText('Forgotten');
+    await page.reload();
+    await expect(id).toHaveText(/^[A-Za-z0-9_-]{16}$/, { timeout: 30_000 });
+    expect(await id.textContent()).not.toBe(first);
+  } finally {
+    await c.close();
+  }
+});
+
+test('?miniClients=3: one tab counts as three contributions, each on its own shard', async ({ page }) => {
+  const { c, rounds } = await startCoordinator({ rounds: 1, minClients: 4, selection: { clientsPerRound: 4 }, maxMiniClients: 4 });
+  const { connectNodeClient } = await import('@hushfl/node-client');
+  const node = await connectNodeClient({ url: c.url });
+  try {
+    await page.goto(`${c.url}/?miniClients=3&backend=wasm`);
+    await expect(page.getByTestId('mini-clients')).toHaveText('3', { timeout: 30_000 });
+    await expect(page.getByTestId('notice')).toContainText('Round 1 completed with this tab’s update in the sum', { timeout: 60_000 });
+    expect(rounds[0]).toMatchObject({ status: 'completed', contributors: 4, selected: 2 });
+    const shards = await page.evaluate(async () => {
+      const req = indexedDB.open('hushfl');
+      const db = await new Promise<IDBDatabase>((resolve) => (req.onsuccess = () => resolve(req.result)));
+      const tx = db.transaction('kv').objectStore('kv').get('identity');
+      return new Promise<number[]>((resolve) => (tx.onsuccess = () => resolve(tx.result.shards)));
+    });
+    expect(new Set(shards).size).toBe(3);
+  } finally {
+    await node.close();
+    await c.close();
+  }
+});
+
+test('says clearly when the coordinator is unreachable', async ({ page }) => {
+  const { c } = await startCoordinator();
+  await page.goto(c.url);
+  await expect(page.getByTestId('connection')).toHaveText('connected', { timeout: 30_000 });
+  await c.close();
+  await expect(page.getByTestId('connection')).toHaveText('unreachable', { timeout: 30_000 });
+  await expect(page.getByTestId('notice')).toContainText(/unreachable|Disconnected from the coordinator/);
+});

@@ -1,0 +1,84 @@
+/**
+ * The WebGPU path, in Chromium started with --enable-unsafe-webgpu (a SwiftShader adapter here): training on
+ * WebGPU gives the same update as on WASM within float tolerance, and a tab with ?backend=webgpu completes a
+ * full round.
+ */
+import { expect, test } from '@playwright/test';
+import { build } from 'esbuild';
+import { readFileSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { connectNodeClient } from '@hushfl/node-client';
+import { chromiumArgs, chromiumPath } from '../playwright.config.ts';
+import { startCoordinator } from './support/coordinator.ts';
+import { serveFiles } from './support/staticServer.ts';
+
+test.use({ launchOptions: { executablePath: chromiumPath, args: [...chromiumArgs, '--enable-unsafe-webgpu'] } });
+
+async function fixtureServer() {
+  const bundle = await build({
+    entryPoints: [fileURLToPath(new URL('./fixtures/train-backends.ts', import.meta.url))],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    write: false,
+    define: { 'process.env.NODE_ENV': '"production"' },
+  });
+  const require = createRequire(import.meta.url);
+  const wasmDir = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
+  const files: Record<string, string | Buffer> = {
+    '/index.html': '<!doctype html><script type="module" src="/train.js"></script>',
+    '/train.js': bundle.outputFiles[0]!.text,
+  };
+  for (const f of readdirSync(wasmDir)) if (f.endsWith('.wasm')) files[`/tfjs-wasm/${f}`] = readFileSync(join(wasmDir, f));
+  return serveFiles(files);
+}
+
+for (const dpsgd of [false, true]) {
+  test(`WebGPU training gives the WASM update within float tolerance${dpsgd ? ' (DP-SGD, ghost clipping)' : ''}`, async ({ page }) => {
+    const server = await fixtureServer();
+    try {
+      await page.goto(server.url);
+      await page.waitForFunction(() => 'trainOn' in window);
+      type Out = { backend: string; delta: number[] };
+      const gpu = await page.evaluate((dp) => (window as unknown as { trainOn(b: string, d: boolean): Promise<Out> }).trainOn('webgpu', dp), dpsgd);
+      const wasm = await page.evaluate((dp) => (window as unknown as { trainOn(b: string, d: boolean): Promise<Out> }).trainOn('wasm', dp), dpsgd);
+      expect(gpu.backend).toBe('webgpu');
+      expect(wasm.backend).toBe('wasm');
+      let maxErr = 0;
+      let scale = 0;
+      for (let i = 0; i < wasm.delta.length; i++) {
+        maxErr = Math.max(maxErr, Math.abs(gpu.delta[i]! - wasm.delta[i]!));
+        scale = Math.max(scale, Math.abs(wasm.delta[i]!));
+      }
+      expect(scale).toBeGreaterThan(1e-4); // training moved the weights
+      expect(maxErr).toBeLessThan(1e-3 * scale + 1e-6);
+    } finally {
+      await server.close();
+    }
+  });
+}
+
+test('a tab with ?backend=webgpu completes a full round', async ({ page }, info) => {
+  const { c, rounds } = await startCoordinator({ rounds: 1, minClients: 3, selection: { clientsPerRound: 3 } });
+  const nodes = [];
+  try {
+    await page.goto(`${c.url}/?backend=webgpu`);
+    await expect(page.getByTestId('backend')).toHaveText('webgpu', { timeout: 30_000 });
+    await expect(page.getByTestId('client-id')).toHaveText(/^[A-Za-z0-9_-]{16}$/, { timeout: 30_000 });
+    nodes.push(await connectNodeClient({ url: c.url }), await connectNodeClient({ url: c.url }));
+    await expect(page.getByTestId('notice')).toContainText('Round 1 completed with this tab’s update in the sum', { timeout: 120_000 });
+    expect(rounds[0]).toMatchObject({ status: 'completed', contributors: 3 });
+    // The GPU's update is real (a broken read-back once gave zeros and a useless model).
+    expect(rounds[0]!.accuracy).toBeGreaterThan(0.3);
+    await expect(page.getByTestId('local')).toContainText('%');
+    const metrics = await page.evaluate(() => (window as unknown as { hushfl: { state: { metrics: { backend: string } } } }).hushfl.state.metrics);
+    expect(metrics.backend).toBe('webgpu');
+    await page.screenshot({ path: info.outputPath('webgpu-client.png'), fullPage: true });
+  } finally {
+    for (const n of nodes) await n.close();
+    await c.close();
+  }
+});
