@@ -12,13 +12,17 @@ import { defineConfig, type Plugin } from 'vite';
 const here = dirname(fileURLToPath(import.meta.url));
 
 function copyTfjsWasm(): Plugin {
+  let outDir = join(here, 'dist');
   return {
     name: 'hushfl-copy-tfjs-wasm',
     apply: 'build',
+    configResolved(config) {
+      outDir = resolve(here, config.build.outDir);
+    },
     closeBundle() {
       const require = createRequire(join(here, 'package.json'));
       const dist = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
-      const out = join(here, 'dist', 'tfjs-wasm');
+      const out = join(outDir, 'tfjs-wasm');
       mkdirSync(out, { recursive: true });
       for (const f of readdirSync(dist)) if (f.endsWith('.wasm')) copyFileSync(join(dist, f), join(out, f));
     },
@@ -35,6 +39,6 @@ export default defineConfig({
     emptyOutDir: true,
     target: 'es2022',
     chunkSizeWarningLimit: 4096,
-    rollupOptions: { input: { index: resolve(here, 'index.html') } },
+    rollupOptions: { input: { index: resolve(here, 'index.html'), dashboard: resolve(here, 'dashboard.html') } },
   },
 });

@@ -12,7 +12,7 @@ export async function startCoordinator(config?: Partial<RunConfigInput> & Pick<R
   const c: Coordinator = await createCoordinator({
     port: 0,
     dataDir,
-    logLevel: 'warn',
+    logLevel: 'error',
     operatorToken: OPERATOR_TOKEN,
     ...(config
       ? {

@@ -4,8 +4,8 @@
  * and multi-threaded WASM) and every resource same-origin.
  */
 import fastifyStatic from '@fastify/static';
-import type { FastifyInstance } from 'fastify';
-import { existsSync } from 'node:fs';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { existsSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
@@ -21,18 +21,18 @@ export function webRoot(): string {
 }
 
 export async function registerPages(app: FastifyInstance, root = webRoot()): Promise<void> {
-  const built = existsSync(join(root, 'index.html'));
   app.addHook('onSend', async (req, reply) => {
     if (!req.url.startsWith('/api/')) for (const [k, v] of Object.entries(ISOLATION_HEADERS)) reply.header(k, v);
   });
-  if (!built) {
-    app.get('/', async (_req, reply) =>
-      reply
-        .type('text/html; charset=utf-8')
-        .send('<!doctype html><title>hushfl</title><p>The web app is not built yet: run <code>node scripts/build-web.mjs</code> (npm start does it for you).</p>'),
-    );
-    return;
-  }
-  await app.register(fastifyStatic, { root, index: ['index.html'], wildcard: false, cacheControl: false });
-  app.get('/dashboard', async (_req, reply) => reply.sendFile(existsSync(join(root, 'dashboard.html')) ? 'dashboard.html' : 'index.html'));
+  // Whether the app is built is decided per request, so a rebuild while the coordinator runs is picked up.
+  mkdirSync(root, { recursive: true });
+  await app.register(fastifyStatic, { root, index: false, wildcard: true, cacheControl: false });
+  const page = (file: string) => async (_req: unknown, reply: FastifyReply) =>
+    existsSync(join(root, file))
+      ? reply.sendFile(file)
+      : reply
+          .type('text/html; charset=utf-8')
+          .send('<!doctype html><title>hushfl</title><p>The web app is not built yet: run <code>node scripts/build-web.mjs</code> (npm start does it for you).</p>');
+  app.get('/', page('index.html'));
+  app.get('/dashboard', page('dashboard.html'));
 }

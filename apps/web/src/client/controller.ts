@@ -30,6 +30,8 @@ export interface UiState {
   notice: { kind: 'info' | 'warn' | 'error'; text: string } | null;
   insecure: boolean;
   resumedRound: string | null;
+  /** Set once `stallAfter` took effect: this tab stopped answering the coordinator. */
+  stalled: boolean;
 }
 
 const SECAGG_STEPS: Record<string, number> = { 'advertise-keys': 1, 'share-keys': 2, 'masked-input': 3, 'consistency-signature': 4, 'unmask-shares': 5 };
@@ -53,6 +55,18 @@ export class ClientController {
   private trainWorker: Worker | null = null;
   private clientWorker: Worker | null = null;
   private workersReady: Promise<void> | null = null;
+  private stallAfterType: string | null = null;
+  /** True from the moment the stall message is sent: nothing more reaches the Workers. */
+  private deaf = false;
+
+  /**
+   * Simulates a device that stops responding (used by the browser suites): after this tab sends its `type`
+   * SecAgg message, nothing further from the coordinator reaches the Workers; `state.stalled` turns true once
+   * the coordinator has confirmed it took that message.
+   */
+  stallAfter(type: 'advertise-keys' | 'share-keys' | 'masked-input' | 'consistency-signature'): void {
+    this.stallAfterType = type;
+  }
 
   constructor(coordinator = globalThis.location?.origin ?? '') {
     this.state = {
@@ -74,6 +88,7 @@ export class ClientController {
       notice: null,
       insecure: typeof window !== 'undefined' && !window.isSecureContext,
       resumedRound: null,
+      stalled: false,
     };
   }
 
@@ -136,6 +151,7 @@ export class ClientController {
       this.toClientWorker({ type: 'task', packed: p }, [p.bin]);
     });
     socket.on(EVENTS.secagg, (p: { json: string; bin: ArrayBuffer }) => {
+      if (this.deaf) return;
       const type = /"type":"([a-z-]+)"/.exec(p.json)?.[1];
       if (type && STAGE_NAMES[type]) this.set({ stage: STAGE_NAMES[type]! });
       this.toClientWorker({ type: 'secagg', packed: p }, [p.bin]);
@@ -234,12 +250,16 @@ export class ClientController {
       case 'secagg': {
         const type = /"type":"([a-z-]+)"/.exec(m.packed.json)?.[1] ?? '';
         if (type === 'advertise-keys') this.set({ stage: 'AdvertiseKeys' });
+        if (type === this.stallAfterType) this.deaf = true;
         // Upload progress counts messages the coordinator confirmed (it acks once the round has handled them).
         void this.socket
           ?.timeout(60_000)
           .emitWithAck(EVENTS.secagg, { json: m.packed.json, bin: new Uint8Array(m.packed.bin) })
           .then((ack: { ok: boolean; reason?: string }) => {
-            if (ack.ok) this.set({ progress: { ...this.state.progress, upload: Math.max(this.state.progress.upload, (SECAGG_STEPS[type] ?? 0) / 5) } });
+            if (ack.ok) {
+              this.set({ progress: { ...this.state.progress, upload: Math.max(this.state.progress.upload, (SECAGG_STEPS[type] ?? 0) / 5) } });
+              if (type === this.stallAfterType) this.set({ stalled: true });
+            }
             else this.set({ notice: { kind: 'warn', text: `The coordinator did not take this client's ${type} message: ${ack.reason ?? 'no reason given'}` } });
           })
           .catch(() => undefined);

@@ -1,0 +1,393 @@
+/**
+ * The operator dashboard: start and steer a run, and watch it live — the round timeline with each SecAgg
+ * stage's duration, who was selected, finished or dropped (and where), accuracy and loss, ε spent against the
+ * budget, bytes moved, and the noise and precision in force. Errors from the coordinator are shown.
+ */
+import { useCallback, useEffect, useMemo, useState } from 'react';
+import { parse as parseYaml } from 'yaml';
+import { ApiError, OperatorApi, type RoundRow, type RunRow } from './api.ts';
+import { Chart } from './Chart.tsx';
+import { Join } from './Join.tsx';
+import type { Status } from '@hushfl/protocol';
+
+const STAGES = ['advertise-keys', 'share-keys', 'masked-input', 'consistency-check', 'unmasking'] as const;
+const STAGE_COLORS: Record<string, string> = {
+  'advertise-keys': '#3a7bd5',
+  'share-keys': '#7a5af5',
+  'masked-input': '#e08e0b',
+  'consistency-check': '#2aa876',
+  unmasking: '#d64545',
+};
+
+export const EXAMPLE_CONFIG = `# A run of MNIST with SecAgg+ and distributed discrete Gaussian noise.
+name: mnist-ddg
+task: { model: { kind: mlp, hidden: [64] }, partition: { kind: iid }, shards: 100 }
+rounds: 10
+selection: { clientsPerRound: 6 }
+minClients: 4
+training: { epochs: 2, batchSize: 16, learningRate: 0.1 }
+ddg: { bits: 16, clip: 1.0, epsilon: 8, delta: 1.0e-5 }
+`;
+
+interface LiveStage {
+  phase: 'open' | 'closed';
+  durationMs?: number;
+  dropped: string[];
+}
+
+const fmtBytes = (b: number) => (b > 1 << 20 ? `${(b / (1 << 20)).toFixed(1)} MiB` : `${(b / 1024).toFixed(0)} KiB`);
+
+export function App() {
+  const [token, setToken] = useState('');
+  const [api, setApi] = useState<OperatorApi | null>(null);
+  const [status, setStatus] = useState<Status | null>(null);
+  const [runs, setRuns] = useState<RunRow[]>([]);
+  const [runId, setRunId] = useState<string | null>(null);
+  const [rounds, setRounds] = useState<RoundRow[]>([]);
+  const [live, setLive] = useState<{ round: number; attempt: number; stages: Record<string, LiveStage> } | null>(null);
+  const [errors, setErrors] = useState<string[]>([]);
+  const [config, setConfig] = useState(EXAMPLE_CONFIG);
+  const [picked, setPicked] = useState<number | null>(null);
+  const [connected, setConnected] = useState(false);
+
+  const fail = useCallback((e: unknown) => setErrors((xs) => [...xs.slice(-4), e instanceof Error ? e.message : String(e)]), []);
+
+  const refresh = useCallback(
+    async (a: OperatorApi, id?: string | null) => {
+      try {
+        const [s, rs] = await Promise.all([a.status(), a.runs()]);
+        setStatus(s);
+        setRuns(rs);
+        const target = id ?? s.runId ?? rs[0]?.id ?? null;
+        setRunId(target);
+        setRounds(target ? await a.rounds(target) : []);
+      } catch (e) {
+        fail(e);
+      }
+    },
+    [fail],
+  );
+
+  const login = async () => {
+    const a = new OperatorApi(location.origin, token.trim());
+    try {
+      await a.status();
+    } catch (e) {
+      fail(e instanceof ApiError && e.status === 401 ? new Error('The coordinator refused this operator token.') : e);
+      return;
+    }
+    setErrors([]);
+    setApi(a);
+  };
+
+  useEffect(() => {
+    if (!api) return;
+    void refresh(api);
+    const socket = api.live();
+    socket.on('connect', () => setConnected(true));
+    socket.on('disconnect', () => setConnected(false));
+    socket.on('connect_error', (e) => fail(new Error(`live events: ${e.message}`)));
+    socket.on('status', (s: Status) => setStatus(s));
+    socket.on('clients', (e: { connected: number }) => setStatus((s) => (s ? { ...s, clientsConnected: e.connected } : s)));
+    socket.on('round-start', (e: { round: number; attempt: number }) => setLive({ round: e.round, attempt: e.attempt, stages: {} }));
+    socket.on('stage', (e: { round: number; attempt: number; stage: string; phase: 'open' | 'closed'; dropped: string[]; durationMs?: number }) =>
+      setLive((l) => {
+        const base = l && l.round === e.round && l.attempt === e.attempt ? l : { round: e.round, attempt: e.attempt, stages: {} };
+        return { ...base, stages: { ...base.stages, [e.stage]: { phase: e.phase, dropped: e.dropped, ...(e.durationMs !== undefined ? { durationMs: e.durationMs } : {}) } } };
+      }),
+    );
+    socket.on('round', (e: { status: string; round: number; error: string | null }) => {
+      if (e.status === 'aborted') fail(new Error(`Round ${e.round + 1} aborted: ${e.error}`));
+      void refresh(api);
+    });
+    socket.on('run', () => void refresh(api));
+    const timer = setInterval(() => void refresh(api, null), 15_000);
+    return () => {
+      socket.close();
+      clearInterval(timer);
+    };
+  }, [api, refresh, fail]);
+
+  const run = runs.find((r) => r.id === runId) ?? null;
+  const completed = useMemo(() => rounds.filter((r) => r.state === 'completed'), [rounds]);
+  const xs = useMemo(() => completed.map((r) => r.round + 1), [completed]);
+  const accuracySeries = useMemo(
+    () => [
+      { label: 'accuracy', values: completed.map((r) => r.accuracy), color: '#3a7bd5' },
+      { label: 'loss', values: completed.map((r) => r.loss), color: '#d64545' },
+    ],
+    [completed],
+  );
+  const budget = run?.ddg.epsilonBudget ?? null;
+  const epsilonSeries = useMemo(
+    () => [
+      { label: 'ε spent', values: completed.map((r) => r.epsilon), color: '#2aa876' },
+      ...(budget !== null ? [{ label: 'budget', values: completed.map(() => budget), color: '#999', dash: [6, 4] }] : []),
+    ],
+    [completed, budget],
+  );
+
+  if (!api) {
+    return (
+      <main className="dash">
+        <h1>hushfl operator dashboard</h1>
+        <div className="card login">
+          <label>
+            Operator token{' '}
+            <input type="password" value={token} onChange={(e) => setToken(e.target.value)} onKeyDown={(e) => e.key === 'Enter' && void login()} data-testid="token" />
+          </label>
+          <button onClick={() => void login()} data-testid="login">
+            Open
+          </button>
+          <p className="muted">The token is printed by <code>hushfl start</code>; it stays in this tab's memory only.</p>
+        </div>
+        {errors.map((e, i) => (
+          <div key={i} className="notice error" data-testid="error">
+            {e}
+          </div>
+        ))}
+      </main>
+    );
+  }
+
+  const act = (action: 'pause' | 'resume' | 'stop') => run && api.control(run.id, action).then(() => refresh(api, run.id), fail);
+  const startRun = async () => {
+    let parsed: unknown;
+    try {
+      parsed = parseYaml(config);
+    } catch (e) {
+      fail(new Error(`The config is not valid YAML/JSON: ${(e as Error).message}`));
+      return;
+    }
+    try {
+      const { runId: id } = await api.start(parsed);
+      setLive(null);
+      await refresh(api, id);
+    } catch (e) {
+      fail(e);
+    }
+  };
+  const bytes = rounds.reduce((s, r) => s + r.bytes_up + r.bytes_down, 0);
+  const active = status?.runId === runId && ['running', 'waiting', 'paused'].includes(status?.state ?? '');
+  const detail = picked === null ? null : rounds[picked] ?? null;
+
+  return (
+    <main className="dash">
+      <header>
+        <h1>hushfl operator dashboard</h1>
+        <span className={`dot ${connected ? 'connected' : 'unreachable'}`} data-testid="live">
+          {connected ? 'live' : 'offline'}
+        </span>
+      </header>
+      {errors.map((e, i) => (
+        <div key={i} className="notice error" data-testid="error">
+          {e}
+        </div>
+      ))}
+      <section className="grid3">
+        <div className="card">
+          <h2>Run</h2>
+          <dl>
+            <dt>Run</dt>
+            <dd data-testid="run-id">{run?.id ?? 'none'}</dd>
+            <dt>State</dt>
+            <dd data-testid="run-state">{active ? status?.state : run?.state ?? '—'}</dd>
+            <dt>Round</dt>
+            <dd data-testid="run-round">{run ? `${completed.length} / ${status?.runId === run.id ? status.rounds : '?'}` : '—'}</dd>
+            <dt>Clients online</dt>
+            <dd data-testid="clients">{status?.clientsConnected ?? 0}</dd>
+            {run?.reason && (
+              <>
+                <dt>Ended</dt>
+                <dd>{run.reason}</dd>
+              </>
+            )}
+          </dl>
+          <div className="buttons">
+            <button disabled={!active || status?.state === 'paused'} onClick={() => void act('pause')} data-testid="pause">
+              Pause
+            </button>
+            <button disabled={!active || status?.state !== 'paused'} onClick={() => void act('resume')} data-testid="resume">
+              Resume
+            </button>
+            <button className="danger" disabled={!active} onClick={() => void act('stop')} data-testid="stop">
+              Stop
+            </button>
+          </div>
+        </div>
+        <div className="card">
+          <h2>Privacy</h2>
+          <dl>
+            <dt>ε spent</dt>
+            <dd data-testid="epsilon">
+              {completed.at(-1)?.epsilon?.toFixed(3) ?? (run?.ddg.params.localStddev === 0 ? '∞ (no noise)' : '0')}
+              {budget !== null ? ` of ${budget}` : ''} {run ? `(δ = ${run.ddg.delta})` : ''}
+            </dd>
+            <dt>Bits B</dt>
+            <dd data-testid="bits">{run?.ddg.params.bits ?? '—'}</dd>
+            <dt>Grid γ</dt>
+            <dd>{run?.ddg.params.gamma.toExponential(3) ?? '—'}</dd>
+            <dt>Local σ</dt>
+            <dd data-testid="sigma">{run ? run.ddg.params.localStddev.toExponential(3) : '—'}</dd>
+            <dt>σ/γ (grid)</dt>
+            <dd>{run && run.ddg.params.localStddev > 0 ? (run.ddg.params.localStddev / run.ddg.params.gamma).toFixed(1) : '—'}</dd>
+            <dt>Clip c, d′</dt>
+            <dd>{run ? `${run.ddg.params.clip}, ${run.ddg.dimPadded}` : '—'}</dd>
+          </dl>
+          {budget !== null && (
+            <div className="bar-track" title="ε spent against the budget">
+              <div className="bar-fill" style={{ width: `${Math.min(100, ((completed.at(-1)?.epsilon ?? 0) / budget) * 100)}%` }} />
+            </div>
+          )}
+        </div>
+        <div className="card">
+          <h2>Traffic</h2>
+          <dl>
+            <dt>Bytes moved</dt>
+            <dd data-testid="bytes">{fmtBytes(bytes)}</dd>
+            <dt>Rounds completed</dt>
+            <dd>{completed.length}</dd>
+            <dt>Attempts aborted</dt>
+            <dd data-testid="aborted">{rounds.filter((r) => r.state === 'aborted').length}</dd>
+          </dl>
+          <div className="buttons">
+            <button className="secondary" disabled={!run} onClick={() => run && api.download(`/api/runs/${run.id}/metrics`, 'server_metrics.json').catch(fail)} data-testid="download-metrics">
+              Metrics JSON
+            </button>
+            <button className="secondary" disabled={!run} onClick={() => run && api.download(`/api/runs/${run.id}/model`, `${run.id}.f32`).catch(fail)} data-testid="download-model">
+              Latest model
+            </button>
+          </div>
+        </div>
+      </section>
+
+      {live && active && (
+        <section className="card" data-testid="live-round">
+          <h2>
+            Round {live.round + 1} (attempt {live.attempt}) — live
+          </h2>
+          <div className="stages">
+            {STAGES.map((s) => {
+              const st = live.stages[s];
+              return (
+                <div key={s} className={`stage ${st?.phase ?? 'pending'}`} style={{ borderColor: STAGE_COLORS[s] }}>
+                  <b>{s}</b>
+                  <span>{st ? (st.phase === 'open' ? 'running…' : `${st.durationMs} ms`) : '—'}</span>
+                  {st?.dropped.length ? <span className="dropped">dropped {st.dropped.length}</span> : null}
+                </div>
+              );
+            })}
+          </div>
+        </section>
+      )}
+
+      <section className="grid2">
+        <div className="card">
+          <Chart title="Accuracy and loss" x={xs} series={accuracySeries} yLabel="" testId="chart-accuracy" />
+        </div>
+        <div className="card">
+          <Chart title="ε spent (client level)" x={xs} series={epsilonSeries} yLabel="ε" testId="chart-epsilon" />
+        </div>
+      </section>
+
+      <section className="card">
+        <h2>Rounds</h2>
+        <table className="rounds" data-testid="rounds">
+          <thead>
+            <tr>
+              <th>Round</th>
+              <th>Status</th>
+              <th>Contributors / selected</th>
+              <th>Dropped (stage)</th>
+              <th>Stage durations</th>
+              <th>Accuracy</th>
+              <th>ε</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rounds.map((r, i) => {
+              const total = STAGES.reduce((s, st) => s + (r.durations[st] ?? 0), 0) || 1;
+              const dropped = Object.entries(r.dropped);
+              return (
+                <tr key={`${r.round}-${r.attempt}`} className={r.state} onClick={() => setPicked(i)} data-testid="round-row">
+                  <td>
+                    {r.round + 1}
+                    {r.attempt > 1 ? ` (attempt ${r.attempt})` : ''}
+                  </td>
+                  <td title={r.error ?? ''}>{r.state}</td>
+                  <td>
+                    {r.contributions ?? '—'} / {r.selected}
+                  </td>
+                  <td data-testid="dropped">{dropped.length ? dropped.map(([c, s]) => `${c.slice(0, 6)}… (${s})`).join(', ') : '—'}</td>
+                  <td>
+                    <div className="timeline" title={STAGES.map((s) => `${s}: ${r.durations[s] ?? 0} ms`).join('\n')}>
+                      {STAGES.map((s) => (
+                        <span key={s} style={{ width: `${((r.durations[s] ?? 0) / total) * 100}%`, background: STAGE_COLORS[s] }} />
+                      ))}
+                    </div>
+                  </td>
+                  <td>{r.accuracy === null ? '—' : `${(r.accuracy * 100).toFixed(1)} %`}</td>
+                  <td>{r.epsilon === null ? '—' : r.epsilon.toFixed(3)}</td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+        <p className="legend">
+          {STAGES.map((s) => (
+            <span key={s}>
+              <i style={{ background: STAGE_COLORS[s] }} /> {s}
+            </span>
+          ))}
+        </p>
+        {detail && (
+          <div className="detail" data-testid="round-detail">
+            <h3>
+              Round {detail.round + 1}, attempt {detail.attempt}: participants
+            </h3>
+            {detail.error && <div className="notice warn">{detail.error}</div>}
+            <ul>
+              {detail.participants.map((p) => (
+                <li key={p.client_id}>
+                  <code>{p.client_id}</code> × {p.contributions}: {p.status}
+                  {p.dropped_stage ? ` at ${p.dropped_stage}` : ''}
+                </li>
+              ))}
+            </ul>
+          </div>
+        )}
+      </section>
+
+      <section className="grid2">
+        <div className="card">
+          <h2>Start a run</h2>
+          <label>
+            Saved configurations{' '}
+            <select
+              onChange={(e) => {
+                const id = e.target.value;
+                if (id) void api.run(id).then((r) => setConfig(JSON.stringify(r.config, null, 2)), fail);
+              }}
+              defaultValue=""
+              data-testid="saved-configs"
+            >
+              <option value="">(example)</option>
+              {runs.map((r) => (
+                <option key={r.id} value={r.id}>
+                  {r.name} — {r.id}
+                </option>
+              ))}
+            </select>
+          </label>
+          <textarea value={config} onChange={(e) => setConfig(e.target.value)} spellCheck={false} rows={14} data-testid="config" />
+          <div className="buttons">
+            <button onClick={() => void startRun()} disabled={Boolean(active)} data-testid="start">
+              Start run
+            </button>
+          </div>
+        </div>
+        <Join url={`${location.origin}/`} />
+      </section>
+    </main>
+  );
+}

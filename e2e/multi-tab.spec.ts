@@ -1,0 +1,110 @@
+/**
+ * The whole system with many real browser tabs: the operator starts a run from the dashboard, six tabs — each
+ * in its own browser context, so its own IndexedDB — run three rounds of MNIST with DDG at 16 bits. In round 2
+ * one tab is closed before it sent its masked input and another right after: the round completes through
+ * dropout recovery. Accuracy ends well above chance, and the dashboard shows the rounds, who dropped where,
+ * and the ε curve.
+ */
+import { expect, test, type Browser, type Page } from '@playwright/test';
+import { SHARED_TOKEN } from '../playwright.config.ts';
+
+interface RoundRow {
+  round: number;
+  attempt: number;
+  state: string;
+  contributions: number | null;
+  accuracy: number | null;
+  epsilon: number | null;
+  dropped: Record<string, string>;
+  participants: { client_id: string; status: string; dropped_stage: string | null }[];
+}
+
+const CONFIG = `name: multi-tab
+task: { model: { kind: mlp, hidden: [64] }, partition: { kind: iid }, shards: 60 }
+rounds: 3
+selection: { clientsPerRound: 6 }
+minClients: 4
+training: { epochs: 3, batchSize: 16, learningRate: 0.1 }
+deadlines: { training: 120, shareKeys: 30, maskedInput: 30, consistencyCheck: 30, unmasking: 30 }
+ddg: { bits: 16, clip: 1.0, gamma: 2.0e-4, localStddev: 0.004, delta: 1.0e-5 }
+`;
+
+async function api<T>(baseURL: string, path: string): Promise<T> {
+  const res = await fetch(new URL(path, baseURL), { headers: { authorization: `Bearer ${SHARED_TOKEN}` } });
+  return (await res.json()) as T;
+}
+
+async function openTab(browser: Browser, baseURL: string): Promise<{ page: Page; id: string; close: () => Promise<void> }> {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  page.on('console', (m) => { if (process.env.E2E_DEBUG) console.log('TAB', m.type(), m.text().slice(0, 200)); });
+  page.on('pageerror', (e) => { if (process.env.E2E_DEBUG) console.log('TABERR', e.message); });
+  await page.goto(`${baseURL}/?backend=wasm`);
+  await expect(page.getByTestId('client-id')).toHaveText(/^[A-Za-z0-9_-]{16}$/, { timeout: 60_000 });
+  return { page, id: (await page.getByTestId('client-id').textContent())!, close: () => context.close() };
+}
+
+test('six tabs, three DDG rounds, two tabs closed mid-round; the dashboard shows it all', async ({ browser, baseURL }, info) => {
+  // The operator starts the run from the dashboard.
+  const dashCtx = await browser.newContext({ acceptDownloads: true });
+  const dash = await dashCtx.newPage();
+  await dash.goto(`${baseURL}/dashboard`);
+  await dash.getByTestId('token').fill(SHARED_TOKEN);
+  await dash.getByTestId('login').click();
+  await expect(dash.getByTestId('live')).toHaveText('live');
+  await dash.getByTestId('config').fill(CONFIG);
+  await dash.getByTestId('start').click();
+  await expect(dash.getByTestId('run-id')).toHaveText(/^run-/);
+  const runId = (await dash.getByTestId('run-id').textContent())!;
+
+  const tabs = [];
+  for (let i = 0; i < 6; i++) tabs.push(await openTab(browser, baseURL!));
+  await expect(dash.getByTestId('clients')).toHaveText('6');
+
+  // Round 1 runs with everyone.
+  await expect.poll(async () => (await api<RoundRow[]>(baseURL!, `/api/runs/${runId}/rounds`)).filter((r) => r.state === 'completed').length, { timeout: 120_000 }).toBe(1);
+
+  // Round 2: close tab 0 at once (before its masked input) and tab 1 right after its masked input was taken.
+  await expect.poll(async () => (await api<RoundRow[]>(baseURL!, `/api/runs/${runId}/rounds`)).some((r) => r.round === 1 && r.state === 'running'), { timeout: 60_000 }).toBe(true);
+  const [early, late] = [tabs[0]!, tabs[1]!];
+  await late.page.evaluate(() => (window as unknown as { hushfl: { stallAfter(t: string): void } }).hushfl.stallAfter('masked-input'));
+  await early.close();
+  await expect.poll(() => late.page.evaluate(() => (window as unknown as { hushfl: { state: { stalled: boolean } } }).hushfl.state.stalled), { timeout: 120_000 }).toBe(true);
+  await expect(late.page.getByTestId('bar-upload')).toContainText('3 / 5 SecAgg messages');
+  await late.close();
+  // Two fresh tabs take their places for round 3.
+  tabs.push(await openTab(browser, baseURL!), await openTab(browser, baseURL!));
+
+  await expect.poll(async () => (await api<{ state: string }>(baseURL!, `/api/runs/${runId}`)).state, { timeout: 180_000 }).toBe('completed');
+  const rounds = (await api<RoundRow[]>(baseURL!, `/api/runs/${runId}/rounds`)).filter((r) => r.state === 'completed');
+  expect(rounds).toHaveLength(3);
+  const r2 = rounds.find((r) => r.round === 1)!;
+  expect(['advertise-keys', 'share-keys', 'masked-input']).toContain(r2.dropped[early.id]);
+  expect(['consistency-check', 'unmasking']).toContain(r2.dropped[late.id]);
+  expect(r2.contributions).toBe(5); // the tab closed after its masked input is in the sum
+  expect(r2.participants.find((p) => p.client_id === late.id)?.status).toBe('finished');
+  expect(rounds.at(-1)!.accuracy).toBeGreaterThan(0.5);
+  for (let i = 1; i < 3; i++) expect(rounds[i]!.epsilon!).toBeGreaterThan(rounds[i - 1]!.epsilon!);
+
+  // The dashboard shows the rounds, the dropped clients and the ε curve.
+  await expect(dash.getByTestId('run-state')).toHaveText('completed', { timeout: 30_000 });
+  await expect(dash.getByTestId('round-row')).toHaveCount(3);
+  await expect(dash.getByTestId('dropped').nth(1)).toContainText(`${early.id.slice(0, 6)}…`);
+  await expect(dash.getByTestId('dropped').nth(1)).toContainText(`${late.id.slice(0, 6)}…`);
+  await expect(dash.getByTestId('chart-epsilon')).toHaveAttribute('data-points', '3');
+  await expect(dash.getByTestId('chart-accuracy')).toHaveAttribute('data-points', '3');
+  await expect(dash.getByTestId('epsilon')).toContainText(rounds.at(-1)!.epsilon!.toFixed(3));
+  await dash.getByTestId('round-row').nth(1).click();
+  await expect(dash.getByTestId('round-detail')).toContainText(late.id);
+  const download = dash.waitForEvent('download');
+  await dash.getByTestId('download-metrics').click();
+  expect((await download).suggestedFilename()).toBe('server_metrics.json');
+  await expect(dash.getByTestId('join-qr').locator('svg')).toBeVisible();
+
+  await tabs[2]!.page.screenshot({ path: info.outputPath('client-page.png'), fullPage: true });
+  await dash.screenshot({ path: info.outputPath('dashboard.png'), fullPage: true });
+  await info.attach('dashboard', { path: info.outputPath('dashboard.png'), contentType: 'image/png' });
+  await info.attach('client page', { path: info.outputPath('client-page.png'), contentType: 'image/png' });
+  for (const t of tabs.slice(2)) await t.close();
+  await dashCtx.close();
+});
