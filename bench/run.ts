@@ -1,12 +1,14 @@
 /**
  * `pnpm bench`: runs every benchmark suite, writes bench/results/<suite>.json and prints the JSON.
- * `pnpm bench ddp` runs one suite; `--quick` shrinks the secagg grid (n = 100, d = 2^16).
+ * `pnpm bench ddp` runs one suite; `--quick` shrinks the secagg grid (n = 100, d = 2^16). Ends by writing
+ * bench/REPORT.md from every stored result (see report.ts).
  */
 import { benchDdp } from '../packages/ddp/bench/ddp.bench.ts';
 import { benchSecAgg } from '../packages/secagg/bench/secagg.bench.ts';
 import { benchRounds } from '../apps/cli/bench/rounds.bench.ts';
 import { benchDpsgd } from '../packages/client/bench/dpsgd.bench.ts';
 import { writeResults, type Figure } from './lib.ts';
+import { writeReport } from './report.ts';
 
 const suites: Record<string, () => Promise<Figure[]>> = {
   ddp: benchDdp,
@@ -24,3 +26,4 @@ for (const [name, run] of Object.entries(suites)) {
   docs.push(writeResults(name, await run()));
 }
 process.stdout.write(JSON.stringify(docs, null, 2) + '\n');
+process.stderr.write(`wrote ${writeReport()}\n`);

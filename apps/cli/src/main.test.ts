@@ -2,16 +2,9 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { accountDdg, accountDpsgd, calibrateDdg } from '@hushfl/ddp';
 import { describe, expect, it } from 'vitest';
-import type { CliIO } from './io.ts';
-import { main } from './main.ts';
+import { runCli } from './runCli.testing.ts';
 
-async function run(...argv: string[]) {
-  let out = '';
-  let err = '';
-  const io: CliIO = { out: (t) => void (out += t), err: (t) => void (err += t), isTTY: false };
-  const code = await main(argv, io);
-  return { code, out, err };
-}
+const run = runCli;
 
 const ddgArgs = ['--clip', '1', '--gamma', '1e-3', '--beta', '0', '--dim', '1024', '--clients', '10', '--local-stddev', '1', '--sample-rate', '1', '--rounds', '10', '--delta', '1e-5'];
 

@@ -9,12 +9,13 @@ import { accountDdgCommand, accountDpsgdCommand } from './commands/account.ts';
 import { calibrateDdgCommand } from './commands/calibrate.ts';
 import { sampleDgaussCommand } from './commands/sample.ts';
 import { secaggSimCommand } from './commands/secaggSim.ts';
+import { experimentUtilityCommand } from './commands/experiment.ts';
 import { simulateCommand } from './commands/simulate.ts';
 import { startCommand } from './commands/start.ts';
 import { printJson, processIO, type CliIO } from './io.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-const commands: Command<any>[] = [startCommand, accountDdgCommand, accountDpsgdCommand, calibrateDdgCommand, sampleDgaussCommand, secaggSimCommand, simulateCommand];
+const commands: Command<any>[] = [startCommand, accountDdgCommand, accountDpsgdCommand, calibrateDdgCommand, sampleDgaussCommand, secaggSimCommand, simulateCommand, experimentUtilityCommand];
 
 function usage(): string {
   const lines = ['hushfl — private cross-device federated learning (SecAgg+ with distributed discrete Gaussian DP)', '', 'Usage: hushfl <command> [flags]', '', 'Commands:'];

@@ -134,6 +134,17 @@ describe('RoundEngine', () => {
     const r = await play(setup(['a', 'b', 'c', 'd'], { minContributions: 4 }), { gone: new Set(['d']) });
     expect(r.outcome).toMatchObject({ kind: 'aborted', code: 'too-few-contributions' });
     expect(r.log.some((c) => c.kind === 'released')).toBe(false);
+    // Stopped at the close of MaskedInputCollection: no survivor list or unmask request ever went out, so
+    // no share that could unmask the under-noised sum was asked for.
+    const secaggTypes = r.log.flatMap((c) => (c.kind === 'send' && c.event === 'secagg' ? [(c.payload as { message: { type: string } }).message.type] : []));
+    expect(secaggTypes.length).toBeGreaterThan(0);
+    expect(secaggTypes.filter((t) => t === 'survivors' || t === 'unmask-request')).toEqual([]);
+    expect(r.log.filter((c) => c.kind === 'stage' && c.phase === 'open').map((c) => (c as { stage: string }).stage)).not.toContain('consistency-check');
+  });
+
+  it('a round that keeps n_min contributions after a late dropout is still released', async () => {
+    const r = await play(setup(['a', 'b', 'c', 'd', 'e'], { minContributions: 4 }), { gone: new Set(['e']) });
+    expect(r.outcome).toMatchObject({ kind: 'released', contributions: 4 });
   });
 
   it('counts mini-client contributions for the mean', async () => {

@@ -257,6 +257,17 @@ export class RoundEngine {
         commands.push(this.release(step.result.sum, step.result.included));
         return commands;
       }
+      // The masked inputs are in: if they carry fewer than n_min contributions, stop before anything is
+      // unmasked, so that not even an honest-but-curious coordinator ever holds an under-noised sum.
+      const survivors = step.outgoing.find((m) => m.type === 'survivors');
+      if (survivors && survivors.type === 'survivors') {
+        const contributions = survivors.survivors.reduce((s, id) => s + this.byClient.get(this.bySecAggId.get(id)!)!.contributions, 0);
+        if (contributions < this.setup.minContributions) {
+          this.finished = true;
+          commands.push(this.tooFew(contributions));
+          return commands;
+        }
+      }
       const sends: EngineCommand[] = step.outgoing.map((m) => ({ kind: 'send', to: this.bySecAggId.get(m.to)!, event: 'secagg', payload: { roundId: this.roundId, message: m } }));
       this.remember(sends);
       commands.push(...sends);
@@ -277,17 +288,21 @@ export class RoundEngine {
     };
   }
 
+  private tooFew(contributions: number): EngineCommand {
+    return {
+      kind: 'aborted',
+      reason: `only ${contributions} contributions reached the sum, fewer than n_min = ${this.setup.minContributions}: the round is not unmasked`,
+      code: 'too-few-contributions',
+      droppedAt: this.droppedAt(),
+    };
+  }
+
   private release(sum: Uint32Array, included: readonly number[]): EngineCommand {
     const clients = included.map((id) => this.bySecAggId.get(id)!);
     const contributions = clients.reduce((s, c) => s + this.byClient.get(c)!.contributions, 0);
-    if (contributions < this.setup.minContributions) {
-      return {
-        kind: 'aborted',
-        reason: `only ${contributions} contributions reached the sum, fewer than n_min = ${this.setup.minContributions}: the round is not released`,
-        code: 'too-few-contributions',
-        droppedAt: this.droppedAt(),
-      };
-    }
+    // Unreachable after the check at the close of MaskedInputCollection (the sum is over exactly those
+    // survivors); kept so that no path can release an under-noised sum.
+    if (contributions < this.setup.minContributions) return this.tooFew(contributions);
     const mean = decodeDdg(sum, this.setup.ddg, this.setup.rotationSeed, contributions);
     return { kind: 'released', mean, contributions, included: clients, droppedAt: this.droppedAt() };
   }

@@ -4,6 +4,10 @@
  * (clients drop after sharing their keys — the costliest case for the server, which must then remove their
  * pairwise masks). k and t are chosen by chooseSecAggParams for the dropout rate, as the coordinator would.
  * Targets (issue #3): n = 500, d = 100 000, 10 % dropout: server unmask < 5 s, client masking < 100 ms.
+ *
+ * Baseline: the same protocol on the complete graph (k = n − 1, the original SecAgg of Bonawitz et al.
+ * 2017) at n ∈ {100, 200}, d = 2^16, 10 % dropout, to show what the sparse graph of Bell et al. (2020)
+ * buys: client cost grows with k instead of n, and the server removes k masks per dropped client, not n.
  */
 import { figure, type Figure } from '../../../bench/lib.ts';
 import { chooseSecAggParams, simulateSecAggRound, type DropPoint } from '../src/index.ts';
@@ -60,6 +64,38 @@ export async function benchSecAgg(options: { quick?: boolean } = {}): Promise<Fi
         );
       }
     }
+  }
+  for (const n of options.quick ? [100] : [100, 200]) figures.push(...(await fullGraphComparison(n, 2 ** 16, 0.1)));
+  return figures;
+}
+
+/** SecAgg+ (k from chooseSecAggParams) against the complete graph, same n, d, inputs and dropouts. */
+async function fullGraphComparison(n: number, dim: number, dropout: number): Promise<Figure[]> {
+  const ids = Array.from({ length: n }, (_, i) => i + 1);
+  const inputs = new Map(ids.map((id) => [id, Uint32Array.from({ length: dim }, (_, j) => (id + j) & 0xffff)]));
+  const dropCount = Math.round(dropout * n);
+  const drops = new Map<number, DropPoint>();
+  for (let i = 0; i < dropCount; i++) drops.set(ids[Math.floor((i * n) / dropCount)]!, 'after-share');
+  const sparse = chooseSecAggParams(n, { dropoutRate: dropout });
+  // The complete graph with Bonawitz et al.'s honest-majority threshold t = floor(n/2) + 1.
+  const variants = [
+    { graph: 'secagg+', k: Math.min(sparse.neighbours, n - 1), t: sparse.threshold },
+    { graph: 'complete', k: n - 1, t: Math.floor(n / 2) + 1 },
+  ];
+  const figures: Figure[] = [];
+  for (const v of variants) {
+    const r = await simulateSecAggRound({
+      config: { roundId: `bench-graph-${v.graph}-${n}`, clients: ids, bits: 16, dim, neighbours: v.k, threshold: v.t, graphSeed: new Uint8Array(32).fill(9) },
+      inputs,
+      drops,
+    });
+    if (r.error) throw r.error;
+    const t = r.timingsMs;
+    const clientTotal = t['advertise-keys'].clientMeanMs + t['share-keys'].clientMeanMs + t['masked-input'].clientMeanMs + t['consistency-check'].clientMeanMs + t.unmasking.clientMeanMs;
+    const inputsOf = { n, d: dim, dropout, graph: v.graph, k: v.k, t: v.t };
+    figures.push(figure({ name: 'secagg-graph-client-total', inputs: inputsOf, value: clientTotal, unit: 'ms', note: 'mean client time over all five stages' }));
+    figures.push(figure({ name: 'secagg-graph-server-unmask', inputs: inputsOf, value: t.unmasking.serverMs, unit: 'ms' }));
+    process.stderr.write(`  secagg ${v.graph} n=${n} k=${v.k} t=${v.t}: client total ${clientTotal.toFixed(1)} ms, server unmask ${t.unmasking.serverMs.toFixed(0)} ms\n`);
   }
   return figures;
 }

@@ -2,8 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { CliIO } from '../io.ts';
-import { main } from '../main.ts';
+import { runCli } from '../runCli.testing.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'secagg-sim-'));
 let badCount = 0;
@@ -13,13 +12,7 @@ function file(name: string, value: unknown): string {
   return p;
 }
 
-async function run(...argv: string[]) {
-  let out = '';
-  let err = '';
-  const io: CliIO = { out: (t) => void (out += t), err: (t) => void (err += t), isTTY: false };
-  const code = await main(argv, io);
-  return { code, out, err };
-}
+const run = runCli;
 
 /** 12 clients, 40 values each in [0, 2^12), drawn from a small deterministic generator. */
 function vectors(n: number, d: number, bits: number) {

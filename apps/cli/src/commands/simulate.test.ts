@@ -5,16 +5,9 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { CliIO } from '../io.ts';
-import { main } from '../main.ts';
+import { runCli } from '../runCli.testing.ts';
 
-async function run(...argv: string[]) {
-  let out = '';
-  let err = '';
-  const io: CliIO = { out: (t) => void (out += t), err: (t) => void (err += t), isTTY: false };
-  const code = await main(argv, io);
-  return { code, out, err };
-}
+const run = runCli;
 
 describe('hushfl simulate', () => {
   it('runs DDG rounds whose ε is what `hushfl account ddg` prints, and reports the decoding error', async () => {

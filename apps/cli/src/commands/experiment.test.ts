@@ -1,0 +1,56 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { accountDpsgd } from '@hushfl/ddp';
+import { describe, expect, it } from 'vitest';
+import { centralNoiseMultiplier } from '../experiment/utility.ts';
+import { runCli } from '../runCli.testing.ts';
+
+const run = runCli;
+
+describe('hushfl experiment utility', () => {
+  it('--quick trains no DP, central DP and DDG to the same (ε, δ) and writes JSON, Markdown and SVG', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'utility-'));
+    const { code, out: stdout } = await run('experiment', 'utility', '--quick', '--out', out, '--json');
+    expect(code).toBe(0);
+    const json = JSON.parse(stdout);
+    const file = JSON.parse(readFileSync(join(out, 'utility.json'), 'utf8'));
+    expect(file.results).toEqual(json.results);
+    const by = (m: string) => json.results.filter((r: { mechanism: string }) => r.mechanism === m);
+    expect(by('none')).toHaveLength(1);
+    expect(by('central')).toHaveLength(1);
+    expect(by('ddg')).toHaveLength(1);
+    const none = by('none')[0];
+    const central = by('central')[0];
+    const ddg = by('ddg')[0];
+    // Softmax regression on 5 rounds of 10 clients: far above chance (10 %) without DP.
+    expect(none.accuracy).toBeGreaterThan(0.5);
+    expect(central).toMatchObject({ epsilon: 8, delta: 1e-5 });
+    expect(ddg).toMatchObject({ epsilon: 8, bits: 16, delta: 1e-5 });
+    // Private training still learns something, and never beats no-DP by more than noise.
+    expect(central.accuracy).toBeGreaterThan(0.2);
+    expect(ddg.accuracy).toBeGreaterThan(0.2);
+    expect(central.noise.noiseMultiplier).toBeGreaterThan(0);
+    expect(ddg.noise.gamma).toBeGreaterThan(0);
+    const md = readFileSync(join(out, 'utility.md'), 'utf8');
+    expect(md).toContain('| DDG');
+    expect(readFileSync(join(out, 'utility.svg'), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>\s*$/);
+  }, 180_000);
+
+  it('refuses bad flags with exit 2', async () => {
+    expect((await run('experiment', 'utility', '--bits', '3')).code).toBe(2);
+    expect((await run('experiment', 'utility', '--epsilons', 'x')).code).toBe(2);
+    expect((await run('experiment', 'utility', '--clients-per-round', '50', '--population', '10')).code).toBe(2);
+  });
+});
+
+describe('centralNoiseMultiplier', () => {
+  it('is the smallest z meeting the target ε under the sampled Gaussian accountant', () => {
+    for (const [eps, q, rounds] of [[2, 0.02, 30], [8, 0.05, 5]] as const) {
+      const z = centralNoiseMultiplier(eps, 1e-5, q, rounds);
+      const at = (m: number) => accountDpsgd({ sampleRate: q, noiseMultiplier: m, steps: rounds, delta: 1e-5 }).epsilon;
+      expect(at(z)).toBeLessThanOrEqual(eps);
+      expect(at(z * 0.999)).toBeGreaterThan(eps);
+    }
+  });
+});

@@ -1,0 +1,66 @@
+import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { figure } from './lib.ts';
+import { renderReport, writeReport, type SuiteDoc } from './report.ts';
+
+const machine = { cpu: 'Test CPU', cores: 2, memoryGiB: 24, node: 'v20.0.0', platform: 'linux-x64', date: '2026-11-25T10:00:00.000Z' };
+const mlp = { model: 'mlp', batch: 32 };
+const docs: SuiteDoc[] = [
+  {
+    suite: 'ddp',
+    machine,
+    figures: [
+      figure({ name: 'encode-ddg', inputs: { d: 2 ** 20 }, value: 300, unit: 'ms', target: { op: '<=', value: 250 } }),
+      figure({ name: 'dgauss-sampler-throughput', inputs: { sigma: 1000 }, value: 6, unit: 'M samples/s', target: { op: '>=', value: 5 } }),
+    ],
+  },
+  {
+    suite: 'dpsgd',
+    machine: { ...machine, date: '2026-11-26T11:00:00.000Z' },
+    figures: [
+      figure({ name: 'dpsgd-step-ghost', inputs: mlp, value: 10, unit: 'ms' }),
+      figure({ name: 'dpsgd-step-naive', inputs: mlp, value: 80, unit: 'ms' }),
+    ],
+  },
+  {
+    suite: 'secagg',
+    machine,
+    figures: [
+      figure({ name: 'secagg-graph-server-unmask', inputs: { n: 100, d: 65536, dropout: 0.1, graph: 'secagg+', k: 42, t: 25 }, value: 500, unit: 'ms' }),
+      figure({ name: 'secagg-graph-server-unmask', inputs: { n: 100, d: 65536, dropout: 0.1, graph: 'complete', k: 99, t: 51 }, value: 1500, unit: 'ms' }),
+    ],
+  },
+];
+
+describe('bench report', () => {
+  const md = renderReport(docs, new Date('2026-11-27T00:00:00Z'));
+
+  it('lists every target with met or missed', () => {
+    expect(md).toContain('| ddp | encode-ddg | d=2^20 | 300 ms | <= 250 ms | **missed** |');
+    expect(md).toContain('| ddp | dgauss-sampler-throughput | sigma=1000 | 6.00 M samples/s | >= 5.00 M samples/s | met |');
+  });
+
+  it('gives each suite its own machine and date', () => {
+    expect(md).toContain('Test CPU, 2 cores, 24 GiB, Node v20.0.0, linux-x64; run 2026-11-25 10:00 UTC');
+    expect(md).toContain('run 2026-11-26 11:00 UTC');
+  });
+
+  it('computes the speed-ups over the naive baselines from the paired figures', () => {
+    expect(md).toContain('| 10.0 ms | 80.0 ms | 8.00× |');
+    expect(md).toMatch(/SecAgg\+ vs complete graph, server unmask \| n=100, d=2\^16, dropout=0.1, k=42 vs 99 \| 500 ms \| 1500 ms \| 3.00× \|/);
+  });
+
+  it('writes REPORT.md beside the results directory', () => {
+    const root = mkdtempSync(join(tmpdir(), 'bench-'));
+    const dir = join(root, 'results');
+    mkdirSync(dir);
+    for (const d of docs) writeFileSync(join(dir, `${d.suite}.json`), JSON.stringify(d));
+    expect(writeReport(dir)).toBe(join(root, 'REPORT.md'));
+    const text = readFileSync(join(root, 'REPORT.md'), 'utf8');
+    // Suites in the fixed order ddp, secagg, dpsgd whatever the file order.
+    expect(text.indexOf('## ddp')).toBeLessThan(text.indexOf('## secagg'));
+    expect(text.indexOf('## secagg')).toBeLessThan(text.indexOf('## dpsgd'));
+  });
+});
