@@ -19,7 +19,7 @@ const ABOUT: Record<string, string> = {
   ddp: 'packages/ddp: the exact discrete Gaussian sampler, the randomized Hadamard transform, randomized rounding and the whole client encoding (one thread).',
   secagg:
     'packages/secagg: SecAgg+ with real X25519/HKDF/AES-GCM/AES-CTR, all parties in one process on one core; clients that drop do so after sharing keys, the costliest case for the server.',
-  dpsgd: 'packages/client: one DP-SGD step (per-example clipping + noise) with ghost norms against the naive per-example loop, on the tfjs backend named.',
+  dpsgd: 'packages/client: one DP-SGD step (per-example clipping + noise) with ghost norms and book-keeping (Bu et al. 2023; one backward pass per batch) against the naive per-example loop, on the tfjs backend named.',
   rounds: 'apps/coordinator + apps/node-client: wall time of whole rounds over Socket.IO on loopback (training included), mean per round.',
 };
 

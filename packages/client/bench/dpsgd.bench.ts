@@ -1,5 +1,5 @@
 /**
- * DP-SGD per-example clipping: ghost clipping (two backward passes per batch) against the naive loop (one
+ * DP-SGD per-example clipping: ghost norms + book-keeping (one backward pass per batch) against the naive loop (one
  * backward pass per example), per step of batch 32. MLP on the WASM backend, the CNN on CPU (tfjs-wasm has no
  * Conv2D gradient kernels).
  */

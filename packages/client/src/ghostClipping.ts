@@ -1,84 +1,116 @@
 /**
- * Per-example gradient norms without per-example gradients, and the clipped gradient sum in one extra
- * backward pass — the "ghost clipping" of Goodfellow (2015) and Lee & Kifer (2021), for the task's layer types:
+ * Per-example clipping without a backward pass per example: ghost norms (Goodfellow 2015; Lee & Kifer 2021)
+ * plus "book-keeping" (Bu, Wang, Zha & Karypis, ICML 2023): one forward and one backward pass to the layers'
+ * outputs give every example's gradient norm, and the clipped sum is then assembled from the same activations
+ * and output gradients, with no second backward pass. For the task's layer types:
  *
- * - Dense (z = a·W + b): example i's weight gradient is the outer product aᵢᵀgᵢ, so
- *   ‖∇W‖² = ‖aᵢ‖²·‖gᵢ‖² and ‖∇b‖² = ‖gᵢ‖², with gᵢ = ∂Lᵢ/∂zᵢ.
- * - Conv2D: ∇W = Σₚ patchᵢₚᵀ gᵢₚ over output positions p. For the small kernels here it is cheaper to form
- *   it per example (Lee & Kifer's rule: when T² > k²·Cin·Cout) with one batched matmul per kernel offset;
- *   ‖∇b‖² = ‖Σₚ gᵢₚ‖².
+ * - Dense (z = a·W + b): example i's weight gradient is the outer product aᵢᵀgᵢ (gᵢ = ∂Lᵢ/∂zᵢ), so
+ *   ‖∇W‖² = ‖aᵢ‖²·‖gᵢ‖², ‖∇b‖² = ‖gᵢ‖², and the clipped sum is Σᵢ cᵢ·aᵢᵀgᵢ = aᵀ·diag(c)·g, one matmul.
+ * - Conv2D: ∇W = Σₚ patchᵢₚᵀ gᵢₚ over output positions p. For small kernels it is cheaper to form it per example
+ *   (Lee & Kifer's / Bu et al.'s mixed rule: when T² > k²·Cin·Cout), one batched matmul per kernel offset; the
+ *   per-example kernel gradients are kept and the clipped sum is cᵀ·[∇Wᵢ], one matmul. ∇b = Σₚ gᵢₚ likewise.
  *
- * Then cᵢ = min(1, C/‖∇Lᵢ‖) and ∇(Σᵢ cᵢ·Lᵢ) = Σᵢ cᵢ·∇Lᵢ is the clipped sum, by a second backward pass.
+ * cᵢ = min(1, C/‖∇Lᵢ‖); the result is Σᵢ cᵢ·∇Lᵢ exactly (up to float rounding), as the per-example loop gives.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { FunctionalModel } from './functional.ts';
+
+/** What one layer contributes: its per-example squared gradient norm and, given weights c, its clipped sums. */
+interface LayerBook {
+  readonly normsSq: tf.Tensor1D;
+  clipped(c: tf.Tensor1D): [kernel: tf.Tensor, bias: tf.Tensor];
+}
 
 function rowSumSq(t: tf.Tensor): tf.Tensor1D {
   return tf.sum(tf.square(tf.reshape(t, [t.shape[0]!, -1])), 1) as tf.Tensor1D;
 }
 
-/** Per-example squared norms of the conv kernel gradient, formed explicitly (small kernels). */
-function convKernelNormSq(input: tf.Tensor4D, g: tf.Tensor4D, kh: number, kw: number): tf.Tensor1D {
+/** Σᵢ cᵢ·rowᵢ of a [B, K] matrix, as a [K] vector reshaped to `shape`. */
+function weightedRowSum(c: tf.Tensor1D, rows: tf.Tensor2D, shape: number[]): tf.Tensor {
+  return tf.reshape(tf.matMul(tf.reshape(c, [1, -1]) as tf.Tensor2D, rows), shape);
+}
+
+function denseBook(a: tf.Tensor2D, g: tf.Tensor2D, kernelShape: number[]): LayerBook {
+  const gSq = rowSumSq(g);
+  return {
+    normsSq: tf.add(tf.mul(rowSumSq(a), gSq), gSq),
+    clipped: (c) => {
+      const cg = tf.mul(g, tf.reshape(c, [-1, 1])) as tf.Tensor2D;
+      return [tf.reshape(tf.matMul(a, cg, true, false), kernelShape), tf.sum(cg, 0)];
+    },
+  };
+}
+
+function convBook(input: tf.Tensor4D, g: tf.Tensor4D, kernelShape: number[]): LayerBook {
+  const [kh, kw] = kernelShape as [number, number];
   const [b, , , cin] = input.shape;
   const [, oh, ow, cout] = g.shape;
   const gFlat = tf.reshape(g, [b, oh * ow, cout]);
-  let total: tf.Tensor1D = tf.zeros([b]);
+  const offsets: tf.Tensor2D[] = [];
   for (let dy = 0; dy < kh; dy++) {
     for (let dx = 0; dx < kw; dx++) {
       const patch = tf.reshape(tf.slice(input, [0, dy, dx, 0], [b, oh, ow, cin]), [b, oh * ow, cin]);
-      // (B, Cin, P) × (B, P, Cout) → (B, Cin, Cout): this offset's slice of every example's kernel gradient.
-      const grad = tf.matMul(patch, gFlat, true, false);
-      total = tf.add(total, rowSumSq(grad));
+      // (B, Cin, P) × (B, P, Cout) → (B, Cin, Cout): every example's kernel gradient at offset (dy, dx).
+      offsets.push(tf.reshape(tf.matMul(patch, gFlat, true, false), [b, cin * cout]));
     }
   }
-  return total;
+  // Offsets in (dy, dx) row-major order, then (Cin, Cout): the layout of the [kh, kw, Cin, Cout] kernel.
+  const kernelGrads = tf.concat(offsets, 1);
+  const biasGrads = tf.sum(g, [1, 2]) as tf.Tensor2D;
+  return {
+    normsSq: tf.add(rowSumSq(kernelGrads), rowSumSq(biasGrads)),
+    clipped: (c) => [weightedRowSum(c, kernelGrads, kernelShape), weightedRowSum(c, biasGrads, [cout])],
+  };
+}
+
+/** One forward and one backward pass (to the probes at each layer's output); call inside tf.tidy. */
+function keepBooks(fm: FunctionalModel, x: tf.Tensor2D, labels: tf.Tensor2D): { books: LayerBook[]; release: () => void } {
+  const b = x.shape[0];
+  const probes = fm.probeShapes(b, x.shape[1]).map((s) => tf.zeros(s));
+  const inputs: tf.Tensor[] = [];
+  // Σᵢ Lᵢ (not the mean), so row i of ∂L/∂z is example i's own gradient.
+  const { grads } = tf.valueAndGrads((...ps: tf.Tensor[]) => {
+    inputs.length = 0;
+    const logits = fm.forward(x, ps, inputs, true);
+    return tf.losses.softmaxCrossEntropy(labels, logits, undefined, 0, tf.Reduction.SUM) as tf.Scalar;
+  })(probes);
+  const books = fm.layers.map((layer, l) =>
+    layer.kind === 'dense'
+      ? denseBook(inputs[l] as tf.Tensor2D, grads[l] as tf.Tensor2D, layer.kernel.shape)
+      : convBook(inputs[l] as tf.Tensor4D, grads[l] as tf.Tensor4D, layer.kernel.shape),
+  );
+  // The kept layer inputs are ours to free — except x itself, the caller's.
+  return { books, release: () => tf.dispose(inputs.filter((t) => t !== x)) };
+}
+
+function totalNormsSq(books: readonly LayerBook[]): tf.Tensor1D {
+  return books.reduce<tf.Tensor1D>((sum, bk) => tf.add(sum, bk.normsSq), tf.zerosLike(books[0]!.normsSq));
 }
 
 /** Squared L2 norm of each example's full gradient, from one forward and one backward pass. */
 export function perExampleGradNormsSq(fm: FunctionalModel, x: tf.Tensor2D, labels: tf.Tensor2D): tf.Tensor1D {
   return tf.tidy(() => {
-    const b = x.shape[0];
-    const probes = fm.probeShapes(b, x.shape[1]).map((s) => tf.zeros(s));
-    const inputs: tf.Tensor[] = [];
-    // Σᵢ Lᵢ (not the mean), so row i of ∂L/∂z is example i's own gradient.
-    const { grads } = tf.valueAndGrads((...ps: tf.Tensor[]) => {
-      inputs.length = 0;
-      const logits = fm.forward(x, ps, inputs, true);
-      return tf.losses.softmaxCrossEntropy(labels, logits, undefined, 0, tf.Reduction.SUM) as tf.Scalar;
-    })(probes);
-    let total: tf.Tensor1D = tf.zeros([b]);
-    fm.layers.forEach((layer, l) => {
-      const g = grads[l]!;
-      const a = inputs[l]!;
-      if (layer.kind === 'dense') {
-        total = tf.add(total, tf.add(tf.mul(rowSumSq(a), rowSumSq(g)), rowSumSq(g)));
-      } else {
-        const [kh, kw] = layer.kernel.shape as number[];
-        total = tf.add(total, convKernelNormSq(a as tf.Tensor4D, g as tf.Tensor4D, kh!, kw!));
-        total = tf.add(total, rowSumSq(tf.sum(g, [1, 2])));
-      }
-    });
-    // The kept layer inputs are ours to free — except x itself, the caller's.
-    tf.dispose(inputs.filter((t) => t !== x));
-    return total;
+    const { books, release } = keepBooks(fm, x, labels);
+    const normsSq = totalNormsSq(books);
+    release();
+    return normsSq;
   });
 }
 
 /**
- * Σᵢ min(1, C/‖∇Lᵢ‖)·∇Lᵢ for every trainable variable, by ghost norms and one re-weighted backward pass.
- * Returns the gradients (caller disposes) and the per-example norms.
+ * Σᵢ min(1, C/‖∇Lᵢ‖)·∇Lᵢ for every trainable variable (kernel, bias per layer, in the model's order), by
+ * ghost norms and book-keeping. Returns the gradients (caller disposes) and the per-example norms.
  */
 export async function clippedGradientSum(fm: FunctionalModel, x: tf.Tensor2D, labels: tf.Tensor2D, clip: number): Promise<{ grads: tf.Tensor[]; norms: Float32Array }> {
-  const normsSq = perExampleGradNormsSq(fm, x, labels);
-  const norms = tf.tidy(() => tf.sqrt(normsSq));
+  const { grads, norms } = tf.tidy(() => {
+    const { books, release } = keepBooks(fm, x, labels);
+    const norms = tf.sqrt(totalNormsSq(books)) as tf.Tensor1D;
+    const c = tf.minimum(1, tf.div(clip, tf.maximum(norms, 1e-12))) as tf.Tensor1D;
+    const grads = books.flatMap((bk) => bk.clipped(c));
+    release();
+    return { grads, norms };
+  });
   const normValues = (await norms.data()) as Float32Array;
-  const weights = tf.tidy(() => tf.minimum(tf.onesLike(norms), tf.div(clip, tf.maximum(norms, 1e-12))));
-  const vars = fm.layers.flatMap((l) => [l.kernel, l.bias]);
-  const { grads } = tf.variableGrads(() => {
-    const perExample = tf.losses.softmaxCrossEntropy(labels, fm.forward(x), undefined, 0, tf.Reduction.NONE);
-    return tf.sum(tf.mul(perExample, weights)) as tf.Scalar;
-  }, vars);
-  const out = vars.map((v) => grads[v.name]!);
-  tf.dispose([normsSq, norms, weights]);
-  return { grads: out, norms: normValues.slice() };
+  norms.dispose();
+  return { grads, norms: normValues.slice() };
 }

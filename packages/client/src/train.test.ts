@@ -131,7 +131,10 @@ describe('ghost clipping (Goodfellow 2015; Lee & Kifer 2021) against the per-exa
       for (let i = 0; i < 12; i++) expect(Math.sqrt(ghostSq[i]!)).toBeCloseTo(naive.norms[i]!, 3);
       // Some examples are clipped (norm > C) and some are not, so both branches are exercised.
       expect(Array.from(naive.norms).some((n) => n > 0.5)).toBe(true);
+      const tensorsBefore = tf.memory().numTensors;
       const { grads, norms } = await clippedGradientSum(fm, x, y, 0.5);
+      // Only the returned gradients outlive the call: no intermediate (activations, per-example grads) leaks.
+      expect(tf.memory().numTensors).toBe(tensorsBefore + grads.length);
       for (let i = 0; i < 12; i++) expect(norms[i]).toBeCloseTo(naive.norms[i]!, 3);
       grads.forEach((g, j) => {
         const got = g.dataSync();

@@ -2,7 +2,8 @@
  * Local training with TensorFlow.js: mini-batch SGD on the client's own shard, optionally DP-SGD
  * (Abadi et al. 2016): per-example gradients clipped to norm C, Gaussian noise σ·C on their sum (CSPRNG),
  * Poisson or fixed-size batches. The clipped sum comes from ghost clipping (ghostClipping.ts: per-example
- * norms from activations and output gradients, then one re-weighted backward pass); `dpsgdStepNaive`, one
+ * norms from activations and output gradients, and the clipped sum assembled from the same factors by
+ * book-keeping, so a batch costs one forward and one backward pass); `dpsgdStepNaive`, one
  * backward pass per example, is kept as the reference the tests and the benchmark compare against.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -123,7 +124,7 @@ function applyNoisyMean(optimizer: tf.Optimizer, vars: readonly tf.Variable[], s
   tf.dispose(Object.values(named));
 }
 
-/** One DP-SGD step with ghost clipping (two backward passes for the whole batch). */
+/** One DP-SGD step with ghost norms and book-keeping (one forward and one backward pass for the whole batch). */
 export async function dpsgdStep(fm: FunctionalModel, optimizer: tf.Optimizer, data: Dataset, idx: ArrayLike<number>, expectedBatch: number, dp: DpSgdConfig, noise = new GaussianNoise()): Promise<void> {
   const vars = fm.layers.flatMap((l) => [l.kernel, l.bias]);
   let sums: Float32Array[];
