@@ -20,10 +20,21 @@ const suites: Record<string, () => Promise<Figure[]>> = {
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 for (const name of wanted) if (!suites[name]) throw new Error(`unknown bench suite '${name}'; known: ${Object.keys(suites).join(', ')}`);
 const docs = [];
+const failed: string[] = [];
 for (const [name, run] of Object.entries(suites)) {
   if (wanted.length && !wanted.includes(name)) continue;
   process.stderr.write(`bench ${name}…\n`);
-  docs.push(writeResults(name, await run()));
+  try {
+    docs.push(writeResults(name, await run()));
+  } catch (err) {
+    // One broken suite must not cost the others' results: report it, keep its old JSON, fail at the end.
+    failed.push(name);
+    process.stderr.write(`bench ${name} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  }
 }
 process.stdout.write(JSON.stringify(docs, null, 2) + '\n');
 process.stderr.write(`wrote ${writeReport()}\n`);
+if (failed.length) {
+  process.stderr.write(`bench: ${failed.join(', ')} failed; their bench/results JSON is from an earlier run\n`);
+  process.exitCode = 1;
+}

@@ -70,7 +70,7 @@ export async function benchSecAgg(options: { quick?: boolean } = {}): Promise<Fi
 }
 
 /** SecAgg+ (k from chooseSecAggParams) against the complete graph, same n, d, inputs and dropouts. */
-async function fullGraphComparison(n: number, dim: number, dropout: number): Promise<Figure[]> {
+export async function fullGraphComparison(n: number, dim: number, dropout: number): Promise<Figure[]> {
   const ids = Array.from({ length: n }, (_, i) => i + 1);
   const inputs = new Map(ids.map((id) => [id, Uint32Array.from({ length: dim }, (_, j) => (id + j) & 0xffff)]));
   const dropCount = Math.round(dropout * n);
@@ -85,7 +85,7 @@ async function fullGraphComparison(n: number, dim: number, dropout: number): Pro
   const figures: Figure[] = [];
   for (const v of variants) {
     const r = await simulateSecAggRound({
-      config: { roundId: `bench-graph-${v.graph}-${n}`, clients: ids, bits: 16, dim, neighbours: v.k, threshold: v.t, graphSeed: new Uint8Array(32).fill(9) },
+      config: { roundId: `bench-graph-${v.graph === 'complete' ? 'complete' : 'sparse'}-${n}`, clients: ids, bits: 16, dim, neighbours: v.k, threshold: v.t, graphSeed: new Uint8Array(32).fill(9) },
       inputs,
       drops,
     });
