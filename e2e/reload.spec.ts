@@ -7,6 +7,13 @@ import { startCoordinator } from './support/coordinator.ts';
 
 test('a tab reloaded mid-run rejoins as the same client and keeps contributing', async ({ browser }) => {
   const { c, rounds } = await startCoordinator({ rounds: 3, minClients: 2, selection: { clientsPerRound: 3 }, training: { epochs: 3, batchSize: 8, learningRate: 0.1 } });
+  // Rounds of three tiny clients take about a second: react to the first completion as it happens (a poll
+  // can sleep through rounds 1 and 2 and find the run over).
+  const firstRoundDone = new Promise<void>((resolve) => {
+    c.manager.on('event', (e: { type: string; status?: string }) => {
+      if (e.type === 'round' && e.status === 'completed') resolve();
+    });
+  });
   const tabs = [];
   try {
     for (let i = 0; i < 3; i++) {
@@ -18,7 +25,8 @@ test('a tab reloaded mid-run rejoins as the same client and keeps contributing',
     }
     const x = tabs[0]!;
     // Round 2 in progress: reload the tab.
-    await expect.poll(() => rounds.filter((r) => r.status === 'completed').length, { timeout: 120_000 }).toBe(1);
+    await firstRoundDone;
+    expect(rounds.filter((r) => r.status === 'completed')).toHaveLength(1);
     await expect(x.page.getByTestId('stage')).toHaveText(/Training|Encoding|AdvertiseKeys|ShareKeys|MaskedInputCollection/, { timeout: 60_000 });
     await x.page.reload();
     await expect(x.page.getByTestId('client-id')).toHaveText(x.id, { timeout: 60_000 });
