@@ -1,6 +1,7 @@
 /**
  * The WebGPU path, in Chromium started with --enable-unsafe-webgpu (a SwiftShader adapter here): training on
- * WebGPU gives the same update as on WASM within float tolerance, and a tab with ?backend=webgpu completes a
+ * WebGPU gives the same update as on WASM within float tolerance (the CNN included: WASM trains it without a
+ * Conv2D filter-gradient kernel), and a tab with ?backend=webgpu completes a
  * full round.
  */
 import { expect, test } from '@playwright/test';
@@ -36,15 +37,16 @@ async function fixtureServer() {
   return serveFiles(files);
 }
 
-for (const dpsgd of [false, true]) {
-  test(`WebGPU training gives the WASM update within float tolerance${dpsgd ? ' (DP-SGD, ghost clipping)' : ''}`, async ({ page }) => {
+for (const [kind, dpsgd] of [['mlp', false], ['mlp', true], ['cnn', false], ['cnn', true]] as const) {
+  test(`WebGPU training of the ${kind} gives the WASM update within float tolerance${dpsgd ? ' (DP-SGD, ghost clipping)' : ''}`, async ({ page }) => {
     const server = await fixtureServer();
     try {
       await page.goto(server.url);
       await page.waitForFunction(() => 'trainOn' in window);
       type Out = { backend: string; delta: number[] };
-      const gpu = await page.evaluate((dp) => (window as unknown as { trainOn(b: string, d: boolean): Promise<Out> }).trainOn('webgpu', dp), dpsgd);
-      const wasm = await page.evaluate((dp) => (window as unknown as { trainOn(b: string, d: boolean): Promise<Out> }).trainOn('wasm', dp), dpsgd);
+      type TrainOn = { trainOn(b: string, d: boolean, k: string): Promise<Out> };
+      const gpu = await page.evaluate(([dp, k]) => (window as unknown as TrainOn).trainOn('webgpu', dp, k), [dpsgd, kind] as const);
+      const wasm = await page.evaluate(([dp, k]) => (window as unknown as TrainOn).trainOn('wasm', dp, k), [dpsgd, kind] as const);
       expect(gpu.backend).toBe('webgpu');
       expect(wasm.backend).toBe('wasm');
       let maxErr = 0;

@@ -24,7 +24,6 @@ import {
   type TaskMessage,
 } from '@hushfl/protocol';
 import type { SecAggClientMessage } from '@hushfl/secagg';
-import * as tf from '@tensorflow/tfjs-core';
 import { initNodeTf } from './nodeTf.ts';
 
 /** Where a simulated client vanishes in a round (the SecAgg drop points, plus before training). */
@@ -160,11 +159,7 @@ export async function connectNodeClient(opts: NodeClientOptions): Promise<NodeCl
         if (point === 'before-advertise') return vanish(task.roundId);
         vanishing = { roundId: task.roundId, after: LAST_SENT[point] };
       }
-      // tfjs' WASM backend has no Conv2D gradient kernels: convolutional models train on the CPU backend.
-      void (async () => {
-        if (task.model.spec.kind === 'cnn' && tf.getBackend() === 'wasm') await tf.setBackend('cpu');
-        await runtime.onTask(task);
-      })();
+      void runtime.onTask(task);
     });
     s.on(EVENTS.secagg, (payload: unknown) => {
       const parsed = secaggEnvelopeFromServer.safeParse(safeUnpack(payload));

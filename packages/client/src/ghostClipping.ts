@@ -15,10 +15,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { FunctionalModel } from './functional.ts';
 
-/** What one layer contributes: its per-example squared gradient norm and, given weights c, its clipped sums. */
+/** What one layer contributes: its per-example squared gradient norms and, given weights c, Σᵢ cᵢ·∇ᵢ. */
 interface LayerBook {
-  readonly normsSq: tf.Tensor1D;
-  clipped(c: tf.Tensor1D): [kernel: tf.Tensor, bias: tf.Tensor];
+  normsSq(): tf.Tensor1D;
+  weightedSum(c: tf.Tensor1D): [kernel: tf.Tensor, bias: tf.Tensor];
 }
 
 function rowSumSq(t: tf.Tensor): tf.Tensor1D {
@@ -31,10 +31,12 @@ function weightedRowSum(c: tf.Tensor1D, rows: tf.Tensor2D, shape: number[]): tf.
 }
 
 function denseBook(a: tf.Tensor2D, g: tf.Tensor2D, kernelShape: number[]): LayerBook {
-  const gSq = rowSumSq(g);
   return {
-    normsSq: tf.add(tf.mul(rowSumSq(a), gSq), gSq),
-    clipped: (c) => {
+    normsSq: () => {
+      const gSq = rowSumSq(g);
+      return tf.add(tf.mul(rowSumSq(a), gSq), gSq);
+    },
+    weightedSum: (c) => {
       const cg = tf.mul(g, tf.reshape(c, [-1, 1])) as tf.Tensor2D;
       return [tf.reshape(tf.matMul(a, cg, true, false), kernelShape), tf.sum(cg, 0)];
     },
@@ -58,8 +60,8 @@ function convBook(input: tf.Tensor4D, g: tf.Tensor4D, kernelShape: number[]): La
   const kernelGrads = tf.concat(offsets, 1);
   const biasGrads = tf.sum(g, [1, 2]) as tf.Tensor2D;
   return {
-    normsSq: tf.add(rowSumSq(kernelGrads), rowSumSq(biasGrads)),
-    clipped: (c) => [weightedRowSum(c, kernelGrads, kernelShape), weightedRowSum(c, biasGrads, [cout])],
+    normsSq: () => tf.add(rowSumSq(kernelGrads), rowSumSq(biasGrads)),
+    weightedSum: (c) => [weightedRowSum(c, kernelGrads, kernelShape), weightedRowSum(c, biasGrads, [cout])],
   };
 }
 
@@ -84,7 +86,7 @@ function keepBooks(fm: FunctionalModel, x: tf.Tensor2D, labels: tf.Tensor2D): { 
 }
 
 function totalNormsSq(books: readonly LayerBook[]): tf.Tensor1D {
-  return books.reduce<tf.Tensor1D>((sum, bk) => tf.add(sum, bk.normsSq), tf.zerosLike(books[0]!.normsSq));
+  return books.map((bk) => bk.normsSq()).reduce((sum, n) => tf.add(sum, n));
 }
 
 /** Squared L2 norm of each example's full gradient, from one forward and one backward pass. */
@@ -106,11 +108,26 @@ export async function clippedGradientSum(fm: FunctionalModel, x: tf.Tensor2D, la
     const { books, release } = keepBooks(fm, x, labels);
     const norms = tf.sqrt(totalNormsSq(books)) as tf.Tensor1D;
     const c = tf.minimum(1, tf.div(clip, tf.maximum(norms, 1e-12))) as tf.Tensor1D;
-    const grads = books.flatMap((bk) => bk.clipped(c));
+    const grads = books.flatMap((bk) => bk.weightedSum(c));
     release();
     return { grads, norms };
   });
   const normValues = (await norms.data()) as Float32Array;
   norms.dispose();
   return { grads, norms: normValues.slice() };
+}
+
+/**
+ * ∇ of the mean loss (1/B)·Σᵢ Lᵢ for every trainable variable, in the model's order: the same books with cᵢ = 1/B.
+ * Plain training uses this too, so every kernel gradient is our own matmuls and no backend needs a Conv2D
+ * filter-gradient kernel (tfjs-wasm has none, which used to push convolutional models onto the slow CPU backend).
+ */
+export function meanGradient(fm: FunctionalModel, x: tf.Tensor2D, labels: tf.Tensor2D): tf.Tensor[] {
+  return tf.tidy(() => {
+    const { books, release } = keepBooks(fm, x, labels);
+    const c = tf.fill([x.shape[0]], 1 / x.shape[0]) as tf.Tensor1D;
+    const grads = books.flatMap((bk) => bk.weightedSum(c));
+    release();
+    return grads;
+  });
 }

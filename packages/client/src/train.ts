@@ -12,7 +12,7 @@ import { cryptoRandomWords, dpsgdStepRdp, type RandomWords } from '@hushfl/ddp';
 import type { Dataset } from './data.ts';
 import { GaussianNoise } from './gaussian.ts';
 import { FunctionalModel } from './functional.ts';
-import { clippedGradientSum } from './ghostClipping.ts';
+import { clippedGradientSum, meanGradient } from './ghostClipping.ts';
 import { CLASSES, evaluate } from './model.ts';
 import { shuffleInPlace } from './partition.ts';
 
@@ -77,7 +77,10 @@ export async function trainLocal(
   const started = performance.now();
   const rw = opts.rng ?? cryptoRandomWords();
   const optimizer = tf.train.sgd(cfg.learningRate);
-  const fm = opts.dpsgd ? new FunctionalModel(model) : null;
+  // Both paths differentiate the functional model (ghostClipping.ts), so a convolutional model trains on every
+  // backend, WASM included.
+  const fm = new FunctionalModel(model);
+  const vars = fm.layers.flatMap((l) => [l.kernel, l.bias]);
   const noise = opts.dpsgd ? new GaussianNoise(rw) : null;
   const batchSize = Math.min(cfg.batchSize, Math.max(1, data.n));
   const batches = Math.max(1, Math.ceil(data.n / batchSize));
@@ -90,13 +93,13 @@ export async function trainLocal(
         if (opts.dpsgd) {
           const q = batchSize / data.n;
           const idx = opts.dpsgd.sampling === 'poisson' ? poissonBatch(data.n, q, rw) : Array.from(order.subarray(b * batchSize, Math.min(data.n, (b + 1) * batchSize)));
-          await dpsgdStep(fm!, optimizer, data, idx, batchSize, opts.dpsgd, noise!);
+          await dpsgdStep(fm, optimizer, data, idx, batchSize, opts.dpsgd, noise!);
         } else {
           const idx = order.subarray(b * batchSize, Math.min(data.n, (b + 1) * batchSize));
           const { x, y } = batchTensors(data, idx);
-          const loss = optimizer.minimize(() => lossOf(model, x, y), true);
-          if (loss) loss.dispose();
-          tf.dispose([x, y]);
+          const grads = meanGradient(fm, x, y);
+          optimizer.applyGradients(Object.fromEntries(vars.map((v, j) => [v.name, grads[j]!])));
+          tf.dispose([x, y, ...grads]);
         }
         steps++;
         opts.onProgress?.({ epoch, batch: b + 1, batches });

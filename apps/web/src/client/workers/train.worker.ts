@@ -4,7 +4,6 @@
  * IndexedDB, and local training (with DP-SGD when configured) for each mini-client. Updates go straight to the
  * client Worker over a MessageChannel, transferred, never through the page.
  */
-import * as tf from '@tensorflow/tfjs-core';
 import { LocalTrainer, decodeShard } from '@hushfl/client';
 import { selectBackend } from '../backends.ts';
 import { store } from '../store.ts';
@@ -44,8 +43,6 @@ async function train(port: MessagePort, call: TrainCall): Promise<void> {
   const reply = (r: TrainReply, transfer: Transferable[] = []) => port.postMessage(r, transfer);
   try {
     if (!trainer) throw new Error('the training worker has no data yet');
-    // tfjs' WASM backend has no Conv2D gradient kernels: convolutional models train on the CPU backend.
-    if (call.req.spec.kind === 'cnn' && tf.getBackend() === 'wasm') await tf.setBackend('cpu');
     const output = await trainer.train(call.req, (progress) => reply({ type: 'progress', id: call.id, progress }));
     reply({ type: 'done', id: call.id, output }, [output.delta.buffer]);
   } catch (err) {
