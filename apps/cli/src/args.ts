@@ -30,6 +30,8 @@ export const positive = { range: '> 0', ok: (v: number) => v > 0 } as const;
 export const unitOpen = { range: 'in (0, 1)', ok: (v: number) => v > 0 && v < 1 } as const;
 export const unitHalfOpen = { range: 'in (0, 1]', ok: (v: number) => v > 0 && v <= 1 } as const;
 export const atLeastOne = { range: '>= 1', ok: (v: number) => v >= 1 } as const;
+/** A model dimension the rotation can handle: the padded length is at most 2^30 (hadamard.ts). */
+export const dimension = { range: 'in [1, 2^30]', ok: (v: number) => v >= 1 && v <= 2 ** 30 } as const;
 
 /** Parses argv against the specs; throws UsageError with a one-line message on any problem. */
 export function parseFlags<S extends FlagSpecs>(argv: string[], specs: S): ParsedFlags<S> {
@@ -78,8 +80,10 @@ export function parseFlags<S extends FlagSpecs>(argv: string[], specs: S): Parse
 
 /** The help lines for a command's flags. */
 export function describeFlags(specs: FlagSpecs): string {
+  const heads = Object.entries(specs).map(([name, s]) => `  --${name}${s.kind === 'bool' ? '' : ' <v>'}`);
+  const width = Math.max(24, ...heads.map((h) => h.length + 2));
   return Object.entries(specs)
-    .map(([name, s]) => `  --${name}${s.kind === 'bool' ? '' : ' <v>'}`.padEnd(24) + `${s.help}${s.range ? ` (${s.range})` : ''}${s.required ? '' : ' [optional]'}`)
+    .map(([name, s], i) => heads[i]!.padEnd(width) + `${s.help}${s.range ? ` (${s.range})` : ''}${s.required ? '' : ' [optional]'}`)
     .join('\n');
 }
 

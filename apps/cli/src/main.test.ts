@@ -96,6 +96,9 @@ describe('bad arguments: one line naming the flag, exit code 2', () => {
     [['account', 'dpsgd', '--sample-rate', 'abc', '--noise-multiplier', '1', '--steps', '1', '--delta', '1e-5'], /--sample-rate must be a number in \(0, 1\], got 'abc'/],
     [['sample', 'dgauss', '--sigma2', '1/0', '--count', '5'], /--sigma2 must be a positive rational P\/Q or integer, got '1\/0'/],
     [['sample', 'dgauss', '--sigma2', '2', '--count', '0'], /--count must be an integer in \[1, 100000000\], got '0'/],
+    [['sample', 'dgauss', '--sigma2', String(2n ** 82n), '--count', '1'], /--sigma2 must be in \(0, 2\^80\)/],
+    [['account', 'ddg', ...ddgArgs.map((a) => (a === '1024' ? String(2 ** 31) : a))], /--dim must be an integer in \[1, 2\^30\], got '2147483648'/],
+    [['calibrate', 'ddg', '--epsilon', '1', '--delta', '1e-5', '--clients', '10', '--min-clients', '8', '--sample-rate', '1', '--rounds', '10', '--dim', '2000000000', '--clip', '1', '--bits', '16'], /--dim must be an integer in \[1, 2\^30\]/],
     [['account'], /unknown command 'account'.*'account ddg'/],
     [['frobnicate'], /unknown command 'frobnicate'/],
   ];
@@ -116,6 +119,10 @@ describe('the hushfl binary', () => {
     const help = spawnSync(process.execPath, [bin, '--help'], { encoding: 'utf8' });
     expect(help.status).toBe(0);
     expect(help.stdout).toMatch(/account ddg/);
+    // Every command and every flag is separated from its summary, however long its name.
+    expect(help.stdout).toMatch(/ {2}experiment utility {2,}accuracy/);
+    const flags = spawnSync(process.execPath, [bin, 'experiment', 'utility', '--help'], { encoding: 'utf8' });
+    expect(flags.stdout).toMatch(/--clients-per-round <v> {2,}clients per round/);
     const bad = spawnSync(process.execPath, [bin, 'account', 'dpsgd', '--sample-rate', '0.1', '--noise-multiplier', '1', '--steps', 'x', '--delta', '1e-5'], { encoding: 'utf8' });
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/--steps must be an integer/);

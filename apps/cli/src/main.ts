@@ -19,7 +19,8 @@ const commands: Command<any>[] = [startCommand, accountDdgCommand, accountDpsgdC
 
 function usage(): string {
   const lines = ['hushfl — private cross-device federated learning (SecAgg+ with distributed discrete Gaussian DP)', '', 'Usage: hushfl <command> [flags]', '', 'Commands:'];
-  for (const c of commands) lines.push(`  ${c.name.padEnd(18)}${c.summary}`);
+  const width = Math.max(...commands.map((c) => c.name.length)) + 2;
+  for (const c of commands) lines.push(`  ${c.name.padEnd(width)}${c.summary}`);
   lines.push('', 'Run `hushfl <command> --help` for its flags. Add --json for machine-readable output.');
   return lines.join('\n') + '\n';
 }

@@ -1,13 +1,13 @@
 /** `hushfl account ddg|dpsgd`: ε of a DDG run or of DP-SGD local training, from packages/ddp's accountants. */
 import { DEFAULT_BETA, accountDdg, accountDpsgd, isPowerOfTwo, nextPowerOfTwo } from '@hushfl/ddp';
-import { UsageError, atLeastOne, positive, unitHalfOpen, unitOpen, type FlagSpecs } from '../args.ts';
+import { UsageError, atLeastOne, dimension, positive, unitHalfOpen, unitOpen, type FlagSpecs } from '../args.ts';
 import type { Command } from '../command.ts';
 
 const ddgFlags = {
   clip: { kind: 'number', required: true, help: 'L2 clip norm c', ...positive },
   gamma: { kind: 'number', required: true, help: 'grid granularity γ', ...positive },
   beta: { kind: 'number', help: `conditional rounding β, default e^-1/2 = ${DEFAULT_BETA.toFixed(4)}`, range: 'in [0, 1)', ok: (v: number) => v >= 0 && v < 1 },
-  dim: { kind: 'int', required: true, help: "padded dimension d' (a power of two)", ...atLeastOne },
+  dim: { kind: 'int', required: true, help: "padded dimension d' (a power of two)", ...dimension },
   clients: { kind: 'int', required: true, help: 'clients whose noise is in each sum', ...atLeastOne },
   'local-stddev': { kind: 'number', required: true, help: 'local noise stddev σ, model units', ...positive },
   'sample-rate': { kind: 'number', help: 'Poisson client sampling rate q, default 1', ...unitHalfOpen },

@@ -1,6 +1,6 @@
 /** `hushfl calibrate ddg`: γ and local σ for a target (ε, δ) (Kairouz et al. 2021, §4.4). */
 import { DEFAULT_BETA, DEFAULT_K_STDDEVS, calibrateDdg } from '@hushfl/ddp';
-import { UsageError, atLeastOne, positive, unitHalfOpen, unitOpen, type FlagSpecs } from '../args.ts';
+import { UsageError, atLeastOne, dimension, positive, unitHalfOpen, unitOpen, type FlagSpecs } from '../args.ts';
 import type { Command } from '../command.ts';
 
 const flags = {
@@ -11,7 +11,7 @@ const flags = {
   'sample-rate': { kind: 'number', help: 'Poisson client sampling rate q (or give --population)', ...unitHalfOpen },
   population: { kind: 'int', help: 'population N; q = clients/N', ...atLeastOne },
   rounds: { kind: 'int', required: true, help: 'rounds T', ...atLeastOne },
-  dim: { kind: 'int', required: true, help: 'model dimension d (padded to a power of two)', ...atLeastOne },
+  dim: { kind: 'int', required: true, help: 'model dimension d (padded to a power of two)', ...dimension },
   clip: { kind: 'number', required: true, help: 'L2 clip norm c', ...positive },
   bits: { kind: 'int', required: true, help: 'bits B of the SecAgg ring', range: 'in [1, 32]', ok: (v: number) => v >= 1 && v <= 32 },
   beta: { kind: 'number', help: `conditional rounding β (default ${DEFAULT_BETA.toFixed(4)})`, range: 'in [0, 1)', ok: (v: number) => v >= 0 && v < 1 },

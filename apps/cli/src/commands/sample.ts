@@ -20,7 +20,12 @@ export const sampleDgaussCommand: Command<typeof flags> = {
     } catch {
       throw new UsageError(`--sigma2 must be a positive rational P/Q or integer, got '${f.sigma2}'`);
     }
-    const sampler = new DiscreteGaussianSampler(sigma2, cryptoRandomWords());
+    let sampler: DiscreteGaussianSampler;
+    try {
+      sampler = new DiscreteGaussianSampler(sigma2, cryptoRandomWords());
+    } catch (err) {
+      throw new UsageError(`--sigma2 must be in (0, 2^80) (σ below 2^40), got '${f.sigma2}': ${(err as Error).message}`);
+    }
     const counts = new Map<number, number>();
     let sum = 0;
     let sumSq = 0;
