@@ -17,8 +17,12 @@ import {
   RoundEngine,
   pack,
   expectedClientsPerRound,
+  defaultMaxShortfall,
   planDdg,
+  poissonShortfallProbability,
   roundRdp,
+  roundRdpAgainstCoordinator,
+  selectionDelta,
   type DdgPlan,
   type EngineCommand,
   type Party,
@@ -52,6 +56,10 @@ export interface RoundSummary {
   accuracy: number | null;
   loss: number | null;
   epsilon: number | null;
+  /** ε against the coordinator, which knows who took part: no sampling amplification (= epsilon without Poisson sampling). */
+  epsilonVsCoordinator: number | null;
+  /** The extra δ of Poisson selection's redraws (poissonSelection.ts); 0 without Poisson sampling. */
+  deltaSelection: number;
   contributors: number;
   selected: number;
   dropped: Partial<Record<SecAggStage, number>>;
@@ -105,6 +113,12 @@ interface ActiveRun {
   weights: Float32Array;
   momentum: Float32Array | null;
   readonly ledger: RdpLedger;
+  /** The same rounds without sampling amplification: what the coordinator's view costs (roundRdpAgainstCoordinator). */
+  readonly coordinatorLedger: RdpLedger;
+  /** Σₜ pₜ over released rounds, and the current round's p (from its first Poisson draw; null before it). */
+  selectionShortfall: number;
+  roundShortfall: number | null;
+  lastShortfallLog: number;
   live: LiveRound | null;
   stopRequested: string | null;
   paused: boolean;
@@ -253,7 +267,7 @@ export class RunManager extends EventEmitter {
     this.store.createRun({ id, name: config.name, config: JSON.stringify(config), state: 'running', created_at: Date.now(), dim, ddg: JSON.stringify(plan) });
     this.store.saveInitialCheckpoint(id, weights);
     this.log.info({ runId: id, dim, ddg: plan.params, epsilonBudget: plan.epsilonBudget }, 'run created');
-    this.activate(this.store.run(id)!, config, plan, model, weights, null, new RdpLedger());
+    this.activate(this.store.run(id)!, config, plan, model, weights, null, { ledger: new RdpLedger(), coordinatorLedger: new RdpLedger(), selectionShortfall: 0 });
     return id;
   }
 
@@ -272,8 +286,14 @@ export class RunManager extends EventEmitter {
       const ckpt = this.store.latestCheckpoint(row.id)!;
       const ledgerRow = this.store.latestLedger(row.id);
       const ledger = ledgerRow ? new RdpLedger(ledgerRow.rdp, ledgerRow.round + 1) : new RdpLedger();
+      // The coordinator-side ledger is a function of the released rounds' contributions: rebuild it.
+      const coordinatorLedger = new RdpLedger();
+      for (const r of this.store.rounds(row.id)) {
+        const rdp = r.state === 'completed' ? roundRdpAgainstCoordinator(plan, r.contributions!) : null;
+        if (rdp) coordinatorLedger.add(rdp);
+      }
       const model = buildModel(config.task.model);
-      this.activate(row, config, plan, model, ckpt.weights, ckpt.momentum, ledger, ledgerRow?.epsilon ?? null);
+      this.activate(row, config, plan, model, ckpt.weights, ckpt.momentum, { ledger, coordinatorLedger, selectionShortfall: ledgerRow?.selectionShortfall ?? 0 }, ledgerRow?.epsilon ?? null);
       if (row.state === 'paused') this.active!.paused = true;
       resumed.push(row.id);
       this.log.info({ runId: row.id, fromRound: row.completed_round + 1 }, 'run resumed');
@@ -281,7 +301,16 @@ export class RunManager extends EventEmitter {
     return resumed;
   }
 
-  private activate(row: RunRow, config: RunConfig, plan: DdgPlan, model: tfl.Sequential, weights: Float32Array, momentum: Float32Array | null, ledger: RdpLedger, epsilon: number | null = null): void {
+  private activate(
+    row: RunRow,
+    config: RunConfig,
+    plan: DdgPlan,
+    model: tfl.Sequential,
+    weights: Float32Array,
+    momentum: Float32Array | null,
+    privacy: { ledger: RdpLedger; coordinatorLedger: RdpLedger; selectionShortfall: number },
+    epsilon: number | null = null,
+  ): void {
     let wake = () => {};
     const run: ActiveRun = {
       row,
@@ -291,7 +320,9 @@ export class RunManager extends EventEmitter {
       model,
       weights,
       momentum,
-      ledger,
+      ...privacy,
+      roundShortfall: null,
+      lastShortfallLog: 0,
       live: null,
       stopRequested: null,
       paused: false,
@@ -403,6 +434,28 @@ export class RunManager extends EventEmitter {
     const free = [...this.roster.values()].filter((c) => !this.busy.has(c.clientId)).map((c) => ({ clientId: c.clientId, contributions: Math.min(c.miniClients, cfg.maxMiniClients) }));
     const available = free.reduce((s, p) => s + p.contributions, 0);
     if ('sampleRate' in cfg.selection) {
+      if (run.roundShortfall === null) {
+        // Before the first draw of a round: the chance that it is too small and must be redrawn is what the
+        // released round adds to δ (poissonSelection.ts), so draw only once enough clients are online.
+        const shortfall = poissonShortfallProbability(
+          free.map((p) => p.contributions),
+          cfg.selection.sampleRate,
+          cfg.minClients,
+        );
+        const limit = cfg.selection.maxShortfall ?? defaultMaxShortfall(run.plan.delta, cfg.rounds, run.plan.epsilonBudget);
+        if (shortfall > limit) {
+          const now = Date.now();
+          if (now - run.lastShortfallLog > 30_000) {
+            run.lastShortfallLog = now;
+            this.log.info(
+              { runId: run.row.id, clientsOnline: free.length, shortfall, maxShortfall: limit },
+              'Poisson selection: waiting for more clients (a draw now would too likely be smaller than n_min)',
+            );
+          }
+          return null;
+        }
+        run.roundShortfall = shortfall;
+      }
       const threshold = cfg.selection.sampleRate * 4294967296;
       const picked = free.filter(() => this.rng.next() < threshold);
       const total = picked.reduce((s, p) => s + p.contributions, 0);
@@ -552,6 +605,12 @@ export class RunManager extends EventEmitter {
     if (rdp) run.ledger.add(rdp);
     const epsilon = rdp ? run.ledger.spent(run.plan.delta).epsilon : null;
     run.epsilon = epsilon;
+    const coordinatorRdp = roundRdpAgainstCoordinator(run.plan, r.contributions);
+    if (coordinatorRdp) run.coordinatorLedger.add(coordinatorRdp);
+    const epsilonVsCoordinator = coordinatorRdp ? run.coordinatorLedger.spent(run.plan.delta).epsilon : null;
+    run.selectionShortfall += run.roundShortfall ?? 0;
+    run.roundShortfall = null;
+    const deltaSelection = epsilon === null ? 0 : selectionDelta(run.selectionShortfall, epsilon);
     const summary: RoundSummary = {
       runId: run.row.id,
       round: live.round,
@@ -560,6 +619,8 @@ export class RunManager extends EventEmitter {
       accuracy,
       loss,
       epsilon,
+      epsilonVsCoordinator,
+      deltaSelection,
       contributors: r.contributions,
       selected: live.parties.length,
       dropped: this.droppedCounts(r.droppedAt),
@@ -579,12 +640,14 @@ export class RunManager extends EventEmitter {
         accuracy,
         loss,
         epsilon,
+        epsilon_coordinator: epsilonVsCoordinator,
+        delta_selection: deltaSelection,
         durations: JSON.stringify(summary.durationsMs),
         dropped: JSON.stringify(summary.droppedClients),
         bytes_up: live.bytesUp,
         bytes_down: live.bytesDown,
       },
-      ledger: rdp ? { rdp: run.ledger.rdp(), epsilon: epsilon! } : null,
+      ledger: rdp ? { rdp: run.ledger.rdp(), epsilon: epsilon!, selectionShortfall: run.selectionShortfall } : null,
       weights: next,
       momentum: run.momentum,
     });
@@ -612,6 +675,8 @@ export class RunManager extends EventEmitter {
       accuracy: null,
       loss: null,
       epsilon: run.epsilon,
+      epsilonVsCoordinator: run.coordinatorLedger.rounds > 0 ? run.coordinatorLedger.spent(run.plan.delta).epsilon : null,
+      deltaSelection: run.epsilon === null ? 0 : selectionDelta(run.selectionShortfall, run.epsilon),
       contributors: 0,
       selected: live.parties.length,
       dropped: this.droppedCounts(r.droppedAt),
@@ -668,6 +733,10 @@ export class RunManager extends EventEmitter {
         sampleRate: run.plan.sampleRate,
         rounds: run.config.rounds,
         dpsgd: run.config.dpsgd.enabled ? run.config.dpsgd : null,
+        // rounds[].epsilon holds for everyone who sees only the models (amplified when sampleRate < 1);
+        // rounds[].epsilonVsCoordinator for the coordinator, which knows the sample; with Poisson selection the
+        // guarantee's δ is delta + rounds[].deltaSelection (docs/PRIVACY.md).
+        selectionShortfall: run.selectionShortfall,
       },
       config: run.config,
       rounds: rows.map((r) => {
@@ -681,6 +750,8 @@ export class RunManager extends EventEmitter {
           accuracy: r.accuracy,
           loss: r.loss,
           epsilon: r.epsilon,
+          epsilonVsCoordinator: r.epsilon_coordinator,
+          deltaSelection: r.delta_selection,
           contributors: r.contributions,
           selected: r.selected,
           dropped: counts,

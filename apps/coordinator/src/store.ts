@@ -34,12 +34,26 @@ export interface RoundRow {
   accuracy: number | null;
   loss: number | null;
   epsilon: number | null;
+  /** ε against the coordinator (no sampling amplification); equals epsilon without Poisson sampling. */
+  epsilon_coordinator: number | null;
+  /** The extra δ of Poisson selection's redraws, (1 + e^ε)·Σ p (poissonSelection.ts); 0 without. */
+  delta_selection: number | null;
   error: string | null;
   durations: string;
   dropped: string;
   bytes_up: number;
   bytes_down: number;
   selected: number;
+}
+
+/**
+ * The privacy ledger after a round: the cumulative RDP the run's ε is read from, and Σₜ pₜ of Poisson selection
+ * (poissonSelection.ts; 0 without). The coordinator-side RDP needs no row: it is rebuilt from the rounds.
+ */
+export interface LedgerEntry {
+  rdp: number[];
+  epsilon: number;
+  selectionShortfall: number;
 }
 
 const SCHEMA = `
@@ -97,6 +111,14 @@ export class Store {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.exec(SCHEMA);
+    this.addMissingColumns('rounds', { epsilon_coordinator: 'REAL', delta_selection: 'REAL' });
+    this.addMissingColumns('ledger', { selection_shortfall: 'REAL NOT NULL DEFAULT 0' });
+  }
+
+  /** Columns added after a store was first created: a data directory from an older version gains them. */
+  private addMissingColumns(table: string, columns: Record<string, string>): void {
+    const have = new Set((this.db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name));
+    for (const [name, type] of Object.entries(columns)) if (!have.has(name)) this.db.exec(`ALTER TABLE ${table} ADD COLUMN ${name} ${type}`);
   }
 
   close(): void {
@@ -134,7 +156,7 @@ export class Store {
     this.db
       .prepare(
         `UPDATE rounds SET state = @state, finished_at = @finished_at, contributions = @contributions, accuracy = @accuracy, loss = @loss,
-         epsilon = @epsilon, error = @error, durations = @durations, dropped = @dropped, bytes_up = @bytes_up, bytes_down = @bytes_down
+         epsilon = @epsilon, epsilon_coordinator = @epsilon_coordinator, delta_selection = @delta_selection, error = @error, durations = @durations, dropped = @dropped, bytes_up = @bytes_up, bytes_down = @bytes_down
          WHERE run_id = @run_id AND round = @round AND attempt = @attempt`,
       )
       .run({
@@ -143,6 +165,8 @@ export class Store {
         accuracy: null,
         loss: null,
         epsilon: null,
+        epsilon_coordinator: null,
+        delta_selection: null,
         error: null,
         durations: '{}',
         dropped: '{}',
@@ -197,14 +221,16 @@ export class Store {
    */
   commitRound(c: {
     round: Partial<RoundRow> & { run_id: string; round: number; attempt: number; state: 'completed' };
-    ledger: { rdp: number[]; epsilon: number } | null;
+    ledger: LedgerEntry | null;
     weights: Float32Array;
     momentum: Float32Array | null;
   }): void {
     this.db.transaction(() => {
       this.finishRound(c.round);
       if (c.ledger) {
-        this.db.prepare('INSERT OR REPLACE INTO ledger (run_id, round, rdp, epsilon) VALUES (?, ?, ?, ?)').run(c.round.run_id, c.round.round, JSON.stringify(c.ledger.rdp), c.ledger.epsilon);
+        this.db
+          .prepare('INSERT OR REPLACE INTO ledger (run_id, round, rdp, epsilon, selection_shortfall) VALUES (?, ?, ?, ?, ?)')
+          .run(c.round.run_id, c.round.round, JSON.stringify(c.ledger.rdp), c.ledger.epsilon, c.ledger.selectionShortfall);
       }
       this.db
         .prepare('INSERT OR REPLACE INTO checkpoints (run_id, round, weights, momentum, created_at) VALUES (?, ?, ?, ?, ?)')
@@ -225,11 +251,11 @@ export class Store {
   }
 
   /** Cumulative RDP after the last completed round, or null when nothing was spent. */
-  latestLedger(runId: string): { round: number; rdp: number[]; epsilon: number } | undefined {
-    const row = this.db.prepare('SELECT round, rdp, epsilon FROM ledger WHERE run_id = ? ORDER BY round DESC LIMIT 1').get(runId) as
-      | { round: number; rdp: string; epsilon: number }
+  latestLedger(runId: string): (LedgerEntry & { round: number }) | undefined {
+    const row = this.db.prepare('SELECT round, rdp, epsilon, selection_shortfall FROM ledger WHERE run_id = ? ORDER BY round DESC LIMIT 1').get(runId) as
+      | { round: number; rdp: string; epsilon: number; selection_shortfall: number }
       | undefined;
-    return row && { round: row.round, rdp: JSON.parse(row.rdp), epsilon: row.epsilon };
+    return row && { round: row.round, rdp: JSON.parse(row.rdp), epsilon: row.epsilon, selectionShortfall: row.selection_shortfall };
   }
 
   upsertClient(c: { id: string; token_hash: string; name: string | null; mini_clients: number; shards: number[] }): void {

@@ -38,7 +38,19 @@ export const taskSchema = z.object({
 
 const selectionSchema = z.union([
   z.object({ clientsPerRound: z.number().int().min(2).max(10_000) }).strict(),
-  z.object({ sampleRate: z.number().gt(0).max(1), population: z.number().int().min(2).max(1_000_000) }).strict(),
+  z
+    .object({
+      sampleRate: z.number().gt(0).max(1),
+      population: z.number().int().min(2).max(1_000_000),
+      /**
+       * The most a round's first Poisson draw may risk being too small (fewer than n_min contributions or two
+       * clients): the coordinator waits for more clients until it is below this. Each round adds
+       * (1 + e^ε)·p to δ (poissonSelection.ts). Default: δ / (rounds·(1 + e^ε)) at the target ε, so the
+       * redraws at most double δ.
+       */
+      maxShortfall: z.number().gt(0).max(1).optional(),
+    })
+    .strict(),
 ]);
 
 export const ddgConfigSchema = z

@@ -55,3 +55,12 @@ export function roundRdp(plan: DdgPlan, contributions: number): Float64Array | n
     sampleRate: plan.sampleRate,
   }).rdp;
 }
+
+/**
+ * One round's RDP against the coordinator. The coordinator picks the sample and sees who took part, so
+ * subsampling hides nothing from it: no amplification (q = 1), whatever the plan's sampling rate. Composed over
+ * every released round it bounds the ε of every client, including one drawn into all of them.
+ */
+export function roundRdpAgainstCoordinator(plan: DdgPlan, contributions: number): Float64Array | null {
+  return roundRdp({ ...plan, sampleRate: 1 }, contributions);
+}

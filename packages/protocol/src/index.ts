@@ -9,3 +9,4 @@ export * from './messages.ts';
 export * from './secaggWire.ts';
 export * from './ddgPlan.ts';
 export * from './roundEngine.ts';
+export * from './poissonSelection.ts';

@@ -52,7 +52,7 @@ describe('hushfl start: kill mid-round and resume', () => {
         task: { shards: 30 },
         training: { epochs: 2, batchSize: 16, learningRate: 0.1 },
         deadlines: { training: 60, shareKeys: 10, maskedInput: 10, consistencyCheck: 10, unmasking: 10 },
-        ddg: { noise: false, bits: 16 },
+        ddg: { bits: 16, gamma: 2e-4, localStddev: 0.004, delta: 1e-5 },
       }),
     );
     const args = ['--config', config, '--data', join(dir, 'data')];
@@ -79,7 +79,10 @@ describe('hushfl start: kill mid-round and resume', () => {
       await new Promise((r) => setTimeout(r, 100));
     }
     const run = await api<{ state: string; completed_round: number }>(second.url, `/api/runs/${runId}`);
-    const rounds = await api<{ round: number; attempt: number; state: string; error: string | null }[]>(second.url, `/api/runs/${runId}/rounds`);
+    const rounds = await api<{ round: number; attempt: number; state: string; error: string | null; epsilon: number | null; epsilon_coordinator: number | null }[]>(
+      second.url,
+      `/api/runs/${runId}/rounds`,
+    );
     for (const c of secondClients) await c.close();
     second.child.kill('SIGTERM');
     await new Promise((r) => second.child.once('exit', r));
@@ -91,5 +94,10 @@ describe('hushfl start: kill mid-round and resume', () => {
     for (let r = 0; r < 4; r++) expect(rounds.filter((x) => x.round === r && x.state === 'completed')).toHaveLength(1);
     const metrics = JSON.parse(readFileSync(join(dir, 'data', 'runs', runId, 'server_metrics.json'), 'utf8'));
     expect(metrics.rounds.filter((r: { status: string }) => r.status === 'completed')).toHaveLength(4);
+    // Both privacy ledgers carried over the restart: ε grows every released round, and without Poisson
+    // sampling the coordinator's ε is the same figure.
+    const released = [0, 1, 2, 3].map((r) => rounds.find((x) => x.round === r && x.state === 'completed')!);
+    for (let r = 1; r < 4; r++) expect(released[r]!.epsilon!).toBeGreaterThan(released[r - 1]!.epsilon!);
+    for (const r of released) expect(r.epsilon_coordinator).toBeCloseTo(r.epsilon!, 9);
   });
 });

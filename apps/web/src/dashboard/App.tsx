@@ -119,6 +119,7 @@ export function App() {
     [completed],
   );
   const budget = run?.ddg.epsilonBudget ?? null;
+  const latestPrivacy = completed.at(-1);
   const epsilonSeries = useMemo(
     () => [
       { label: 'ε spent', values: completed.map((r) => r.epsilon), color: '#2aa876' },
@@ -221,8 +222,14 @@ export function App() {
             <dt>ε spent</dt>
             <dd data-testid="epsilon">
               {completed.at(-1)?.epsilon?.toFixed(3) ?? (run?.ddg.params.localStddev === 0 ? '∞ (no noise)' : '0')}
-              {budget !== null ? ` of ${budget}` : ''} {run ? `(δ = ${run.ddg.delta})` : ''}
+              {budget !== null ? ` of ${budget}` : ''} {run ? `(δ = ${run.ddg.delta}${latestPrivacy?.delta_selection ? ` + ${latestPrivacy.delta_selection.toExponential(2)} for redrawn samples` : ''})` : ''}
             </dd>
+            {run && run.ddg.sampleRate < 1 && (
+              <>
+                <dt title="The coordinator draws the sample and sees who took part: sampling does not amplify against it">ε vs coordinator</dt>
+                <dd data-testid="epsilon-coordinator">{latestPrivacy?.epsilon_coordinator?.toFixed(3) ?? '0'}</dd>
+              </>
+            )}
             <dt>Bits B</dt>
             <dd data-testid="bits">{run?.ddg.params.bits ?? '—'}</dd>
             <dt>Grid γ</dt>

@@ -26,6 +26,10 @@ export interface RoundRow {
   accuracy: number | null;
   loss: number | null;
   epsilon: number | null;
+  /** ε against the coordinator (no sampling amplification); equals epsilon without Poisson selection. */
+  epsilon_coordinator: number | null;
+  /** The extra δ of Poisson selection's redraws (docs/PRIVACY.md). */
+  delta_selection: number | null;
   error: string | null;
   durations: Record<string, number>;
   dropped: Record<string, string>;

@@ -1,0 +1,71 @@
+/**
+ * The operator's controls on the dashboard, on a coordinator of its own with Node clients: a bad config is
+ * refused with the coordinator's error shown; a run with Poisson selection and a target ε shows ε spent against
+ * the budget, ε against the coordinator (no amplification) and δ's redraw term; Pause holds new rounds,
+ * Resume continues, Stop ends the run.
+ */
+import { expect, test } from '@playwright/test';
+import { connectNodeClient, type NodeClient } from '@hushfl/node-client';
+import { OPERATOR_TOKEN, startCoordinator } from './support/coordinator.ts';
+
+const CONFIG = `name: poisson-controls
+task: { model: { kind: mlp, hidden: [] }, partition: { kind: iid }, shards: 16 }
+rounds: 30
+selection: { sampleRate: 0.6, population: 6, maxShortfall: 0.1 }
+minClients: 2
+training: { epochs: 1, batchSize: 16, learningRate: 0.1 }
+deadlines: { training: 60, shareKeys: 20, maskedInput: 20, consistencyCheck: 20, unmasking: 20 }
+ddg: { bits: 16, clip: 1.0, epsilon: 1, delta: 1.0e-5 }
+`;
+
+test('pause, resume and stop from the dashboard; Poisson selection shows both ε', async ({ page }) => {
+  const { c } = await startCoordinator();
+  const clients: NodeClient[] = [];
+  try {
+    await page.goto(`${c.url}/dashboard`);
+    await page.getByTestId('token').fill(OPERATOR_TOKEN);
+    await page.getByTestId('login').click();
+    await expect(page.getByTestId('live')).toHaveText('live');
+
+    // The coordinator's validation error reaches the operator, naming the field.
+    await page.getByTestId('config').fill('rounds: 0\nminClients: 2\n');
+    await page.getByTestId('start').click();
+    await expect(page.getByTestId('error').first()).toContainText('rounds');
+    await expect(page.getByTestId('run-id')).toHaveText('none');
+
+    await page.getByTestId('config').fill(CONFIG);
+    await page.getByTestId('start').click();
+    await expect(page.getByTestId('run-id')).toHaveText(/^run-/);
+    const runId = (await page.getByTestId('run-id').textContent())!;
+    for (let i = 0; i < 6; i++) clients.push(await connectNodeClient({ url: c.url }));
+
+    const completed = () => c.store.rounds(runId).filter((r) => r.state === 'completed').length;
+    await expect.poll(completed, { timeout: 60_000 }).toBeGreaterThanOrEqual(2);
+    // ε for observers against the budget, δ's redraw term, and the larger ε against the coordinator.
+    await expect(page.getByTestId('epsilon')).toContainText(/of 1 \(δ = 0\.00001 \+ [0-9.]+e-\d+ for redrawn samples\)/);
+    const eps = Number((await page.getByTestId('epsilon').textContent())!.split(' ')[0]);
+    const vsCoordinator = Number(await page.getByTestId('epsilon-coordinator').textContent());
+    expect(eps).toBeGreaterThan(0);
+    expect(vsCoordinator).toBeGreaterThan(eps);
+
+    // Pause: the round in flight may finish, then nothing new starts.
+    await page.getByTestId('pause').click();
+    await expect(page.getByTestId('run-state')).toHaveText('paused');
+    await expect.poll(() => c.store.rounds(runId).some((r) => r.state === 'running'), { timeout: 60_000 }).toBe(false);
+    const held = c.store.rounds(runId).length;
+    await page.waitForTimeout(3000);
+    expect(c.store.rounds(runId).length).toBe(held);
+
+    await page.getByTestId('resume').click();
+    await expect(page.getByTestId('run-state')).not.toHaveText('paused');
+    await expect.poll(completed, { timeout: 60_000 }).toBeGreaterThan(held);
+
+    await page.getByTestId('stop').click();
+    await expect(page.getByTestId('run-state')).toHaveText('stopped');
+    expect(c.store.run(runId)!.state).toBe('stopped');
+    expect(completed()).toBeLessThan(30);
+  } finally {
+    for (const cl of clients) await cl.close();
+    await c.close();
+  }
+});

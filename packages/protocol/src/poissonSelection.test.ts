@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { defaultMaxShortfall, poissonShortfallProbability, selectionDelta } from './poissonSelection.ts';
+
+/** Brute force over all 2^N inclusion patterns. */
+function bruteForce(contributions: number[], q: number, m: number): number {
+  let short = 0;
+  for (let mask = 0; mask < 1 << contributions.length; mask++) {
+    let drawn = 0;
+    let total = 0;
+    let p = 1;
+    contributions.forEach((k, i) => {
+      if (mask & (1 << i)) {
+        drawn++;
+        total += k;
+        p *= q;
+      } else p *= 1 - q;
+    });
+    if (total < m || drawn < 2) short += p;
+  }
+  return short;
+}
+
+describe('poissonShortfallProbability', () => {
+  it('equals enumeration over every sample, with mini-clients', () => {
+    const cases: [number[], number, number][] = [
+      [[1, 1, 1, 1, 1, 1, 1, 1], 0.3, 3],
+      [[1, 3, 1, 2, 1, 1, 4, 1, 1, 2], 0.25, 5],
+      [[2, 2, 2], 0.9, 1],
+      [[5, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1], 0.1, 4],
+    ];
+    for (const [ks, q, m] of cases) expect(poissonShortfallProbability(ks, q, m)).toBeCloseTo(bruteForce(ks, q, m), 14);
+  });
+
+  it('is the binomial tail for single clients, precise far into the tail', () => {
+    // P(Bin(N, q) < m) summed from the pmf, in logs.
+    const N = 2000;
+    const q = 0.05;
+    const m = 40; // mean 100: the tail is about 1e-11
+    let logC = 0;
+    let tail = 0;
+    for (let j = 0; j < m; j++) {
+      if (j > 0) logC += Math.log((N - j + 1) / j);
+      tail += Math.exp(logC + j * Math.log(q) + (N - j) * Math.log1p(-q));
+    }
+    const got = poissonShortfallProbability(new Array(N).fill(1), q, m);
+    expect(tail).toBeLessThan(1e-9);
+    expect(Math.abs(got - tail) / tail).toBeLessThan(1e-6);
+  });
+
+  it('is 1 when too few clients could ever be drawn, and rejects bad input', () => {
+    expect(poissonShortfallProbability([1], 0.5, 1)).toBe(1);
+    expect(poissonShortfallProbability([1, 1], 0.5, 3)).toBe(1);
+    expect(() => poissonShortfallProbability([1], 1.5, 1)).toThrow(/sample rate/);
+    expect(() => poissonShortfallProbability([0], 0.5, 1)).toThrow(/positive integers/);
+  });
+
+  it('turns the summed shortfall into the extra δ (1 + e^ε)·Σp', () => {
+    expect(selectionDelta(1e-9, Math.log(3))).toBeCloseTo(4e-9, 20);
+    expect(selectionDelta(0.5, 5)).toBe(1);
+  });
+
+  it('defaults the shortfall limit so that the redraws add at most δ over the run', () => {
+    const limit = defaultMaxShortfall(1e-5, 50, 4);
+    expect(selectionDelta(50 * limit, 4)).toBeCloseTo(1e-5, 18);
+    expect(defaultMaxShortfall(1e-5, 50, null)).toBeCloseTo(2e-7, 20);
+  });
+});
