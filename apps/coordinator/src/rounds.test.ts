@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { VanishPoint } from '@hushfl/node-client';
+import { parseRunConfig, planDdg } from '@hushfl/protocol';
 import { startClients, startTestCoordinator, stopAll, testConfig } from './testing.ts';
 
 describe('federated rounds over Socket.IO', () => {
@@ -21,9 +22,8 @@ describe('federated rounds over Socket.IO', () => {
   });
 
   it('with DDG at 16 bits: calibrated noise, ε spent per round, and learning', async () => {
-    const { c, rounds } = await startTestCoordinator(
-      testConfig({ rounds: 4, minClients: 8, selection: { clientsPerRound: 8 }, ddg: { bits: 16, gamma: 2e-4, localStddev: 0.004, delta: 1e-5 } }),
-    );
+    const config = testConfig({ rounds: 4, minClients: 8, selection: { clientsPerRound: 8 }, ddg: { bits: 16, epsilon: 60, delta: 1e-5 } });
+    const { c, rounds } = await startTestCoordinator(config);
     const clients = await startClients(c.url, 8);
     await c.manager.whenIdle();
     const runId = c.store.runs()[0]!.id;
@@ -31,10 +31,16 @@ describe('federated rounds over Socket.IO', () => {
     await stopAll(c, clients);
     const done = rounds.filter((r) => r.status === 'completed');
     expect(done).toHaveLength(4);
+    // Eight clients are few for client-level DP: at ε = 8 the noise swamps the update (docs/results/utility.md
+    // has realistic settings); at a target ε of 60 over 4 rounds the model still learns.
     expect(done.at(-1)!.accuracy).toBeGreaterThan(0.4);
+    expect(done.at(-1)!.epsilon!).toBeLessThanOrEqual(60 * (1 + 1e-6));
     // ε grows round by round.
     for (let i = 1; i < done.length; i++) expect(done[i]!.epsilon!).toBeGreaterThan(done[i - 1]!.epsilon!);
-    expect(metrics.privacy).toMatchObject({ mechanism: 'ddg', bits: 16, gamma: 2e-4, localStddev: 0.004, minClients: 8 });
+    const plan = planDdg(parseRunConfig(config), 50_890);
+    expect(plan.epsilonBudget).toBe(60);
+    expect(metrics.privacy).toMatchObject({ mechanism: 'ddg', bits: 16, gamma: plan.params.gamma, localStddev: plan.params.localStddev, epsilonBudget: 60, minClients: 8 });
+    expect(plan.params.localStddev).toBeGreaterThan(0);
     expect(metrics.model.dim).toBe(50_890);
     expect(metrics.rounds).toHaveLength(4);
     for (const r of metrics.rounds) {
