@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { SecAggClient } from './client.ts';
 import { SecAggError } from './errors.ts';
 import type { SecAggClientMessage, SecAggConfig, SecAggServerMessage, UnmaskRequestMsg } from './messages.ts';
+import { neighbourGraph } from './graph.ts';
 import { chooseSecAggParams } from './params.ts';
 import { SecAggServer } from './server.ts';
 import { simulateSecAggRound, type DropPoint } from './simulate.ts';
@@ -84,9 +85,9 @@ describe('complete rounds', () => {
   });
 });
 
-describe('property: random n, dimension and drops — the exact sum or an abort, never a wrong sum', () => {
+describe('property: random n, dimension and drops — the exact sum or a forced abort, never a wrong sum', () => {
   const rnd = xorshift(20261125);
-  for (let trial = 0; trial < 14; trial++) {
+  for (let trial = 0; trial < 30; trial++) {
     const n = 2 + (rnd() % 59);
     const dim = 1 + (rnd() % 300);
     const bits = 1 + (rnd() % 32);
@@ -97,13 +98,29 @@ describe('property: random n, dimension and drops — the exact sum or an abort,
       const points: DropPoint[] = ['before-advertise', 'after-advertise', 'after-share', 'after-masked-input', 'during-unmask'];
       for (const id of ids) if (rnd() / 2 ** 32 < dropRate) drops.set(id, points[rnd() % points.length]!);
       const inputs = makeInputs(ids, dim, bits, trial + 10);
-      const r = await simulateSecAggRound({ config: config(ids, dim, bits, undefined, undefined, `prop-${trial}`), inputs, drops });
+      const cfg = config(ids, dim, bits, undefined, undefined, `prop-${trial}`);
+      const r = await simulateSecAggRound({ config: cfg, inputs, drops });
       if (r.error) {
         expect(r.error).toBeInstanceOf(SecAggError);
         expect(r.error.code).toBe('unrecoverable');
         expect(r.sum).toBeUndefined();
+        // The abort was forced, checked from the graph and the drops alone: with no drops there is none; a
+        // named client had fewer than t neighbours that stayed to the end (the server may also have cut
+        // neighbours with too few live neighbours of their own, which only lowers the count).
+        expect(drops.size).toBeGreaterThan(0);
+        const v = r.error.clientId;
+        if (v !== undefined) {
+          const graph = await neighbourGraph(ids, cfg.neighbours, cfg.graphSeed);
+          const stayed = graph.get(v)!.filter((w) => !drops.has(w) && !(w in r.dropped));
+          expect(stayed.length).toBeLessThan(cfg.threshold);
+        } else {
+          expect(r.error.message).toMatch(/client\(s\) (advertised|shared)|no client sent/);
+          const reached = r.error.message.includes('advertised') ? ids.filter((id) => drops.get(id) !== 'before-advertise') : ids;
+          if (r.error.message.includes('advertised')) expect(reached.length).toBeLessThan(2);
+        }
         return;
       }
+      if (drops.size === 0) expect(r.included).toEqual(ids);
       // Included are exactly the clients whose masked input the server accepted.
       const sentMasked = ids.filter((id) => !['before-advertise', 'after-advertise', 'after-share'].includes(drops.get(id) ?? ''));
       for (const id of r.included!) expect(sentMasked).toContain(id);
