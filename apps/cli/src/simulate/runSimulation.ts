@@ -13,6 +13,7 @@ import { io as ioClient } from 'socket.io-client';
 import { createCoordinator, type CoordinatorEvent, type RoundSummary } from '@hushfl/coordinator';
 import { OPERATOR_NAMESPACE, parseRunConfig, type RunConfigInput } from '@hushfl/protocol';
 import type { WorkerInput, WorkerMessage } from './clientWorker.ts';
+import { roundProgressLine } from './progressBar.ts';
 
 export interface SimulationOptions {
   readonly clients: number;
@@ -100,6 +101,7 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
   const errors = new Map<string, { l1: number; l2: number; linf: number }>();
   const roundStarted = new Map<string, number>();
   const wall = new Map<string, number>();
+  const lastStage = new Map<string, string>();
   let finished: (reason: string) => void = () => {};
   const done = new Promise<string>((r) => (finished = r));
 
@@ -107,7 +109,8 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
     if (e.type === 'stage' && e.phase === 'open') {
       const key = `${e.runId}/r${e.round}/a${e.attempt}`;
       if (e.stage === 'advertise-keys') roundStarted.set(key, Date.now());
-      progress(`round ${e.round + 1}/${config.rounds} (attempt ${e.attempt}) ▸ ${e.stage}`, false);
+      lastStage.set(key, e.stage);
+      progress(roundProgressLine(e.round, config.rounds, e.attempt, e.stage, e.stage), false);
     }
     if (e.type === 'round') {
       summaries.push(e);
@@ -129,7 +132,8 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
         }
       }
       clipped.delete(roundId);
-      progress(`round ${e.round + 1}/${config.rounds} ${e.status}${e.accuracy !== null ? `: accuracy ${(e.accuracy * 100).toFixed(1)} %` : `: ${e.error}`}`, true);
+      const tail = `${e.status}${e.accuracy !== null ? `: accuracy ${(e.accuracy * 100).toFixed(1)} %` : `: ${e.error}`}`;
+      progress(roundProgressLine(e.round, config.rounds, e.attempt, e.status === 'completed' ? null : (lastStage.get(roundId) ?? 'advertise-keys'), tail), true);
     }
     if (e.type === 'run' && (e.state === 'completed' || e.state === 'failed' || e.state === 'stopped')) finished(`${e.state}: ${e.reason}`);
   };
