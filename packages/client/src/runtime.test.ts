@@ -80,6 +80,30 @@ describe('client runtime with the round engine, in memory', () => {
     }
   });
 
+  it('a client with more mini-clients than the run counts takes part with the first ones only', async () => {
+    const clipped = new Map<string, Float32Array[]>();
+    const clients = new Map<string, InMemoryClient>();
+    const runs: Record<string, number> = { a: 1, big: 3 }; // `big` runs three mini-clients, the run counts two
+    let seed = 60;
+    for (const [id, k] of Object.entries(runs)) {
+      const data = Array.from({ length: k }, () => syntheticDigits(32, seed++));
+      clients.set(id, inMemoryClient(id, (host) => new ClientRuntime(new LocalTrainer(data, tf.getBackend()), host), (_r, c) => clipped.set(id, c.map((u) => u.slice()))));
+    }
+    const model = buildModel(spec);
+    const weights = await getFlatWeights(model);
+    model.dispose();
+    const outcome = await runRoundInMemory(makeSetup(0, [{ clientId: 'a', contributions: 1 }, { clientId: 'big', contributions: 2 }], weights, 0), clients);
+    expect(outcome.kind).toBe('released');
+    if (outcome.kind !== 'released') return;
+    expect(outcome.contributions).toBe(3);
+    expect(clipped.get('big')).toHaveLength(2);
+    const plain = new Float64Array(weights.length);
+    for (const list of clipped.values()) for (const u of list) for (let i = 0; i < u.length; i++) plain[i]! += u[i]! / 3;
+    let err = 0;
+    for (let i = 0; i < plain.length; i++) err += (outcome.mean[i]! - plain[i]!) ** 2;
+    expect(Math.sqrt(err)).toBeLessThan(2e-4 * Math.sqrt(16384));
+  });
+
   it('adds calibrated noise: the released mean deviates from the plain mean by about σ·sqrt(d/n)', async () => {
     const clipped = new Map<string, Float32Array[]>();
     const clients = new Map<string, InMemoryClient>();

@@ -108,9 +108,11 @@ export class ClientRuntime {
     const round: ActiveRound = { task, record, stageStarted: performance.now(), early: [], lastOutgoing: null };
     this.active = round;
     try {
-      const k = this.trainer.miniClients;
-      if (task.contributions !== k) {
-        throw new Error(`the coordinator counts ${task.contributions} contributions for this client, it runs ${k} mini-clients`);
+      // The coordinator may count fewer contributions than this client runs mini-clients (its run caps them at
+      // maxMiniClients): the first `contributions` mini-clients take part. More than it runs would be a wrong mean.
+      const k = task.contributions;
+      if (k > this.trainer.miniClients) {
+        throw new Error(`the coordinator counts ${k} contributions for this client, it runs only ${this.trainer.miniClients} mini-clients`);
       }
       const global = f32FromBytes(task.model.weights).slice();
       const d = task.ddg.dim;
