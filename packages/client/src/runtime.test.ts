@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { accountDpsgd } from '@hushfl/ddp';
 import type { RoundSetup } from '@hushfl/protocol';
 import { inMemoryClient, runRoundInMemory, type InMemoryClient } from './inMemoryRound.ts';
 import { buildModel, getFlatWeights, modelDimension } from './model.ts';
@@ -102,6 +103,29 @@ describe('client runtime with the round engine, in memory', () => {
     let err = 0;
     for (let i = 0; i < plain.length; i++) err += (outcome.mean[i]! - plain[i]!) ** 2;
     expect(Math.sqrt(err)).toBeLessThan(2e-4 * Math.sqrt(16384));
+  });
+
+  it('keeps each mini-client’s DP-SGD ledger across rounds and reports the worst ε, as the sampled Gaussian accountant gives', async () => {
+    const clients = new Map<string, InMemoryClient>();
+    // Mini-clients with 64 and 40 examples: batch 16 gives 4 and 3 steps per round at rates 1/4 and 2/5.
+    const data = [syntheticDigits(64, 70), syntheticDigits(40, 71)];
+    clients.set('dp', inMemoryClient('dp', (host) => new ClientRuntime(new LocalTrainer(data, tf.getBackend()), host), () => {}));
+    clients.set('plain', inMemoryClient('plain', (host) => new ClientRuntime(new LocalTrainer([syntheticDigits(32, 72)], tf.getBackend()), host), () => {}));
+    const model = buildModel(spec);
+    const weights = await getFlatWeights(model);
+    model.dispose();
+    const dpsgd = { clip: 1, noiseMultiplier: 1.1, sampling: 'poisson' as const, delta: 1e-5 };
+    for (let round = 0; round < 2; round++) {
+      const setup = { ...makeSetup(round, [{ clientId: 'dp', contributions: 2 }, { clientId: 'plain', contributions: 1 }], weights, 0), dpsgd };
+      expect((await runRoundInMemory(setup, clients)).kind).toBe('released');
+    }
+    const got = clients.get('dp')!.runtime.metrics;
+    const want = Math.max(
+      accountDpsgd({ sampleRate: 16 / 64, noiseMultiplier: 1.1, steps: 2 * 4, delta: 1e-5 }).epsilon,
+      accountDpsgd({ sampleRate: 16 / 40, noiseMultiplier: 1.1, steps: 2 * 3, delta: 1e-5 }).epsilon,
+    );
+    expect(got.dpsgdDelta).toBe(1e-5);
+    expect(got.dpsgdEpsilon).toBeCloseTo(want, 9);
   });
 
   it('adds calibrated noise: the released mean deviates from the plain mean by about σ·sqrt(d/n)', async () => {
