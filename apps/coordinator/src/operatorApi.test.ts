@@ -1,5 +1,11 @@
 /** The operator API over HTTP: bearer auth, config validation naming fields, runs, rounds, metrics and model. */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { io } from 'socket.io-client';
 import { describe, expect, it } from 'vitest';
+import { OPERATOR_NAMESPACE } from '@hushfl/protocol';
+import { createCoordinator } from './app.ts';
 import { startClients, startTestCoordinator, stopAll, testConfig } from './testing.ts';
 
 describe('operator API', () => {
@@ -43,5 +49,41 @@ describe('operator API', () => {
     // Shards: only with the client's own session, and only its own shards.
     expect((await fetch(`${c.url}/api/tasks/mnist/shards/0`)).status).toBe(401);
     await stopAll(c, clients);
+  });
+
+  it('refuses the live operator socket without the right token, and serves events with it', async () => {
+    const { c } = await startTestCoordinator();
+    const url = new URL(OPERATOR_NAMESPACE, c.url).toString();
+    const attempt = (auth: Record<string, unknown>) =>
+      new Promise<string>((resolve) => {
+        const s = io(url, { auth, transports: ['websocket'], reconnection: false });
+        s.once('connect', () => {
+          s.close();
+          resolve('connected');
+        });
+        s.once('connect_error', (e) => {
+          s.close();
+          resolve(e.message);
+        });
+      });
+    expect(await attempt({})).toBe('operator token required');
+    expect(await attempt({ token: 'wrong' })).toBe('operator token required');
+    expect(await attempt({ token: 42 })).toBe('operator token required');
+    expect(await attempt({ token: c.operatorToken })).toBe('connected');
+    await c.close();
+  });
+
+  it('takes the operator token from $HUSHFL_OPERATOR_TOKEN when none is given', async () => {
+    const before = process.env.HUSHFL_OPERATOR_TOKEN;
+    process.env.HUSHFL_OPERATOR_TOKEN = 'token-from-the-environment-0123456789';
+    try {
+      const c = await createCoordinator({ port: 0, dataDir: mkdtempSync(join(tmpdir(), 'hushfl-env-')), logLevel: 'silent' });
+      expect(c.operatorToken).toBe('token-from-the-environment-0123456789');
+      expect((await fetch(`${c.url}/api/runs`, { headers: { authorization: 'Bearer token-from-the-environment-0123456789' } })).status).toBe(200);
+      await c.close();
+    } finally {
+      if (before === undefined) delete process.env.HUSHFL_OPERATOR_TOKEN;
+      else process.env.HUSHFL_OPERATOR_TOKEN = before;
+    }
   });
 });
