@@ -100,3 +100,29 @@ test('says clearly when the coordinator is unreachable', async ({ page }) => {
   await expect(page.getByTestId('connection')).toHaveText('unreachable', { timeout: 30_000 });
   await expect(page.getByTestId('notice')).toContainText(/unreachable|Disconnected from the coordinator/);
 });
+
+test('says when the tab was not selected for a round, and when a round it was in was aborted', async ({ page }) => {
+  // Two Node clients that vanish after advertising their keys in every attempt of round 1: each attempt aborts
+  // at the ShareKeys deadline (SecAgg needs two clients to share keys). The tab opens while the first attempt
+  // runs without it, then is drawn into a later attempt, which aborts too.
+  const { c, rounds } = await startCoordinator({
+    rounds: 2,
+    minClients: 2,
+    selection: { clientsPerRound: 2 },
+    maxAttempts: 30,
+    deadlines: { training: 60, shareKeys: 2, maskedInput: 20, consistencyCheck: 20, unmasking: 20 },
+  });
+  const { connectNodeClient } = await import('@hushfl/node-client');
+  const vanishInRoundOne = (task: { round: number }) => (task.round === 0 ? ('after-advertise' as const) : null);
+  const nodes = [await connectNodeClient({ url: c.url, vanish: vanishInRoundOne, rejoinAfterMs: 200 }), await connectNodeClient({ url: c.url, vanish: vanishInRoundOne, rejoinAfterMs: 200 })];
+  try {
+    await expect.poll(() => c.store.rounds(c.store.runs()[0]!.id).some((r) => r.state === 'running'), { timeout: 30_000 }).toBe(true);
+    await page.goto(`${c.url}/?backend=wasm`);
+    await expect(page.getByTestId('notice')).toContainText('This tab was not selected for round 1', { timeout: 30_000 });
+    await expect(page.getByTestId('notice')).toContainText(/Round 1 was aborted: .+ It will be re-run\./, { timeout: 150_000 });
+    expect(rounds.some((r) => r.round === 0 && r.status === 'aborted')).toBe(true);
+  } finally {
+    for (const n of nodes) await n.close();
+    await c.close();
+  }
+});
