@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { VanishPoint } from '@hushfl/node-client';
-import { parseRunConfig, planDdg } from '@hushfl/protocol';
+import { accountDdg } from '@hushfl/ddp';
+import { parseRunConfig, planDdg, type DdgPlan } from '@hushfl/protocol';
 import { startClients, startTestCoordinator, stopAll, testConfig } from './testing.ts';
 
 describe('federated rounds over Socket.IO', () => {
@@ -102,5 +103,23 @@ describe('federated rounds over Socket.IO', () => {
     await stopAll(c, clients);
     expect(rounds[0]).toMatchObject({ round: 0, attempt: 1, status: 'aborted', error: expect.stringMatching(/only 6 contributions .* fewer than n_min = 7/) });
     expect(rounds.at(-1)).toMatchObject({ round: 0, status: 'completed' });
+  });
+});
+
+describe('mini-clients in the ledger', () => {
+  it('a client with 3 mini-clients counts 3 contributions for the mean and for ε', async () => {
+    const ddg = { bits: 16, gamma: 1e-3, localStddev: 0.05, delta: 1e-5 };
+    const { c, rounds } = await startTestCoordinator(testConfig({ rounds: 1, minClients: 4, selection: { clientsPerRound: 4 }, maxMiniClients: 4, ddg }));
+    const clients = await startClients(c.url, 2, (i) => ({ miniClients: i === 0 ? 3 : 1 }));
+    await c.manager.whenIdle();
+    const runId = c.store.runs()[0]!.id;
+    const plan = JSON.parse(c.store.run(runId)!.ddg) as DdgPlan;
+    await stopAll(c, clients);
+    const [r] = rounds;
+    expect(r).toMatchObject({ status: 'completed', contributors: 4, selected: 2 });
+    const at = (clients: number) =>
+      accountDdg({ clip: 1, gamma: 1e-3, beta: plan.params.beta, dimPadded: plan.dimPadded, clients, localStddev: 0.05, sampleRate: 1, rounds: 1, delta: 1e-5 }).epsilon;
+    expect(r!.epsilon).toBeCloseTo(at(4), 9);
+    expect(at(4)).toBeLessThan(at(2)); // the test tells the two apart: counting connections would overstate ε
   });
 });
