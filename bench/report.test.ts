@@ -19,6 +19,7 @@ const docs: SuiteDoc[] = [
   {
     suite: 'dpsgd',
     machine: { ...machine, date: '2026-11-26T11:00:00.000Z' },
+    cpuAffinity: 'one core (taskset -c 0)',
     figures: [
       figure({ name: 'dpsgd-step-ghost', inputs: mlp, value: 10, unit: 'ms' }),
       figure({ name: 'dpsgd-step-naive', inputs: mlp, value: 80, unit: 'ms' }),
@@ -47,7 +48,7 @@ describe('bench report', () => {
 
   it('gives each suite its own machine and date', () => {
     expect(md).toContain('Test CPU, 2 cores, 24 GiB, Node v20.0.0, linux-x64; run 2026-11-25 10:00 UTC');
-    expect(md).toContain('run 2026-11-26 11:00 UTC');
+    expect(md).toContain('run 2026-11-26 11:00 UTC; the suite ran on one core (taskset -c 0).');
   });
 
   it('computes the speed-ups over the naive baselines from the paired figures', () => {

@@ -11,6 +11,8 @@ import { resultsDir, type Figure } from './lib.ts';
 export interface SuiteDoc {
   readonly suite: string;
   readonly machine: { cpu: string; cores: number; memoryGiB: number; node: string; platform: string; date: string };
+  /** Where the suite's process could run: 'one core (taskset -c 0)' or 'all cores'. */
+  readonly cpuAffinity?: string;
   readonly figures: readonly Figure[];
 }
 
@@ -18,7 +20,7 @@ export interface SuiteDoc {
 const ABOUT: Record<string, string> = {
   ddp: 'packages/ddp: the exact discrete Gaussian sampler, the randomized Hadamard transform, randomized rounding and the whole client encoding (one thread).',
   secagg:
-    'packages/secagg: SecAgg+ with real X25519/HKDF/AES-GCM/AES-CTR, all parties in one process on one core; clients that drop do so after sharing keys, the costliest case for the server.',
+    'packages/secagg: SecAgg+ with real X25519/HKDF/AES-GCM/AES-CTR, all parties in one process; clients that drop do so after sharing keys, the costliest case for the server.',
   dpsgd: 'packages/client: one DP-SGD step (per-example clipping + noise) with ghost norms and book-keeping (Bu et al. 2023; one backward pass per batch) against the naive per-example loop, on the tfjs backend named.',
   rounds: 'apps/coordinator + apps/node-client: wall time of whole rounds over Socket.IO on loopback (training included), mean per round.',
 };
@@ -87,7 +89,7 @@ export function renderReport(docs: readonly SuiteDoc[], generated = new Date()):
     '',
   );
   for (const d of docs) {
-    out.push(`## ${d.suite}`, '', ABOUT[d.suite] ?? '', '', `Machine: ${machineText(d.machine)}.`, '', '| figure | inputs | value | target | |', '|---|---|---|---|---|');
+    out.push(`## ${d.suite}`, '', ABOUT[d.suite] ?? '', '', `Machine: ${machineText(d.machine)}${d.cpuAffinity ? `; the suite ran on ${d.cpuAffinity}` : ''}.`, '', '| figure | inputs | value | target | |', '|---|---|---|---|---|');
     for (const f of d.figures) out.push(`| ${f.name} | ${inputsText(f.inputs)} | ${fmt(f.value)} ${f.unit} | ${targetText(f)} | ${metText(f)}${f.note ? ` ${f.note}` : ''} |`);
     out.push('');
   }

@@ -1,6 +1,6 @@
 /**
- * SecAgg+ costs with real cryptography, all parties in one process on one core: the mean client time per
- * stage and the server's unmasking time, for n ∈ {100, 500}, d ∈ {2^16, 100 000} and dropout ∈ {0, 10 %, 30 %}
+ * SecAgg+ costs with real cryptography, all parties in one process (pinned to one core by bench/run.ts):
+ * the mean client time per stage and the server's unmasking time, for n ∈ {100, 500}, d ∈ {2^16, 100 000} and dropout ∈ {0, 10 %, 30 %}
  * (clients drop after sharing their keys — the costliest case for the server, which must then remove their
  * pairwise masks). k and t are chosen by chooseSecAggParams for the dropout rate, as the coordinator would.
  * Targets (issue #3): n = 500, d = 100 000, 10 % dropout: server unmask < 5 s, client masking < 100 ms.
