@@ -40,6 +40,9 @@ test('pause, resume and stop from the dashboard; Poisson selection shows both ε
     for (let i = 0; i < 6; i++) clients.push(await connectNodeClient({ url: c.url }));
 
     const completed = () => c.store.rounds(runId).filter((r) => r.state === 'completed').length;
+    // Live: a completed round reaches the dashboard over its socket well before its 15 s fallback poll.
+    await expect.poll(completed, { timeout: 60_000, intervals: [50] }).toBeGreaterThanOrEqual(1);
+    await expect(page.locator('[data-testid="round-row"].completed').first()).toBeVisible({ timeout: 5_000 });
     await expect.poll(completed, { timeout: 60_000 }).toBeGreaterThanOrEqual(2);
     // ε for observers against the budget, δ's redraw term, and the larger ε against the coordinator.
     await expect(page.getByTestId('epsilon')).toContainText(/of 1 \(δ = 0\.00001 \+ [0-9.]+e-\d+ for redrawn samples\)/);
