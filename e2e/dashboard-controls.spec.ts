@@ -2,9 +2,10 @@
  * The operator's controls on the dashboard, on a coordinator of its own with Node clients: a bad config is
  * refused with the coordinator's error shown; a run with Poisson selection and a target ε shows ε spent against
  * the budget, ε against the coordinator (no amplification) and δ's redraw term; Pause holds new rounds,
- * Resume continues, Stop ends the run.
+ * Resume continues, Stop ends the run; the round timeline, the model download and the saved-config picker.
  */
 import { expect, test } from '@playwright/test';
+import { statSync } from 'node:fs';
 import { connectNodeClient, type NodeClient } from '@hushfl/node-client';
 import { OPERATOR_TOKEN, startCoordinator } from './support/coordinator.ts';
 
@@ -67,6 +68,25 @@ test('pause, resume and stop from the dashboard; Poisson selection shows both ε
     await expect(page.getByTestId('run-state')).toHaveText('stopped');
     expect(c.store.run(runId)!.state).toBe('stopped');
     expect(completed()).toBeLessThan(30);
+
+    // Each round's timeline has one segment per SecAgg stage, sized by its measured duration.
+    const row = page.locator('[data-testid="round-row"].completed').first();
+    const timeline = row.locator('.timeline');
+    await expect(timeline.locator('span')).toHaveCount(5);
+    const title = (await timeline.getAttribute('title'))!;
+    for (const stage of ['advertise-keys', 'share-keys', 'masked-input', 'consistency-check', 'unmasking']) expect(title).toMatch(new RegExp(`${stage}: \\d+ ms`));
+
+    // The latest global model downloads as raw float32 weights: 7850 of them for this model.
+    const download = page.waitForEvent('download');
+    await page.getByTestId('download-model').click();
+    const file = await (await download).path();
+    expect(statSync(file).size).toBe(4 * 7850);
+
+    // A past run's configuration can be picked to start another like it.
+    await page.getByTestId('config').fill('');
+    await page.getByTestId('saved-configs').selectOption(runId);
+    await expect(page.getByTestId('config')).toHaveValue(/"name": "poisson-controls"/);
+    await expect(page.getByTestId('config')).toHaveValue(/"sampleRate": 0.6/);
   } finally {
     for (const cl of clients) await cl.close();
     await c.close();
