@@ -52,6 +52,12 @@ test('pause, resume and stop from the dashboard; Poisson selection shows both ε
     expect(eps).toBeGreaterThan(0);
     expect(vsCoordinator).toBeGreaterThan(eps);
 
+    // The noise and precision in force, and the traffic so far.
+    const plan = JSON.parse(c.store.run(runId)!.ddg) as { params: { bits: number; localStddev: number } };
+    await expect(page.getByTestId('bits')).toHaveText('16');
+    await expect(page.getByTestId('sigma')).toHaveText(plan.params.localStddev.toExponential(3));
+    await expect(page.getByTestId('bytes')).toHaveText(/^[1-9][0-9.]* (KiB|MiB)$/);
+
     // Pause: the round in flight may finish, then nothing new starts.
     await page.getByTestId('pause').click();
     await expect(page.getByTestId('run-state')).toHaveText('paused');
