@@ -13,6 +13,7 @@ import { modelDimension } from '@hushfl/client';
 import type { RunConfig } from '@hushfl/protocol';
 import { randomToken } from './auth.ts';
 import { attachClientGateway } from './gateway.ts';
+import { joinUrls } from './joinUrls.ts';
 import { initNodeTf } from '@hushfl/node-client';
 import { registerOperatorApi } from './operatorApi.ts';
 import { registerPages } from './pages.ts';
@@ -80,7 +81,7 @@ export async function createCoordinator(options: CoordinatorOptions = {}): Promi
 
   const io = new Server(app.server, { maxHttpBufferSize, serveClient: false, cors: { origin: false }, pingInterval: 10_000, pingTimeout: 20_000 });
   attachClientGateway(io, manager, store, app.log, { maxMiniClients: options.maxMiniClients ?? options.runConfig?.maxMiniClients ?? 16, secure: Boolean(tls) });
-  registerOperatorApi(app, io, manager, store, operatorToken);
+  registerOperatorApi(app, io, manager, store, operatorToken, () => joinUrls(tls ? 'https' : 'http', host, (app.server.address() as AddressInfo).port));
   await registerPages(app, options.webRoot);
 
   await app.listen({ port: options.port ?? 8080, host });

@@ -44,6 +44,8 @@ describe('operator API', () => {
     expect(model.headers.get('x-hushfl-round')).toBe('1');
     expect((await model.arrayBuffer()).byteLength).toBe(4 * Number(model.headers.get('x-hushfl-dim')));
     expect((await fetch(`${c.url}/api/runs/nope`, { headers: auth })).status).toBe(404);
+    expect(await (await fetch(`${c.url}/api/join`, { headers: auth })).json()).toEqual({ urls: [`${c.url}/`] });
+    expect((await fetch(`${c.url}/api/join`)).status).toBe(401);
     expect((await fetch(`${c.url}/api/runs/${runId}/stop`, { method: 'POST', headers: auth })).status).toBe(409);
 
     // Shards: only with the client's own session, and only its own shards.

@@ -13,7 +13,15 @@ import type { Store } from './store.ts';
 
 const runIdParam = { type: 'object', properties: { id: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } }, required: ['id'] } as const;
 
-export function registerOperatorApi(app: FastifyInstance, io: Server, manager: RunManager, store: Store, operatorToken: string): void {
+export function registerOperatorApi(
+  app: FastifyInstance,
+  io: Server,
+  manager: RunManager,
+  store: Store,
+  operatorToken: string,
+  /** Where devices reach the client page (joinUrls.ts); known once the server listens. */
+  joinUrls: () => string[] = () => [],
+): void {
   const authorized = (header: string | undefined) => {
     const m = /^Bearer (.+)$/.exec(header ?? '');
     return Boolean(m && sameSecret(m[1]!, operatorToken));
@@ -31,6 +39,8 @@ export function registerOperatorApi(app: FastifyInstance, io: Server, manager: R
     ops.addHook('onRequest', guard);
 
     ops.get('/api/status', async () => manager.status());
+
+    ops.get('/api/join', async () => ({ urls: joinUrls() }));
 
     ops.get('/api/runs', async () => store.runs().map(({ config: _c, ddg, ...r }) => ({ ...r, ddg: JSON.parse(ddg) })));
 

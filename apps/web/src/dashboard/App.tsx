@@ -7,7 +7,7 @@ import { useCallback, useEffect, useMemo, useState } from 'react';
 import { parse as parseYaml } from 'yaml';
 import { ApiError, OperatorApi, type RoundRow, type RunRow } from './api.ts';
 import { Chart } from './Chart.tsx';
-import { Join } from './Join.tsx';
+import { Join, joinUrl } from './Join.tsx';
 import type { Status } from '@hushfl/protocol';
 
 const STAGES = ['advertise-keys', 'share-keys', 'masked-input', 'consistency-check', 'unmasking'] as const;
@@ -41,6 +41,7 @@ export function App() {
   const [token, setToken] = useState('');
   const [api, setApi] = useState<OperatorApi | null>(null);
   const [status, setStatus] = useState<Status | null>(null);
+  const [servedUrls, setServedUrls] = useState<string[]>([]);
   const [runs, setRuns] = useState<RunRow[]>([]);
   const [runId, setRunId] = useState<string | null>(null);
   const [rounds, setRounds] = useState<RoundRow[]>([]);
@@ -83,6 +84,7 @@ export function App() {
   useEffect(() => {
     if (!api) return;
     void refresh(api);
+    api.joinUrls().then((j) => setServedUrls(j.urls), fail);
     const socket = api.live();
     socket.on('connect', () => setConnected(true));
     socket.on('disconnect', () => setConnected(false));
@@ -393,7 +395,7 @@ export function App() {
             </button>
           </div>
         </div>
-        <Join url={`${location.origin}/`} />
+        <Join url={joinUrl(location.origin, servedUrls)} />
       </section>
     </main>
   );

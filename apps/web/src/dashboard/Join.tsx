@@ -1,6 +1,7 @@
 /** The join panel: the client page's URL and a QR code of it, so a phone joins the run in one scan. */
 import { useEffect, useState } from 'react';
 import QRCode from 'qrcode';
+export { joinUrl } from './joinUrl.ts';
 
 export function Join({ url }: { url: string }) {
   const [svg, setSvg] = useState('');

@@ -70,6 +70,7 @@ export class OperatorApi {
   }
 
   status = () => this.request<Status>('/api/status');
+  joinUrls = () => this.request<{ urls: string[] }>('/api/join');
   runs = () => this.request<RunRow[]>('/api/runs');
   run = (id: string) => this.request<RunRow & { config: unknown }>(`/api/runs/${id}`);
   rounds = (id: string) => this.request<RoundRow[]>(`/api/runs/${id}/rounds`);
