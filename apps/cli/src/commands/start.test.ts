@@ -101,3 +101,34 @@ describe('hushfl start: kill mid-round and resume', () => {
     for (const r of released) expect(r.epsilon_coordinator).toBeCloseTo(r.epsilon!, 9);
   });
 });
+
+describe('hushfl start: what it prints', () => {
+  it('prints a simulate command that works as printed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hushfl-start-text-'));
+    const child = spawn(process.execPath, [bin, 'start', '--port', '0', '--data', dir, '--log-level', 'error'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const text = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout!.on('data', (d) => {
+          out += d;
+          if (/simulate Node clients .*\n/.test(out)) resolve(out);
+        });
+        child.once('exit', (code) => reject(new Error(`hushfl start exited with ${code}`)));
+      });
+      expect(text).toMatch(/operator dashboard +http:\/\/127\.0\.0\.1:\d+\/dashboard/);
+      const printed = /simulate Node clients +pnpm hushfl (simulate .*)\n/.exec(text)![1]!;
+      const args = printed.replace('--clients 10 --rounds 5', '--clients 2 --rounds 1 --workers 1 --json').split(' ');
+      const sim = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      sim.stdout!.on('data', (d) => (out += d));
+      sim.stderr!.on('data', (d) => (err += d));
+      const code = await new Promise<number | null>((resolve) => sim.once('exit', resolve));
+      expect(code, err).toBe(0);
+      expect(JSON.parse(out).rounds).toHaveLength(1);
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
+  });
+});

@@ -47,9 +47,10 @@ export const startCommand: Command<typeof flags> = {
         : [
             `hushfl coordinator listening on ${c.url}`,
             `  clients join at       ${c.url}/`,
+            `  operator dashboard    ${c.url}/dashboard`,
             `  operator token        ${c.operatorToken}`,
             `  active run            ${info.run ?? 'none (POST a config to /api/runs, or restart with --config)'}`,
-            `  simulate Node clients pnpm hushfl simulate --url ${c.url} --clients 10 --rounds 5`,
+            `  simulate Node clients pnpm hushfl simulate --url ${c.url} --token ${c.operatorToken} --clients 10 --rounds 5`,
             ...c.warnings.map((w) => `  warning: ${w}`),
             '',
           ].join('\n'),
