@@ -2,9 +2,11 @@
  * `hushfl simulate`: worker-thread clients over real Socket.IO; per-round output, the DDG error only the
  * simulator can measure, and ε equal to what `hushfl account ddg` prints for the same parameters.
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { createCoordinator } from '@hushfl/coordinator';
 import { runCli } from '../runCli.testing.ts';
 
 const run = runCli;
@@ -42,6 +44,26 @@ describe('hushfl simulate', () => {
     expect(one.rounds).toHaveLength(2);
     expect(one.rounds[0]).toMatchObject({ status: 'completed', included: true });
     expect(one.rounds[0].trainMs).toBeGreaterThan(0);
+  });
+
+  it('with --url, recovers the decoded mean from the public models and reports the same error', async () => {
+    const c = await createCoordinator({ port: 0, dataDir: mkdtempSync(join(tmpdir(), 'hushfl-url-')), logLevel: 'silent', operatorToken: 'url-test-token-0123456789abcdef' });
+    try {
+      const r = await run('simulate', '--url', c.url, '--token', c.operatorToken, '--clients', '4', '--rounds', '2', '--epsilon', '30', '--workers', '1', '--json');
+      expect(r.code, r.err).toBe(0);
+      const json = JSON.parse(r.out);
+      expect(json.rounds).toHaveLength(2);
+      const runId = c.store.runs()[0]!.id;
+      const metrics = JSON.parse(readFileSync(c.manager.metricsPath(runId), 'utf8'));
+      const expected = Math.sqrt((metrics.model.dim * metrics.privacy.localStddev ** 2) / 4);
+      for (const round of json.rounds) {
+        expect(round.error).not.toBeNull();
+        expect(round.error.l2).toBeGreaterThan(0.85 * expected);
+        expect(round.error.l2).toBeLessThan(1.15 * expected);
+      }
+    } finally {
+      await c.close();
+    }
   });
 
   it('keeps going when clients vanish at random stages', async () => {

@@ -14,6 +14,7 @@ import { createCoordinator, type CoordinatorEvent, type RoundSummary } from '@hu
 import { OPERATOR_NAMESPACE, parseRunConfig, type RunConfigInput } from '@hushfl/protocol';
 import type { WorkerInput, WorkerMessage } from './clientWorker.ts';
 import { roundProgressLine } from './progressBar.ts';
+import { RemoteMean } from './remoteMean.ts';
 
 export interface SimulationOptions {
   readonly clients: number;
@@ -145,25 +146,57 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
     runId = coordinator.manager.activeRunId();
   } else {
     operator = ioClient(new URL(OPERATOR_NAMESPACE, url).toString(), { auth: { token: o.token }, transports: ['websocket'] });
-    operator.on('round', (e: RoundSummary) => onEvent({ type: 'round', ...e }));
-    operator.on('stage', (e: CoordinatorEvent) => onEvent(e));
-    operator.on('run', (e: CoordinatorEvent) => onEvent(e));
     const headers = { authorization: `Bearer ${o.token}`, 'content-type': 'application/json' };
+    // The remote coordinator keeps the decoded mean to itself; recover it from the public global models
+    // (remoteMean.ts). Events are handled in order, each round after its model was fetched.
+    let remote: RemoteMean | null = null;
+    const fetchModel = async (): Promise<{ round: number; weights: Float32Array } | null> => {
+      const res = await fetch(new URL(`/api/runs/${runId}/model`, url), { headers });
+      if (!res.ok) return null;
+      return { round: Number(res.headers.get('x-hushfl-round')), weights: new Float32Array(await res.arrayBuffer()) };
+    };
+    const startRemote = async () => {
+      const run = (await (await fetch(new URL(`/api/runs/${runId}`, url), { headers })).json()) as { config: { server: { learningRate: number; momentum: number } } };
+      remote = new RemoteMean(run.config.server.learningRate, run.config.server.momentum);
+      const model = await fetchModel();
+      if (model) remote.observe(model.round, model.weights);
+    };
+    let queue = Promise.resolve();
+    const inOrder = (handle: () => Promise<void> | void) => {
+      queue = queue.then(handle).catch((err: Error) => progress(`could not recover a round's mean: ${err.message}`, true));
+    };
+    operator.on('round', (e: RoundSummary) =>
+      inOrder(async () => {
+        const model = remote && e.status === 'completed' ? await fetchModel() : null;
+        const mean = model && model.round === e.round ? remote!.observe(model.round, model.weights) : null;
+        // Who is in the sum: every client that produced an update, less those dropped before their masked input.
+        const before = new Set(['advertise-keys', 'share-keys', 'masked-input']);
+        const produced = [...(clipped.get(`${e.runId}/r${e.round}/a${e.attempt}`)?.keys() ?? [])];
+        const included = produced.filter((id) => !before.has(e.droppedClients[id] ?? ''));
+        onEvent({ type: 'round', ...e, ...(mean ? { mean, included } : {}) });
+      }),
+    );
+    operator.on('stage', (e: CoordinatorEvent) => inOrder(() => onEvent(e)));
+    operator.on('run', (e: CoordinatorEvent) => inOrder(() => onEvent(e)));
     const status = (await (await fetch(new URL('/api/status', url), { headers })).json()) as { runId: string | null; state: string; error?: string };
     if (status.error) throw new Error(`the coordinator refused the operator token: ${status.error}`);
     if (status.runId && ['running', 'waiting', 'paused'].includes(status.state)) {
       // A run is in progress (for example npm start's): join it and watch `rounds` rounds of it.
       runId = status.runId;
+      await startRemote();
       progress(`joining run ${runId} in progress at ${url}`, true);
       let completedHere = 0;
-      operator.on('round', (e: RoundSummary) => {
-        if (e.status === 'completed' && ++completedHere >= o.rounds) finished(`completed: ${completedHere} rounds of run ${runId} watched`);
-      });
+      operator.on('round', (e: RoundSummary) =>
+        inOrder(() => {
+          if (e.status === 'completed' && ++completedHere >= o.rounds) finished(`completed: ${completedHere} rounds of run ${runId} watched`);
+        }),
+      );
     } else {
       const res = await fetch(new URL('/api/runs', url), { method: 'POST', headers, body: JSON.stringify(input) });
       const body = (await res.json()) as { runId?: string; error?: string };
       if (!res.ok) throw new Error(`the coordinator refused the run: ${body.error}`);
       runId = body.runId!;
+      await startRemote();
     }
   }
 
