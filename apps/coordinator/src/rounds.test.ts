@@ -123,3 +123,32 @@ describe('mini-clients in the ledger', () => {
     expect(at(4)).toBeLessThan(at(2)); // the test tells the two apart: counting connections would overstate ε
   });
 });
+
+describe('server optimizer and client DP-SGD through real rounds', () => {
+  it('applies server momentum to the released means, and clients account their DP-SGD', async () => {
+    const lr = 0.5;
+    const beta = 0.9;
+    const { c, rounds } = await startTestCoordinator(
+      testConfig({ rounds: 2, minClients: 4, selection: { clientsPerRound: 4 }, server: { learningRate: lr, momentum: beta }, dpsgd: { enabled: true, clip: 1, noiseMultiplier: 0.8 } }),
+    );
+    const runId = c.store.runs()[0]!.id;
+    const w0 = c.manager.latestModel(runId)!;
+    expect(w0.round).toBe(-1);
+    const clients = await startClients(c.url, 4);
+    await c.manager.whenIdle();
+    const w2 = c.manager.latestModel(runId)!;
+    const dpsgdEpsilons = clients.map((cl) => cl.runtime.metrics.dpsgdEpsilon);
+    await stopAll(c, clients);
+    const [r0, r1] = rounds.filter((r) => r.status === 'completed');
+    expect(w2.round).toBe(1);
+    // w2 = w0 + lr·m0 + lr·(β·m0 + mean1), m0 = mean0 (FedAvg with server momentum).
+    let worst = 0;
+    for (let i = 0; i < w0.weights.length; i++) {
+      const want = w0.weights[i]! + lr * r0!.mean![i]! + lr * (beta * r0!.mean![i]! + r1!.mean![i]!);
+      worst = Math.max(worst, Math.abs(w2.weights[i]! - want));
+    }
+    expect(worst).toBeLessThan(1e-5);
+    // Each client trained with DP-SGD and reports its instance-level ε.
+    for (const e of dpsgdEpsilons) expect(e).toBeGreaterThan(0);
+  });
+});
