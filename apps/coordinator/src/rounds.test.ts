@@ -4,10 +4,12 @@
  * metrics file.
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { VanishPoint } from '@hushfl/node-client';
 import { accountDdg } from '@hushfl/ddp';
 import { parseRunConfig, planDdg, type DdgPlan } from '@hushfl/protocol';
+import { Store } from './store.ts';
 import { startClients, startTestCoordinator, stopAll, testConfig } from './testing.ts';
 
 describe('federated rounds over Socket.IO', () => {
@@ -150,5 +152,33 @@ describe('server optimizer and client DP-SGD through real rounds', () => {
     expect(worst).toBeLessThan(1e-5);
     // Each client trained with DP-SGD and reports its instance-level ε.
     for (const e of dpsgdEpsilons) expect(e).toBeGreaterThan(0);
+  });
+});
+
+describe('the privacy budget', () => {
+  it('ends a run before a round that could overspend it, even one resumed with a tighter stored budget', async () => {
+    // A calibrated run never reaches the check (its rounds fit the budget by construction), so tighten the
+    // stored plan after round 1 and restart: the resumed run must refuse the next round.
+    const config = testConfig({ rounds: 4, minClients: 4, selection: { clientsPerRound: 4 }, ddg: { bits: 16, epsilon: 40, delta: 1e-5 } });
+    const first = await startTestCoordinator(config);
+    const clients = await startClients(first.c.url, 4);
+    const runId = first.c.store.runs()[0]!.id;
+    await expect.poll(() => first.c.store.run(runId)!.completed_round, { timeout: 60_000, interval: 50 }).toBeGreaterThanOrEqual(0);
+    for (const cl of clients) await cl.close();
+    await first.c.close();
+
+    const spent = new Store(join(first.dataDir, 'hushfl.db'));
+    const row = spent.run(runId)!;
+    const epsilonSoFar = spent.latestLedger(runId)!.epsilon;
+    const plan = JSON.parse(row.ddg) as DdgPlan;
+    spent.db.prepare('UPDATE runs SET ddg = ? WHERE id = ?').run(JSON.stringify({ ...plan, epsilonBudget: epsilonSoFar * 1.01 }), runId);
+    spent.close();
+
+    const second = await startTestCoordinator(undefined, first.dataDir);
+    await expect.poll(() => second.c.store.run(runId)!.state, { timeout: 30_000 }).toBe('completed');
+    const after = second.c.store.run(runId)!;
+    expect(after.reason).toMatch(/privacy budget reached: another round could spend ε = [0-9.]+ > /);
+    expect(second.c.store.latestLedger(runId)!.epsilon).toBeLessThanOrEqual(epsilonSoFar * 1.01);
+    await second.c.close();
   });
 });
