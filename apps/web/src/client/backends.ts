@@ -27,8 +27,9 @@ async function register(name: BackendName): Promise<boolean> {
     case 'wasm': {
       const wasm = await import('@tensorflow/tfjs-backend-wasm');
       wasm.setWasmPaths(new URL('/tfjs-wasm/', self.location.origin).toString());
-      // The threaded build spawns its own pthread Workers from a script that does not survive bundling into
-      // a module Worker; training already runs in a dedicated Worker, so use the single-threaded SIMD build.
+      // The threaded build hands its pthread Workers the Emscripten factory as factory.toString(), which the
+      // minified bundle breaks (ReferenceError in every pthread Worker); training already runs in a dedicated
+      // Worker, so use the single-threaded SIMD build.
       tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
       return true;
     }
