@@ -29,6 +29,8 @@ test('a tab completes DDG rounds with Node clients from `hushfl simulate --url`,
     await expect(page.getByTestId('client-id')).toHaveText(/^[A-Za-z0-9_-]{16}$/, { timeout: 30_000 });
     expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
     await expect(page.getByTestId('backend')).toHaveText('wasm');
+    // Cross-origin isolated, WASM trains on its threaded SIMD build (and the round below completes on it).
+    await expect(page.getByTestId('wasm-build')).toHaveText('threaded SIMD');
     await page.evaluate(() => (window as unknown as { __resetLongest(): void }).__resetLongest());
 
     const sim = await simulate(c.url, 3, 2);

@@ -33,7 +33,9 @@ export default defineConfig({
   root: here,
   base: '/',
   plugins: [react(), copyTfjsWasm()],
-  worker: { format: 'es' },
+  // tfjs-wasm's threaded build hands its pthread Workers the Emscripten factory as factory.toString(): mangled or
+  // compressed, the factory names variables that exist only in our bundle. The Worker bundles stay readable.
+  worker: { format: 'es', rollupOptions: { output: { minify: { mangle: false, compress: false } } } },
   build: {
     outDir: join(here, 'dist'),
     emptyOutDir: true,

@@ -59,6 +59,12 @@ export function App({ controller, initialMiniClients, forcedBackend, autoJoin }:
             <dd data-testid="client-id">{s.clientId ?? '—'}</dd>
             <dt>Backend</dt>
             <dd data-testid="backend">{s.backend ?? '—'}</dd>
+            {s.backend === 'wasm' && (
+              <>
+                <dt>WASM build</dt>
+                <dd data-testid="wasm-build">{s.backendThreaded ? 'threaded SIMD' : 'single-threaded'}</dd>
+              </>
+            )}
             <dt>Mini-clients</dt>
             <dd data-testid="mini-clients">
               {started ? (

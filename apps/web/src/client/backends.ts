@@ -27,10 +27,9 @@ async function register(name: BackendName): Promise<boolean> {
     case 'wasm': {
       const wasm = await import('@tensorflow/tfjs-backend-wasm');
       wasm.setWasmPaths(new URL('/tfjs-wasm/', self.location.origin).toString());
-      // The threaded build hands its pthread Workers the Emscripten factory as factory.toString(), which the
-      // minified bundle breaks (ReferenceError in every pthread Worker); training already runs in a dedicated
-      // Worker, so use the single-threaded SIMD build.
-      tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+      // Cross-origin isolated (COOP/COEP), the Worker has SharedArrayBuffer and tfjs loads its threaded SIMD
+      // build. Its pthread Workers get the Emscripten factory as factory.toString(): the Worker bundles are
+      // therefore neither mangled nor compressed (vite.config.ts), or the factory would name our variables.
       return true;
     }
     case 'cpu':
@@ -38,8 +37,20 @@ async function register(name: BackendName): Promise<boolean> {
   }
 }
 
-/** The first backend of the order (or the forced one) that initialises; its name. */
-export async function selectBackend(forced: string | null): Promise<string> {
+/** The backend that runs; for WASM, whether tfjs loaded its threaded SIMD build (it needs shared memory). */
+export interface SelectedBackend {
+  readonly name: string;
+  readonly threaded: boolean;
+}
+
+async function threadedWasm(name: string): Promise<boolean> {
+  if (name !== 'wasm') return false;
+  const [simd, threads] = await Promise.all([tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'), tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT')]);
+  return Boolean(simd && threads);
+}
+
+/** The first backend of the order (or the forced one) that initialises. */
+export async function selectBackend(forced: string | null): Promise<SelectedBackend> {
   const order: readonly BackendName[] = forced ? [forced as BackendName] : BACKENDS;
   if (forced && !BACKENDS.includes(forced as BackendName)) throw new Error(`unknown backend '${forced}': use one of ${BACKENDS.join(', ')}`);
   for (const name of order) {
@@ -47,7 +58,7 @@ export async function selectBackend(forced: string | null): Promise<string> {
       if (!(await register(name))) continue;
       if (await tf.setBackend(name)) {
         await tf.ready();
-        return name;
+        return { name, threaded: await threadedWasm(name) };
       }
     } catch {
       // try the next backend
@@ -55,5 +66,5 @@ export async function selectBackend(forced: string | null): Promise<string> {
   }
   if (forced) throw new Error(`backend '${forced}' is not available in this browser`);
   await tf.setBackend('cpu');
-  return 'cpu';
+  return { name: 'cpu', threaded: false };
 }

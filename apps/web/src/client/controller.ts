@@ -16,6 +16,8 @@ export interface UiState {
   coordinator: string;
   clientId: string | null;
   backend: string | null;
+  /** WASM only: whether the threaded SIMD build runs (the page is cross-origin isolated). */
+  backendThreaded: boolean;
   miniClients: number;
   examples: number[];
   run: Status | null;
@@ -74,6 +76,7 @@ export class ClientController {
       coordinator,
       clientId: null,
       backend: null,
+      backendThreaded: false,
       miniClients: 1,
       examples: [],
       run: null,
@@ -117,7 +120,7 @@ export class ClientController {
     this.clientWorker.onmessage = (e: MessageEvent<FromClientWorker>) => this.onClientWorker(e.data);
     const backend = await this.askTrainWorker({ type: 'backend', forced: opts.backend }, 'backend');
     if (backend.type !== 'backend') return;
-    this.set({ backend: backend.backend });
+    this.set({ backend: backend.backend, backendThreaded: backend.threaded });
 
     const socket = io(new URL(CLIENT_NAMESPACE, url).toString(), { transports: ['websocket'], reconnectionDelayMax: 5000 });
     this.socket = socket;

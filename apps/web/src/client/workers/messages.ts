@@ -25,7 +25,7 @@ export type ToTrainWorker =
   | { type: 'shards'; indices: number[] };
 
 /** Train worker → page. */
-export type FromTrainWorker = { type: 'backend'; backend: string } | { type: 'shards'; examples: number[] } | { type: 'error'; message: string };
+export type FromTrainWorker = { type: 'backend'; backend: string; threaded: boolean } | { type: 'shards'; examples: number[] } | { type: 'error'; message: string };
 
 /** Client worker ↔ train worker over their MessageChannel. */
 export type TrainCall = { type: 'train'; id: number; req: TrainRequest };

@@ -19,8 +19,9 @@ self.onmessage = async (e: MessageEvent<ToTrainWorker>) => {
   const m = e.data;
   try {
     if (m.type === 'backend') {
-      backend = await selectBackend(m.forced);
-      post({ type: 'backend', backend });
+      const selected = await selectBackend(m.forced);
+      backend = selected.name;
+      post({ type: 'backend', backend, threaded: selected.threaded });
     } else if (m.type === 'shards') {
       const datasets = [];
       for (const i of m.indices) {
