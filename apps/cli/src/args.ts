@@ -3,6 +3,7 @@
  * refused with one line naming the flag and what it accepts (exit code 2).
  */
 import { parseArgs } from 'node:util';
+import { MAX_DIM } from '@hushfl/ddp';
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -30,8 +31,8 @@ export const positive = { range: '> 0', ok: (v: number) => v > 0 } as const;
 export const unitOpen = { range: 'in (0, 1)', ok: (v: number) => v > 0 && v < 1 } as const;
 export const unitHalfOpen = { range: 'in (0, 1]', ok: (v: number) => v > 0 && v <= 1 } as const;
 export const atLeastOne = { range: '>= 1', ok: (v: number) => v >= 1 } as const;
-/** A model dimension the rotation can handle: the padded length is at most 2^30 (hadamard.ts). */
-export const dimension = { range: 'in [1, 2^30]', ok: (v: number) => v >= 1 && v <= 2 ** 30 } as const;
+/** A model dimension the rotation can handle (packages/ddp's MAX_DIM = 2^30). */
+export const dimension = { range: 'in [1, 2^30]', ok: (v: number) => v >= 1 && v <= MAX_DIM } as const;
 
 /** Parses argv against the specs; throws UsageError with a one-line message on any problem. */
 export function parseFlags<S extends FlagSpecs>(argv: string[], specs: S): ParsedFlags<S> {

@@ -607,10 +607,9 @@ export class RunManager extends EventEmitter {
     run.epsilon = epsilon;
     const coordinatorRdp = roundRdpAgainstCoordinator(run.plan, r.contributions);
     if (coordinatorRdp) run.coordinatorLedger.add(coordinatorRdp);
-    const epsilonVsCoordinator = coordinatorRdp ? run.coordinatorLedger.spent(run.plan.delta).epsilon : null;
     run.selectionShortfall += run.roundShortfall ?? 0;
     run.roundShortfall = null;
-    const deltaSelection = epsilon === null ? 0 : selectionDelta(run.selectionShortfall, epsilon);
+    const { epsilonVsCoordinator, deltaSelection } = this.coordinatorSideSpent(run);
     const summary: RoundSummary = {
       runId: run.row.id,
       round: live.round,
@@ -666,6 +665,14 @@ export class RunManager extends EventEmitter {
     return 'completed';
   }
 
+  /** ε against the coordinator and δ's redraw term after the released rounds so far (PRIVACY.md). */
+  private coordinatorSideSpent(run: ActiveRun): Pick<RoundSummary, 'epsilonVsCoordinator' | 'deltaSelection'> {
+    return {
+      epsilonVsCoordinator: run.coordinatorLedger.rounds > 0 ? run.coordinatorLedger.spent(run.plan.delta).epsilon : null,
+      deltaSelection: run.epsilon === null ? 0 : selectionDelta(run.selectionShortfall, run.epsilon),
+    };
+  }
+
   private abortRound(run: ActiveRun, live: LiveRound, r: Extract<EngineCommand, { kind: 'aborted' }>): 'aborted' {
     const summary: RoundSummary = {
       runId: run.row.id,
@@ -675,8 +682,7 @@ export class RunManager extends EventEmitter {
       accuracy: null,
       loss: null,
       epsilon: run.epsilon,
-      epsilonVsCoordinator: run.coordinatorLedger.rounds > 0 ? run.coordinatorLedger.spent(run.plan.delta).epsilon : null,
-      deltaSelection: run.epsilon === null ? 0 : selectionDelta(run.selectionShortfall, run.epsilon),
+      ...this.coordinatorSideSpent(run),
       contributors: 0,
       selected: live.parties.length,
       dropped: this.droppedCounts(r.droppedAt),

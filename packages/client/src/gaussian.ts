@@ -1,6 +1,6 @@
 /**
- * Continuous Gaussian noise for DP-SGD from the platform CSPRNG (never Math.random): Box–Muller on 53-bit
- * uniforms from crypto.getRandomValues. (DDG's discrete noise uses the exact sampler of packages/ddp.)
+ * Continuous Gaussian noise for DP-SGD from the platform CSPRNG (never a non-cryptographic generator):
+ * Box–Muller on 53-bit uniforms from crypto.getRandomValues. (DDG's discrete noise uses the exact sampler of packages/ddp.)
  */
 import { cryptoRandomWords, type RandomWords } from '@hushfl/ddp';
 

@@ -3,13 +3,16 @@
  * H/√d is symmetric and orthogonal, so the transform is its own inverse (Kairouz et al. 2021, §4.2 use it
  * with random signs to flatten a vector before quantization).
  */
+/** The largest (padded) dimension: 2^30 keeps every index and bit trick within 32-bit integers. */
+export const MAX_DIM = 2 ** 30;
+
 export function isPowerOfTwo(n: number): boolean {
-  return Number.isInteger(n) && n >= 1 && (n & (n - 1)) === 0 && n <= 2 ** 30;
+  return Number.isInteger(n) && n >= 1 && (n & (n - 1)) === 0 && n <= MAX_DIM;
 }
 
 export function nextPowerOfTwo(n: number): number {
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`dimension must be a positive integer, got ${n}`);
-  if (n > 2 ** 30) throw new RangeError(`dimension ${n} is too large (at most 2^30)`);
+  if (n > MAX_DIM) throw new RangeError(`dimension ${n} is too large (at most 2^30)`);
   let p = 1;
   while (p < n) p *= 2;
   return p;

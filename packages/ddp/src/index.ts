@@ -14,7 +14,7 @@ export {
   uniformBelow,
   uniformBelowBig,
 } from './discreteGaussian.ts';
-export { fwhtInPlace, isPowerOfTwo, nextPowerOfTwo } from './hadamard.ts';
+export { MAX_DIM, fwhtInPlace, isPowerOfTwo, nextPowerOfTwo } from './hadamard.ts';
 export { applyRademacherSigns, rotateInPlace, unrotateInPlace } from './rotation.ts';
 export { inflatedL2Bound, l1BoundFromL2, conditionalRoundInto } from './rounding.ts';
 export { type DdgParams, validateDdgParams, checkBits, checkBeta } from './params.ts';

@@ -1,6 +1,6 @@
 /** The parameters every DDG encoder and decoder of a round share, and their checks. */
 import { DdpParameterError } from './errors.ts';
-import { nextPowerOfTwo } from './hadamard.ts';
+import { MAX_DIM, nextPowerOfTwo } from './hadamard.ts';
 
 export interface DdgParams {
   /** Model dimension d (before padding). */
@@ -37,7 +37,7 @@ export function checkBeta(beta: number): void {
 
 /** Throws a DdpParameterError naming the first bad field; returns the padded dimension d'. */
 export function validateDdgParams(p: DdgParams): number {
-  if (!Number.isInteger(p.dim) || p.dim < 1 || p.dim > 2 ** 30) {
+  if (!Number.isInteger(p.dim) || p.dim < 1 || p.dim > MAX_DIM) {
     throw new DdpParameterError('dim', `dim must be an integer in [1, 2^30], got ${p.dim}`);
   }
   positiveFinite('clip', p.clip);

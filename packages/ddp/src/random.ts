@@ -5,7 +5,7 @@
  * `cryptoRandomWords()` (the operating system's CSPRNG through `crypto.getRandomValues`, batched 64 KiB at a
  * time) for real encodings, and `chachaRandomWords(seed)` (the ChaCha20 keystream, RFC 8439) for values that
  * every party must derive identically from a shared seed (the rotation's signs) and for reproducible tests.
- * `Math.random` is never used.
+ * No non-cryptographic generator (the language's built-in one included) is ever used.
  */
 import { chacha20 } from '@noble/ciphers/chacha.js';
 

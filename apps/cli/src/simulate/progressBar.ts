@@ -1,11 +1,12 @@
 /** The per-round progress bar `hushfl simulate` draws on a TTY: one cell group per SecAgg stage. */
-const STAGES = ['advertise-keys', 'share-keys', 'masked-input', 'consistency-check', 'unmasking'] as const;
+import { SECAGG_STAGES, type SecAggStage } from '@hushfl/secagg';
+
 const CELLS_PER_STAGE = 4;
 
 /** `[████████░░░░░░░░░░░░]` with the stages before `stage` filled; `stage` null: the whole round is done. */
 export function stageBar(stage: string | null): string {
-  const done = stage === null ? STAGES.length : Math.max(0, STAGES.indexOf(stage as (typeof STAGES)[number]));
-  return `[${'█'.repeat(done * CELLS_PER_STAGE)}${'░'.repeat((STAGES.length - done) * CELLS_PER_STAGE)}]`;
+  const done = stage === null ? SECAGG_STAGES.length : Math.max(0, SECAGG_STAGES.indexOf(stage as SecAggStage));
+  return `[${'█'.repeat(done * CELLS_PER_STAGE)}${'░'.repeat((SECAGG_STAGES.length - done) * CELLS_PER_STAGE)}]`;
 }
 
 export function roundProgressLine(round: number, rounds: number, attempt: number, stage: string | null, tail: string): string {

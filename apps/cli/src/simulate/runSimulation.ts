@@ -12,6 +12,7 @@ import { Worker } from 'node:worker_threads';
 import { io as ioClient } from 'socket.io-client';
 import { createCoordinator, type CoordinatorEvent, type RoundSummary } from '@hushfl/coordinator';
 import { OPERATOR_NAMESPACE, parseRunConfig, type RunConfigInput } from '@hushfl/protocol';
+import { SECAGG_STAGES, type SecAggStage } from '@hushfl/secagg';
 import type { WorkerInput, WorkerMessage } from './clientWorker.ts';
 import { roundProgressLine } from './progressBar.ts';
 import { RemoteMean } from './remoteMean.ts';
@@ -54,6 +55,11 @@ export interface SimulationResult {
   metricsFile: string | null;
   /** Wall time of each completed round, first stage opening to release (ms). */
   roundWallMs: number[];
+}
+
+/** A client the server counted as dropped at or before MaskedInputCollection: its input is not in the sum. */
+function droppedBeforeMaskedInput(stage: SecAggStage | undefined): boolean {
+  return stage !== undefined && SECAGG_STAGES.indexOf(stage) <= SECAGG_STAGES.indexOf('masked-input');
 }
 
 function errorOf(decoded: Float64Array, plain: Float64Array) {
@@ -135,6 +141,7 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
       clipped.delete(roundId);
       const tail = `${e.status}${e.accuracy !== null ? `: accuracy ${(e.accuracy * 100).toFixed(1)} %` : `: ${e.error}`}`;
       progress(roundProgressLine(e.round, config.rounds, e.attempt, e.status === 'completed' ? null : (lastStage.get(roundId) ?? 'advertise-keys'), tail), true);
+      lastStage.delete(roundId);
     }
     if (e.type === 'run' && (e.state === 'completed' || e.state === 'failed' || e.state === 'stopped')) finished(`${e.state}: ${e.reason}`);
   };
@@ -163,16 +170,15 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
     };
     let queue = Promise.resolve();
     const inOrder = (handle: () => Promise<void> | void) => {
-      queue = queue.then(handle).catch((err: Error) => progress(`could not recover a round's mean: ${err.message}`, true));
+      queue = queue.then(handle).catch((err: Error) => progress(`could not follow the remote run: ${err.message}`, true));
     };
     operator.on('round', (e: RoundSummary) =>
       inOrder(async () => {
         const model = remote && e.status === 'completed' ? await fetchModel() : null;
         const mean = model && model.round === e.round ? remote!.observe(model.round, model.weights) : null;
-        // Who is in the sum: every client that produced an update, less those dropped before their masked input.
-        const before = new Set(['advertise-keys', 'share-keys', 'masked-input']);
+        // Who is in the sum: every client that produced an update, less those dropped by MaskedInputCollection.
         const produced = [...(clipped.get(`${e.runId}/r${e.round}/a${e.attempt}`)?.keys() ?? [])];
-        const included = produced.filter((id) => !before.has(e.droppedClients[id] ?? ''));
+        const included = produced.filter((id) => !droppedBeforeMaskedInput(e.droppedClients[id]));
         onEvent({ type: 'round', ...e, ...(mean ? { mean, included } : {}) });
       }),
     );
