@@ -55,7 +55,9 @@ describe('bench report', () => {
     expect(md).toContain('| 10.0 ms | 80.0 ms | 8.00× |');
     expect(md).toContain('| DP-SGD step, ghost norms vs naive per-example loop | model=cnn, batch=32, backend=cpu | 300 ms | 600 ms | 2.00× |');
     // Where only our step can run, it is compared with the naive loop on the backend where that runs.
-    expect(md).toContain('| DP-SGD step, ghost norms on wasm vs naive loop on cpu (the naive loop cannot run on wasm) | model=cnn, batch=32 | 40.0 ms | 600 ms | 15.00× |');
+    expect(md).toContain(
+      '| DP-SGD step, ghost norms on wasm vs naive loop on cpu (the naive loop cannot run on wasm) | model=cnn, batch=32 | 40.0 ms | 600 ms | 15.00× |',
+    );
     expect(md).toMatch(/SecAgg\+ vs complete graph, server unmask \| n=100, d=2\^16, dropout=0.1, k=42 vs 99 \| 500 ms \| 1500 ms \| 3.00× \|/);
   });
 

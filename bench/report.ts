@@ -21,7 +21,8 @@ const ABOUT: Record<string, string> = {
   ddp: 'packages/ddp: the exact discrete Gaussian sampler, the randomized Hadamard transform, randomized rounding and the whole client encoding (one thread).',
   secagg:
     'packages/secagg: SecAgg+ with real X25519/HKDF/AES-GCM/AES-CTR, all parties in one process; clients that drop do so after sharing keys, the costliest case for the server.',
-  dpsgd: 'packages/client: one DP-SGD step (per-example clipping + noise) with ghost norms and book-keeping (Bu et al. 2023; one backward pass per batch) against the naive per-example loop, on the tfjs backend named.',
+  dpsgd:
+    'packages/client: one DP-SGD step (per-example clipping + noise) with ghost norms and book-keeping (Bu et al. 2023; one backward pass per batch) against the naive per-example loop, on the tfjs backend named.',
   rounds: 'apps/coordinator + apps/node-client: wall time of whole rounds over Socket.IO on loopback (training included), mean per round.',
 };
 
@@ -32,7 +33,8 @@ const inputsText = (inputs: Record<string, unknown>) =>
     .join(', ');
 const targetText = (f: Figure) => (f.target ? `${f.target.op} ${fmt(f.target.value)} ${f.unit}` : '');
 const metText = (f: Figure) => (f.met === undefined ? '' : f.met ? 'met' : '**missed**');
-const machineText = (m: SuiteDoc['machine']) => `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, ${m.platform}; run ${m.date.slice(0, 16).replace('T', ' ')} UTC`;
+const machineText = (m: SuiteDoc['machine']) =>
+  `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, ${m.platform}; run ${m.date.slice(0, 16).replace('T', ' ')} UTC`;
 
 /** Pairs of figures that differ only in one input, as "ours vs baseline" rows. */
 function comparisons(docs: readonly SuiteDoc[]): string[] {
@@ -41,12 +43,16 @@ function comparisons(docs: readonly SuiteDoc[]): string[] {
   for (const ghost of all.filter((f) => f.name === 'dpsgd-step-ghost')) {
     const naive = all.find((f) => f.name === 'dpsgd-step-naive' && JSON.stringify(f.inputs) === JSON.stringify(ghost.inputs));
     if (naive) {
-      rows.push(`| DP-SGD step, ghost norms vs naive per-example loop | ${inputsText(ghost.inputs)} | ${fmt(ghost.value)} ms | ${fmt(naive.value)} ms | ${(naive.value / ghost.value).toFixed(2)}× |`);
+      rows.push(
+        `| DP-SGD step, ghost norms vs naive per-example loop | ${inputsText(ghost.inputs)} | ${fmt(ghost.value)} ms | ${fmt(naive.value)} ms | ${(naive.value / ghost.value).toFixed(2)}× |`,
+      );
       continue;
     }
     // A backend the naive loop cannot run on (tfjs-wasm has no Conv2D filter gradient): against the loop where it runs.
     const { backend, ...rest } = ghost.inputs;
-    const elsewhere = all.find((f) => f.name === 'dpsgd-step-naive' && f.inputs.backend !== backend && JSON.stringify({ ...f.inputs, backend }) === JSON.stringify(ghost.inputs));
+    const elsewhere = all.find(
+      (f) => f.name === 'dpsgd-step-naive' && f.inputs.backend !== backend && JSON.stringify({ ...f.inputs, backend }) === JSON.stringify(ghost.inputs),
+    );
     if (elsewhere) {
       rows.push(
         `| DP-SGD step, ghost norms on ${backend} vs naive loop on ${elsewhere.inputs.backend} (the naive loop cannot run on ${backend}) | ${inputsText(rest)} | ${fmt(ghost.value)} ms | ${fmt(elsewhere.value)} ms | ${(elsewhere.value / ghost.value).toFixed(2)}× |`,
@@ -78,19 +84,30 @@ export function renderReport(docs: readonly SuiteDoc[], generated = new Date()):
   const targeted = docs.flatMap((d) => d.figures.filter((f) => f.target).map((f) => ({ d, f })));
   if (targeted.length) {
     out.push('## Targets', '', '| suite | figure | inputs | measured | target | |', '|---|---|---|---|---|---|');
-    for (const { d, f } of targeted) out.push(`| ${d.suite} | ${f.name} | ${inputsText(f.inputs)} | ${fmt(f.value)} ${f.unit} | ${targetText(f)} | ${metText(f)} |`);
+    for (const { d, f } of targeted)
+      out.push(`| ${d.suite} | ${f.name} | ${inputsText(f.inputs)} | ${fmt(f.value)} ${f.unit} | ${targetText(f)} | ${metText(f)} |`);
     out.push('');
   }
   const cmp = comparisons(docs);
   out.push('## Against naive baselines', '');
   if (cmp.length) out.push('| comparison | inputs | ours | baseline | speed-up |', '|---|---|---|---|---|', ...cmp, '');
   out.push(
-    'BigInt vs typed-array encoding: not compared; the encoder was written on typed arrays (Float64Array/Uint32Array, in place) from the start, and BigInt appears only in the sampler\'s rare exact fallback.',
+    "BigInt vs typed-array encoding: not compared; the encoder was written on typed arrays (Float64Array/Uint32Array, in place) from the start, and BigInt appears only in the sampler's rare exact fallback.",
     '',
   );
   for (const d of docs) {
-    out.push(`## ${d.suite}`, '', ABOUT[d.suite] ?? '', '', `Machine: ${machineText(d.machine)}${d.cpuAffinity ? `; the suite ran on ${d.cpuAffinity}` : ''}.`, '', '| figure | inputs | value | target | |', '|---|---|---|---|---|');
-    for (const f of d.figures) out.push(`| ${f.name} | ${inputsText(f.inputs)} | ${fmt(f.value)} ${f.unit} | ${targetText(f)} | ${metText(f)}${f.note ? ` ${f.note}` : ''} |`);
+    out.push(
+      `## ${d.suite}`,
+      '',
+      ABOUT[d.suite] ?? '',
+      '',
+      `Machine: ${machineText(d.machine)}${d.cpuAffinity ? `; the suite ran on ${d.cpuAffinity}` : ''}.`,
+      '',
+      '| figure | inputs | value | target | |',
+      '|---|---|---|---|---|',
+    );
+    for (const f of d.figures)
+      out.push(`| ${f.name} | ${inputsText(f.inputs)} | ${fmt(f.value)} ${f.unit} | ${targetText(f)} | ${metText(f)}${f.note ? ` ${f.note}` : ''} |`);
     out.push('');
   }
   return out.join('\n');

@@ -45,7 +45,10 @@ for (const name of Object.keys(suites)) {
   process.stderr.write(`bench ${name}${pin ? ' (pinned to core 0)' : ''}…\n`);
   const node = [process.execPath, ...process.execArgv, script, ...process.argv.slice(2)];
   const [cmd, ...args] = pin ? ['taskset', '-c', '0', ...node] : node;
-  const r = spawnSync(cmd!, args, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, HUSHFL_BENCH_SUITE: name, HUSHFL_BENCH_AFFINITY: pin ? 'one core (taskset -c 0)' : 'all cores' } });
+  const r = spawnSync(cmd!, args, {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, HUSHFL_BENCH_SUITE: name, HUSHFL_BENCH_AFFINITY: pin ? 'one core (taskset -c 0)' : 'all cores' },
+  });
   if (r.status === 0) docs.push(JSON.parse(readFileSync(join(resultsDir, `${name}.json`), 'utf8')));
   else {
     // One broken suite must not cost the others' results: report it, keep its old JSON, fail at the end.

@@ -11,9 +11,13 @@ import { LONG_TASK_PROBE, OPERATOR_TOKEN, startCoordinator } from './support/coo
 const hushfl = fileURLToPath(new URL('../apps/cli/bin/hushfl.mjs', import.meta.url));
 
 function simulate(url: string, clients: number, rounds: number): Promise<{ code: number; out: string; err: string }> {
-  const child = spawn(process.execPath, [hushfl, 'simulate', '--url', url, '--token', OPERATOR_TOKEN, '--clients', String(clients), '--rounds', String(rounds), '--workers', '1', '--json'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [hushfl, 'simulate', '--url', url, '--token', OPERATOR_TOKEN, '--clients', String(clients), '--rounds', String(rounds), '--workers', '1', '--json'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   let err = '';
   child.stdout.on('data', (d) => (out += d));
@@ -22,7 +26,12 @@ function simulate(url: string, clients: number, rounds: number): Promise<{ code:
 }
 
 test('a tab completes DDG rounds with Node clients from `hushfl simulate --url`, its main thread staying responsive', async ({ page }, info) => {
-  const { c, rounds } = await startCoordinator({ rounds: 2, minClients: 4, selection: { clientsPerRound: 4 }, ddg: { bits: 16, gamma: 2e-4, localStddev: 0.004 } });
+  const { c, rounds } = await startCoordinator({
+    rounds: 2,
+    minClients: 4,
+    selection: { clientsPerRound: 4 },
+    ddg: { bits: 16, gamma: 2e-4, localStddev: 0.004 },
+  });
   try {
     await page.addInitScript(LONG_TASK_PROBE);
     await page.goto(`${c.url}/?backend=wasm`);
@@ -116,7 +125,10 @@ test('says when the tab was not selected for a round, and when a round it was in
   });
   const { connectNodeClient } = await import('@hushfl/node-client');
   const vanishInRoundOne = (task: { round: number }) => (task.round === 0 ? ('after-advertise' as const) : null);
-  const nodes = [await connectNodeClient({ url: c.url, vanish: vanishInRoundOne, rejoinAfterMs: 200 }), await connectNodeClient({ url: c.url, vanish: vanishInRoundOne, rejoinAfterMs: 200 })];
+  const nodes = [
+    await connectNodeClient({ url: c.url, vanish: vanishInRoundOne, rejoinAfterMs: 200 }),
+    await connectNodeClient({ url: c.url, vanish: vanishInRoundOne, rejoinAfterMs: 200 }),
+  ];
   try {
     await expect.poll(() => c.store.rounds(c.store.runs()[0]!.id).some((r) => r.state === 'running'), { timeout: 30_000 }).toBe(true);
     await page.goto(`${c.url}/?backend=wasm`);

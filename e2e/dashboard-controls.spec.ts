@@ -80,7 +80,8 @@ test('pause, resume and stop from the dashboard; Poisson selection shows both ε
     const timeline = row.locator('.timeline');
     await expect(timeline.locator('span')).toHaveCount(5);
     const title = (await timeline.getAttribute('title'))!;
-    for (const stage of ['advertise-keys', 'share-keys', 'masked-input', 'consistency-check', 'unmasking']) expect(title).toMatch(new RegExp(`${stage}: \\d+ ms`));
+    for (const stage of ['advertise-keys', 'share-keys', 'masked-input', 'consistency-check', 'unmasking'])
+      expect(title).toMatch(new RegExp(`${stage}: \\d+ ms`));
 
     // The latest global model downloads as raw float32 weights, one per parameter of the run's model.
     const download = page.waitForEvent('download');

@@ -37,8 +37,12 @@ async function api<T>(baseURL: string, path: string): Promise<T> {
 async function openTab(browser: Browser, baseURL: string): Promise<{ page: Page; id: string; close: () => Promise<void> }> {
   const context = await browser.newContext();
   const page = await context.newPage();
-  page.on('console', (m) => { if (process.env.E2E_DEBUG) console.log('TAB', m.type(), m.text().slice(0, 200)); });
-  page.on('pageerror', (e) => { if (process.env.E2E_DEBUG) console.log('TABERR', e.message); });
+  page.on('console', (m) => {
+    if (process.env.E2E_DEBUG) console.log('TAB', m.type(), m.text().slice(0, 200));
+  });
+  page.on('pageerror', (e) => {
+    if (process.env.E2E_DEBUG) console.log('TABERR', e.message);
+  });
   await page.goto(`${baseURL}/?backend=wasm`);
   await expect(page.getByTestId('client-id')).toHaveText(/^[A-Za-z0-9_-]{16}$/, { timeout: 60_000 });
   return { page, id: (await page.getByTestId('client-id').textContent())!, close: () => context.close() };
@@ -63,12 +67,19 @@ test('six tabs, three DDG rounds, two tabs closed mid-round; the dashboard shows
 
   // Round 1 runs with everyone; as soon as round 2 runs (polled often: a round takes only seconds), close tab 0
   // at once (before its masked input) and tab 1 right after its masked input was taken.
-  await expect.poll(async () => (await api<RoundRow[]>(baseURL!, `/api/runs/${runId}/rounds`)).some((r) => r.round === 1 && r.state === 'running'), { timeout: 120_000, intervals: [50] }).toBe(true);
+  await expect
+    .poll(async () => (await api<RoundRow[]>(baseURL!, `/api/runs/${runId}/rounds`)).some((r) => r.round === 1 && r.state === 'running'), {
+      timeout: 120_000,
+      intervals: [50],
+    })
+    .toBe(true);
   expect((await api<RoundRow[]>(baseURL!, `/api/runs/${runId}/rounds`)).filter((r) => r.state === 'completed')).toHaveLength(1);
   const [early, late] = [tabs[0]!, tabs[1]!];
   await late.page.evaluate(() => (window as unknown as { hushfl: { stallAfter(t: string): void } }).hushfl.stallAfter('masked-input'));
   await early.close();
-  await expect.poll(() => late.page.evaluate(() => (window as unknown as { hushfl: { state: { stalled: boolean } } }).hushfl.state.stalled), { timeout: 120_000 }).toBe(true);
+  await expect
+    .poll(() => late.page.evaluate(() => (window as unknown as { hushfl: { state: { stalled: boolean } } }).hushfl.state.stalled), { timeout: 120_000 })
+    .toBe(true);
   await expect(late.page.getByTestId('bar-upload')).toContainText('3 / 5 SecAgg messages');
   await late.close();
   // Two fresh tabs take their places for round 3.

@@ -6,7 +6,12 @@ import { expect, test } from '@playwright/test';
 import { startCoordinator } from './support/coordinator.ts';
 
 test('a tab reloaded mid-run rejoins as the same client and keeps contributing', async ({ browser }) => {
-  const { c, rounds } = await startCoordinator({ rounds: 3, minClients: 2, selection: { clientsPerRound: 3 }, training: { epochs: 3, batchSize: 8, learningRate: 0.1 } });
+  const { c, rounds } = await startCoordinator({
+    rounds: 3,
+    minClients: 2,
+    selection: { clientsPerRound: 3 },
+    training: { epochs: 3, batchSize: 8, learningRate: 0.1 },
+  });
   // Rounds of three tiny clients take about a second: react to the first completion as it happens (a poll
   // can sleep through rounds 1 and 2 and find the run over).
   const firstRoundDone = new Promise<void>((resolve) => {

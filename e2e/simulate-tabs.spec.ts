@@ -5,7 +5,10 @@ import { fileURLToPath } from 'node:url';
 
 test('simulate:tabs runs a round with two tabs and prints its summary', () => {
   const script = fileURLToPath(new URL('./simulateTabs.ts', import.meta.url));
-  const r = spawnSync(process.execPath, ['--import', 'tsx', script, '--tabs', '2', '--rounds', '1', '--backend', 'wasm'], { encoding: 'utf8', timeout: 150_000 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', script, '--tabs', '2', '--rounds', '1', '--backend', 'wasm'], {
+    encoding: 'utf8',
+    timeout: 150_000,
+  });
   expect(r.status, r.stderr).toBe(0);
   expect(r.stdout).toMatch(/opening 2 Chromium tabs/);
   expect(r.stdout).toMatch(/round 1: accuracy \d+\.\d %, ε ∞ \(no noise\), 2\/2 contributions/);

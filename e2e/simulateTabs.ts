@@ -56,14 +56,24 @@ const config: RunConfigInput = {
 };
 
 const token = values.token ?? 'simulate-tabs-operator-token-0123456789';
-const coordinator = values.url ? null : await createCoordinator({ port: 0, dataDir: mkdtempSync(join(tmpdir(), 'hushfl-tabs-')), logLevel: 'error', operatorToken: token, runConfig: parseRunConfig(config) });
+const coordinator = values.url
+  ? null
+  : await createCoordinator({
+      port: 0,
+      dataDir: mkdtempSync(join(tmpdir(), 'hushfl-tabs-')),
+      logLevel: 'error',
+      operatorToken: token,
+      runConfig: parseRunConfig(config),
+    });
 const url = values.url ?? coordinator!.url;
 const operator = io(new URL(OPERATOR_NAMESPACE, url).toString(), { auth: { token }, transports: ['websocket'] });
 let finish: (why: string) => void = () => {};
 const finished = new Promise<string>((r) => (finish = r));
 let watched = 0;
 operator.on('round', (r: RoundSummary) => {
-  const dropped = Object.entries(r.dropped).map(([s, n]) => `${n} at ${s}`).join(', ');
+  const dropped = Object.entries(r.dropped)
+    .map(([s, n]) => `${n} at ${s}`)
+    .join(', ');
   process.stdout.write(
     r.status === 'completed'
       ? `round ${r.round + 1}: accuracy ${((r.accuracy ?? 0) * 100).toFixed(1)} %, ε ${r.epsilon === null ? '∞ (no noise)' : r.epsilon.toFixed(3)}, ${r.contributors}/${r.selected} contributions${dropped ? `, dropped ${dropped}` : ''}, ${Object.values(r.durationsMs).reduce((a, b) => a + b, 0)} ms\n`
@@ -76,7 +86,11 @@ operator.on('run', (e: { state: string; reason: string | null }) => {
 });
 operator.on('connect_error', (e) => fail(`cannot watch ${url}: ${e.message}`));
 if (values.url) {
-  const res = await fetch(new URL('/api/runs', url), { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(config) });
+  const res = await fetch(new URL('/api/runs', url), {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(config),
+  });
   if (res.status === 409) process.stdout.write('a run is in progress on the coordinator: the tabs join it\n');
   else if (!res.ok) fail(`the coordinator refused the run: ${((await res.json()) as { error?: string }).error}`);
 }

@@ -37,7 +37,12 @@ async function fixtureServer() {
   return serveFiles(files);
 }
 
-for (const [kind, dpsgd] of [['mlp', false], ['mlp', true], ['cnn', false], ['cnn', true]] as const) {
+for (const [kind, dpsgd] of [
+  ['mlp', false],
+  ['mlp', true],
+  ['cnn', false],
+  ['cnn', true],
+] as const) {
   test(`WebGPU training of the ${kind} gives the WASM update within float tolerance${dpsgd ? ' (DP-SGD, ghost clipping)' : ''}`, async ({ page }) => {
     const server = await fixtureServer();
     try {

@@ -10,8 +10,12 @@ const build = spawnSync(process.execPath, [join(root, 'scripts', 'build-web.mjs'
 if (build.status !== 0) process.exit(build.status ?? 1);
 const args = process.argv.slice(2);
 const hasConfig = args.includes('--config');
-const r = spawnSync(process.execPath, [join(root, 'apps', 'cli', 'bin', 'hushfl.mjs'), 'start', ...(hasConfig ? [] : ['--config', join(root, 'examples', 'mnist-ddg.yaml')]), ...args], {
-  stdio: 'inherit',
-  cwd: root,
-});
+const r = spawnSync(
+  process.execPath,
+  [join(root, 'apps', 'cli', 'bin', 'hushfl.mjs'), 'start', ...(hasConfig ? [] : ['--config', join(root, 'examples', 'mnist-ddg.yaml')]), ...args],
+  {
+    stdio: 'inherit',
+    cwd: root,
+  },
+);
 process.exit(r.status ?? 1);

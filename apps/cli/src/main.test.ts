@@ -6,7 +6,26 @@ import { runCli } from './runCli.testing.ts';
 
 const run = runCli;
 
-const ddgArgs = ['--clip', '1', '--gamma', '1e-3', '--beta', '0', '--dim', '1024', '--clients', '10', '--local-stddev', '1', '--sample-rate', '1', '--rounds', '10', '--delta', '1e-5'];
+const ddgArgs = [
+  '--clip',
+  '1',
+  '--gamma',
+  '1e-3',
+  '--beta',
+  '0',
+  '--dim',
+  '1024',
+  '--clients',
+  '10',
+  '--local-stddev',
+  '1',
+  '--sample-rate',
+  '1',
+  '--rounds',
+  '10',
+  '--delta',
+  '1e-5',
+];
 
 describe('hushfl account', () => {
   it('ddg prints the accountant’s result as JSON', async () => {
@@ -39,8 +58,27 @@ describe('hushfl account', () => {
 describe('hushfl calibrate ddg', () => {
   it('returns γ and σ that the accountant confirms', async () => {
     const { code, out } = await run(
-      'calibrate', 'ddg', '--epsilon', '4', '--delta', '1e-5', '--clients', '20', '--min-clients', '15', '--population', '400',
-      '--rounds', '20', '--dim', '5000', '--clip', '0.5', '--bits', '18', '--json',
+      'calibrate',
+      'ddg',
+      '--epsilon',
+      '4',
+      '--delta',
+      '1e-5',
+      '--clients',
+      '20',
+      '--min-clients',
+      '15',
+      '--population',
+      '400',
+      '--rounds',
+      '20',
+      '--dim',
+      '5000',
+      '--clip',
+      '0.5',
+      '--bits',
+      '18',
+      '--json',
     );
     expect(code).toBe(0);
     const json = JSON.parse(out);
@@ -52,13 +90,53 @@ describe('hushfl calibrate ddg', () => {
   });
 
   it('refuses both --sample-rate and --population', async () => {
-    const r = await run('calibrate', 'ddg', '--epsilon', '4', '--delta', '1e-5', '--clients', '20', '--population', '400', '--sample-rate', '0.1', '--rounds', '20', '--dim', '5000', '--clip', '0.5', '--bits', '18');
+    const r = await run(
+      'calibrate',
+      'ddg',
+      '--epsilon',
+      '4',
+      '--delta',
+      '1e-5',
+      '--clients',
+      '20',
+      '--population',
+      '400',
+      '--sample-rate',
+      '0.1',
+      '--rounds',
+      '20',
+      '--dim',
+      '5000',
+      '--clip',
+      '0.5',
+      '--bits',
+      '18',
+    );
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/either --sample-rate or --population/);
   });
 
   it('names --bits when the ring is too small', async () => {
-    const r = await run('calibrate', 'ddg', '--epsilon', '4', '--delta', '1e-5', '--clients', '500', '--sample-rate', '1', '--rounds', '1', '--dim', '100', '--clip', '1', '--bits', '5');
+    const r = await run(
+      'calibrate',
+      'ddg',
+      '--epsilon',
+      '4',
+      '--delta',
+      '1e-5',
+      '--clients',
+      '500',
+      '--sample-rate',
+      '1',
+      '--rounds',
+      '1',
+      '--dim',
+      '100',
+      '--clip',
+      '1',
+      '--bits',
+      '5',
+    );
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/^hushfl calibrate ddg: --bits: bits=5 cannot hold 500 clients .* need bits >= \d+\n$/);
   });
@@ -93,12 +171,39 @@ describe('bad arguments: one line naming the flag, exit code 2', () => {
     [['account', 'ddg', ...ddgArgs.map((a, i, all) => (all[i - 1] === '--clients' ? '2.5' : a))], /--clients must be an integer >= 1, got '2.5'/],
     [['account', 'ddg', ...ddgArgs.slice(2)], /--clip is required/],
     [['account', 'ddg', ...ddgArgs, '--bogus', '1'], /unknown flag '--bogus'/i],
-    [['account', 'dpsgd', '--sample-rate', 'abc', '--noise-multiplier', '1', '--steps', '1', '--delta', '1e-5'], /--sample-rate must be a number in \(0, 1\], got 'abc'/],
+    [
+      ['account', 'dpsgd', '--sample-rate', 'abc', '--noise-multiplier', '1', '--steps', '1', '--delta', '1e-5'],
+      /--sample-rate must be a number in \(0, 1\], got 'abc'/,
+    ],
     [['sample', 'dgauss', '--sigma2', '1/0', '--count', '5'], /--sigma2 must be a positive rational P\/Q or integer, got '1\/0'/],
     [['sample', 'dgauss', '--sigma2', '2', '--count', '0'], /--count must be an integer in \[1, 100000000\], got '0'/],
     [['sample', 'dgauss', '--sigma2', String(2n ** 82n), '--count', '1'], /--sigma2 must be in \(0, 2\^80\)/],
     [['account', 'ddg', ...ddgArgs.map((a) => (a === '1024' ? String(2 ** 31) : a))], /--dim must be an integer in \[1, 2\^30\], got '2147483648'/],
-    [['calibrate', 'ddg', '--epsilon', '1', '--delta', '1e-5', '--clients', '10', '--min-clients', '8', '--sample-rate', '1', '--rounds', '10', '--dim', '2000000000', '--clip', '1', '--bits', '16'], /--dim must be an integer in \[1, 2\^30\]/],
+    [
+      [
+        'calibrate',
+        'ddg',
+        '--epsilon',
+        '1',
+        '--delta',
+        '1e-5',
+        '--clients',
+        '10',
+        '--min-clients',
+        '8',
+        '--sample-rate',
+        '1',
+        '--rounds',
+        '10',
+        '--dim',
+        '2000000000',
+        '--clip',
+        '1',
+        '--bits',
+        '16',
+      ],
+      /--dim must be an integer in \[1, 2\^30\]/,
+    ],
     [['account'], /unknown command 'account'.*'account ddg'/],
     [['frobnicate'], /unknown command 'frobnicate'/],
   ];
@@ -123,7 +228,9 @@ describe('the hushfl binary', () => {
     expect(help.stdout).toMatch(/ {2}experiment utility {2,}accuracy/);
     const flags = spawnSync(process.execPath, [bin, 'experiment', 'utility', '--help'], { encoding: 'utf8' });
     expect(flags.stdout).toMatch(/--clients-per-round <v> {2,}clients per round/);
-    const bad = spawnSync(process.execPath, [bin, 'account', 'dpsgd', '--sample-rate', '0.1', '--noise-multiplier', '1', '--steps', 'x', '--delta', '1e-5'], { encoding: 'utf8' });
+    const bad = spawnSync(process.execPath, [bin, 'account', 'dpsgd', '--sample-rate', '0.1', '--noise-multiplier', '1', '--steps', 'x', '--delta', '1e-5'], {
+      encoding: 'utf8',
+    });
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/--steps must be an integer/);
   });

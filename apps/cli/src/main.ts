@@ -15,10 +15,25 @@ import { startCommand } from './commands/start.ts';
 import { printJson, processIO, type CliIO } from './io.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-const commands: Command<any>[] = [startCommand, accountDdgCommand, accountDpsgdCommand, calibrateDdgCommand, sampleDgaussCommand, secaggSimCommand, simulateCommand, experimentUtilityCommand];
+const commands: Command<any>[] = [
+  startCommand,
+  accountDdgCommand,
+  accountDpsgdCommand,
+  calibrateDdgCommand,
+  sampleDgaussCommand,
+  secaggSimCommand,
+  simulateCommand,
+  experimentUtilityCommand,
+];
 
 function usage(): string {
-  const lines = ['hushfl — private cross-device federated learning (SecAgg+ with distributed discrete Gaussian DP)', '', 'Usage: hushfl <command> [flags]', '', 'Commands:'];
+  const lines = [
+    'hushfl — private cross-device federated learning (SecAgg+ with distributed discrete Gaussian DP)',
+    '',
+    'Usage: hushfl <command> [flags]',
+    '',
+    'Commands:',
+  ];
   const width = Math.max(...commands.map((c) => c.name.length)) + 2;
   for (const c of commands) lines.push(`  ${c.name.padEnd(width)}${c.summary}`);
   lines.push('', 'Run `hushfl <command> --help` for its flags. Add --json for machine-readable output.');
@@ -41,7 +56,12 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
   const found = findCommand(argv);
   if (!found) {
     const known = commands.map((c) => c.name.split(' ')[0]);
-    const hint = known.includes(argv[0]!) ? `: '${argv[0]}' needs one of ${commands.filter((c) => c.name.startsWith(argv[0]! + ' ')).map((c) => `'${c.name}'`).join(', ')}` : '';
+    const hint = known.includes(argv[0]!)
+      ? `: '${argv[0]}' needs one of ${commands
+          .filter((c) => c.name.startsWith(argv[0]! + ' '))
+          .map((c) => `'${c.name}'`)
+          .join(', ')}`
+      : '';
     io.err(`hushfl: unknown command '${argv.join(' ')}'${hint}; run hushfl --help\n`);
     return 2;
   }

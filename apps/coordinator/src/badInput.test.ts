@@ -36,7 +36,9 @@ describe('bad input on the client gateway', () => {
     const s2 = await raw(c.url);
     expect(await s2.emitWithAck(EVENTS.hello, { v: 99, miniClients: 1 })).toMatchObject({ ok: false, error: expect.stringMatching(/invalid hello/) });
     const s2gone = disconnected(s2);
-    expect(await s2.emitWithAck(EVENTS.hello, { v: PROTOCOL_VERSION, miniClients: 1, resume: { clientId: 'AAAAAAAAAAAA', sessionToken: 'B'.repeat(32) } })).toMatchObject({
+    expect(
+      await s2.emitWithAck(EVENTS.hello, { v: PROTOCOL_VERSION, miniClients: 1, resume: { clientId: 'AAAAAAAAAAAA', sessionToken: 'B'.repeat(32) } }),
+    ).toMatchObject({
       ok: false,
       error: expect.stringMatching(/unknown session/),
     });

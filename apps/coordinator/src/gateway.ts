@@ -99,7 +99,16 @@ export function attachClientGateway(io: Server, manager: RunManager, store: Stor
       clientId = id;
       sockets.set(id, socket);
       const secure = opts.secure || isLocalHost(socket.handshake.headers.host);
-      reply({ ok: true, clientId: id, sessionToken: token, resumed, shards, shardUrl: '/api/tasks/mnist/shards/', runId: manager.activeRunId(), insecureContext: !secure });
+      reply({
+        ok: true,
+        clientId: id,
+        sessionToken: token,
+        resumed,
+        shards,
+        shardUrl: '/api/tasks/mnist/shards/',
+        runId: manager.activeRunId(),
+        insecureContext: !secure,
+      });
       log.info({ clientId: id, resumed, miniClients: hello.miniClients, backend: hello.backend }, 'client checked in');
       miniClients = hello.miniClients;
     });

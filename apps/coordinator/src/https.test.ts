@@ -15,7 +15,9 @@ describe('HTTPS', () => {
     const dir = mkdtempSync(join(tmpdir(), 'hushfl-tls-'));
     const key = join(dir, 'key.pem');
     const cert = join(dir, 'cert.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost'], {
+      stdio: 'ignore',
+    });
     const c = await createCoordinator({ port: 0, dataDir: join(dir, 'data'), logLevel: 'silent', tls: { cert, key } });
     expect(c.url).toMatch(/^https:\/\//);
     expect(c.warnings).toEqual([]);

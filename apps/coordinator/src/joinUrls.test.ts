@@ -2,7 +2,8 @@ import type { NetworkInterfaceInfo } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { joinUrls } from './joinUrls.ts';
 
-const nic = (address: string, family: 'IPv4' | 'IPv6', internal: boolean) => ({ address, family, internal, netmask: '', mac: '', cidr: null }) as NetworkInterfaceInfo;
+const nic = (address: string, family: 'IPv4' | 'IPv6', internal: boolean) =>
+  ({ address, family, internal, netmask: '', mac: '', cidr: null }) as NetworkInterfaceInfo;
 const interfaces = {
   lo: [nic('127.0.0.1', 'IPv4', true), nic('::1', 'IPv6', true)],
   eth0: [nic('192.168.1.20', 'IPv4', false), nic('fe80::1', 'IPv6', false)],

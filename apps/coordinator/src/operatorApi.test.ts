@@ -15,14 +15,26 @@ describe('operator API', () => {
     expect((await fetch(`${c.url}/api/runs`)).status).toBe(401);
     expect((await fetch(`${c.url}/api/runs`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
 
-    const bad = await fetch(`${c.url}/api/runs`, { method: 'POST', headers: auth, body: JSON.stringify({ rounds: 2, minClients: 4, ddg: { bits: 99, epsilon: 1 } }) });
+    const bad = await fetch(`${c.url}/api/runs`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ rounds: 2, minClients: 4, ddg: { bits: 99, epsilon: 1 } }),
+    });
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ issues: [{ path: 'ddg.bits' }] });
 
-    const created = await fetch(`${c.url}/api/runs`, { method: 'POST', headers: auth, body: JSON.stringify(testConfig({ rounds: 2, minClients: 4, selection: { clientsPerRound: 4 } })) });
+    const created = await fetch(`${c.url}/api/runs`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify(testConfig({ rounds: 2, minClients: 4, selection: { clientsPerRound: 4 } })),
+    });
     expect(created.status).toBe(201);
     const { runId } = (await created.json()) as { runId: string };
-    const again = await fetch(`${c.url}/api/runs`, { method: 'POST', headers: auth, body: JSON.stringify(testConfig({ rounds: 2, minClients: 4, selection: { clientsPerRound: 4 } })) });
+    const again = await fetch(`${c.url}/api/runs`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify(testConfig({ rounds: 2, minClients: 4, selection: { clientsPerRound: 4 } })),
+    });
     expect(again.status).toBe(409);
 
     expect((await (await fetch(`${c.url}/api/runs/${runId}/pause`, { method: 'POST', headers: auth })).json()).status.state).toBe('paused');
@@ -34,7 +46,11 @@ describe('operator API', () => {
 
     const runs = (await (await fetch(`${c.url}/api/runs`, { headers: auth })).json()) as { id: string; state: string }[];
     expect(runs[0]).toMatchObject({ id: runId, state: 'completed' });
-    const rounds = (await (await fetch(`${c.url}/api/runs/${runId}/rounds`, { headers: auth })).json()) as { state: string; participants: unknown[]; stages: unknown[] }[];
+    const rounds = (await (await fetch(`${c.url}/api/runs/${runId}/rounds`, { headers: auth })).json()) as {
+      state: string;
+      participants: unknown[];
+      stages: unknown[];
+    }[];
     expect(rounds).toHaveLength(2);
     expect(rounds[0]!.participants).toHaveLength(4);
     expect(rounds[0]!.stages).toHaveLength(10);

@@ -118,8 +118,12 @@ export function registerOperatorApi(
     if (!session || !client || !sameSecret(hashToken(session[2]!), client.token_hash)) {
       return reply.code(401).send({ error: 'client session required: X-Hushfl-Session: <clientId>:<sessionToken>' });
     }
-    if (!Number.isInteger(index) || !client.shards.includes(index)) return reply.code(403).send({ error: `shard ${String(req.params)} is not assigned to this client` });
-    return reply.type('application/octet-stream').header('cache-control', 'no-store').send(Buffer.from(manager.currentTask().shardBytes(index)));
+    if (!Number.isInteger(index) || !client.shards.includes(index))
+      return reply.code(403).send({ error: `shard ${String(req.params)} is not assigned to this client` });
+    return reply
+      .type('application/octet-stream')
+      .header('cache-control', 'no-store')
+      .send(Buffer.from(manager.currentTask().shardBytes(index)));
   });
 
   // Live events for operators.

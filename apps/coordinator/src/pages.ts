@@ -32,7 +32,9 @@ export async function registerPages(app: FastifyInstance, root = webRoot()): Pro
       ? reply.sendFile(file)
       : reply
           .type('text/html; charset=utf-8')
-          .send('<!doctype html><title>hushfl</title><p>The web app is not built yet: run <code>node scripts/build-web.mjs</code> (npm start does it for you).</p>');
+          .send(
+            '<!doctype html><title>hushfl</title><p>The web app is not built yet: run <code>node scripts/build-web.mjs</code> (npm start does it for you).</p>',
+          );
   app.get('/', page('index.html'));
   app.get('/dashboard', page('dashboard.html'));
 }

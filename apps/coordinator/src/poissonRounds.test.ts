@@ -50,7 +50,14 @@ describe('Poisson client selection', () => {
     const coordinator = new RdpLedger();
     done.forEach((r, t) => {
       expect(r.contributors).toBeGreaterThanOrEqual(3);
-      const round = { clip: plan.params.clip, gamma: plan.params.gamma, beta: plan.params.beta, dimPadded: plan.dimPadded, localStddev: plan.params.localStddev, clients: r.contributors };
+      const round = {
+        clip: plan.params.clip,
+        gamma: plan.params.gamma,
+        beta: plan.params.beta,
+        dimPadded: plan.dimPadded,
+        localStddev: plan.params.localStddev,
+        clients: r.contributors,
+      };
       observers.add(ddgRoundRdp({ ...round, sampleRate: q }).rdp);
       coordinator.add(ddgRoundRdp({ ...round, sampleRate: 1 }).rdp);
       expect(r.epsilon).toBeCloseTo(observers.spent(1e-5).epsilon, 9);

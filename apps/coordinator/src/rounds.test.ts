@@ -42,7 +42,14 @@ describe('federated rounds over Socket.IO', () => {
     for (let i = 1; i < done.length; i++) expect(done[i]!.epsilon!).toBeGreaterThan(done[i - 1]!.epsilon!);
     const plan = planDdg(parseRunConfig(config), 50_890);
     expect(plan.epsilonBudget).toBe(60);
-    expect(metrics.privacy).toMatchObject({ mechanism: 'ddg', bits: 16, gamma: plan.params.gamma, localStddev: plan.params.localStddev, epsilonBudget: 60, minClients: 8 });
+    expect(metrics.privacy).toMatchObject({
+      mechanism: 'ddg',
+      bits: 16,
+      gamma: plan.params.gamma,
+      localStddev: plan.params.localStddev,
+      epsilonBudget: 60,
+      minClients: 8,
+    });
     expect(plan.params.localStddev).toBeGreaterThan(0);
     expect(metrics.model.dim).toBe(50_890);
     expect(metrics.rounds).toHaveLength(4);
@@ -120,7 +127,8 @@ describe('mini-clients in the ledger', () => {
     const [r] = rounds;
     expect(r).toMatchObject({ status: 'completed', contributors: 4, selected: 2 });
     const at = (clients: number) =>
-      accountDdg({ clip: 1, gamma: 1e-3, beta: plan.params.beta, dimPadded: plan.dimPadded, clients, localStddev: 0.05, sampleRate: 1, rounds: 1, delta: 1e-5 }).epsilon;
+      accountDdg({ clip: 1, gamma: 1e-3, beta: plan.params.beta, dimPadded: plan.dimPadded, clients, localStddev: 0.05, sampleRate: 1, rounds: 1, delta: 1e-5 })
+        .epsilon;
     expect(r!.epsilon).toBeCloseTo(at(4), 9);
     expect(at(4)).toBeLessThan(at(2)); // the test tells the two apart: counting connections would overstate ε
   });
@@ -131,7 +139,13 @@ describe('server optimizer and client DP-SGD through real rounds', () => {
     const lr = 0.5;
     const beta = 0.9;
     const { c, rounds } = await startTestCoordinator(
-      testConfig({ rounds: 2, minClients: 4, selection: { clientsPerRound: 4 }, server: { learningRate: lr, momentum: beta }, dpsgd: { enabled: true, clip: 1, noiseMultiplier: 0.8 } }),
+      testConfig({
+        rounds: 2,
+        minClients: 4,
+        selection: { clientsPerRound: 4 },
+        server: { learningRate: lr, momentum: beta },
+        dpsgd: { enabled: true, clip: 1, noiseMultiplier: 0.8 },
+      }),
     );
     const runId = c.store.runs()[0]!.id;
     const w0 = c.manager.latestModel(runId)!;

@@ -221,7 +221,8 @@ export class RunManager extends EventEmitter {
     if (!a) {
       // Between runs, report the most recent one (its final state, round and ε).
       const last = this.store.runs()[0];
-      if (!last) return { runId: null, state: 'idle', round: 0, rounds: 0, epsilon: null, epsilonBudget: null, delta: null, clientsConnected: this.roster.size };
+      if (!last)
+        return { runId: null, state: 'idle', round: 0, rounds: 0, epsilon: null, epsilonBudget: null, delta: null, clientsConnected: this.roster.size };
       const cfg = JSON.parse(last.config) as RunConfig;
       const plan = JSON.parse(last.ddg) as DdgPlan;
       return {
@@ -267,7 +268,11 @@ export class RunManager extends EventEmitter {
     this.store.createRun({ id, name: config.name, config: JSON.stringify(config), state: 'running', created_at: Date.now(), dim, ddg: JSON.stringify(plan) });
     this.store.saveInitialCheckpoint(id, weights);
     this.log.info({ runId: id, dim, ddg: plan.params, epsilonBudget: plan.epsilonBudget }, 'run created');
-    this.activate(this.store.run(id)!, config, plan, model, weights, null, { ledger: new RdpLedger(), coordinatorLedger: new RdpLedger(), selectionShortfall: 0 });
+    this.activate(this.store.run(id)!, config, plan, model, weights, null, {
+      ledger: new RdpLedger(),
+      coordinatorLedger: new RdpLedger(),
+      selectionShortfall: 0,
+    });
     return id;
   }
 
@@ -293,7 +298,16 @@ export class RunManager extends EventEmitter {
         if (rdp) coordinatorLedger.add(rdp);
       }
       const model = buildModel(config.task.model);
-      this.activate(row, config, plan, model, ckpt.weights, ckpt.momentum, { ledger, coordinatorLedger, selectionShortfall: ledgerRow?.selectionShortfall ?? 0 }, ledgerRow?.epsilon ?? null);
+      this.activate(
+        row,
+        config,
+        plan,
+        model,
+        ckpt.weights,
+        ckpt.momentum,
+        { ledger, coordinatorLedger, selectionShortfall: ledgerRow?.selectionShortfall ?? 0 },
+        ledgerRow?.epsilon ?? null,
+      );
       if (row.state === 'paused') this.active!.paused = true;
       resumed.push(row.id);
       this.log.info({ runId: row.id, fromRound: row.completed_round + 1 }, 'run resumed');
@@ -431,7 +445,9 @@ export class RunManager extends EventEmitter {
   /** Random parties (CSPRNG) until the round's contributions are reached, or null when too few are free. */
   private selectParties(run: ActiveRun): Party[] | null {
     const cfg = run.config;
-    const free = [...this.roster.values()].filter((c) => !this.busy.has(c.clientId)).map((c) => ({ clientId: c.clientId, contributions: Math.min(c.miniClients, cfg.maxMiniClients) }));
+    const free = [...this.roster.values()]
+      .filter((c) => !this.busy.has(c.clientId))
+      .map((c) => ({ clientId: c.clientId, contributions: Math.min(c.miniClients, cfg.maxMiniClients) }));
     const available = free.reduce((s, p) => s + p.contributions, 0);
     if ('sampleRate' in cfg.selection) {
       if (run.roundShortfall === null) {
@@ -490,7 +506,9 @@ export class RunManager extends EventEmitter {
       modelSpec: cfg.task.model,
       weights: run.weights,
       training: cfg.training,
-      dpsgd: cfg.dpsgd.enabled ? { clip: cfg.dpsgd.clip, noiseMultiplier: cfg.dpsgd.noiseMultiplier, sampling: cfg.dpsgd.sampling, delta: cfg.dpsgd.delta } : null,
+      dpsgd: cfg.dpsgd.enabled
+        ? { clip: cfg.dpsgd.clip, noiseMultiplier: cfg.dpsgd.noiseMultiplier, sampling: cfg.dpsgd.sampling, delta: cfg.dpsgd.delta }
+        : null,
       ddg: run.plan.params,
       secagg: cfg.secagg,
       deadlinesMs,
@@ -498,8 +516,20 @@ export class RunManager extends EventEmitter {
       rotationSeed: seeds.slice(0, 32),
       graphSeed: seeds.slice(32),
     });
-    this.store.addParticipants(parties.map((p) => ({ run_id: run.row.id, round, attempt, client_id: p.clientId, secagg_id: engine.secaggIdOf(p.clientId)!, contributions: p.contributions })));
-    this.log.info({ runId: run.row.id, round, attempt, parties: parties.length, contributions: parties.reduce((s, p) => s + p.contributions, 0) }, 'round started');
+    this.store.addParticipants(
+      parties.map((p) => ({
+        run_id: run.row.id,
+        round,
+        attempt,
+        client_id: p.clientId,
+        secagg_id: engine.secaggIdOf(p.clientId)!,
+        contributions: p.contributions,
+      })),
+    );
+    this.log.info(
+      { runId: run.row.id, round, attempt, parties: parties.length, contributions: parties.reduce((s, p) => s + p.contributions, 0) },
+      'round started',
+    );
     this.emitEvent({ type: 'round-start', runId: run.row.id, round, attempt, selected: parties.map((p) => p.clientId) });
     const outcome = await new Promise<Extract<EngineCommand, { kind: 'released' | 'aborted' }>>((settle) => {
       const live: LiveRound = {
@@ -561,8 +591,24 @@ export class RunManager extends EventEmitter {
             live.durations[c.stage] = durationMs;
           }
           if (run) {
-            this.store.stageEvent({ run_id: run.row.id, round: live.round, attempt: live.attempt, stage: c.stage, phase: c.phase, detail: { dropped: c.dropped, expected: c.expected } });
-            this.emitEvent({ type: 'stage', runId: run.row.id, round: live.round, attempt: live.attempt, stage: c.stage, phase: c.phase, dropped: [...c.dropped], ...(durationMs !== undefined ? { durationMs } : {}) });
+            this.store.stageEvent({
+              run_id: run.row.id,
+              round: live.round,
+              attempt: live.attempt,
+              stage: c.stage,
+              phase: c.phase,
+              detail: { dropped: c.dropped, expected: c.expected },
+            });
+            this.emitEvent({
+              type: 'stage',
+              runId: run.row.id,
+              round: live.round,
+              attempt: live.attempt,
+              stage: c.stage,
+              phase: c.phase,
+              dropped: [...c.dropped],
+              ...(durationMs !== undefined ? { durationMs } : {}),
+            });
           }
           if (c.dropped.length) this.log.info({ round: live.round, stage: c.stage, dropped: c.dropped }, 'clients dropped at this stage');
           break;
@@ -705,7 +751,9 @@ export class RunManager extends EventEmitter {
     });
     for (const p of live.parties) {
       this.store.setParticipant(run.row.id, live.round, live.attempt, p.clientId, 'dropped', r.droppedAt[p.clientId] ?? null);
-      this.roster.get(p.clientId)?.send(EVENTS.roundEnd, { roundId: live.engine.roundId, round: live.round, status: 'aborted', included: false, reason: r.reason });
+      this.roster
+        .get(p.clientId)
+        ?.send(EVENTS.roundEnd, { roundId: live.engine.roundId, round: live.round, status: 'aborted', included: false, reason: r.reason });
     }
     run.history.push(summary);
     this.writeMetrics(run);
@@ -795,5 +843,7 @@ export class RunManager extends EventEmitter {
 }
 
 function hex(rw: RandomWords, words: number): string {
-  return Array.from({ length: words }, () => rw.next().toString(16).padStart(8, '0')).join('').slice(0, words * 8);
+  return Array.from({ length: words }, () => rw.next().toString(16).padStart(8, '0'))
+    .join('')
+    .slice(0, words * 8);
 }

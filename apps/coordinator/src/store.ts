@@ -148,7 +148,9 @@ export class Store {
 
   startRound(r: { run_id: string; round: number; attempt: number; selected: number }): void {
     this.db
-      .prepare("INSERT OR REPLACE INTO rounds (run_id, round, attempt, state, started_at, selected) VALUES (@run_id, @round, @attempt, 'running', @now, @selected)")
+      .prepare(
+        "INSERT OR REPLACE INTO rounds (run_id, round, attempt, state, started_at, selected) VALUES (@run_id, @round, @attempt, 'running', @now, @selected)",
+      )
       .run({ ...r, now: Date.now() });
   }
 
@@ -178,7 +180,9 @@ export class Store {
 
   /** Marks attempts left running by a crash as aborted; returns how many. */
   abortInterrupted(runId: string, reason: string): number {
-    return this.db.prepare("UPDATE rounds SET state = 'aborted', error = ?, finished_at = ? WHERE run_id = ? AND state = 'running'").run(reason, Date.now(), runId).changes;
+    return this.db
+      .prepare("UPDATE rounds SET state = 'aborted', error = ?, finished_at = ? WHERE run_id = ? AND state = 'running'")
+      .run(reason, Date.now(), runId).changes;
   }
 
   rounds(runId: string): RoundRow[] {
@@ -208,11 +212,20 @@ export class Store {
   }
 
   setParticipant(runId: string, round: number, attempt: number, clientId: string, status: 'finished' | 'dropped', stage: string | null): void {
-    this.db.prepare('UPDATE participants SET status = ?, dropped_stage = ? WHERE run_id = ? AND round = ? AND attempt = ? AND client_id = ?').run(status, stage, runId, round, attempt, clientId);
+    this.db
+      .prepare('UPDATE participants SET status = ?, dropped_stage = ? WHERE run_id = ? AND round = ? AND attempt = ? AND client_id = ?')
+      .run(status, stage, runId, round, attempt, clientId);
   }
 
-  participants(runId: string, round: number): { client_id: string; attempt: number; secagg_id: number; contributions: number; status: string; dropped_stage: string | null }[] {
-    return this.db.prepare('SELECT client_id, attempt, secagg_id, contributions, status, dropped_stage FROM participants WHERE run_id = ? AND round = ? ORDER BY attempt, secagg_id').all(runId, round) as never;
+  participants(
+    runId: string,
+    round: number,
+  ): { client_id: string; attempt: number; secagg_id: number; contributions: number; status: string; dropped_stage: string | null }[] {
+    return this.db
+      .prepare(
+        'SELECT client_id, attempt, secagg_id, contributions, status, dropped_stage FROM participants WHERE run_id = ? AND round = ? ORDER BY attempt, secagg_id',
+      )
+      .all(runId, round) as never;
   }
 
   /**
@@ -240,7 +253,9 @@ export class Store {
   }
 
   saveInitialCheckpoint(runId: string, weights: Float32Array): void {
-    this.db.prepare('INSERT OR REPLACE INTO checkpoints (run_id, round, weights, momentum, created_at) VALUES (?, -1, ?, NULL, ?)').run(runId, f32Blob(weights), Date.now());
+    this.db
+      .prepare('INSERT OR REPLACE INTO checkpoints (run_id, round, weights, momentum, created_at) VALUES (?, -1, ?, NULL, ?)')
+      .run(runId, f32Blob(weights), Date.now());
   }
 
   latestCheckpoint(runId: string): { round: number; weights: Float32Array; momentum: Float32Array | null } | undefined {

@@ -20,7 +20,13 @@ export function testConfig(overrides: Partial<RunConfigInput> & Pick<RunConfigIn
 }
 
 export async function startTestCoordinator(config?: RunConfigInput, dataDir = mkdtempSync(join(tmpdir(), 'hushfl-test-'))) {
-  const c = await createCoordinator({ port: 0, dataDir, logLevel: (process.env.HUSHFL_TEST_LOG as 'warn' | undefined) ?? 'silent', operatorToken: 'test-operator-token-0123456789', ...(config ? { runConfig: parseRunConfig(config) } : {}) });
+  const c = await createCoordinator({
+    port: 0,
+    dataDir,
+    logLevel: (process.env.HUSHFL_TEST_LOG as 'warn' | undefined) ?? 'silent',
+    operatorToken: 'test-operator-token-0123456789',
+    ...(config ? { runConfig: parseRunConfig(config) } : {}),
+  });
   const rounds: RoundSummary[] = [];
   const events: CoordinatorEvent[] = [];
   c.manager.on('event', (e: CoordinatorEvent) => {

@@ -181,7 +181,11 @@ export async function connectNodeClient(opts: NodeClientOptions): Promise<NodeCl
   socket.emit(EVENTS.ready);
 
   const rejoin = async () => {
-    const s = io(new URL(CLIENT_NAMESPACE, opts.url).toString(), { transports: ['websocket'], reconnection: false, ...(opts.insecureTls ? { rejectUnauthorized: false } : {}) });
+    const s = io(new URL(CLIENT_NAMESPACE, opts.url).toString(), {
+      transports: ['websocket'],
+      reconnection: false,
+      ...(opts.insecureTls ? { rejectUnauthorized: false } : {}),
+    });
     await new Promise<void>((resolve, reject) => {
       s.once('connect', () => resolve());
       s.once('connect_error', (e) => reject(e));

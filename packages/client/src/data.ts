@@ -37,7 +37,8 @@ export function decodeShard(bytes: Uint8Array): Dataset {
   const features = view.getUint32(8, true);
   const classes = view.getUint32(12, true);
   if (features < 1 || features > 1 << 20 || classes < 2 || classes > 256) throw new RangeError('shard header out of range');
-  if (bytes.length !== HEADER + n + n * features) throw new RangeError(`shard of ${n} examples must be ${HEADER + n + n * features} bytes, got ${bytes.length}`);
+  if (bytes.length !== HEADER + n + n * features)
+    throw new RangeError(`shard of ${n} examples must be ${HEADER + n + n * features} bytes, got ${bytes.length}`);
   const labels = bytes.slice(HEADER, HEADER + n);
   for (const l of labels) if (l >= classes) throw new RangeError(`label ${l} outside [0, ${classes})`);
   const x = new Float32Array(n * features);

@@ -65,7 +65,10 @@ export class FunctionalModel {
         case 'conv2d': {
           const l = this.layers[s.layer!]!;
           trace?.push(keepTrace ? tf.keep(h) : h);
-          h = s.kind === 'dense' ? tf.add(tf.matMul(h as tf.Tensor2D, l.kernel as tf.Tensor2D), l.bias) : tf.add(tf.conv2d(h as tf.Tensor4D, l.kernel as tf.Tensor4D, 1, 'valid'), l.bias);
+          h =
+            s.kind === 'dense'
+              ? tf.add(tf.matMul(h as tf.Tensor2D, l.kernel as tf.Tensor2D), l.bias)
+              : tf.add(tf.conv2d(h as tf.Tensor4D, l.kernel as tf.Tensor4D, 1, 'valid'), l.bias);
           if (probes) h = tf.add(h, probes[s.layer!]!);
           break;
         }

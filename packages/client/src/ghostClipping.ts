@@ -103,7 +103,12 @@ export function perExampleGradNormsSq(fm: FunctionalModel, x: tf.Tensor2D, label
  * Σᵢ min(1, C/‖∇Lᵢ‖)·∇Lᵢ for every trainable variable (kernel, bias per layer, in the model's order), by
  * ghost norms and book-keeping. Returns the gradients (caller disposes) and the per-example norms.
  */
-export async function clippedGradientSum(fm: FunctionalModel, x: tf.Tensor2D, labels: tf.Tensor2D, clip: number): Promise<{ grads: tf.Tensor[]; norms: Float32Array }> {
+export async function clippedGradientSum(
+  fm: FunctionalModel,
+  x: tf.Tensor2D,
+  labels: tf.Tensor2D,
+  clip: number,
+): Promise<{ grads: tf.Tensor[]; norms: Float32Array }> {
   const { grads, norms } = tf.tidy(() => {
     const { books, release } = keepBooks(fm, x, labels);
     const norms = tf.sqrt(totalNormsSq(books)) as tf.Tensor1D;

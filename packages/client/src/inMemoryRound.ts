@@ -84,7 +84,14 @@ export async function runRoundInMemory(setup: RoundSetup, clients: ReadonlyMap<s
   const done = state.outcome;
   const included = done.kind === 'released' ? new Set(done.included) : new Set<string>();
   for (const [clientId, c] of clients) {
-    c.runtime.onRoundEnd(roundEndSchema.parse({ roundId: engine.roundId, round: setup.round, status: done.kind === 'released' ? 'completed' : 'aborted', included: included.has(clientId) }));
+    c.runtime.onRoundEnd(
+      roundEndSchema.parse({
+        roundId: engine.roundId,
+        round: setup.round,
+        status: done.kind === 'released' ? 'completed' : 'aborted',
+        included: included.has(clientId),
+      }),
+    );
   }
   return done;
 }

@@ -65,7 +65,11 @@ export function setFlatWeights(model: tfl.LayersModel, flat: Float32Array): void
 }
 
 /** Mean softmax cross-entropy and accuracy of the model on a dataset (batched, no training). */
-export async function evaluate(model: tfl.LayersModel, data: { n: number; features: number; x: Float32Array; labels: Uint8Array }, batch = 512): Promise<{ loss: number; accuracy: number }> {
+export async function evaluate(
+  model: tfl.LayersModel,
+  data: { n: number; features: number; x: Float32Array; labels: Uint8Array },
+  batch = 512,
+): Promise<{ loss: number; accuracy: number }> {
   let lossSum = 0;
   let correct = 0;
   for (let start = 0; start < data.n; start += batch) {

@@ -47,7 +47,15 @@ describe('client runtime with the round engine, in memory', () => {
       const data = Array.from({ length: k }, () => syntheticDigits(64, seed++));
       clients.set(
         id,
-        inMemoryClient(id, (host) => new ClientRuntime(new LocalTrainer(data, tf.getBackend()), host), (_roundId, c) => clipped.set(id, c.map((u) => u.slice()))),
+        inMemoryClient(
+          id,
+          (host) => new ClientRuntime(new LocalTrainer(data, tf.getBackend()), host),
+          (_roundId, c) =>
+            clipped.set(
+              id,
+              c.map((u) => u.slice()),
+            ),
+        ),
       );
     }
     const model = buildModel(spec);
@@ -57,7 +65,12 @@ describe('client runtime with the round engine, in memory', () => {
     let tensors = -1;
     for (let round = 0; round < 3; round++) {
       const outcome = await runRoundInMemory(
-        makeSetup(round, Object.entries(datasets).map(([clientId, contributions]) => ({ clientId, contributions })), weights, 0),
+        makeSetup(
+          round,
+          Object.entries(datasets).map(([clientId, contributions]) => ({ clientId, contributions })),
+          weights,
+          0,
+        ),
         clients,
       );
       expect(outcome.kind).toBe('released');
@@ -88,12 +101,34 @@ describe('client runtime with the round engine, in memory', () => {
     let seed = 60;
     for (const [id, k] of Object.entries(runs)) {
       const data = Array.from({ length: k }, () => syntheticDigits(32, seed++));
-      clients.set(id, inMemoryClient(id, (host) => new ClientRuntime(new LocalTrainer(data, tf.getBackend()), host), (_r, c) => clipped.set(id, c.map((u) => u.slice()))));
+      clients.set(
+        id,
+        inMemoryClient(
+          id,
+          (host) => new ClientRuntime(new LocalTrainer(data, tf.getBackend()), host),
+          (_r, c) =>
+            clipped.set(
+              id,
+              c.map((u) => u.slice()),
+            ),
+        ),
+      );
     }
     const model = buildModel(spec);
     const weights = await getFlatWeights(model);
     model.dispose();
-    const outcome = await runRoundInMemory(makeSetup(0, [{ clientId: 'a', contributions: 1 }, { clientId: 'big', contributions: 2 }], weights, 0), clients);
+    const outcome = await runRoundInMemory(
+      makeSetup(
+        0,
+        [
+          { clientId: 'a', contributions: 1 },
+          { clientId: 'big', contributions: 2 },
+        ],
+        weights,
+        0,
+      ),
+      clients,
+    );
     expect(outcome.kind).toBe('released');
     if (outcome.kind !== 'released') return;
     expect(outcome.contributions).toBe(3);
@@ -109,14 +144,39 @@ describe('client runtime with the round engine, in memory', () => {
     const clients = new Map<string, InMemoryClient>();
     // Mini-clients with 64 and 40 examples: batch 16 gives 4 and 3 steps per round at rates 1/4 and 2/5.
     const data = [syntheticDigits(64, 70), syntheticDigits(40, 71)];
-    clients.set('dp', inMemoryClient('dp', (host) => new ClientRuntime(new LocalTrainer(data, tf.getBackend()), host), () => {}));
-    clients.set('plain', inMemoryClient('plain', (host) => new ClientRuntime(new LocalTrainer([syntheticDigits(32, 72)], tf.getBackend()), host), () => {}));
+    clients.set(
+      'dp',
+      inMemoryClient(
+        'dp',
+        (host) => new ClientRuntime(new LocalTrainer(data, tf.getBackend()), host),
+        () => {},
+      ),
+    );
+    clients.set(
+      'plain',
+      inMemoryClient(
+        'plain',
+        (host) => new ClientRuntime(new LocalTrainer([syntheticDigits(32, 72)], tf.getBackend()), host),
+        () => {},
+      ),
+    );
     const model = buildModel(spec);
     const weights = await getFlatWeights(model);
     model.dispose();
     const dpsgd = { clip: 1, noiseMultiplier: 1.1, sampling: 'poisson' as const, delta: 1e-5 };
     for (let round = 0; round < 2; round++) {
-      const setup = { ...makeSetup(round, [{ clientId: 'dp', contributions: 2 }, { clientId: 'plain', contributions: 1 }], weights, 0), dpsgd };
+      const setup = {
+        ...makeSetup(
+          round,
+          [
+            { clientId: 'dp', contributions: 2 },
+            { clientId: 'plain', contributions: 1 },
+          ],
+          weights,
+          0,
+        ),
+        dpsgd,
+      };
       expect((await runRoundInMemory(setup, clients)).kind).toBe('released');
     }
     const got = clients.get('dp')!.runtime.metrics;
@@ -133,13 +193,32 @@ describe('client runtime with the round engine, in memory', () => {
     const clients = new Map<string, InMemoryClient>();
     for (let i = 0; i < 4; i++) {
       const data = [syntheticDigits(32, 40 + i)];
-      clients.set(`n${i}`, inMemoryClient(`n${i}`, (host) => new ClientRuntime(new LocalTrainer(data, 'wasm'), host), (_r, c) => clipped.set(`n${i}`, c.map((u) => u.slice()))));
+      clients.set(
+        `n${i}`,
+        inMemoryClient(
+          `n${i}`,
+          (host) => new ClientRuntime(new LocalTrainer(data, 'wasm'), host),
+          (_r, c) =>
+            clipped.set(
+              `n${i}`,
+              c.map((u) => u.slice()),
+            ),
+        ),
+      );
     }
     const model = buildModel(spec);
     const weights = await getFlatWeights(model);
     model.dispose();
     const sigma = 0.01;
-    const outcome = await runRoundInMemory(makeSetup(0, [...clients.keys()].map((clientId) => ({ clientId, contributions: 1 })), weights, sigma), clients);
+    const outcome = await runRoundInMemory(
+      makeSetup(
+        0,
+        [...clients.keys()].map((clientId) => ({ clientId, contributions: 1 })),
+        weights,
+        sigma,
+      ),
+      clients,
+    );
     expect(outcome.kind).toBe('released');
     if (outcome.kind !== 'released') return;
     const plain = new Float64Array(weights.length);

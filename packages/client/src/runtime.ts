@@ -7,14 +7,7 @@
  */
 import { RdpLedger, cryptoRandomWords, encodeDdg, l2Norm, nextPowerOfTwo, rdpToEpsilon } from '@hushfl/ddp';
 import { f32FromBytes, type Report, type TaskMessage } from '@hushfl/protocol';
-import {
-  SecAggClient,
-  addInPlace,
-  type SecAggClientMessage,
-  type SecAggClientSnapshot,
-  type SecAggServerMessage,
-  type SecAggStage,
-} from '@hushfl/secagg';
+import { SecAggClient, addInPlace, type SecAggClientMessage, type SecAggClientSnapshot, type SecAggServerMessage, type SecAggStage } from '@hushfl/secagg';
 import type { Trainer, TrainOutput } from './trainer.ts';
 
 /** The in-flight round as the page stores it (IndexedDB), to continue after a reload. */
@@ -164,7 +157,15 @@ export class ClientRuntime {
       }
       if (this.active !== round) return; // superseded while training
       if (this.host.onClippedUpdates) this.host.onClippedUpdates(task.roundId, clipped);
-      Object.assign(record, { trainLoss: lossSum / Math.max(1, examples), trainAccuracy: accSum / Math.max(1, examples), examples, steps, trainMs, encodeMs, status: 'secagg' });
+      Object.assign(record, {
+        trainLoss: lossSum / Math.max(1, examples),
+        trainAccuracy: accSum / Math.max(1, examples),
+        examples,
+        steps,
+        trainMs,
+        encodeMs,
+        status: 'secagg',
+      });
       this.updateDpsgdEpsilon(task);
       const secagg = await SecAggClient.create(
         {

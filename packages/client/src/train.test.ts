@@ -77,7 +77,14 @@ describe('local training', () => {
     const w0 = await getFlatWeights(m);
     const opt = tf.train.sgd(1);
     const C = 0.01;
-    await dpsgdStep(new FunctionalModel(m), opt, data, Array.from({ length: 16 }, (_, i) => i), 16, { clip: C, noiseMultiplier: 1e-12, sampling: 'fixed' });
+    await dpsgdStep(
+      new FunctionalModel(m),
+      opt,
+      data,
+      Array.from({ length: 16 }, (_, i) => i),
+      16,
+      { clip: C, noiseMultiplier: 1e-12, sampling: 'fixed' },
+    );
     const w1 = await getFlatWeights(m);
     let sq = 0;
     for (let i = 0; i < w0.length; i++) sq += (w1[i]! - w0[i]!) ** 2;

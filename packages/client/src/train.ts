@@ -92,7 +92,8 @@ export async function trainLocal(
       for (let b = 0; b < batches; b++) {
         if (opts.dpsgd) {
           const q = batchSize / data.n;
-          const idx = opts.dpsgd.sampling === 'poisson' ? poissonBatch(data.n, q, rw) : Array.from(order.subarray(b * batchSize, Math.min(data.n, (b + 1) * batchSize)));
+          const idx =
+            opts.dpsgd.sampling === 'poisson' ? poissonBatch(data.n, q, rw) : Array.from(order.subarray(b * batchSize, Math.min(data.n, (b + 1) * batchSize)));
           await dpsgdStep(fm, optimizer, data, idx, batchSize, opts.dpsgd, noise!);
         } else {
           const idx = order.subarray(b * batchSize, Math.min(data.n, (b + 1) * batchSize));
@@ -115,7 +116,14 @@ export async function trainLocal(
 }
 
 /** ḡ = (clipped sum + N(0, σ²C²)) / B, applied by the optimizer; B is the expected (Poisson) or fixed batch size. */
-function applyNoisyMean(optimizer: tf.Optimizer, vars: readonly tf.Variable[], sums: readonly Float32Array[], expectedBatch: number, dp: DpSgdConfig, noise: GaussianNoise): void {
+function applyNoisyMean(
+  optimizer: tf.Optimizer,
+  vars: readonly tf.Variable[],
+  sums: readonly Float32Array[],
+  expectedBatch: number,
+  dp: DpSgdConfig,
+  noise: GaussianNoise,
+): void {
   const named: Record<string, tf.Tensor> = {};
   vars.forEach((v, j) => {
     const s = sums[j]!;
@@ -128,7 +136,15 @@ function applyNoisyMean(optimizer: tf.Optimizer, vars: readonly tf.Variable[], s
 }
 
 /** One DP-SGD step with ghost norms and book-keeping (one forward and one backward pass for the whole batch). */
-export async function dpsgdStep(fm: FunctionalModel, optimizer: tf.Optimizer, data: Dataset, idx: ArrayLike<number>, expectedBatch: number, dp: DpSgdConfig, noise = new GaussianNoise()): Promise<void> {
+export async function dpsgdStep(
+  fm: FunctionalModel,
+  optimizer: tf.Optimizer,
+  data: Dataset,
+  idx: ArrayLike<number>,
+  expectedBatch: number,
+  dp: DpSgdConfig,
+  noise = new GaussianNoise(),
+): Promise<void> {
   const vars = fm.layers.flatMap((l) => [l.kernel, l.bias]);
   let sums: Float32Array[];
   if (idx.length === 0) sums = vars.map((v) => new Float32Array(v.size));
@@ -145,14 +161,27 @@ export async function dpsgdStep(fm: FunctionalModel, optimizer: tf.Optimizer, da
  * The reference DP-SGD step: one backward pass per example, gᵢ = ∇ℓ(xᵢ), clipped to C and summed.
  * Slow (B backward passes) but obviously right; the tests check ghost clipping against it.
  */
-export async function dpsgdStepNaive(model: tfl.LayersModel, optimizer: tf.Optimizer, data: Dataset, idx: ArrayLike<number>, expectedBatch: number, dp: DpSgdConfig, noise = new GaussianNoise()): Promise<void> {
+export async function dpsgdStepNaive(
+  model: tfl.LayersModel,
+  optimizer: tf.Optimizer,
+  data: Dataset,
+  idx: ArrayLike<number>,
+  expectedBatch: number,
+  dp: DpSgdConfig,
+  noise = new GaussianNoise(),
+): Promise<void> {
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const sums = (await naiveClippedSum(model, data, idx, dp.clip)).sums;
   applyNoisyMean(optimizer, vars, sums, expectedBatch, dp, noise);
 }
 
 /** Σᵢ min(1, C/‖gᵢ‖)·gᵢ by the per-example loop, with the per-example norms. */
-export async function naiveClippedSum(model: tfl.LayersModel, data: Dataset, idx: ArrayLike<number>, clip: number): Promise<{ sums: Float32Array[]; norms: Float32Array }> {
+export async function naiveClippedSum(
+  model: tfl.LayersModel,
+  data: Dataset,
+  idx: ArrayLike<number>,
+  clip: number,
+): Promise<{ sums: Float32Array[]; norms: Float32Array }> {
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const sums = vars.map((v) => new Float32Array(v.size));
   const norms = new Float32Array(idx.length);

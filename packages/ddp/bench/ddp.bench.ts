@@ -3,15 +3,7 @@
  * Targets (issue #2): encode of 2^20 coordinates < 250 ms; exact sampler >= 5 M samples/s at σ = 1000.
  */
 import { figure, medianMs, type Figure } from '../../../bench/lib.ts';
-import {
-  DiscreteGaussianSampler,
-  conditionalRoundInto,
-  cryptoRandomWords,
-  encodeDdg,
-  fwhtInPlace,
-  randomSeed,
-  rationalAtLeast,
-} from '../src/index.ts';
+import { DiscreteGaussianSampler, conditionalRoundInto, cryptoRandomWords, encodeDdg, fwhtInPlace, randomSeed, rationalAtLeast } from '../src/index.ts';
 
 export async function benchDdp(): Promise<Figure[]> {
   const figures: Figure[] = [];
@@ -32,11 +24,15 @@ export async function benchDdp(): Promise<Figure[]> {
   for (const sigma of [1, 10, 1000]) {
     const sampler = new DiscreteGaussianSampler(rationalAtLeast(sigma * sigma), rng);
     const n = 1_000_000;
-    const ms = await medianMs(() => {
-      let acc = 0;
-      for (let i = 0; i < n; i++) acc += sampler.sample();
-      return acc;
-    }, 5, 1);
+    const ms = await medianMs(
+      () => {
+        let acc = 0;
+        for (let i = 0; i < n; i++) acc += sampler.sample();
+        return acc;
+      },
+      5,
+      1,
+    );
     const perSecond = n / (ms / 1000);
     figures.push(figure({ name: 'dgauss-sampler', inputs: { sigma }, value: (ms * 1e6) / n, unit: 'ns/sample' }));
     figures.push(

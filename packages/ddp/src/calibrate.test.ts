@@ -21,7 +21,7 @@ describe('calibrateDdg', () => {
   it('chooses the finest γ whose aggregate keeps k standard deviations inside 2^B', () => {
     const cal = calibrateDdg(input);
     const n = 20;
-    const spread = (g: number, s: number) => Math.sqrt((n * n) / 16384 + (g * g / 4 + s * s) * n) / g;
+    const spread = (g: number, s: number) => Math.sqrt((n * n) / 16384 + ((g * g) / 4 + s * s) * n) / g;
     expect(2 * cal.kStddevs * spread(cal.gamma, cal.localStddev)).toBeLessThanOrEqual(2 ** 16 * (1 + 1e-12));
     expect(cal.headroomStddevs).toBeCloseTo(4, 6);
   });

@@ -117,12 +117,12 @@ export function calibrateDdg(input: DdgCalibrationInput): DdgCalibration {
   };
 
   /** 2k·sqrt(c²n²/d' + (γ²/4 + σ²)n)/γ: the modular range the aggregate needs (§4.4). */
-  const rangeNeeded = (gamma: number, s: number) =>
-    (2 * k * Math.sqrt((c * c * n * n) / dimPadded + (gamma * gamma / 4 + s * s) * n)) / gamma;
+  const rangeNeeded = (gamma: number, s: number) => (2 * k * Math.sqrt((c * c * n * n) / dimPadded + ((gamma * gamma) / 4 + s * s) * n)) / gamma;
   const modulus = 2 ** input.bits;
   const fits = (gamma: number): boolean => {
     const s = stddevFor(gamma);
-    if (s === null) throw new DdpParameterError('epsilon', `epsilon ${input.epsilon} is not reachable at delta ${input.delta} over ${input.rounds} rounds with any noise`);
+    if (s === null)
+      throw new DdpParameterError('epsilon', `epsilon ${input.epsilon} is not reachable at delta ${input.delta} over ${input.rounds} rounds with any noise`);
     return rangeNeeded(gamma, s) <= modulus;
   };
 
@@ -132,10 +132,7 @@ export function calibrateDdg(input: DdgCalibrationInput): DdgCalibration {
     if (i > 40) {
       const s = stddevFor(gHi)!;
       const needBits = Math.ceil(Math.log2(rangeNeeded(gHi, s)));
-      throw new DdpParameterError(
-        'bits',
-        `bits=${input.bits} cannot hold ${n} clients with k=${k} at epsilon ${input.epsilon}: need bits >= ${needBits}`,
-      );
+      throw new DdpParameterError('bits', `bits=${input.bits} cannot hold ${n} clients with k=${k} at epsilon ${input.epsilon}: need bits >= ${needBits}`);
     }
     gHi *= 4;
   }
@@ -152,7 +149,7 @@ export function calibrateDdg(input: DdgCalibrationInput): DdgCalibration {
   const gamma = gHi;
   const localStddev = stddevFor(gamma)!;
   const acc = account(gamma, localStddev);
-  const spread = Math.sqrt((c * c * n * n) / dimPadded + (gamma * gamma / 4 + localStddev * localStddev) * n) / gamma;
+  const spread = Math.sqrt((c * c * n * n) / dimPadded + ((gamma * gamma) / 4 + localStddev * localStddev) * n) / gamma;
   return {
     gamma,
     localStddev,

@@ -145,7 +145,12 @@ describe('calibrated parameters keep the aggregate inside 2^B', () => {
     const params: DdgParams = { dim: d, clip: 1, gamma: cal.gamma, beta: cal.beta, bits: 32, localStddev: cal.localStddev };
     const aligned = clientVectors(1, d, 7)[0]!.map((x) => x * 3); // norm 1.5 > c: clipped to c, all equal
     const seed = randomSeed();
-    const sum = encodeAndSum(Array.from({ length: n }, () => aligned), params, seed, 8);
+    const sum = encodeAndSum(
+      Array.from({ length: n }, () => aligned),
+      params,
+      seed,
+      8,
+    );
     const centred = Array.from(sum, (u) => (u >= 2 ** 31 ? u - 2 ** 32 : u));
     const rms = Math.sqrt(centred.reduce((s, v) => s + v * v, 0) / d);
     // The calibration budgets k standard deviations of spread inside half the ring.

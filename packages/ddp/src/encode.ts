@@ -56,12 +56,7 @@ export function l2Norm(x: ArrayLike<number>): number {
   return max * Math.sqrt(s);
 }
 
-export function encodeDdg(
-  update: Float32Array | Float64Array,
-  params: DdgParams,
-  rotationSeed: Uint8Array,
-  options: EncodeOptions = {},
-): DdgEncoding {
+export function encodeDdg(update: Float32Array | Float64Array, params: DdgParams, rotationSeed: Uint8Array, options: EncodeOptions = {}): DdgEncoding {
   const padded = validateDdgParams(params);
   if (update.length !== params.dim) {
     throw new DdpParameterError('update', `update has ${update.length} values, expected dim = ${params.dim}`);

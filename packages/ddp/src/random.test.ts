@@ -7,8 +7,7 @@ describe('chachaRandomWords', () => {
   it('is the ChaCha20 keystream of RFC 8439 (Appendix A.1, test vector #1: zero key, zero nonce, counter 0)', () => {
     const rw = chachaRandomWords(new Uint8Array(32));
     const expected = hex(
-      '76b8e0ada0f13d90405d6ae55386bd28bdd219b8a08ded1aa836efcc8b770dc7' +
-        'da41597c5157488d7724e03fb8d84a376a43b8f41518a11cc387b669b2ee6586',
+      '76b8e0ada0f13d90405d6ae55386bd28bdd219b8a08ded1aa836efcc8b770dc7' + 'da41597c5157488d7724e03fb8d84a376a43b8f41518a11cc387b669b2ee6586',
     );
     const view = new DataView(expected.buffer);
     for (let i = 0; i < 16; i++) expect(rw.next()).toBe(view.getUint32(i * 4, true));

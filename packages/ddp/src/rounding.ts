@@ -32,14 +32,7 @@ const TWO32 = 4294967296;
  * frac rounded up to a multiple of 2^-32 (the only deviation from unbiased rounding; the norm bound, which
  * carries the privacy guarantee, is enforced exactly). Returns the number of draws used.
  */
-export function conditionalRoundInto(
-  x: Float64Array,
-  out: Uint32Array,
-  bits: number,
-  bound: number,
-  rw: RandomWords,
-  maxTries: number,
-): number {
+export function conditionalRoundInto(x: Float64Array, out: Uint32Array, bits: number, bound: number, rw: RandomWords, maxTries: number): number {
   const mask = bits === 32 ? -1 : 2 ** bits - 1;
   const boundSq = bound * bound;
   const n = x.length;
@@ -55,7 +48,6 @@ export function conditionalRoundInto(
     if (normSq <= boundSq) return tries;
   }
   throw new RoundingBoundError(
-    `conditional randomized rounding exceeded the norm bound ${bound.toFixed(3)} in ${maxTries} draws; ` +
-      'increase beta or check that the input was clipped',
+    `conditional randomized rounding exceeded the norm bound ${bound.toFixed(3)} in ${maxTries} draws; ` + 'increase beta or check that the input was clipped',
   );
 }

@@ -16,18 +16,20 @@ export function asBytes(v: unknown): Uint8Array | undefined {
 
 /** A binary field, optionally of an exact or maximum length. */
 export function bytes(opts: { length?: number; max?: number } = {}) {
-  return z.custom<Uint8Array>((v) => asBytes(v) !== undefined, { message: 'expected binary data' }).transform((v, ctx) => {
-    const b = asBytes(v)!;
-    if (opts.length !== undefined && b.length !== opts.length) {
-      ctx.addIssue({ code: 'custom', message: `expected ${opts.length} bytes, got ${b.length}` });
-      return z.NEVER;
-    }
-    if (opts.max !== undefined && b.length > opts.max) {
-      ctx.addIssue({ code: 'custom', message: `at most ${opts.max} bytes allowed, got ${b.length}` });
-      return z.NEVER;
-    }
-    return b;
-  });
+  return z
+    .custom<Uint8Array>((v) => asBytes(v) !== undefined, { message: 'expected binary data' })
+    .transform((v, ctx) => {
+      const b = asBytes(v)!;
+      if (opts.length !== undefined && b.length !== opts.length) {
+        ctx.addIssue({ code: 'custom', message: `expected ${opts.length} bytes, got ${b.length}` });
+        return z.NEVER;
+      }
+      if (opts.max !== undefined && b.length > opts.max) {
+        ctx.addIssue({ code: 'custom', message: `at most ${opts.max} bytes allowed, got ${b.length}` });
+        return z.NEVER;
+      }
+      return b;
+    });
 }
 
 /** Bytes → Uint32Array (little-endian); copies when the view is misaligned or the host is big-endian. */

@@ -30,7 +30,9 @@ describe('run configuration', () => {
     expect(issues({ rounds: 3, minClients: 8, ddg: { gamma: 1 } })).toEqual(['ddg.localStddev: gamma and localStddev go together']);
     expect(issues({ rounds: 3, minClients: 8, ddg: {} })).toEqual([expect.stringMatching(/^ddg\.epsilon: give a target epsilon/)]);
     expect(issues({ rounds: 3, minClients: 12, ddg: { epsilon: 1 } })).toEqual(['minClients: must not exceed the expected clients per round (10)']);
-    expect(issues({ rounds: 3, minClients: 2, ddg: { epsilon: 1 }, secagg: { neighbours: 4 } })).toEqual(['secagg.threshold: neighbours and threshold go together']);
+    expect(issues({ rounds: 3, minClients: 2, ddg: { epsilon: 1 }, secagg: { neighbours: 4 } })).toEqual([
+      'secagg.threshold: neighbours and threshold go together',
+    ]);
     expect(issues({ rounds: 3, minClients: 2, ddg: { epsilon: 1 }, task: { model: { kind: 'rnn' } } })[0]).toMatch(/^task\.model\.kind: /);
     expect(issues({ rounds: 3, minClients: 2, ddg: { epsilon: 1 }, surprise: true })).toEqual([expect.stringMatching(/Unrecognized key: "surprise"/)]);
   });
@@ -49,7 +51,17 @@ describe('DDG plan of a run', () => {
     const cal = calibrateDdg({ epsilon: 5, delta: 1e-5, clients: 10, minClients: 7, sampleRate: 1, rounds: 6, dim: 5000, clip: 1, bits: 16 });
     expect(plan.params.gamma).toBe(cal.gamma);
     expect(plan.params.localStddev).toBe(cal.localStddev);
-    const direct = accountDdg({ clip: 1, gamma: cal.gamma, beta: c.ddg.beta, dimPadded: 8192, clients: 7, localStddev: cal.localStddev, sampleRate: 1, rounds: 6, delta: 1e-5 });
+    const direct = accountDdg({
+      clip: 1,
+      gamma: cal.gamma,
+      beta: c.ddg.beta,
+      dimPadded: 8192,
+      clients: 7,
+      localStddev: cal.localStddev,
+      sampleRate: 1,
+      rounds: 6,
+      delta: 1e-5,
+    });
     const perRound = roundRdp(plan, 7)!;
     for (let i = 0; i < perRound.length; i++) expect(perRound[i]! * 6).toBeCloseTo(direct.rdp[i]!, 10);
   });

@@ -5,7 +5,12 @@
 import { DEFAULT_BETA, DEFAULT_K_STDDEVS } from '@hushfl/ddp';
 import { z } from 'zod';
 
-const seconds = (def: number) => z.number().positive().max(24 * 3600).default(def);
+const seconds = (def: number) =>
+  z
+    .number()
+    .positive()
+    .max(24 * 3600)
+    .default(def);
 
 export const modelSpecSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('mlp'), hidden: z.array(z.number().int().min(1).max(4096)).max(4).default([64]) }),
@@ -33,7 +38,12 @@ export const taskSchema = z.object({
   /** Held-out examples the coordinator evaluates the global model on. */
   testExamples: z.number().int().min(10).max(5_000).default(1_000),
   /** Seed of the (public) data partition. */
-  seed: z.number().int().min(0).max(2 ** 31).default(1),
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 31)
+    .default(1),
 });
 
 const selectionSchema = z.union([
@@ -71,10 +81,12 @@ export const ddgConfigSchema = z
   .superRefine((d, ctx) => {
     const explicit = d.gamma !== undefined || d.localStddev !== undefined;
     if (!d.noise) {
-      if (d.epsilon !== undefined || explicit) ctx.addIssue({ code: 'custom', message: 'with noise: false, give neither epsilon nor gamma/localStddev', path: ['noise'] });
+      if (d.epsilon !== undefined || explicit)
+        ctx.addIssue({ code: 'custom', message: 'with noise: false, give neither epsilon nor gamma/localStddev', path: ['noise'] });
       return;
     }
-    if (d.epsilon !== undefined && explicit) ctx.addIssue({ code: 'custom', message: 'give either epsilon or gamma and localStddev, not both', path: ['epsilon'] });
+    if (d.epsilon !== undefined && explicit)
+      ctx.addIssue({ code: 'custom', message: 'give either epsilon or gamma and localStddev, not both', path: ['epsilon'] });
     else if (explicit && (d.gamma === undefined || d.localStddev === undefined)) {
       ctx.addIssue({ code: 'custom', message: 'gamma and localStddev go together', path: [d.gamma === undefined ? 'gamma' : 'localStddev'] });
     } else if (!explicit && d.epsilon === undefined) {
@@ -137,9 +149,14 @@ export const runConfigSchema = z
   .strict()
   .superRefine((c, ctx) => {
     const perRound = 'clientsPerRound' in c.selection ? c.selection.clientsPerRound : Math.round(c.selection.sampleRate * c.selection.population);
-    if (c.minClients > perRound) ctx.addIssue({ code: 'custom', message: `must not exceed the expected clients per round (${perRound})`, path: ['minClients'] });
+    if (c.minClients > perRound)
+      ctx.addIssue({ code: 'custom', message: `must not exceed the expected clients per round (${perRound})`, path: ['minClients'] });
     if ((c.secagg.neighbours === undefined) !== (c.secagg.threshold === undefined)) {
-      ctx.addIssue({ code: 'custom', message: 'neighbours and threshold go together', path: ['secagg', c.secagg.neighbours === undefined ? 'neighbours' : 'threshold'] });
+      ctx.addIssue({
+        code: 'custom',
+        message: 'neighbours and threshold go together',
+        path: ['secagg', c.secagg.neighbours === undefined ? 'neighbours' : 'threshold'],
+      });
     }
   });
 

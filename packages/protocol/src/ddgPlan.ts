@@ -37,7 +37,13 @@ export function planDdg(config: RunConfig, dim: number): DdgPlan {
       beta: d.beta,
       kStddevs: d.kStddevs,
     });
-    return { params: { ...base, gamma: cal.gamma, localStddev: cal.localStddev }, epsilonBudget: d.epsilon, delta: d.delta, sampleRate, dimPadded: cal.dimPadded };
+    return {
+      params: { ...base, gamma: cal.gamma, localStddev: cal.localStddev },
+      epsilonBudget: d.epsilon,
+      delta: d.delta,
+      sampleRate,
+      dimPadded: cal.dimPadded,
+    };
   }
   return { params: { ...base, gamma: d.gamma!, localStddev: d.localStddev! }, epsilonBudget: null, delta: d.delta, sampleRate, dimPadded: nextPowerOfTwo(dim) };
 }

@@ -110,7 +110,9 @@ export const taskMessageSchema = z.object({
   roundId: z.string().max(128),
   model: z.object({ spec: modelSpecSchema, weights: bytes({ max: 4 * 2 ** 26 }) }),
   training: z.object({ epochs: z.number().int().min(1), batchSize: z.number().int().min(1), learningRate: z.number().positive() }),
-  dpsgd: z.object({ clip: z.number().positive(), noiseMultiplier: z.number().positive(), sampling: z.enum(['poisson', 'fixed']), delta: z.number() }).nullable(),
+  dpsgd: z
+    .object({ clip: z.number().positive(), noiseMultiplier: z.number().positive(), sampling: z.enum(['poisson', 'fixed']), delta: z.number() })
+    .nullable(),
   ddg: ddgParamsSchema,
   rotationSeed: bytes({ length: 32 }),
   secagg: z.object({

@@ -35,7 +35,10 @@ function update(i: number): Float32Array {
 }
 
 /** Plays every party honestly, except those in `silent` (never answer) and `gone` (disconnect on their task). */
-async function play(s: RoundSetup, opts: { silent?: Set<string>; gone?: Set<string>; tamper?: (from: string, m: SecAggClientMessage) => SecAggClientMessage } = {}) {
+async function play(
+  s: RoundSetup,
+  opts: { silent?: Set<string>; gone?: Set<string>; tamper?: (from: string, m: SecAggClientMessage) => SecAggClientMessage } = {},
+) {
   const { engine, commands } = await RoundEngine.start(s);
   const clients = new Map<string, SecAggClient>();
   const log: EngineCommand[] = [];
@@ -59,7 +62,15 @@ async function play(s: RoundSetup, opts: { silent?: Set<string>; gone?: Set<stri
         const i = s.parties.findIndex((p) => p.clientId === id);
         const { encoded } = encodeDdg(update(i), task.ddg, task.rotationSeed);
         const c = await SecAggClient.create(
-          { roundId: task.roundId, clients: task.secagg.clients, bits: task.ddg.bits, dim: encoded.length, neighbours: task.secagg.neighbours, threshold: task.secagg.threshold, graphSeed: task.secagg.graphSeed },
+          {
+            roundId: task.roundId,
+            clients: task.secagg.clients,
+            bits: task.ddg.bits,
+            dim: encoded.length,
+            neighbours: task.secagg.neighbours,
+            threshold: task.secagg.threshold,
+            graphSeed: task.secagg.graphSeed,
+          },
           task.secagg.id,
           encoded,
         );
@@ -124,8 +135,17 @@ describe('RoundEngine', () => {
   it('refuses a message claiming another party’s SecAgg id, and strangers', async () => {
     const s = setup(['a', 'b', 'c']);
     const { engine } = await RoundEngine.start(s);
-    const fake = { type: 'advertise-keys', roundId: engine.roundId, from: 2, encryptionKey: new Uint8Array(32).fill(9), maskingKey: new Uint8Array(32).fill(9), signingKey: new Uint8Array(32) } as const;
-    expect(await engine.onSecAgg('a', fake)).toEqual([{ kind: 'refused', clientId: 'a', code: 'bad-message', reason: expect.stringMatching(/as SecAgg id 2, its id is 1/) }]);
+    const fake = {
+      type: 'advertise-keys',
+      roundId: engine.roundId,
+      from: 2,
+      encryptionKey: new Uint8Array(32).fill(9),
+      maskingKey: new Uint8Array(32).fill(9),
+      signingKey: new Uint8Array(32),
+    } as const;
+    expect(await engine.onSecAgg('a', fake)).toEqual([
+      { kind: 'refused', clientId: 'a', code: 'bad-message', reason: expect.stringMatching(/as SecAgg id 2, its id is 1/) },
+    ]);
     expect((await engine.onSecAgg('zz', fake))[0]).toMatchObject({ kind: 'refused', code: 'unknown-client' });
     expect(await engine.onDeadline('not-a-timer')).toEqual([]);
   });
@@ -149,7 +169,14 @@ describe('RoundEngine', () => {
 
   it('counts mini-client contributions for the mean', async () => {
     const s = setup(['a', 'b', 'c']);
-    const withMini = { ...s, parties: [{ clientId: 'a', contributions: 3 }, { clientId: 'b', contributions: 1 }, { clientId: 'c', contributions: 1 }] };
+    const withMini = {
+      ...s,
+      parties: [
+        { clientId: 'a', contributions: 3 },
+        { clientId: 'b', contributions: 1 },
+        { clientId: 'c', contributions: 1 },
+      ],
+    };
     const r = await play(withMini);
     expect(r.outcome).toMatchObject({ kind: 'released', contributions: 5 });
   });

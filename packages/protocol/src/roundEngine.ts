@@ -10,14 +10,7 @@
  * contributions, and released only when at least n_min contributions are in it.
  */
 import { decodeDdg, nextPowerOfTwo, type DdgParams } from '@hushfl/ddp';
-import {
-  SecAggError,
-  SecAggServer,
-  chooseSecAggParams,
-  type SecAggClientMessage,
-  type SecAggConfig,
-  type SecAggStage,
-} from '@hushfl/secagg';
+import { SecAggError, SecAggServer, chooseSecAggParams, type SecAggClientMessage, type SecAggConfig, type SecAggStage } from '@hushfl/secagg';
 import type { ModelSpec } from './config.ts';
 import { vectorBytes } from './binary.ts';
 import type { TaskMessage } from './messages.ts';
@@ -268,7 +261,12 @@ export class RoundEngine {
           return commands;
         }
       }
-      const sends: EngineCommand[] = step.outgoing.map((m) => ({ kind: 'send', to: this.bySecAggId.get(m.to)!, event: 'secagg', payload: { roundId: this.roundId, message: m } }));
+      const sends: EngineCommand[] = step.outgoing.map((m) => ({
+        kind: 'send',
+        to: this.bySecAggId.get(m.to)!,
+        event: 'secagg',
+        payload: { roundId: this.roundId, message: m },
+      }));
       this.remember(sends);
       commands.push(...sends);
       const next = this.server.state as SecAggStage;

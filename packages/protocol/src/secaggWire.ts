@@ -12,7 +12,14 @@ const roundId = z.string().min(1).max(128);
 const idList = z.array(clientId).max(MAX_CLIENTS_PER_ROUND);
 
 export const secaggClientWire = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('advertise-keys'), roundId, from: clientId, encryptionKey: bytes({ length: 32 }), maskingKey: bytes({ length: 32 }), signingKey: bytes({ length: 32 }) }),
+  z.object({
+    type: z.literal('advertise-keys'),
+    roundId,
+    from: clientId,
+    encryptionKey: bytes({ length: 32 }),
+    maskingKey: bytes({ length: 32 }),
+    signingKey: bytes({ length: 32 }),
+  }),
   z.object({
     type: z.literal('share-keys'),
     roundId,

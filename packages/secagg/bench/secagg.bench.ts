@@ -28,7 +28,15 @@ export async function benchSecAgg(options: { quick?: boolean } = {}): Promise<Fi
         for (let i = 0; i < dropCount; i++) drops.set(ids[Math.floor((i * n) / dropCount)]!, 'after-share');
         const started = performance.now();
         const r = await simulateSecAggRound({
-          config: { roundId: `bench-${n}-${dim}-${dropout}`, clients: ids, bits: 16, dim, neighbours: p.neighbours, threshold: p.threshold, graphSeed: new Uint8Array(32).fill(7) },
+          config: {
+            roundId: `bench-${n}-${dim}-${dropout}`,
+            clients: ids,
+            bits: 16,
+            dim,
+            neighbours: p.neighbours,
+            threshold: p.threshold,
+            graphSeed: new Uint8Array(32).fill(7),
+          },
           inputs,
           drops,
         });
@@ -85,17 +93,34 @@ export async function fullGraphComparison(n: number, dim: number, dropout: numbe
   const figures: Figure[] = [];
   for (const v of variants) {
     const r = await simulateSecAggRound({
-      config: { roundId: `bench-graph-${v.graph === 'complete' ? 'complete' : 'sparse'}-${n}`, clients: ids, bits: 16, dim, neighbours: v.k, threshold: v.t, graphSeed: new Uint8Array(32).fill(9) },
+      config: {
+        roundId: `bench-graph-${v.graph === 'complete' ? 'complete' : 'sparse'}-${n}`,
+        clients: ids,
+        bits: 16,
+        dim,
+        neighbours: v.k,
+        threshold: v.t,
+        graphSeed: new Uint8Array(32).fill(9),
+      },
       inputs,
       drops,
     });
     if (r.error) throw r.error;
     const t = r.timingsMs;
-    const clientTotal = t['advertise-keys'].clientMeanMs + t['share-keys'].clientMeanMs + t['masked-input'].clientMeanMs + t['consistency-check'].clientMeanMs + t.unmasking.clientMeanMs;
+    const clientTotal =
+      t['advertise-keys'].clientMeanMs +
+      t['share-keys'].clientMeanMs +
+      t['masked-input'].clientMeanMs +
+      t['consistency-check'].clientMeanMs +
+      t.unmasking.clientMeanMs;
     const inputsOf = { n, d: dim, dropout, graph: v.graph, k: v.k, t: v.t };
-    figures.push(figure({ name: 'secagg-graph-client-total', inputs: inputsOf, value: clientTotal, unit: 'ms', note: 'mean client time over all five stages' }));
+    figures.push(
+      figure({ name: 'secagg-graph-client-total', inputs: inputsOf, value: clientTotal, unit: 'ms', note: 'mean client time over all five stages' }),
+    );
     figures.push(figure({ name: 'secagg-graph-server-unmask', inputs: inputsOf, value: t.unmasking.serverMs, unit: 'ms' }));
-    process.stderr.write(`  secagg ${v.graph} n=${n} k=${v.k} t=${v.t}: client total ${clientTotal.toFixed(1)} ms, server unmask ${t.unmasking.serverMs.toFixed(0)} ms\n`);
+    process.stderr.write(
+      `  secagg ${v.graph} n=${n} k=${v.k} t=${v.t}: client total ${clientTotal.toFixed(1)} ms, server unmask ${t.unmasking.serverMs.toFixed(0)} ms\n`,
+    );
   }
   return figures;
 }

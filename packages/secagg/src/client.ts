@@ -162,7 +162,10 @@ export class SecAggClient {
   async handle(message: SecAggServerMessage): Promise<ClientStep> {
     const warn = (code: SecAggError['code'], text: string): ClientStep => ({ warnings: [new SecAggError(code, text, this.id)] });
     if (this.stateValue === 'aborted' || this.stateValue === 'done') {
-      return warn(this.stateValue === 'done' ? 'replay' : 'aborted', `client ${this.id} has ${this.stateValue === 'done' ? 'finished' : 'aborted'} round ${this.config.roundId}`);
+      return warn(
+        this.stateValue === 'done' ? 'replay' : 'aborted',
+        `client ${this.id} has ${this.stateValue === 'done' ? 'finished' : 'aborted'} round ${this.config.roundId}`,
+      );
     }
     if (typeof message !== 'object' || message === null || !(message.type in EXPECTED_STATE)) {
       return warn('bad-message', `client ${this.id} got a message that is not a SecAgg server message`);
@@ -174,7 +177,10 @@ export class SecAggClient {
     const want = EXPECTED_STATE[message.type];
     if (want !== this.stateValue) {
       const late = ORDER.indexOf(this.stateValue) > ORDER.indexOf(want);
-      return warn(late ? 'replay' : 'wrong-stage', `client ${this.id} in state ${this.stateValue} got ${message.type}${late ? ', already answered' : ' out of order'}`);
+      return warn(
+        late ? 'replay' : 'wrong-stage',
+        `client ${this.id} in state ${this.stateValue} got ${message.type}${late ? ', already answered' : ' out of order'}`,
+      );
     }
     try {
       switch (message.type) {
@@ -291,10 +297,7 @@ export class SecAggClient {
     const masked = this.input.slice();
     const selfSeed = this.selfMaskSeed!;
     await runLimited(
-      [
-        () => applyMask(masked, selfSeed, 1, bits),
-        ...[...this.sharers].map((v) => () => applyPairwiseMask(masked, this.pairSeeds.get(v)!, this.id, v, bits)),
-      ],
+      [() => applyMask(masked, selfSeed, 1, bits), ...[...this.sharers].map((v) => () => applyPairwiseMask(masked, this.pairSeeds.get(v)!, this.id, v, bits))],
       EXPANSION_CONCURRENCY,
     );
     this.selfMaskSeed = undefined;
@@ -335,9 +338,18 @@ export class SecAggClient {
       msg.signatures.map((s) => s.signature instanceof Uint8Array && this.suite.ed25519Verify(this.neighbourKeys.get(s.id)!.signingKey, message, s.signature)),
     );
     const bad = msg.signatures.filter((_, i) => !valid[i]).map((s) => s.id);
-    if (bad.length) throw new SecAggError('bad-signature', `client ${this.id} aborts: the consistency signatures of ${bad.join(', ')} do not verify on its survivor set`, this.id);
+    if (bad.length)
+      throw new SecAggError(
+        'bad-signature',
+        `client ${this.id} aborts: the consistency signatures of ${bad.join(', ')} do not verify on its survivor set`,
+        this.id,
+      );
     if (msg.signatures.length < this.config.threshold) {
-      throw new SecAggError('too-few-neighbours', `client ${this.id} saw ${msg.signatures.length} neighbour signatures, fewer than t=${this.config.threshold}`, this.id);
+      throw new SecAggError(
+        'too-few-neighbours',
+        `client ${this.id} saw ${msg.signatures.length} neighbour signatures, fewer than t=${this.config.threshold}`,
+        this.id,
+      );
     }
     const selfOf = this.checkIdList(msg.revealSelfMaskOf, 'the self-mask request', (id) => this.sharers.has(id));
     const keyOf = this.checkIdList(msg.revealMaskKeyOf, 'the mask-key request', (id) => this.sharers.has(id));

@@ -19,8 +19,10 @@ export function validateConfig(config: SecAggConfig): number[] {
     throw new SecAggError('bad-parameters', `roundId must be 1–128 characters of [A-Za-z0-9._:/-], got ${JSON.stringify(config.roundId)}`);
   }
   const ids = checkClientIds(config.clients);
-  if (!Number.isInteger(config.bits) || config.bits < 1 || config.bits > 32) throw new SecAggError('bad-parameters', `bits must be in [1, 32], got ${config.bits}`);
-  if (!Number.isInteger(config.dim) || config.dim < 1 || config.dim > 2 ** 28) throw new SecAggError('bad-parameters', `dim must be in [1, 2^28], got ${config.dim}`);
+  if (!Number.isInteger(config.bits) || config.bits < 1 || config.bits > 32)
+    throw new SecAggError('bad-parameters', `bits must be in [1, 32], got ${config.bits}`);
+  if (!Number.isInteger(config.dim) || config.dim < 1 || config.dim > 2 ** 28)
+    throw new SecAggError('bad-parameters', `dim must be in [1, 2^28], got ${config.dim}`);
   if (!(config.graphSeed instanceof Uint8Array) || config.graphSeed.length !== 32) throw new SecAggError('bad-parameters', 'graphSeed must be 32 bytes');
   validateSecAggParams(ids.length, config.neighbours, config.threshold);
   return ids;

@@ -49,7 +49,11 @@ export async function neighbourGraph(ids: readonly number[], k: number, seed: Ui
   if (seed.length !== 32) throw new SecAggError('bad-parameters', 'the graph seed must be 32 bytes');
   const graph = new Map<number, number[]>();
   if (k >= n - 1) {
-    for (const id of sorted) graph.set(id, sorted.filter((x) => x !== id));
+    for (const id of sorted)
+      graph.set(
+        id,
+        sorted.filter((x) => x !== id),
+      );
     return graph;
   }
   if (k % 2 !== 0) throw new SecAggError('bad-parameters', `a sparse graph needs an even k (each client links k/2 on either side of the ring); got k=${k}`);
@@ -57,7 +61,10 @@ export async function neighbourGraph(ids: readonly number[], k: number, seed: Ui
   for (let i = 0; i < n; i++) {
     const nb: number[] = [];
     for (let j = 1; j <= k / 2; j++) nb.push(ring[(i + j) % n]!, ring[(i - j + n) % n]!);
-    graph.set(ring[i]!, nb.sort((a, b) => a - b));
+    graph.set(
+      ring[i]!,
+      nb.sort((a, b) => a - b),
+    );
   }
   return graph;
 }

@@ -8,7 +8,14 @@ import type { CryptoSuite } from './suite.ts';
 import { expandWords, hkdfSha256 } from './symmetric.ts';
 import { addInPlace, subInPlace } from './vector.ts';
 
-export async function pairwiseSeed(suite: CryptoSuite, roundId: string, self: number, maskingPrivate: Uint8Array, other: number, otherMaskingPublic: Uint8Array): Promise<Uint8Array> {
+export async function pairwiseSeed(
+  suite: CryptoSuite,
+  roundId: string,
+  self: number,
+  maskingPrivate: Uint8Array,
+  other: number,
+  otherMaskingPublic: Uint8Array,
+): Promise<Uint8Array> {
   const shared = await suite.x25519Shared(maskingPrivate, otherMaskingPublic);
   return hkdfSha256(shared, maskSeedInfo(roundId, self, other), 32);
 }

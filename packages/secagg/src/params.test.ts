@@ -14,7 +14,12 @@ function tail(k: number, p: number, t: number): number {
 
 describe('choosing k and t', () => {
   it('binomial tails match direct summation', () => {
-    for (const [k, p, t] of [[10, 0.1, 3], [44, 0.1, 26], [40, 0.3, 25], [20, 0.5, 20]] as const) {
+    for (const [k, p, t] of [
+      [10, 0.1, 3],
+      [44, 0.1, 26],
+      [40, 0.3, 25],
+      [20, 0.5, 20],
+    ] as const) {
       expect(log2BinomialTailAtLeast(k, p, t)).toBeCloseTo(Math.log2(tail(k, p, t)), 6);
     }
   });

@@ -41,7 +41,15 @@ function plainSum(inputs: Map<number, Uint32Array>, ids: readonly number[], dim:
 
 function config(ids: number[], dim: number, bits: number, k?: number, t?: number, roundId = 'test-round'): SecAggConfig {
   const p = chooseSecAggParams(ids.length);
-  return { roundId, clients: ids, bits, dim, neighbours: k ?? p.neighbours, threshold: t ?? p.threshold, graphSeed: globalThis.crypto.getRandomValues(new Uint8Array(32)) };
+  return {
+    roundId,
+    clients: ids,
+    bits,
+    dim,
+    neighbours: k ?? p.neighbours,
+    threshold: t ?? p.threshold,
+    graphSeed: globalThis.crypto.getRandomValues(new Uint8Array(32)),
+  };
 }
 
 describe('complete rounds', () => {
@@ -141,7 +149,9 @@ describe('unrecoverable rounds abort with an error naming the client', () => {
     expect(r.sum).toBeUndefined();
     expect(r.error?.code).toBe('unrecoverable');
     expect(r.error?.clientId).toBeDefined();
-    expect(r.error?.message).toMatch(/cannot unmask client \d+: only 2 of the neighbours holding shares of its self-mask seed signed the survivor set, the threshold is t=3/);
+    expect(r.error?.message).toMatch(
+      /cannot unmask client \d+: only 2 of the neighbours holding shares of its self-mask seed signed the survivor set, the threshold is t=3/,
+    );
   });
 
   it('too many dropouts during the unmasking', async () => {
@@ -209,7 +219,9 @@ describe('bad input is refused with a typed error and the round still completes'
     const r = await stagedRound();
     const ad = r.advertisements[0]!;
     expect(await r.server.receive({ ...ad, roundId: 'another-round' })).toMatchObject({ code: 'wrong-round' });
-    expect(await r.server.receive({ type: 'masked-input', roundId: r.cfg.roundId, from: 1, masked: new Uint32Array(32) })).toMatchObject({ code: 'wrong-stage' });
+    expect(await r.server.receive({ type: 'masked-input', roundId: r.cfg.roundId, from: 1, masked: new Uint32Array(32) })).toMatchObject({
+      code: 'wrong-stage',
+    });
     expect(await r.server.receive({ ...ad, from: 99 })).toMatchObject({ code: 'unknown-client' });
     expect(await r.server.receive({ ...ad, encryptionKey: new Uint8Array(31) })).toMatchObject({ code: 'malformed-key' });
     expect(await r.server.receive({ ...ad, maskingKey: new Uint8Array(32) })).toMatchObject({ code: 'malformed-key' });
@@ -437,7 +449,9 @@ describe('snapshots (a reloaded tab continues its round)', () => {
     }
     expect(Array.from(result.sum)).toEqual(Array.from(plainSum(inputs, ids, 40, 16)));
     // After the reload, a finished client still refuses to answer again.
-    const again = await clients.get(1)!.handle({ type: 'unmask-request', roundId: cfg.roundId, to: 1, signatures: [], revealSelfMaskOf: [], revealMaskKeyOf: [2] });
+    const again = await clients
+      .get(1)!
+      .handle({ type: 'unmask-request', roundId: cfg.roundId, to: 1, signatures: [], revealSelfMaskOf: [], revealMaskKeyOf: [2] });
     expect(again.warnings[0]).toMatchObject({ code: 'replay' });
   });
 });

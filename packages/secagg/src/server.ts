@@ -50,7 +50,6 @@ export interface ServerStep {
   readonly error?: SecAggError;
 }
 
-
 export class SecAggServer {
   private stateValue: SecAggServerState = 'advertise-keys';
   /** Who must answer the current stage. */
@@ -142,8 +141,10 @@ export class SecAggServer {
 
   private async accept(m: SecAggClientMessage): Promise<void> {
     if (typeof m !== 'object' || m === null || typeof m.type !== 'string') throw new SecAggError('bad-message', 'not a SecAgg client message');
-    if (m.roundId !== this.config.roundId) throw new SecAggError('wrong-round', `message for round ${String(m.roundId)}, this is ${this.config.roundId}`, m.from);
-    if (this.stateValue === 'done' || this.stateValue === 'aborted') throw new SecAggError('aborted', `round ${this.config.roundId} is over (${this.stateValue})`, m.from);
+    if (m.roundId !== this.config.roundId)
+      throw new SecAggError('wrong-round', `message for round ${String(m.roundId)}, this is ${this.config.roundId}`, m.from);
+    if (this.stateValue === 'done' || this.stateValue === 'aborted')
+      throw new SecAggError('aborted', `round ${this.config.roundId} is over (${this.stateValue})`, m.from);
     const want = STAGE_MESSAGE[this.stateValue];
     if (m.type !== want) throw new SecAggError('wrong-stage', `got ${m.type} during ${this.stateValue} (expecting ${want})`, m.from);
     const from = m.from;
@@ -153,7 +154,11 @@ export class SecAggServer {
     if (this.receivedInStage().has(from)) throw new SecAggError('duplicate', `client ${from} already answered ${this.stateValue}; keeping the first`, from);
     switch (m.type) {
       case 'advertise-keys': {
-        for (const [name, key] of [['encryption', m.encryptionKey], ['masking', m.maskingKey], ['signing', m.signingKey]] as const) {
+        for (const [name, key] of [
+          ['encryption', m.encryptionKey],
+          ['masking', m.maskingKey],
+          ['signing', m.signingKey],
+        ] as const) {
           if (!(key instanceof Uint8Array) || key.length !== 32) throw new SecAggError('malformed-key', `client ${from}'s ${name} key is not 32 bytes`, from);
         }
         if (isSmallOrderX25519(m.encryptionKey) || isSmallOrderX25519(m.maskingKey)) {
@@ -163,13 +168,16 @@ export class SecAggServer {
         return;
       }
       case 'share-keys': {
-        if (!(m.selfMaskCommitment instanceof Uint8Array) || m.selfMaskCommitment.length !== 32) throw new SecAggError('bad-message', `client ${from}'s self-mask commitment is not 32 bytes`, from);
+        if (!(m.selfMaskCommitment instanceof Uint8Array) || m.selfMaskCommitment.length !== 32)
+          throw new SecAggError('bad-message', `client ${from}'s self-mask commitment is not 32 bytes`, from);
         if (!Array.isArray(m.shares)) throw new SecAggError('bad-message', `client ${from}'s shares are not a list`, from);
         const want = new Set(this.neighboursOf(from).filter((v) => this.u1.has(v)));
         const seen = new Set<number>();
         for (const s of m.shares) {
-          if (!want.has(s?.to) || seen.has(s.to)) throw new SecAggError('bad-message', `client ${from} addressed a share to ${String(s?.to)}, not one of its live neighbours (or twice)`, from);
-          if (!(s.ciphertext instanceof Uint8Array) || s.ciphertext.length !== SHARE_BOX_BYTES) throw new SecAggError('bad-message', `client ${from}'s share box for ${s.to} is not ${SHARE_BOX_BYTES} bytes`, from);
+          if (!want.has(s?.to) || seen.has(s.to))
+            throw new SecAggError('bad-message', `client ${from} addressed a share to ${String(s?.to)}, not one of its live neighbours (or twice)`, from);
+          if (!(s.ciphertext instanceof Uint8Array) || s.ciphertext.length !== SHARE_BOX_BYTES)
+            throw new SecAggError('bad-message', `client ${from}'s share box for ${s.to} is not ${SHARE_BOX_BYTES} bytes`, from);
           seen.add(s.to);
         }
         if (seen.size !== want.size) throw new SecAggError('bad-message', `client ${from} shared with ${seen.size} of its ${want.size} live neighbours`, from);
@@ -196,7 +204,8 @@ export class SecAggServer {
           const ok = new Set(allowed);
           const seen = new Set<number>();
           for (const s of list as { of: number; share: Uint8Array }[]) {
-            if (!ok.has(s?.of) || seen.has(s.of)) throw new SecAggError('bad-message', `client ${from} sent an unrequested ${what.slice(0, -1)} of ${String(s?.of)}`, from);
+            if (!ok.has(s?.of) || seen.has(s.of))
+              throw new SecAggError('bad-message', `client ${from} sent an unrequested ${what.slice(0, -1)} of ${String(s?.of)}`, from);
             if (!(s.share instanceof Uint8Array)) throw new SecAggError('bad-message', `client ${from}'s share of ${s.of} is not bytes`, from);
             decodeShare(from, s.share); // throws on a wrong size or a non-field element
             seen.add(s.of);
@@ -319,7 +328,11 @@ export class SecAggServer {
       const holders = this.liveNeighbours(v, alive).filter((w) => this.u2.has(w)).length;
       if (holders < t) {
         const secret = this.u3.has(v) ? 'self-mask seed' : 'mask key';
-        throw new SecAggError('unrecoverable', `cannot unmask client ${v}: only ${holders} of the neighbours holding shares of its ${secret} ${what}, the threshold is t=${t}`, v);
+        throw new SecAggError(
+          'unrecoverable',
+          `cannot unmask client ${v}: only ${holders} of the neighbours holding shares of its ${secret} ${what}, the threshold is t=${t}`,
+          v,
+        );
       }
     }
   }
@@ -360,7 +373,8 @@ export class SecAggServer {
     const selfSeeds = new Map<number, Uint8Array>();
     for (const v of survivors) {
       const shares = selfShares.get(v) ?? [];
-      if (shares.length < t) throw new SecAggError('unrecoverable', `cannot unmask client ${v}: ${shares.length} of the t=${t} shares of its self-mask seed arrived`, v);
+      if (shares.length < t)
+        throw new SecAggError('unrecoverable', `cannot unmask client ${v}: ${shares.length} of the t=${t} shares of its self-mask seed arrived`, v);
       const seed = reconstructSecret(shares, t);
       const commitment = this.shareMsgs.get(v)!.selfMaskCommitment;
       if (!equalBytes(sha256(seed), commitment)) {
@@ -371,11 +385,16 @@ export class SecAggServer {
     const maskKeys = new Map<number, Uint8Array>();
     for (const v of droppedSharers) {
       const shares = keyShares.get(v) ?? [];
-      if (shares.length < t) throw new SecAggError('unrecoverable', `cannot unmask dropped client ${v}: ${shares.length} of the t=${t} shares of its mask key arrived`, v);
+      if (shares.length < t)
+        throw new SecAggError('unrecoverable', `cannot unmask dropped client ${v}: ${shares.length} of the t=${t} shares of its mask key arrived`, v);
       const key = reconstructSecret(shares, t);
       const pub = await this.suite.x25519PublicFromPrivate(key);
       if (!equalBytes(pub, this.keys.get(v)!.maskingKey)) {
-        throw new SecAggError('unrecoverable', `dropped client ${v}'s reconstructed mask key does not match its advertised key: a neighbour sent a bad share`, v);
+        throw new SecAggError(
+          'unrecoverable',
+          `dropped client ${v}'s reconstructed mask key does not match its advertised key: a neighbour sent a bad share`,
+          v,
+        );
       }
       maskKeys.set(v, key);
     }
@@ -388,7 +407,9 @@ export class SecAggServer {
     for (const v of droppedSharers) {
       for (const w of this.liveNeighbours(v, this.u3)) {
         // Removing p_{w,v} from w's input is adding p_{v,w} = −p_{w,v}.
-        jobs.push(async () => applyPairwiseMask(sum, await pairwiseSeed(this.suite, roundId, v, maskKeys.get(v)!, w, this.keys.get(w)!.maskingKey), v, w, bits));
+        jobs.push(async () =>
+          applyPairwiseMask(sum, await pairwiseSeed(this.suite, roundId, v, maskKeys.get(v)!, w, this.keys.get(w)!.maskingKey), v, w, bits),
+        );
       }
     }
     await runLimited(jobs, EXPANSION_CONCURRENCY);

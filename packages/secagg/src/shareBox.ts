@@ -17,12 +17,26 @@ export interface OpenedShareBox {
   readonly maskKeyShare: ShamirShare;
 }
 
-export async function shareBoxKey(suite: CryptoSuite, roundId: string, self: number, encryptionPrivate: Uint8Array, other: number, otherEncryptionPublic: Uint8Array) {
+export async function shareBoxKey(
+  suite: CryptoSuite,
+  roundId: string,
+  self: number,
+  encryptionPrivate: Uint8Array,
+  other: number,
+  otherEncryptionPublic: Uint8Array,
+) {
   const shared = await suite.x25519Shared(encryptionPrivate, otherEncryptionPublic);
   return hkdfSha256(shared, shareKeyInfo(roundId, self, other), 32);
 }
 
-export async function sealShareBox(key: Uint8Array, roundId: string, from: number, to: number, selfMaskShare: ShamirShare, maskKeyShare: ShamirShare): Promise<Uint8Array> {
+export async function sealShareBox(
+  key: Uint8Array,
+  roundId: string,
+  from: number,
+  to: number,
+  selfMaskShare: ShamirShare,
+  maskKeyShare: ShamirShare,
+): Promise<Uint8Array> {
   const pt = new Uint8Array(PLAINTEXT_BYTES);
   const view = new DataView(pt.buffer);
   view.setUint32(0, from);

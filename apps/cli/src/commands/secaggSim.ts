@@ -34,8 +34,10 @@ function readJson(path: string, flag: string): unknown {
 function parseInputs(doc: unknown): { bits: number; vectors: Map<number, Uint32Array>; dim: number } {
   if (typeof doc !== 'object' || doc === null) throw new UsageError('--inputs must hold a JSON object {"bits", "vectors"}');
   const { bits, vectors } = doc as { bits?: unknown; vectors?: unknown };
-  if (!Number.isInteger(bits) || (bits as number) < 1 || (bits as number) > 32) throw new UsageError(`--inputs: "bits" must be an integer in [1, 32], got ${JSON.stringify(bits)}`);
-  if (typeof vectors !== 'object' || vectors === null || Array.isArray(vectors)) throw new UsageError('--inputs: "vectors" must be an object mapping client ids to arrays');
+  if (!Number.isInteger(bits) || (bits as number) < 1 || (bits as number) > 32)
+    throw new UsageError(`--inputs: "bits" must be an integer in [1, 32], got ${JSON.stringify(bits)}`);
+  if (typeof vectors !== 'object' || vectors === null || Array.isArray(vectors))
+    throw new UsageError('--inputs: "vectors" must be an object mapping client ids to arrays');
   const entries = Object.entries(vectors as Record<string, unknown>);
   if (entries.length < 2) throw new UsageError(`--inputs: SecAgg needs at least 2 clients, got ${entries.length}`);
   const limit = 2 ** (bits as number);
@@ -43,7 +45,8 @@ function parseInputs(doc: unknown): { bits: number; vectors: Map<number, Uint32A
   const out = new Map<number, Uint32Array>();
   for (const [key, vec] of entries) {
     const id = Number(key);
-    if (!/^\d+$/.test(key) || !Number.isInteger(id) || id < 1 || id > 0xffffffff) throw new UsageError(`--inputs: client id "${key}" must be a positive integer below 2^32`);
+    if (!/^\d+$/.test(key) || !Number.isInteger(id) || id < 1 || id > 0xffffffff)
+      throw new UsageError(`--inputs: client id "${key}" must be a positive integer below 2^32`);
     if (!Array.isArray(vec) || vec.length === 0) throw new UsageError(`--inputs: client ${key}'s vector must be a non-empty array`);
     if (dim === -1) dim = vec.length;
     if (vec.length !== dim) throw new UsageError(`--inputs: client ${key}'s vector has ${vec.length} values, the first had ${dim}`);
@@ -60,7 +63,8 @@ function parseDrops(doc: unknown, ids: Set<number>): Map<number, DropPoint> {
   for (const [key, point] of Object.entries(doc as Record<string, unknown>)) {
     const id = Number(key);
     if (!ids.has(id)) throw new UsageError(`--drop: client ${key} is not in the inputs`);
-    if (!DROP_POINTS.includes(point as DropPoint)) throw new UsageError(`--drop: client ${key}'s drop point must be one of ${DROP_POINTS.join(', ')}; got ${JSON.stringify(point)}`);
+    if (!DROP_POINTS.includes(point as DropPoint))
+      throw new UsageError(`--drop: client ${key}'s drop point must be one of ${DROP_POINTS.join(', ')}; got ${JSON.stringify(point)}`);
     drops.set(id, point as DropPoint);
   }
   return drops;

@@ -22,8 +22,27 @@ describe('hushfl simulate', () => {
     for (const [i, round] of json.rounds.entries()) {
       expect(round.contributors).toBe(8);
       const acc = await run(
-        'account', 'ddg', '--clip', String(p.clip), '--gamma', String(p.gamma), '--beta', String(p.beta), '--dim', String(metrics.model.dimPadded),
-        '--clients', '8', '--local-stddev', String(p.localStddev), '--sample-rate', '1', '--rounds', String(i + 1), '--delta', String(p.delta), '--json',
+        'account',
+        'ddg',
+        '--clip',
+        String(p.clip),
+        '--gamma',
+        String(p.gamma),
+        '--beta',
+        String(p.beta),
+        '--dim',
+        String(metrics.model.dimPadded),
+        '--clients',
+        '8',
+        '--local-stddev',
+        String(p.localStddev),
+        '--sample-rate',
+        '1',
+        '--rounds',
+        String(i + 1),
+        '--delta',
+        String(p.delta),
+        '--json',
       );
       expect(round.epsilon).toBeCloseTo(JSON.parse(acc.out).epsilon, 10);
       // The decoded mean differs from the plain mean of the clipped updates by the noise: E‖e‖² = d·σ²/n
@@ -47,9 +66,29 @@ describe('hushfl simulate', () => {
   });
 
   it('with --url, recovers the decoded mean from the public models and reports the same error', async () => {
-    const c = await createCoordinator({ port: 0, dataDir: mkdtempSync(join(tmpdir(), 'hushfl-url-')), logLevel: 'silent', operatorToken: 'url-test-token-0123456789abcdef' });
+    const c = await createCoordinator({
+      port: 0,
+      dataDir: mkdtempSync(join(tmpdir(), 'hushfl-url-')),
+      logLevel: 'silent',
+      operatorToken: 'url-test-token-0123456789abcdef',
+    });
     try {
-      const r = await run('simulate', '--url', c.url, '--token', c.operatorToken, '--clients', '4', '--rounds', '2', '--epsilon', '30', '--workers', '1', '--json');
+      const r = await run(
+        'simulate',
+        '--url',
+        c.url,
+        '--token',
+        c.operatorToken,
+        '--clients',
+        '4',
+        '--rounds',
+        '2',
+        '--epsilon',
+        '30',
+        '--workers',
+        '1',
+        '--json',
+      );
       expect(r.code, r.err).toBe(0);
       const json = JSON.parse(r.out);
       expect(json.rounds).toHaveLength(2);

@@ -7,7 +7,12 @@ const flags = {
   task: { kind: 'string', help: 'task (mnist)' },
   clients: { kind: 'int', required: true, help: 'simulated clients', range: 'in [2, 1000]', ok: (v: number) => v >= 2 && v <= 1000 },
   rounds: { kind: 'int', required: true, help: 'rounds', range: 'in [1, 10000]', ok: (v: number) => v >= 1 && v <= 10_000 },
-  dropout: { kind: 'number', help: 'probability that a selected client vanishes in a round (default 0)', range: 'in [0, 0.9]', ok: (v: number) => v >= 0 && v <= 0.9 },
+  dropout: {
+    kind: 'number',
+    help: 'probability that a selected client vanishes in a round (default 0)',
+    range: 'in [0, 0.9]',
+    ok: (v: number) => v >= 0 && v <= 0.9,
+  },
   bits: { kind: 'int', help: 'bits of the SecAgg ring (default 16)', range: 'in [1, 32]', ok: (v: number) => v >= 1 && v <= 32 },
   epsilon: { kind: 'number', help: 'target ε (DDG noise); omit for no DP noise (still SecAgg)', ...positive },
   'mini-clients': { kind: 'int', help: 'mini-clients per simulated client (default 1)', range: 'in [1, 16]', ok: (v: number) => v >= 1 && v <= 16 },

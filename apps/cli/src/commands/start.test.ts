@@ -14,7 +14,9 @@ const bin = fileURLToPath(new URL('../../bin/hushfl.mjs', import.meta.url));
 const TOKEN = 'restart-test-token-0123456789abcdef';
 
 function start(args: string[]): Promise<{ child: ChildProcess; url: string; run: string | null }> {
-  const child = spawn(process.execPath, [bin, 'start', ...args, '--port', '0', '--operator-token', TOKEN, '--json', '--log-level', 'error'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [bin, 'start', ...args, '--port', '0', '--operator-token', TOKEN, '--json', '--log-level', 'error'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   return new Promise((resolve, reject) => {
     let out = '';
     let err = '';
@@ -79,10 +81,9 @@ describe('hushfl start: kill mid-round and resume', () => {
       await new Promise((r) => setTimeout(r, 100));
     }
     const run = await api<{ state: string; completed_round: number }>(second.url, `/api/runs/${runId}`);
-    const rounds = await api<{ round: number; attempt: number; state: string; error: string | null; epsilon: number | null; epsilon_coordinator: number | null }[]>(
-      second.url,
-      `/api/runs/${runId}/rounds`,
-    );
+    const rounds = await api<
+      { round: number; attempt: number; state: string; error: string | null; epsilon: number | null; epsilon_coordinator: number | null }[]
+    >(second.url, `/api/runs/${runId}/rounds`);
     for (const c of secondClients) await c.close();
     second.child.kill('SIGTERM');
     await new Promise((r) => second.child.once('exit', r));

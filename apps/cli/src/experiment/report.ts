@@ -10,7 +10,8 @@ export function markdownTable(results: readonly UtilityResult[], config: Record<
   rows.push(`|---|${epsilons.map(() => '---').join('|')}|`);
   rows.push(`| central DP (Gaussian) | ${epsilons.map((e) => cell(results.find((r) => r.mechanism === 'central' && r.epsilon === e))).join(' | ')} |`);
   const bits = [...new Set(results.filter((r) => r.mechanism === 'ddg').map((r) => r.bits!))].sort((a, b) => a - b);
-  for (const b of bits) rows.push(`| DDG, ${b} bits | ${epsilons.map((e) => cell(results.find((r) => r.mechanism === 'ddg' && r.bits === b && r.epsilon === e))).join(' | ')} |`);
+  for (const b of bits)
+    rows.push(`| DDG, ${b} bits | ${epsilons.map((e) => cell(results.find((r) => r.mechanism === 'ddg' && r.bits === b && r.epsilon === e))).join(' | ')} |`);
   return [
     `Test accuracy (%) on MNIST, mean ± std over ${results[0]?.seeds ?? 0} seeds; no DP: ${cell(none)}.`,
     `${config.clientsPerRound} of ${config.population} clients per round (q = ${config.sampleRate}), ${config.rounds} rounds, clip ${config.clip}, δ = ${config.delta}, model ${JSON.stringify(config.model)} (d = ${config.dim}).`,
@@ -66,7 +67,9 @@ export function svgChart(results: readonly UtilityResult[]): string {
     if (!pts.length) return;
     out.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.map((p) => `${x(p.epsilon!)},${y(p.accuracy)}`).join(' ')}"/>`);
     for (const p of pts) {
-      out.push(`<line x1="${x(p.epsilon!) + dx}" x2="${x(p.epsilon!) + dx}" y1="${y(p.accuracy - p.accuracyStd)}" y2="${y(p.accuracy + p.accuracyStd)}" stroke="${color}"/>`);
+      out.push(
+        `<line x1="${x(p.epsilon!) + dx}" x2="${x(p.epsilon!) + dx}" y1="${y(p.accuracy - p.accuracyStd)}" y2="${y(p.accuracy + p.accuracyStd)}" stroke="${color}"/>`,
+      );
       out.push(`<circle cx="${x(p.epsilon!)}" cy="${y(p.accuracy)}" r="3" fill="${color}"/>`);
     }
     out.push(`<rect x="${W - pad.r + 8}" y="${pad.t + 18 * i}" width="10" height="10" fill="${color}"/>`);

@@ -136,7 +136,11 @@ export async function runUtilityExperiment(o: UtilityOptions): Promise<{ results
         const mean = new Float64Array(dim);
         if (s.mechanism === 'ddg') {
           const clients = new Map<string, InMemoryClient>();
-          for (const c of chosen) clients.set(`c${c}`, inMemoryClient(`c${c}`, (host) => new ClientRuntime(new LocalTrainer([shards[c]!], backend), host)));
+          for (const c of chosen)
+            clients.set(
+              `c${c}`,
+              inMemoryClient(`c${c}`, (host) => new ClientRuntime(new LocalTrainer([shards[c]!], backend), host)),
+            );
           const outcome = await runRoundInMemory(
             {
               runId: `utility-${seed}`,

@@ -48,7 +48,10 @@ try {
       },
       onClippedUpdates: (roundId, clipped) => {
         const copies = clipped.map((c) => c.slice());
-        post({ type: 'clipped', clientId: self?.clientId ?? '?', roundId, clipped: copies }, copies.map((c) => c.buffer as ArrayBuffer));
+        post(
+          { type: 'clipped', clientId: self?.clientId ?? '?', roundId, clipped: copies },
+          copies.map((c) => c.buffer as ArrayBuffer),
+        );
       },
       log: (message) => post({ type: 'log', message }),
     });

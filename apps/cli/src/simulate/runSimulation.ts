@@ -81,7 +81,8 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
   const dropout = o.dropout ?? 0;
   const contributions = n * mini;
   // n_min: two standard deviations below the expected survivors, at least 2.
-  const minClients = dropout > 0 ? Math.max(2, Math.floor(contributions * (1 - dropout) - 2 * Math.sqrt(contributions * dropout * (1 - dropout)))) : contributions;
+  const minClients =
+    dropout > 0 ? Math.max(2, Math.floor(contributions * (1 - dropout) - 2 * Math.sqrt(contributions * dropout * (1 - dropout)))) : contributions;
   const input: RunConfigInput = {
     name: `simulate-${n}x${o.rounds}`,
     rounds: o.rounds,
@@ -101,7 +102,13 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
   const dataDir = o.dataDir ?? mkdtempSync(join(tmpdir(), 'hushfl-simulate-'));
   const coordinator = o.url
     ? null
-    : await createCoordinator({ port: 0, dataDir, logLevel: (process.env.HUSHFL_LOG_LEVEL as 'warn' | undefined) ?? 'error', maxMiniClients: mini, runConfig: config });
+    : await createCoordinator({
+        port: 0,
+        dataDir,
+        logLevel: (process.env.HUSHFL_LOG_LEVEL as 'warn' | undefined) ?? 'error',
+        maxMiniClients: mini,
+        runConfig: config,
+      });
   const url = o.url ?? coordinator!.url;
   const summaries: RoundSummary[] = [];
   const clipped = new Map<string, Map<string, Float32Array[]>>();
@@ -140,7 +147,10 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
       }
       clipped.delete(roundId);
       const tail = `${e.status}${e.accuracy !== null ? `: accuracy ${(e.accuracy * 100).toFixed(1)} %` : `: ${e.error}`}`;
-      progress(roundProgressLine(e.round, config.rounds, e.attempt, e.status === 'completed' ? null : (lastStage.get(roundId) ?? 'advertise-keys'), tail), true);
+      progress(
+        roundProgressLine(e.round, config.rounds, e.attempt, e.status === 'completed' ? null : (lastStage.get(roundId) ?? 'advertise-keys'), tail),
+        true,
+      );
       lastStage.delete(roundId);
     }
     if (e.type === 'run' && (e.state === 'completed' || e.state === 'failed' || e.state === 'stopped')) finished(`${e.state}: ${e.reason}`);
@@ -163,7 +173,9 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
       return { round: Number(res.headers.get('x-hushfl-round')), weights: new Float32Array(await res.arrayBuffer()) };
     };
     const startRemote = async () => {
-      const run = (await (await fetch(new URL(`/api/runs/${runId}`, url), { headers })).json()) as { config: { server: { learningRate: number; momentum: number } } };
+      const run = (await (await fetch(new URL(`/api/runs/${runId}`, url), { headers })).json()) as {
+        config: { server: { learningRate: number; momentum: number } };
+      };
       remote = new RemoteMean(run.config.server.learningRate, run.config.server.momentum);
       const model = await fetchModel();
       if (model) remote.observe(model.round, model.weights);

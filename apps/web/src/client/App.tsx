@@ -18,7 +18,17 @@ function Bar({ label, value, detail }: { label: string; value: number; detail?: 
 
 const fmt = (x: number | null | undefined, digits = 3) => (x === null || x === undefined ? '—' : x.toFixed(digits));
 
-export function App({ controller, initialMiniClients, forcedBackend, autoJoin }: { controller: ClientController; initialMiniClients: number; forcedBackend: string | null; autoJoin: boolean }) {
+export function App({
+  controller,
+  initialMiniClients,
+  forcedBackend,
+  autoJoin,
+}: {
+  controller: ClientController;
+  initialMiniClients: number;
+  forcedBackend: string | null;
+  autoJoin: boolean;
+}) {
   const [s, setS] = useState<UiState>(controller.state);
   const [mini, setMini] = useState(initialMiniClients);
   const [started, setStarted] = useState(false);
@@ -120,7 +130,9 @@ export function App({ controller, initialMiniClients, forcedBackend, autoJoin }:
             <dt>Stage</dt>
             <dd data-testid="stage">{s.stage ?? (s.selected === false ? 'not selected' : 'waiting')}</dd>
             <dt>Local loss / accuracy</dt>
-            <dd data-testid="local">{s.lastTrain ? `${fmt(s.lastTrain.loss)} / ${(s.lastTrain.accuracy * 100).toFixed(1)} % on ${s.lastTrain.examples} examples` : '—'}</dd>
+            <dd data-testid="local">
+              {s.lastTrain ? `${fmt(s.lastTrain.loss)} / ${(s.lastTrain.accuracy * 100).toFixed(1)} % on ${s.lastTrain.examples} examples` : '—'}
+            </dd>
           </dl>
           <Bar
             label="Training"
@@ -131,9 +143,7 @@ export function App({ controller, initialMiniClients, forcedBackend, autoJoin }:
           <Bar label="Upload" value={s.progress.upload} detail={`${Math.round(s.progress.upload * 5)} / 5 SecAgg messages`} />
         </div>
       </section>
-      <footer>
-        Updates leave this tab only DDG-encoded and SecAgg-masked: the coordinator sees the sum of many clients, never this one.
-      </footer>
+      <footer>Updates leave this tab only DDG-encoded and SecAgg-masked: the coordinator sees the sum of many clients, never this one.</footer>
     </main>
   );
 }

@@ -112,7 +112,10 @@ export class ClientController {
     const miniClients = known?.miniClients ?? opts.miniClients;
     this.set({ miniClients, coordinator: url, connection: 'connecting' });
     if (!globalThis.crypto?.subtle) {
-      this.set({ insecure: true, notice: { kind: 'error', text: 'This page is not in a secure context, so WebCrypto is missing: open it over HTTPS (or on localhost).' } });
+      this.set({
+        insecure: true,
+        notice: { kind: 'error', text: 'This page is not in a secure context, so WebCrypto is missing: open it over HTTPS (or on localhost).' },
+      });
       return;
     }
     this.trainWorker = new Worker(new URL('./workers/train.worker.ts', import.meta.url), { type: 'module' });
@@ -125,12 +128,16 @@ export class ClientController {
     const socket = io(new URL(CLIENT_NAMESPACE, url).toString(), { transports: ['websocket'], reconnectionDelayMax: 5000 });
     this.socket = socket;
     socket.on('connect', () => void this.hello(miniClients));
-    socket.on('connect_error', () => this.set({ connection: 'unreachable', notice: { kind: 'error', text: `The coordinator at ${url} is unreachable; retrying…` } }));
+    socket.on('connect_error', () =>
+      this.set({ connection: 'unreachable', notice: { kind: 'error', text: `The coordinator at ${url} is unreachable; retrying…` } }),
+    );
     socket.on('disconnect', (reason) => {
       if (this.state.connection === 'stopped') return;
       this.set({ connection: 'unreachable', notice: { kind: 'warn', text: `Disconnected from the coordinator (${reason}); reconnecting…` } });
     });
-    socket.on(EVENTS.bye, (p: { reason?: string }) => this.set({ notice: { kind: 'error', text: `The coordinator closed the session: ${p?.reason ?? 'no reason given'}` } }));
+    socket.on(EVENTS.bye, (p: { reason?: string }) =>
+      this.set({ notice: { kind: 'error', text: `The coordinator closed the session: ${p?.reason ?? 'no reason given'}` } }),
+    );
     socket.on(EVENTS.status, (p: unknown) => {
       const s = statusSchema.safeParse(p);
       if (!s.success) return;
@@ -167,7 +174,11 @@ export class ClientController {
         r.data.status === 'completed'
           ? `Round ${r.data.round + 1} completed${r.data.included ? ' with this tab’s update in the sum' : ' without this tab'}: global accuracy ${((r.data.accuracy ?? 0) * 100).toFixed(1)} %.`
           : `Round ${r.data.round + 1} was aborted: ${r.data.reason ?? 'no reason given'}. It will be re-run.`;
-      this.set({ stage: r.data.status === 'completed' ? 'Done' : 'Aborted', notice: { kind: r.data.status === 'completed' ? 'info' : 'warn', text }, ...(r.data.accuracy !== undefined ? { globalAccuracy: r.data.accuracy } : {}) });
+      this.set({
+        stage: r.data.status === 'completed' ? 'Done' : 'Aborted',
+        notice: { kind: r.data.status === 'completed' ? 'info' : 'warn', text },
+        ...(r.data.accuracy !== undefined ? { globalAccuracy: r.data.accuracy } : {}),
+      });
     });
   }
 
@@ -213,7 +224,12 @@ export class ClientController {
     }
     const identity: Identity = { clientId: ack.clientId, sessionToken: ack.sessionToken, miniClients, shards: ack.shards };
     await store.setIdentity(identity);
-    this.set({ clientId: ack.clientId, connection: 'connected', insecure: this.state.insecure || ack.insecureContext, notice: { kind: 'info', text: ack.resumed ? 'Rejoined as the same client.' : 'Joined: waiting to be selected for a round.' } });
+    this.set({
+      clientId: ack.clientId,
+      connection: 'connected',
+      insecure: this.state.insecure || ack.insecureContext,
+      notice: { kind: 'info', text: ack.resumed ? 'Rejoined as the same client.' : 'Joined: waiting to be selected for a round.' },
+    });
     await this.loadShards(ack.shardUrl, identity);
     this.workersReady ??= this.initWorkers(miniClients);
     await this.workersReady;
@@ -262,8 +278,8 @@ export class ClientController {
             if (ack.ok) {
               this.set({ progress: { ...this.state.progress, upload: Math.max(this.state.progress.upload, (SECAGG_STEPS[type] ?? 0) / 5) } });
               if (type === this.stallAfterType) this.set({ stalled: true });
-            }
-            else this.set({ notice: { kind: 'warn', text: `The coordinator did not take this client's ${type} message: ${ack.reason ?? 'no reason given'}` } });
+            } else
+              this.set({ notice: { kind: 'warn', text: `The coordinator did not take this client's ${type} message: ${ack.reason ?? 'no reason given'}` } });
           })
           .catch(() => undefined);
         break;

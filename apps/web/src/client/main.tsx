@@ -7,5 +7,7 @@ import './styles.css';
 const params = new URLSearchParams(location.search);
 const controller = new ClientController();
 const miniClients = Math.max(1, Math.min(16, Number(params.get('miniClients') ?? '1') || 1));
-createRoot(document.getElementById('root')!).render(<App controller={controller} initialMiniClients={miniClients} forcedBackend={params.get('backend')} autoJoin={params.get('autojoin') !== '0'} />);
+createRoot(document.getElementById('root')!).render(
+  <App controller={controller} initialMiniClients={miniClients} forcedBackend={params.get('backend')} autoJoin={params.get('autojoin') !== '0'} />,
+);
 (globalThis as { hushfl?: ClientController }).hushfl = controller;

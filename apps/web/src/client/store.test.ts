@@ -8,7 +8,12 @@ describe('IndexedDB store', () => {
     await store.setShard(4, Uint8Array.from([1, 2, 3]));
     await store.setModel({ roundId: 'r', round: 3, weights: new Uint8Array(8) });
     await store.setMetrics({ backend: 'wasm', miniClients: 2, rounds: [], dpsgdEpsilon: 0.5, dpsgdDelta: 1e-5 });
-    const round = { task: { roundId: 'run/r0/a1' }, record: { roundId: 'run/r0/a1' }, secagg: { version: 1, input: Uint32Array.from([7]) }, lastOutgoing: null };
+    const round = {
+      task: { roundId: 'run/r0/a1' },
+      record: { roundId: 'run/r0/a1' },
+      secagg: { version: 1, input: Uint32Array.from([7]) },
+      lastOutgoing: null,
+    };
     await store.setRound(round as never);
     expect(await store.identity()).toMatchObject({ clientId: 'abcdefgh12345678', shards: [4, 9] });
     expect(Array.from((await store.shard(4))!)).toEqual([1, 2, 3]);

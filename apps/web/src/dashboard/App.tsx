@@ -95,7 +95,10 @@ export function App() {
     socket.on('stage', (e: { round: number; attempt: number; stage: string; phase: 'open' | 'closed'; dropped: string[]; durationMs?: number }) =>
       setLive((l) => {
         const base = l && l.round === e.round && l.attempt === e.attempt ? l : { round: e.round, attempt: e.attempt, stages: {} };
-        return { ...base, stages: { ...base.stages, [e.stage]: { phase: e.phase, dropped: e.dropped, ...(e.durationMs !== undefined ? { durationMs: e.durationMs } : {}) } } };
+        return {
+          ...base,
+          stages: { ...base.stages, [e.stage]: { phase: e.phase, dropped: e.dropped, ...(e.durationMs !== undefined ? { durationMs: e.durationMs } : {}) } },
+        };
       }),
     );
     socket.on('round', (e: { status: string; round: number; error: string | null }) => {
@@ -137,12 +140,20 @@ export function App() {
         <div className="card login">
           <label>
             Operator token{' '}
-            <input type="password" value={token} onChange={(e) => setToken(e.target.value)} onKeyDown={(e) => e.key === 'Enter' && void login()} data-testid="token" />
+            <input
+              type="password"
+              value={token}
+              onChange={(e) => setToken(e.target.value)}
+              onKeyDown={(e) => e.key === 'Enter' && void login()}
+              data-testid="token"
+            />
           </label>
           <button onClick={() => void login()} data-testid="login">
             Open
           </button>
-          <p className="muted">The token is printed by <code>hushfl start</code>; it stays in this tab's memory only.</p>
+          <p className="muted">
+            The token is printed by <code>hushfl start</code>; it stays in this tab's memory only.
+          </p>
         </div>
         {errors.map((e, i) => (
           <div key={i} className="notice error" data-testid="error">
@@ -172,7 +183,7 @@ export function App() {
   };
   const bytes = rounds.reduce((s, r) => s + r.bytes_up + r.bytes_down, 0);
   const active = status?.runId === runId && ['running', 'waiting', 'paused'].includes(status?.state ?? '');
-  const detail = picked === null ? null : rounds[picked] ?? null;
+  const detail = picked === null ? null : (rounds[picked] ?? null);
 
   return (
     <main className="dash">
@@ -194,7 +205,7 @@ export function App() {
             <dt>Run</dt>
             <dd data-testid="run-id">{run?.id ?? 'none'}</dd>
             <dt>State</dt>
-            <dd data-testid="run-state">{active ? status?.state : run?.state ?? '—'}</dd>
+            <dd data-testid="run-state">{active ? status?.state : (run?.state ?? '—')}</dd>
             <dt>Round</dt>
             <dd data-testid="run-round">{run ? `${completed.length} / ${status?.runId === run.id ? status.rounds : '?'}` : '—'}</dd>
             <dt>Clients online</dt>
@@ -224,7 +235,10 @@ export function App() {
             <dt>ε spent</dt>
             <dd data-testid="epsilon">
               {completed.at(-1)?.epsilon?.toFixed(3) ?? (run?.ddg.params.localStddev === 0 ? '∞ (no noise)' : '0')}
-              {budget !== null ? ` of ${budget}` : ''} {run ? `(δ = ${run.ddg.delta}${latestPrivacy?.delta_selection ? ` + ${latestPrivacy.delta_selection.toExponential(2)} for redrawn samples` : ''})` : ''}
+              {budget !== null ? ` of ${budget}` : ''}{' '}
+              {run
+                ? `(δ = ${run.ddg.delta}${latestPrivacy?.delta_selection ? ` + ${latestPrivacy.delta_selection.toExponential(2)} for redrawn samples` : ''})`
+                : ''}
             </dd>
             {run && run.ddg.sampleRate < 1 && (
               <>
@@ -260,10 +274,20 @@ export function App() {
             <dd data-testid="aborted">{rounds.filter((r) => r.state === 'aborted').length}</dd>
           </dl>
           <div className="buttons">
-            <button className="secondary" disabled={!run} onClick={() => run && api.download(`/api/runs/${run.id}/metrics`, 'server_metrics.json').catch(fail)} data-testid="download-metrics">
+            <button
+              className="secondary"
+              disabled={!run}
+              onClick={() => run && api.download(`/api/runs/${run.id}/metrics`, 'server_metrics.json').catch(fail)}
+              data-testid="download-metrics"
+            >
               Metrics JSON
             </button>
-            <button className="secondary" disabled={!run} onClick={() => run && api.download(`/api/runs/${run.id}/model`, `${run.id}.f32`).catch(fail)} data-testid="download-model">
+            <button
+              className="secondary"
+              disabled={!run}
+              onClick={() => run && api.download(`/api/runs/${run.id}/model`, `${run.id}.f32`).catch(fail)}
+              data-testid="download-model"
+            >
               Latest model
             </button>
           </div>

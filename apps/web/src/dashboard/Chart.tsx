@@ -21,7 +21,10 @@ export function Chart({ title, x, series, yLabel, testId }: { title: string; x: 
         height: 220,
         scales: { x: { time: false } },
         axes: [{ label: 'round' }, { label: yLabel }],
-        series: [{ label: 'round' }, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 2, ...(s.dash ? { dash: s.dash } : {}), points: { show: true } }))],
+        series: [
+          { label: 'round' },
+          ...series.map((s) => ({ label: s.label, stroke: s.color, width: 2, ...(s.dash ? { dash: s.dash } : {}), points: { show: true } })),
+        ],
       },
       [x, ...series.map((s) => s.values)] as uPlot.AlignedData,
       el.current,

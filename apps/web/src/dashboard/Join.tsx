@@ -12,7 +12,11 @@ export function Join({ url }: { url: string }) {
     <div className="card" data-testid="join">
       <h2>Join</h2>
       <p>
-        Open <a href={url} data-testid="join-url">{url}</a> on any device (HTTPS, or localhost) to become a client.
+        Open{' '}
+        <a href={url} data-testid="join-url">
+          {url}
+        </a>{' '}
+        on any device (HTTPS, or localhost) to become a client.
       </p>
       <div className="qr" dangerouslySetInnerHTML={{ __html: svg }} data-testid="join-qr" />
     </div>

@@ -13,7 +13,13 @@ export interface RunRow {
   completed_round: number;
   dim: number;
   reason: string | null;
-  ddg: { params: { gamma: number; localStddev: number; bits: number; clip: number; beta: number }; epsilonBudget: number | null; delta: number; sampleRate: number; dimPadded: number };
+  ddg: {
+    params: { gamma: number; localStddev: number; bits: number; clip: number; beta: number };
+    epsilonBudget: number | null;
+    delta: number;
+    sampleRate: number;
+    dimPadded: number;
+  };
 }
 
 export interface RoundRow {
@@ -55,7 +61,10 @@ export class OperatorApi {
   ) {}
 
   async request<T>(path: string, init: RequestInit = {}): Promise<T> {
-    const res = await fetch(new URL(path, this.base), { ...init, headers: { authorization: `Bearer ${this.token}`, ...(init.body ? { 'content-type': 'application/json' } : {}), ...init.headers } });
+    const res = await fetch(new URL(path, this.base), {
+      ...init,
+      headers: { authorization: `Bearer ${this.token}`, ...(init.body ? { 'content-type': 'application/json' } : {}), ...init.headers },
+    });
     if (!res.ok) {
       let message = `${res.status} ${res.statusText}`;
       try {

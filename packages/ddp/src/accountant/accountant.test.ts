@@ -48,11 +48,7 @@ describe('DDG accountant (Kairouz et al. 2021, Prop. 14 / Eq. 17, Thm 1)', () =>
     for (const alpha of [...Array.from({ length: 127 }, (_, i) => i + 2), 256]) {
       const rdp =
         p.T *
-        Math.min(
-          (alpha / 2) * l2 ** 2 + tau * p.d,
-          (alpha / 2) * (l2 ** 2 + 2 * l1 * tau + tau ** 2 * p.d),
-          (alpha / 2) * (l2 + Math.sqrt(p.d) * tau) ** 2,
-        );
+        Math.min((alpha / 2) * l2 ** 2 + tau * p.d, (alpha / 2) * (l2 ** 2 + 2 * l1 * tau + tau ** 2 * p.d), (alpha / 2) * (l2 + Math.sqrt(p.d) * tau) ** 2);
       best = Math.min(best, rdp + Math.log((alpha - 1) / alpha) - (Math.log(p.delta) + Math.log(alpha)) / (alpha - 1));
     }
     return { epsilon: best, tau, d2 };
@@ -66,7 +62,17 @@ describe('DDG accountant (Kairouz et al. 2021, Prop. 14 / Eq. 17, Thm 1)', () =>
   for (const p of cases) {
     it(`matches the formulas at c=${p.c}, γ=${p.g}, β=${p.beta.toFixed(3)}, d′=${p.d}, n=${p.n}, σ=${p.s}`, () => {
       const want = epsilonFromFormula(p);
-      const got = accountDdg({ clip: p.c, gamma: p.g, beta: p.beta, dimPadded: p.d, clients: p.n, localStddev: p.s, sampleRate: 1, rounds: p.T, delta: p.delta });
+      const got = accountDdg({
+        clip: p.c,
+        gamma: p.g,
+        beta: p.beta,
+        dimPadded: p.d,
+        clients: p.n,
+        localStddev: p.s,
+        sampleRate: 1,
+        rounds: p.T,
+        delta: p.delta,
+      });
       expect(got.epsilon).toBeCloseTo(want.epsilon, 9);
       expect(got.tau).toBeCloseTo(want.tau, 12);
       expect(got.l2SensitivityGrid).toBeCloseTo(want.d2, 9);
@@ -164,10 +170,20 @@ describe('RdpLedger', () => {
     const b = ddgRoundRdp({ ...base, clients: 7 }).rdp;
     const ledger = new RdpLedger();
     ledger.add(a);
-    expect(ledger.spentIfAdded(b, 1e-5)).toEqual(rdpToEpsilon(Array.from(a, (v, i) => v + b[i]!), 1e-5));
+    expect(ledger.spentIfAdded(b, 1e-5)).toEqual(
+      rdpToEpsilon(
+        Array.from(a, (v, i) => v + b[i]!),
+        1e-5,
+      ),
+    );
     ledger.add(b);
     expect(ledger.rounds).toBe(2);
-    expect(ledger.spent(1e-5)).toEqual(rdpToEpsilon(Array.from(a, (v, i) => v + b[i]!), 1e-5));
+    expect(ledger.spent(1e-5)).toEqual(
+      rdpToEpsilon(
+        Array.from(a, (v, i) => v + b[i]!),
+        1e-5,
+      ),
+    );
     const restored = new RdpLedger(ledger.rdp(), ledger.rounds);
     expect(restored.spent(1e-6)).toEqual(ledger.spent(1e-6));
   });

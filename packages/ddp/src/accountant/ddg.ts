@@ -81,11 +81,7 @@ export function ddgRoundRdp(a: DdgRoundAccounting): DdgRoundRdp {
   // The unsampled RDP at every integer order the Zhu–Wang sum can touch (2..256), computed once.
   const table = new Float64Array(maxOrder + 1);
   for (let alpha = 2; alpha <= maxOrder; alpha++) {
-    table[alpha] = Math.min(
-      (alpha / 2) * l2 * l2 + tau * d,
-      (alpha / 2) * (l2 * l2 + 2 * l1 * tau + tau * tau * d),
-      (alpha / 2) * (l2 + sqrtD * tau) ** 2,
-    );
+    table[alpha] = Math.min((alpha / 2) * l2 * l2 + tau * d, (alpha / 2) * (l2 * l2 + 2 * l1 * tau + tau * tau * d), (alpha / 2) * (l2 + sqrtD * tau) ** 2);
   }
   const eps = (alpha: number): number => table[alpha]!;
   const rdp = new Float64Array(RDP_ORDERS.length);

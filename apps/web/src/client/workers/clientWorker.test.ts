@@ -52,12 +52,18 @@ describe('client Worker pipeline', () => {
     const model = buildModel(spec);
     const weights = await getFlatWeights(model);
     model.dispose();
-    const others = new Map([1, 2].map((i) => [`o${i}`, inMemoryClient(`o${i}`, (host) => new ClientRuntime(new LocalTrainer([syntheticDigits(40, 10 + i)], 'wasm'), host))]));
+    const others = new Map(
+      [1, 2].map((i) => [`o${i}`, inMemoryClient(`o${i}`, (host) => new ClientRuntime(new LocalTrainer([syntheticDigits(40, 10 + i)], 'wasm'), host))]),
+    );
     const setup: RoundSetup = {
       runId: 'wk',
       round: 0,
       attempt: 1,
-      parties: [{ clientId: 'tab', contributions: 2 }, { clientId: 'o1', contributions: 1 }, { clientId: 'o2', contributions: 1 }],
+      parties: [
+        { clientId: 'tab', contributions: 2 },
+        { clientId: 'o1', contributions: 1 },
+        { clientId: 'o2', contributions: 1 },
+      ],
       modelSpec: spec,
       weights,
       training: { epochs: 1, batchSize: 8, learningRate: 0.1 },

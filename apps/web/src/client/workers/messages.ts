@@ -19,13 +19,13 @@ export type FromClientWorker =
   | { type: 'error'; message: string };
 
 /** Page → train worker. */
-export type ToTrainWorker =
-  | { type: 'backend'; forced: string | null }
-  | { type: 'port'; port: MessagePort }
-  | { type: 'shards'; indices: number[] };
+export type ToTrainWorker = { type: 'backend'; forced: string | null } | { type: 'port'; port: MessagePort } | { type: 'shards'; indices: number[] };
 
 /** Train worker → page. */
-export type FromTrainWorker = { type: 'backend'; backend: string; threaded: boolean } | { type: 'shards'; examples: number[] } | { type: 'error'; message: string };
+export type FromTrainWorker =
+  | { type: 'backend'; backend: string; threaded: boolean }
+  | { type: 'shards'; examples: number[] }
+  | { type: 'error'; message: string };
 
 /** Client worker ↔ train worker over their MessageChannel. */
 export type TrainCall = { type: 'train'; id: number; req: TrainRequest };
