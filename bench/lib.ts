@@ -52,6 +52,6 @@ export async function medianMs(fn: () => unknown, repeats = 7, warmup = 2): Prom
 export function writeResults(name: string, figures: Figure[], extra: Record<string, unknown> = {}) {
   const doc = { suite: name, machine: machine(), ...extra, figures };
   mkdirSync(resultsDir, { recursive: true });
-  writeFileSync(join(resultsDir, `${name}.json`), JSON.stringify(doc, null, 2) + '\n');
+  writeFileSync(join(resultsDir, `${name}.json`), `${JSON.stringify(doc, null, 2)}\n`);
   return doc;
 }

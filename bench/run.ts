@@ -56,7 +56,7 @@ for (const name of Object.keys(suites)) {
     process.stderr.write(`bench ${name} failed (exit ${r.status ?? r.signal})\n`);
   }
 }
-process.stdout.write(JSON.stringify(docs, null, 2) + '\n');
+process.stdout.write(`${JSON.stringify(docs, null, 2)}\n`);
 process.stderr.write(`wrote ${writeReport()}\n`);
 if (failed.length) {
   process.stderr.write(`bench: ${failed.join(', ')} failed; their bench/results JSON is from an earlier run\n`);

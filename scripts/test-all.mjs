@@ -17,7 +17,7 @@ const summary = [];
 function record(suite, passed, failed, note = '') {
   totals.passed += passed;
   totals.failed += failed;
-  summary.push(`${suite.padEnd(10)} ${passed} passed, ${failed} failed${note ? ` (${note})` : ''}`);
+  summary.push(`${suite.padEnd(11)} ${passed} passed, ${failed} failed${note ? ` (${note})` : ''}`);
 }
 
 function run(cmd, args, extraEnv = {}) {
@@ -33,7 +33,14 @@ function run(cmd, args, extraEnv = {}) {
   record('typecheck', r.status === 0 ? 1 : 0, r.status === 0 ? 0 : 1, `${r.seconds}s`);
 }
 
-// 2. vitest: unit and integration tests beside the code.
+// 2. Lint and format (Biome) over the whole tree: one test, any diagnostic fails it.
+{
+  process.stderr.write('\n== lint (biome ci) ==\n');
+  const r = run(bin('biome'), ['ci', '.']);
+  record('lint', r.status === 0 ? 1 : 0, r.status === 0 ? 0 : 1, `${r.seconds}s`);
+}
+
+// 3. vitest: unit and integration tests beside the code.
 {
   process.stderr.write('\n== vitest ==\n');
   const out = join(scratch, 'vitest.json');
@@ -48,7 +55,7 @@ function run(cmd, args, extraEnv = {}) {
   }
 }
 
-// 3. Playwright browser suites (e2e/), against the built web app.
+// 4. Playwright browser suites (e2e/), against the built web app.
 if (existsSync(join(root, 'playwright.config.ts')) && existsSync(join(root, 'e2e')) && existsSync(bin('playwright'))) {
   process.stderr.write('\n== e2e (playwright) ==\n');
   const built = run(process.execPath, [join(root, 'scripts', 'build-web.mjs')]);
@@ -65,6 +72,6 @@ if (existsSync(join(root, 'playwright.config.ts')) && existsSync(join(root, 'e2e
 }
 
 rmSync(scratch, { recursive: true, force: true });
-process.stdout.write('\n' + summary.join('\n') + '\n');
+process.stdout.write(`\n${summary.join('\n')}\n`);
 process.stdout.write(`${totals.passed} passed, ${totals.failed} failed\n`);
 process.exit(totals.failed === 0 ? 0 : 1);

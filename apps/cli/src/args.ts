@@ -84,11 +84,11 @@ export function describeFlags(specs: FlagSpecs): string {
   const heads = Object.entries(specs).map(([name, s]) => `  --${name}${s.kind === 'bool' ? '' : ' <v>'}`);
   const width = Math.max(24, ...heads.map((h) => h.length + 2));
   return Object.entries(specs)
-    .map(([name, s], i) => heads[i]!.padEnd(width) + `${s.help}${s.range ? ` (${s.range})` : ''}${s.required ? '' : ' [optional]'}`)
+    .map(([, s], i) => `${heads[i]!.padEnd(width)}${s.help}${s.range ? ` (${s.range})` : ''}${s.required ? '' : ' [optional]'}`)
     .join('\n');
 }
 
 /** DdpParameterError names fields in camelCase; the CLI names them as flags. */
 export function flagName(param: string): string {
-  return '--' + param.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+  return `--${param.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 }

@@ -15,5 +15,5 @@ export const processIO: CliIO = {
 };
 
 export function printJson(io: CliIO, value: unknown): void {
-  io.out(JSON.stringify(value, null, 2) + '\n');
+  io.out(`${JSON.stringify(value, null, 2)}\n`);
 }

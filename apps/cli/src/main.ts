@@ -14,7 +14,7 @@ import { simulateCommand } from './commands/simulate.ts';
 import { startCommand } from './commands/start.ts';
 import { printJson, processIO, type CliIO } from './io.ts';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: each command is typed by its own flag specs where it is defined
 const commands: Command<any>[] = [
   startCommand,
   accountDdgCommand,
@@ -37,7 +37,7 @@ function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length)) + 2;
   for (const c of commands) lines.push(`  ${c.name.padEnd(width)}${c.summary}`);
   lines.push('', 'Run `hushfl <command> --help` for its flags. Add --json for machine-readable output.');
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 function findCommand(argv: string[]): { command: Command; rest: string[] } | null {
@@ -58,7 +58,7 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
     const known = commands.map((c) => c.name.split(' ')[0]);
     const hint = known.includes(argv[0]!)
       ? `: '${argv[0]}' needs one of ${commands
-          .filter((c) => c.name.startsWith(argv[0]! + ' '))
+          .filter((c) => c.name.startsWith(`${argv[0]!} `))
           .map((c) => `'${c.name}'`)
           .join(', ')}`
       : '';
@@ -75,7 +75,7 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
     const result = await command.run(flags, io);
     if (result.silent) return result.code ?? 0;
     if ((flags as { json?: boolean }).json) printJson(io, result.json);
-    else io.out(result.text + '\n');
+    else io.out(`${result.text}\n`);
     return result.code ?? 0;
   } catch (e) {
     if (e instanceof UsageError) {

@@ -5,7 +5,15 @@ import { main } from './main.ts';
 export async function runCli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const io: CliIO = { out: (t) => void (out += t), err: (t) => void (err += t), isTTY: false };
+  const io: CliIO = {
+    out: (t) => {
+      out += t;
+    },
+    err: (t) => {
+      err += t;
+    },
+    isTTY: false,
+  };
   const code = await main(argv, io);
   return { code, out, err };
 }

@@ -6,7 +6,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { existsSync, readFileSync } from 'node:fs';
 import type { Server } from 'socket.io';
-import { ConfigError, OPERATOR_NAMESPACE, parseRunConfig, vectorBytes } from '@hushfl/protocol';
+import { ConfigError, OPERATOR_NAMESPACE, parseRunConfig, vectorBytes, type RunConfig } from '@hushfl/protocol';
 import { hashToken, sameSecret } from './auth.ts';
 import type { CoordinatorEvent, RunManager } from './runManager.ts';
 import type { Store } from './store.ts';
@@ -45,7 +45,7 @@ export function registerOperatorApi(
     ops.get('/api/runs', async () => store.runs().map(({ config: _c, ddg, ...r }) => ({ ...r, ddg: JSON.parse(ddg) })));
 
     ops.post('/api/runs', { bodyLimit: 1 << 20 }, async (req, reply) => {
-      let config;
+      let config: RunConfig;
       try {
         config = parseRunConfig(req.body);
       } catch (e) {

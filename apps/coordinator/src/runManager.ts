@@ -817,7 +817,7 @@ export class RunManager extends EventEmitter {
       }),
     };
     mkdirSync(join(this.metricsDir, run.row.id), { recursive: true });
-    writeFileSync(this.metricsPath(run.row.id), JSON.stringify(doc, null, 2) + '\n');
+    writeFileSync(this.metricsPath(run.row.id), `${JSON.stringify(doc, null, 2)}\n`);
   }
 
   /** Latest global weights of a run (the active one from memory, others from their checkpoint). */

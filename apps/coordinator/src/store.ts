@@ -208,7 +208,9 @@ export class Store {
     const stmt = this.db.prepare(
       "INSERT OR REPLACE INTO participants (run_id, round, attempt, client_id, secagg_id, contributions, status) VALUES (@run_id, @round, @attempt, @client_id, @secagg_id, @contributions, 'selected')",
     );
-    this.db.transaction(() => rows.forEach((r) => stmt.run(r)))();
+    this.db.transaction(() => {
+      for (const r of rows) stmt.run(r);
+    })();
   }
 
   setParticipant(runId: string, round: number, attempt: number, clientId: string, status: 'finished' | 'dropped', stage: string | null): void {

@@ -10,7 +10,7 @@ let ready: Promise<string> | undefined;
 export function initNodeTf(): Promise<string> {
   ready ??= (async () => {
     const require = createRequire(import.meta.url);
-    setWasmPaths(join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + '/');
+    setWasmPaths(`${join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist')}/`);
     // Emscripten's Node glue installs process-wide handlers that rethrow every uncaught error (printing the
     // whole minified module); the coordinator has its own error handling, so remove them again.
     const before = { uncaughtException: process.listeners('uncaughtException'), unhandledRejection: process.listeners('unhandledRejection') };

@@ -13,7 +13,7 @@ export const CLASSES = 10;
 export function buildModel(spec: ModelSpec): tfl.Sequential {
   const model = tfl.sequential();
   if (spec.kind === 'mlp') {
-    spec.hidden.forEach((units, i) => model.add(tfl.layers.dense({ units, activation: 'relu', ...(i === 0 ? { inputShape: [FEATURES] } : {}) })));
+    for (const [i, units] of spec.hidden.entries()) model.add(tfl.layers.dense({ units, activation: 'relu', ...(i === 0 ? { inputShape: [FEATURES] } : {}) }));
     model.add(tfl.layers.dense({ units: CLASSES, ...(spec.hidden.length === 0 ? { inputShape: [FEATURES] } : {}) }));
   } else {
     model.add(tfl.layers.reshape({ targetShape: [IMAGE_SIDE, IMAGE_SIDE, 1], inputShape: [FEATURES] }));

@@ -70,7 +70,7 @@ export function partitionIndices(labels: Uint8Array, shards: number, spec: Parti
   }
   const classes = Math.max(...labels) + 1;
   const byClass: number[][] = Array.from({ length: classes }, () => []);
-  labels.forEach((l, i) => byClass[l]!.push(i));
+  for (const [i, l] of labels.entries()) byClass[l]!.push(i);
   for (const list of byClass) shuffleInPlace(list, rw);
   // Redraw (a bounded number of times) until every shard has at least minPerShard examples.
   let best: number[][] = [];

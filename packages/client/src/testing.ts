@@ -14,7 +14,7 @@ import { CLASSES, FEATURES } from './model.ts';
 export async function initTestTf(): Promise<string> {
   if (tf.getBackend() === 'wasm') return 'wasm';
   const require = createRequire(import.meta.url);
-  setWasmPaths(join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + '/');
+  setWasmPaths(`${join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist')}/`);
   const before = process.listeners('uncaughtException');
   const beforeRej = process.listeners('unhandledRejection');
   await tf.setBackend('wasm');

@@ -45,7 +45,7 @@ export function l2Norm(x: ArrayLike<number>): number {
   for (let i = 0; i < x.length; i++) {
     const a = Math.abs(x[i]!);
     if (a > max) max = a;
-    else if (a !== a) return NaN;
+    else if (Number.isNaN(a)) return Number.NaN;
   }
   if (max === 0 || !Number.isFinite(max)) return max;
   let s = 0;

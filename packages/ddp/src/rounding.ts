@@ -48,6 +48,6 @@ export function conditionalRoundInto(x: Float64Array, out: Uint32Array, bits: nu
     if (normSq <= boundSq) return tries;
   }
   throw new RoundingBoundError(
-    `conditional randomized rounding exceeded the norm bound ${bound.toFixed(3)} in ${maxTries} draws; ` + 'increase beta or check that the input was clipped',
+    `conditional randomized rounding exceeded the norm bound ${bound.toFixed(3)} in ${maxTries} draws; increase beta or check that the input was clipped`,
   );
 }

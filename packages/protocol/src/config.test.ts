@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, accountingSampleRate, expectedClientsPerRound, parseRunConfig } from './config.ts';
+import { type ConfigError, accountingSampleRate, expectedClientsPerRound, parseRunConfig } from './config.ts';
 import { planDdg, roundRdp } from './ddgPlan.ts';
 import { accountDdg, calibrateDdg } from '@hushfl/ddp';
 

@@ -43,7 +43,7 @@ async function play(
   const clients = new Map<string, SecAggClient>();
   const log: EngineCommand[] = [];
   const timers = new Set<string>();
-  let queue: EngineCommand[] = [...commands];
+  const queue: EngineCommand[] = [...commands];
   while (queue.length) {
     const cmd = queue.shift()!;
     log.push(cmd);

@@ -10,7 +10,7 @@
  * contributions, and released only when at least n_min contributions are in it.
  */
 import { decodeDdg, nextPowerOfTwo, type DdgParams } from '@hushfl/ddp';
-import { SecAggError, SecAggServer, chooseSecAggParams, type SecAggClientMessage, type SecAggConfig, type SecAggStage } from '@hushfl/secagg';
+import { type SecAggError, SecAggServer, chooseSecAggParams, type SecAggClientMessage, type SecAggConfig, type SecAggStage } from '@hushfl/secagg';
 import type { ModelSpec } from './config.ts';
 import { vectorBytes } from './binary.ts';
 import type { TaskMessage } from './messages.ts';

@@ -293,7 +293,7 @@ export class SecAggClient {
         }
       }),
     );
-    const { bits, dim, roundId } = this.config;
+    const { bits, roundId } = this.config;
     const masked = this.input.slice();
     const selfSeed = this.selfMaskSeed!;
     await runLimited(

@@ -9,7 +9,7 @@ import { SecAggError } from './errors.ts';
 import type { SecAggClientMessage, SecAggConfig, SecAggServerMessage, UnmaskRequestMsg } from './messages.ts';
 import { neighbourGraph } from './graph.ts';
 import { chooseSecAggParams } from './params.ts';
-import { SecAggServer } from './server.ts';
+import { SecAggServer, type SecAggResult } from './server.ts';
 import { simulateSecAggRound, type DropPoint } from './simulate.ts';
 import { nobleSuite, webCryptoSuite } from './suite.ts';
 import { addInPlace } from './vector.ts';
@@ -432,7 +432,7 @@ describe('snapshots (a reloaded tab continues its round)', () => {
     };
     for (const c of clients.values()) await server.receive(await c.advertise());
     await reload();
-    let result;
+    let result: SecAggResult | undefined;
     for (;;) {
       const step = await server.advance();
       if (step.result) {

@@ -65,16 +65,14 @@ export class SecAggServer {
   private u2 = new Set<number>();
   private u3 = new Set<number>();
   private readonly droppedAt = new Map<number, SecAggStage>();
-  private readonly limit: number;
 
   private constructor(
     readonly config: SecAggConfig,
-    private readonly ids: readonly number[],
+    ids: readonly number[],
     private readonly graph: NeighbourGraph,
     private readonly suite: CryptoSuite,
   ) {
     this.expectedSet = new Set(ids);
-    this.limit = 2 ** config.bits;
   }
 
   static async create(config: SecAggConfig, options: { suite?: CryptoSuite } = {}): Promise<SecAggServer> {

@@ -62,7 +62,7 @@ export const experimentUtilityCommand: Command<typeof flags> = {
         date: new Date().toISOString(),
       },
     };
-    writeFileSync(join(out, 'utility.json'), JSON.stringify(doc, null, 2) + '\n');
+    writeFileSync(join(out, 'utility.json'), `${JSON.stringify(doc, null, 2)}\n`);
     const table = markdownTable(results, doc.config);
     writeFileSync(
       join(out, 'utility.md'),

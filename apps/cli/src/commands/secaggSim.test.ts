@@ -17,7 +17,10 @@ const run = runCli;
 /** 12 clients, 40 values each in [0, 2^12), drawn from a small deterministic generator. */
 function vectors(n: number, d: number, bits: number) {
   let s = 12345;
-  const next = () => ((s = (s * 1103515245 + 12345) >>> 0) >>> 8) % 2 ** bits;
+  const next = () => {
+    s = (s * 1103515245 + 12345) >>> 0;
+    return (s >>> 8) % 2 ** bits;
+  };
   return Object.fromEntries(Array.from({ length: n }, (_, i) => [String(i + 1), Array.from({ length: d }, next)]));
 }
 

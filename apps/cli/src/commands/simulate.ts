@@ -49,7 +49,7 @@ export const simulateCommand: Command<typeof flags> = {
       `${f.clients} clients × ${f['mini-clients'] ?? 1} mini-client(s), ${r.rounds.length}/${f.rounds} rounds (${r.aborted} aborted attempts), ${r.outcome}`,
       ...r.rounds.map(
         (x) =>
-          `round ${x.round + 1}: accuracy ${x.accuracy === null ? '–' : (x.accuracy * 100).toFixed(1) + ' %'}, ε ${x.epsilon === null ? '∞ (no noise)' : x.epsilon.toFixed(3)}, ` +
+          `round ${x.round + 1}: accuracy ${x.accuracy === null ? '–' : `${(x.accuracy * 100).toFixed(1)} %`}, ε ${x.epsilon === null ? '∞ (no noise)' : x.epsilon.toFixed(3)}, ` +
           `${x.contributors} contributors${Object.keys(x.dropped).length ? `, dropped ${JSON.stringify(x.dropped)}` : ''}${x.error ? `, ‖error‖₂ ${x.error.l2.toExponential(2)}` : ''}`,
       ),
       r.metricsFile ? `metrics: ${r.metricsFile}` : '',

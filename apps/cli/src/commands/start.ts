@@ -1,6 +1,6 @@
 /** `hushfl start`: the coordinator (client gateway, operator API, pages) on an embedded SQLite file. */
 import { createCoordinator, loadRunConfigFile } from '@hushfl/coordinator';
-import { ConfigError } from '@hushfl/protocol';
+import { ConfigError, type RunConfig } from '@hushfl/protocol';
 import { UsageError, type FlagSpecs } from '../args.ts';
 import type { Command } from '../command.ts';
 
@@ -25,7 +25,7 @@ export const startCommand: Command<typeof flags> = {
     const levels = ['fatal', 'error', 'warn', 'info', 'debug'] as const;
     const level = (f['log-level'] ?? 'info') as (typeof levels)[number];
     if (!levels.includes(level)) throw new UsageError(`--log-level must be one of ${levels.join(', ')}, got '${f['log-level']}'`);
-    let runConfig;
+    let runConfig: RunConfig | undefined;
     try {
       runConfig = f.config ? loadRunConfigFile(f.config) : undefined;
     } catch (e) {
@@ -43,7 +43,7 @@ export const startCommand: Command<typeof flags> = {
     const info = { url: c.url, operatorToken: c.operatorToken, run: c.manager.activeRunId(), warnings: c.warnings };
     io.out(
       f.json
-        ? JSON.stringify(info) + '\n'
+        ? `${JSON.stringify(info)}\n`
         : [
             `hushfl coordinator listening on ${c.url}`,
             `  clients join at       ${c.url}/`,

@@ -76,5 +76,5 @@ export function svgChart(results: readonly UtilityResult[]): string {
     out.push(`<text x="${W - pad.r + 24}" y="${pad.t + 18 * i + 9}">${line.label}</text>`);
   });
   out.push('</svg>');
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }

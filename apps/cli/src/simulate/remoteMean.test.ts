@@ -30,7 +30,7 @@ describe('RemoteMean', () => {
       expect(r.observe(-1, models[0]!)).toBeNull();
       means.forEach((mean, t) => {
         const got = r.observe(t, models[t + 1]!)!;
-        mean.forEach((v, i) => expect(got[i]).toBeCloseTo(v, 5));
+        for (const [i, v] of mean.entries()) expect(got[i]).toBeCloseTo(v, 5);
       });
     });
   }

@@ -265,7 +265,7 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
   if (metricsFile) {
     const dir = join(metricsFile, '..', 'clients');
     mkdirSync(dir, { recursive: true });
-    for (const m of metrics) writeFileSync(join(dir, `${m.clientId}.json`), JSON.stringify(m.metrics, null, 2) + '\n');
+    for (const m of metrics) writeFileSync(join(dir, `${m.clientId}.json`), `${JSON.stringify(m.metrics, null, 2)}\n`);
   }
   const completed = summaries.filter((s) => s.status === 'completed');
   return {

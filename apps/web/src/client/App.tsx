@@ -37,9 +37,9 @@ export function App({
     setStarted(true);
     void controller.start({ miniClients: mini, backend: forcedBackend }).catch((e: Error) => console.error(e));
   };
+  // biome-ignore lint/correctness/useExhaustiveDependencies: joins once, on mount, when the URL asks for it
   useEffect(() => {
     if (autoJoin && !started) join();
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
   const run = s.run;
   const dpsgd = s.metrics?.dpsgdEpsilon;
@@ -87,8 +87,12 @@ export function App({
             <dd>{s.examples.length ? s.examples.join(' + ') : '—'}</dd>
           </dl>
           <div className="buttons">
-            {!started && <button onClick={join}>Join</button>}
-            <button className="secondary" data-testid="forget" onClick={() => void controller.forget()}>
+            {!started && (
+              <button type="button" onClick={join}>
+                Join
+              </button>
+            )}
+            <button type="button" className="secondary" data-testid="forget" onClick={() => void controller.forget()}>
               Forget me
             </button>
             {s.metrics && (

@@ -148,7 +148,7 @@ export function App() {
               data-testid="token"
             />
           </label>
-          <button onClick={() => void login()} data-testid="login">
+          <button type="button" onClick={() => void login()} data-testid="login">
             Open
           </button>
           <p className="muted">
@@ -156,6 +156,7 @@ export function App() {
           </p>
         </div>
         {errors.map((e, i) => (
+          // biome-ignore lint/suspicious/noArrayIndexKey: errors are only appended, so an index names one for good
           <div key={i} className="notice error" data-testid="error">
             {e}
           </div>
@@ -194,6 +195,7 @@ export function App() {
         </span>
       </header>
       {errors.map((e, i) => (
+        // biome-ignore lint/suspicious/noArrayIndexKey: errors are only appended, so an index names one for good
         <div key={i} className="notice error" data-testid="error">
           {e}
         </div>
@@ -218,13 +220,13 @@ export function App() {
             )}
           </dl>
           <div className="buttons">
-            <button disabled={!active || status?.state === 'paused'} onClick={() => void act('pause')} data-testid="pause">
+            <button type="button" disabled={!active || status?.state === 'paused'} onClick={() => void act('pause')} data-testid="pause">
               Pause
             </button>
-            <button disabled={!active || status?.state !== 'paused'} onClick={() => void act('resume')} data-testid="resume">
+            <button type="button" disabled={!active || status?.state !== 'paused'} onClick={() => void act('resume')} data-testid="resume">
               Resume
             </button>
-            <button className="danger" disabled={!active} onClick={() => void act('stop')} data-testid="stop">
+            <button type="button" className="danger" disabled={!active} onClick={() => void act('stop')} data-testid="stop">
               Stop
             </button>
           </div>
@@ -275,6 +277,7 @@ export function App() {
           </dl>
           <div className="buttons">
             <button
+              type="button"
               className="secondary"
               disabled={!run}
               onClick={() => run && api.download(`/api/runs/${run.id}/metrics`, 'server_metrics.json').catch(fail)}
@@ -283,6 +286,7 @@ export function App() {
               Metrics JSON
             </button>
             <button
+              type="button"
               className="secondary"
               disabled={!run}
               onClick={() => run && api.download(`/api/runs/${run.id}/model`, `${run.id}.f32`).catch(fail)}
@@ -414,7 +418,7 @@ export function App() {
           </label>
           <textarea value={config} onChange={(e) => setConfig(e.target.value)} spellCheck={false} rows={14} data-testid="config" />
           <div className="buttons">
-            <button onClick={() => void startRun()} disabled={Boolean(active)} data-testid="start">
+            <button type="button" onClick={() => void startRun()} disabled={Boolean(active)} data-testid="start">
               Start run
             </button>
           </div>
