@@ -1,6 +1,6 @@
 /**
- * `pnpm bench`: runs every benchmark suite, writes bench/results/<suite>.json and prints the JSON.
- * `pnpm bench ddp` runs one suite; `--quick` shrinks the secagg grid (n = 100, d = 2^16). Ends by writing
+ * `npm run bench`: runs every benchmark suite, writes bench/results/<suite>.json and prints the JSON.
+ * `npm run bench -- ddp` runs one suite; `--quick` shrinks the secagg grid (n = 100, d = 2^16). Ends by writing
  * bench/REPORT.md from every stored result (see report.ts).
  *
  * Each suite runs in a process of its own. The per-party suites (ddp, secagg, dpsgd) are pinned to one core
@@ -18,6 +18,16 @@ import { benchDpsgd } from '../packages/client/bench/dpsgd.bench.ts';
 import { resultsDir, writeResults, type Figure } from './lib.ts';
 import { writeReport } from './report.ts';
 
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  process.stdout.write(`Usage: npm run bench -- [suite...] [--quick]
+Runs the benchmark suites (all, or the ones named: ddp, secagg, dpsgd, rounds), each in its own process,
+writes bench/results/<suite>.json, prints the JSON and rewrites bench/REPORT.md.
+
+  --quick    smaller grids (secagg: n = 100, d = 2^16; rounds: 20 clients)
+  --help     print this help
+`);
+  process.exit(0);
+}
 const quick = process.argv.includes('--quick');
 const suites: Record<string, () => Promise<Figure[]>> = {
   ddp: benchDdp,

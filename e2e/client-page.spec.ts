@@ -83,7 +83,7 @@ test('identity and metrics live in IndexedDB: a reload rejoins as the same clien
 
 test('?miniClients=3: one tab counts as three contributions, each on its own shard', async ({ page }) => {
   const { c, rounds } = await startCoordinator({ rounds: 1, minClients: 4, selection: { clientsPerRound: 4 }, maxMiniClients: 4 });
-  const { connectNodeClient } = await import('@hushfl/node-client');
+  const { connectNodeClient } = await import('@hushfl/node');
   const node = await connectNodeClient({ url: c.url });
   try {
     await page.goto(`${c.url}/?miniClients=3&backend=wasm`);
@@ -123,7 +123,7 @@ test('says when the tab was not selected for a round, and when a round it was in
     maxAttempts: 30,
     deadlines: { training: 60, shareKeys: 2, maskedInput: 20, consistencyCheck: 20, unmasking: 20 },
   });
-  const { connectNodeClient } = await import('@hushfl/node-client');
+  const { connectNodeClient } = await import('@hushfl/node');
   const vanishInRoundOne = (task: { round: number }) => (task.round === 0 ? ('after-advertise' as const) : null);
   const nodes = [
     await connectNodeClient({ url: c.url, vanish: vanishInRoundOne, rejoinAfterMs: 200 }),

@@ -6,7 +6,7 @@
  */
 import { expect, test } from '@playwright/test';
 import { statSync } from 'node:fs';
-import { connectNodeClient, type NodeClient } from '@hushfl/node-client';
+import { connectNodeClient, type NodeClient } from '@hushfl/node';
 import { OPERATOR_TOKEN, startCoordinator } from './support/coordinator.ts';
 
 const CONFIG = `name: poisson-controls

@@ -6,18 +6,8 @@
  * and the ε curve.
  */
 import { expect, test, type Browser, type Page } from '@playwright/test';
+import { OperatorClient } from '@hushfl/operator-client';
 import { SHARED_TOKEN } from '../playwright.config.ts';
-
-interface RoundRow {
-  round: number;
-  attempt: number;
-  state: string;
-  contributions: number | null;
-  accuracy: number | null;
-  epsilon: number | null;
-  dropped: Record<string, string>;
-  participants: { client_id: string; status: string; dropped_stage: string | null }[];
-}
 
 const CONFIG = `name: multi-tab
 task: { model: { kind: mlp, hidden: [64] }, partition: { kind: iid }, shards: 60 }
@@ -29,14 +19,74 @@ deadlines: { training: 120, shareKeys: 30, maskedInput: 30, consistencyCheck: 30
 ddg: { bits: 16, clip: 1.0, gamma: 2.0e-4, localStddev: 0.004, delta: 1.0e-5 }
 `;
 
-async function api<T>(baseURL: string, path: string): Promise<T> {
-  const res = await fetch(new URL(path, baseURL), { headers: { authorization: `Bearer ${SHARED_TOKEN}` } });
-  return (await res.json()) as T;
+const operator = (baseURL: string) => new OperatorClient({ base: baseURL, token: SHARED_TOKEN, fetch });
+
+/** Socket.IO packet types (socket.io-parser). */
+const EVENT = 2;
+const ACK = 3;
+const BINARY_EVENT = 5;
+
+/** The Socket.IO packet in an Engine.IO text frame ("4…", a message): type, binary attachments, ack id, event name. */
+function socketIoPacket(frame: string): { type: number; attachments: number; id: number | null; event: string | null } | null {
+  const m = /^4(\d)(?:(\d+)-)?(?:\/[^,]*,)?(\d*)(?:\["([^"]*)")?/.exec(frame);
+  if (!m) return null;
+  return { type: Number(m[1]), attachments: Number(m[2] ?? 0), id: m[3] ? Number(m[3]) : null, event: m[4] ?? null };
 }
 
-async function openTab(browser: Browser, baseURL: string): Promise<{ page: Page; id: string; close: () => Promise<void> }> {
+/**
+ * A tab that stops answering after its masked input, as a device gone silent mid-round would: its websocket
+ * runs through this proxy, which, once armed, drops every coordinator → page `secagg` event (with its binary
+ * attachments) from the moment the page's masked-input goes up; pings and the other events pass, so the
+ * connection stays up. Dropping starts at the upload, not at its ack: the coordinator may send `survivors`
+ * before it acks the last masked input it waited for. `stalled` turns true once that ack said ok.
+ */
+class MaskedInputStall {
+  private armed = false;
+  private maskedInputAckId: number | null = null;
+  stalled = false;
+
+  arm(): void {
+    this.armed = true;
+  }
+
+  route(page: Page): Promise<void> {
+    return page.routeWebSocket(/\/socket\.io\//, (ws) => {
+      const server = ws.connectToServer();
+      let skipAttachments = 0;
+      ws.onMessage((frame) => {
+        if (this.armed && this.maskedInputAckId === null && typeof frame === 'string') {
+          const p = socketIoPacket(frame);
+          if (p?.type === BINARY_EVENT && p.event === 'secagg' && p.id !== null && frame.includes('masked-input')) this.maskedInputAckId = p.id;
+        }
+        server.send(frame);
+      });
+      server.onMessage((frame) => {
+        if (typeof frame !== 'string') {
+          if (skipAttachments > 0) skipAttachments--;
+          else ws.send(frame);
+          return;
+        }
+        const p = this.maskedInputAckId === null ? null : socketIoPacket(frame);
+        if (p?.type === ACK && p.id === this.maskedInputAckId && frame.includes('"ok":true')) this.stalled = true;
+        if ((p?.type === EVENT || p?.type === BINARY_EVENT) && p.event === 'secagg') {
+          skipAttachments = p.attachments;
+          return;
+        }
+        ws.send(frame);
+      });
+    });
+  }
+}
+
+/** A tab in its own browser context; `beforeLoad` can route the page's traffic before it opens. */
+async function openTab(
+  browser: Browser,
+  baseURL: string,
+  beforeLoad?: (page: Page) => Promise<void>,
+): Promise<{ page: Page; id: string; close: () => Promise<void> }> {
   const context = await browser.newContext();
   const page = await context.newPage();
+  await beforeLoad?.(page);
   page.on('console', (m) => {
     if (process.env.E2E_DEBUG) console.log('TAB', m.type(), m.text().slice(0, 200));
   });
@@ -60,33 +110,34 @@ test('six tabs, three DDG rounds, two tabs closed mid-round; the dashboard shows
   await dash.getByTestId('start').click();
   await expect(dash.getByTestId('run-id')).toHaveText(/^run-/);
   const runId = (await dash.getByTestId('run-id').textContent())!;
+  const api = operator(baseURL!);
 
+  // Tab 1 will stop answering after its masked input in round 2.
+  const stall = new MaskedInputStall();
   const tabs = [];
-  for (let i = 0; i < 6; i++) tabs.push(await openTab(browser, baseURL!));
+  for (let i = 0; i < 6; i++) tabs.push(await openTab(browser, baseURL!, i === 1 ? (page) => stall.route(page) : undefined));
   await expect(dash.getByTestId('clients')).toHaveText('6');
 
   // Round 1 runs with everyone; as soon as round 2 runs (polled often: a round takes only seconds), close tab 0
   // at once (before its masked input) and tab 1 right after its masked input was taken.
   await expect
-    .poll(async () => (await api<RoundRow[]>(baseURL!, `/api/runs/${runId}/rounds`)).some((r) => r.round === 1 && r.state === 'running'), {
+    .poll(async () => (await api.rounds(runId)).some((r) => r.round === 1 && r.state === 'running'), {
       timeout: 120_000,
       intervals: [50],
     })
     .toBe(true);
-  expect((await api<RoundRow[]>(baseURL!, `/api/runs/${runId}/rounds`)).filter((r) => r.state === 'completed')).toHaveLength(1);
+  expect((await api.rounds(runId)).filter((r) => r.state === 'completed')).toHaveLength(1);
   const [early, late] = [tabs[0]!, tabs[1]!];
-  await late.page.evaluate(() => (window as unknown as { hushfl: { stallAfter(t: string): void } }).hushfl.stallAfter('masked-input'));
+  stall.arm();
   await early.close();
-  await expect
-    .poll(() => late.page.evaluate(() => (window as unknown as { hushfl: { state: { stalled: boolean } } }).hushfl.state.stalled), { timeout: 120_000 })
-    .toBe(true);
+  await expect.poll(() => stall.stalled, { timeout: 120_000 }).toBe(true);
   await expect(late.page.getByTestId('bar-upload')).toContainText('3 / 5 SecAgg messages');
   await late.close();
   // Two fresh tabs take their places for round 3.
   tabs.push(await openTab(browser, baseURL!), await openTab(browser, baseURL!));
 
-  await expect.poll(async () => (await api<{ state: string }>(baseURL!, `/api/runs/${runId}`)).state, { timeout: 180_000 }).toBe('completed');
-  const rounds = (await api<RoundRow[]>(baseURL!, `/api/runs/${runId}/rounds`)).filter((r) => r.state === 'completed');
+  await expect.poll(async () => (await api.run(runId)).state, { timeout: 180_000 }).toBe('completed');
+  const rounds = (await api.rounds(runId)).filter((r) => r.state === 'completed');
   expect(rounds).toHaveLength(3);
   const r2 = rounds.find((r) => r.round === 1)!;
   expect(['advertise-keys', 'share-keys', 'masked-input']).toContain(r2.dropped[early.id]);

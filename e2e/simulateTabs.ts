@@ -1,5 +1,5 @@
 /**
- * `pnpm simulate:tabs --tabs N --rounds R [--headed] [--url URL --token T] [--epsilon E]`: the browser system
+ * `npm run simulate:tabs -- --tabs N --rounds R [--headed] [--url URL --token T] [--epsilon E]`: the browser system
  * working, without writing code. Opens N Chromium tabs (each its own browser context, so its own client)
  * against a coordinator — one started here on a free port unless --url is given — runs R rounds and prints a
  * line per round.
@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
 import { io } from 'socket.io-client';
 import { createCoordinator, type RoundSummary } from '@hushfl/coordinator';
+import { ApiError, OperatorClient } from '@hushfl/operator-client';
 import { OPERATOR_NAMESPACE, parseRunConfig, type RunConfigInput } from '@hushfl/protocol';
 import { chromiumArgs, chromiumPath } from '../playwright.config.ts';
 
@@ -18,6 +19,19 @@ function fail(message: string): never {
   process.stderr.write(`simulate:tabs: ${message}\n`);
   process.exit(2);
 }
+
+const HELP = `Usage: npm run simulate:tabs -- [flags]
+Opens Chromium tabs, each its own client, against a coordinator, runs the rounds and prints a line per round.
+
+  --tabs <n>       tabs (clients), an integer in [2, 64] (default 4)
+  --rounds <n>     rounds, an integer in [1, 1000] (default 3)
+  --headed         show the browser window
+  --url <url>      use this running coordinator (default: start one here on a free port)
+  --token <t>      operator token of --url (needed with --url)
+  --epsilon <e>    target ε of the run's DDG noise, > 0 (default: no noise)
+  --backend <b>    TensorFlow.js backend of the tabs: webgpu, webgl, wasm or cpu (default: the best available)
+  --help           print this help
+`;
 
 const { values } = (() => {
   try {
@@ -30,6 +44,7 @@ const { values } = (() => {
         token: { type: 'string' },
         epsilon: { type: 'string' },
         backend: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
     });
@@ -37,6 +52,10 @@ const { values } = (() => {
     return fail((e as Error).message);
   }
 })();
+if (values.help) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
 const tabs = Number(values.tabs);
 const rounds = Number(values.rounds);
 if (!Number.isInteger(tabs) || tabs < 2 || tabs > 64) fail(`--tabs must be an integer in [2, 64], got '${values.tabs}'`);
@@ -86,13 +105,13 @@ operator.on('run', (e: { state: string; reason: string | null }) => {
 });
 operator.on('connect_error', (e) => fail(`cannot watch ${url}: ${e.message}`));
 if (values.url) {
-  const res = await fetch(new URL('/api/runs', url), {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify(config),
-  });
-  if (res.status === 409) process.stdout.write('a run is in progress on the coordinator: the tabs join it\n');
-  else if (!res.ok) fail(`the coordinator refused the run: ${((await res.json()) as { error?: string }).error}`);
+  try {
+    await new OperatorClient({ base: url, token, fetch }).createRun(config);
+  } catch (e) {
+    if (!(e instanceof ApiError)) throw e;
+    if (e.status === 409) process.stdout.write('a run is in progress on the coordinator: the tabs join it\n');
+    else fail(`the coordinator refused the run: ${e.message}`);
+  }
 }
 
 process.stdout.write(`coordinator ${url}; opening ${tabs} Chromium tabs${values.headed ? ' (headed)' : ''}\n`);

@@ -10,7 +10,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connectNodeClient } from '@hushfl/node-client';
+import { connectNodeClient } from '@hushfl/node';
 import { chromiumArgs, chromiumPath } from '../playwright.config.ts';
 import { startCoordinator } from './support/coordinator.ts';
 import { serveFiles } from './support/staticServer.ts';

@@ -17,7 +17,7 @@ const summary = [];
 function record(suite, passed, failed, note = '') {
   totals.passed += passed;
   totals.failed += failed;
-  summary.push(`${suite.padEnd(11)} ${passed} passed, ${failed} failed${note ? ` (${note})` : ''}`);
+  summary.push(`${suite.padEnd(17)} ${passed} passed, ${failed} failed${note ? ` (${note})` : ''}`);
 }
 
 function run(cmd, args, extraEnv = {}) {
@@ -31,6 +31,9 @@ function run(cmd, args, extraEnv = {}) {
   process.stderr.write('\n== typecheck ==\n');
   const r = run(bin('tsc'), ['-p', 'tsconfig.json', '--noEmit']);
   record('typecheck', r.status === 0 ? 1 : 0, r.status === 0 ? 0 : 1, `${r.seconds}s`);
+  // The pure packages once more, with neither DOM nor Node types (tsconfig.pure.json).
+  const pure = run(bin('tsc'), ['-p', 'tsconfig.pure.json', '--noEmit']);
+  record('typecheck (pure)', pure.status === 0 ? 1 : 0, pure.status === 0 ? 0 : 1, `${pure.seconds}s`);
 }
 
 // 2. Lint and format (Biome) over the whole tree: one test, any diagnostic fails it.
@@ -40,7 +43,14 @@ function run(cmd, args, extraEnv = {}) {
   record('lint', r.status === 0 ? 1 : 0, r.status === 0 ? 0 : 1, `${r.seconds}s`);
 }
 
-// 3. vitest: unit and integration tests beside the code.
+// 3. Import boundaries (scripts/check-boundaries.mjs): one test, any violation fails it.
+{
+  process.stderr.write('\n== boundaries ==\n');
+  const r = run(process.execPath, [join(root, 'scripts', 'check-boundaries.mjs')]);
+  record('boundaries', r.status === 0 ? 1 : 0, r.status === 0 ? 0 : 1, `${r.seconds}s`);
+}
+
+// 4. vitest: unit and integration tests beside the code.
 {
   process.stderr.write('\n== vitest ==\n');
   const out = join(scratch, 'vitest.json');
@@ -55,7 +65,7 @@ function run(cmd, args, extraEnv = {}) {
   }
 }
 
-// 4. Playwright browser suites (e2e/), against the built web app.
+// 5. Playwright browser suites (e2e/), against the built web app.
 if (existsSync(join(root, 'playwright.config.ts')) && existsSync(join(root, 'e2e')) && existsSync(bin('playwright'))) {
   process.stderr.write('\n== e2e (playwright) ==\n');
   const built = run(process.execPath, [join(root, 'scripts', 'build-web.mjs')]);

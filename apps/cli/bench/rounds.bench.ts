@@ -3,6 +3,7 @@
  * d = 50 890, d' = 2^16), with and without DDG noise: wall time per round and per stage. The first stage
  * (AdvertiseKeys) includes the clients' local training.
  */
+import { SECAGG_STAGES } from '@hushfl/secagg';
 import { figure, type Figure } from '../../../bench/lib.ts';
 import { runSimulation } from '../src/simulate/runSimulation.ts';
 
@@ -14,7 +15,7 @@ export async function benchRounds(options: { quick?: boolean } = {}): Promise<Fi
       const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
       const inputs = { clients, rounds: r.rounds.length, mechanism: epsilon === undefined ? 'none' : `ddg ε=${epsilon}`, bits: 16, d: 50_890 };
       figures.push(figure({ name: 'round-latency', inputs, value: mean(r.roundWallMs), unit: 'ms' }));
-      for (const stage of ['advertise-keys', 'share-keys', 'masked-input', 'consistency-check', 'unmasking']) {
+      for (const stage of SECAGG_STAGES) {
         figures.push(figure({ name: `round-stage-${stage}`, inputs, value: mean(r.rounds.map((x) => x.durationsMs[stage] ?? 0)), unit: 'ms' }));
       }
       process.stderr.write(`  rounds: ${clients} clients ${inputs.mechanism}: ${mean(r.roundWallMs).toFixed(0)} ms per round\n`);

@@ -9,14 +9,15 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Server } from 'socket.io';
 import { nextPowerOfTwo } from '@hushfl/ddp';
-import { modelDimension } from '@hushfl/client';
+import { initNodeTf } from '@hushfl/node';
+import { modelDimension } from '@hushfl/tasks';
 import type { RunConfig } from '@hushfl/protocol';
 import { randomToken } from './auth.ts';
-import { attachClientGateway } from './gateway.ts';
+import { clientGatewayPlugin } from './gateway.ts';
 import { joinUrls } from './joinUrls.ts';
-import { initNodeTf } from '@hushfl/node-client';
-import { registerOperatorApi } from './operatorApi.ts';
-import { registerPages } from './pages.ts';
+import { operatorApiPlugin } from './operatorApi.ts';
+import { enginePlugin, storePlugin } from './lifecycle.ts';
+import { pagesPlugin } from './pages.ts';
 import { RunManager } from './runManager.ts';
 import { Store } from './store.ts';
 
@@ -80,9 +81,24 @@ export async function createCoordinator(options: CoordinatorOptions = {}): Promi
   const maxHttpBufferSize = Math.ceil(4 * nextPowerOfTwo(dim) * 1.25) + (1 << 20);
 
   const io = new Server(app.server, { maxHttpBufferSize, serveClient: false, cors: { origin: false }, pingInterval: 10_000, pingTimeout: 20_000 });
-  attachClientGateway(io, manager, store, app.log, { maxMiniClients: options.maxMiniClients ?? options.runConfig?.maxMiniClients ?? 16, secure: Boolean(tls) });
-  registerOperatorApi(app, io, manager, store, operatorToken, () => joinUrls(tls ? 'https' : 'http', host, (app.server.address() as AddressInfo).port));
-  await registerPages(app, options.webRoot);
+  // The plugin tree, in one place. Each plugin is encapsulated and gets the services it uses as options.
+  await app.register(storePlugin, { store });
+  await app.register(enginePlugin, { manager, io });
+  await app.register(clientGatewayPlugin, {
+    io,
+    manager,
+    store,
+    maxMiniClients: options.maxMiniClients ?? options.runConfig?.maxMiniClients ?? 16,
+    secure: Boolean(tls),
+  });
+  await app.register(operatorApiPlugin, {
+    io,
+    manager,
+    store,
+    operatorToken,
+    joinUrls: () => joinUrls(tls ? 'https' : 'http', host, (app.server.address() as AddressInfo).port),
+  });
+  await app.register(pagesPlugin, options.webRoot ? { root: options.webRoot } : {});
 
   await app.listen({ port: options.port ?? 8080, host });
   const port = (app.server.address() as AddressInfo).port;
@@ -109,12 +125,7 @@ export async function createCoordinator(options: CoordinatorOptions = {}): Promi
     url,
     operatorToken,
     warnings,
-    close: () =>
-      (closing ??= (async () => {
-        await manager.close();
-        io.close();
-        await app.close();
-        store.close();
-      })()),
+    // preClose shuts the run and Socket.IO down, onClose closes the store (lifecycle.ts).
+    close: () => (closing ??= app.close()),
   };
 }

@@ -4,6 +4,7 @@
  * hashed) issued at `hello`; each socket is rate-limited. A bad message is dropped with a logged reason and
  * never reaches the round; an unknown session is disconnected with a reason.
  */
+import type { FastifyInstance } from 'fastify';
 import type { Server, Socket } from 'socket.io';
 import { CLIENT_NAMESPACE, EVENTS, EnvelopeError, helloSchema, reportSchema, secaggEnvelopeFromClient, unpack, type HelloAck } from '@hushfl/protocol';
 import { RateLimiter, hashToken, randomToken, sameSecret } from './auth.ts';
@@ -15,6 +16,9 @@ const HELLO_TIMEOUT_MS = 15_000;
 const MAX_STRIKES = 50;
 
 export interface GatewayOptions {
+  readonly io: Server;
+  readonly manager: RunManager;
+  readonly store: Store;
   readonly maxMiniClients: number;
   readonly secure: boolean;
 }
@@ -24,7 +28,12 @@ function isLocalHost(host: string | undefined): boolean {
   return h === 'localhost' || h === '127.0.0.1' || h === '::1' || h.endsWith('.localhost');
 }
 
-export function attachClientGateway(io: Server, manager: RunManager, store: Store, log: Logger, opts: GatewayOptions): void {
+/** The gateway as a Fastify plugin: it attaches to the app's Socket.IO server and logs through the app's logger. */
+export async function clientGatewayPlugin(app: FastifyInstance, opts: GatewayOptions): Promise<void> {
+  attachClientGateway(opts.io, opts.manager, opts.store, app.log, opts);
+}
+
+function attachClientGateway(io: Server, manager: RunManager, store: Store, log: Logger, opts: GatewayOptions): void {
   const sockets = new Map<string, Socket>();
   let nextShard = store.clientCount();
 

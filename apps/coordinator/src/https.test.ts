@@ -7,7 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { connectNodeClient } from '@hushfl/node-client';
+import { connectNodeClient } from '@hushfl/node';
 import { createCoordinator } from './app.ts';
 
 describe('HTTPS', () => {

@@ -2,6 +2,5 @@
 export { createCoordinator, type Coordinator, type CoordinatorOptions } from './app.ts';
 export { RunManager, type CoordinatorEvent, type RoundSummary, type ClientConnection } from './runManager.ts';
 export { Store } from './store.ts';
-export { MnistTask, loadMnistPool } from './mnist.ts';
 
 export { loadRunConfigFile } from './configFile.ts';

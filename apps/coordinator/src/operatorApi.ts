@@ -1,27 +1,109 @@
 /**
- * The operator's HTTP API (for the dashboard and scripts) and the live Socket.IO namespace /v1/operator.
- * Every operator route requires `Authorization: Bearer <token>`; client routes (shard download) require the
- * client's session instead.
+ * The operator's HTTP API (for the dashboard and scripts) and the live Socket.IO namespace /v1/operator, as an
+ * encapsulated Fastify plugin. Routes, their parameters, bodies and responses come from the route table of
+ * @hushfl/protocol (operatorApi.ts): requests are validated and JSON responses serialized with its zod
+ * schemas, so nothing the contract does not declare goes out. Every operator route requires
+ * `Authorization: Bearer <token>`; client routes (shard download) require the client's session instead.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifySchema, onRequestHookHandler } from 'fastify';
 import { existsSync, readFileSync } from 'node:fs';
 import type { Server } from 'socket.io';
-import { ConfigError, OPERATOR_NAMESPACE, parseRunConfig, vectorBytes, type RunConfig } from '@hushfl/protocol';
+import {
+  apiErrorSchema,
+  ConfigError,
+  OPERATOR_NAMESPACE,
+  operatorRoutes,
+  RUN_ACTIONS,
+  vectorBytes,
+  type ApiSchema,
+  type ModelHeadersInput,
+  type OperatorRoute,
+  type RouteBody,
+  type RouteParams,
+  type RouteResponseInput,
+  type RunConfig,
+  type Status,
+} from '@hushfl/protocol';
 import { hashToken, sameSecret } from './auth.ts';
-import type { CoordinatorEvent, RunManager } from './runManager.ts';
+import type { CoordinatorEvent } from './runManager.ts';
 import type { Store } from './store.ts';
 
-const runIdParam = { type: 'object', properties: { id: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } }, required: ['id'] } as const;
+/** What the operator API needs of the run manager. */
+export interface OperatorBackend {
+  status(): Status;
+  activeRunId(): string | null;
+  readonly connectedCount: number;
+  /** Rejects when a run is in progress (→ 409). */
+  createRun(config: RunConfig): Promise<string>;
+  /** Each throws (or rejects with) an Error with a message when the run is not the active one (→ 409). */
+  pause(id: string): void | Promise<void>;
+  resume(id: string): void | Promise<void>;
+  stop(id: string): void | Promise<void>;
+  metricsPath(id: string): string;
+  latestModel(id: string): { round: number; weights: Float32Array } | undefined;
+  currentTask(): { shardBytes(i: number): Uint8Array };
+  on(event: 'event', listener: (e: CoordinatorEvent) => void): unknown;
+}
 
-export function registerOperatorApi(
-  app: FastifyInstance,
-  io: Server,
-  manager: RunManager,
-  store: Store,
-  operatorToken: string,
+export interface OperatorApiOptions {
+  readonly io: Server;
+  readonly manager: OperatorBackend;
+  readonly store: Store;
+  readonly operatorToken: string;
   /** Where devices reach the client page (joinUrls.ts); known once the server listens. */
-  joinUrls: () => string[] = () => [],
+  readonly joinUrls?: () => string[];
+}
+
+type RouteTypes<R extends OperatorRoute> = { Params: RouteParams<R>; Body: RouteBody<R> };
+/** A handler returns its route's JSON response (before the schema parses it), or the reply it sent itself. */
+type Handler<R extends OperatorRoute> = (req: FastifyRequest<RouteTypes<R>>, reply: FastifyReply) => Promise<RouteResponseInput<R> | FastifyReply>;
+
+/** The Fastify schema of a route: its params and body, its JSON success response and its error bodies. */
+function schemaOf(r: OperatorRoute): FastifySchema {
+  const response: Record<number, ApiSchema> = {};
+  // Downloads and binary bodies go out as bytes; only JSON answers pass the serializer.
+  if (r.response && !r.download && !r.binary) response[r.status] = r.response;
+  for (const code of r.errors) response[code] = apiErrorSchema;
+  return { ...(r.params ? { params: r.params } : {}), ...(r.body ? { body: r.body } : {}), response };
+}
+
+function route<R extends OperatorRoute>(
+  scope: FastifyInstance,
+  r: R,
+  handler: Handler<R>,
+  options: { bodyLimit?: number; onRequest?: onRequestHookHandler } = {},
 ): void {
+  scope.route<RouteTypes<R>>({ method: r.method, url: r.path, schema: schemaOf(r), ...options, handler });
+}
+
+const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+/** Zod as the plugin's validator and serializer, and errors as the contract's `{ error, issues? }`. */
+function useZod(app: FastifyInstance): void {
+  // A bad field is a 400 naming it, in parseRunConfig's words (ConfigError: "ddg.bits: ...").
+  app.setValidatorCompiler<ApiSchema>(({ schema }) => (data) => {
+    const r = schema.safeParse(data);
+    return r.success ? { value: r.data } : { error: new ConfigError(r.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }))) };
+  });
+  // Parsing drops every key the response schema does not declare; a response that breaks it is a 500.
+  app.setSerializerCompiler<ApiSchema>(({ schema, method, url, httpStatus }) => (data) => {
+    const r = schema.safeParse(data);
+    if (!r.success) throw new Error(`${method} ${url} ${httpStatus}: the response breaks its schema: ${r.error.message}`);
+    return JSON.stringify(r.data);
+  });
+  app.setErrorHandler<FastifyError>((error, _req, reply) => {
+    if (error instanceof ConfigError) return reply.code(400).send({ error: error.message, issues: error.issues });
+    const status = error.statusCode ?? 500;
+    if (status >= 400 && status < 500) return reply.code(status).send({ error: error.message });
+    throw error; // the server's own error handler logs it and answers 500
+  });
+}
+
+export async function operatorApiPlugin(app: FastifyInstance, o: OperatorApiOptions): Promise<void> {
+  const { manager, store, operatorToken } = o;
+  const joinUrls = o.joinUrls ?? (() => []);
+  useZod(app);
+
   const authorized = (header: string | undefined) => {
     const m = /^Bearer (.+)$/.exec(header ?? '');
     return Boolean(m && sameSecret(m[1]!, operatorToken));
@@ -33,40 +115,40 @@ export function registerOperatorApi(
   };
   const notFound = (reply: FastifyReply, what: string) => reply.code(404).send({ error: `${what} not found` });
 
-  app.get('/api/health', async () => ({ ok: true, clientsConnected: manager.connectedCount, activeRun: manager.activeRunId() }));
+  route(app, operatorRoutes.health, async () => ({ ok: true as const, clientsConnected: manager.connectedCount, activeRun: manager.activeRunId() }));
 
   app.register(async (ops) => {
     ops.addHook('onRequest', guard);
 
-    ops.get('/api/status', async () => manager.status());
+    route(ops, operatorRoutes.status, async () => manager.status());
 
-    ops.get('/api/join', async () => ({ urls: joinUrls() }));
+    route(ops, operatorRoutes.join, async () => ({ urls: joinUrls() }));
 
-    ops.get('/api/runs', async () => store.runs().map(({ config: _c, ddg, ...r }) => ({ ...r, ddg: JSON.parse(ddg) })));
+    route(ops, operatorRoutes.runs, async () => store.runs().map(({ config: _c, ddg, ...r }) => ({ ...r, ddg: JSON.parse(ddg) })));
 
-    ops.post('/api/runs', { bodyLimit: 1 << 20 }, async (req, reply) => {
-      let config: RunConfig;
-      try {
-        config = parseRunConfig(req.body);
-      } catch (e) {
-        if (e instanceof ConfigError) return reply.code(400).send({ error: e.message, issues: e.issues });
-        throw e;
-      }
-      try {
-        return reply.code(201).send({ runId: await manager.createRun(config) });
-      } catch (e) {
-        return reply.code(409).send({ error: (e as Error).message });
-      }
-    });
+    route(
+      ops,
+      operatorRoutes.createRun,
+      async (req, reply) => {
+        try {
+          const runId = await manager.createRun(req.body);
+          reply.code(201);
+          return { runId };
+        } catch (e) {
+          return reply.code(409).send({ error: messageOf(e) });
+        }
+      },
+      { bodyLimit: 1 << 20 },
+    );
 
-    ops.get('/api/runs/:id', { schema: { params: runIdParam } }, async (req, reply) => {
-      const row = store.run((req.params as { id: string }).id);
+    route(ops, operatorRoutes.run, async (req, reply) => {
+      const row = store.run(req.params.id);
       if (!row) return notFound(reply, 'run');
       return { ...row, config: JSON.parse(row.config), ddg: JSON.parse(row.ddg), live: manager.activeRunId() === row.id ? manager.status() : null };
     });
 
-    ops.get('/api/runs/:id/rounds', { schema: { params: runIdParam } }, async (req, reply) => {
-      const { id } = req.params as { id: string };
+    route(ops, operatorRoutes.rounds, async (req, reply) => {
+      const { id } = req.params;
       if (!store.run(id)) return notFound(reply, 'run');
       return store.rounds(id).map((r) => ({
         ...r,
@@ -77,57 +159,70 @@ export function registerOperatorApi(
       }));
     });
 
-    ops.get('/api/runs/:id/metrics', { schema: { params: runIdParam } }, async (req, reply) => {
-      const path = manager.metricsPath((req.params as { id: string }).id);
+    route(ops, operatorRoutes.metrics, async (req, reply) => {
+      const path = manager.metricsPath(req.params.id);
       if (!existsSync(path)) return notFound(reply, 'metrics');
-      return reply.type('application/json').header('content-disposition', 'attachment; filename="server_metrics.json"').send(readFileSync(path));
+      return reply.type('application/json').header('content-disposition', `attachment; filename="${operatorRoutes.metrics.download}"`).send(readFileSync(path));
     });
 
-    ops.get('/api/runs/:id/model', { schema: { params: runIdParam } }, async (req, reply) => {
-      const { id } = req.params as { id: string };
+    route(ops, operatorRoutes.model, async (req, reply) => {
+      const { id } = req.params;
       const row = store.run(id);
       const model = row && manager.latestModel(id);
       if (!row || !model) return notFound(reply, 'model');
+      const { binary } = operatorRoutes.model;
+      const headers: ModelHeadersInput = {
+        'x-hushfl-round': String(model.round),
+        'x-hushfl-dim': String(model.weights.length),
+        'x-hushfl-model': JSON.stringify(JSON.parse(row.config).task.model),
+      };
       return reply
-        .type('application/octet-stream')
+        .type(binary.contentType)
         .header('content-disposition', `attachment; filename="${id}-round${model.round}.f32"`)
-        .header('x-hushfl-round', String(model.round))
-        .header('x-hushfl-dim', String(model.weights.length))
-        .header('x-hushfl-model', JSON.stringify(JSON.parse(row.config).task.model))
+        .headers(headers)
         .send(Buffer.from(vectorBytes(model.weights)));
     });
 
-    for (const action of ['pause', 'resume', 'stop'] as const) {
-      ops.post(`/api/runs/:id/${action}`, { schema: { params: runIdParam } }, async (req, reply) => {
-        const { id } = req.params as { id: string };
+    for (const action of RUN_ACTIONS) {
+      route(ops, operatorRoutes[action], async (req, reply) => {
         try {
-          manager[action](id);
-          return { ok: true, status: manager.status() };
+          await manager[action](req.params.id);
+          return { ok: true as const, status: manager.status() };
         } catch (e) {
-          return reply.code(409).send({ error: (e as Error).message });
+          return reply.code(409).send({ error: messageOf(e) });
         }
       });
     }
   });
 
-  // A client downloads its own shards: session required, and only the shards assigned to it.
-  app.get('/api/tasks/mnist/shards/:index', async (req, reply) => {
-    const index = Number((req.params as { index: string }).index);
+  // A client downloads its own shards: session required (checked before the index is), and only the shards
+  // assigned to it.
+  const sessionClients = new WeakMap<FastifyRequest, { shards: number[] }>();
+  const clientSession: onRequestHookHandler = async (req, reply) => {
     const session = /^([A-Za-z0-9_-]{8,64}):([A-Za-z0-9_-]{16,128})$/.exec(String(req.headers['x-hushfl-session'] ?? ''));
     const client = session ? store.client(session[1]!) : undefined;
     if (!session || !client || !sameSecret(hashToken(session[2]!), client.token_hash)) {
-      return reply.code(401).send({ error: 'client session required: X-Hushfl-Session: <clientId>:<sessionToken>' });
+      await reply.code(401).send({ error: 'client session required: X-Hushfl-Session: <clientId>:<sessionToken>' });
+      return;
     }
-    if (!Number.isInteger(index) || !client.shards.includes(index))
-      return reply.code(403).send({ error: `shard ${String(req.params)} is not assigned to this client` });
-    return reply
-      .type('application/octet-stream')
-      .header('cache-control', 'no-store')
-      .send(Buffer.from(manager.currentTask().shardBytes(index)));
-  });
+    sessionClients.set(req, client);
+  };
+  route(
+    app,
+    operatorRoutes.shard,
+    async (req, reply) => {
+      const { index } = req.params;
+      if (!sessionClients.get(req)?.shards.includes(index)) return reply.code(403).send({ error: `shard ${index} is not assigned to this client` });
+      return reply
+        .type(operatorRoutes.shard.binary.contentType)
+        .header('cache-control', 'no-store')
+        .send(Buffer.from(manager.currentTask().shardBytes(index)));
+    },
+    { onRequest: clientSession },
+  );
 
   // Live events for operators.
-  const ops = io.of(OPERATOR_NAMESPACE);
+  const ops = o.io.of(OPERATOR_NAMESPACE);
   ops.use((socket, next) => {
     const token = (socket.handshake.auth as { token?: unknown })?.token;
     if (typeof token === 'string' && sameSecret(token, operatorToken)) next();

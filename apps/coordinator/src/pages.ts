@@ -20,7 +20,8 @@ export function webRoot(): string {
   return join(dirname(require.resolve('@hushfl/web/package.json')), 'dist');
 }
 
-export async function registerPages(app: FastifyInstance, root = webRoot()): Promise<void> {
+export async function pagesPlugin(app: FastifyInstance, opts: { root?: string }): Promise<void> {
+  const root = opts.root ?? webRoot();
   app.addHook('onSend', async (req, reply) => {
     if (!req.url.startsWith('/api/')) for (const [k, v] of Object.entries(ISOLATION_HEADERS)) reply.header(k, v);
   });

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { RdpLedger, ddgRoundRdp } from '@hushfl/ddp';
-import type { DdgPlan } from '@hushfl/protocol';
+import type { DdgPlan } from '@hushfl/engine';
 import { startClients, startTestCoordinator, stopAll, testConfig } from './testing.ts';
 
 /** P(Bin(n, q) < m), from the binomial pmf. */

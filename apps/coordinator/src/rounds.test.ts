@@ -6,9 +6,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { VanishPoint } from '@hushfl/node-client';
+import type { VanishPoint } from '@hushfl/node';
 import { accountDdg } from '@hushfl/ddp';
-import { parseRunConfig, planDdg, type DdgPlan } from '@hushfl/protocol';
+import { SECAGG_STAGES } from '@hushfl/secagg';
+import { planDdg, type DdgPlan } from '@hushfl/engine';
+import { parseRunConfig } from '@hushfl/protocol';
 import { Store } from './store.ts';
 import { startClients, startTestCoordinator, stopAll, testConfig } from './testing.ts';
 
@@ -56,7 +58,7 @@ describe('federated rounds over Socket.IO', () => {
     for (const r of metrics.rounds) {
       expect(r).toMatchObject({ status: 'completed', contributors: 8, selected: 8 });
       expect(r.accuracy).toBeGreaterThan(0);
-      expect(Object.keys(r.durationsMs)).toEqual(['advertise-keys', 'share-keys', 'masked-input', 'consistency-check', 'unmasking']);
+      expect(Object.keys(r.durationsMs)).toEqual(SECAGG_STAGES);
       expect(r.bytesUp).toBeGreaterThan(8 * 4 * 65536); // eight masked inputs of 2^16 words
       expect(r.bytesDown).toBeGreaterThan(8 * 4 * 50_890); // eight copies of the global model
     }

@@ -2,12 +2,12 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connectNodeClient, type NodeClient, type NodeClientOptions } from '@hushfl/node-client';
+import { connectNodeClient, type NodeClient, type NodeClientOptions } from '@hushfl/node';
 import { parseRunConfig, type RunConfigInput } from '@hushfl/protocol';
 import { createCoordinator, type Coordinator } from './app.ts';
 import type { CoordinatorEvent, RoundSummary } from './runManager.ts';
 
-export const fastDeadlines = { training: 60, shareKeys: 10, maskedInput: 10, consistencyCheck: 10, unmasking: 10, waitForClients: 60 };
+export const fastDeadlines = { training: 60, shareKeys: 10, maskedInput: 10, consistencyCheck: 10, unmasking: 10 };
 
 export function testConfig(overrides: Partial<RunConfigInput> & Pick<RunConfigInput, 'rounds' | 'minClients'>): RunConfigInput {
   return {

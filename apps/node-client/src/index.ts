@@ -1,3 +1,7 @@
-/** @hushfl/node-client — FL clients in Node (Socket.IO + packages/client on TensorFlow.js WASM). */
-export { connectNodeClient, type NodeClient, type NodeClientOptions, type VanishPoint } from './nodeClient.ts';
-export { initNodeTf } from './nodeTf.ts';
+/**
+ * @hushfl/node-client — the Node client program: N FL clients (@hushfl/node) in worker threads that join a
+ * coordinator, optionally dropping out of rounds. Used by `hushfl simulate` and the `hushfl-node-client` bin.
+ */
+export { startClientPool, type ClientPool, type ClientPoolOptions } from './workerPool.ts';
+export type { WorkerInput, WorkerMessage } from './clientWorker.ts';
+export { main } from './main.ts';

@@ -7,7 +7,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ModelSpec } from '@hushfl/protocol';
 import { figure, medianMs, type Figure } from '../../../bench/lib.ts';
-import { FunctionalModel, buildModel, dpsgdStep, dpsgdStepNaive } from '../src/index.ts';
+import { buildModel } from '@hushfl/tasks';
+import { FunctionalModel, dpsgdStep, dpsgdStepNaive } from '../src/index.ts';
 import { initTestTf, syntheticDigits } from '../src/testing.ts';
 
 export async function benchDpsgd(): Promise<Figure[]> {

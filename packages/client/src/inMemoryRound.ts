@@ -3,8 +3,9 @@
  * in memory (through the same wire envelopes and schemas) instead of sockets. Used by tests and by the
  * utility experiment, which must go through the real encode/mask/unmask/decode code but needs no network.
  */
+import { type EngineCommand, type InMemoryClientFactory, RoundEngine, type RoundSetup } from '@hushfl/engine';
 import {
-  RoundEngine,
+  EVENTS,
   pack,
   roundEndSchema,
   secaggClientToWire,
@@ -12,8 +13,6 @@ import {
   secaggEnvelopeFromServer,
   taskMessageSchema,
   unpack,
-  type EngineCommand,
-  type RoundSetup,
 } from '@hushfl/protocol';
 import type { ClientRuntime, RuntimeHost } from './runtime.ts';
 
@@ -109,4 +108,37 @@ export function inMemoryClient(
     ...(onClippedUpdates ? { onClippedUpdates } : {}),
   });
   return { clientId, runtime, connect: (h) => (target = h) };
+}
+
+/**
+ * A client runtime as a client of the engine's in-memory driver (`runInMemory`, packages/engine): the
+ * coordinator's envelopes are checked with the protocol's schemas and handed to the runtime, and its SecAgg
+ * messages go back packed, exactly as over a socket. `make` builds the runtime on the client's first task and
+ * `release` (if given) is called when a round ends, so a large population costs nothing until selected.
+ */
+export function runtimeClient(make: (host: RuntimeHost) => ClientRuntime, release?: (runtime: ClientRuntime) => void): InMemoryClientFactory {
+  return (_clientId, toCoordinator) => {
+    let runtime: ClientRuntime | null = null;
+    const host: RuntimeHost = {
+      sendSecAgg: (roundId, message) => toCoordinator(EVENTS.secagg, pack({ roundId, message: secaggClientToWire(message) })),
+      report() {},
+    };
+    return {
+      async deliver(event, payload) {
+        if (event === EVENTS.task) {
+          runtime ??= make(host);
+          await runtime.onTask(taskMessageSchema.parse(unpack(payload)));
+        } else if (event === EVENTS.secagg && runtime) {
+          const env = secaggEnvelopeFromServer.parse(unpack(payload));
+          await runtime.onSecAgg(env.roundId, env.message);
+        } else if (event === EVENTS.roundEnd && runtime) {
+          runtime.onRoundEnd(roundEndSchema.parse(payload));
+          if (release) {
+            release(runtime);
+            runtime = null;
+          }
+        }
+      },
+    };
+  };
 }

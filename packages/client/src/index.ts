@@ -1,10 +1,7 @@
 /**
  * @hushfl/client — the FL client runtime (training, DP-SGD, DDG encoding, SecAgg) shared by the browser page's
- * Worker and Node worker threads, plus the MNIST task's data and models.
+ * Worker and Node worker threads. Task code (data, models, evaluation) lives in @hushfl/tasks.
  */
-export * from './data.ts';
-export * from './partition.ts';
-export * from './model.ts';
 export * from './train.ts';
 export * from './functional.ts';
 export * from './ghostClipping.ts';
@@ -12,3 +9,4 @@ export * from './gaussian.ts';
 export * from './runtime.ts';
 export * from './trainer.ts';
 export * from './inMemoryRound.ts';
+export * from './session.ts';

@@ -5,9 +5,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { accountDpsgd } from '@hushfl/ddp';
-import type { RoundSetup } from '@hushfl/protocol';
+import type { RoundSetup } from '@hushfl/engine';
 import { inMemoryClient, runRoundInMemory, type InMemoryClient } from './inMemoryRound.ts';
-import { buildModel, getFlatWeights, modelDimension } from './model.ts';
+import { buildModel, getFlatWeights, modelDimension } from '@hushfl/tasks';
 import { ClientRuntime } from './runtime.ts';
 import { LocalTrainer } from './trainer.ts';
 import { initTestTf, syntheticDigits } from './testing.ts';

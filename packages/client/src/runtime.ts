@@ -5,9 +5,17 @@
  * Z_{2^B} — memory O(d), not O(k·d) — and runs the SecAgg client on that sum. The shell (a browser Worker or
  * a Node worker thread) wires it to the coordinator's socket through `RuntimeHost`.
  */
-import { RdpLedger, cryptoRandomWords, encodeDdg, l2Norm, nextPowerOfTwo, rdpToEpsilon } from '@hushfl/ddp';
+import { clipFactor, cryptoRandomWords, encodeDdg, l2Norm, nextPowerOfTwo, RdpLedger, rdpToEpsilon } from '@hushfl/ddp';
 import { f32FromBytes, type Report, type TaskMessage } from '@hushfl/protocol';
-import { SecAggClient, addInPlace, type SecAggClientMessage, type SecAggClientSnapshot, type SecAggServerMessage, type SecAggStage } from '@hushfl/secagg';
+import {
+  SecAggClient,
+  addInPlace,
+  stageOpenedBy,
+  type SecAggClientMessage,
+  type SecAggClientSnapshot,
+  type SecAggServerMessage,
+  type SecAggStage,
+} from '@hushfl/secagg';
 import type { Trainer, TrainOutput } from './trainer.ts';
 
 /** The in-flight round as the page stores it (IndexedDB), to continue after a reload. */
@@ -146,7 +154,7 @@ export class ClientRuntime {
         const delta = result.delta;
         if (this.host.onClippedUpdates) {
           const norm = l2Norm(delta);
-          const s = norm > task.ddg.clip ? task.ddg.clip / norm : 1;
+          const s = clipFactor(norm, task.ddg.clip);
           clipped.push(delta.map((v) => v * s));
         }
         const t0 = performance.now();
@@ -233,7 +241,7 @@ export class ClientRuntime {
     }
     const t0 = performance.now();
     const step = await round.secagg.handle(message);
-    const stage = STAGE_OF_REPLY[message.type];
+    const stage = stageOpenedBy(message.type);
     round.record.secaggMs[stage] = performance.now() - t0;
     if (step.aborted) {
       round.record.status = 'failed';
@@ -284,11 +292,3 @@ export class ClientRuntime {
     this.trainer.dispose();
   }
 }
-
-/** The stage a server message opens on the client (its reply belongs to it). */
-const STAGE_OF_REPLY: Record<SecAggServerMessage['type'], SecAggStage> = {
-  'neighbour-keys': 'share-keys',
-  'shares-for-you': 'masked-input',
-  survivors: 'consistency-check',
-  'unmask-request': 'unmasking',
-};

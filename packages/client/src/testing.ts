@@ -8,8 +8,7 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { chachaRandomWords } from '@hushfl/ddp';
-import type { Dataset } from './data.ts';
-import { CLASSES, FEATURES } from './model.ts';
+import { CLASSES, FEATURES, type Dataset } from '@hushfl/tasks';
 
 export async function initTestTf(): Promise<string> {
   if (tf.getBackend() === 'wasm') return 'wasm';

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildModel, evaluate, getFlatWeights, setFlatWeights } from './model.ts';
+import { buildModel, evaluate, getFlatWeights, setFlatWeights } from '@hushfl/tasks';
 import { initTestTf, syntheticDigits } from './testing.ts';
 import { batchTensors, dpsgdStep, dpsgdStepNaive, naiveClippedSum, trainLocal } from './train.ts';
 import { FunctionalModel } from './functional.ts';

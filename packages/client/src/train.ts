@@ -8,13 +8,11 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { cryptoRandomWords, dpsgdStepRdp, type RandomWords } from '@hushfl/ddp';
-import type { Dataset } from './data.ts';
+import { cryptoRandomWords, dpsgdStepRdp, shuffleInPlace, type RandomWords } from '@hushfl/ddp';
 import { GaussianNoise } from './gaussian.ts';
 import { FunctionalModel } from './functional.ts';
 import { clippedGradientSum, meanGradient } from './ghostClipping.ts';
-import { CLASSES, evaluate } from './model.ts';
-import { shuffleInPlace } from './partition.ts';
+import { CLASSES, evaluate, type Dataset } from '@hushfl/tasks';
 
 export interface TrainConfig {
   readonly epochs: number;

@@ -6,8 +6,7 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { ModelSpec, TaskMessage } from '@hushfl/protocol';
 import { cryptoRandomWords } from '@hushfl/ddp';
-import type { Dataset } from './data.ts';
-import { buildModel, getFlatWeights, setFlatWeights } from './model.ts';
+import { buildModel, getFlatWeights, setFlatWeights, type Dataset } from '@hushfl/tasks';
 import { trainLocal, type TrainProgress } from './train.ts';
 
 export interface TrainOutput {

@@ -56,6 +56,11 @@ export function l2Norm(x: ArrayLike<number>): number {
   return max * Math.sqrt(s);
 }
 
+/** The factor that L2-clips a vector of norm `norm` to norm `clip` (Alg. 1 line 1): min(1, c/‖x‖). */
+export function clipFactor(norm: number, clip: number): number {
+  return norm > clip ? clip / norm : 1;
+}
+
 export function encodeDdg(update: Float32Array | Float64Array, params: DdgParams, rotationSeed: Uint8Array, options: EncodeOptions = {}): DdgEncoding {
   const padded = validateDdgParams(params);
   if (update.length !== params.dim) {
@@ -75,7 +80,7 @@ export function encodeDdg(update: Float32Array | Float64Array, params: DdgParams
   const inputNorm = l2Norm(update);
   if (!Number.isFinite(inputNorm)) throw new DdpParameterError('update', 'update contains NaN or infinite values');
   // 3 is folded in: clip and 1/γ scaling are one multiplication (rotation is linear).
-  const scale = (inputNorm > params.clip ? params.clip / inputNorm : 1) / params.gamma;
+  const scale = clipFactor(inputNorm, params.clip) / params.gamma;
   for (let i = 0; i < update.length; i++) x[i] = update[i]! * scale;
   // 2. Pad with zeros to d' and rotate by H·D (Alg. 1 line 2, §4.2).
   x.fill(0, update.length);

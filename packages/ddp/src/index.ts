@@ -3,7 +3,7 @@
  * exact discrete Gaussian sampler of Canonne, Kamath & Steinke (2020) and the RDP accountants.
  * Pure TypeScript: runs unchanged in Node, browsers and Web Workers.
  */
-export { RandomWords, cryptoRandomWords, chachaRandomWords, randomSeed } from './random.ts';
+export { RandomWords, cryptoRandomWords, chachaRandomWords, randomSeed, shuffleInPlace } from './random.ts';
 export { type Rational, rational, rationalAtLeast, parseRational, rationalToNumber, formatRational } from './rational.ts';
 export {
   DiscreteGaussianSampler,
@@ -18,7 +18,7 @@ export { MAX_DIM, fwhtInPlace, isPowerOfTwo, nextPowerOfTwo } from './hadamard.t
 export { applyRademacherSigns, rotateInPlace, unrotateInPlace } from './rotation.ts';
 export { inflatedL2Bound, l1BoundFromL2, conditionalRoundInto } from './rounding.ts';
 export { type DdgParams, validateDdgParams, checkBits, checkBeta } from './params.ts';
-export { encodeDdg, gridNoiseVariance, l2Norm, type DdgEncoding, type EncodeOptions } from './encode.ts';
+export { clipFactor, encodeDdg, gridNoiseVariance, l2Norm, type DdgEncoding, type EncodeOptions } from './encode.ts';
 export { decodeDdg } from './decode.ts';
 export { DdpParameterError, RoundingBoundError } from './errors.ts';
 export {

@@ -102,3 +102,17 @@ export function randomSeed(): Uint8Array {
   globalThis.crypto.getRandomValues(s);
   return s;
 }
+
+/** Fisher–Yates with exact rejection sampling: every permutation equally likely (given uniform words). */
+export function shuffleInPlace<A extends { length: number; [index: number]: unknown }>(a: A, rw: RandomWords): void {
+  for (let i = a.length - 1; i > 0; i--) {
+    const m = i + 1;
+    const limit = 4294967296 - (4294967296 % m);
+    let w = rw.next();
+    while (w >= limit) w = rw.next();
+    const j = w % m;
+    const t = a[i];
+    a[i] = a[j];
+    a[j] = t;
+  }
+}

@@ -111,8 +111,6 @@ export const runConfigSchema = z
         maskedInput: seconds(60),
         consistencyCheck: seconds(20),
         unmasking: seconds(20),
-        /** How long to wait for enough clients before retrying the selection. */
-        waitForClients: seconds(600),
       })
       .prefault({}),
     server: z.object({ learningRate: z.number().positive().max(100).default(1), momentum: z.number().min(0).lt(1).default(0) }).prefault({}),
@@ -177,14 +175,4 @@ export function parseRunConfig(input: unknown): RunConfig {
     throw new ConfigError(r.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })));
   }
   return r.data;
-}
-
-/** Expected contributions per round: clientsPerRound, or q·population under Poisson sampling. */
-export function expectedClientsPerRound(c: RunConfig): number {
-  return 'clientsPerRound' in c.selection ? c.selection.clientsPerRound : Math.max(1, Math.round(c.selection.sampleRate * c.selection.population));
-}
-
-/** The client sampling rate the accountant may use: q under Poisson sampling, else 1 (no amplification). */
-export function accountingSampleRate(c: RunConfig): number {
-  return 'sampleRate' in c.selection ? c.selection.sampleRate : 1;
 }

@@ -1,12 +1,9 @@
 /**
- * @hushfl/protocol — the wire between coordinator and clients (versioned schemas), the run configuration,
- * the DDG plan of a run and the pure round engine.
+ * @hushfl/protocol — the wire between coordinator and clients (versioned schemas), and the run configuration.
  */
 export * from './binary.ts';
 export * from './envelope.ts';
 export * from './config.ts';
 export * from './messages.ts';
+export * from './operatorApi.ts';
 export * from './secaggWire.ts';
-export * from './ddgPlan.ts';
-export * from './roundEngine.ts';
-export * from './poissonSelection.ts';

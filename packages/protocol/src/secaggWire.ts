@@ -11,7 +11,8 @@ const clientId = z.number().int().min(1).max(0xffffffff);
 const roundId = z.string().min(1).max(128);
 const idList = z.array(clientId).max(MAX_CLIENTS_PER_ROUND);
 
-export const secaggClientWire = z.discriminatedUnion('type', [
+/** Typed against packages/secagg's message types: the compiler checks that every parsed message is one. */
+export const secaggClientWire: z.ZodType<SecAggClientMessage, unknown> = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('advertise-keys'),
     roundId,
@@ -49,7 +50,7 @@ export const secaggClientWire = z.discriminatedUnion('type', [
   }),
 ]);
 
-export const secaggServerWire = z.discriminatedUnion('type', [
+export const secaggServerWire: z.ZodType<SecAggServerMessage, unknown> = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('neighbour-keys'),
     roundId,
@@ -78,12 +79,4 @@ export const secaggServerWire = z.discriminatedUnion('type', [
 /** A client SecAgg message ready for the wire (the masked vector as bytes). */
 export function secaggClientToWire(m: SecAggClientMessage): unknown {
   return m.type === 'masked-input' ? { ...m, masked: vectorBytes(m.masked) } : m;
-}
-
-export function parseSecAggClientMessage(v: unknown): SecAggClientMessage {
-  return secaggClientWire.parse(v) as SecAggClientMessage;
-}
-
-export function parseSecAggServerMessage(v: unknown): SecAggServerMessage {
-  return secaggServerWire.parse(v) as SecAggServerMessage;
 }

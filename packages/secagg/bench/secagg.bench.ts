@@ -10,7 +10,7 @@
  * buys: client cost grows with k instead of n, and the server removes k masks per dropped client, not n.
  */
 import { figure, type Figure } from '../../../bench/lib.ts';
-import { chooseSecAggParams, simulateSecAggRound, type DropPoint } from '../src/index.ts';
+import { chooseSecAggParams, SECAGG_STAGES, simulateSecAggRound, type DropPoint } from '../src/index.ts';
 
 export async function benchSecAgg(options: { quick?: boolean } = {}): Promise<Figure[]> {
   const figures: Figure[] = [];
@@ -107,12 +107,7 @@ export async function fullGraphComparison(n: number, dim: number, dropout: numbe
     });
     if (r.error) throw r.error;
     const t = r.timingsMs;
-    const clientTotal =
-      t['advertise-keys'].clientMeanMs +
-      t['share-keys'].clientMeanMs +
-      t['masked-input'].clientMeanMs +
-      t['consistency-check'].clientMeanMs +
-      t.unmasking.clientMeanMs;
+    const clientTotal = SECAGG_STAGES.reduce((sum, stage) => sum + t[stage].clientMeanMs, 0);
     const inputsOf = { n, d: dim, dropout, graph: v.graph, k: v.k, t: v.t };
     figures.push(
       figure({ name: 'secagg-graph-client-total', inputs: inputsOf, value: clientTotal, unit: 'ms', note: 'mean client time over all five stages' }),

@@ -5,14 +5,27 @@
 export { SecAggError, type SecAggErrorCode } from './errors.ts';
 export * from './messages.ts';
 export { SecAggClient, type ClientStep, type SecAggClientState, type SecAggClientSnapshot } from './client.ts';
-export { SecAggServer, type SecAggResult, type ServerStep, type SecAggServerState } from './server.ts';
+export { SecAggServer, type SecAggResult, type ServerStep, type SecAggServerState, type SecAggServerSnapshot } from './server.ts';
 export { chooseSecAggParams, validateSecAggParams, log2BinomialTailAtLeast, type SecAggParams, type SecAggParamOptions } from './params.ts';
 export { neighbourGraph, seededPermutation, type NeighbourGraph } from './graph.ts';
 export { splitSecret, reconstructSecret, encodeShare, decodeShare, SHARE_BYTES, type ShamirShare } from './shamir.ts';
 export { FIELD_PRIME } from './field.ts';
 export { expandMask, expandWords, hkdfSha256, aesCtrKeystream, aesGcmSeal, aesGcmOpen, sha256 } from './symmetric.ts';
 export { defaultSuite, webCryptoSuite, nobleSuite, type CryptoSuite, type KeyPair } from './suite.ts';
-export { addInPlace, subInPlace, checkRingVector, ringMask } from './vector.ts';
+export { addInPlace, subInPlace, checkRingVector, ringMask, wordsAsBytes, bytesAsWords } from './vector.ts';
 export { isSmallOrderX25519 } from './smallOrder.ts';
-export { simulateSecAggRound, DROP_POINTS, type DropPoint, type SimulationOptions, type SimulationResult, type StageTiming } from './simulate.ts';
+export {
+  SECAGG_STAGE_TABLE,
+  SECAGG_STAGES,
+  STAGE_MESSAGE,
+  DROP_POINTS,
+  stageSpec,
+  stageCollecting,
+  stageOpenedBy,
+  lastMessageBefore,
+  type SecAggStageSpec,
+  type StageDeadline,
+  type DropPoint,
+} from './stages.ts';
+export { simulateSecAggRound, type SimulationOptions, type SimulationResult, type StageTiming } from './simulate.ts';
 export { SHARE_BOX_BYTES } from './shareBox.ts';

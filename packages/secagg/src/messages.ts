@@ -6,7 +6,8 @@
  * Stages: AdvertiseKeys → ShareKeys → MaskedInputCollection → ConsistencyCheck → Unmasking.
  */
 export type SecAggStage = 'advertise-keys' | 'share-keys' | 'masked-input' | 'consistency-check' | 'unmasking';
-export const SECAGG_STAGES: readonly SecAggStage[] = ['advertise-keys', 'share-keys', 'masked-input', 'consistency-check', 'unmasking'];
+// The stage order and each stage's message come from the stage table (stages.ts imports only types from here).
+export { SECAGG_STAGES, STAGE_MESSAGE } from './stages.ts';
 
 /** The public parameters of a round, known to the server and every selected client. */
 export interface SecAggConfig {
@@ -121,12 +122,3 @@ export interface UnmaskRequestMsg {
 }
 
 export type SecAggServerMessage = NeighbourKeysMsg | SharesForYouMsg | SurvivorsMsg | UnmaskRequestMsg;
-
-/** Which client message each stage collects. */
-export const STAGE_MESSAGE: Record<SecAggStage, SecAggClientMessage['type']> = {
-  'advertise-keys': 'advertise-keys',
-  'share-keys': 'share-keys',
-  'masked-input': 'masked-input',
-  'consistency-check': 'consistency-signature',
-  unmasking: 'unmask-shares',
-};

@@ -10,7 +10,8 @@ import type { SecAggClientMessage, SecAggConfig, SecAggServerMessage, UnmaskRequ
 import { neighbourGraph } from './graph.ts';
 import { chooseSecAggParams } from './params.ts';
 import { SecAggServer, type SecAggResult } from './server.ts';
-import { simulateSecAggRound, type DropPoint } from './simulate.ts';
+import { simulateSecAggRound } from './simulate.ts';
+import { DROP_POINTS, SECAGG_STAGES, lastMessageBefore, stageCollecting, type DropPoint } from './stages.ts';
 import { nobleSuite, webCryptoSuite } from './suite.ts';
 import { addInPlace } from './vector.ts';
 
@@ -103,8 +104,7 @@ describe('property: random n, dimension and drops — the exact sum or a forced 
     it(`trial ${trial}: n=${n}, d=${dim}, B=${bits}, drop rate ${dropRate}`, async () => {
       const ids = Array.from({ length: n }, (_, i) => 1 + i * 2 + (rnd() % 2));
       const drops = new Map<number, DropPoint>();
-      const points: DropPoint[] = ['before-advertise', 'after-advertise', 'after-share', 'after-masked-input', 'during-unmask'];
-      for (const id of ids) if (rnd() / 2 ** 32 < dropRate) drops.set(id, points[rnd() % points.length]!);
+      for (const id of ids) if (rnd() / 2 ** 32 < dropRate) drops.set(id, DROP_POINTS[rnd() % DROP_POINTS.length]!);
       const inputs = makeInputs(ids, dim, bits, trial + 10);
       const cfg = config(ids, dim, bits, undefined, undefined, `prop-${trial}`);
       const r = await simulateSecAggRound({ config: cfg, inputs, drops });
@@ -129,7 +129,14 @@ describe('property: random n, dimension and drops — the exact sum or a forced 
       }
       if (drops.size === 0) expect(r.included).toEqual(ids);
       // Included are exactly the clients whose masked input the server accepted.
-      const sentMasked = ids.filter((id) => !['before-advertise', 'after-advertise', 'after-share'].includes(drops.get(id) ?? ''));
+      const sentMaskedInput = (point: DropPoint) => {
+        const last = lastMessageBefore(point);
+        return last !== null && SECAGG_STAGES.indexOf(stageCollecting(last)) >= SECAGG_STAGES.indexOf('masked-input');
+      };
+      const sentMasked = ids.filter((id) => {
+        const point = drops.get(id);
+        return point === undefined || sentMaskedInput(point);
+      });
       for (const id of r.included!) expect(sentMasked).toContain(id);
       for (const id of sentMasked) if (!(id in r.dropped)) expect(r.included).toContain(id);
       expect(Array.from(r.sum!)).toEqual(Array.from(plainSum(inputs, r.included!, dim, bits)));

@@ -28,7 +28,7 @@ import { SHARE_BOX_BYTES } from './shareBox.ts';
 import { isSmallOrderX25519 } from './smallOrder.ts';
 import { defaultSuite, type CryptoSuite } from './suite.ts';
 import { sha256 } from './symmetric.ts';
-import { addInPlace, checkRingVector } from './vector.ts';
+import { addInPlace, bytesAsWords, checkRingVector, wordsAsBytes } from './vector.ts';
 
 export type SecAggServerState = SecAggStage | 'done' | 'aborted';
 
@@ -48,6 +48,28 @@ export interface ServerStep {
   readonly result?: SecAggResult;
   /** Why the round aborted. */
   readonly error?: SecAggError;
+}
+
+/**
+ * The server's whole state as plain data (JSON values and Uint8Array only), so it can be stored and a round
+ * continued by another process: `SecAggServer.restore(snapshot)` rebuilds the server exactly (the neighbour
+ * graph is recomputed from the public seed). Masked inputs travel as little-endian bytes.
+ */
+export interface SecAggServerSnapshot {
+  readonly version: 1;
+  readonly config: SecAggConfig;
+  readonly state: SecAggServerState;
+  readonly expected: readonly number[];
+  readonly keys: readonly AdvertiseKeysMsg[];
+  readonly shareMsgs: readonly ShareKeysMsg[];
+  readonly masked: readonly { readonly from: number; readonly masked: Uint8Array }[];
+  readonly signatures: readonly { readonly from: number; readonly signature: Uint8Array }[];
+  readonly unmaskRequests: readonly UnmaskRequestMsg[];
+  readonly unmaskShares: readonly UnmaskSharesMsg[];
+  readonly u1: readonly number[];
+  readonly u2: readonly number[];
+  readonly u3: readonly number[];
+  readonly droppedAt: readonly (readonly [number, SecAggStage])[];
 }
 
 export class SecAggServer {
@@ -83,6 +105,48 @@ export class SecAggServer {
 
   get state(): SecAggServerState {
     return this.stateValue;
+  }
+
+  snapshot(): SecAggServerSnapshot {
+    return {
+      version: 1,
+      config: this.config,
+      state: this.stateValue,
+      expected: [...this.expectedSet],
+      keys: [...this.keys.values()],
+      shareMsgs: [...this.shareMsgs.values()],
+      masked: [...this.masked].map(([from, m]) => ({ from, masked: wordsAsBytes(m) })),
+      signatures: [...this.signatures].map(([from, signature]) => ({ from, signature })),
+      unmaskRequests: [...this.unmaskRequests.values()],
+      unmaskShares: [...this.unmaskShares.values()],
+      u1: [...this.u1],
+      u2: [...this.u2],
+      u3: [...this.u3],
+      droppedAt: [...this.droppedAt],
+    };
+  }
+
+  /** Rebuilds a server from `snapshot()`; the masked inputs are checked like fresh input. */
+  static async restore(s: SecAggServerSnapshot, options: { suite?: CryptoSuite } = {}): Promise<SecAggServer> {
+    if (s?.version !== 1) throw new SecAggError('bad-parameters', 'unknown SecAgg server snapshot version');
+    const server = await SecAggServer.create(s.config, options);
+    server.stateValue = s.state;
+    server.expectedSet = new Set(s.expected);
+    for (const m of s.keys) server.keys.set(m.from, m);
+    for (const m of s.shareMsgs) server.shareMsgs.set(m.from, m);
+    for (const { from, masked } of s.masked) {
+      const words = bytesAsWords(masked);
+      checkRingVector(words, s.config.dim, s.config.bits, from);
+      server.masked.set(from, words);
+    }
+    for (const { from, signature } of s.signatures) server.signatures.set(from, signature);
+    for (const m of s.unmaskRequests) server.unmaskRequests.set(m.to, m);
+    for (const m of s.unmaskShares) server.unmaskShares.set(m.from, m);
+    server.u1 = new Set(s.u1);
+    server.u2 = new Set(s.u2);
+    server.u3 = new Set(s.u3);
+    for (const [id, stage] of s.droppedAt) server.droppedAt.set(id, stage);
+    return server;
   }
 
   /** The neighbours of a client in this round's graph. */

@@ -7,24 +7,13 @@ import { SecAggClient } from './client.ts';
 import { SecAggError } from './errors.ts';
 import type { SecAggClientMessage, SecAggConfig, SecAggServerMessage, SecAggStage } from './messages.ts';
 import { SecAggServer } from './server.ts';
+import { SECAGG_STAGES, lastMessageBefore, stageCollecting, type DropPoint } from './stages.ts';
 import type { CryptoSuite } from './suite.ts';
-
-/** Where a client stops answering. Clients that stop before their masked input is accepted are not in the sum. */
-export type DropPoint = 'before-advertise' | 'after-advertise' | 'after-share' | 'after-masked-input' | 'during-unmask';
-export const DROP_POINTS: readonly DropPoint[] = ['before-advertise', 'after-advertise', 'after-share', 'after-masked-input', 'during-unmask'];
-
-/** The last message a client sends before it vanishes. */
-const LAST_MESSAGE: Record<DropPoint, SecAggClientMessage['type'] | null> = {
-  'before-advertise': null,
-  'after-advertise': 'advertise-keys',
-  'after-share': 'share-keys',
-  'after-masked-input': 'masked-input',
-  'during-unmask': 'consistency-signature',
-};
 
 export interface SimulationOptions {
   readonly config: SecAggConfig;
   readonly inputs: ReadonlyMap<number, Uint32Array>;
+  /** Clients that stop answering, and where. Those that stop before their masked input is accepted are not in the sum. */
   readonly drops?: ReadonlyMap<number, DropPoint>;
   readonly suite?: CryptoSuite;
 }
@@ -48,14 +37,6 @@ export interface SimulationResult {
   readonly warnings: readonly SecAggError[];
 }
 
-const STAGE_OF: Record<SecAggClientMessage['type'], SecAggStage> = {
-  'advertise-keys': 'advertise-keys',
-  'share-keys': 'share-keys',
-  'masked-input': 'masked-input',
-  'consistency-signature': 'consistency-check',
-  'unmask-shares': 'unmasking',
-};
-
 export async function simulateSecAggRound(opts: SimulationOptions): Promise<SimulationResult> {
   const { config } = opts;
   const drops = opts.drops ?? new Map<number, DropPoint>();
@@ -76,11 +57,12 @@ export async function simulateSecAggRound(opts: SimulationOptions): Promise<Simu
     const t0 = performance.now();
     const msg = await produce();
     if (!msg) return;
-    const stage = STAGE_OF[msg.type];
+    const stage = stageCollecting(msg.type);
     (clientTimes.get(stage) ?? clientTimes.set(stage, []).get(stage)!).push(performance.now() - t0);
     const refused = await server.receive(msg);
     if (refused) warnings.push(refused);
-    if (LAST_MESSAGE[drops.get(id) ?? 'before-advertise'] === msg.type && drops.has(id)) stopped.add(id);
+    const dropPoint = drops.get(id);
+    if (dropPoint && lastMessageBefore(dropPoint) === msg.type) stopped.add(id);
   };
 
   for (const id of [...clients.keys()].sort((a, b) => a - b)) {
@@ -122,7 +104,7 @@ export async function simulateSecAggRound(opts: SimulationOptions): Promise<Simu
   }
 
   const timingsMs = {} as Record<SecAggStage, StageTiming>;
-  for (const stage of ['advertise-keys', 'share-keys', 'masked-input', 'consistency-check', 'unmasking'] as SecAggStage[]) {
+  for (const stage of SECAGG_STAGES) {
     const times = clientTimes.get(stage) ?? [];
     timingsMs[stage] = {
       serverMs: serverTimes.get(stage) ?? 0,

@@ -30,3 +30,24 @@ export function checkRingVector(v: unknown, dim: number, bits: number, clientId?
     }
   }
 }
+
+const littleEndian = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** A ring vector as little-endian bytes (a view on little-endian hosts). */
+export function wordsAsBytes(v: Uint32Array): Uint8Array {
+  if (littleEndian) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+  const out = new Uint8Array(v.byteLength);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < v.length; i++) view.setUint32(i * 4, v[i]!, true);
+  return out;
+}
+
+/** Little-endian bytes as a ring vector (a copy when misaligned or on big-endian hosts). */
+export function bytesAsWords(b: Uint8Array): Uint32Array {
+  if (b.length % 4 !== 0) throw new SecAggError('bad-length', `a vector needs whole 32-bit words, got ${b.length} bytes`);
+  if (littleEndian && b.byteOffset % 4 === 0) return new Uint32Array(b.buffer, b.byteOffset, b.length / 4);
+  const out = new Uint32Array(b.length / 4);
+  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  for (let i = 0; i < out.length; i++) out[i] = view.getUint32(i * 4, true);
+  return out;
+}

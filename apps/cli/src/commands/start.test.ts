@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { connectNodeClient, type NodeClient } from '@hushfl/node-client';
+import { connectNodeClient, type NodeClient } from '@hushfl/node';
 
 const bin = fileURLToPath(new URL('../../bin/hushfl.mjs', import.meta.url));
 const TOKEN = 'restart-test-token-0123456789abcdef';
@@ -117,7 +117,7 @@ describe('hushfl start: what it prints', () => {
         child.once('exit', (code) => reject(new Error(`hushfl start exited with ${code}`)));
       });
       expect(text).toMatch(/operator dashboard +http:\/\/127\.0\.0\.1:\d+\/dashboard/);
-      const printed = /simulate Node clients +pnpm hushfl (simulate .*)\n/.exec(text)![1]!;
+      const printed = /simulate Node clients +npm run hushfl -- (simulate .*)\n/.exec(text)![1]!;
       const args = printed.replace('--clients 10 --rounds 5', '--clients 2 --rounds 1 --workers 1 --json').split(' ');
       const sim = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';

@@ -3,28 +3,18 @@
  * and rounds, it trains MNIST federatedly under
  * - no DP (FedAvg of the clipped updates),
  * - central DP: the server adds N(0, z²c²) to the clipped sum, z from the sampled Gaussian accountant,
- * - DDG at each bit width, through the real packages/ddp encoding and packages/secagg protocol (the round
- *   engine and client runtimes in memory, no sockets), calibrated with the DDG accountant,
+ * - DDG at each bit width, through the RunEngine (packages/engine) with the real client runtimes in memory
+ *   (no sockets), calibrated with the DDG accountant,
  * all to the same (ε, δ). As in Kairouz et al. (2021) and TensorFlow Federated, n clients are drawn uniformly
- * per round from a population N and accounted with sampling rate q = n/N.
+ * per round from a population N and accounted with sampling rate q = n/N. Selection, clipping and FedAvg are the
+ * engine's own functions for every mechanism (one seed, one selection stream: the same clients each round).
  */
-import { accountDpsgd, calibrateDdg, chachaRandomWords, l2Norm, type RandomWords } from '@hushfl/ddp';
-import {
-  ClientRuntime,
-  GaussianNoise,
-  LocalTrainer,
-  buildModel,
-  decodeShard,
-  evaluate,
-  getFlatWeights,
-  inMemoryClient,
-  runRoundInMemory,
-  setFlatWeights,
-  type InMemoryClient,
-} from '@hushfl/client';
-import { MnistTask } from '@hushfl/coordinator';
-import { initNodeTf } from '@hushfl/node-client';
-import type { ModelSpec } from '@hushfl/protocol';
+import { accountDpsgd, calibrateDdg, chachaRandomWords, clipFactor, cryptoRandomWords, l2Norm, type RandomWords } from '@hushfl/ddp';
+import { ClientRuntime, GaussianNoise, LocalTrainer, runtimeClient } from '@hushfl/client';
+import { fedAvgStep, type Party, planDdg, RunEngine, runInMemory, selectFixed, VirtualClock } from '@hushfl/engine';
+import { initNodeTf, loadMnistPool } from '@hushfl/node';
+import { type ModelSpec, parseRunConfig } from '@hushfl/protocol';
+import { buildModel, decodeShard, evaluate, getFlatWeights, MnistTask, setFlatWeights } from '@hushfl/tasks';
 
 export type Mechanism = 'none' | 'central' | 'ddg';
 
@@ -63,16 +53,9 @@ function seeded(seed: number, tag: number): RandomWords {
   return chachaRandomWords(s);
 }
 
-/** n distinct clients of the population, uniformly (the same for every mechanism under one seed). */
-function sample(population: number, n: number, rw: RandomWords): number[] {
-  const chosen = new Set<number>();
-  while (chosen.size < n) {
-    const limit = 4294967296 - (4294967296 % population);
-    let w = rw.next();
-    while (w >= limit) w = rw.next();
-    chosen.add(w % population);
-  }
-  return [...chosen];
+/** The population in a fixed order, each client one contribution (the engine's selection shuffles a copy). */
+function population(n: number): Party[] {
+  return Array.from({ length: n }, (_, i) => ({ clientId: `c${i}`, contributions: 1 }));
 }
 
 /** The smallest noise multiplier z whose sampled Gaussian ε over `rounds` is at most the target. */
@@ -101,7 +84,7 @@ export async function runUtilityExperiment(o: UtilityOptions): Promise<{ results
   const clip = o.clip ?? 1;
   const n = o.clientsPerRound;
   const q = n / o.population;
-  const task = new MnistTask({ name: 'mnist', model: SPEC, partition: { kind: 'iid' }, shards: o.population, testExamples: 1000, seed: 1 });
+  const task = new MnistTask({ name: 'mnist', model: SPEC, partition: { kind: 'iid' }, shards: o.population, testExamples: 1000, seed: 1 }, loadMnistPool());
   const shards = Array.from({ length: o.population }, (_, i) => decodeShard(task.shardBytes(i)));
   const model = buildModel(SPEC);
   const dim = (await getFlatWeights(model)).length;
@@ -119,7 +102,7 @@ export async function runUtilityExperiment(o: UtilityOptions): Promise<{ results
       const selection = seeded(seed, 1);
       // Every mechanism starts from the same weights under a seed.
       const init = seeded(seed, 2);
-      let weights = Float32Array.from({ length: dim }, () => ((init.next() % 2001) - 1000) / 40_000);
+      let weights: Float32Array = Float32Array.from({ length: dim }, () => ((init.next() % 2001) - 1000) / 40_000);
       let ddg: { gamma: number; localStddev: number } | null = null;
       let z = 0;
       if (s.mechanism === 'central') {
@@ -130,52 +113,54 @@ export async function runUtilityExperiment(o: UtilityOptions): Promise<{ results
         ddg = { gamma: cal.gamma, localStddev: cal.localStddev };
         noise = { gamma: cal.gamma, localStddev: cal.localStddev, gridStddev: cal.gridStddev };
       }
-      const gauss = new GaussianNoise();
-      for (let round = 0; round < o.rounds; round++) {
-        const chosen = sample(o.population, n, selection);
-        const mean = new Float64Array(dim);
-        if (s.mechanism === 'ddg') {
-          const clients = new Map<string, InMemoryClient>();
-          for (const c of chosen)
-            clients.set(
-              `c${c}`,
-              inMemoryClient(`c${c}`, (host) => new ClientRuntime(new LocalTrainer([shards[c]!], backend), host)),
-            );
-          const outcome = await runRoundInMemory(
-            {
-              runId: `utility-${seed}`,
-              round,
-              attempt: 1,
-              parties: chosen.map((c) => ({ clientId: `c${c}`, contributions: 1 })),
-              modelSpec: SPEC,
-              weights,
-              training: TRAINING,
-              dpsgd: null,
-              ddg: { dim, clip, gamma: ddg!.gamma, beta: Math.exp(-0.5), bits: s.bits!, localStddev: ddg!.localStddev },
-              secagg: { dropoutRate: 0.1, corruptRate: 0.1 },
-              deadlinesMs: { 'advertise-keys': 1, 'share-keys': 1, 'masked-input': 1, 'consistency-check': 1, unmasking: 1 },
-              minContributions: n,
-              rotationSeed: globalThis.crypto.getRandomValues(new Uint8Array(32)),
-              graphSeed: globalThis.crypto.getRandomValues(new Uint8Array(32)),
-            },
-            clients,
-          );
-          for (const c of clients.values()) c.runtime.dispose();
-          if (outcome.kind !== 'released') throw new Error(`a DDG round did not release: ${outcome.reason}`);
-          mean.set(outcome.mean);
-        } else {
+      if (s.mechanism === 'ddg') {
+        // The whole DDG run goes through the RunEngine — its selection (with the same words as the baselines'),
+        // SecAgg+, decoding and FedAvg — with the real client runtimes in memory.
+        const config = parseRunConfig({
+          name: `utility-${seed}`,
+          rounds: o.rounds,
+          selection: { clientsPerRound: n },
+          minClients: n,
+          task: { model: SPEC, shards: o.population },
+          training: TRAINING,
+          server: { learningRate: SERVER_LR, momentum: 0 },
+          ddg: { bits: s.bits!, clip, gamma: ddg!.gamma, localStddev: ddg!.localStddev, beta: Math.exp(-0.5), delta },
+          secagg: { dropoutRate: 0.1, corruptRate: 0.1 },
+        });
+        const clock = new VirtualClock();
+        const run = { id: `utility-${seed}`, name: config.name, createdAt: 0, dim };
+        const engine = new RunEngine(
+          { run, config, plan: planDdg(config, dim), weights, momentum: null, completedRound: -1 },
+          { now: clock.now, random: selection, seeds: cryptoRandomWords() },
+        );
+        const clients = population(o.population).map((p, i) => ({
+          clientId: p.clientId,
+          miniClients: 1,
+          make: runtimeClient(
+            (host) => new ClientRuntime(new LocalTrainer([shards[i]!], backend), host),
+            (runtime) => runtime.dispose(),
+          ),
+        }));
+        const result = await runInMemory({ engine, clock, clients });
+        const aborted = engine.rounds.find((r) => r.status === 'aborted');
+        if (result.state !== 'completed' || aborted) throw new Error(`the DDG run did not complete every round: ${aborted?.error ?? result.reason}`);
+        weights = engine.weights;
+      } else {
+        const gauss = new GaussianNoise();
+        for (let round = 0; round < o.rounds; round++) {
+          const chosen = selectFixed(population(o.population), n, selection)!;
+          const mean = new Float64Array(dim);
           for (const c of chosen) {
-            const trainer = new LocalTrainer([shards[c]!], backend);
+            const trainer = new LocalTrainer([shards[Number(c.clientId.slice(1))]!], backend);
             const { delta: update } = await trainer.train({ spec: SPEC, global: weights, training: TRAINING, dpsgd: null, miniClient: 0 });
             trainer.dispose();
-            const norm = l2Norm(update);
-            const scale = norm > clip ? clip / norm : 1;
+            const scale = clipFactor(l2Norm(update), clip);
             for (let i = 0; i < dim; i++) mean[i]! += update[i]! * scale;
           }
           if (s.mechanism === 'central') for (let i = 0; i < dim; i++) mean[i]! += z * clip * gauss.next();
           for (let i = 0; i < dim; i++) mean[i]! /= n;
+          weights = fedAvgStep({ weights, momentum: null }, mean, { learningRate: SERVER_LR, momentum: 0 }).weights;
         }
-        weights = weights.map((w, i) => w + SERVER_LR * mean[i]!);
       }
       setFlatWeights(model, weights);
       const { accuracy } = await evaluate(model, task.test);

@@ -6,14 +6,14 @@
  * the plain mean of the clipped updates.
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { io as ioClient } from 'socket.io-client';
 import { createCoordinator, type CoordinatorEvent, type RoundSummary } from '@hushfl/coordinator';
+import { ApiError, OperatorClient } from '@hushfl/operator-client';
 import { OPERATOR_NAMESPACE, parseRunConfig, type RunConfigInput } from '@hushfl/protocol';
 import { SECAGG_STAGES, type SecAggStage } from '@hushfl/secagg';
-import type { WorkerInput, WorkerMessage } from './clientWorker.ts';
+import { startClientPool } from '@hushfl/node-client';
 import { roundProgressLine } from './progressBar.ts';
 import { RemoteMean } from './remoteMean.ts';
 
@@ -89,7 +89,7 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
     selection: { clientsPerRound: contributions },
     minClients,
     task: { shards: Math.max(contributions, 10) },
-    deadlines: { training: 600, shareKeys: 60, maskedInput: 120, consistencyCheck: 60, unmasking: 120, waitForClients: 600 },
+    deadlines: { training: 600, shareKeys: 60, maskedInput: 120, consistencyCheck: 60, unmasking: 120 },
     training: { epochs: 2, batchSize: 16, learningRate: 0.1 },
     ddg: o.epsilon !== undefined ? { bits: o.bits ?? 16, epsilon: o.epsilon } : { bits: o.bits ?? 16, noise: false },
     secagg: { dropoutRate: Math.max(0.1, dropout) },
@@ -163,19 +163,20 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
     runId = coordinator.manager.activeRunId();
   } else {
     operator = ioClient(new URL(OPERATOR_NAMESPACE, url).toString(), { auth: { token: o.token }, transports: ['websocket'] });
-    const headers = { authorization: `Bearer ${o.token}`, 'content-type': 'application/json' };
+    const api = new OperatorClient({ base: url, token: o.token ?? '', fetch });
     // The remote coordinator keeps the decoded mean to itself; recover it from the public global models
     // (remoteMean.ts). Events are handled in order, each round after its model was fetched.
     let remote: RemoteMean | null = null;
     const fetchModel = async (): Promise<{ round: number; weights: Float32Array } | null> => {
-      const res = await fetch(new URL(`/api/runs/${runId}/model`, url), { headers });
-      if (!res.ok) return null;
-      return { round: Number(res.headers.get('x-hushfl-round')), weights: new Float32Array(await res.arrayBuffer()) };
+      try {
+        return await api.model(runId!);
+      } catch (e) {
+        if (e instanceof ApiError) return null; // no model yet
+        throw e;
+      }
     };
     const startRemote = async () => {
-      const run = (await (await fetch(new URL(`/api/runs/${runId}`, url), { headers })).json()) as {
-        config: { server: { learningRate: number; momentum: number } };
-      };
+      const run = await api.run(runId!);
       remote = new RemoteMean(run.config.server.learningRate, run.config.server.momentum);
       const model = await fetchModel();
       if (model) remote.observe(model.round, model.weights);
@@ -191,13 +192,14 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
         // Who is in the sum: every client that produced an update, less those dropped by MaskedInputCollection.
         const produced = [...(clipped.get(`${e.runId}/r${e.round}/a${e.attempt}`)?.keys() ?? [])];
         const included = produced.filter((id) => !droppedBeforeMaskedInput(e.droppedClients[id]));
-        onEvent({ type: 'round', ...e, ...(mean ? { mean, included } : {}) });
+        onEvent({ ...e, type: 'round', ...(mean ? { mean, included } : {}) });
       }),
     );
     operator.on('stage', (e: CoordinatorEvent) => inOrder(() => onEvent(e)));
     operator.on('run', (e: CoordinatorEvent) => inOrder(() => onEvent(e)));
-    const status = (await (await fetch(new URL('/api/status', url), { headers })).json()) as { runId: string | null; state: string; error?: string };
-    if (status.error) throw new Error(`the coordinator refused the operator token: ${status.error}`);
+    const status = await api.status().catch((e: unknown) => {
+      throw e instanceof ApiError && e.status === 401 ? new Error(`the coordinator refused the operator token: ${e.message}`) : e;
+    });
     if (status.runId && ['running', 'waiting', 'paused'].includes(status.state)) {
       // A run is in progress (for example npm start's): join it and watch `rounds` rounds of it.
       runId = status.runId;
@@ -210,54 +212,27 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
         }),
       );
     } else {
-      const res = await fetch(new URL('/api/runs', url), { method: 'POST', headers, body: JSON.stringify(input) });
-      const body = (await res.json()) as { runId?: string; error?: string };
-      if (!res.ok) throw new Error(`the coordinator refused the run: ${body.error}`);
-      runId = body.runId!;
+      const created = await api.createRun(input).catch((e: unknown) => {
+        throw e instanceof ApiError ? new Error(`the coordinator refused the run: ${e.message}`) : e;
+      });
+      runId = created.runId;
       await startRemote();
     }
   }
 
-  const workers: Worker[] = [];
-  const workerCount = Math.min(n, o.workers ?? Math.max(1, availableParallelism()));
   const metrics: { clientId: string; metrics: unknown }[] = [];
-  const ready: Promise<void>[] = [];
-  let first = 0;
-  for (let w = 0; w < workerCount; w++) {
-    const count = Math.floor(((w + 1) * n) / workerCount) - Math.floor((w * n) / workerCount);
-    const data: WorkerInput = { url, clients: count, firstIndex: first, miniClients: mini, dropout, insecureTls: url.startsWith('https:') };
-    first += count;
-    const worker = new Worker(new URL('./worker.mjs', import.meta.url), { workerData: data });
-    workers.push(worker);
-    ready.push(
-      new Promise((resolve, reject) => {
-        worker.on('message', (m: WorkerMessage) => {
-          if (m.type === 'ready') resolve();
-          else if (m.type === 'error') reject(new Error(m.message));
-          else if (m.type === 'clipped') {
-            const byClient = clipped.get(m.roundId) ?? clipped.set(m.roundId, new Map()).get(m.roundId)!;
-            byClient.set(m.clientId, m.clipped);
-          } else if (m.type === 'metrics') metrics.push(...m.metrics);
-        });
-        worker.on('error', reject);
-      }),
-    );
-  }
+  const pool = startClientPool({ url, clients: n, miniClients: mini, dropout, workers: o.workers, insecureTls: url.startsWith('https:') }, (m) => {
+    if (m.type === 'clipped') {
+      const byClient = clipped.get(m.roundId) ?? clipped.set(m.roundId, new Map()).get(m.roundId)!;
+      byClient.set(m.clientId, m.clipped);
+    } else if (m.type === 'metrics') metrics.push(...m.metrics);
+  });
   let outcome: string;
   try {
-    await Promise.all(ready);
+    await pool.ready;
     outcome = await done;
   } finally {
-    await Promise.all(
-      workers.map(
-        (w) =>
-          new Promise<void>((resolve) => {
-            w.once('exit', () => resolve());
-            w.postMessage({ type: 'stop' });
-            setTimeout(() => void w.terminate(), 10_000).unref();
-          }),
-      ),
-    );
+    await pool.stop();
     operator?.close();
     await coordinator?.close();
   }

@@ -1,12 +1,17 @@
 /**
- * The page's controller on the main thread: the Socket.IO connection to the coordinator, the identity in
- * IndexedDB, shard downloads, and message relay between the socket and the Workers. It never trains or
+ * The page's controller on the main thread: UI state, the two Workers, and relay between them and the
+ * coordinator. packages/client's ClientSession speaks to the coordinator (hello and resume, shards, `ready`,
+ * validation) over the Socket.IO socket, with the identity and shards in IndexedDB. It never trains or
  * encrypts: the two Workers do (training; DDG encoding and SecAgg). State for the UI is a plain object.
  */
-import { io, type Socket } from 'socket.io-client';
+import { io } from 'socket.io-client';
 import type { ClientMetrics } from '@hushfl/client';
-import { CLIENT_NAMESPACE, EVENTS, PROTOCOL_VERSION, helloAckSchema, roundEndSchema, statusSchema, type Report, type Status } from '@hushfl/protocol';
-import { store, type Identity } from './store.ts';
+import { ClientSession, type SessionHandlers } from '@hushfl/client/session';
+import { CLIENT_NAMESPACE, type Packed, type Report, type Status } from '@hushfl/protocol';
+// The stage table alone: the main thread never needs the SecAgg crypto code.
+import { SECAGG_STAGE_TABLE, stageOpenedBy, stageSpec } from '@hushfl/secagg/stages';
+import { socketTransport } from './socketTransport.ts';
+import { store } from './store.ts';
 import type { FromClientWorker, FromTrainWorker, ToClientWorker, ToTrainWorker } from './workers/messages.ts';
 
 export type Connection = 'starting' | 'connecting' | 'connected' | 'unreachable' | 'stopped';
@@ -32,17 +37,19 @@ export interface UiState {
   notice: { kind: 'info' | 'warn' | 'error'; text: string } | null;
   insecure: boolean;
   resumedRound: string | null;
-  /** Set once `stallAfter` took effect: this tab stopped answering the coordinator. */
-  stalled: boolean;
 }
 
-const SECAGG_STEPS: Record<string, number> = { 'advertise-keys': 1, 'share-keys': 2, 'masked-input': 3, 'consistency-signature': 4, 'unmask-shares': 5 };
-const STAGE_NAMES: Record<string, string> = {
-  'neighbour-keys': 'ShareKeys',
-  'shares-for-you': 'MaskedInputCollection',
-  survivors: 'ConsistencyCheck',
-  'unmask-request': 'Unmasking',
-};
+/** Client message type → its step (1-based) among the round's SecAgg uploads. Keyed by strings parsed off the wire. */
+const SECAGG_STEPS = new Map<string, number>(SECAGG_STAGE_TABLE.map((row, i) => [row.collects, i + 1]));
+/** Server message type → display name of the stage it opens. */
+const STAGE_NAMES = new Map<string, string>(
+  SECAGG_STAGE_TABLE.flatMap((row) => (row.reply === null ? [] : [[row.reply, stageSpec(stageOpenedBy(row.reply)).displayName]])),
+);
+/** No server message opens the first stage: the client enters it by sending that stage's message. */
+const FIRST_STAGE = SECAGG_STAGE_TABLE[0];
+
+/** The buffer under an envelope's bytes, to move to a Worker rather than copy. */
+const transferOf = (envelope: Packed): Transferable[] => (envelope.bin.buffer instanceof ArrayBuffer ? [envelope.bin.buffer] : []);
 
 export interface StartOptions {
   readonly url?: string;
@@ -53,22 +60,10 @@ export interface StartOptions {
 export class ClientController {
   state: UiState;
   private listeners = new Set<(s: UiState) => void>();
-  private socket: Socket | null = null;
+  private session: ClientSession | null = null;
   private trainWorker: Worker | null = null;
   private clientWorker: Worker | null = null;
   private workersReady: Promise<void> | null = null;
-  private stallAfterType: string | null = null;
-  /** True from the moment the stall message is sent: nothing more reaches the Workers. */
-  private deaf = false;
-
-  /**
-   * Simulates a device that stops responding (used by the browser suites): after this tab sends its `type`
-   * SecAgg message, nothing further from the coordinator reaches the Workers; `state.stalled` turns true once
-   * the coordinator has confirmed it took that message.
-   */
-  stallAfter(type: 'advertise-keys' | 'share-keys' | 'masked-input' | 'consistency-signature'): void {
-    this.stallAfterType = type;
-  }
 
   constructor(coordinator = globalThis.location?.origin ?? '') {
     this.state = {
@@ -91,7 +86,6 @@ export class ClientController {
       notice: null,
       insecure: typeof window !== 'undefined' && !window.isSecureContext,
       resumedRound: null,
-      stalled: false,
     };
   }
 
@@ -125,61 +119,86 @@ export class ClientController {
     if (backend.type !== 'backend') return;
     this.set({ backend: backend.backend, backendThreaded: backend.threaded });
 
-    const socket = io(new URL(CLIENT_NAMESPACE, url).toString(), { transports: ['websocket'], reconnectionDelayMax: 5000 });
-    this.socket = socket;
-    socket.on('connect', () => void this.hello(miniClients));
-    socket.on('connect_error', () =>
-      this.set({ connection: 'unreachable', notice: { kind: 'error', text: `The coordinator at ${url} is unreachable; retrying…` } }),
-    );
-    socket.on('disconnect', (reason) => {
-      if (this.state.connection === 'stopped') return;
-      this.set({ connection: 'unreachable', notice: { kind: 'warn', text: `Disconnected from the coordinator (${reason}); reconnecting…` } });
+    const socket = io(new URL(CLIENT_NAMESPACE, url).toString(), { transports: ['websocket'], reconnectionDelayMax: 5000, autoConnect: false });
+    this.session = new ClientSession({
+      transport: socketTransport(socket),
+      identities: { load: () => store.identity(), save: (identity) => store.setIdentity(identity), forget: () => store.forget() },
+      coordinatorUrl: url,
+      fetchShard: async (shardUrl, headers) => {
+        const res = await fetch(shardUrl, { headers });
+        if (!res.ok) throw new Error(`HTTP ${res.status}`);
+        return new Uint8Array(await res.arrayBuffer());
+      },
+      shardCache: { get: (index) => store.shard(index), put: (index, bytes) => store.setShard(index, bytes) },
+      hello: { miniClients, backend: this.state.backend ?? undefined, userAgent: navigator.userAgent.slice(0, 256) },
+      handlers: this.sessionHandlers(url, miniClients),
     });
-    socket.on(EVENTS.bye, (p: { reason?: string }) =>
-      this.set({ notice: { kind: 'error', text: `The coordinator closed the session: ${p?.reason ?? 'no reason given'}` } }),
-    );
-    socket.on(EVENTS.status, (p: unknown) => {
-      const s = statusSchema.safeParse(p);
-      if (!s.success) return;
-      const patch: Partial<UiState> = { run: s.data };
-      if (s.data.selected === false && s.data.state === 'running') {
-        patch.selected = false;
-        patch.notice = { kind: 'info', text: `This tab was not selected for round ${s.data.round + 1}; it waits for the next one.` };
-      }
-      this.set(patch);
-    });
-    socket.on(EVENTS.task, (p: { json: string; bin: ArrayBuffer }) => {
-      const meta = JSON.parse(p.json) as { roundId: string; round: number; attempt: number };
-      this.set({
-        round: { roundId: meta.roundId, round: meta.round, attempt: meta.attempt },
-        selected: true,
-        stage: 'Training',
-        progress: { training: 0, encoding: 0, upload: 0 },
-        epochBatch: null,
-        notice: { kind: 'info', text: `Selected for round ${meta.round + 1}: training on this device's data.` },
-      });
-      this.toClientWorker({ type: 'task', packed: p }, [p.bin]);
-    });
-    socket.on(EVENTS.secagg, (p: { json: string; bin: ArrayBuffer }) => {
-      if (this.deaf) return;
-      const type = /"type":"([a-z-]+)"/.exec(p.json)?.[1];
-      if (type && STAGE_NAMES[type]) this.set({ stage: STAGE_NAMES[type]! });
-      this.toClientWorker({ type: 'secagg', packed: p }, [p.bin]);
-    });
-    socket.on(EVENTS.roundEnd, (p: unknown) => {
-      const r = roundEndSchema.safeParse(p);
-      if (!r.success) return;
-      this.toClientWorker({ type: 'round-end', payload: r.data });
-      const text =
-        r.data.status === 'completed'
-          ? `Round ${r.data.round + 1} completed${r.data.included ? ' with this tab’s update in the sum' : ' without this tab'}: global accuracy ${((r.data.accuracy ?? 0) * 100).toFixed(1)} %.`
-          : `Round ${r.data.round + 1} was aborted: ${r.data.reason ?? 'no reason given'}. It will be re-run.`;
-      this.set({
-        stage: r.data.status === 'completed' ? 'Done' : 'Aborted',
-        notice: { kind: r.data.status === 'completed' ? 'info' : 'warn', text },
-        ...(r.data.accuracy !== undefined ? { globalAccuracy: r.data.accuracy } : {}),
-      });
-    });
+    this.session.start();
+  }
+
+  /** What the page does with each session event: UI state, and relay to the Workers. */
+  private sessionHandlers(url: string, miniClients: number): SessionHandlers {
+    return {
+      onConnectError: () => this.set({ connection: 'unreachable', notice: { kind: 'error', text: `The coordinator at ${url} is unreachable; retrying…` } }),
+      onDisconnect: (reason) => {
+        if (this.state.connection === 'stopped') return;
+        this.set({ connection: 'unreachable', notice: { kind: 'warn', text: `Disconnected from the coordinator (${reason}); reconnecting…` } });
+      },
+      onJoined: (ack) =>
+        this.set({
+          clientId: ack.clientId,
+          connection: 'connected',
+          insecure: this.state.insecure || ack.insecureContext,
+          notice: { kind: 'info', text: ack.resumed ? 'Rejoined as the same client.' : 'Joined: waiting to be selected for a round.' },
+        }),
+      onRefused: (error) => this.set({ notice: { kind: 'error', text: `The coordinator refused this client: ${error}` } }),
+      onShardsLoaded: async (shards) => {
+        const r = await this.askTrainWorker({ type: 'shards', indices: shards.map((s) => s.index) }, 'shards');
+        if (r.type === 'shards') this.set({ examples: r.examples });
+        this.workersReady ??= this.initWorkers(miniClients);
+        await this.workersReady;
+      },
+      onError: (e) => console.error(e),
+      onInvalid: (event, reason) => this.set({ notice: { kind: 'error', text: `invalid ${event} message from the coordinator: ${reason.slice(0, 300)}` } }),
+      onBye: (reason) => this.set({ notice: { kind: 'error', text: `The coordinator closed the session: ${reason}` } }),
+      onStatus: (status) => {
+        const patch: Partial<UiState> = { run: status };
+        if (status.selected === false && status.state === 'running') {
+          patch.selected = false;
+          patch.notice = { kind: 'info', text: `This tab was not selected for round ${status.round + 1}; it waits for the next one.` };
+        }
+        this.set(patch);
+      },
+      onTask: (task, envelope) => {
+        this.set({
+          round: { roundId: task.roundId, round: task.round, attempt: task.attempt },
+          selected: true,
+          stage: 'Training',
+          progress: { training: 0, encoding: 0, upload: 0 },
+          epochBatch: null,
+          notice: { kind: 'info', text: `Selected for round ${task.round + 1}: training on this device's data.` },
+        });
+        // The client Worker takes the envelope as received (its buffer moves there, not a copy).
+        this.toClientWorker({ type: 'task', packed: envelope }, transferOf(envelope));
+      },
+      onSecAgg: ({ message }, envelope) => {
+        const opens = STAGE_NAMES.get(message.type);
+        if (opens) this.set({ stage: opens });
+        this.toClientWorker({ type: 'secagg', packed: envelope }, transferOf(envelope));
+      },
+      onRoundEnd: (end) => {
+        this.toClientWorker({ type: 'round-end', payload: end });
+        const text =
+          end.status === 'completed'
+            ? `Round ${end.round + 1} completed${end.included ? ' with this tab’s update in the sum' : ' without this tab'}: global accuracy ${((end.accuracy ?? 0) * 100).toFixed(1)} %.`
+            : `Round ${end.round + 1} was aborted: ${end.reason ?? 'no reason given'}. It will be re-run.`;
+        this.set({
+          stage: end.status === 'completed' ? 'Done' : 'Aborted',
+          notice: { kind: end.status === 'completed' ? 'info' : 'warn', text },
+          ...(end.accuracy !== undefined ? { globalAccuracy: end.accuracy } : {}),
+        });
+      },
+    };
   }
 
   private askTrainWorker<T extends FromTrainWorker['type']>(m: ToTrainWorker, expect: T, transfer: Transferable[] = []): Promise<FromTrainWorker> {
@@ -199,52 +218,6 @@ export class ClientController {
 
   private toClientWorker(m: ToClientWorker, transfer: Transferable[] = []): void {
     this.clientWorker?.postMessage(m, transfer);
-  }
-
-  private async hello(miniClients: number): Promise<void> {
-    const socket = this.socket!;
-    const known = await store.identity();
-    const raw = await socket.timeout(15_000).emitWithAck(EVENTS.hello, {
-      v: PROTOCOL_VERSION,
-      miniClients,
-      backend: this.state.backend ?? undefined,
-      userAgent: navigator.userAgent.slice(0, 256),
-      ...(known ? { resume: { clientId: known.clientId, sessionToken: known.sessionToken } } : {}),
-    });
-    const ack = helloAckSchema.parse(raw);
-    if (!ack.ok) {
-      if (known && /unknown session/.test(ack.error)) {
-        // The coordinator does not know us any more (a new database): start over as a new client.
-        await store.forget();
-        socket.connect();
-        return;
-      }
-      this.set({ notice: { kind: 'error', text: `The coordinator refused this client: ${ack.error}` } });
-      return;
-    }
-    const identity: Identity = { clientId: ack.clientId, sessionToken: ack.sessionToken, miniClients, shards: ack.shards };
-    await store.setIdentity(identity);
-    this.set({
-      clientId: ack.clientId,
-      connection: 'connected',
-      insecure: this.state.insecure || ack.insecureContext,
-      notice: { kind: 'info', text: ack.resumed ? 'Rejoined as the same client.' : 'Joined: waiting to be selected for a round.' },
-    });
-    await this.loadShards(ack.shardUrl, identity);
-    this.workersReady ??= this.initWorkers(miniClients);
-    await this.workersReady;
-    socket.emit(EVENTS.ready);
-  }
-
-  private async loadShards(shardUrl: string, id: Identity): Promise<void> {
-    for (const index of id.shards) {
-      if (await store.shard(index)) continue;
-      const res = await fetch(new URL(`${shardUrl}${index}`, this.state.coordinator), { headers: { 'x-hushfl-session': `${id.clientId}:${id.sessionToken}` } });
-      if (!res.ok) throw new Error(`shard ${index}: HTTP ${res.status}`);
-      await store.setShard(index, new Uint8Array(await res.arrayBuffer()));
-    }
-    const r = await this.askTrainWorker({ type: 'shards', indices: id.shards }, 'shards');
-    if (r.type === 'shards') this.set({ examples: r.examples });
   }
 
   private initWorkers(miniClients: number): Promise<void> {
@@ -268,25 +241,23 @@ export class ClientController {
     switch (m.type) {
       case 'secagg': {
         const type = /"type":"([a-z-]+)"/.exec(m.packed.json)?.[1] ?? '';
-        if (type === 'advertise-keys') this.set({ stage: 'AdvertiseKeys' });
-        if (type === this.stallAfterType) this.deaf = true;
+        if (type === FIRST_STAGE.collects) this.set({ stage: FIRST_STAGE.displayName });
         // Upload progress counts messages the coordinator confirmed (it acks once the round has handled them).
-        void this.socket
-          ?.timeout(60_000)
-          .emitWithAck(EVENTS.secagg, { json: m.packed.json, bin: new Uint8Array(m.packed.bin) })
-          .then((ack: { ok: boolean; reason?: string }) => {
-            if (ack.ok) {
-              this.set({ progress: { ...this.state.progress, upload: Math.max(this.state.progress.upload, (SECAGG_STEPS[type] ?? 0) / 5) } });
-              if (type === this.stallAfterType) this.set({ stalled: true });
-            } else
-              this.set({ notice: { kind: 'warn', text: `The coordinator did not take this client's ${type} message: ${ack.reason ?? 'no reason given'}` } });
+        this.session
+          ?.sendSecAgg({ json: m.packed.json, bin: new Uint8Array(m.packed.bin) })
+          .then((ack) => {
+            if (ack.ok)
+              this.set({
+                progress: { ...this.state.progress, upload: Math.max(this.state.progress.upload, (SECAGG_STEPS.get(type) ?? 0) / SECAGG_STEPS.size) },
+              });
+            else this.set({ notice: { kind: 'warn', text: `The coordinator did not take this client's ${type} message: ${ack.reason ?? 'no reason given'}` } });
           })
           .catch(() => undefined);
         break;
       }
       case 'report':
         this.onReport(m.report);
-        this.socket?.emit(EVENTS.report, m.report);
+        this.session?.report(m.report);
         break;
       case 'metrics':
         this.set({ metrics: m.metrics });
@@ -327,10 +298,10 @@ export class ClientController {
 
   stop(): void {
     this.set({ connection: 'stopped' });
-    this.socket?.disconnect();
+    this.session?.stop();
     this.trainWorker?.terminate();
     this.clientWorker?.terminate();
-    this.socket = null;
+    this.session = null;
     this.workersReady = null;
   }
 }

@@ -10,4 +10,11 @@ const miniClients = Math.max(1, Math.min(16, Number(params.get('miniClients') ??
 createRoot(document.getElementById('root')!).render(
   <App controller={controller} initialMiniClients={miniClients} forcedBackend={params.get('backend')} autoJoin={params.get('autojoin') !== '0'} />,
 );
-(globalThis as { hushfl?: ClientController }).hushfl = controller;
+// Read access to the UI state for the browser suites (webgpu.spec reads the metrics); nothing to call.
+Object.assign(globalThis, {
+  hushfl: {
+    get state() {
+      return controller.state;
+    },
+  },
+});

@@ -9,15 +9,12 @@ import { ApiError, OperatorApi, type RoundRow, type RunRow } from './api.ts';
 import { Chart } from './Chart.tsx';
 import { Join, joinUrl } from './Join.tsx';
 import type { Status } from '@hushfl/protocol';
+// The stage table alone, without the SecAgg crypto code.
+import { SECAGG_STAGE_TABLE } from '@hushfl/secagg/stages';
 
-const STAGES = ['advertise-keys', 'share-keys', 'masked-input', 'consistency-check', 'unmasking'] as const;
-const STAGE_COLORS: Record<string, string> = {
-  'advertise-keys': '#3a7bd5',
-  'share-keys': '#7a5af5',
-  'masked-input': '#e08e0b',
-  'consistency-check': '#2aa876',
-  unmasking: '#d64545',
-};
+/** Colours of the stages, by position in the stage table. */
+const STAGE_PALETTE = ['#3a7bd5', '#7a5af5', '#e08e0b', '#2aa876', '#d64545'];
+const stageColour = (position: number) => STAGE_PALETTE[position % STAGE_PALETTE.length];
 
 export const EXAMPLE_CONFIG = `# A run of MNIST with SecAgg+ and distributed discrete Gaussian noise.
 name: mnist-ddg
@@ -304,11 +301,11 @@ export function App() {
             Round {live.round + 1} (attempt {live.attempt}) — live
           </h2>
           <div className="stages">
-            {STAGES.map((s) => {
-              const st = live.stages[s];
+            {SECAGG_STAGE_TABLE.map(({ stage, displayName }, position) => {
+              const st = live.stages[stage];
               return (
-                <div key={s} className={`stage ${st?.phase ?? 'pending'}`} style={{ borderColor: STAGE_COLORS[s] }}>
-                  <b>{s}</b>
+                <div key={stage} className={`stage ${st?.phase ?? 'pending'}`} style={{ borderColor: stageColour(position) }}>
+                  <b>{displayName}</b>
                   <span>{st ? (st.phase === 'open' ? 'running…' : `${st.durationMs} ms`) : '—'}</span>
                   {st?.dropped.length ? <span className="dropped">dropped {st.dropped.length}</span> : null}
                 </div>
@@ -343,7 +340,7 @@ export function App() {
           </thead>
           <tbody>
             {rounds.map((r, i) => {
-              const total = STAGES.reduce((s, st) => s + (r.durations[st] ?? 0), 0) || 1;
+              const total = SECAGG_STAGE_TABLE.reduce((s, { stage }) => s + (r.durations[stage] ?? 0), 0) || 1;
               const dropped = Object.entries(r.dropped);
               return (
                 <tr key={`${r.round}-${r.attempt}`} className={r.state} onClick={() => setPicked(i)} data-testid="round-row">
@@ -357,9 +354,10 @@ export function App() {
                   </td>
                   <td data-testid="dropped">{dropped.length ? dropped.map(([c, s]) => `${c.slice(0, 6)}… (${s})`).join(', ') : '—'}</td>
                   <td>
-                    <div className="timeline" title={STAGES.map((s) => `${s}: ${r.durations[s] ?? 0} ms`).join('\n')}>
-                      {STAGES.map((s) => (
-                        <span key={s} style={{ width: `${((r.durations[s] ?? 0) / total) * 100}%`, background: STAGE_COLORS[s] }} />
+                    {/* The title names stages by their wire names: the browser suite reads it. */}
+                    <div className="timeline" title={SECAGG_STAGE_TABLE.map(({ stage }) => `${stage}: ${r.durations[stage] ?? 0} ms`).join('\n')}>
+                      {SECAGG_STAGE_TABLE.map(({ stage }, position) => (
+                        <span key={stage} style={{ width: `${((r.durations[stage] ?? 0) / total) * 100}%`, background: stageColour(position) }} />
                       ))}
                     </div>
                   </td>
@@ -371,9 +369,9 @@ export function App() {
           </tbody>
         </table>
         <p className="legend">
-          {STAGES.map((s) => (
-            <span key={s}>
-              <i style={{ background: STAGE_COLORS[s] }} /> {s}
+          {SECAGG_STAGE_TABLE.map(({ stage, displayName }, position) => (
+            <span key={stage}>
+              <i style={{ background: stageColour(position) }} /> {displayName}
             </span>
           ))}
         </p>

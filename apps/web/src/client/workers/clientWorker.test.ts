@@ -7,9 +7,11 @@ import 'fake-indexeddb/auto';
 import '@vitest/web-worker';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ClientRuntime, LocalTrainer, buildModel, getFlatWeights, inMemoryClient, modelDimension } from '@hushfl/client';
-import { initTestTf, syntheticDigits } from '../../../../../packages/client/src/testing.ts';
-import { RoundEngine, pack, secaggEnvelopeFromClient, unpack, type EngineCommand, type RoundSetup } from '@hushfl/protocol';
+import { ClientRuntime, LocalTrainer, inMemoryClient } from '@hushfl/client';
+import { buildModel, getFlatWeights, modelDimension } from '@hushfl/tasks';
+import { RoundEngine, type EngineCommand, type RoundSetup } from '@hushfl/engine';
+import { initTestTf, syntheticDigits } from '@hushfl/client/testing';
+import { pack, secaggEnvelopeFromClient, unpack } from '@hushfl/protocol';
 import { store } from '../store.ts';
 import type { FromClientWorker, TrainCall, TrainReply } from './messages.ts';
 

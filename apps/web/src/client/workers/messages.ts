@@ -1,13 +1,13 @@
 /** Messages between the page and its two Workers (training; encoding + SecAgg). */
-import type { Report } from '@hushfl/protocol';
+import type { Packed, Report } from '@hushfl/protocol';
 import type { ClientMetrics, TrainOutput, TrainRequest } from '@hushfl/client';
 import type { TrainProgress } from '@hushfl/client';
 
 /** Page → client worker. */
 export type ToClientWorker =
   | { type: 'init'; miniClients: number; trainer: MessagePort; backend: string }
-  | { type: 'task'; packed: { json: string; bin: ArrayBuffer } }
-  | { type: 'secagg'; packed: { json: string; bin: ArrayBuffer } }
+  | { type: 'task'; packed: Packed }
+  | { type: 'secagg'; packed: Packed }
   | { type: 'round-end'; payload: unknown };
 
 /** Client worker → page. */

@@ -4,7 +4,8 @@
  * IndexedDB, and local training (with DP-SGD when configured) for each mini-client. Updates go straight to the
  * client Worker over a MessageChannel, transferred, never through the page.
  */
-import { LocalTrainer, decodeShard } from '@hushfl/client';
+import { LocalTrainer } from '@hushfl/client';
+import { decodeShard } from '@hushfl/tasks';
 import { selectBackend } from '../backends.ts';
 import { store } from '../store.ts';
 import type { FromTrainWorker, ToTrainWorker, TrainCall, TrainReply } from './messages.ts';

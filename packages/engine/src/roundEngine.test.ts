@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { encodeDdg, l2Norm, type DdgParams } from '@hushfl/ddp';
 import { SecAggClient, type SecAggClientMessage, type SecAggServerMessage } from '@hushfl/secagg';
 import { RoundEngine, type EngineCommand, type RoundSetup } from './roundEngine.ts';
-import type { TaskMessage } from './messages.ts';
+import type { TaskMessage } from '@hushfl/protocol';
 
 const DIM = 300;
 const ddg: DdgParams = { dim: DIM, clip: 1, gamma: 1e-4, beta: 0, bits: 24, localStddev: 0 };

@@ -4,7 +4,7 @@
  * the shards are drawn from Dir(α·1) and the class's examples are cut accordingly. Small α: each shard
  * sees few classes. The partition is public and reproducible from its seed (ChaCha20 stream).
  */
-import { chachaRandomWords, type RandomWords } from '@hushfl/ddp';
+import { chachaRandomWords, shuffleInPlace, type RandomWords } from '@hushfl/ddp';
 import type { PartitionSpec } from '@hushfl/protocol';
 
 function seedBytes(seed: number, tag: string): Uint8Array {
@@ -42,20 +42,6 @@ function gamma(rw: RandomWords, shape: number): number {
     v = v * v * v;
     const u = uniform(rw);
     if (Math.log(u) < 0.5 * x * x + d - d * v + d * Math.log(v)) return d * v;
-  }
-}
-
-/** Fisher–Yates with exact rejection sampling. */
-export function shuffleInPlace(a: Uint32Array | number[], rw: RandomWords): void {
-  for (let i = a.length - 1; i > 0; i--) {
-    const m = i + 1;
-    const limit = 4294967296 - (4294967296 % m);
-    let w = rw.next();
-    while (w >= limit) w = rw.next();
-    const j = w % m;
-    const t = a[i]!;
-    a[i] = a[j]!;
-    a[j] = t;
   }
 }
 

@@ -10,10 +10,16 @@
  * contributions, and released only when at least n_min contributions are in it.
  */
 import { decodeDdg, nextPowerOfTwo, type DdgParams } from '@hushfl/ddp';
-import { type SecAggError, SecAggServer, chooseSecAggParams, type SecAggClientMessage, type SecAggConfig, type SecAggStage } from '@hushfl/secagg';
-import type { ModelSpec } from './config.ts';
-import { vectorBytes } from './binary.ts';
-import type { TaskMessage } from './messages.ts';
+import {
+  type SecAggError,
+  SecAggServer,
+  chooseSecAggParams,
+  type SecAggClientMessage,
+  type SecAggConfig,
+  type SecAggServerSnapshot,
+  type SecAggStage,
+} from '@hushfl/secagg';
+import { f32FromBytes, vectorBytes, type ModelSpec, type TaskMessage } from '@hushfl/protocol';
 
 export interface Party {
   readonly clientId: string;
@@ -63,6 +69,21 @@ export type EngineCommand =
       readonly droppedAt: Readonly<Record<string, SecAggStage>>;
     };
 
+type SendCommand = Extract<EngineCommand, { kind: 'send' }>;
+
+/**
+ * One attempt's whole state as plain data (JSON values and Uint8Array only): the setup, the SecAgg server and
+ * what was last sent to each party. `RoundEngine.restore` continues the round from it in another process.
+ */
+export interface RoundEngineSnapshot {
+  readonly version: 1;
+  readonly setup: Omit<RoundSetup, 'weights'> & { readonly weights: Uint8Array };
+  readonly server: SecAggServerSnapshot;
+  readonly gone: readonly number[];
+  readonly lastSent: readonly { readonly clientId: string; readonly task?: SendCommand; readonly secagg?: SendCommand }[];
+  readonly finished: boolean;
+}
+
 export function roundIdOf(runId: string, round: number, attempt: number): string {
   return `${runId}/r${round}/a${attempt}`;
 }
@@ -72,7 +93,7 @@ export class RoundEngine {
   private readonly bySecAggId = new Map<number, string>();
   private readonly gone = new Set<number>();
   /** The task and the latest SecAgg message sent to each party, to repeat after a reconnect. */
-  private readonly lastSent = new Map<string, { task?: EngineCommand; secagg?: EngineCommand }>();
+  private readonly lastSent = new Map<string, { task?: SendCommand; secagg?: SendCommand }>();
   private finished = false;
 
   private constructor(
@@ -134,6 +155,27 @@ export class RoundEngine {
     return { engine, commands };
   }
 
+  snapshot(): RoundEngineSnapshot {
+    return {
+      version: 1,
+      setup: { ...this.setup, weights: vectorBytes(this.setup.weights) },
+      server: this.server.snapshot(),
+      gone: [...this.gone],
+      lastSent: [...this.lastSent].map(([clientId, slot]) => ({ clientId, ...slot })),
+      finished: this.finished,
+    };
+  }
+
+  static async restore(s: RoundEngineSnapshot): Promise<RoundEngine> {
+    if (s?.version !== 1) throw new Error('unknown round snapshot version');
+    const setup: RoundSetup = { ...s.setup, weights: f32FromBytes(s.setup.weights) };
+    const engine = new RoundEngine(setup, roundIdOf(setup.runId, setup.round, setup.attempt), await SecAggServer.restore(s.server));
+    for (const id of s.gone) engine.gone.add(id);
+    for (const { clientId, task, secagg } of s.lastSent) engine.lastSent.set(clientId, { ...(task ? { task } : {}), ...(secagg ? { secagg } : {}) });
+    engine.finished = s.finished;
+    return engine;
+  }
+
   get done(): boolean {
     return this.finished;
   }
@@ -192,7 +234,7 @@ export class RoundEngine {
     const party = this.byClient.get(clientId);
     if (!party || this.finished) return [];
     const slot = this.lastSent.get(clientId);
-    return [slot?.task, slot?.secagg].filter((c): c is EngineCommand => c !== undefined);
+    return [slot?.task, slot?.secagg].filter((c): c is SendCommand => c !== undefined);
   }
 
   /** A client's connection closed: it will not answer; close the stage early if nobody else is pending. */

@@ -3,7 +3,8 @@
  * ε (Kairouz et al. §4.4, noise sized for n_min contributions), explicit γ and σ, or quantization only.
  */
 import { calibrateDdg, ddgRoundRdp, nextPowerOfTwo, quantizationGamma, type DdgParams } from '@hushfl/ddp';
-import { accountingSampleRate, expectedClientsPerRound, type RunConfig } from './config.ts';
+import type { RunConfig } from '@hushfl/protocol';
+import { expectedClientsPerRound } from './selection.ts';
 
 export interface DdgPlan {
   readonly params: DdgParams;
@@ -69,4 +70,9 @@ export function roundRdp(plan: DdgPlan, contributions: number): Float64Array | n
  */
 export function roundRdpAgainstCoordinator(plan: DdgPlan, contributions: number): Float64Array | null {
   return roundRdp({ ...plan, sampleRate: 1 }, contributions);
+}
+
+/** The client sampling rate the accountant may use: q under Poisson sampling, else 1 (no amplification). */
+export function accountingSampleRate(c: RunConfig): number {
+  return 'sampleRate' in c.selection ? c.selection.sampleRate : 1;
 }

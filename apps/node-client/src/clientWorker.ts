@@ -1,12 +1,13 @@
 /**
- * One worker thread of `hushfl simulate`: runs several Node clients (Socket.IO + packages/client on
- * TensorFlow.js WASM) against the coordinator. Clients vanish from rounds with the configured probability at
- * a uniformly chosen point (CSPRNG). The clipped updates go to the parent thread only — never to the
- * coordinator — so the simulator can measure the DDG error.
+ * One worker thread of the client pool (workerPool.ts): runs several Node clients (@hushfl/node: Socket.IO +
+ * packages/client on TensorFlow.js WASM) against the coordinator. Clients vanish from rounds with the
+ * configured probability at a uniformly chosen point (CSPRNG). The clipped updates go to the parent thread
+ * only — never to the coordinator — so the simulator can measure the DDG error.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { cryptoRandomWords } from '@hushfl/ddp';
-import { connectNodeClient, type NodeClient, type VanishPoint } from '@hushfl/node-client';
+import { connectNodeClient, type NodeClient, type VanishPoint } from '@hushfl/node';
+import { DROP_POINTS } from '@hushfl/secagg';
 
 export interface WorkerInput {
   readonly url: string;
@@ -25,7 +26,6 @@ export type WorkerMessage =
   | { type: 'log'; message: string }
   | { type: 'error'; message: string };
 
-const POINTS: VanishPoint[] = ['before-advertise', 'after-advertise', 'after-share', 'after-masked-input', 'during-unmask'];
 const input = workerData as WorkerInput;
 const port = parentPort!;
 const rng = cryptoRandomWords();
@@ -42,7 +42,7 @@ try {
       insecureTls: input.insecureTls,
       vanish: (task) => {
         if (input.dropout <= 0 || rng.next() >= input.dropout * 4294967296) return null;
-        const point = POINTS[rng.next() % POINTS.length]!;
+        const point = DROP_POINTS[rng.next() % DROP_POINTS.length]!;
         post({ type: 'vanished', clientId: self?.clientId ?? '?', roundId: task.roundId, point });
         return point;
       },

@@ -1,0 +1,128 @@
+/**
+ * The run engine's persistence, carried out against the SQLite store: each PersistOp as the store's calls
+ * (a completed round, its ledger entry and checkpoint in one transaction), server_metrics.json on disk, and
+ * the reverse — a RunSetup rebuilt from the store to resume an interrupted run.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { DdgPlan, PersistOp, RoundRecord, RunSetup } from '@hushfl/engine';
+import type { RunConfig, Status } from '@hushfl/protocol';
+import type { RoundRow, RunRow, Store } from './store.ts';
+
+export function metricsPath(metricsDir: string, runId: string): string {
+  return join(metricsDir, runId, 'server_metrics.json');
+}
+
+function roundRow(runId: string, r: RoundRecord) {
+  return {
+    run_id: runId,
+    round: r.round,
+    attempt: r.attempt,
+    state: r.status === 'completed' ? ('completed' as const) : ('aborted' as const),
+    contributions: r.contributions,
+    accuracy: r.accuracy,
+    loss: r.loss,
+    epsilon: r.epsilon,
+    epsilon_coordinator: r.epsilonVsCoordinator,
+    delta_selection: r.deltaSelection,
+    error: r.error,
+    durations: JSON.stringify(r.durationsMs),
+    dropped: JSON.stringify(r.droppedClients),
+    bytes_up: r.bytesUp,
+    bytes_down: r.bytesDown,
+  };
+}
+
+export function persistRunOp(store: Store, metricsDir: string, runId: string, p: PersistOp): void {
+  switch (p.op) {
+    case 'round-started':
+      store.startRound({ run_id: runId, round: p.record.round, attempt: p.record.attempt, selected: p.record.selected });
+      store.addParticipants(
+        p.participants.map((x) => ({
+          run_id: runId,
+          round: p.record.round,
+          attempt: p.record.attempt,
+          client_id: x.clientId,
+          secagg_id: x.secaggId,
+          contributions: x.contributions,
+        })),
+      );
+      return;
+    case 'stage':
+      store.stageEvent({ run_id: runId, round: p.round, attempt: p.attempt, stage: p.stage, phase: p.phase, detail: p.detail });
+      return;
+    case 'round-finished': {
+      const row = roundRow(runId, p.record);
+      if (p.commit && row.state === 'completed')
+        store.commitRound({ round: { ...row, state: 'completed' }, ledger: p.commit.ledger, weights: p.commit.weights, momentum: p.commit.momentum });
+      else store.finishRound(row);
+      for (const o of p.outcomes) store.setParticipant(runId, p.record.round, p.record.attempt, o.clientId, o.status, o.stage);
+      return;
+    }
+    case 'run-state':
+      store.setRunState(runId, p.state, p.reason);
+      return;
+    case 'metrics':
+      mkdirSync(join(metricsDir, runId), { recursive: true });
+      writeFileSync(metricsPath(metricsDir, runId), `${JSON.stringify(p.document, null, 2)}\n`);
+      return;
+  }
+}
+
+function roundRecord(r: RoundRow): RoundRecord {
+  return {
+    round: r.round,
+    attempt: r.attempt,
+    status: r.state,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+    selected: r.selected,
+    contributions: r.contributions,
+    accuracy: r.accuracy,
+    loss: r.loss,
+    epsilon: r.epsilon,
+    epsilonVsCoordinator: r.epsilon_coordinator,
+    deltaSelection: r.delta_selection,
+    error: r.error,
+    durationsMs: JSON.parse(r.durations),
+    droppedClients: JSON.parse(r.dropped),
+    bytesUp: r.bytes_up,
+    bytesDown: r.bytes_down,
+  };
+}
+
+/** A RunSetup for an interrupted run, from its last checkpoint and ledger entry (attempts still 'running' must be aborted first). */
+export function loadRunSetup(store: Store, row: RunRow): RunSetup {
+  const ckpt = store.latestCheckpoint(row.id);
+  if (!ckpt) throw new Error(`run ${row.id} has no checkpoint`);
+  const ledger = store.latestLedger(row.id);
+  return {
+    run: { id: row.id, name: row.name, createdAt: row.created_at, dim: row.dim },
+    config: JSON.parse(row.config) as RunConfig,
+    plan: JSON.parse(row.ddg) as DdgPlan,
+    weights: ckpt.weights,
+    momentum: ckpt.momentum,
+    completedRound: row.completed_round,
+    paused: row.state === 'paused',
+    rounds: store.rounds(row.id).map(roundRecord),
+    ...(ledger ? { ledger: { rdp: ledger.rdp, epsilon: ledger.epsilon, selectionShortfall: ledger.selectionShortfall, rounds: ledger.round + 1 } } : {}),
+  };
+}
+
+/** Between runs: the most recent run's final state, round and ε (a run left running is reported stopped). */
+export function lastRunStatus(store: Store, clientsConnected: number): Status {
+  const last = store.runs()[0];
+  if (!last) return { runId: null, state: 'idle', round: 0, rounds: 0, epsilon: null, epsilonBudget: null, delta: null, clientsConnected };
+  const plan = JSON.parse(last.ddg) as DdgPlan;
+  return {
+    runId: last.id,
+    state: last.state === 'running' || last.state === 'paused' ? 'stopped' : last.state,
+    round: last.completed_round + 1,
+    rounds: (JSON.parse(last.config) as RunConfig).rounds,
+    epsilon: store.latestLedger(last.id)?.epsilon ?? null,
+    epsilonBudget: plan.epsilonBudget,
+    delta: plan.delta,
+    clientsConnected,
+    ...(last.reason ? { message: last.reason } : {}),
+  };
+}

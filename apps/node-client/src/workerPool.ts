@@ -1,0 +1,65 @@
+/**
+ * N Node clients spread over worker threads (clientWorker.ts), for `hushfl simulate` and the
+ * `hushfl-node-client` program. Each thread's messages (ready, clipped updates, dropouts, metrics, logs) go to
+ * `onMessage`.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { WorkerInput, WorkerMessage } from './clientWorker.ts';
+
+export interface ClientPoolOptions {
+  readonly url: string;
+  readonly clients: number;
+  readonly miniClients: number;
+  /** Probability that a client vanishes from a round, at a uniformly chosen drop point. */
+  readonly dropout: number;
+  /** Worker threads (at most one per client); default: the available parallelism. */
+  readonly workers?: number;
+  /** Accept a self-signed TLS certificate (an https:// coordinator in tests). */
+  readonly insecureTls?: boolean;
+}
+
+export interface ClientPool {
+  /** Resolves once every client has joined; rejects on the first worker that fails. */
+  readonly ready: Promise<void>;
+  /** Asks every thread for its clients' metrics (they arrive as `metrics` messages), then stops it; a thread still running after 10 s is terminated. */
+  stop(): Promise<void>;
+}
+
+export function startClientPool(o: ClientPoolOptions, onMessage: (m: WorkerMessage) => void = () => {}): ClientPool {
+  const count = Math.min(o.clients, o.workers ?? Math.max(1, availableParallelism()));
+  const workers: Worker[] = [];
+  const ready: Promise<void>[] = [];
+  let first = 0;
+  for (let w = 0; w < count; w++) {
+    const clients = Math.floor(((w + 1) * o.clients) / count) - Math.floor((w * o.clients) / count);
+    const data: WorkerInput = { url: o.url, clients, firstIndex: first, miniClients: o.miniClients, dropout: o.dropout, insecureTls: Boolean(o.insecureTls) };
+    first += clients;
+    const worker = new Worker(new URL('./worker.mjs', import.meta.url), { workerData: data });
+    workers.push(worker);
+    ready.push(
+      new Promise((resolve, reject) => {
+        worker.on('message', (m: WorkerMessage) => {
+          if (m.type === 'ready') resolve();
+          else if (m.type === 'error') reject(new Error(m.message));
+          onMessage(m);
+        });
+        worker.on('error', reject);
+      }),
+    );
+  }
+  return {
+    ready: Promise.all(ready).then(() => undefined),
+    stop: () =>
+      Promise.all(
+        workers.map(
+          (w) =>
+            new Promise<void>((resolve) => {
+              w.once('exit', () => resolve());
+              w.postMessage({ type: 'stop' });
+              setTimeout(() => void w.terminate(), 10_000).unref();
+            }),
+        ),
+      ).then(() => undefined),
+  };
+}

@@ -1,0 +1,48 @@
+/**
+ * What a run remembers of itself: one record per round attempt, the run's identity and progress. The
+ * engine keeps these in memory and hands them to the shell to persist; a restarted coordinator gives them
+ * back to `RunEngine.resume`. server_metrics.json is built from them (metrics.ts).
+ */
+import type { SecAggStage } from '@hushfl/secagg';
+
+export type RoundStatus = 'running' | 'completed' | 'aborted';
+
+export interface RoundRecord {
+  readonly round: number;
+  readonly attempt: number;
+  readonly status: RoundStatus;
+  readonly startedAt: number;
+  readonly finishedAt: number | null;
+  readonly selected: number;
+  readonly contributions: number | null;
+  readonly accuracy: number | null;
+  readonly loss: number | null;
+  readonly epsilon: number | null;
+  /** ε against the coordinator (no sampling amplification); equals epsilon without Poisson selection. */
+  readonly epsilonVsCoordinator: number | null;
+  /** The extra δ of Poisson selection's redraws, (1 + e^ε)·Σ p (poissonSelection.ts); 0 without. */
+  readonly deltaSelection: number | null;
+  readonly error: string | null;
+  readonly durationsMs: Partial<Record<SecAggStage, number>>;
+  /** Where each dropped client dropped. */
+  readonly droppedClients: Readonly<Record<string, SecAggStage>>;
+  readonly bytesUp: number;
+  readonly bytesDown: number;
+}
+
+export type RunState = 'running' | 'paused' | 'stopped' | 'completed' | 'failed';
+
+export interface RunIdentity {
+  readonly id: string;
+  readonly name: string;
+  readonly createdAt: number;
+  /** The model dimension d. */
+  readonly dim: number;
+}
+
+/** How many clients dropped at each stage. */
+export function droppedCounts(droppedAt: Readonly<Record<string, SecAggStage>>): Partial<Record<SecAggStage, number>> {
+  const out: Partial<Record<SecAggStage, number>> = {};
+  for (const s of Object.values(droppedAt)) out[s] = (out[s] ?? 0) + 1;
+  return out;
+}

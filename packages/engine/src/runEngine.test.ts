@@ -1,0 +1,472 @@
+/**
+ * Whole runs through the RunEngine with no port, no tfjs and no SQLite: in-memory clients with fixed updates
+ * (the real DDG encoder and SecAgg client), virtual time and seeded randomness.
+ */
+import { chachaRandomWords, decodeDdg, l2Norm, nextPowerOfTwo, RdpLedger, shuffleInPlace } from '@hushfl/ddp';
+import { pack, type RunConfig, taskMessageSchema, unpack } from '@hushfl/protocol';
+import { addInPlace, type DropPoint } from '@hushfl/secagg';
+import { describe, expect, it } from 'vitest';
+import { planDdg, roundRdp, roundRdpAgainstCoordinator } from './ddgPlan.ts';
+import { fedAvgStep } from './fedavg.ts';
+import { runInMemory, VirtualClock } from './inMemory.ts';
+import { selectionDelta } from './poissonSelection.ts';
+import type { RoundRecord } from './records.ts';
+import { type LiveRoundSnapshot, type PersistOp, type RunCommand, RunEngine, type RunSetup } from './runEngine.ts';
+import { engineTestConfig, type FakeClientLog, fakeClient } from './testing.ts';
+
+const DIM = 7850; // the MNIST softmax regression (mlp with no hidden layer)
+
+function seeded(tag: number): ReturnType<typeof chachaRandomWords> {
+  const s = new Uint8Array(32);
+  s[0] = tag;
+  return chachaRandomWords(s);
+}
+
+/** Client i's update in round r: small (well inside the clip) and different per client, round and contribution. */
+function update(i: number, round: number, j = 0): Float32Array {
+  return Float32Array.from({ length: DIM }, (_, k) => 0.004 * Math.sin(0.37 * k + 1.3 * i + 0.7 * round + 2.1 * j));
+}
+
+interface Harness {
+  engine: RunEngine;
+  clock: VirtualClock;
+  commands: RunCommand[];
+  persisted: PersistOp[];
+  logs: Map<string, FakeClientLog>;
+}
+
+function setupOf(config: RunConfig, extra: Partial<RunSetup> = {}): RunSetup {
+  return {
+    run: { id: 'run-test', name: config.name, createdAt: 0, dim: DIM },
+    config,
+    plan: planDdg(config, DIM),
+    weights: new Float32Array(DIM),
+    momentum: null,
+    completedRound: -1,
+    ...extra,
+  };
+}
+
+async function drive(
+  config: RunConfig,
+  o: {
+    clients: number;
+    miniClients?: (i: number) => number;
+    vanish?: (i: number, round: number, attempt: number) => DropPoint | null;
+    setup?: Partial<RunSetup>;
+    seed?: number;
+    interject?: (h: Harness) => ReturnType<NonNullable<Parameters<typeof runInMemory>[0]['interject']>>;
+  },
+) {
+  const clock = new VirtualClock();
+  const seed = o.seed ?? 1;
+  const engine = new RunEngine(setupOf(config, o.setup), { now: clock.now, random: seeded(seed), seeds: seeded(seed + 100) });
+  const h: Harness = { engine, clock, commands: [], persisted: [], logs: new Map() };
+  const clients = Array.from({ length: o.clients }, (_, i) => {
+    const log: FakeClientLog = { inputs: new Map() };
+    h.logs.set(`client-${i}`, log);
+    return {
+      clientId: `client-${i}`,
+      miniClients: o.miniClients?.(i) ?? 1,
+      make: fakeClient({ update: (round, j) => update(i, round, j), ...(o.vanish ? { vanish: (r, a) => o.vanish!(i, r, a) } : {}) }, log),
+    };
+  });
+  const result = await runInMemory({
+    engine,
+    clock,
+    clients,
+    evaluate: async (w) => ({ accuracy: l2Norm(w), loss: 0 }),
+    observe: (c) => {
+      h.commands.push(c);
+      if (c.kind === 'persist') h.persisted.push(c.what);
+    },
+    ...(o.interject ? { interject: () => o.interject!(h) } : {}),
+  });
+  return { ...h, result };
+}
+
+const completed = (h: { engine: RunEngine }) => h.engine.rounds.filter((r) => r.status === 'completed');
+const releases = (h: { commands: RunCommand[] }) => h.commands.filter((c): c is Extract<RunCommand, { kind: 'release' }> => c.kind === 'release');
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
+describe('RunEngine: a whole run in memory', () => {
+  it('runs every round, releases the mean of the contributions, applies FedAvg and persists each round', async () => {
+    const config = engineTestConfig({ rounds: 3, minClients: 4, selection: { clientsPerRound: 4 } });
+    const h = await drive(config, { clients: 4 });
+    expect(h.result).toEqual({ state: 'completed', reason: 'all 3 rounds done' });
+    expect(completed(h)).toHaveLength(3);
+    // Each released mean is within the quantization error of the plain mean of the four updates.
+    const plan = planDdg(config, DIM);
+    let weights = new Float32Array(DIM);
+    for (const [round, rel] of releases(h).entries()) {
+      const plain = new Float64Array(DIM);
+      for (let i = 0; i < 4; i++) {
+        const u = update(i, round);
+        for (let k = 0; k < DIM; k++) plain[k]! += u[k]! / 4;
+      }
+      expect(maxAbsDiff(rel.mean, plain)).toBeLessThan(plan.params.gamma * 4);
+      weights = fedAvgStep({ weights, momentum: null }, rel.mean, config.server).weights as Float32Array<ArrayBuffer>;
+      expect(rel.weights).toEqual(weights);
+      expect(rel.summary).toMatchObject({ round, attempt: 1, status: 'completed', contributors: 4, selected: 4, epsilon: null });
+    }
+    expect(h.engine.weights).toEqual(weights);
+    const finished = h.persisted.filter((p) => p.op === 'round-finished');
+    expect(finished.map((p) => p.op === 'round-finished' && p.commit?.weights)).toEqual(releases(h).map((r) => r.weights));
+    expect(h.persisted.at(-1)).toMatchObject({ op: 'metrics' });
+    expect(h.persisted.filter((p) => p.op === 'run-state').at(-1)).toEqual({ op: 'run-state', state: 'completed', reason: 'all 3 rounds done' });
+    const metrics = h.engine.metrics();
+    expect(metrics.rounds.map((r) => [r.round, r.status])).toEqual([
+      [0, 'completed'],
+      [1, 'completed'],
+      [2, 'completed'],
+    ]);
+  });
+
+  it('is deterministic given its clock and randomness: the same seeds give the same selections and seeds', async () => {
+    const config = engineTestConfig({ rounds: 3, minClients: 3, selection: { clientsPerRound: 3 } });
+    const picks = async (seed: number) => {
+      const h = await drive(config, { clients: 7, seed });
+      return h.commands.flatMap((c) => (c.kind === 'notify' && c.notice.type === 'round-start' ? [c.notice.selected] : []));
+    };
+    const a = await picks(5);
+    expect(await picks(5)).toEqual(a);
+    expect(await picks(6)).not.toEqual(a);
+  });
+});
+
+describe('RunEngine: selection', () => {
+  it('fixed-size: draws from the idle clients with the injected randomness, counting capped mini-clients', async () => {
+    const config = engineTestConfig({ rounds: 4, minClients: 4, selection: { clientsPerRound: 4 }, maxMiniClients: 2 });
+    // client-0 runs 5 mini-clients but the run counts at most 2 of them.
+    const h = await drive(config, { clients: 6, miniClients: (i) => (i === 0 ? 5 : 1) });
+    const starts = h.commands.flatMap((c) => (c.kind === 'notify' && c.notice.type === 'round-start' ? [c.notice.selected] : []));
+    expect(starts).toHaveLength(4);
+    for (const [round, selected] of starts.entries()) {
+      const contributions = selected.reduce((s, id) => s + (id === 'client-0' ? 2 : 1), 0);
+      expect(contributions).toBeGreaterThanOrEqual(4);
+      expect(new Set(selected).size).toBe(selected.length);
+      expect(completed(h)[round]!.contributions).toBe(contributions);
+    }
+    // The same draw as an independent Fisher–Yates over the same words: the first round's pick.
+    const rw = seeded(1);
+    const free = Array.from({ length: 6 }, (_, i) => ({ clientId: `client-${i}`, contributions: i === 0 ? 2 : 1 }));
+    shuffleInPlace(free, rw);
+    const expected: string[] = [];
+    let total = 0;
+    for (const p of free) {
+      if (total >= 4) break;
+      expected.push(p.clientId);
+      total += p.contributions;
+    }
+    expect(starts[0]).toEqual(expected);
+  });
+
+  it('waits without selecting while too few clients are ready, and starts once enough are', async () => {
+    const config = engineTestConfig({ rounds: 1, minClients: 3, selection: { clientsPerRound: 3 } });
+    const clock = new VirtualClock();
+    const engine = new RunEngine(setupOf(config), { now: clock.now, random: seeded(1), seeds: seeded(2) });
+    const first = await engine.handle({ type: 'start' });
+    expect(first).toEqual([{ kind: 'start-timer', key: 'run#next', ms: 500 }]);
+    await engine.handle({ type: 'client-ready', clientId: 'a', miniClients: 1 });
+    const two = await engine.handle({ type: 'client-ready', clientId: 'b', miniClients: 1 });
+    expect(two.some((c) => c.kind === 'notify' && c.notice.type === 'round-start')).toBe(false);
+    const three = await engine.handle({ type: 'client-ready', clientId: 'c', miniClients: 1 });
+    expect(three.filter((c) => c.kind === 'send' && c.event === 'task').map((c) => c.kind === 'send' && c.to)).toEqual(
+      ['a', 'b', 'c'].filter((id) => three.some((c) => c.kind === 'send' && c.to === id && c.event === 'task')),
+    );
+    expect(three.filter((c) => c.kind === 'send' && c.event === 'task')).toHaveLength(3);
+    expect(engine.status().state).toBe('running');
+  });
+
+  it('Poisson: waits while the shortfall p is above the limit, then draws; Σp enters δ', async () => {
+    const config = engineTestConfig({
+      rounds: 2,
+      minClients: 2,
+      selection: { sampleRate: 0.5, population: 12, maxShortfall: 0.01 },
+      ddg: { bits: 24, gamma: 1e-4, localStddev: 1e-3 },
+    });
+    const h = await drive(config, { clients: 12 });
+    expect(h.result.state).toBe('completed');
+    // The first draw of each released round risked p = P[too small]; the run's δ term is (1 + e^ε)·Σp.
+    const done = completed(h);
+    expect(done).toHaveLength(2);
+    const last = done.at(-1)!;
+    expect(last.deltaSelection).toBeGreaterThan(0);
+    const sigma = h.engine.metrics().privacy.selectionShortfall;
+    expect(last.deltaSelection).toBeCloseTo(selectionDelta(sigma, last.epsilon!), 15);
+    // With four clients online p is far above the default limit: the engine waits and says why.
+    const small = engineTestConfig({
+      rounds: 1,
+      minClients: 2,
+      selection: { sampleRate: 0.5, population: 4 },
+      ddg: { bits: 24, gamma: 1e-4, localStddev: 1e-3 },
+    });
+    const clock = new VirtualClock();
+    const engine = new RunEngine(setupOf(small, { clients: ['a', 'b', 'c', 'd'].map((clientId) => ({ clientId, miniClients: 1 })) }), {
+      now: clock.now,
+      random: seeded(1),
+      seeds: seeded(2),
+    });
+    const out = await engine.handle({ type: 'start' });
+    expect(out.some((c) => c.kind === 'log' && /Poisson selection: waiting/.test(c.message))).toBe(true);
+    expect(out.some((c) => c.kind === 'start-timer' && c.key === 'run#next')).toBe(true);
+    expect(out.some((c) => c.kind === 'send' && c.event === 'task')).toBe(false);
+  });
+});
+
+describe('RunEngine: privacy budget and ledgers', () => {
+  it('stops before a round that could pass the budget; ε and ε against the coordinator follow the RDP sums', async () => {
+    // Calibrated for 2 rounds, run configured for 5: the budget stops it after 2.
+    const two = engineTestConfig({ rounds: 2, minClients: 4, selection: { clientsPerRound: 4 }, ddg: { bits: 20, epsilon: 30, delta: 1e-5 } });
+    const five: RunConfig = { ...two, rounds: 5 };
+    const plan = planDdg(two, DIM);
+    const h = await drive(five, { clients: 4, setup: { plan } });
+    expect(h.result.state).toBe('completed');
+    expect(h.result.reason).toMatch(/^privacy budget reached: another round could spend ε = [\d.]+ > 30$/);
+    const done = completed(h);
+    expect(done).toHaveLength(2);
+    const ledger = new RdpLedger();
+    const coordinator = new RdpLedger();
+    for (const r of done) {
+      ledger.add(roundRdp(plan, r.contributions!)!);
+      coordinator.add(roundRdpAgainstCoordinator(plan, r.contributions!)!);
+      expect(r.epsilon).toBeCloseTo(ledger.spent(plan.delta).epsilon, 12);
+      expect(r.epsilonVsCoordinator).toBeCloseTo(coordinator.spent(plan.delta).epsilon, 12);
+    }
+    expect(done.at(-1)!.epsilon!).toBeLessThanOrEqual(30 * (1 + 1e-6));
+    const entry = h.persisted.flatMap((p) => (p.op === 'round-finished' && p.commit?.ledger ? [p.commit.ledger] : [])).at(-1)!;
+    expect(entry.rdp).toEqual(ledger.rdp());
+  });
+});
+
+describe('RunEngine: retries', () => {
+  it('an attempt below n_min is aborted before unmasking and re-run as the next attempt', async () => {
+    const config = engineTestConfig({ rounds: 1, minClients: 4, selection: { clientsPerRound: 4 } });
+    const h = await drive(config, { clients: 4, vanish: (i, _r, attempt) => (attempt === 1 && i === 0 ? 'after-share' : null) });
+    expect(h.engine.rounds.map((r) => [r.round, r.attempt, r.status])).toEqual([
+      [0, 1, 'aborted'],
+      [0, 2, 'completed'],
+    ]);
+    expect(h.engine.rounds[0]!.error).toMatch(/only 3 contributions reached the sum, fewer than n_min = 4/);
+    // The aborted attempt never reached Unmasking: no unmask request was sent in it.
+    const firstAttempt = h.commands
+      .flatMap((c) => (c.kind === 'send' && c.event === 'secagg' ? [(c.payload as { json: string }).json] : []))
+      .filter((j) => j.includes('/a1"'));
+    expect(firstAttempt.length).toBeGreaterThan(0);
+    expect(firstAttempt.some((j) => j.includes('unmask-request'))).toBe(false);
+  });
+
+  it('fails the run after maxAttempts aborted attempts of one round', async () => {
+    const config = engineTestConfig({ rounds: 2, minClients: 3, selection: { clientsPerRound: 3 }, maxAttempts: 3 });
+    const h = await drive(config, { clients: 3, vanish: (i, round) => (round === 1 && i === 2 ? 'before-advertise' : null) });
+    expect(h.result).toEqual({ state: 'failed', reason: 'round 1 aborted 3 times' });
+    expect(h.engine.rounds.filter((r) => r.round === 1).map((r) => r.status)).toEqual(['aborted', 'aborted', 'aborted']);
+    expect(h.engine.status()).toMatchObject({ state: 'failed', message: 'round 1 aborted 3 times', round: 1 });
+  });
+});
+
+describe('RunEngine: server momentum', () => {
+  it('m ← μ·m + mean, w ← w + η·m across rounds', async () => {
+    const config = engineTestConfig({ rounds: 3, minClients: 3, selection: { clientsPerRound: 3 }, server: { learningRate: 0.5, momentum: 0.9 } });
+    const h = await drive(config, { clients: 3 });
+    const w = new Float64Array(DIM);
+    const m = new Float64Array(DIM);
+    for (const rel of releases(h)) {
+      for (let k = 0; k < DIM; k++) {
+        m[k] = Math.fround(0.9 * m[k]! + rel.mean[k]!);
+        w[k] = Math.fround(w[k]! + 0.5 * m[k]!);
+      }
+      expect(maxAbsDiff(rel.weights, w)).toBeLessThan(1e-6);
+    }
+    const last = h.persisted.filter((p) => p.op === 'round-finished').at(-1)!;
+    expect(last.op === 'round-finished' && maxAbsDiff(last.commit!.momentum!, m)).toBeLessThan(1e-6);
+  });
+});
+
+describe('RunEngine: resume from persisted state', () => {
+  it('a run stopped after 2 rounds resumes from its records, ledger and checkpoint, and finishes with the same books', async () => {
+    const config = engineTestConfig({
+      rounds: 4,
+      minClients: 3,
+      selection: { clientsPerRound: 3 },
+      ddg: { bits: 20, gamma: 1e-4, localStddev: 2e-3 },
+      server: { learningRate: 1, momentum: 0.5 },
+    });
+    // First process: stop it once round 1 is released.
+    let stopAsked = false;
+    const first = await drive(config, {
+      clients: 3,
+      interject: (h) => {
+        if (stopAsked || h.engine.lastCompletedRound < 1) return null;
+        stopAsked = true;
+        return { type: 'operator', command: 'stop', reason: 'maintenance' };
+      },
+    });
+    expect(first.result).toEqual({ state: 'stopped', reason: 'maintenance' });
+    const kept = first.engine.rounds.filter((r) => r.status !== 'running');
+    const lastCommit = first.persisted.flatMap((p) => (p.op === 'round-finished' && p.commit ? [{ record: p.record, ...p.commit }] : [])).at(-1)!;
+    expect(lastCommit.record.round).toBe(first.engine.lastCompletedRound);
+    // Second process: what the store would hand back.
+    const second = await drive(config, {
+      clients: 3,
+      seed: 9,
+      setup: {
+        weights: lastCommit.weights,
+        momentum: lastCommit.momentum,
+        completedRound: lastCommit.record.round,
+        rounds: kept as RoundRecord[],
+        ledger: { ...lastCommit.ledger!, rounds: lastCommit.record.round + 1 },
+      },
+    });
+    expect(second.result.state).toBe('completed');
+    const done = completed(second);
+    expect(done.map((r) => r.round)).toEqual([0, 1, 2, 3]);
+    // The ledger continued: ε after round 3 is the sum of four rounds' RDP.
+    const plan = planDdg(config, DIM);
+    const ledger = new RdpLedger();
+    for (const r of done) ledger.add(roundRdp(plan, r.contributions!)!);
+    expect(done.at(-1)!.epsilon).toBeCloseTo(ledger.spent(plan.delta).epsilon, 12);
+    // FedAvg continued from the checkpoint's weights and momentum.
+    const firstRelease = releases(second)[0]!;
+    expect(firstRelease.weights).toEqual(fedAvgStep({ weights: lastCommit.weights, momentum: lastCommit.momentum }, firstRelease.mean, config.server).weights);
+  });
+
+  it('refuses a setup with an attempt still marked running', () => {
+    const config = engineTestConfig({ rounds: 2, minClients: 2 });
+    const running: RoundRecord = { ...completedRecord(0), status: 'running' };
+    expect(() => new RunEngine(setupOf(config, { rounds: [running] }), { now: () => 0, random: seeded(1), seeds: seeded(2) })).toThrow(/still running/);
+  });
+});
+
+function completedRecord(round: number): RoundRecord {
+  return {
+    round,
+    attempt: 1,
+    status: 'completed',
+    startedAt: 0,
+    finishedAt: 1,
+    selected: 2,
+    contributions: 2,
+    accuracy: null,
+    loss: null,
+    epsilon: null,
+    epsilonVsCoordinator: null,
+    deltaSelection: 0,
+    error: null,
+    durationsMs: {},
+    droppedClients: {},
+    bytesUp: 0,
+    bytesDown: 0,
+  };
+}
+
+describe('RunEngine: pause, resume, stop', () => {
+  it('pause lets the round in progress finish and starts no other; resume continues; stop aborts the live round', async () => {
+    const config = engineTestConfig({ rounds: 5, minClients: 3, selection: { clientsPerRound: 3 } });
+    let paused = false;
+    let resumed = false;
+    let startsWhilePaused = 0;
+    const h = await drive(config, {
+      clients: 3,
+      interject: (hh) => {
+        if (paused && !resumed)
+          startsWhilePaused = hh.commands.filter((c) => c.kind === 'notify' && c.notice.type === 'round-start' && c.notice.round === 2).length;
+        // Pause as soon as round 0 is committed (round 1 is then already under way).
+        if (!paused && hh.engine.lastCompletedRound === 0) {
+          paused = true;
+          return { type: 'operator', command: 'pause' };
+        }
+        // Resume once round 1 finished while paused and nothing else runs.
+        if (paused && !resumed && hh.engine.lastCompletedRound === 1 && hh.engine.status().state === 'paused') {
+          resumed = true;
+          return { type: 'operator', command: 'resume' };
+        }
+        return null;
+      },
+    });
+    expect(resumed).toBe(true);
+    expect(startsWhilePaused).toBe(0);
+    expect(h.persisted.filter((p) => p.op === 'run-state').map((p) => p.op === 'run-state' && p.state)).toEqual(['paused', 'running', 'completed']);
+    expect(completed(h).map((r) => r.round)).toEqual([0, 1, 2, 3, 4]);
+
+    // Stop during a round: the attempt is recorded as aborted with the operator's reason, then the run stops.
+    const clock = new VirtualClock();
+    const engine = new RunEngine(setupOf(config, { clients: ['a', 'b', 'c'].map((clientId) => ({ clientId, miniClients: 1 })) }), {
+      now: clock.now,
+      random: seeded(1),
+      seeds: seeded(2),
+    });
+    await engine.handle({ type: 'start' });
+    expect(engine.status().state).toBe('running');
+    const out = await engine.handle({ type: 'operator', command: 'stop', reason: 'enough' });
+    expect(engine.rounds.map((r) => [r.status, r.error])).toEqual([['aborted', 'enough']]);
+    expect(out.at(-1)).toEqual({ kind: 'end', state: 'stopped', reason: 'enough' });
+    await expect(engine.handle({ type: 'operator', command: 'resume' })).rejects.toThrow(/not active/);
+  });
+});
+
+describe('RunEngine: one round as a snapshot', () => {
+  it('snapshot → wire bytes → restore into a new engine continues the round and releases exactly the unmasked sum', async () => {
+    const config = engineTestConfig({ rounds: 1, minClients: 4, selection: { clientsPerRound: 5 }, ddg: { bits: 20, gamma: 1e-4, localStddev: 1e-3 } });
+    for (const at of ['share-keys', 'masked-input', 'consistency-check', 'unmasking'] as const) {
+      let swapped = false;
+      let snapshotBytes = 0;
+      const clock = new VirtualClock();
+      const original = new RunEngine(setupOf(config), { now: clock.now, random: seeded(1), seeds: seeded(2) });
+      let current = original;
+      const logs = new Map<string, FakeClientLog>();
+      const clients = Array.from({ length: 5 }, (_, i) => {
+        const log: FakeClientLog = { inputs: new Map() };
+        logs.set(`client-${i}`, log);
+        return {
+          clientId: `client-${i}`,
+          miniClients: 1,
+          make: fakeClient({ update: (r, j) => update(i, r, j), vanish: () => (i === 4 ? 'after-share' : null) }, log),
+        };
+      });
+      const released: Extract<RunCommand, { kind: 'release' }>[] = [];
+      let rotationSeed: Uint8Array | null = null;
+      // The driver talks to `current`; once stage `at` opens, the round moves to a fresh engine.
+      const proxy = {
+        handle: async (e: Parameters<RunEngine['handle']>[0]) => {
+          const out = await current.handle(e);
+          for (const c of out) if (c.kind === 'send' && c.event === 'task') rotationSeed ??= taskMessageSchema.parse(unpack(c.payload)).rotationSeed.slice();
+          const opened = out.some((c) => c.kind === 'notify' && c.notice.type === 'stage' && c.notice.stage === at && c.notice.phase === 'open');
+          if (opened && !swapped) {
+            swapped = true;
+            const snap = current.snapshotRound()!;
+            const wire = pack(snap);
+            snapshotBytes = wire.json.length + wire.bin.length;
+            const restored = new RunEngine(setupOf(config, { clients: clients.map((c) => ({ clientId: c.clientId, miniClients: 1 })) }), {
+              now: clock.now,
+              random: seeded(7),
+              seeds: seeded(8),
+            });
+            const timers = await restored.restoreRound(unpack(wire) as LiveRoundSnapshot);
+            expect(timers.map((c) => c.kind)).toEqual(['start-timer']);
+            current = restored;
+          }
+          return out;
+        },
+      } as unknown as RunEngine;
+      const result = await runInMemory({ engine: proxy, clock, clients, observe: (c) => c.kind === 'release' && released.push(c) });
+      expect(result.state, at).toBe('completed');
+      expect(swapped).toBe(true);
+      expect(snapshotBytes).toBeGreaterThan(0);
+      expect(current).not.toBe(original);
+      // Exactly the decoded sum of the included clients' inputs (the fake clients recorded them).
+      const rel = released[0]!;
+      const plan = planDdg(config, DIM);
+      const sum = new Uint32Array(nextPowerOfTwo(DIM));
+      for (const id of rel.included) addInPlace(sum, [...logs.get(id)!.inputs.values()][0]!, plan.params.bits);
+      expect(rel.summary.contributors).toBe(rel.included.length);
+      expect(rel.included).not.toContain('client-4');
+      expect(rel.mean).toEqual(decodeDdg(sum, plan.params, rotationSeed!, rel.included.length));
+    }
+  });
+});

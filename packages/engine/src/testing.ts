@@ -1,0 +1,81 @@
+/**
+ * Test support (not exported from the package): clients for the in-memory driver that need no TensorFlow.js.
+ * Each has a fixed update per round; on a task it DDG-encodes it once per contribution (the real encoder),
+ * sums the encodings in Z_2^B and runs the real SecAgg client. It records what it encoded, so a test can
+ * compute the exact modular sum the coordinator should unmask.
+ */
+import { encodeDdg } from '@hushfl/ddp';
+import { EVENTS, pack, parseRunConfig, type RunConfigInput, secaggClientToWire, secaggEnvelopeFromServer, taskMessageSchema, unpack } from '@hushfl/protocol';
+import { addInPlace, type DropPoint, lastMessageBefore, SecAggClient } from '@hushfl/secagg';
+import type { InMemoryClientFactory } from './inMemory.ts';
+
+export interface FakeClientOptions {
+  /** The update of contribution j in round r (model dimension). */
+  readonly update: (round: number, contribution: number) => Float32Array;
+  /** Where this client vanishes in a round attempt (null: it stays). */
+  readonly vanish?: (round: number, attempt: number) => DropPoint | null;
+}
+
+export interface FakeClientLog {
+  /** roundId → the sum of this client's encodings it masked in. */
+  readonly inputs: Map<string, Uint32Array>;
+}
+
+export function fakeClient(o: FakeClientOptions, log: FakeClientLog = { inputs: new Map() }): InMemoryClientFactory {
+  return (_clientId, toCoordinator) => {
+    const rounds = new Map<string, { client: SecAggClient; stopAfter: string | null; stopped: boolean }>();
+    const send = (roundId: string, message: Parameters<typeof secaggClientToWire>[0]) => {
+      const r = rounds.get(roundId)!;
+      if (r.stopped) return;
+      toCoordinator(EVENTS.secagg, pack({ roundId, message: secaggClientToWire(message) }));
+      if (r.stopAfter === message.type) r.stopped = true;
+    };
+    return {
+      async deliver(event, payload) {
+        if (event === EVENTS.task) {
+          const task = taskMessageSchema.parse(unpack(payload));
+          const point = o.vanish?.(task.round, task.attempt) ?? null;
+          if (point === 'before-advertise') return;
+          let sum: Uint32Array | null = null;
+          for (let j = 0; j < task.contributions; j++) {
+            const { encoded } = encodeDdg(o.update(task.round, j), task.ddg, task.rotationSeed);
+            if (sum) addInPlace(sum, encoded, task.ddg.bits);
+            else sum = encoded.slice();
+          }
+          log.inputs.set(task.roundId, sum!.slice());
+          const client = await SecAggClient.create(
+            {
+              roundId: task.roundId,
+              clients: task.secagg.clients,
+              bits: task.ddg.bits,
+              dim: sum!.length,
+              neighbours: task.secagg.neighbours,
+              threshold: task.secagg.threshold,
+              graphSeed: task.secagg.graphSeed,
+            },
+            task.secagg.id,
+            sum!,
+          );
+          rounds.set(task.roundId, { client, stopAfter: point ? lastMessageBefore(point) : null, stopped: false });
+          send(task.roundId, await client.advertise());
+        } else if (event === EVENTS.secagg) {
+          const env = secaggEnvelopeFromServer.parse(unpack(payload));
+          const r = rounds.get(env.roundId);
+          if (!r || r.stopped) return;
+          const step = await r.client.handle(env.message);
+          if (step.outgoing) send(env.roundId, step.outgoing);
+        }
+      },
+    };
+  };
+}
+
+/** A small run config for engine tests: quantization only (no noise) unless `ddg` says otherwise. */
+export function engineTestConfig(overrides: Partial<RunConfigInput> & Pick<RunConfigInput, 'rounds' | 'minClients'>) {
+  return parseRunConfig({
+    task: { model: { kind: 'mlp', hidden: [] } },
+    ddg: { noise: false, bits: 24 },
+    deadlines: { training: 60, shareKeys: 10, maskedInput: 10, consistencyCheck: 10, unmasking: 10 },
+    ...overrides,
+  });
+}

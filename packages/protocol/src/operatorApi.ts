@@ -1,0 +1,276 @@
+/**
+ * The operator HTTP API as one contract: a schema for every request and response, and the route table the
+ * coordinator registers its routes from and @hushfl/operator-client builds its calls from. JSON keys and paths
+ * are public (operators' scripts use them): change them only with a new API version.
+ */
+import { z } from 'zod';
+import { modelSpecSchema, runConfigSchema } from './config.ts';
+import { ddgParamsSchema, statusSchema } from './messages.ts';
+
+// ---- requests
+
+export const runIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be a run id: 1 to 64 letters, digits, _ or -');
+export const runParamsSchema = z.object({ id: runIdSchema });
+export type RunParams = z.infer<typeof runParamsSchema>;
+
+export const shardParamsSchema = z.object({
+  index: z
+    .string()
+    .regex(/^\d{1,9}$/, 'must be a shard number')
+    .transform(Number),
+});
+
+/** The run config a run is started with (POST /api/runs): validated and completed as parseRunConfig does. */
+export const createRunBodySchema = runConfigSchema;
+
+// ---- responses
+
+/** Every error: a message naming what is wrong, and for a refused config each bad field. */
+export const apiErrorSchema = z.object({
+  error: z.string(),
+  issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+});
+export type ApiErrorBody = z.infer<typeof apiErrorSchema>;
+
+export const healthSchema = z.object({ ok: z.literal(true), clientsConnected: z.number().int(), activeRun: z.string().nullable() });
+export type Health = z.infer<typeof healthSchema>;
+
+export const joinUrlsSchema = z.object({ urls: z.array(z.string()) });
+export type JoinUrls = z.infer<typeof joinUrlsSchema>;
+
+export const runStateSchema = z.enum(['running', 'paused', 'stopped', 'completed', 'failed']);
+
+/** The noise and precision a run was planned with (the coordinator's DdgPlan). */
+export const runDdgSchema = z.object({
+  params: ddgParamsSchema,
+  /** Target ε, or null without noise. */
+  epsilonBudget: z.number().nullable(),
+  delta: z.number(),
+  sampleRate: z.number(),
+  dimPadded: z.number().int(),
+});
+
+/** A run in the list (GET /api/runs): its config only comes with the run itself. */
+export const runSummarySchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  state: runStateSchema,
+  created_at: z.number(),
+  finished_at: z.number().nullable(),
+  /** Last completed round (−1 before the first). */
+  completed_round: z.number().int(),
+  dim: z.number().int(),
+  ddg: runDdgSchema,
+  reason: z.string().nullable(),
+});
+export type RunSummary = z.infer<typeof runSummarySchema>;
+
+export const runDetailSchema = runSummarySchema.extend({
+  config: runConfigSchema,
+  /** The coordinator's status while this run is the active one, else null. */
+  live: statusSchema.nullable(),
+});
+export type RunDetail = z.infer<typeof runDetailSchema>;
+
+export const participantSchema = z.object({
+  client_id: z.string(),
+  attempt: z.number().int(),
+  secagg_id: z.number().int(),
+  contributions: z.number().int(),
+  status: z.string(),
+  dropped_stage: z.string().nullable(),
+});
+
+export const stageEventSchema = z.object({
+  stage: z.string(),
+  phase: z.string(),
+  at: z.number(),
+  attempt: z.number().int(),
+  /** JSON text, as stored. */
+  detail: z.string().nullable(),
+});
+
+/** One attempt of a round, with who took part and its stage events. */
+export const roundSchema = z.object({
+  run_id: z.string(),
+  round: z.number().int(),
+  attempt: z.number().int(),
+  state: z.enum(['running', 'completed', 'aborted']),
+  started_at: z.number(),
+  finished_at: z.number().nullable(),
+  contributions: z.number().int().nullable(),
+  accuracy: z.number().nullable(),
+  loss: z.number().nullable(),
+  epsilon: z.number().nullable(),
+  /** ε against the coordinator (no sampling amplification); equals epsilon without Poisson selection. */
+  epsilon_coordinator: z.number().nullable(),
+  /** The extra δ of Poisson selection's redraws (docs/PRIVACY.md). */
+  delta_selection: z.number().nullable(),
+  error: z.string().nullable(),
+  /** Milliseconds per SecAgg stage. */
+  durations: z.record(z.string(), z.number()),
+  /** Client id → the stage it dropped at. */
+  dropped: z.record(z.string(), z.string()),
+  bytes_up: z.number(),
+  bytes_down: z.number(),
+  selected: z.number().int(),
+  participants: z.array(participantSchema),
+  stages: z.array(stageEventSchema),
+});
+export type RoundRecord = z.infer<typeof roundSchema>;
+
+export const createdRunSchema = z.object({ runId: z.string() });
+
+export const controlResultSchema = z.object({ ok: z.literal(true), status: statusSchema });
+export type ControlResult = z.infer<typeof controlResultSchema>;
+export const RUN_ACTIONS = ['pause', 'resume', 'stop'] as const;
+export type RunAction = (typeof RUN_ACTIONS)[number];
+
+/**
+ * server_metrics.json, a download: the fields below are the ones a reader may rely on; the file carries more
+ * (every field is kept when parsed).
+ */
+export const metricsSchema = z.looseObject({
+  run: z.looseObject({ id: z.string(), name: z.string(), createdAt: z.string(), state: runStateSchema.optional() }),
+  model: z.looseObject({ spec: modelSpecSchema, dim: z.number().int(), dimPadded: z.number().int() }),
+  privacy: z.looseObject({ mechanism: z.enum(['ddg', 'none']), bits: z.number(), delta: z.number(), epsilonBudget: z.number().nullable() }),
+  config: z.unknown(),
+  rounds: z.array(
+    z.looseObject({
+      round: z.number().int(),
+      attempt: z.number().int(),
+      status: z.string(),
+      accuracy: z.number().nullable(),
+      loss: z.number().nullable(),
+      epsilon: z.number().nullable(),
+    }),
+  ),
+});
+export type RunMetrics = z.infer<typeof metricsSchema>;
+
+const intHeader = z
+  .string()
+  .regex(/^-?\d+$/, 'must be an integer')
+  .transform(Number);
+const jsonHeader = z.string().transform((text, ctx) => {
+  try {
+    const value: unknown = JSON.parse(text);
+    return value;
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be JSON' });
+    return z.NEVER;
+  }
+});
+
+/** What describes the raw little-endian float32 weights of GET /api/runs/:id/model. */
+export const modelHeadersSchema = z.object({
+  /** The completed round the weights are from (−1: the initial model). */
+  'x-hushfl-round': intHeader,
+  'x-hushfl-dim': intHeader,
+  'x-hushfl-model': jsonHeader.pipe(modelSpecSchema),
+});
+
+// ---- the route table
+
+export type ErrorStatus = 400 | 401 | 403 | 404 | 409;
+
+export interface OperatorRoute {
+  readonly method: 'GET' | 'POST';
+  /** Fastify syntax: `:name` is a path parameter. */
+  readonly path: string;
+  /** operator: `Authorization: Bearer <token>`; client: `X-Hushfl-Session: <clientId>:<sessionToken>`. */
+  readonly auth: 'none' | 'operator' | 'client';
+  readonly params?: z.ZodType;
+  readonly body?: z.ZodType;
+  readonly status: 200 | 201;
+  /** The JSON body of a success; for a download, the file's content. */
+  readonly response?: z.ZodType;
+  /** A download's file name (content-disposition). */
+  readonly download?: string;
+  /** A binary success: its content type and, where it has them, the headers that describe it. */
+  readonly binary?: { readonly contentType: 'application/octet-stream'; readonly headers?: z.ZodType };
+  /** The error statuses it answers with an apiErrorSchema body. */
+  readonly errors: readonly ErrorStatus[];
+}
+
+const runRoute = { params: runParamsSchema, auth: 'operator' } as const;
+const controlRoute = (action: RunAction) =>
+  ({ ...runRoute, method: 'POST', path: `/api/runs/:id/${action}`, status: 200, response: controlResultSchema, errors: [400, 401, 409] }) as const;
+
+export const operatorRoutes = {
+  health: { method: 'GET', path: '/api/health', auth: 'none', status: 200, response: healthSchema, errors: [] },
+  status: { method: 'GET', path: '/api/status', auth: 'operator', status: 200, response: statusSchema, errors: [401] },
+  join: { method: 'GET', path: '/api/join', auth: 'operator', status: 200, response: joinUrlsSchema, errors: [401] },
+  runs: { method: 'GET', path: '/api/runs', auth: 'operator', status: 200, response: z.array(runSummarySchema), errors: [401] },
+  createRun: {
+    method: 'POST',
+    path: '/api/runs',
+    auth: 'operator',
+    body: createRunBodySchema,
+    status: 201,
+    response: createdRunSchema,
+    // 409: another run is in progress.
+    errors: [400, 401, 409],
+  },
+  run: { ...runRoute, method: 'GET', path: '/api/runs/:id', status: 200, response: runDetailSchema, errors: [400, 401, 404] },
+  rounds: { ...runRoute, method: 'GET', path: '/api/runs/:id/rounds', status: 200, response: z.array(roundSchema), errors: [400, 401, 404] },
+  metrics: {
+    ...runRoute,
+    method: 'GET',
+    path: '/api/runs/:id/metrics',
+    status: 200,
+    response: metricsSchema,
+    download: 'server_metrics.json',
+    errors: [400, 401, 404],
+  },
+  model: {
+    ...runRoute,
+    method: 'GET',
+    path: '/api/runs/:id/model',
+    status: 200,
+    binary: { contentType: 'application/octet-stream', headers: modelHeadersSchema },
+    errors: [400, 401, 404],
+  },
+  // 409: the run is not the active one.
+  pause: controlRoute('pause'),
+  resume: controlRoute('resume'),
+  stop: controlRoute('stop'),
+  /** A client downloads one of its own data shards. */
+  shard: {
+    method: 'GET',
+    path: '/api/tasks/mnist/shards/:index',
+    auth: 'client',
+    params: shardParamsSchema,
+    status: 200,
+    binary: { contentType: 'application/octet-stream' },
+    errors: [400, 401, 403],
+  },
+} as const satisfies Record<string, OperatorRoute>;
+
+export type OperatorRouteName = keyof typeof operatorRoutes;
+
+// Types both sides of a route derive from its schemas (so the coordinator needs no zod import of its own).
+
+/** A schema of the contract. */
+export type ApiSchema = z.ZodType;
+type Out<S> = S extends z.ZodType ? z.output<S> : undefined;
+type In<S> = S extends z.ZodType ? z.input<S> : undefined;
+/** Params and body as a caller gives them, and as the server has them after validation. */
+export type RouteParamsInput<R extends OperatorRoute> = In<R['params']>;
+export type RouteParams<R extends OperatorRoute> = Out<R['params']>;
+export type RouteBodyInput<R extends OperatorRoute> = In<R['body']>;
+export type RouteBody<R extends OperatorRoute> = Out<R['body']>;
+/** A JSON response as the server hands it to the serializer, and as a caller gets it parsed. */
+export type RouteResponseInput<R extends OperatorRoute> = In<R['response']>;
+export type RouteResponse<R extends OperatorRoute> = Out<R['response']>;
+/** The model route's headers as the server writes them (strings). */
+export type ModelHeadersInput = z.input<typeof modelHeadersSchema>;
+
+/** A route's path with its parameters filled in (URL-encoded). */
+export function routePath(route: OperatorRoute, params: Readonly<Record<string, string | number>> = {}): string {
+  return route.path.replace(/:([A-Za-z_]+)/g, (_, name: string) => {
+    const v = params[name];
+    if (v === undefined) throw new Error(`${route.path}: parameter ${name} is missing`);
+    return encodeURIComponent(String(v));
+  });
+}

@@ -1,0 +1,219 @@
+/**
+ * One FL client in Node: packages/client's ClientSession over a Socket.IO socket, shards fetched over
+ * node:http(s), and packages/client's runtime on TensorFlow.js (WASM). Can be told to vanish at a chosen point
+ * of a round, to simulate dropouts; it then reconnects as the same client for later rounds.
+ */
+import { get as httpGet } from 'node:http';
+import { get as httpsGet } from 'node:https';
+import { io, type Socket } from 'socket.io-client';
+import { ClientRuntime, ClientSession, LocalTrainer, type ClientIdentity, type ClientTransport, type IdentityStore, type RuntimeHost } from '@hushfl/client';
+import { CLIENT_NAMESPACE, pack, secaggClientToWire, type Status, type TaskMessage } from '@hushfl/protocol';
+import { lastMessageBefore, type DropPoint, type SecAggClientMessage } from '@hushfl/secagg';
+import { decodeShard } from '@hushfl/tasks';
+import { initNodeTf } from './nodeTf.ts';
+
+/** Where a simulated client vanishes in a round: the SecAgg drop points (the name callers already use). */
+export type VanishPoint = DropPoint;
+
+export interface NodeClientOptions {
+  readonly url: string;
+  readonly miniClients?: number;
+  readonly name?: string;
+  /** Decides, per task, whether and where this client vanishes in that round ('before-advertise': before training). */
+  readonly vanish?: (task: TaskMessage) => VanishPoint | null;
+  /** Milliseconds before a vanished client reconnects (default 500). */
+  readonly rejoinAfterMs?: number;
+  /** Simulator only: receives this client's clipped updates (it already holds their data). */
+  readonly onClippedUpdates?: (roundId: string, clipped: readonly Float32Array[]) => void;
+  readonly onStatus?: (s: Status) => void;
+  readonly log?: (msg: string) => void;
+  /** Accept self-signed TLS certificates (tests). */
+  readonly insecureTls?: boolean;
+}
+
+export interface NodeClient {
+  readonly clientId: string;
+  readonly runtime: ClientRuntime;
+  readonly socket: Socket;
+  /** Rounds this client vanished from. */
+  readonly vanished: Map<string, VanishPoint>;
+  close(): Promise<void>;
+}
+
+/** Socket.IO's socket as packages/client's ClientTransport (Socket.IO puts ack timeouts on `timeout()`). */
+function socketTransport(socket: Socket): ClientTransport {
+  return {
+    connect: () => void socket.connect(),
+    disconnect: () => void socket.disconnect(),
+    on: (event, handler) => void socket.on(event, handler),
+    // An event without a payload (`ready`) goes out without one, not with a null.
+    emit: (event, payload) => void (payload === undefined ? socket.emit(event) : socket.emit(event, payload)),
+    emitWithAck: (event, payload, timeoutMs) => socket.timeout(timeoutMs).emitWithAck(event, payload),
+  };
+}
+
+/** The identity lives as long as the process: enough to rejoin after vanishing. */
+function memoryIdentityStore(): IdentityStore {
+  let identity: ClientIdentity | undefined;
+  return {
+    load: async () => identity,
+    save: async (i) => {
+      identity = i;
+    },
+    forget: async () => {
+      identity = undefined;
+    },
+  };
+}
+
+/** GET over node:http(s), so a test coordinator's self-signed certificate can be accepted explicitly. */
+function getBytes(url: string, headers: Readonly<Record<string, string>>, insecureTls: boolean): Promise<Uint8Array> {
+  const target = new URL(url);
+  const get = target.protocol === 'https:' ? httpsGet : httpGet;
+  return new Promise((resolve, reject) => {
+    const req = get(target, { headers, ...(insecureTls ? { rejectUnauthorized: false } : {}) }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const body = Buffer.concat(chunks);
+        if (res.statusCode === 200) resolve(new Uint8Array(body.buffer, body.byteOffset, body.byteLength));
+        else reject(new Error(`HTTP ${res.statusCode} ${body.toString('utf8').slice(0, 200)}`));
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+  });
+}
+
+/** Resolves once the client has joined and sent `ready`; rejects when the coordinator is unreachable or refuses it. */
+export async function connectNodeClient(opts: NodeClientOptions): Promise<NodeClient> {
+  const backend = await initNodeTf();
+  const log = opts.log ?? (() => {});
+  const insecureTls = Boolean(opts.insecureTls);
+  const socket = io(new URL(CLIENT_NAMESPACE, opts.url).toString(), {
+    transports: ['websocket'],
+    reconnection: false,
+    autoConnect: false,
+    ...(insecureTls ? { rejectUnauthorized: false } : {}),
+  });
+  const shardBytes = new Map<number, Uint8Array>();
+  const vanished = new Map<string, VanishPoint>();
+  let vanishing: { roundId: string; after: SecAggClientMessage['type'] } | null = null;
+  let runtime: ClientRuntime | null = null;
+  let clientId = '?';
+  let closed = false;
+  // The first join settles connectNodeClient; later failures (rejoining after vanishing) are only logged.
+  let joined: { resolve(r: ClientRuntime): void; reject(e: Error): void } | null = null;
+  const firstJoin = new Promise<ClientRuntime>((resolve, reject) => {
+    joined = { resolve, reject };
+  });
+  const fail = (e: Error) => {
+    if (joined) {
+      joined.reject(e);
+      joined = null;
+      session.stop();
+    } else log(`client ${clientId} could not rejoin: ${e.message}`);
+  };
+
+  const vanish = (roundId: string) => {
+    log(`client ${clientId} vanishes from ${roundId}`);
+    socket.disconnect();
+    setTimeout(() => {
+      if (!closed) socket.connect(); // hello resumes the same identity
+    }, opts.rejoinAfterMs ?? 500);
+  };
+
+  const host: RuntimeHost = {
+    sendSecAgg(roundId, message) {
+      if (vanished.has(roundId) && vanishing?.roundId !== roundId) return; // gone from this round for good
+      const envelope = pack({ roundId, message: secaggClientToWire(message) });
+      if (vanishing && vanishing.roundId === roundId && vanishing.after === message.type) {
+        // Vanish only once the coordinator has handled this last message: Socket.IO drops an event that
+        // arrives in the same tick as the disconnect.
+        vanishing = null;
+        void session
+          .sendSecAgg(envelope, 10_000)
+          .catch(() => undefined)
+          .finally(() => vanish(roundId));
+        return;
+      }
+      session
+        .sendSecAgg(envelope)
+        .then((ack) => {
+          if (!ack.ok) log(`client ${clientId}: the coordinator did not take its ${message.type}: ${ack.reason ?? 'no reason given'}`);
+        })
+        .catch(() => undefined);
+    },
+    report(r) {
+      if (!vanished.has(r.roundId)) session.report(r);
+    },
+    ...(opts.onClippedUpdates ? { onClippedUpdates: opts.onClippedUpdates } : {}),
+  };
+
+  const session = new ClientSession({
+    transport: socketTransport(socket),
+    identities: memoryIdentityStore(),
+    coordinatorUrl: opts.url,
+    fetchShard: (url, headers) => getBytes(url, headers, insecureTls),
+    // Kept for rejoins: the same identity trains on the same shards.
+    shardCache: {
+      get: async (index) => shardBytes.get(index),
+      put: async (index, bytes) => void shardBytes.set(index, bytes),
+    },
+    hello: { miniClients: opts.miniClients ?? 1, name: opts.name, backend },
+    handlers: {
+      onJoined: (ack) => {
+        clientId = ack.clientId;
+      },
+      onShardsLoaded: async (shards) => {
+        runtime ??= new ClientRuntime(
+          new LocalTrainer(
+            shards.map((s) => decodeShard(s.bytes)),
+            backend,
+          ),
+          host,
+        );
+      },
+      onReady: () => {
+        if (runtime) joined?.resolve(runtime);
+        joined = null;
+      },
+      onTask: (task) => {
+        // A round this client vanished from stays lost, even when the coordinator repeats it after a rejoin.
+        if (!runtime || vanished.has(task.roundId)) return;
+        const point = opts.vanish?.(task) ?? null;
+        if (point) {
+          vanished.set(task.roundId, point);
+          const after = lastMessageBefore(point);
+          if (after === null) return vanish(task.roundId);
+          vanishing = { roundId: task.roundId, after };
+        }
+        void runtime.onTask(task);
+      },
+      onSecAgg: ({ roundId, message }) => {
+        if (vanished.has(roundId) && vanishing?.roundId !== roundId) return;
+        void runtime?.onSecAgg(roundId, message);
+      },
+      onRoundEnd: (end) => runtime?.onRoundEnd(end),
+      ...(opts.onStatus ? { onStatus: opts.onStatus } : {}),
+      onBye: (reason) => log(`client ${clientId}: coordinator said bye: ${reason}`),
+      onInvalid: (event, reason) => log(`client ${clientId}: invalid ${event} message: ${reason}`),
+      onRefused: (error) => fail(new Error(`hello refused: ${error}`)),
+      onError: fail,
+      onConnectError: (e) => fail(joined ? new Error(`cannot reach ${opts.url}: ${e.message}`) : e),
+    },
+  });
+  session.start();
+  const ready = await firstJoin;
+  return {
+    clientId,
+    runtime: ready,
+    socket,
+    vanished,
+    async close() {
+      closed = true;
+      session.stop();
+      ready.dispose();
+    },
+  };
+}

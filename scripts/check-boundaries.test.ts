@@ -1,0 +1,51 @@
+/** The boundary check finds each kind of violation in a tree made for it, and passes the real workspace. */
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+// @ts-expect-error: a plain ES module without type declarations
+import { checkBoundaries, importsOf } from './check-boundaries.mjs';
+
+function tree(files: Record<string, string>): string {
+  const root = mkdtempSync(join(tmpdir(), 'hushfl-boundaries-'));
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(root, path)), { recursive: true });
+    writeFileSync(join(root, path), text);
+  }
+  return root;
+}
+
+describe('import boundaries', () => {
+  it('reads static, side-effect, re-export and dynamic imports', () => {
+    const found: string[] = importsOf(
+      "import a from 'x';\nimport 'y';\nexport { b } from \"z\";\nconst c = await import('w');\nimport type { T } from './t.ts';",
+    );
+    expect([...found].sort()).toEqual(['./t.ts', 'w', 'x', 'y', 'z']);
+  });
+
+  it('flags Node, I/O libraries and DOM globals in pure packages, cross-package relative imports and app-to-app imports', () => {
+    const root = tree({
+      'packages/a/src/index.ts':
+        "import { readFileSync } from 'node:fs';\nimport Fastify from 'fastify';\nimport { x } from '../../b/src/x.ts';\nexport const y = () => window.location;\n",
+      'packages/a/src/ok.test.ts': "import { mkdtempSync } from 'node:fs';\n",
+      'packages/b/src/x.ts': '// window.location in a comment is fine\nexport const x = 1;\n',
+      'apps/web/src/main.ts': "import { createCoordinator } from '@hushfl/coordinator';\n",
+      'apps/cli/src/main.ts': "import { createCoordinator } from '@hushfl/coordinator';\n",
+    });
+    const v: string[] = checkBoundaries(root);
+    expect(v).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^pure-packages-no-node: packages.a.src.index\.ts → node:fs$/),
+        expect.stringMatching(/^pure-packages-no-io-libraries: .* → fastify$/),
+        expect.stringMatching(/^no-relative-import-into-another-package: .* → packages.b.src.x\.ts$/),
+        expect.stringMatching(/^pure-packages-no-dom: .* → window$/),
+        expect.stringMatching(/^apps-do-not-import-apps: apps.web.src.main\.ts → @hushfl\/coordinator$/),
+      ]),
+    );
+    expect(v).toHaveLength(5);
+  });
+
+  it('the workspace itself has no violation', () => {
+    expect(checkBoundaries(resolve(import.meta.dirname, '..'))).toEqual([]);
+  });
+});
