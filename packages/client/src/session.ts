@@ -40,6 +40,30 @@ export interface ClientTransport {
   emitWithAck(event: string, payload: unknown, timeoutMs: number): Promise<unknown>;
 }
 
+/**
+ * What ClientSession needs of a Socket.IO client socket (browser or Node), structurally, so this package
+ * imports no socket library: Socket.IO puts ack timeouts on `timeout()`.
+ */
+export interface SocketIoLike {
+  connect(): unknown;
+  disconnect(): unknown;
+  on(event: string, handler: (payload?: unknown) => void): unknown;
+  emit(event: string, ...args: unknown[]): unknown;
+  timeout(ms: number): { emitWithAck(event: string, payload: unknown): Promise<unknown> };
+}
+
+/** A Socket.IO socket as a ClientTransport. */
+export function socketIoTransport(socket: SocketIoLike): ClientTransport {
+  return {
+    connect: () => void socket.connect(),
+    disconnect: () => void socket.disconnect(),
+    on: (event, handler) => void socket.on(event, handler),
+    // An event without a payload (`ready`) goes out without one, not with a null.
+    emit: (event, payload) => void (payload === undefined ? socket.emit(event) : socket.emit(event, payload)),
+    emitWithAck: (event, payload, timeoutMs) => socket.timeout(timeoutMs).emitWithAck(event, payload),
+  };
+}
+
 /** Who this client is to the coordinator, kept between sessions (the page keeps it in IndexedDB). */
 export interface ClientIdentity {
   readonly clientId: string;

@@ -470,3 +470,50 @@ describe('RunEngine: one round as a snapshot', () => {
     }
   });
 });
+
+describe('RunEngine: a step applies completely or not at all', () => {
+  it('a step that throws before it commits leaves the run as it was; the same event again commits the round once', async () => {
+    const config = engineTestConfig({ rounds: 2, minClients: 3, selection: { clientsPerRound: 3 } });
+    const clock = new VirtualClock();
+    let failNow = false;
+    const now = () => {
+      if (failNow) throw new Error('clock unavailable');
+      return clock.now();
+    };
+    const engine = new RunEngine(setupOf(config), { now, random: seeded(1), seeds: seeded(2) });
+    let evaluate: { round: number } | null = null;
+    let failed: unknown = null;
+    await runInMemory({
+      engine: {
+        handle: async (e: Parameters<RunEngine['handle']>[0]) => {
+          if (e.type !== 'evaluated' || failed) return engine.handle(e);
+          // The first evaluation answer arrives while the clock fails: the step throws.
+          failNow = true;
+          const before = {
+            round: engine.lastCompletedRound,
+            weights: engine.weights,
+            records: engine.rounds.map((r) => ({ ...r })),
+            metrics: engine.metrics(),
+          };
+          failed = await engine.handle(e).catch((err: unknown) => err);
+          failNow = false;
+          expect(engine.lastCompletedRound).toBe(before.round);
+          expect(engine.weights).toBe(before.weights);
+          expect(engine.rounds).toEqual(before.records);
+          expect(engine.metrics()).toEqual(before.metrics);
+          evaluate = { round: e.round };
+          // Delivered again, it commits.
+          return engine.handle(e);
+        },
+      } as unknown as RunEngine,
+      clock,
+      clients: Array.from({ length: 3 }, (_, i) => ({ clientId: `client-${i}`, miniClients: 1, make: fakeClient({ update: (r, j) => update(i, r, j) }) })),
+    });
+    expect(failed).toBeInstanceOf(Error);
+    expect(evaluate).toEqual({ round: 0 });
+    expect(engine.rounds.filter((r) => r.status === 'completed').map((r) => [r.round, r.attempt])).toEqual([
+      [0, 1],
+      [1, 1],
+    ]);
+  });
+});

@@ -6,7 +6,7 @@
 import { get as httpGet } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { io, type Socket } from 'socket.io-client';
-import { ClientRuntime, ClientSession, LocalTrainer, type ClientIdentity, type ClientTransport, type IdentityStore, type RuntimeHost } from '@hushfl/client';
+import { ClientRuntime, ClientSession, LocalTrainer, socketIoTransport, type ClientIdentity, type IdentityStore, type RuntimeHost } from '@hushfl/client';
 import { CLIENT_NAMESPACE, pack, secaggClientToWire, type Status, type TaskMessage } from '@hushfl/protocol';
 import { lastMessageBefore, type DropPoint, type SecAggClientMessage } from '@hushfl/secagg';
 import { decodeShard } from '@hushfl/tasks';
@@ -38,18 +38,6 @@ export interface NodeClient {
   /** Rounds this client vanished from. */
   readonly vanished: Map<string, VanishPoint>;
   close(): Promise<void>;
-}
-
-/** Socket.IO's socket as packages/client's ClientTransport (Socket.IO puts ack timeouts on `timeout()`). */
-function socketTransport(socket: Socket): ClientTransport {
-  return {
-    connect: () => void socket.connect(),
-    disconnect: () => void socket.disconnect(),
-    on: (event, handler) => void socket.on(event, handler),
-    // An event without a payload (`ready`) goes out without one, not with a null.
-    emit: (event, payload) => void (payload === undefined ? socket.emit(event) : socket.emit(event, payload)),
-    emitWithAck: (event, payload, timeoutMs) => socket.timeout(timeoutMs).emitWithAck(event, payload),
-  };
 }
 
 /** The identity lives as long as the process: enough to rejoin after vanishing. */
@@ -151,7 +139,7 @@ export async function connectNodeClient(opts: NodeClientOptions): Promise<NodeCl
   };
 
   const session = new ClientSession({
-    transport: socketTransport(socket),
+    transport: socketIoTransport(socket),
     identities: memoryIdentityStore(),
     coordinatorUrl: opts.url,
     fetchShard: (url, headers) => getBytes(url, headers, insecureTls),

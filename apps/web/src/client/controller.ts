@@ -6,11 +6,10 @@
  */
 import { io } from 'socket.io-client';
 import type { ClientMetrics } from '@hushfl/client';
-import { ClientSession, type SessionHandlers } from '@hushfl/client/session';
+import { ClientSession, socketIoTransport, type SessionHandlers } from '@hushfl/client/session';
 import { CLIENT_NAMESPACE, type Packed, type Report, type Status } from '@hushfl/protocol';
 // The stage table alone: the main thread never needs the SecAgg crypto code.
 import { SECAGG_STAGE_TABLE, stageOpenedBy, stageSpec } from '@hushfl/secagg/stages';
-import { socketTransport } from './socketTransport.ts';
 import { store } from './store.ts';
 import type { FromClientWorker, FromTrainWorker, ToClientWorker, ToTrainWorker } from './workers/messages.ts';
 
@@ -121,7 +120,7 @@ export class ClientController {
 
     const socket = io(new URL(CLIENT_NAMESPACE, url).toString(), { transports: ['websocket'], reconnectionDelayMax: 5000, autoConnect: false });
     this.session = new ClientSession({
-      transport: socketTransport(socket),
+      transport: socketIoTransport(socket),
       identities: { load: () => store.identity(), save: (identity) => store.setIdentity(identity), forget: () => store.forget() },
       coordinatorUrl: url,
       fetchShard: async (shardUrl, headers) => {
