@@ -18,16 +18,6 @@ import { benchDpsgd } from '../packages/client/bench/dpsgd.bench.ts';
 import { resultsDir, writeResults, type Figure } from './lib.ts';
 import { writeReport } from './report.ts';
 
-if (process.argv.includes('--help') || process.argv.includes('-h')) {
-  process.stdout.write(`Usage: npm run bench -- [suite...] [--quick]
-Runs the benchmark suites (all, or the ones named: ddp, secagg, dpsgd, rounds), each in its own process,
-writes bench/results/<suite>.json, prints the JSON and rewrites bench/REPORT.md.
-
-  --quick    smaller grids (secagg: n = 100, d = 2^16; rounds: 20 clients)
-  --help     print this help
-`);
-  process.exit(0);
-}
 const quick = process.argv.includes('--quick');
 const suites: Record<string, () => Promise<Figure[]>> = {
   ddp: benchDdp,
@@ -35,6 +25,16 @@ const suites: Record<string, () => Promise<Figure[]>> = {
   dpsgd: benchDpsgd,
   rounds: () => benchRounds({ quick }),
 };
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  process.stdout.write(`Usage: npm run bench -- [suite...] [--quick]
+Runs the benchmark suites (all, or the ones named: ${Object.keys(suites).join(', ')}), each in its own process,
+writes bench/results/<suite>.json, prints the JSON and rewrites bench/REPORT.md.
+
+  --quick    smaller grids (secagg: n = 100, d = 2^16; rounds: 20 clients)
+  --help     print this help
+`);
+  process.exit(0);
+}
 const PINNED = new Set(['ddp', 'secagg', 'dpsgd']);
 
 const child = process.env.HUSHFL_BENCH_SUITE;

@@ -43,8 +43,28 @@ function unitOf(rel) {
   return null;
 }
 
+// Each app's package name → its folder ("@hushfl/web" → "apps/web"), from every apps/<dir>/package.json.
+function appsOf(root) {
+  const out = new Map();
+  let names = [];
+  try {
+    names = readdirSync(join(root, 'apps'));
+  } catch {
+    return out;
+  }
+  for (const dir of names) {
+    try {
+      out.set(JSON.parse(readFileSync(join(root, 'apps', dir, 'package.json'), 'utf8')).name, `apps/${dir}`);
+    } catch {
+      // not a package
+    }
+  }
+  return out;
+}
+
 export function checkBoundaries(root) {
   const violations = [];
+  const apps = appsOf(root);
   for (const top of ['packages', 'platform', 'apps', 'e2e']) {
     let files;
     try {
@@ -66,8 +86,8 @@ export function checkBoundaries(root) {
           const other = unitOf(target);
           if (other && other !== unit) report('no-relative-import-into-another-package', target);
         }
-        const app = /^@hushfl\/(coordinator|web|cli|node-client)$/.exec(spec)?.[1];
-        if (app && unit?.startsWith('apps/') && unit !== 'apps/cli' && unit !== `apps/${app}`) report('apps-do-not-import-apps', spec);
+        const app = apps.get(spec);
+        if (app && unit?.startsWith('apps/') && unit !== 'apps/cli' && unit !== app) report('apps-do-not-import-apps', spec);
       }
       if (pure) {
         const code = text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '');

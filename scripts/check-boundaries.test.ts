@@ -1,7 +1,7 @@
-/** The boundary check finds each kind of violation in a tree made for it, and passes the real workspace. */
+/** The boundary check finds each kind of violation in a tree made for it (npm test runs it on the workspace). */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error: a plain ES module without type declarations
 import { checkBoundaries, importsOf } from './check-boundaries.mjs';
@@ -29,6 +29,8 @@ describe('import boundaries', () => {
         "import { readFileSync } from 'node:fs';\nimport Fastify from 'fastify';\nimport { x } from '../../b/src/x.ts';\nexport const y = () => window.location;\n",
       'packages/a/src/ok.test.ts': "import { mkdtempSync } from 'node:fs';\n",
       'packages/b/src/x.ts': '// window.location in a comment is fine\nexport const x = 1;\n',
+      'apps/web/package.json': '{"name": "@hushfl/web"}',
+      'apps/coordinator/package.json': '{"name": "@hushfl/coordinator"}',
       'apps/web/src/main.ts': "import { createCoordinator } from '@hushfl/coordinator';\n",
       'apps/cli/src/main.ts': "import { createCoordinator } from '@hushfl/coordinator';\n",
     });
@@ -43,9 +45,5 @@ describe('import boundaries', () => {
       ]),
     );
     expect(v).toHaveLength(5);
-  });
-
-  it('the workspace itself has no violation', () => {
-    expect(checkBoundaries(resolve(import.meta.dirname, '..'))).toEqual([]);
   });
 });

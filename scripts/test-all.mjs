@@ -26,29 +26,23 @@ function run(cmd, args, extraEnv = {}) {
   return { status: r.status ?? 1, seconds: Math.round((Date.now() - started) / 1000) };
 }
 
-// 1. Type check (one test: the whole workspace must compile under strict TypeScript).
-{
-  process.stderr.write('\n== typecheck ==\n');
-  const r = run(bin('tsc'), ['-p', 'tsconfig.json', '--noEmit']);
-  record('typecheck', r.status === 0 ? 1 : 0, r.status === 0 ? 0 : 1, `${r.seconds}s`);
-  // The pure packages once more, with neither DOM nor Node types (tsconfig.pure.json).
-  const pure = run(bin('tsc'), ['-p', 'tsconfig.pure.json', '--noEmit']);
-  record('typecheck (pure)', pure.status === 0 ? 1 : 0, pure.status === 0 ? 0 : 1, `${pure.seconds}s`);
+/** A suite that is one command: one test, passed when the command exits 0. */
+function step(suite, header, cmd, args) {
+  process.stderr.write(`\n== ${header} ==\n`);
+  const r = run(cmd, args);
+  record(suite, r.status === 0 ? 1 : 0, r.status === 0 ? 0 : 1, `${r.seconds}s`);
 }
 
-// 2. Lint and format (Biome) over the whole tree: one test, any diagnostic fails it.
-{
-  process.stderr.write('\n== lint (biome ci) ==\n');
-  const r = run(bin('biome'), ['ci', '.']);
-  record('lint', r.status === 0 ? 1 : 0, r.status === 0 ? 0 : 1, `${r.seconds}s`);
-}
+// 1. Type check: the whole workspace under strict TypeScript, then the pure packages once more with neither
+// DOM nor Node types (tsconfig.pure.json).
+step('typecheck', 'typecheck', bin('tsc'), ['-p', 'tsconfig.json', '--noEmit']);
+step('typecheck (pure)', 'typecheck (pure)', bin('tsc'), ['-p', 'tsconfig.pure.json', '--noEmit']);
 
-// 3. Import boundaries (scripts/check-boundaries.mjs): one test, any violation fails it.
-{
-  process.stderr.write('\n== boundaries ==\n');
-  const r = run(process.execPath, [join(root, 'scripts', 'check-boundaries.mjs')]);
-  record('boundaries', r.status === 0 ? 1 : 0, r.status === 0 ? 0 : 1, `${r.seconds}s`);
-}
+// 2. Lint and format (Biome) over the whole tree: any diagnostic fails it.
+step('lint', 'lint (biome ci)', bin('biome'), ['ci', '.']);
+
+// 3. Import boundaries (scripts/check-boundaries.mjs): any violation fails it.
+step('boundaries', 'boundaries', process.execPath, [join(root, 'scripts', 'check-boundaries.mjs')]);
 
 // 4. vitest: unit and integration tests beside the code.
 {

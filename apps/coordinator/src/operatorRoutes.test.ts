@@ -20,6 +20,7 @@ import {
   OPERATOR_NAMESPACE,
   operatorRoutes,
   parseRunConfig,
+  routePath,
   type RunConfig,
   type Status,
 } from '@hushfl/protocol';
@@ -161,14 +162,10 @@ function exactly(schema: { parse(v: unknown): unknown }, body: unknown) {
 describe('operator routes (inject)', () => {
   it('require the operator token (401 with www-authenticate), except health', async () => {
     const { app } = await setup();
-    for (const [method, url] of [
-      ['GET', '/api/status'],
-      ['GET', '/api/join'],
-      ['GET', '/api/runs'],
-      ['POST', '/api/runs'],
-      ['GET', '/api/runs/run-1/model'],
-      ['POST', '/api/runs/run-1/stop'],
-    ] as const) {
+    // Every operator route of the contract, so a route added later is covered too.
+    const guarded = Object.values(operatorRoutes).filter((r) => r.auth === 'operator');
+    expect(guarded.length).toBeGreaterThanOrEqual(6);
+    for (const [method, url] of guarded.map((r) => [r.method, routePath(r, { id: 'run-1' })] as const)) {
       for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: TOKEN }]) {
         const res = await app.inject({ method, url, headers });
         expect(res.statusCode, `${method} ${url}`).toBe(401);

@@ -11,7 +11,7 @@ import { planDdg, type RoundSummary as EngineRoundSummary, type RunCommand, RunE
 import { loadMnistPool } from '@hushfl/node';
 import type { Report, RunConfig, Status } from '@hushfl/protocol';
 import type { SecAggClientMessage } from '@hushfl/secagg';
-import { buildModel, getFlatWeights, MnistTask, modelDimension } from '@hushfl/tasks';
+import { MnistTask } from '@hushfl/tasks';
 import { ModelEvaluator } from './evaluation.ts';
 import { lastRunStatus, loadRunSetup, metricsPath, persistRunOp } from './runPersistence.ts';
 import { SerialQueue } from './serialQueue.ts';
@@ -135,17 +135,17 @@ export class RunManager extends EventEmitter {
   /** Starts a run from a validated config. One run is active at a time. */
   async createRun(config: RunConfig): Promise<string> {
     if (this.active) throw new Error(`run ${this.active.engine.runId} is in progress: stop it before starting another`);
-    const dim = modelDimension(config.task.model);
+    // The evaluator's freshly built model gives the initial weights (and so d): one model build per run.
+    const evaluator = new ModelEvaluator(config.task.model, this.taskFor(config.task).test);
+    const weights = await evaluator.weights();
+    const dim = weights.length;
     const plan = planDdg(config, dim);
     const id = `run-${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}-${hex(this.rng, 3)}`;
-    const model = buildModel(config.task.model);
-    const weights = await getFlatWeights(model);
-    model.dispose();
     const createdAt = Date.now();
     this.store.createRun({ id, name: config.name, config: JSON.stringify(config), state: 'running', created_at: createdAt, dim, ddg: JSON.stringify(plan) });
     this.store.saveInitialCheckpoint(id, weights);
     this.log.info({ runId: id, dim, ddg: plan.params, epsilonBudget: plan.epsilonBudget }, 'run created');
-    this.activate({ run: { id, name: config.name, createdAt, dim }, config, plan, weights, momentum: null, completedRound: -1 });
+    this.activate({ run: { id, name: config.name, createdAt, dim }, config, plan, weights, momentum: null, completedRound: -1 }, evaluator);
     return id;
   }
 
@@ -166,7 +166,7 @@ export class RunManager extends EventEmitter {
     return resumed;
   }
 
-  private activate(setup: Omit<RunSetup, 'clients'>): void {
+  private activate(setup: Omit<RunSetup, 'clients'>, evaluator?: ModelEvaluator): void {
     const clients = [...this.roster.values()].map((c) => ({ clientId: c.clientId, miniClients: c.miniClients }));
     const engine = new RunEngine({ ...setup, clients }, { now: Date.now, random: this.rng, seeds: cryptoRandomWords() });
     const task = this.taskFor(setup.config.task);
@@ -175,7 +175,7 @@ export class RunManager extends EventEmitter {
     this.active = {
       engine,
       task,
-      evaluator: new ModelEvaluator(setup.config.task.model, task.test),
+      evaluator: evaluator ?? new ModelEvaluator(setup.config.task.model, task.test),
       queue: new SerialQueue(),
       timers: new Map(),
       evaluating: null,
@@ -256,10 +256,18 @@ export class RunManager extends EventEmitter {
         persistRunOp(this.store, this.metricsDir, run.engine.runId, c.what);
         break;
       case 'evaluate':
-        run.evaluating = run.evaluator.evaluate(c.weights).then(
-          (r) => void this.dispatch({ type: 'evaluated', round: c.round, accuracy: r.accuracy, loss: r.loss }),
-          (e: Error) => void this.dispatch({ type: 'evaluated', round: c.round, accuracy: null, loss: null, error: e.message }),
-        );
+        // Settles once the engine has handled the answer (close() waits for it).
+        run.evaluating = run.evaluator
+          .evaluate(c.weights)
+          .then(
+            (r): RunEvent => ({ type: 'evaluated', round: c.round, accuracy: r.accuracy, loss: r.loss }),
+            (e: Error): RunEvent => ({ type: 'evaluated', round: c.round, accuracy: null, loss: null, error: e.message }),
+          )
+          .then((e) => this.dispatch(e))
+          .then(
+            () => undefined,
+            () => undefined,
+          );
         break;
       case 'release':
         this.emitEvent({ type: 'round', ...c.summary, mean: c.mean, included: c.included });
@@ -285,7 +293,8 @@ export class RunManager extends EventEmitter {
   async close(): Promise<void> {
     const run = this.active;
     if (!run) return;
-    await run.evaluating;
+    // Shutdown first: the round in progress is aborted and nothing new starts; then an evaluation in flight
+    // commits its round (the engine starts no next one while shutting down).
     await this.dispatch({ type: 'shutdown' }).catch(() => undefined);
     await run.evaluating;
     for (const t of run.timers.values()) clearTimeout(t);

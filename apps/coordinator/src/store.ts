@@ -7,7 +7,9 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 
-export type RunState = 'running' | 'paused' | 'stopped' | 'completed' | 'failed';
+import type { RunState } from '@hushfl/protocol';
+
+export type { RunState };
 
 export interface RunRow {
   id: string;

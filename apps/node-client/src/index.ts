@@ -3,5 +3,3 @@
  * coordinator, optionally dropping out of rounds. Used by `hushfl simulate` and the `hushfl-node-client` bin.
  */
 export { startClientPool, type ClientPool, type ClientPoolOptions } from './workerPool.ts';
-export type { WorkerInput, WorkerMessage } from './clientWorker.ts';
-export { main } from './main.ts';

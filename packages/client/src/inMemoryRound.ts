@@ -53,12 +53,7 @@ export async function runRoundInMemory(setup: RoundSetup, clients: ReadonlyMap<s
       if (cmd.kind === 'send') {
         const client = clients.get(cmd.to);
         if (!client) continue;
-        const wire = unpack(pack(cmd.payload));
-        if (cmd.event === 'task') pendingWork.push(client.runtime.onTask(taskMessageSchema.parse(wire)));
-        else {
-          const env = secaggEnvelopeFromServer.parse(wire);
-          pendingWork.push(client.runtime.onSecAgg(env.roundId, env.message));
-        }
+        pendingWork.push(deliverToRuntime(client.runtime, cmd.event, pack(cmd.payload)));
       } else if (cmd.kind === 'timer') timers.set(cmd.key, cmd.ms);
       else if (cmd.kind === 'cancel-timer') timers.delete(cmd.key);
       else if (cmd.kind === 'released' || cmd.kind === 'aborted') state.outcome = cmd;
@@ -110,6 +105,15 @@ export function inMemoryClient(
   return { clientId, runtime, connect: (h) => (target = h) };
 }
 
+/** A coordinator message as it arrives on the wire (task and secagg packed), checked by its schema and handed to the runtime. */
+export async function deliverToRuntime(runtime: ClientRuntime, event: string, payload: unknown): Promise<void> {
+  if (event === EVENTS.task) await runtime.onTask(taskMessageSchema.parse(unpack(payload)));
+  else if (event === EVENTS.secagg) {
+    const env = secaggEnvelopeFromServer.parse(unpack(payload));
+    await runtime.onSecAgg(env.roundId, env.message);
+  } else if (event === EVENTS.roundEnd) runtime.onRoundEnd(roundEndSchema.parse(payload));
+}
+
 /**
  * A client runtime as a client of the engine's in-memory driver (`runInMemory`, packages/engine): the
  * coordinator's envelopes are checked with the protocol's schemas and handed to the runtime, and its SecAgg
@@ -125,18 +129,12 @@ export function runtimeClient(make: (host: RuntimeHost) => ClientRuntime, releas
     };
     return {
       async deliver(event, payload) {
-        if (event === EVENTS.task) {
-          runtime ??= make(host);
-          await runtime.onTask(taskMessageSchema.parse(unpack(payload)));
-        } else if (event === EVENTS.secagg && runtime) {
-          const env = secaggEnvelopeFromServer.parse(unpack(payload));
-          await runtime.onSecAgg(env.roundId, env.message);
-        } else if (event === EVENTS.roundEnd && runtime) {
-          runtime.onRoundEnd(roundEndSchema.parse(payload));
-          if (release) {
-            release(runtime);
-            runtime = null;
-          }
+        if (event === EVENTS.task) runtime ??= make(host);
+        if (!runtime) return;
+        await deliverToRuntime(runtime, event, payload);
+        if (event === EVENTS.roundEnd && release) {
+          release(runtime);
+          runtime = null;
         }
       },
     };

@@ -117,7 +117,6 @@ export interface SessionHandlers {
   onInvalid?(event: string, reason: string): void;
   /** Joining failed (no hello ack in time, a shard download, `onShardsLoaded`). */
   onError?(error: Error): void;
-  onConnect?(): void;
   onDisconnect?(reason: string): void;
   onConnectError?(error: Error): void;
 }
@@ -134,8 +133,8 @@ export interface ClientSessionOptions {
   readonly handlers: SessionHandlers;
 }
 
-export const HELLO_ACK_TIMEOUT_MS = 15_000;
-export const SECAGG_ACK_TIMEOUT_MS = 60_000;
+const HELLO_ACK_TIMEOUT_MS = 15_000;
+const SECAGG_ACK_TIMEOUT_MS = 60_000;
 
 /** What the session needs of a protocol schema (zod's safeParse). */
 interface Schema<T> {
@@ -196,7 +195,6 @@ export class ClientSession {
     const h = this.handlers;
     t.on('connect', () => {
       this.connection++;
-      h.onConnect?.();
       void this.join(this.connection).catch((e: unknown) => h.onError?.(asError(e)));
     });
     t.on('disconnect', (reason) => {

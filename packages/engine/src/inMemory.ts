@@ -25,7 +25,8 @@ export class VirtualClock {
 }
 
 export interface InMemoryRunOptions {
-  readonly engine: RunEngine;
+  /** A RunEngine, or anything that handles its events the same way (a test may move the run between engines). */
+  readonly engine: Pick<RunEngine, 'handle'>;
   readonly clock: VirtualClock;
   readonly clients: readonly { readonly clientId: string; readonly miniClients: number; readonly make: InMemoryClientFactory }[];
   /** Evaluates a released model (default: no evaluation, accuracy null). */

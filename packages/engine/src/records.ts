@@ -30,7 +30,7 @@ export interface RoundRecord {
   readonly bytesDown: number;
 }
 
-export type RunState = 'running' | 'paused' | 'stopped' | 'completed' | 'failed';
+export type { RunState } from '@hushfl/protocol';
 
 export interface RunIdentity {
   readonly id: string;

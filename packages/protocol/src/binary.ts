@@ -2,6 +2,7 @@
  * Binary fields on the wire. Vectors travel as raw little-endian bytes (Socket.IO sends them as binary
  * attachments: Buffer in Node, ArrayBuffer in browsers), never as JSON arrays of numbers.
  */
+import { bytesAsWords, wordsAsBytes } from '@hushfl/secagg';
 import { z } from 'zod';
 
 const isLittleEndian = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
@@ -35,11 +36,7 @@ export function bytes(opts: { length?: number; max?: number } = {}) {
 /** Bytes → Uint32Array (little-endian); copies when the view is misaligned or the host is big-endian. */
 export function u32FromBytes(b: Uint8Array): Uint32Array {
   if (b.length % 4 !== 0) throw new RangeError(`a Uint32 vector needs a multiple of 4 bytes, got ${b.length}`);
-  if (isLittleEndian && b.byteOffset % 4 === 0) return new Uint32Array(b.buffer, b.byteOffset, b.length / 4);
-  const out = new Uint32Array(b.length / 4);
-  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  for (let i = 0; i < out.length; i++) out[i] = view.getUint32(i * 4, true);
-  return out;
+  return bytesAsWords(b);
 }
 
 /** Bytes → Float32Array (little-endian). */
@@ -54,12 +51,12 @@ export function f32FromBytes(b: Uint8Array): Float32Array {
 
 /** A typed vector as little-endian bytes (a view, no copy, on little-endian hosts). */
 export function vectorBytes(v: Uint32Array | Float32Array): Uint8Array {
+  if (v instanceof Uint32Array) return wordsAsBytes(v);
   if (isLittleEndian) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
   const out = new Uint8Array(v.byteLength);
   const view = new DataView(out.buffer);
   for (let i = 0; i < v.length; i++) {
-    if (v instanceof Float32Array) view.setFloat32(i * 4, v[i]!, true);
-    else view.setUint32(i * 4, v[i]!, true);
+    view.setFloat32(i * 4, v[i]!, true);
   }
   return out;
 }

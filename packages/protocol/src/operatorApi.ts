@@ -33,12 +33,11 @@ export const apiErrorSchema = z.object({
 export type ApiErrorBody = z.infer<typeof apiErrorSchema>;
 
 export const healthSchema = z.object({ ok: z.literal(true), clientsConnected: z.number().int(), activeRun: z.string().nullable() });
-export type Health = z.infer<typeof healthSchema>;
 
 export const joinUrlsSchema = z.object({ urls: z.array(z.string()) });
-export type JoinUrls = z.infer<typeof joinUrlsSchema>;
 
 export const runStateSchema = z.enum(['running', 'paused', 'stopped', 'completed', 'failed']);
+export type RunState = z.infer<typeof runStateSchema>;
 
 /** The noise and precision a run was planned with (the coordinator's DdgPlan). */
 export const runDdgSchema = z.object({
@@ -70,7 +69,6 @@ export const runDetailSchema = runSummarySchema.extend({
   /** The coordinator's status while this run is the active one, else null. */
   live: statusSchema.nullable(),
 });
-export type RunDetail = z.infer<typeof runDetailSchema>;
 
 export const participantSchema = z.object({
   client_id: z.string(),
@@ -117,12 +115,11 @@ export const roundSchema = z.object({
   participants: z.array(participantSchema),
   stages: z.array(stageEventSchema),
 });
-export type RoundRecord = z.infer<typeof roundSchema>;
+export type RoundResponse = z.infer<typeof roundSchema>;
 
 export const createdRunSchema = z.object({ runId: z.string() });
 
 export const controlResultSchema = z.object({ ok: z.literal(true), status: statusSchema });
-export type ControlResult = z.infer<typeof controlResultSchema>;
 export const RUN_ACTIONS = ['pause', 'resume', 'stop'] as const;
 export type RunAction = (typeof RUN_ACTIONS)[number];
 
@@ -146,7 +143,6 @@ export const metricsSchema = z.looseObject({
     }),
   ),
 });
-export type RunMetrics = z.infer<typeof metricsSchema>;
 
 const intHeader = z
   .string()
@@ -247,8 +243,6 @@ export const operatorRoutes = {
   },
 } as const satisfies Record<string, OperatorRoute>;
 
-export type OperatorRouteName = keyof typeof operatorRoutes;
-
 // Types both sides of a route derive from its schemas (so the coordinator needs no zod import of its own).
 
 /** A schema of the contract. */
@@ -262,7 +256,6 @@ export type RouteBodyInput<R extends OperatorRoute> = In<R['body']>;
 export type RouteBody<R extends OperatorRoute> = Out<R['body']>;
 /** A JSON response as the server hands it to the serializer, and as a caller gets it parsed. */
 export type RouteResponseInput<R extends OperatorRoute> = In<R['response']>;
-export type RouteResponse<R extends OperatorRoute> = Out<R['response']>;
 /** The model route's headers as the server writes them (strings). */
 export type ModelHeadersInput = z.input<typeof modelHeadersSchema>;
 

@@ -7,7 +7,6 @@
  */
 export type SecAggStage = 'advertise-keys' | 'share-keys' | 'masked-input' | 'consistency-check' | 'unmasking';
 // The stage order and each stage's message come from the stage table (stages.ts imports only types from here).
-export { SECAGG_STAGES, STAGE_MESSAGE } from './stages.ts';
 
 /** The public parameters of a round, known to the server and every selected client. */
 export interface SecAggConfig {

@@ -11,20 +11,20 @@ import { consistencyMessage, validateConfig } from './context.ts';
 import { SecAggError } from './errors.ts';
 import { neighbourGraph, type NeighbourGraph } from './graph.ts';
 import { EXPANSION_CONCURRENCY, applyMask, applyPairwiseMask, pairwiseSeed, runLimited } from './masks.ts';
-import {
-  STAGE_MESSAGE,
-  type AdvertiseKeysMsg,
-  type AdvertisedKeys,
-  type SecAggClientMessage,
-  type SecAggConfig,
-  type SecAggServerMessage,
-  type SecAggStage,
-  type ShareKeysMsg,
-  type UnmaskRequestMsg,
-  type UnmaskSharesMsg,
+import type {
+  AdvertiseKeysMsg,
+  AdvertisedKeys,
+  SecAggClientMessage,
+  SecAggConfig,
+  SecAggServerMessage,
+  SecAggStage,
+  ShareKeysMsg,
+  UnmaskRequestMsg,
+  UnmaskSharesMsg,
 } from './messages.ts';
 import { decodeShare, reconstructSecret, type ShamirShare } from './shamir.ts';
 import { SHARE_BOX_BYTES } from './shareBox.ts';
+import { STAGE_MESSAGE } from './stages.ts';
 import { isSmallOrderX25519 } from './smallOrder.ts';
 import { defaultSuite, type CryptoSuite } from './suite.ts';
 import { sha256 } from './symmetric.ts';

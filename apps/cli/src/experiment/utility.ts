@@ -53,7 +53,7 @@ function seeded(seed: number, tag: number): RandomWords {
   return chachaRandomWords(s);
 }
 
-/** The population in a fixed order, each client one contribution (the engine's selection shuffles a copy). */
+/** The population in a fixed order, each client one contribution; `selectFixed` shuffles what it is given. */
 function population(n: number): Party[] {
   return Array.from({ length: n }, (_, i) => ({ clientId: `c${i}`, contributions: 1 }));
 }
@@ -86,6 +86,8 @@ export async function runUtilityExperiment(o: UtilityOptions): Promise<{ results
   const q = n / o.population;
   const task = new MnistTask({ name: 'mnist', model: SPEC, partition: { kind: 'iid' }, shards: o.population, testExamples: 1000, seed: 1 }, loadMnistPool());
   const shards = Array.from({ length: o.population }, (_, i) => decodeShard(task.shardBytes(i)));
+  const parties = population(o.population);
+  const shardOf = new Map(parties.map((p, i) => [p.clientId, i]));
   const model = buildModel(SPEC);
   const dim = (await getFlatWeights(model)).length;
   const settings: Setting[] = [
@@ -110,7 +112,7 @@ export async function runUtilityExperiment(o: UtilityOptions): Promise<{ results
         noise = { noiseMultiplier: z };
       } else if (s.mechanism === 'ddg') {
         const cal = calibrateDdg({ epsilon: s.epsilon!, delta, clients: n, minClients: n, sampleRate: q, rounds: o.rounds, dim, clip, bits: s.bits! });
-        ddg = { gamma: cal.gamma, localStddev: cal.localStddev };
+        ddg = cal;
         noise = { gamma: cal.gamma, localStddev: cal.localStddev, gridStddev: cal.gridStddev };
       }
       if (s.mechanism === 'ddg') {
@@ -133,7 +135,7 @@ export async function runUtilityExperiment(o: UtilityOptions): Promise<{ results
           { run, config, plan: planDdg(config, dim), weights, momentum: null, completedRound: -1 },
           { now: clock.now, random: selection, seeds: cryptoRandomWords() },
         );
-        const clients = population(o.population).map((p, i) => ({
+        const clients = parties.map((p, i) => ({
           clientId: p.clientId,
           miniClients: 1,
           make: runtimeClient(
@@ -148,10 +150,11 @@ export async function runUtilityExperiment(o: UtilityOptions): Promise<{ results
       } else {
         const gauss = new GaussianNoise();
         for (let round = 0; round < o.rounds; round++) {
-          const chosen = selectFixed(population(o.population), n, selection)!;
+          // A fresh copy in the population's order each round, as the engine builds its idle list.
+          const chosen = selectFixed(parties.slice(), n, selection)!;
           const mean = new Float64Array(dim);
           for (const c of chosen) {
-            const trainer = new LocalTrainer([shards[Number(c.clientId.slice(1))]!], backend);
+            const trainer = new LocalTrainer([shards[shardOf.get(c.clientId)!]!], backend);
             const { delta: update } = await trainer.train({ spec: SPEC, global: weights, training: TRAINING, dpsgd: null, miniClient: 0 });
             trainer.dispose();
             const scale = clipFactor(l2Norm(update), clip);

@@ -1,6 +1,6 @@
 /** The client page: what this tab is doing for the federated run, and the controls it offers. */
 import { useEffect, useState } from 'react';
-import type { ClientController, UiState } from './controller.ts';
+import { type ClientController, SECAGG_MESSAGES, type UiState } from './controller.ts';
 
 function Bar({ label, value, detail }: { label: string; value: number; detail?: string }) {
   return (
@@ -144,7 +144,7 @@ export function App({
             detail={s.progress.training >= 1 ? 'done' : s.epochBatch ? `epoch ${s.epochBatch.epoch + 1}, batch ${s.epochBatch.batch}` : undefined}
           />
           <Bar label="Encoding" value={s.progress.encoding} />
-          <Bar label="Upload" value={s.progress.upload} detail={`${Math.round(s.progress.upload * 5)} / 5 SecAgg messages`} />
+          <Bar label="Upload" value={s.progress.upload} detail={`${Math.round(s.progress.upload * SECAGG_MESSAGES)} / ${SECAGG_MESSAGES} SecAgg messages`} />
         </div>
       </section>
       <footer>Updates leave this tab only DDG-encoded and SecAgg-masked: the coordinator sees the sum of many clients, never this one.</footer>

@@ -40,6 +40,8 @@ export interface UiState {
 
 /** Client message type → its step (1-based) among the round's SecAgg uploads. Keyed by strings parsed off the wire. */
 const SECAGG_STEPS = new Map<string, number>(SECAGG_STAGE_TABLE.map((row, i) => [row.collects, i + 1]));
+/** The SecAgg messages a client sends in a round: one per stage. */
+export const SECAGG_MESSAGES = SECAGG_STEPS.size;
 /** Server message type → display name of the stage it opens. */
 const STAGE_NAMES = new Map<string, string>(
   SECAGG_STAGE_TABLE.flatMap((row) => (row.reply === null ? [] : [[row.reply, stageSpec(stageOpenedBy(row.reply)).displayName]])),
@@ -247,7 +249,7 @@ export class ClientController {
           .then((ack) => {
             if (ack.ok)
               this.set({
-                progress: { ...this.state.progress, upload: Math.max(this.state.progress.upload, (SECAGG_STEPS.get(type) ?? 0) / SECAGG_STEPS.size) },
+                progress: { ...this.state.progress, upload: Math.max(this.state.progress.upload, (SECAGG_STEPS.get(type) ?? 0) / SECAGG_MESSAGES) },
               });
             else this.set({ notice: { kind: 'warn', text: `The coordinator did not take this client's ${type} message: ${ack.reason ?? 'no reason given'}` } });
           })

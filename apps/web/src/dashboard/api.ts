@@ -5,11 +5,11 @@
  */
 import { io, type Socket } from 'socket.io-client';
 import { ApiError, OperatorClient } from '@hushfl/operator-client';
-import { OPERATOR_NAMESPACE, parseRunConfig, type RoundRecord, type RunSummary } from '@hushfl/protocol';
+import { OPERATOR_NAMESPACE, parseRunConfig, type RoundResponse, type RunSummary } from '@hushfl/protocol';
 
 export { ApiError };
 export type RunRow = RunSummary;
-export type RoundRow = RoundRecord;
+export type RoundRow = RoundResponse;
 
 export class OperatorApi extends OperatorClient {
   constructor(
