@@ -127,15 +127,23 @@ export function runtimeClient(make: (host: RuntimeHost) => ClientRuntime, releas
       sendSecAgg: (roundId, message) => toCoordinator(EVENTS.secagg, pack({ roundId, message: secaggClientToWire(message) })),
       report() {},
     };
+    const handle = async (event: string, payload: unknown) => {
+      if (event === EVENTS.task) runtime ??= make(host);
+      if (!runtime) return;
+      await deliverToRuntime(runtime, event, payload);
+      if (event === EVENTS.roundEnd && release) {
+        release(runtime);
+        runtime = null;
+      }
+    };
+    // One client's messages are handled in the order they were sent, as over a socket: a round's end is
+    // through (and its runtime released) before the next round's task arrives.
+    let inOrder: Promise<void> = Promise.resolve();
     return {
-      async deliver(event, payload) {
-        if (event === EVENTS.task) runtime ??= make(host);
-        if (!runtime) return;
-        await deliverToRuntime(runtime, event, payload);
-        if (event === EVENTS.roundEnd && release) {
-          release(runtime);
-          runtime = null;
-        }
+      deliver(event, payload) {
+        const next = inOrder.then(() => handle(event, payload));
+        inOrder = next.catch(() => undefined); // a failed message fails its own delivery, not the next ones
+        return next;
       },
     };
   };
