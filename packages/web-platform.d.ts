@@ -1,7 +1,7 @@
 /**
  * The globals that browsers, Web Workers and Node 20 all provide — and the only ones pure packages may use:
  * WebCrypto (getRandomValues and the subset of SubtleCrypto that SecAgg uses), TextEncoder/TextDecoder,
- * performance.now, timers, atob and URL. tsconfig.pure.json type-checks packages/* against these alone,
+ * performance.now, timers, atob and URL. Each package’s own tsconfig.json type-checks it against these alone,
  * without the DOM or Node libraries, so a `document`, `fetch` or `Buffer` there is a compile error.
  */
 type BufferSource = ArrayBuffer | ArrayBufferView;

@@ -5,12 +5,11 @@
  * schemas, so nothing the contract does not declare goes out. Every operator route requires
  * `Authorization: Bearer <token>`; client routes (shard download) require the client's session instead.
  */
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifySchema, onRequestHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema, onRequestHookHandler } from 'fastify';
 import { existsSync, readFileSync } from 'node:fs';
 import type { Server } from 'socket.io';
 import {
   apiErrorSchema,
-  ConfigError,
   OPERATOR_NAMESPACE,
   operatorRoutes,
   RUN_ACTIONS,
@@ -25,6 +24,7 @@ import {
   type Status,
 } from '@hushfl/protocol';
 import { hashToken, sameSecret } from './auth.ts';
+import { useZod } from './zodRoutes.ts';
 import type { CoordinatorEvent } from './runManager.ts';
 import type { Store } from './store.ts';
 
@@ -77,27 +77,6 @@ function route<R extends OperatorRoute>(
 }
 
 const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e));
-
-/** Zod as the plugin's validator and serializer, and errors as the contract's `{ error, issues? }`. */
-function useZod(app: FastifyInstance): void {
-  // A bad field is a 400 naming it, in parseRunConfig's words (ConfigError: "ddg.bits: ...").
-  app.setValidatorCompiler<ApiSchema>(({ schema }) => (data) => {
-    const r = schema.safeParse(data);
-    return r.success ? { value: r.data } : { error: new ConfigError(r.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }))) };
-  });
-  // Parsing drops every key the response schema does not declare; a response that breaks it is a 500.
-  app.setSerializerCompiler<ApiSchema>(({ schema, method, url, httpStatus }) => (data) => {
-    const r = schema.safeParse(data);
-    if (!r.success) throw new Error(`${method} ${url} ${httpStatus}: the response breaks its schema: ${r.error.message}`);
-    return JSON.stringify(r.data);
-  });
-  app.setErrorHandler<FastifyError>((error, _req, reply) => {
-    if (error instanceof ConfigError) return reply.code(400).send({ error: error.message, issues: error.issues });
-    const status = error.statusCode ?? 500;
-    if (status >= 400 && status < 500) return reply.code(status).send({ error: error.message });
-    throw error; // the server's own error handler logs it and answers 500
-  });
-}
 
 export async function operatorApiPlugin(app: FastifyInstance, o: OperatorApiOptions): Promise<void> {
   const { manager, store, operatorToken } = o;

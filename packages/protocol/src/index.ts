@@ -7,3 +7,4 @@ export * from './config.ts';
 export * from './messages.ts';
 export * from './operatorApi.ts';
 export * from './secaggWire.ts';
+export * from './pages.ts';

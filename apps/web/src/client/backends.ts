@@ -2,11 +2,9 @@
  * Choosing the TensorFlow.js backend for training: WebGPU when `navigator.gpu.requestAdapter()` gives an
  * adapter, then WebGL, WASM and CPU; `?backend=` forces one. Runs inside the training Worker.
  */
+import { BACKENDS, type BackendName } from '@hushfl/protocol';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-
-export const BACKENDS = ['webgpu', 'webgl', 'wasm', 'cpu'] as const;
-export type BackendName = (typeof BACKENDS)[number];
 
 interface GpuNavigator {
   gpu?: { requestAdapter(): Promise<unknown | null> };
