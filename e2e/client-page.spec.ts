@@ -81,15 +81,16 @@ test('identity and metrics live in IndexedDB: a reload rejoins as the same clien
   }
 });
 
-test('?miniClients=3: one tab counts as three contributions, each on its own shard', async ({ page }) => {
-  const { c, rounds } = await startCoordinator({ rounds: 1, minClients: 4, selection: { clientsPerRound: 4 }, maxMiniClients: 4 });
+test('?miniClients=3: one tab is one party with three contributions, each on its own shard', async ({ page }) => {
+  // n_min counts parties (issue 12 §2): the tab and two Node clients are three parties, five contributions.
+  const { c, rounds } = await startCoordinator({ rounds: 1, minClients: 3, selection: { clientsPerRound: 5 }, maxMiniClients: 4 });
   const { connectNodeClient } = await import('@hushfl/node');
-  const node = await connectNodeClient({ url: c.url });
+  const nodes = [await connectNodeClient({ url: c.url }), await connectNodeClient({ url: c.url })];
   try {
     await page.goto(`${c.url}/?miniClients=3&backend=wasm`);
     await expect(page.getByTestId('mini-clients')).toHaveText('3', { timeout: 30_000 });
     await expect(page.getByTestId('notice')).toContainText('Round 1 completed with this tab’s update in the sum', { timeout: 60_000 });
-    expect(rounds[0]).toMatchObject({ status: 'completed', contributors: 4, selected: 2 });
+    expect(rounds[0]).toMatchObject({ status: 'completed', contributors: 5, parties: 3, selected: 3 });
     const shards = await page.evaluate(async () => {
       const req = indexedDB.open('hushfl');
       const db = await new Promise<IDBDatabase>((resolve) => (req.onsuccess = () => resolve(req.result)));
@@ -98,7 +99,7 @@ test('?miniClients=3: one tab counts as three contributions, each on its own sha
     });
     expect(new Set(shards).size).toBe(3);
   } finally {
-    await node.close();
+    for (const node of nodes) await node.close();
     await c.close();
   }
 });

@@ -17,6 +17,7 @@ minClients: 4
 training: { epochs: 3, batchSize: 16, learningRate: 0.1 }
 deadlines: { training: 120, shareKeys: 30, maskedInput: 30, consistencyCheck: 30, unmasking: 30 }
 ddg: { bits: 16, clip: 1.0, gamma: 2.0e-4, localStddev: 0.004, delta: 1.0e-5 }
+secagg: { maxColluders: 1 }
 `;
 
 const operator = (baseURL: string) => new OperatorClient({ base: baseURL, token: SHARED_TOKEN, fetch });

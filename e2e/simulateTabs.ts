@@ -72,6 +72,8 @@ const config: RunConfigInput = {
   task: { shards: Math.max(10, tabs) },
   training: { epochs: 2, batchSize: 16, learningRate: 0.1 },
   ddg: epsilon !== undefined ? { bits: 16, epsilon } : { bits: 16, noise: false },
+  // Up to 64 tabs: γ = 0.1 at 2^-40 needs at least 15 per round, so an absolute bound (issue 12).
+  secagg: { maxColluders: 1 },
 };
 
 const token = values.token ?? 'simulate-tabs-operator-token-0123456789';

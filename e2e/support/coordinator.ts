@@ -21,6 +21,8 @@ export async function startCoordinator(config?: Partial<RunConfigInput> & Pick<R
             training: { epochs: 2, batchSize: 16, learningRate: 0.1 },
             deadlines: { training: 120, shareKeys: 20, maskedInput: 30, consistencyCheck: 20, unmasking: 20 },
             ddg: { noise: false, bits: 16 },
+            // A few tabs per round: an absolute bound, as γ = 0.1 at 2^-40 needs n >= 15 (issue 12).
+            secagg: { maxColluders: 1 },
             ...config,
           }),
         }

@@ -8,6 +8,7 @@ import type { Command } from './command.ts';
 import { accountDdgCommand, accountDpsgdCommand } from './commands/account.ts';
 import { calibrateDdgCommand } from './commands/calibrate.ts';
 import { sampleDgaussCommand } from './commands/sample.ts';
+import { secaggParamsCommand } from './commands/secaggParams.ts';
 import { secaggSimCommand } from './commands/secaggSim.ts';
 import { experimentUtilityCommand } from './commands/experiment.ts';
 import { simulateCommand } from './commands/simulate.ts';
@@ -21,6 +22,7 @@ const commands: Command<any>[] = [
   accountDpsgdCommand,
   calibrateDdgCommand,
   sampleDgaussCommand,
+  secaggParamsCommand,
   secaggSimCommand,
   simulateCommand,
   experimentUtilityCommand,

@@ -35,7 +35,6 @@ export async function clientGatewayPlugin(app: FastifyInstance, opts: GatewayOpt
 
 function attachClientGateway(io: Server, manager: RunManager, store: Store, log: Logger, opts: GatewayOptions): void {
   const sockets = new Map<string, Socket>();
-  let nextShard = store.clientCount();
 
   io.of(CLIENT_NAMESPACE).on('connection', (socket) => {
     let clientId: string | null = null;
@@ -79,7 +78,7 @@ function attachClientGateway(io: Server, manager: RunManager, store: Store, log:
       let id: string;
       let token: string;
       let resumed = false;
-      let shards: number[];
+      let shards: number[] | null;
       const known = hello.resume ? store.client(hello.resume.clientId) : undefined;
       if (hello.resume) {
         if (!known || !sameSecret(hashToken(hello.resume.sessionToken), known.token_hash)) {
@@ -92,13 +91,23 @@ function attachClientGateway(io: Server, manager: RunManager, store: Store, log:
         id = known.id;
         token = hello.resume.sessionToken;
         resumed = true;
-        shards = known.shards.length === hello.miniClients ? known.shards : assign(hello.miniClients);
+        shards = assign(id, hello.miniClients, store.shardsOf(id)); // its own shards again, where it still holds them
       } else {
         id = randomToken(12);
         token = randomToken(24);
-        shards = assign(hello.miniClients);
+        shards = assign(id, hello.miniClients, []);
       }
-      store.upsertClient({ id, token_hash: hashToken(token), name: hello.name ?? null, mini_clients: hello.miniClients, shards });
+      if (!shards) {
+        log.warn({ socket: socket.id, miniClients: hello.miniClients }, 'hello refused: every data shard is held by a connected client');
+        return reply({
+          ok: false,
+          error: `no free data shard for ${hello.miniClients} mini-client(s): all ${manager.currentTask().shards} are held by connected clients`,
+        });
+      }
+      store.upsertClientWithShards(
+        { id, token_hash: hashToken(token), name: hello.name ?? null, mini_clients: hello.miniClients, shards },
+        manager.currentTask().shards,
+      );
       const previous = sockets.get(id);
       if (previous && previous.id !== socket.id) {
         previous.emit(EVENTS.bye, { reason: 'replaced by a newer connection of the same client' });
@@ -130,11 +139,34 @@ function attachClientGateway(io: Server, manager: RunManager, store: Store, log:
       manager.clientConnected({ clientId: id, miniClients, send: (event, p) => socket.emit(event, p) });
     });
 
-    function assign(k: number): number[] {
+    /**
+     * k shards for identity `id`: first those of `keep` (the shards it held) that no other identity holds, then
+     * the lowest free ones. A shard is a data index (mod the task's shard count), held by at most one identity:
+     * the assignment is in SQLite (store.shard_assignments), so a restart never hands one out twice. Only when
+     * every shard is held are the shards of identities not connected now taken, least recently seen first (such
+     * an identity gets new shards if it returns). Null when even that leaves fewer than k.
+     */
+    function assign(id: string, k: number, keep: readonly number[]): number[] | null {
       const total = manager.currentTask().shards;
+      const holders = new Map<number, { client_id: string; last_seen: number }[]>();
+      for (const a of store.shardAssignments()) {
+        if (a.client_id === id) continue;
+        const list = holders.get(a.shard % total) ?? [];
+        list.push(a);
+        holders.set(a.shard % total, list);
+      }
       const out: number[] = [];
-      for (let i = 0; i < k; i++) out.push(nextShard++ % total);
-      return out;
+      const take = (s: number) => {
+        if (out.length < k && !out.includes(s)) out.push(s);
+      };
+      for (const s of keep) if (Number.isInteger(s) && s >= 0 && s < total && !holders.has(s)) take(s);
+      for (let s = 0; s < total && out.length < k; s++) if (!holders.has(s)) take(s);
+      if (out.length < k) {
+        const lastSeen = (list: readonly { last_seen: number }[]) => Math.max(...list.map((h) => h.last_seen));
+        const idle = [...holders].filter(([, list]) => list.every((h) => !sockets.has(h.client_id)));
+        for (const [s] of idle.sort(([, a], [, b]) => lastSeen(a) - lastSeen(b))) take(s);
+      }
+      return out.length === k ? out : null;
     }
 
     socket.on(EVENTS.secagg, (payload: unknown, ack?: unknown) => {

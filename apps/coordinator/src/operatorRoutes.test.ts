@@ -363,6 +363,7 @@ describe('operator routes (inject)', () => {
       epsilonVsCoordinator: 1,
       deltaSelection: 0,
       contributors: 4,
+      parties: 4,
       selected: 4,
       dropped: {},
       droppedClients: {},

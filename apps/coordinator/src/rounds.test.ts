@@ -112,27 +112,36 @@ describe('federated rounds over Socket.IO', () => {
     await c.manager.whenIdle();
     first = false;
     await stopAll(c, clients);
-    expect(rounds[0]).toMatchObject({ round: 0, attempt: 1, status: 'aborted', error: expect.stringMatching(/only 6 contributions .* fewer than n_min = 7/) });
+    expect(rounds[0]).toMatchObject({
+      round: 0,
+      attempt: 1,
+      status: 'aborted',
+      error: expect.stringMatching(/only 6 parties reached the sum, fewer than n_min = 7 parties/),
+    });
     expect(rounds.at(-1)).toMatchObject({ round: 0, status: 'completed' });
   });
 });
 
 describe('mini-clients in the ledger', () => {
-  it('a client with 3 mini-clients counts 3 contributions for the mean and for ε', async () => {
+  it('a client with 3 mini-clients is one party: 3 contributions for the mean, one noise source for ε', async () => {
     const ddg = { bits: 16, gamma: 1e-3, localStddev: 0.05, delta: 1e-5 };
-    const { c, rounds } = await startTestCoordinator(testConfig({ rounds: 1, minClients: 4, selection: { clientsPerRound: 4 }, maxMiniClients: 4, ddg }));
-    const clients = await startClients(c.url, 2, (i) => ({ miniClients: i === 0 ? 3 : 1 }));
+    const { c, rounds } = await startTestCoordinator(testConfig({ rounds: 1, minClients: 3, selection: { clientsPerRound: 5 }, maxMiniClients: 4, ddg }));
+    const clients = await startClients(c.url, 3, (i) => ({ miniClients: i === 0 ? 3 : 1 }));
     await c.manager.whenIdle();
     const runId = c.store.runs()[0]!.id;
     const plan = JSON.parse(c.store.run(runId)!.ddg) as DdgPlan;
+    const row = c.store.rounds(runId)[0]!;
     await stopAll(c, clients);
     const [r] = rounds;
-    expect(r).toMatchObject({ status: 'completed', contributors: 4, selected: 2 });
+    expect(r).toMatchObject({ status: 'completed', contributors: 5, parties: 3, selected: 3 });
+    expect(row).toMatchObject({ contributions: 5, parties: 3 });
     const at = (clients: number) =>
       accountDdg({ clip: 1, gamma: 1e-3, beta: plan.params.beta, dimPadded: plan.dimPadded, clients, localStddev: 0.05, sampleRate: 1, rounds: 1, delta: 1e-5 })
         .epsilon;
-    expect(r!.epsilon).toBeCloseTo(at(4), 9);
-    expect(at(4)).toBeLessThan(at(2)); // the test tells the two apart: counting connections would overstate ε
+    expect(r!.epsilon).toBeCloseTo(at(3), 9);
+    // The test tells the two apart: a party that colludes adds no noise for any of its mini-clients, so
+    // counting the 5 contributions would understate ε.
+    expect(at(5)).toBeLessThan(at(3));
   });
 });
 

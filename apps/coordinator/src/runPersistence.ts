@@ -1,7 +1,8 @@
 /**
  * The run engine's persistence, carried out against the SQLite store: each PersistOp as the store's calls
- * (a completed round, its ledger entry and checkpoint in one transaction), server_metrics.json on disk, and
- * the reverse — a RunSetup rebuilt from the store to resume an interrupted run.
+ * (an attempt's privacy charge with the stage row that precedes its unmask requests, in one transaction; a
+ * completed round and its checkpoint in another), server_metrics.json on disk, and the reverse — a RunSetup
+ * rebuilt from the store to resume an interrupted run, its ledger from the charges written ahead.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,6 +21,7 @@ function roundRow(runId: string, r: RoundRecord) {
     attempt: r.attempt,
     state: r.status === 'completed' ? ('completed' as const) : ('aborted' as const),
     contributions: r.contributions,
+    parties: r.parties ?? null,
     accuracy: r.accuracy,
     loss: r.loss,
     epsilon: r.epsilon,
@@ -48,9 +50,14 @@ export function persistRunOp(store: Store, metricsDir: string, runId: string, p:
         })),
       );
       return;
-    case 'stage':
-      store.stageEvent({ run_id: runId, round: p.round, attempt: p.attempt, stage: p.stage, phase: p.phase, detail: p.detail });
+    case 'stage': {
+      const event = { run_id: runId, round: p.round, attempt: p.attempt, stage: p.stage, phase: p.phase, detail: p.detail };
+      // Write-ahead: the charge and this stage row commit together, and before the engine's next commands
+      // (the unmask requests) are carried out — RunManager executes a step's commands in order.
+      if (p.charge) store.stageEventWithCharge(event, p.charge.ledger);
+      else store.stageEvent(event);
       return;
+    }
     case 'round-finished': {
       const row = roundRow(runId, p.record);
       if (p.commit && row.state === 'completed')
@@ -78,6 +85,7 @@ function roundRecord(r: RoundRow): RoundRecord {
     finishedAt: r.finished_at,
     selected: r.selected,
     contributions: r.contributions,
+    parties: r.parties ?? null,
     accuracy: r.accuracy,
     loss: r.loss,
     epsilon: r.epsilon,
@@ -91,7 +99,11 @@ function roundRecord(r: RoundRow): RoundRecord {
   };
 }
 
-/** A RunSetup for an interrupted run, from its last checkpoint and ledger entry (attempts still 'running' must be aborted first). */
+/**
+ * A RunSetup for an interrupted run, from its last checkpoint and ledger entry (attempts still 'running' must
+ * be aborted first). The ledger entry is the last charge: an attempt interrupted after its unmask requests
+ * went out is in it.
+ */
 export function loadRunSetup(store: Store, row: RunRow): RunSetup {
   const ckpt = store.latestCheckpoint(row.id);
   if (!ckpt) throw new Error(`run ${row.id} has no checkpoint`);
@@ -105,7 +117,19 @@ export function loadRunSetup(store: Store, row: RunRow): RunSetup {
     completedRound: row.completed_round,
     paused: row.state === 'paused',
     rounds: store.rounds(row.id).map(roundRecord),
-    ...(ledger ? { ledger: { rdp: ledger.rdp, epsilon: ledger.epsilon, selectionShortfall: ledger.selectionShortfall, rounds: ledger.round + 1 } } : {}),
+    ...(ledger
+      ? {
+          ledger: {
+            rdp: ledger.rdp,
+            epsilon: ledger.epsilon,
+            selectionShortfall: ledger.selectionShortfall,
+            ...(ledger.rdpCoordinator ? { rdpCoordinator: ledger.rdpCoordinator } : {}),
+            ...(ledger.charges !== undefined ? { charges: ledger.charges } : {}),
+            // Rows from before charges were counted hold one per completed round.
+            rounds: ledger.charges ?? ledger.round + 1,
+          },
+        }
+      : {}),
   };
 }
 

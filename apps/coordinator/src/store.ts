@@ -46,16 +46,23 @@ export interface RoundRow {
   bytes_up: number;
   bytes_down: number;
   selected: number;
+  /** Parties whose inputs the sum holds (the accountant's n): released and charged attempts; null otherwise or in older rows. */
+  parties: number | null;
 }
 
 /**
- * The privacy ledger after a round: the cumulative RDP the run's ε is read from, and Σₜ pₜ of Poisson selection
- * (poissonSelection.ts; 0 without). The coordinator-side RDP needs no row: it is rebuilt from the rounds.
+ * The privacy ledger after a charged round attempt — written ahead, when the attempt's unmask requests go out,
+ * in the transaction of the stage row that records them: the cumulative RDP the run's ε is read from, the
+ * cumulative RDP against the coordinator, how many attempts it holds, and Σₜ pₜ of Poisson selection
+ * (poissonSelection.ts; 0 without). Rows written before the coordinator side was kept lack it (rebuilt then).
  */
 export interface LedgerEntry {
   rdp: number[];
   epsilon: number;
   selectionShortfall: number;
+  rdpCoordinator?: number[];
+  /** Charged attempts the entry holds. */
+  charges?: number;
 }
 
 const SCHEMA = `
@@ -114,7 +121,9 @@ export class Store {
     this.db.pragma('synchronous = NORMAL');
     this.db.exec(SCHEMA);
     this.addMissingColumns('rounds', { epsilon_coordinator: 'REAL', delta_selection: 'REAL' });
-    this.addMissingColumns('ledger', { selection_shortfall: 'REAL NOT NULL DEFAULT 0' });
+    this.addMissingColumns('ledger', { selection_shortfall: 'REAL NOT NULL DEFAULT 0', attempt: 'INTEGER', rdp_coordinator: 'TEXT', charges: 'INTEGER' });
+    this.addMissingColumns('rounds', { parties: 'INTEGER' });
+    this.openShardAssignments();
   }
 
   /** Columns added after a store was first created: a data directory from an older version gains them. */
@@ -160,12 +169,14 @@ export class Store {
     this.db
       .prepare(
         `UPDATE rounds SET state = @state, finished_at = @finished_at, contributions = @contributions, accuracy = @accuracy, loss = @loss,
-         epsilon = @epsilon, epsilon_coordinator = @epsilon_coordinator, delta_selection = @delta_selection, error = @error, durations = @durations, dropped = @dropped, bytes_up = @bytes_up, bytes_down = @bytes_down
+         epsilon = @epsilon, epsilon_coordinator = @epsilon_coordinator, delta_selection = @delta_selection, error = @error, durations = @durations, dropped = @dropped, bytes_up = @bytes_up, bytes_down = @bytes_down,
+         parties = @parties
          WHERE run_id = @run_id AND round = @round AND attempt = @attempt`,
       )
       .run({
         finished_at: Date.now(),
         contributions: null,
+        parties: null,
         accuracy: null,
         loss: null,
         epsilon: null,
@@ -200,6 +211,45 @@ export class Store {
     this.db
       .prepare('INSERT INTO stage_events (run_id, round, attempt, stage, phase, at, detail) VALUES (?, ?, ?, ?, ?, ?, ?)')
       .run(e.run_id, e.round, e.attempt, e.stage, e.phase, Date.now(), e.detail === undefined ? null : JSON.stringify(e.detail));
+  }
+
+  /**
+   * The stage row after which the sum is computable (the ConsistencyCheck's close, ahead of the unmask
+   * requests) and the attempt's privacy charge, in one transaction: the ledger is written before any request
+   * goes out, and a crash leaves both or neither. It is synced to disk at its commit (synchronous = FULL for
+   * this transaction; the store's NORMAL could lose a last commit to a power failure, not to a process crash).
+   */
+  stageEventWithCharge(
+    e: { run_id: string; round: number; attempt: number; stage: string; phase: string; detail?: unknown },
+    ledger: LedgerEntry | null,
+  ): void {
+    this.db.pragma('synchronous = FULL');
+    try {
+      this.db.transaction(() => {
+        this.stageEvent(e);
+        if (ledger) this.writeLedger(e.run_id, e.round, e.attempt, ledger);
+      })();
+    } finally {
+      this.db.pragma('synchronous = NORMAL');
+    }
+  }
+
+  /** The cumulative ledger after a charge; a later attempt of the same round replaces it (it holds it). */
+  private writeLedger(runId: string, round: number, attempt: number | null, l: LedgerEntry): void {
+    this.db
+      .prepare(
+        'INSERT OR REPLACE INTO ledger (run_id, round, attempt, rdp, epsilon, selection_shortfall, rdp_coordinator, charges) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      )
+      .run(
+        runId,
+        round,
+        attempt,
+        JSON.stringify(l.rdp),
+        l.epsilon,
+        l.selectionShortfall,
+        l.rdpCoordinator ? JSON.stringify(l.rdpCoordinator) : null,
+        l.charges ?? null,
+      );
   }
 
   stageEvents(runId: string, round: number): { stage: string; phase: string; at: number; attempt: number; detail: string | null }[] {
@@ -244,11 +294,8 @@ export class Store {
   }): void {
     this.db.transaction(() => {
       this.finishRound(c.round);
-      if (c.ledger) {
-        this.db
-          .prepare('INSERT OR REPLACE INTO ledger (run_id, round, rdp, epsilon, selection_shortfall) VALUES (?, ?, ?, ?, ?)')
-          .run(c.round.run_id, c.round.round, JSON.stringify(c.ledger.rdp), c.ledger.epsilon, c.ledger.selectionShortfall);
-      }
+      // Null when the attempt was charged at its unmask requests (stageEventWithCharge): never written twice.
+      if (c.ledger) this.writeLedger(c.round.run_id, c.round.round, c.round.attempt, c.ledger);
       this.db
         .prepare('INSERT OR REPLACE INTO checkpoints (run_id, round, weights, momentum, created_at) VALUES (?, ?, ?, ?, ?)')
         .run(c.round.run_id, c.round.round, f32Blob(c.weights), c.momentum ? f32Blob(c.momentum) : null, Date.now());
@@ -269,12 +316,32 @@ export class Store {
     return row && { round: row.round, weights: blobF32(row.weights), momentum: row.momentum ? blobF32(row.momentum) : null };
   }
 
-  /** Cumulative RDP after the last completed round, or null when nothing was spent. */
-  latestLedger(runId: string): (LedgerEntry & { round: number }) | undefined {
-    const row = this.db.prepare('SELECT round, rdp, epsilon, selection_shortfall FROM ledger WHERE run_id = ? ORDER BY round DESC LIMIT 1').get(runId) as
-      | { round: number; rdp: string; epsilon: number; selection_shortfall: number }
+  /** The cumulative ledger after the last charged attempt, or undefined when nothing was spent. */
+  latestLedger(runId: string): (LedgerEntry & { round: number; attempt: number | null }) | undefined {
+    const row = this.db
+      .prepare('SELECT round, attempt, rdp, epsilon, selection_shortfall, rdp_coordinator, charges FROM ledger WHERE run_id = ? ORDER BY round DESC LIMIT 1')
+      .get(runId) as
+      | {
+          round: number;
+          attempt: number | null;
+          rdp: string;
+          epsilon: number;
+          selection_shortfall: number;
+          rdp_coordinator: string | null;
+          charges: number | null;
+        }
       | undefined;
-    return row && { round: row.round, rdp: JSON.parse(row.rdp), epsilon: row.epsilon, selectionShortfall: row.selection_shortfall };
+    return (
+      row && {
+        round: row.round,
+        attempt: row.attempt,
+        rdp: JSON.parse(row.rdp),
+        epsilon: row.epsilon,
+        selectionShortfall: row.selection_shortfall,
+        ...(row.rdp_coordinator ? { rdpCoordinator: JSON.parse(row.rdp_coordinator) as number[] } : {}),
+        ...(row.charges !== null ? { charges: row.charges } : {}),
+      }
+    );
   }
 
   upsertClient(c: { id: string; token_hash: string; name: string | null; mini_clients: number; shards: number[] }): void {
@@ -295,5 +362,69 @@ export class Store {
 
   clientCount(): number {
     return (this.db.prepare('SELECT COUNT(*) AS n FROM clients').get() as { n: number }).n;
+  }
+
+  // ------------------------------------------------------------- shard assignments
+  // Which client identity holds which data shard (one holder per shard: the primary key), so a restart never
+  // hands one shard to two clients. clients.shards mirrors it (the shard download checks that column).
+
+  private openShardAssignments(): void {
+    const fresh = !(this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'shard_assignments'").get() as unknown);
+    this.db.exec(`CREATE TABLE IF NOT EXISTS shard_assignments (
+      shard INTEGER PRIMARY KEY, client_id TEXT NOT NULL, slot INTEGER NOT NULL, assigned_at INTEGER NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS shard_assignments_by_client ON shard_assignments (client_id, slot);`);
+    if (!fresh) return;
+    // A data directory from before the table: its clients' shards, the most recently seen holder first
+    // (an older duplicate keeps nothing and is given new shards at its next hello).
+    const insert = this.db.prepare('INSERT OR IGNORE INTO shard_assignments (shard, client_id, slot, assigned_at) VALUES (?, ?, ?, ?)');
+    type Row = { id: string; shards: string; last_seen: number };
+    const rows = this.db.prepare('SELECT id, shards, last_seen FROM clients ORDER BY last_seen DESC').all() as Row[];
+    this.db.transaction(() => {
+      for (const r of rows) {
+        const shards = JSON.parse(r.shards) as number[];
+        for (let slot = 0; slot < shards.length; slot++) insert.run(shards[slot], r.id, slot, r.last_seen);
+      }
+    })();
+  }
+
+  /** Every held shard, with its holder and when the holder was last seen. */
+  shardAssignments(): { shard: number; client_id: string; last_seen: number }[] {
+    return this.db
+      .prepare(
+        'SELECT a.shard, a.client_id, COALESCE(c.last_seen, 0) AS last_seen FROM shard_assignments a LEFT JOIN clients c ON c.id = a.client_id ORDER BY a.shard',
+      )
+      .all() as never;
+  }
+
+  /** The shards a client identity holds, by mini-client slot. */
+  shardsOf(clientId: string): number[] {
+    return (this.db.prepare('SELECT shard FROM shard_assignments WHERE client_id = ? ORDER BY slot').all(clientId) as { shard: number }[]).map((r) => r.shard);
+  }
+
+  /**
+   * Records a client and its shards in one transaction: it gives up the shards it held, and any other holder
+   * of one of its new shards (as a data index: shard mod `shardCount`, the task's shard count) loses that one
+   * (the gateway takes only free shards, or those of identities that are not connected).
+   */
+  upsertClientWithShards(c: { id: string; token_hash: string; name: string | null; mini_clients: number; shards: number[] }, shardCount: number): void {
+    const holders = this.db.prepare('SELECT shard, client_id FROM shard_assignments WHERE shard % ? = ? AND client_id != ?');
+    const remove = this.db.prepare('DELETE FROM shard_assignments WHERE shard = ?');
+    const owner = this.db.prepare('SELECT shards FROM clients WHERE id = ?');
+    const setShards = this.db.prepare('UPDATE clients SET shards = ? WHERE id = ?');
+    const insert = this.db.prepare('INSERT INTO shard_assignments (shard, client_id, slot, assigned_at) VALUES (?, ?, ?, ?)');
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM shard_assignments WHERE client_id = ?').run(c.id);
+      for (const s of c.shards) {
+        for (const h of holders.all(shardCount, s % shardCount, c.id) as { shard: number; client_id: string }[]) {
+          remove.run(h.shard);
+          const row = owner.get(h.client_id) as { shards: string } | undefined;
+          if (row) setShards.run(JSON.stringify((JSON.parse(row.shards) as number[]).filter((x) => x !== h.shard)), h.client_id);
+        }
+      }
+      const now = Date.now();
+      for (let slot = 0; slot < c.shards.length; slot++) insert.run(c.shards[slot], c.id, slot, now);
+      this.upsertClient(c);
+    })();
   }
 }

@@ -15,6 +15,8 @@ export function testConfig(overrides: Partial<RunConfigInput> & Pick<RunConfigIn
     deadlines: fastDeadlines,
     training: { epochs: 2, batchSize: 16, learningRate: 0.1 },
     ddg: { noise: false, bits: 16 },
+    // Test rounds have a few parties: an absolute bound, as γ = 0.1 at 2^-40 needs n >= 15 (issue 12).
+    secagg: { maxColluders: 1 },
     ...overrides,
   };
 }

@@ -10,3 +10,4 @@ export * from './runtime.ts';
 export * from './trainer.ts';
 export * from './inMemoryRound.ts';
 export * from './session.ts';
+export * from './report.ts';

@@ -29,11 +29,11 @@ function makeSetup(round: number, parties: { clientId: string; contributions: nu
     training: { epochs: 1, batchSize: 16, learningRate: 0.1 },
     dpsgd: null,
     ddg: { dim: weights.length, clip: 1, gamma: 2e-4, beta: Math.exp(-0.5), bits: 24, localStddev },
-    secagg: { dropoutRate: 0.1, corruptRate: 0.1 },
+    secagg: { dropoutRate: 0.1, corruptRate: 0.1, maxColluders: 1 }, // 3 parties: no rate guarantee at 2^-40
     deadlinesMs: { 'advertise-keys': 1, 'share-keys': 1, 'masked-input': 1, 'consistency-check': 1, unmasking: 1 },
-    minContributions: 2,
+    minParties: 2,
     rotationSeed: globalThis.crypto.getRandomValues(new Uint8Array(32)),
-    graphSeed: globalThis.crypto.getRandomValues(new Uint8Array(32)),
+    graphValue: globalThis.crypto.getRandomValues(new Uint8Array(32)),
   };
 }
 
@@ -97,7 +97,7 @@ describe('client runtime with the round engine, in memory', () => {
   it('a client with more mini-clients than the run counts takes part with the first ones only', async () => {
     const clipped = new Map<string, Float32Array[]>();
     const clients = new Map<string, InMemoryClient>();
-    const runs: Record<string, number> = { a: 1, big: 3 }; // `big` runs three mini-clients, the run counts two
+    const runs: Record<string, number> = { a: 1, b: 1, big: 3 }; // `big` runs three mini-clients, the run counts two (SecAgg needs 3 parties)
     let seed = 60;
     for (const [id, k] of Object.entries(runs)) {
       const data = Array.from({ length: k }, () => syntheticDigits(32, seed++));
@@ -122,6 +122,7 @@ describe('client runtime with the round engine, in memory', () => {
         0,
         [
           { clientId: 'a', contributions: 1 },
+          { clientId: 'b', contributions: 1 },
           { clientId: 'big', contributions: 2 },
         ],
         weights,
@@ -131,10 +132,10 @@ describe('client runtime with the round engine, in memory', () => {
     );
     expect(outcome.kind).toBe('released');
     if (outcome.kind !== 'released') return;
-    expect(outcome.contributions).toBe(3);
+    expect(outcome.contributions).toBe(4);
     expect(clipped.get('big')).toHaveLength(2);
     const plain = new Float64Array(weights.length);
-    for (const list of clipped.values()) for (const u of list) for (let i = 0; i < u.length; i++) plain[i]! += u[i]! / 3;
+    for (const list of clipped.values()) for (const u of list) for (let i = 0; i < u.length; i++) plain[i]! += u[i]! / 4;
     let err = 0;
     for (let i = 0; i < plain.length; i++) err += (outcome.mean[i]! - plain[i]!) ** 2;
     expect(Math.sqrt(err)).toBeLessThan(2e-4 * Math.sqrt(16384));
@@ -152,14 +153,20 @@ describe('client runtime with the round engine, in memory', () => {
         () => {},
       ),
     );
-    clients.set(
-      'plain',
-      inMemoryClient(
-        'plain',
-        (host) => new ClientRuntime(new LocalTrainer([syntheticDigits(32, 72)], tf.getBackend()), host),
-        () => {},
-      ),
-    );
+    // Two plain parties besides 'dp': SecAgg needs at least 3.
+    for (const [id, seed] of [
+      ['plain', 72],
+      ['plain2', 73],
+    ] as const) {
+      clients.set(
+        id,
+        inMemoryClient(
+          id,
+          (host) => new ClientRuntime(new LocalTrainer([syntheticDigits(32, seed)], tf.getBackend()), host),
+          () => {},
+        ),
+      );
+    }
     const model = buildModel(spec);
     const weights = await getFlatWeights(model);
     model.dispose();
@@ -171,6 +178,7 @@ describe('client runtime with the round engine, in memory', () => {
           [
             { clientId: 'dp', contributions: 2 },
             { clientId: 'plain', contributions: 1 },
+            { clientId: 'plain2', contributions: 1 },
           ],
           weights,
           0,

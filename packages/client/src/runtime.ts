@@ -6,10 +6,12 @@
  * a Node worker thread) wires it to the coordinator's socket through `RuntimeHost`.
  */
 import { clipFactor, cryptoRandomWords, encodeDdg, l2Norm, nextPowerOfTwo, RdpLedger, rdpToEpsilon } from '@hushfl/ddp';
-import { f32FromBytes, type Report, type TaskMessage } from '@hushfl/protocol';
+import { f32FromBytes, type TaskMessage } from '@hushfl/protocol';
+import type { LocalReport } from './report.ts';
 import {
   SecAggClient,
   addInPlace,
+  checkSecAggParamsMeet,
   stageOpenedBy,
   type SecAggClientMessage,
   type SecAggClientSnapshot,
@@ -27,13 +29,33 @@ export interface PersistedRound {
   readonly lastOutgoing: SecAggClientMessage | null;
 }
 
+/**
+ * One mini-client's DP-SGD ledger in one run, as the page stores it (IndexedDB, keyed by run and mini-client),
+ * so that after a reload ε continues from its true value instead of from zero.
+ */
+export interface PersistedDpsgdLedger {
+  readonly runId: string;
+  /** The mini-client's index (it trains on the client's shard of that index). */
+  readonly miniClient: number;
+  /** Cumulative RDP of its DP-SGD steps in the run, at the accountant's orders (RDP_ORDERS). */
+  readonly rdp: readonly number[];
+  /** Rounds it trained in. */
+  readonly rounds: number;
+}
+
 export interface RuntimeHost {
   sendSecAgg(roundId: string, message: SecAggClientMessage): void;
-  report(report: Report): void;
+  /** A report for the page; a host that forwards it to the coordinator sends `wireReport(report)`. */
+  report(report: LocalReport): void;
   /** Stores (or, with null, clears) the in-flight round after every SecAgg step. */
   persistRound?(round: PersistedRound | null): Promise<void>;
   /** Stores the client's metrics after every round. */
   persistMetrics?(metrics: ClientMetrics): Promise<void>;
+  /**
+   * Stores the DP-SGD ledgers of the run's mini-clients once they have trained, before anything computed from
+   * that training leaves the client (a failure fails the round: nothing unaccounted is sent).
+   */
+  persistDpsgdLedgers?(ledgers: readonly PersistedDpsgdLedger[]): Promise<void>;
   /**
    * Only `hushfl simulate` sets this: it already holds every simulated client's data and measures the DDG
    * error against the plain mean of the clipped updates. The coordinator never sees these.
@@ -79,14 +101,14 @@ interface ActiveRound {
 
 export class ClientRuntime {
   private active: ActiveRound | null = null;
-  private readonly ledgers: RdpLedger[];
+  /** Each mini-client's DP-SGD ledger, per run. */
+  private readonly ledgers = new Map<string, RdpLedger[]>();
   readonly metrics: ClientMetrics;
 
   constructor(
     private readonly trainer: Trainer,
     private readonly host: RuntimeHost,
   ) {
-    this.ledgers = Array.from({ length: trainer.miniClients }, () => new RdpLedger());
     this.metrics = { backend: trainer.backend, miniClients: trainer.miniClients, rounds: [], dpsgdEpsilon: null, dpsgdDelta: null };
   }
 
@@ -109,6 +131,8 @@ export class ClientRuntime {
     const round: ActiveRound = { task, record, stageStarted: performance.now(), early: [], lastOutgoing: null };
     this.active = round;
     try {
+      // Weak (k, t) for this n and the task's δ, γ / maxColluders: refused before training spends anything.
+      checkSecAggParamsMeet(task.secagg.clients.length, task.secagg.neighbours, task.secagg.threshold, task.secagg);
       // The coordinator may count fewer contributions than this client runs mini-clients (its run caps them at
       // maxMiniClients): the first `contributions` mini-clients take part. More than it runs would be a wrong mean.
       const k = task.contributions;
@@ -145,7 +169,7 @@ export class ClientRuntime {
       for (let j = 0; j < k; j++) {
         const result = await next;
         if (j + 1 < k) next = train(j + 1);
-        if (result.dpsgdRdp) this.ledgers[j]!.add(result.dpsgdRdp);
+        if (result.dpsgdRdp) this.ledgersOf(task.runId, j + 1)[j]!.add(result.dpsgdRdp);
         lossSum += result.loss * result.examples;
         accSum += result.accuracy * result.examples;
         examples += result.examples;
@@ -175,6 +199,7 @@ export class ClientRuntime {
         status: 'secagg',
       });
       this.updateDpsgdEpsilon(task);
+      if (task.dpsgd) await this.host.persistDpsgdLedgers?.(this.persistedLedgers(task.runId));
       const secagg = await SecAggClient.create(
         {
           roundId: task.roundId,
@@ -183,10 +208,11 @@ export class ClientRuntime {
           dim: padded,
           neighbours: task.secagg.neighbours,
           threshold: task.secagg.threshold,
-          graphSeed: task.secagg.graphSeed,
+          graphCommitment: task.secagg.graphCommitment,
         },
         task.secagg.id,
         sum,
+        { requirement: task.secagg },
       );
       round.secagg = secagg;
       this.host.report({
@@ -218,7 +244,7 @@ export class ClientRuntime {
   private lastProgressAt = 0;
 
   /** Progress reports at most every 250 ms: the coordinator rate-limits each client. */
-  private throttledReport(r: Report): void {
+  private throttledReport(r: LocalReport): void {
     const now = performance.now();
     if (now - this.lastProgressAt < 250) return;
     this.lastProgressAt = now;
@@ -228,7 +254,51 @@ export class ClientRuntime {
   private updateDpsgdEpsilon(task: TaskMessage): void {
     if (!task.dpsgd) return;
     this.metrics.dpsgdDelta = task.dpsgd.delta;
-    this.metrics.dpsgdEpsilon = Math.max(...this.ledgers.map((l) => (l.rounds ? rdpToEpsilon(l.rdp(), task.dpsgd!.delta).epsilon : 0)));
+    this.metrics.dpsgdEpsilon = this.dpsgdEpsilon(task.dpsgd.delta);
+  }
+
+  /** The run's ledgers, at least `length` of them (one per mini-client). */
+  private ledgersOf(runId: string, length = this.trainer.miniClients): RdpLedger[] {
+    let list = this.ledgers.get(runId);
+    if (!list) {
+      list = [];
+      this.ledgers.set(runId, list);
+    }
+    while (list.length < length) list.push(new RdpLedger());
+    return list;
+  }
+
+  /**
+   * Instance-level ε of the worst mini-client: its RDP composed over every run it trained in (one shard's
+   * examples may be trained on in several runs), converted at δ.
+   */
+  private dpsgdEpsilon(delta: number): number {
+    const composed: RdpLedger[] = [];
+    for (const list of this.ledgers.values()) {
+      list.forEach((l, j) => {
+        if (!l.rounds) return;
+        composed[j] ??= new RdpLedger();
+        composed[j]!.add(l.rdp());
+      });
+    }
+    return Math.max(0, ...composed.filter((l) => l !== undefined).map((l) => rdpToEpsilon(l.rdp(), delta).epsilon));
+  }
+
+  private persistedLedgers(runId: string): PersistedDpsgdLedger[] {
+    return this.ledgersOf(runId).flatMap((l, miniClient) => (l.rounds ? [{ runId, miniClient, rdp: l.rdp(), rounds: l.rounds }] : []));
+  }
+
+  /**
+   * Restores the DP-SGD ledgers stored after earlier rounds (the page reloads them from IndexedDB), so ε
+   * continues from its true value. Call after restoreMetrics (its δ converts the restored ledgers to ε).
+   */
+  restoreDpsgdLedgers(saved: readonly PersistedDpsgdLedger[]): void {
+    for (const s of saved) {
+      if (!Number.isInteger(s.miniClient) || s.miniClient < 0) throw new RangeError(`stored DP-SGD ledger of mini-client ${s.miniClient}`);
+      this.ledgersOf(s.runId, s.miniClient + 1)[s.miniClient] = new RdpLedger(s.rdp, s.rounds);
+    }
+    // Nothing stored (a tab from before the ledgers were kept): leave the restored metrics' ε as it was.
+    if (saved.length && this.metrics.dpsgdDelta !== null) this.metrics.dpsgdEpsilon = this.dpsgdEpsilon(this.metrics.dpsgdDelta);
   }
 
   /** A SecAgg message from the coordinator for the round in progress. */
@@ -266,7 +336,7 @@ export class ClientRuntime {
 
   /** Continues a round stored before a reload (see PersistedRound). */
   async resume(p: PersistedRound): Promise<void> {
-    const secagg = await SecAggClient.restore(p.secagg);
+    const secagg = await SecAggClient.restore(p.secagg, { requirement: p.task.secagg });
     const record: RoundRecord = { ...p.record, secaggMs: { ...p.record.secaggMs } };
     if (!this.metrics.rounds.some((r) => r.roundId === record.roundId)) this.metrics.rounds.push(record);
     this.active = { task: p.task, record, secagg, stageStarted: performance.now(), early: [], lastOutgoing: p.lastOutgoing };

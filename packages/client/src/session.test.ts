@@ -4,7 +4,7 @@
  * handler sees them; SecAgg acknowledgements.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { EVENTS, PROTOCOL_VERSION, pack, type TaskMessage } from '@hushfl/protocol';
+import { EVENTS, PROTOCOL_VERSION, pack, reportSchema, type TaskMessage } from '@hushfl/protocol';
 import { ClientSession, type ClientIdentity, type ClientTransport, type SessionHandlers, type Shard } from './session.ts';
 
 const COORDINATOR = 'http://coordinator.test:8080';
@@ -95,7 +95,7 @@ const task: TaskMessage = {
   dpsgd: null,
   ddg: { dim: 4, clip: 1, gamma: 1e-3, beta: 0, bits: 16, localStddev: 0 },
   rotationSeed: new Uint8Array(32),
-  secagg: { id: 1, clients: [1, 2], neighbours: 1, threshold: 1, graphSeed: new Uint8Array(32) },
+  secagg: { id: 1, clients: [1, 2, 3], neighbours: 2, threshold: 2, graphCommitment: new Uint8Array(32), dropoutRate: 0.1, corruptRate: 0.1 },
   contributions: 1,
   trainingDeadlineMs: 1000,
 };
@@ -132,6 +132,24 @@ function setup(
 }
 
 describe('ClientSession', () => {
+  it('reports progress without any value computed from the data: the wire schema accepts it, and would refuse those values', async () => {
+    const { session, transport } = setup();
+    session.start();
+    await vi.waitFor(() => expect(transport.events(EVENTS.ready)).toHaveLength(1));
+    const local = {
+      roundId: 'run-1/r0/a1',
+      phase: 'secagg',
+      train: { loss: 0.42, accuracy: 0.9, examples: 600, steps: 19, ms: 1234, backend: 'wasm', dpsgdEpsilon: 1.5 },
+      encodeMs: 12,
+    } as const;
+    session.report(local);
+    const [sent] = transport.events(EVENTS.report);
+    expect(sent).toEqual({ roundId: 'run-1/r0/a1', phase: 'secagg', train: { ms: 1234, backend: 'wasm' }, encodeMs: 12 });
+    expect(reportSchema.safeParse(sent).success).toBe(true);
+    // The coordinator's schema drops a report carrying them (an old or modified client).
+    expect(reportSchema.safeParse(local).success).toBe(false);
+  });
+
   it('says hello as a new client, downloads its shards with the session header, then sends ready', async () => {
     let runtimeReady = () => {};
     const { session, transport, identities, downloads, loaded } = setup({

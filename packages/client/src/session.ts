@@ -20,11 +20,11 @@ import {
   type Hello,
   type HelloAck,
   type Packed,
-  type Report,
   type RoundEnd,
   type Status,
   type TaskMessage,
 } from '@hushfl/protocol';
+import { type LocalReport, wireReport } from './report.ts';
 
 /**
  * A message channel to the coordinator. Besides the protocol's events, `on` delivers the connection events
@@ -252,9 +252,9 @@ export class ClientSession {
     throw new Error('malformed SecAgg ack');
   }
 
-  /** A progress report; dropped while not joined (see sendSecAgg). */
-  report(report: Report): void {
-    if (this.joined) this.transport.emit(EVENTS.report, report);
+  /** A progress report, as the wire allows it (nothing derived from data); dropped while not joined (see sendSecAgg). */
+  report(report: LocalReport): void {
+    if (this.joined) this.transport.emit(EVENTS.report, wireReport(report));
   }
 
   private async join(connection: number): Promise<void> {

@@ -49,6 +49,24 @@ describe('calibrateDdg', () => {
     }
   });
 
+  it('never puts σ below γ/2, the precondition of the DDG bound: the accountant refuses it, calibration gives σ = γ/2', () => {
+    // A target so loose that the smallest σ meeting it would be below half a grid step.
+    const loose = { ...input, epsilon: 5000, clients: 100, minClients: 100, sampleRate: 1, rounds: 1, dim: 64, bits: 10 };
+    const cal = calibrateDdg(loose);
+    expect(cal.gridStddev).toBeGreaterThanOrEqual(0.5);
+    expect(cal.localStddev).toBe(cal.gamma / 2);
+    expect(cal.epsilon).toBeLessThanOrEqual(5000);
+    const at = (s: number) =>
+      accountDdg({ clip: 1, gamma: cal.gamma, beta: cal.beta, dimPadded: 64, clients: 100, localStddev: s, sampleRate: 1, rounds: 1, delta: 1e-5 }).epsilon;
+    expect(cal.epsilon).toBe(at(cal.localStddev));
+    // The accountant itself refuses a grid stddev below 1/2, naming the precondition.
+    expect(() => at((cal.gamma / 2) * (1 - 1e-9))).toThrow(/localStddev\/gamma = .* is below 1\/2.*half a grid step/);
+    // Headroom still holds at the raised σ.
+    const n = 100;
+    const spread = Math.sqrt((n * n) / 64 + ((cal.gamma * cal.gamma) / 4 + cal.localStddev ** 2) * n) / cal.gamma;
+    expect(2 * cal.kStddevs * spread).toBeLessThanOrEqual(2 ** 10 * (1 + 1e-12));
+  });
+
   it('refuses bad inputs naming the field', () => {
     expect(() => calibrateDdg({ ...input, minClients: 30 })).toThrow(/minClients/);
     expect(() => calibrateDdg({ ...input, delta: 0 })).toThrow(/delta/);

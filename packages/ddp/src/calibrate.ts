@@ -4,14 +4,18 @@
  *
  * - σ(γ): the smallest σ (bisection; ε is decreasing in σ) whose accountant ε over all rounds is at most the
  *   target, with the noise of only **n_min** clients in the sum, so that a round that completes with fewer
- *   contributors than planned (but at least n_min) still meets the guarantee.
+ *   contributors than planned (but at least n_min) still meets the guarantee. n_min counts parties (connections
+ *   with their own keys), never the mini-clients one of them claims: a party that colludes adds no noise for
+ *   any of its mini-clients. σ is never below γ/2: the DDG bound holds only for a per-client grid standard
+ *   deviation σ/γ ≥ 1/2 (Kairouz, Liu & Steinke 2021, Theorem 1); where the target would allow less noise,
+ *   σ = γ/2 and the accountant's ε is below the target.
  * - γ: the finest grid whose aggregate stays inside the modular range with k standard deviations of
  *   headroom, treating the aggregate as sub-Gaussian (§4.2, §4.4):
  *       2^B >= 2k·sqrt( c²·n²/d' + (γ²/4 + σ(γ)²)·n ) / γ,
  *   with n the expected clients per round (more clients make a larger sum) and the worst-case norm growth
  *   ‖Σ xᵢ‖ <= n·c. The left side is fixed and the right decreases in γ, so bisection finds the boundary.
  */
-import { accountDdg, type DdgAccountResult } from './accountant/ddg.ts';
+import { MIN_GRID_STDDEV, accountDdg, checkGridStddev, type DdgAccountResult } from './accountant/ddg.ts';
 import { checkDelta, checkSampleRate } from './accountant/rdp.ts';
 import { DdpParameterError } from './errors.ts';
 import { nextPowerOfTwo } from './hadamard.ts';
@@ -26,7 +30,7 @@ export interface DdgCalibrationInput {
   readonly delta: number;
   /** Expected clients per round n (sizes the modular headroom). */
   readonly clients: number;
-  /** Fewest contributions a round may release with (the accountant's n). Defaults to `clients`. */
+  /** n_min: fewest parties whose noise a released round's sum holds (the accountant's n). Defaults to `clients`. */
   readonly minClients?: number;
   /** Poisson client sampling rate q ∈ (0, 1]. */
   readonly sampleRate: number;
@@ -42,7 +46,7 @@ export interface DdgCalibrationInput {
 export interface DdgCalibration {
   readonly gamma: number;
   readonly localStddev: number;
-  /** ε the accountant gives for these parameters at n_min contributors (<= the target). */
+  /** ε the accountant gives for these parameters at n_min parties (<= the target). */
   readonly epsilon: number;
   readonly order: number;
   readonly delta: number;
@@ -55,7 +59,7 @@ export interface DdgCalibration {
   readonly sampleRate: number;
   readonly rounds: number;
   readonly clip: number;
-  /** σ/γ: per-client noise stddev on the integer grid. */
+  /** σ/γ: per-client noise stddev on the integer grid, at least 1/2 (MIN_GRID_STDDEV). */
   readonly gridStddev: number;
   readonly l2SensitivityGrid: number;
   readonly tau: number;
@@ -95,18 +99,23 @@ export function calibrateDdg(input: DdgCalibrationInput): DdgCalibration {
   const account = (gamma: number, localStddev: number): DdgAccountResult =>
     accountDdg({ clip: c, gamma, beta, dimPadded, clients: minClients, localStddev, sampleRate: input.sampleRate, rounds: input.rounds, delta: input.delta });
 
-  /** Smallest σ (to relative 1e-9, rounded up) meeting the target ε at this γ, or null when none does. */
+  /**
+   * Smallest σ (to relative 1e-9, rounded up) meeting the target ε at this γ, or null when none does; never
+   * below γ/2, where the accountant's bound stops holding (σ = γ/2 when the target would allow less).
+   */
   const stddevFor = (gamma: number): number | null => {
     const meets = (s: number) => account(gamma, s).epsilon <= input.epsilon;
-    let hi = c;
+    const floor = gamma * MIN_GRID_STDDEV;
+    if (meets(floor)) return floor;
+    let hi = Math.max(c, floor);
     for (let i = 0; !meets(hi); i++) {
       if (i > 80) return null;
       hi *= 4;
     }
     let lo = hi;
-    for (let i = 0; meets(lo); i++) {
-      if (i > 80) return lo; // even a vanishing σ meets the target
+    while (meets(lo)) {
       lo /= 4;
+      if (lo <= floor) lo = floor; // meets(floor) is false: a bracket
     }
     while (hi / lo > 1 + REL_TOL) {
       const mid = Math.sqrt(lo * hi);
@@ -148,6 +157,7 @@ export function calibrateDdg(input: DdgCalibrationInput): DdgCalibration {
   }
   const gamma = gHi;
   const localStddev = stddevFor(gamma)!;
+  checkGridStddev(localStddev, gamma);
   const acc = account(gamma, localStddev);
   const spread = Math.sqrt((c * c * n * n) / dimPadded + ((gamma * gamma) / 4 + localStddev * localStddev) * n) / gamma;
   return {

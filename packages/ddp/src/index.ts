@@ -30,7 +30,16 @@ export {
   type PrivacyLoss,
   type PrivacySpent,
 } from './accountant/rdp.ts';
-export { accountDdg, ddgRoundRdp, ddgTau, type DdgRoundAccounting, type DdgRoundRdp, type DdgAccountResult } from './accountant/ddg.ts';
+export {
+  MIN_GRID_STDDEV,
+  accountDdg,
+  checkGridStddev,
+  ddgRoundRdp,
+  ddgTau,
+  type DdgRoundAccounting,
+  type DdgRoundRdp,
+  type DdgAccountResult,
+} from './accountant/ddg.ts';
 export { accountDpsgd, dpsgdStepRdp, sampledGaussianRdp } from './accountant/dpsgd.ts';
 export { RdpLedger } from './accountant/ledger.ts';
 export { calibrateDdg, quantizationGamma, DEFAULT_BETA, DEFAULT_K_STDDEVS, type DdgCalibration, type DdgCalibrationInput } from './calibrate.ts';

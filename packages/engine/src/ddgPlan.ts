@@ -1,6 +1,8 @@
 /**
  * The DDG parameters a run uses, from its configuration and the model dimension: calibrated from a target
- * ε (Kairouz et al. §4.4, noise sized for n_min contributions), explicit γ and σ, or quantization only.
+ * ε (Kairouz et al. §4.4, noise sized for n_min parties — connections with their own keys, never the
+ * mini-clients one declares — and never below σ/γ = 1/2), explicit γ and σ, or quantization only. The
+ * modular headroom is sized for the expected contributions (each mini-client adds an update and a noise share).
  */
 import { calibrateDdg, ddgRoundRdp, nextPowerOfTwo, quantizationGamma, type DdgParams } from '@hushfl/ddp';
 import type { RunConfig } from '@hushfl/protocol';
@@ -49,15 +51,15 @@ export function planDdg(config: RunConfig, dim: number): DdgPlan {
   return { params: { ...base, gamma: d.gamma!, localStddev: d.localStddev! }, epsilonBudget: null, delta: d.delta, sampleRate, dimPadded: nextPowerOfTwo(dim) };
 }
 
-/** One round's RDP vector for `contributions` noise shares under the plan (null without noise). */
-export function roundRdp(plan: DdgPlan, contributions: number): Float64Array | null {
+/** One round's RDP vector for the noise of `parties` parties under the plan (null without noise). */
+export function roundRdp(plan: DdgPlan, parties: number): Float64Array | null {
   if (plan.params.localStddev === 0) return null;
   return ddgRoundRdp({
     clip: plan.params.clip,
     gamma: plan.params.gamma,
     beta: plan.params.beta,
     dimPadded: plan.dimPadded,
-    clients: contributions,
+    clients: parties,
     localStddev: plan.params.localStddev,
     sampleRate: plan.sampleRate,
   }).rdp;
@@ -68,8 +70,8 @@ export function roundRdp(plan: DdgPlan, contributions: number): Float64Array | n
  * subsampling hides nothing from it: no amplification (q = 1), whatever the plan's sampling rate. Composed over
  * every released round it bounds the ε of every client, including one drawn into all of them.
  */
-export function roundRdpAgainstCoordinator(plan: DdgPlan, contributions: number): Float64Array | null {
-  return roundRdp({ ...plan, sampleRate: 1 }, contributions);
+export function roundRdpAgainstCoordinator(plan: DdgPlan, parties: number): Float64Array | null {
+  return roundRdp({ ...plan, sampleRate: 1 }, parties);
 }
 
 /** The client sampling rate the accountant may use: q under Poisson sampling, else 1 (no amplification). */

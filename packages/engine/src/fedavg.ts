@@ -1,8 +1,27 @@
 /**
  * The server update (FedAvg with a server learning rate η and heavy-ball momentum μ; McMahan et al. 2017,
  * Hsu et al. 2019): m ← μ·m + mean, w ← w + η·m, with m = 0 before the first round. The mean is the
- * unweighted mean of the released contributions, as DDG's decoding gives it.
+ * released sum of the contributions' clipped updates over `releasedMeanDivisor`: the unweighted mean of the
+ * contributions under fixed-size selection, the sum over the expected sample size under Poisson selection.
  */
+import type { RunConfig } from '@hushfl/protocol';
+
+/**
+ * What a round's released sum is divided by, or undefined for the realized contributions.
+ *
+ * Under Poisson selection it is q·N, the expected contributions (the config's sampleRate × population, N
+ * counted in contributions): the fixed-denominator estimator of DP-FedAvg (McMahan et al. 2018), unbiased for
+ * the population mean. Dividing by the realized count would publish, in every model, how many took part:
+ * under add/remove adjacency — the one Poisson sampling's amplification is stated for — that count moves by
+ * one with a single client and carries no noise, so consecutive models would tell whether someone joined.
+ * q·N is public and the same every round: the model is a post-processing of the noisy sum alone. Fixed-size
+ * selection keeps the realized count (the unweighted mean of the contributions): its accountant claims no
+ * amplification from hiding who took part.
+ */
+export function releasedMeanDivisor(config: RunConfig): number | undefined {
+  return 'sampleRate' in config.selection ? config.selection.sampleRate * config.selection.population : undefined;
+}
+
 export interface ServerOptimizer {
   readonly learningRate: number;
   readonly momentum: number;

@@ -2,12 +2,44 @@
  * server_metrics.json: the privacy hyperparameters, the model dimension and every round attempt of a run.
  * rounds[].epsilon holds for everyone who sees only the models (amplified when sampleRate < 1);
  * rounds[].epsilonVsCoordinator for the coordinator, which knows the sample; with Poisson selection the
- * guarantee's δ is delta + rounds[].deltaSelection (docs/PRIVACY.md).
+ * guarantee's δ is delta + rounds[].deltaSelection (docs/PRIVACY.md). n_min (privacy.minParties) and
+ * rounds[].parties, the accountant's n, count parties — connections with their own keys — never the
+ * mini-clients a party declares; rounds[].contributors counts contributions. rounds[].epsilon is set on every
+ * charged attempt: a released one, and one aborted after its unmask requests went out.
  */
 import type { RunConfig } from '@hushfl/protocol';
 import type { DdgPlan } from './ddgPlan.ts';
 import { droppedCounts, type RoundRecord, type RunIdentity, type RunState } from './records.ts';
-import { expectedClientsPerRound } from './selection.ts';
+import { RoundEngine } from './roundEngine.ts';
+import { expectedClientsPerRound, minParties } from './selection.ts';
+
+/**
+ * The run's SecAgg guarantee at the expected clients per round: rate γ at 2^-40, or at most C colluders
+ * (never an unstated γ = 0), with k, t and the round's abort bound; `error` when no parameters exist.
+ */
+function secaggSummary(config: RunConfig) {
+  const s = config.secagg;
+  const n = expectedClientsPerRound(config);
+  const guarantee =
+    s.maxColluders !== undefined
+      ? ({ kind: 'colluders', maxColluders: s.maxColluders } as const)
+      : ({ kind: 'rate', corruptRate: s.corruptRate, securityBits: 40 } as const);
+  try {
+    const p = RoundEngine.secaggParams(n, s);
+    return {
+      n,
+      guarantee: p.guarantee,
+      dropout: p.dropout,
+      k: p.neighbours,
+      t: p.threshold,
+      complete: p.complete,
+      abortProbability: p.abortProbability,
+      live: p.live,
+    };
+  } catch (e) {
+    return { n, guarantee, dropout: s.dropoutRate, error: (e as Error).message };
+  }
+}
 
 export function metricsDocument(
   run: RunIdentity,
@@ -30,13 +62,18 @@ export function metricsDocument(
       kStddevs: config.ddg.kStddevs,
       delta: plan.delta,
       epsilonBudget: plan.epsilonBudget,
+      /** The config's n_min, in parties. */
       minClients: config.minClients,
+      /** n_min as enforced: parties, at least three (SecAgg). */
+      minParties: minParties(config),
+      nMinUnit: 'parties',
       clientsPerRound: expectedClientsPerRound(config),
       sampleRate: plan.sampleRate,
       rounds: config.rounds,
       dpsgd: config.dpsgd.enabled ? config.dpsgd : null,
       selectionShortfall,
     },
+    secagg: secaggSummary(config),
     config,
     rounds: [...rounds]
       .sort((a, b) => a.round - b.round || a.attempt - b.attempt)
@@ -50,6 +87,7 @@ export function metricsDocument(
         epsilonVsCoordinator: r.epsilonVsCoordinator,
         deltaSelection: r.deltaSelection,
         contributors: r.contributions,
+        parties: r.parties ?? null,
         selected: r.selected,
         dropped: droppedCounts(r.droppedClients),
         durationsMs: r.durationsMs,

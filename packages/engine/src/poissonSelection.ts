@@ -1,43 +1,42 @@
 /**
- * What Poisson client sampling (each client in a round's sample independently with probability q) costs when
- * the coordinator may only run a round with enough contributions.
+ * What Poisson client sampling (each party in a round's sample independently with probability q) costs when
+ * the coordinator may only run a round with enough parties.
  *
- * The coordinator redraws a sample that has fewer than n_min contributions or fewer than two clients (SecAgg
- * needs two), so the released sample is a Poisson sample conditioned on being large enough, which is not
- * what the Zhu–Wang amplification bound assumes. The two differ in total variation by at most
+ * The coordinator redraws a sample that has fewer than n_min parties (never fewer than three: SecAgg needs
+ * them), so the released sample is a Poisson sample conditioned on being large enough, which is not what
+ * the Zhu–Wang amplification bound assumes. The two differ in total variation by at most
  * p = P(the first draw is too small): on every other outcome they coincide. So if the unconditioned
  * mechanism is (ε, δ)-DP, T such rounds are (ε, δ + (1 + e^ε)·Σₜ pₜ)-DP (couple each round's first draw,
- * union bound over rounds). `poissonShortfallProbability` computes pₜ exactly for the clients online.
+ * union bound over rounds). `poissonShortfallProbability` computes pₜ exactly for the parties online. It
+ * counts parties (connections with their own keys), never the mini-clients a party declares: n_min is in
+ * parties (issue 12 §2).
  */
 
 /**
- * P(Σᵢ kᵢ·Bᵢ < minContributions or Σᵢ Bᵢ < 2) for independent Bᵢ ~ Bernoulli(q), where kᵢ is client i's
- * contributions (its mini-clients). Dynamic programming over (clients drawn, capped at 2) × (contributions,
- * capped at minContributions); the result sums the short states directly, so a tiny p keeps its precision.
+ * P(Σᵢ Bᵢ < minParties) for `parties` independent Bᵢ ~ Bernoulli(q): the binomial tail, by dynamic
+ * programming over the parties drawn (capped at minParties); the result sums the short states directly, so a
+ * tiny p keeps its precision.
  */
-export function poissonShortfallProbability(contributions: readonly number[], q: number, minContributions: number): number {
+export function poissonShortfallProbability(parties: number, q: number, minParties: number): number {
   if (!(q >= 0 && q <= 1)) throw new RangeError(`sample rate must be in [0, 1], got ${q}`);
-  if (!Number.isInteger(minContributions) || minContributions < 1) throw new RangeError(`minContributions must be a positive integer, got ${minContributions}`);
-  const m = minContributions;
-  const width = m + 1;
-  let dist = new Float64Array(3 * width);
-  let next = new Float64Array(3 * width);
+  if (!Number.isInteger(minParties) || minParties < 1) throw new RangeError(`minParties must be a positive integer, got ${minParties}`);
+  if (!Number.isInteger(parties) || parties < 0) throw new RangeError(`parties must be a non-negative integer, got ${parties}`);
+  const m = minParties;
+  let dist = new Float64Array(m + 1);
+  let next = new Float64Array(m + 1);
   dist[0] = 1;
-  for (const k of contributions) {
-    if (!Number.isInteger(k) || k < 1) throw new RangeError(`contributions must be positive integers, got ${k}`);
+  for (let i = 0; i < parties; i++) {
     next.fill(0);
-    for (let c = 0; c < 3; c++) {
-      for (let s = 0; s <= m; s++) {
-        const p = dist[c * width + s]!;
-        if (p === 0) continue;
-        next[c * width + s]! += p * (1 - q);
-        next[Math.min(2, c + 1) * width + Math.min(m, s + k)]! += p * q;
-      }
+    for (let s = 0; s <= m; s++) {
+      const p = dist[s]!;
+      if (p === 0) continue;
+      next[s]! += p * (1 - q);
+      next[Math.min(m, s + 1)]! += p * q;
     }
     [dist, next] = [next, dist];
   }
   let short = 0;
-  for (let i = 0; i < dist.length; i++) if (i !== 2 * width + m) short += dist[i]!;
+  for (let s = 0; s < m; s++) short += dist[s]!;
   return Math.min(1, short);
 }
 

@@ -13,10 +13,18 @@ export interface RoundRecord {
   readonly status: RoundStatus;
   readonly startedAt: number;
   readonly finishedAt: number | null;
+  /** Parties selected (connections, each with its own keys). */
   readonly selected: number;
+  /** Contributions (mini-clients) in the released sum: what the mean divides by under fixed-size selection. */
   readonly contributions: number | null;
+  /**
+   * Parties whose inputs the sum holds — the accountant's n — for a released attempt, and for an aborted one
+   * that was charged (its unmask requests went out). Absent in records from before it was kept.
+   */
+  readonly parties?: number | null;
   readonly accuracy: number | null;
   readonly loss: number | null;
+  /** ε spent after this attempt: set for a released attempt and for an aborted one that was charged. */
   readonly epsilon: number | null;
   /** ε against the coordinator (no sampling amplification); equals epsilon without Poisson selection. */
   readonly epsilonVsCoordinator: number | null;

@@ -21,11 +21,11 @@ function setup(parties: string[], overrides: Partial<RoundSetup> = {}): RoundSet
     training: { epochs: 1, batchSize: 8, learningRate: 0.1 },
     dpsgd: null,
     ddg,
-    secagg: { dropoutRate: 0.1, corruptRate: 0.1 },
+    secagg: { dropoutRate: 0.1, corruptRate: 0.1, maxColluders: 1 }, // a few parties: γ = 0.1 at 2^-40 needs n >= 15
     deadlinesMs: { 'advertise-keys': 1000, 'share-keys': 1000, 'masked-input': 1000, 'consistency-check': 1000, unmasking: 1000 },
-    minContributions: 2,
+    minParties: 2,
     rotationSeed: new Uint8Array(32).fill(1),
-    graphSeed: new Uint8Array(32).fill(2),
+    graphValue: new Uint8Array(32).fill(2),
     ...overrides,
   };
 }
@@ -69,10 +69,11 @@ async function play(
             dim: encoded.length,
             neighbours: task.secagg.neighbours,
             threshold: task.secagg.threshold,
-            graphSeed: task.secagg.graphSeed,
+            graphCommitment: task.secagg.graphCommitment,
           },
           task.secagg.id,
           encoded,
+          { requirement: task.secagg },
         );
         clients.set(id, c);
         reply = await c.advertise();
@@ -108,6 +109,9 @@ function dist(a: Float64Array, b: Float64Array): number {
   return Math.sqrt(s);
 }
 
+/** SecAgg parameters that tolerate one dropout among a few parties (no colluders assumed): for n_min tests. */
+const tolerant = { dropoutRate: 0.1, corruptRate: 0.1, maxColluders: 0 };
+
 describe('RoundEngine', () => {
   it('releases the decoded mean of the contributions', async () => {
     const parties = ['a', 'b', 'c', 'd', 'e', 'f'];
@@ -124,7 +128,8 @@ describe('RoundEngine', () => {
 
   it('a silent party is dropped when the deadline fires; a disconnected one without waiting', async () => {
     const parties = ['a', 'b', 'c', 'd', 'e', 'f'];
-    const r = await play(setup(parties), { silent: new Set(['b']), gone: new Set(['e']) });
+    // Two of six gone: C = 0 (t = 3); with C = 1, t = 4 exceeds the three neighbours left in U1.
+    const r = await play(setup(parties, { secagg: tolerant }), { silent: new Set(['b']), gone: new Set(['e']) });
     expect(r.outcome.kind).toBe('released');
     if (r.outcome.kind !== 'released') return;
     expect(r.outcome.droppedAt).toEqual({ b: 'advertise-keys', e: 'advertise-keys' });
@@ -142,6 +147,7 @@ describe('RoundEngine', () => {
       encryptionKey: new Uint8Array(32).fill(9),
       maskingKey: new Uint8Array(32).fill(9),
       signingKey: new Uint8Array(32),
+      graphContribution: new Uint8Array(32),
     } as const;
     expect(await engine.onSecAgg('a', fake)).toEqual([
       { kind: 'refused', clientId: 'a', code: 'bad-message', reason: expect.stringMatching(/as SecAgg id 2, its id is 1/) },
@@ -150,9 +156,14 @@ describe('RoundEngine', () => {
     expect(await engine.onDeadline('not-a-timer')).toEqual([]);
   });
 
-  it('does not release a round with fewer than n_min contributions', async () => {
-    const r = await play(setup(['a', 'b', 'c', 'd'], { minContributions: 4 }), { gone: new Set(['d']) });
-    expect(r.outcome).toMatchObject({ kind: 'aborted', code: 'too-few-contributions' });
+  it('does not release a round with fewer than n_min parties', async () => {
+    // maxColluders 0: t = ⌊k/2⌋ + 1, so SecAgg itself survives the dropout and n_min is what stops the round.
+    const r = await play(setup(['a', 'b', 'c', 'd'], { minParties: 4, secagg: tolerant }), { gone: new Set(['d']) });
+    expect(r.outcome).toMatchObject({
+      kind: 'aborted',
+      code: 'too-few-parties',
+      reason: expect.stringMatching(/only 3 parties reached the sum, fewer than n_min = 4 parties/),
+    });
     expect(r.log.some((c) => c.kind === 'released')).toBe(false);
     // Stopped at the close of MaskedInputCollection: no survivor list or unmask request ever went out, so
     // no share that could unmask the under-noised sum was asked for.
@@ -162,9 +173,45 @@ describe('RoundEngine', () => {
     expect(r.log.filter((c) => c.kind === 'stage' && c.phase === 'open').map((c) => (c as { stage: string }).stage)).not.toContain('consistency-check');
   });
 
-  it('a round that keeps n_min contributions after a late dropout is still released', async () => {
-    const r = await play(setup(['a', 'b', 'c', 'd', 'e'], { minContributions: 4 }), { gone: new Set(['e']) });
-    expect(r.outcome).toMatchObject({ kind: 'released', contributions: 4 });
+  it('a round that keeps n_min parties after a late dropout is still released', async () => {
+    const r = await play(setup(['a', 'b', 'c', 'd', 'e'], { minParties: 4 }), { gone: new Set(['e']) });
+    expect(r.outcome).toMatchObject({ kind: 'released', contributions: 4, parties: 4 });
+  });
+
+  it('n_min counts parties, never the mini-clients a party declares (issue 12 §2)', async () => {
+    // Four parties, one claiming 16 mini-clients; one honest party drops. 18 contributions would pass an
+    // n_min of 4 counted in contributions, but only 3 parties — 3 independent noise sources — are in the sum.
+    const s = setup(['a', 'b', 'c', 'd'], { minParties: 4, secagg: tolerant });
+    const sybil = { ...s, parties: s.parties.map((p) => (p.clientId === 'a' ? { ...p, contributions: 16 } : p)) };
+    const r = await play(sybil, { gone: new Set(['d']) });
+    expect(r.outcome).toMatchObject({ kind: 'aborted', code: 'too-few-parties' });
+    expect(r.log.some((c) => c.kind === 'released')).toBe(false);
+    const secaggTypes = r.log.flatMap((c) => (c.kind === 'send' && c.event === 'secagg' ? [(c.payload as { message: { type: string } }).message.type] : []));
+    expect(secaggTypes).not.toContain('unmask-request');
+  });
+
+  it('the close of the ConsistencyCheck names the parties in the sum, ahead of the first unmask request', async () => {
+    const s = setup(['a', 'b', 'c', 'd']);
+    const withMini = { ...s, parties: s.parties.map((p) => (p.clientId === 'a' ? { ...p, contributions: 3 } : p)) };
+    const r = await play(withMini);
+    expect(r.outcome).toMatchObject({ kind: 'released', contributions: 6, parties: 4 });
+    const marked = r.log.flatMap((c, i) => (c.kind === 'stage' && c.unmasking ? [{ c, i }] : []));
+    expect(marked).toHaveLength(1);
+    expect(marked[0]!.c).toMatchObject({ stage: 'consistency-check', phase: 'closed', unmasking: { parties: 4, contributions: 6 } });
+    const firstRequest = r.log.findIndex((c) => c.kind === 'send' && (c.payload as { message?: { type: string } }).message?.type === 'unmask-request');
+    expect(firstRequest).toBeGreaterThan(marked[0]!.i);
+  });
+
+  it('divides the released sum by meanDivisor when given (Poisson selection: the expected sample size)', async () => {
+    const parties = ['a', 'b', 'c', 'd'];
+    const plain = await play(setup(parties));
+    const fixed = await play(setup(parties, { meanDivisor: 8 }));
+    if (plain.outcome.kind !== 'released' || fixed.outcome.kind !== 'released') throw new Error('not released');
+    expect(fixed.outcome.contributions).toBe(4);
+    // The same encodings (no noise) decode to the same sum: the mean over 8 is half the mean over 4.
+    const want = clippedMean([0, 1, 2, 3]).map((v) => v / 2);
+    expect(dist(fixed.outcome.mean, want)).toBeLessThan(ddg.gamma * Math.sqrt(512));
+    expect(dist(plain.outcome.mean, clippedMean([0, 1, 2, 3]))).toBeLessThan(ddg.gamma * Math.sqrt(512));
   });
 
   it('counts mini-client contributions for the mean', async () => {
@@ -178,7 +225,7 @@ describe('RoundEngine', () => {
       ],
     };
     const r = await play(withMini);
-    expect(r.outcome).toMatchObject({ kind: 'released', contributions: 5 });
+    expect(r.outcome).toMatchObject({ kind: 'released', contributions: 5, parties: 3 });
   });
 });
 

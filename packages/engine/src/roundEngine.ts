@@ -7,15 +7,23 @@
  * Flow: the task goes to every selected party (global weights, training and DDG parameters, the public
  * rotation and graph seeds); parties train, DDG-encode and open SecAgg with AdvertiseKeys. Each SecAgg stage
  * has a deadline — late means dropped. The unmasked sum is decoded into the unweighted mean of the
- * contributions, and released only when at least n_min contributions are in it.
+ * contributions (or, under Poisson selection, the sum over the expected contributions: fedavg.ts), and
+ * released only when at least n_min parties are in it. n_min counts parties, never the mini-clients a party
+ * declares: each mini-client adds a noise share and an update, but a party that colludes adds no noise for
+ * any of them. The close of the ConsistencyCheck, after which the coordinator can compute the sum, says so
+ * (`unmasking`), so that the run charges the round's privacy before the first unmask request goes out.
  */
 import { decodeDdg, nextPowerOfTwo, type DdgParams } from '@hushfl/ddp';
 import {
   type SecAggError,
   SecAggServer,
   chooseSecAggParams,
+  checkSecAggParamsMeet,
+  graphCommitment,
+  type SecAggParams,
   type SecAggClientMessage,
   type SecAggConfig,
+  type SecAggServerMessage,
   type SecAggServerSnapshot,
   type SecAggStage,
 } from '@hushfl/secagg';
@@ -37,27 +45,56 @@ export interface RoundSetup {
   readonly training: TaskMessage['training'];
   readonly dpsgd: TaskMessage['dpsgd'];
   readonly ddg: DdgParams;
-  readonly secagg: { readonly neighbours?: number; readonly threshold?: number; readonly dropoutRate: number; readonly corruptRate: number };
+  readonly secagg: {
+    readonly neighbours?: number;
+    readonly threshold?: number;
+    readonly dropoutRate: number;
+    readonly corruptRate: number;
+    /** An absolute bound on colluders instead of the rate corruptRate (small rounds). */
+    readonly maxColluders?: number;
+  };
   /** Milliseconds per stage; `advertise-keys` includes local training. */
   readonly deadlinesMs: Readonly<Record<SecAggStage, number>>;
-  /** n_min: fewest contributions a released round may have. */
-  readonly minContributions: number;
-  /** 32-byte public seeds (fresh per attempt from the shell's CSPRNG). */
+  /**
+   * n_min: fewest parties (connections with their own identity and keys, never the mini-clients one
+   * declares) whose inputs a released round's sum may hold; SecAgg itself needs three.
+   */
+  readonly minParties: number;
+  /**
+   * What the released sum is divided by: absent, the contributions in it; under Poisson selection the
+   * expected contributions q·N, so that the model does not tell how many took part (fedavg.ts).
+   */
+  readonly meanDivisor?: number;
+  /** Fresh per attempt from the shell's CSPRNG: the public rotation seed and r_S, the coordinator's secret part of the graph seed (only its commitment goes out before AdvertiseKeys closes). */
   readonly rotationSeed: Uint8Array;
-  readonly graphSeed: Uint8Array;
+  readonly graphValue: Uint8Array;
 }
 
 export type EngineCommand =
   | { readonly kind: 'send'; readonly to: string; readonly event: 'task' | 'secagg'; readonly payload: unknown }
   | { readonly kind: 'timer'; readonly key: string; readonly ms: number }
   | { readonly kind: 'cancel-timer'; readonly key: string }
-  | { readonly kind: 'stage'; readonly stage: SecAggStage; readonly phase: 'open' | 'closed'; readonly expected: number; readonly dropped: readonly string[] }
+  | {
+      readonly kind: 'stage';
+      readonly stage: SecAggStage;
+      readonly phase: 'open' | 'closed';
+      readonly expected: number;
+      readonly dropped: readonly string[];
+      /**
+       * On the close whose commands carry the unmask requests (the ConsistencyCheck's): the parties, and their
+       * contributions, whose inputs the sum will hold. From the first request on the coordinator may hold t
+       * shares of every secret the sum needs, so the round's privacy is spent from here, released or not.
+       */
+      readonly unmasking?: { readonly parties: number; readonly contributions: number };
+    }
   | { readonly kind: 'refused'; readonly clientId: string; readonly code: string; readonly reason: string }
   | {
       readonly kind: 'released';
-      /** The decoded unweighted mean of the contributions' clipped updates (model dimension). */
+      /** The decoded sum of the contributions' clipped updates over `meanDivisor` (model dimension). */
       readonly mean: Float64Array;
       readonly contributions: number;
+      /** Parties whose inputs are in the sum (the accountant's n). */
+      readonly parties: number;
       readonly included: readonly string[];
       readonly droppedAt: Readonly<Record<string, SecAggStage>>;
     }
@@ -108,10 +145,14 @@ export class RoundEngine {
   }
 
   /** The SecAgg parameters for `n` parties: from the config, else chosen for the tolerated dropout rate. */
-  static secaggParams(n: number, s: RoundSetup['secagg']): { neighbours: number; threshold: number } {
-    if (s.neighbours !== undefined && s.threshold !== undefined) return { neighbours: Math.min(s.neighbours, n - 1), threshold: s.threshold };
-    const p = chooseSecAggParams(n, { dropoutRate: s.dropoutRate, corruptRate: s.corruptRate });
-    return { neighbours: p.neighbours, threshold: p.threshold };
+  /**
+   * The SecAgg parameters for `n` parties with their guarantee and abort probability: the config's override,
+   * refused when weaker than the minimum for this n, else chosen (Bell et al. 2020; params.ts).
+   */
+  static secaggParams(n: number, s: RoundSetup['secagg']): SecAggParams {
+    const requirement = { dropoutRate: s.dropoutRate, corruptRate: s.corruptRate, maxColluders: s.maxColluders };
+    if (s.neighbours !== undefined && s.threshold !== undefined) return checkSecAggParamsMeet(n, s.neighbours, s.threshold, requirement);
+    return chooseSecAggParams(n, requirement);
   }
 
   /** Builds the engine and the commands that open the round (a task per party, the first deadline). */
@@ -126,9 +167,9 @@ export class RoundEngine {
       dim: nextPowerOfTwo(setup.ddg.dim),
       neighbours,
       threshold,
-      graphSeed: setup.graphSeed,
+      graphCommitment: graphCommitment(roundId, setup.graphValue),
     };
-    const server = await SecAggServer.create(config);
+    const server = await SecAggServer.create(config, setup.graphValue);
     const engine = new RoundEngine(setup, roundId, server);
     const weights = vectorBytes(setup.weights);
     const commands: EngineCommand[] = setup.parties.map((p, i) => ({
@@ -145,7 +186,16 @@ export class RoundEngine {
         dpsgd: setup.dpsgd,
         ddg: setup.ddg,
         rotationSeed: setup.rotationSeed,
-        secagg: { id: i + 1, clients: [...config.clients], neighbours, threshold, graphSeed: setup.graphSeed },
+        secagg: {
+          id: i + 1,
+          clients: [...config.clients],
+          neighbours,
+          threshold,
+          graphCommitment: config.graphCommitment,
+          dropoutRate: setup.secagg.dropoutRate,
+          corruptRate: setup.secagg.corruptRate,
+          ...(setup.secagg.maxColluders !== undefined ? { maxColluders: setup.secagg.maxColluders } : {}),
+        },
         contributions: p.contributions,
         trainingDeadlineMs: setup.deadlinesMs['advertise-keys'],
       } satisfies TaskMessage,
@@ -281,7 +331,15 @@ export class RoundEngine {
       const stage = this.server.state as SecAggStage;
       const step = await this.server.advance();
       commands.push({ kind: 'cancel-timer', key: this.timerKey(stage) });
-      commands.push({ kind: 'stage', stage, phase: 'closed', expected: 0, dropped: step.dropped.map((id) => this.bySecAggId.get(id)!) });
+      const unmasking = this.unmaskingOf(step.outgoing);
+      commands.push({
+        kind: 'stage',
+        stage,
+        phase: 'closed',
+        expected: 0,
+        dropped: step.dropped.map((id) => this.bySecAggId.get(id)!),
+        ...(unmasking ? { unmasking } : {}),
+      });
       if (step.error) {
         this.finished = true;
         commands.push(this.abortCommand(step.error));
@@ -292,16 +350,13 @@ export class RoundEngine {
         commands.push(this.release(step.result.sum, step.result.included));
         return commands;
       }
-      // The masked inputs are in: if they carry fewer than n_min contributions, stop before anything is
+      // The masked inputs are in: if they come from fewer than n_min parties, stop before anything is
       // unmasked, so that not even an honest-but-curious coordinator ever holds an under-noised sum.
       const survivors = step.outgoing.find((m) => m.type === 'survivors');
-      if (survivors && survivors.type === 'survivors') {
-        const contributions = survivors.survivors.reduce((s, id) => s + this.byClient.get(this.bySecAggId.get(id)!)!.contributions, 0);
-        if (contributions < this.setup.minContributions) {
-          this.finished = true;
-          commands.push(this.tooFew(contributions));
-          return commands;
-        }
+      if (survivors && survivors.type === 'survivors' && survivors.survivors.length < this.setup.minParties) {
+        this.finished = true;
+        commands.push(this.tooFew(survivors.survivors.length));
+        return commands;
       }
       const sends: EngineCommand[] = step.outgoing.map((m) => ({
         kind: 'send',
@@ -328,13 +383,31 @@ export class RoundEngine {
     };
   }
 
-  private tooFew(contributions: number): EngineCommand {
+  private tooFew(parties: number): EngineCommand {
     return {
       kind: 'aborted',
-      reason: `only ${contributions} contributions reached the sum, fewer than n_min = ${this.setup.minContributions}: the round is not unmasked`,
-      code: 'too-few-contributions',
+      reason: `only ${parties} parties reached the sum, fewer than n_min = ${this.setup.minParties} parties: the round is not unmasked`,
+      code: 'too-few-parties',
       droppedAt: this.droppedAt(),
     };
+  }
+
+  /**
+   * The parties (and their contributions) whose inputs the sum will hold, when `outgoing` carries the unmask
+   * requests: exactly those whose self-mask seed is asked for (every input in the sum needs it revealed).
+   */
+  private unmaskingOf(outgoing: readonly SecAggServerMessage[]): { parties: number; contributions: number } | undefined {
+    const ids = new Set<number>();
+    let requests = 0;
+    for (const m of outgoing) {
+      if (m.type !== 'unmask-request') continue;
+      requests++;
+      for (const id of m.revealSelfMaskOf) ids.add(id);
+    }
+    if (!requests) return undefined;
+    let contributions = 0;
+    for (const id of ids) contributions += this.byClient.get(this.bySecAggId.get(id)!)!.contributions;
+    return { parties: ids.size, contributions };
   }
 
   private release(sum: Uint32Array, included: readonly number[]): EngineCommand {
@@ -342,8 +415,16 @@ export class RoundEngine {
     const contributions = clients.reduce((s, c) => s + this.byClient.get(c)!.contributions, 0);
     // Unreachable after the check at the close of MaskedInputCollection (the sum is over exactly those
     // survivors); kept so that no path can release an under-noised sum.
-    if (contributions < this.setup.minContributions) return this.tooFew(contributions);
-    const mean = decodeDdg(sum, this.setup.ddg, this.setup.rotationSeed, contributions);
-    return { kind: 'released', mean, contributions, included: clients, droppedAt: this.droppedAt() };
+    if (clients.length < this.setup.minParties) return this.tooFew(clients.length);
+    const divisor = this.setup.meanDivisor;
+    let mean: Float64Array;
+    if (divisor === undefined) mean = decodeDdg(sum, this.setup.ddg, this.setup.rotationSeed, contributions);
+    else {
+      // The decoded sum, then the same scaling decodeDdg applies, by the expected contributions instead.
+      mean = decodeDdg(sum, this.setup.ddg, this.setup.rotationSeed, 1);
+      const inv = 1 / divisor;
+      for (let i = 0; i < mean.length; i++) mean[i] = mean[i]! * inv;
+    }
+    return { kind: 'released', mean, contributions, parties: clients.length, included: clients, droppedAt: this.droppedAt() };
   }
 }

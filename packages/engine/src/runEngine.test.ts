@@ -11,7 +11,8 @@ import { fedAvgStep } from './fedavg.ts';
 import { runInMemory, VirtualClock } from './inMemory.ts';
 import { selectionDelta } from './poissonSelection.ts';
 import type { RoundRecord } from './records.ts';
-import { type LiveRoundSnapshot, type PersistOp, type RunCommand, RunEngine, type RunSetup } from './runEngine.ts';
+import { roundIdOf } from './roundEngine.ts';
+import { type LiveRoundSnapshot, type PersistOp, type RoundCharge, type RunCommand, RunEngine, type RunSetup } from './runEngine.ts';
 import { engineTestConfig, type FakeClientLog, fakeClient } from './testing.ts';
 
 const DIM = 7850; // the MNIST softmax regression (mlp with no hidden layer)
@@ -86,6 +87,9 @@ async function drive(
 }
 
 const completed = (h: { engine: RunEngine }) => h.engine.rounds.filter((r) => r.status === 'completed');
+/** The privacy charges the engine persisted, in order (one per attempt whose unmask requests went out). */
+const charges = (h: { persisted: PersistOp[] }): RoundCharge[] => h.persisted.flatMap((p) => (p.op === 'stage' && p.charge ? [p.charge] : []));
+const isUnmaskRequest = (c: RunCommand) => c.kind === 'send' && c.event === 'secagg' && (c.payload as { json: string }).json.includes('"unmask-request"');
 const releases = (h: { commands: RunCommand[] }) => h.commands.filter((c): c is Extract<RunCommand, { kind: 'release' }> => c.kind === 'release');
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -140,29 +144,30 @@ describe('RunEngine: a whole run in memory', () => {
 });
 
 describe('RunEngine: selection', () => {
-  it('fixed-size: draws from the idle clients with the injected randomness, counting capped mini-clients', async () => {
-    const config = engineTestConfig({ rounds: 4, minClients: 4, selection: { clientsPerRound: 4 }, maxMiniClients: 2 });
+  it('fixed-size: draws idle parties with the injected randomness until n_min parties and the contributions, capping mini-clients', async () => {
+    const config = engineTestConfig({ rounds: 4, minClients: 3, selection: { clientsPerRound: 5 }, maxMiniClients: 2 });
     // client-0 runs 5 mini-clients but the run counts at most 2 of them.
     const h = await drive(config, { clients: 6, miniClients: (i) => (i === 0 ? 5 : 1) });
     const starts = h.commands.flatMap((c) => (c.kind === 'notify' && c.notice.type === 'round-start' ? [c.notice.selected] : []));
     expect(starts).toHaveLength(4);
     for (const [round, selected] of starts.entries()) {
-      const contributions = selected.reduce((s, id) => s + (id === 'client-0' ? 2 : 1), 0);
-      expect(contributions).toBeGreaterThanOrEqual(4);
+      expect(selected.length).toBeGreaterThanOrEqual(3);
       expect(new Set(selected).size).toBe(selected.length);
-      expect(completed(h)[round]!.contributions).toBe(contributions);
+      expect(completed(h)[round]).toMatchObject({ contributions: 5, parties: selected.length });
     }
-    // The same draw as an independent Fisher–Yates over the same words: the first round's pick.
+    // The same draw as an independent Fisher–Yates over the same words, taking parties until there are
+    // three of them and five contributions, each bringing at most what leaves one for each party still needed.
     const rw = seeded(1);
     const free = Array.from({ length: 6 }, (_, i) => ({ clientId: `client-${i}`, contributions: i === 0 ? 2 : 1 }));
     shuffleInPlace(free, rw);
     const expected: string[] = [];
     let total = 0;
     for (const p of free) {
-      if (total >= 4) break;
+      if (total >= 5 && expected.length >= 3) break;
+      total += Math.max(1, Math.min(p.contributions, 5 - total - Math.max(0, 3 - expected.length - 1)));
       expected.push(p.clientId);
-      total += p.contributions;
     }
+    expect(total).toBe(5);
     expect(starts[0]).toEqual(expected);
   });
 
@@ -185,7 +190,8 @@ describe('RunEngine: selection', () => {
     const config = engineTestConfig({
       rounds: 2,
       minClients: 2,
-      selection: { sampleRate: 0.5, population: 12, maxShortfall: 0.01 },
+      // With 12 parties online, p = P(Bin(12, 1/2) < 3) = 79/4096 ≈ 0.019 (n_min is never below 3 parties).
+      selection: { sampleRate: 0.5, population: 12, maxShortfall: 0.03 },
       ddg: { bits: 24, gamma: 1e-4, localStddev: 1e-3 },
     });
     const h = await drive(config, { clients: 12 });
@@ -231,26 +237,32 @@ describe('RunEngine: privacy budget and ledgers', () => {
     const ledger = new RdpLedger();
     const coordinator = new RdpLedger();
     for (const r of done) {
-      ledger.add(roundRdp(plan, r.contributions!)!);
-      coordinator.add(roundRdpAgainstCoordinator(plan, r.contributions!)!);
+      expect(r.parties).toBe(4);
+      ledger.add(roundRdp(plan, r.parties!)!);
+      coordinator.add(roundRdpAgainstCoordinator(plan, r.parties!)!);
       expect(r.epsilon).toBeCloseTo(ledger.spent(plan.delta).epsilon, 12);
       expect(r.epsilonVsCoordinator).toBeCloseTo(coordinator.spent(plan.delta).epsilon, 12);
     }
     expect(done.at(-1)!.epsilon!).toBeLessThanOrEqual(30 * (1 + 1e-6));
-    const entry = h.persisted.flatMap((p) => (p.op === 'round-finished' && p.commit?.ledger ? [p.commit.ledger] : [])).at(-1)!;
+    // The ledger is written once per attempt, ahead of its unmask requests; the commits write none.
+    const entry = charges(h).at(-1)!.ledger!;
     expect(entry.rdp).toEqual(ledger.rdp());
+    expect(entry.rdpCoordinator).toEqual(coordinator.rdp());
+    expect(h.persisted.some((p) => p.op === 'round-finished' && p.commit?.ledger)).toBe(false);
   });
 });
 
 describe('RunEngine: retries', () => {
   it('an attempt below n_min is aborted before unmasking and re-run as the next attempt', async () => {
-    const config = engineTestConfig({ rounds: 1, minClients: 4, selection: { clientsPerRound: 4 } });
+    // maxColluders 0: SecAgg survives the dropout (t = ⌊k/2⌋ + 1), so n_min is what stops the attempt.
+    const config = engineTestConfig({ rounds: 1, minClients: 4, selection: { clientsPerRound: 4 }, secagg: { maxColluders: 0 } });
     const h = await drive(config, { clients: 4, vanish: (i, _r, attempt) => (attempt === 1 && i === 0 ? 'after-share' : null) });
     expect(h.engine.rounds.map((r) => [r.round, r.attempt, r.status])).toEqual([
       [0, 1, 'aborted'],
       [0, 2, 'completed'],
     ]);
-    expect(h.engine.rounds[0]!.error).toMatch(/only 3 contributions reached the sum, fewer than n_min = 4/);
+    expect(h.engine.rounds[0]!.error).toMatch(/only 3 parties reached the sum, fewer than n_min = 4 parties/);
+    expect(h.engine.rounds[0]!.epsilon).toBeNull(); // never unmasked, never charged
     // The aborted attempt never reached Unmasking: no unmask request was sent in it.
     const firstAttempt = h.commands
       .flatMap((c) => (c.kind === 'send' && c.event === 'secagg' ? [(c.payload as { json: string }).json] : []))
@@ -309,6 +321,7 @@ describe('RunEngine: resume from persisted state', () => {
     const kept = first.engine.rounds.filter((r) => r.status !== 'running');
     const lastCommit = first.persisted.flatMap((p) => (p.op === 'round-finished' && p.commit ? [{ record: p.record, ...p.commit }] : [])).at(-1)!;
     expect(lastCommit.record.round).toBe(first.engine.lastCompletedRound);
+    const lastCharge = charges(first).at(-1)!.ledger!;
     // Second process: what the store would hand back.
     const second = await drive(config, {
       clients: 3,
@@ -318,16 +331,18 @@ describe('RunEngine: resume from persisted state', () => {
         momentum: lastCommit.momentum,
         completedRound: lastCommit.record.round,
         rounds: kept as RoundRecord[],
-        ledger: { ...lastCommit.ledger!, rounds: lastCommit.record.round + 1 },
+        ledger: { ...lastCharge, rounds: lastCharge.charges! },
       },
     });
     expect(second.result.state).toBe('completed');
     const done = completed(second);
     expect(done.map((r) => r.round)).toEqual([0, 1, 2, 3]);
-    // The ledger continued: ε after round 3 is the sum of four rounds' RDP.
+    // The ledger continued: ε after round 3 is the sum of every charged attempt's RDP (four rounds, and any
+    // attempt the stop cut short after its unmask requests).
     const plan = planDdg(config, DIM);
     const ledger = new RdpLedger();
-    for (const r of done) ledger.add(roundRdp(plan, r.contributions!)!);
+    for (const c of [...charges(first), ...charges(second)]) ledger.add(roundRdp(plan, c.parties)!);
+    expect(ledger.rounds).toBeGreaterThanOrEqual(4);
     expect(done.at(-1)!.epsilon).toBeCloseTo(ledger.spent(plan.delta).epsilon, 12);
     // FedAvg continued from the checkpoint's weights and momentum.
     const firstRelease = releases(second)[0]!;
@@ -513,5 +528,182 @@ describe('RunEngine: a step applies completely or not at all', () => {
       [0, 1],
       [1, 1],
     ]);
+  });
+});
+
+describe('RunEngine: n_min counts parties, never the mini-clients they declare (issue 12 §2)', () => {
+  const ddg = { bits: 24, gamma: 1e-4, localStddev: 1e-3 };
+
+  // The review's attack (two sockets, one claiming 16 mini-clients, released as a round "of 17"), and the same
+  // with a third party so that SecAgg's own floor of three parties does not stop it first.
+  for (const minis of [
+    [1, 16],
+    [1, 1, 16],
+  ]) {
+    const offered = minis.reduce((a, b) => a + b, 0);
+    it(`${minis.length} parties claiming ${offered} mini-clients are no round "of ${offered}" at minClients 10`, async () => {
+      const config = engineTestConfig({ rounds: 1, minClients: 10, selection: { clientsPerRound: offered }, maxMiniClients: 16, ddg });
+      const clock = new VirtualClock();
+      const engine = new RunEngine(setupOf(config), { now: clock.now, random: seeded(1), seeds: seeded(2) });
+      const observed: RunCommand[] = [];
+      const parties = minis.map((miniClients, i) => ({ clientId: `client-${i}`, miniClients, make: fakeClient({ update: (r, j) => update(i, r, j) }) }));
+      // The contributions are on offer, but these are only as many noise sources as parties: the engine waits.
+      await expect(runInMemory({ engine, clock, clients: parties, observe: (c) => observed.push(c), maxVirtualMs: 60_000 })).rejects.toThrow(
+        /still going after 60000 virtual ms \(waiting on run#next\)/,
+      );
+      expect(observed.some((c) => c.kind === 'send' && c.event === 'task')).toBe(false);
+      expect(observed.some((c) => c.kind === 'release')).toBe(false);
+      expect(engine.rounds).toEqual([]);
+      expect(engine.metrics().privacy).toMatchObject({ minClients: 10, minParties: 10, nMinUnit: 'parties' });
+    });
+  }
+
+  it('with ten parties the round runs, holds at most clientsPerRound contributions and is charged at n = 10 parties', async () => {
+    const config = engineTestConfig({ rounds: 1, minClients: 10, selection: { clientsPerRound: 17 }, maxMiniClients: 16, ddg });
+    const h = await drive(config, { clients: 10, miniClients: (i) => (i === 0 ? 16 : 1) });
+    expect(h.result.state).toBe('completed');
+    const [r] = completed(h);
+    expect(r).toMatchObject({ parties: 10, contributions: 17, selected: 10 });
+    const tasks = h.commands.flatMap((c) => (c.kind === 'send' && c.event === 'task' ? [taskMessageSchema.parse(unpack(c.payload))] : []));
+    expect(tasks.reduce((s, t) => s + t.contributions, 0)).toBe(17);
+    const plan = planDdg(config, DIM);
+    const atParties = new RdpLedger();
+    atParties.add(roundRdp(plan, 10)!);
+    expect(r!.epsilon).toBeCloseTo(atParties.spent(plan.delta).epsilon, 12);
+    // Counting the 17 contributions would have claimed less ε than the ten noise sources give.
+    const atContributions = new RdpLedger();
+    atContributions.add(roundRdp(plan, 17)!);
+    expect(atContributions.spent(plan.delta).epsilon).toBeLessThan(r!.epsilon! - 1e-6);
+    expect(h.engine.metrics().rounds[0]).toMatchObject({ parties: 10, contributors: 17 });
+  });
+
+  it('a SecAgg round needs at least three parties, whatever minClients says', async () => {
+    const config = engineTestConfig({ rounds: 1, minClients: 2, selection: { clientsPerRound: 2 }, ddg });
+    const clock = new VirtualClock();
+    const engine = new RunEngine(setupOf(config), { now: clock.now, random: seeded(1), seeds: seeded(2) });
+    const observed: RunCommand[] = [];
+    const two = [0, 1].map((i) => ({ clientId: `client-${i}`, miniClients: 1, make: fakeClient({ update: (r, j) => update(i, r, j) }) }));
+    await expect(runInMemory({ engine, clock, clients: two, observe: (c) => observed.push(c), maxVirtualMs: 60_000 })).rejects.toThrow(/still going/);
+    expect(observed.some((c) => c.kind === 'send' && c.event === 'task')).toBe(false);
+    expect(engine.metrics().privacy).toMatchObject({ minClients: 2, minParties: 3 });
+    const h = await drive(config, { clients: 3 });
+    expect(completed(h)).toEqual([expect.objectContaining({ parties: 3, contributions: 3 })]);
+  });
+});
+
+describe('RunEngine: privacy is spent before the sum is computable (issue 12 §3)', () => {
+  const config = engineTestConfig({ rounds: 2, minClients: 3, selection: { clientsPerRound: 4 }, ddg: { bits: 20, gamma: 1e-4, localStddev: 2e-3 } });
+  const plan = planDdg(config, DIM);
+  const epsilonAfter = (parties: number[]) => {
+    const l = new RdpLedger();
+    for (const n of parties) l.add(roundRdp(plan, n)!);
+    return l;
+  };
+
+  it('an attempt stopped by the operator after its unmask requests went out stays charged, also after a resume', async () => {
+    let cut = false;
+    const first = await drive(config, {
+      clients: 4,
+      interject: (h) => {
+        if (cut || !h.commands.some(isUnmaskRequest)) return null;
+        cut = true;
+        return { type: 'operator', command: 'stop', reason: 'stopped while unmasking' };
+      },
+    });
+    expect(first.result).toEqual({ state: 'stopped', reason: 'stopped while unmasking' });
+    const want = epsilonAfter([4]);
+    // The charge is persisted on the ConsistencyCheck's stage row, before the first unmask request.
+    const chargeAt = first.commands.findIndex((c) => c.kind === 'persist' && c.what.op === 'stage' && c.what.charge !== undefined);
+    const firstRequest = first.commands.findIndex(isUnmaskRequest);
+    expect(chargeAt).toBeGreaterThanOrEqual(0);
+    expect(chargeAt).toBeLessThan(firstRequest);
+    const stageOp = (first.commands[chargeAt] as Extract<RunCommand, { kind: 'persist' }>).what;
+    expect(stageOp).toMatchObject({ op: 'stage', round: 0, attempt: 1, stage: 'consistency-check', phase: 'closed' });
+    expect(charges(first)).toHaveLength(1);
+    const [charge] = charges(first);
+    expect(charge).toMatchObject({ parties: 4, contributions: 4 });
+    expect(charge!.ledger!.rdp).toEqual(want.rdp());
+    expect(charge!.ledger!.charges).toBe(1);
+    // The aborted attempt says what it spent; the in-memory books hold it; nothing was committed.
+    const eps = want.spent(plan.delta).epsilon;
+    expect(first.engine.rounds).toEqual([expect.objectContaining({ round: 0, attempt: 1, status: 'aborted', parties: 4 })]);
+    expect(first.engine.rounds[0]!.epsilon).toBeCloseTo(eps, 12);
+    expect(first.engine.status().epsilon).toBeCloseTo(eps, 12);
+    expect(first.persisted.some((p) => p.op === 'round-finished' && p.commit)).toBe(false);
+    expect(first.engine.metrics().rounds[0]!.epsilon).toBeCloseTo(eps, 12);
+
+    // Resume from what the store keeps: the aborted record and the charge's ledger row.
+    const second = await drive(config, {
+      clients: 4,
+      seed: 9,
+      setup: { rounds: first.engine.rounds as RoundRecord[], ledger: { ...charge!.ledger!, rounds: charge!.ledger!.charges! } },
+    });
+    expect(second.result.state).toBe('completed');
+    expect(second.engine.rounds.map((r) => [r.round, r.attempt, r.status])).toEqual([
+      [0, 1, 'aborted'],
+      [0, 2, 'completed'],
+      [1, 1, 'completed'],
+    ]);
+    // Three charged attempts, each once: the commits charge nothing more.
+    expect(charges(second)).toHaveLength(2);
+    const all = epsilonAfter([4, 4, 4]);
+    expect(completed(second).at(-1)!.epsilon).toBeCloseTo(all.spent(plan.delta).epsilon, 12);
+    expect(completed(second).at(-1)!.epsilonVsCoordinator).toBeCloseTo(all.spent(plan.delta).epsilon, 12);
+    expect(charges(second).at(-1)!.ledger!.rdp).toEqual(all.rdp());
+  });
+
+  it('a shutdown after the unmask requests records the attempt as aborted and charged', async () => {
+    const clock = new VirtualClock();
+    const engine = new RunEngine(setupOf(config), { now: clock.now, random: seeded(1), seeds: seeded(2) });
+    const persisted: PersistOp[] = [];
+    let cut = false;
+    await expect(
+      runInMemory({
+        engine,
+        clock,
+        clients: Array.from({ length: 4 }, (_, i) => ({ clientId: `client-${i}`, miniClients: 1, make: fakeClient({ update: (r, j) => update(i, r, j) }) })),
+        observe: (c) => {
+          if (c.kind === 'persist') persisted.push(c.what);
+          if (isUnmaskRequest(c)) cut = true;
+        },
+        interject: () => {
+          if (cut !== true) return null;
+          cut = false;
+          return { type: 'shutdown' };
+        },
+      }),
+    ).rejects.toThrow(/stalled/);
+    const eps = epsilonAfter([4]).spent(plan.delta).epsilon;
+    expect(engine.rounds).toEqual([expect.objectContaining({ status: 'aborted', error: 'coordinator shutting down', parties: 4 })]);
+    expect(engine.rounds[0]!.epsilon).toBeCloseTo(eps, 12);
+    expect(persisted.filter((p) => p.op === 'stage' && p.charge)).toHaveLength(1);
+  });
+});
+
+describe('RunEngine: Poisson selection releases the sum over the expected sample size (issue 12 §5)', () => {
+  it('the mean divides by q·N, not by how many took part', async () => {
+    const q = 0.5;
+    const population = 12;
+    const config = engineTestConfig({ rounds: 3, minClients: 3, selection: { sampleRate: q, population, maxShortfall: 0.03 } });
+    const h = await drive(config, { clients: 12 });
+    expect(h.result.state).toBe('completed');
+    const plan = planDdg(config, DIM);
+    const seeds = new Map<string, Uint8Array>();
+    for (const c of h.commands) {
+      if (c.kind !== 'send' || c.event !== 'task') continue;
+      const t = taskMessageSchema.parse(unpack(c.payload));
+      seeds.set(t.roundId, t.rotationSeed.slice());
+    }
+    const rels = releases(h);
+    expect(rels).toHaveLength(3);
+    // The realized counts vary (else the test could not tell the two divisors apart).
+    expect(rels.some((r) => r.summary.contributors !== q * population)).toBe(true);
+    for (const rel of rels) {
+      const roundId = roundIdOf('run-test', rel.summary.round, rel.summary.attempt);
+      const sum = new Uint32Array(nextPowerOfTwo(DIM));
+      for (const id of rel.included) addInPlace(sum, h.logs.get(id)!.inputs.get(roundId)!, plan.params.bits);
+      const want = decodeDdg(sum, plan.params, seeds.get(roundId)!, 1).map((v) => v * (1 / (q * population)));
+      expect(rel.mean).toEqual(want);
+    }
   });
 });

@@ -10,17 +10,23 @@
  * in-memory driver (inMemory.ts: tests, the utility experiment) and `hushfl simulate` run this same code.
  * A step either applies completely or not at all: each handler computes first and assigns at the end, and a
  * round whose engine fails is aborted with the error as its reason, never left hanging.
+ *
+ * Privacy is spent before the sum is computable: when a round's ConsistencyCheck closes, its charge (the
+ * ledger after the round, at n = the parties whose inputs the sum holds) is a persist command ahead of the
+ * first unmask request in the same command list, on the stage row that records the transition, and the
+ * in-memory books take it at once. An attempt aborted after that point stays charged; its commit charges
+ * nothing more. n_min, calibration and the accountant count parties, never the mini-clients they declare.
  */
 import type { RandomWords } from '@hushfl/ddp';
 import { EVENTS, pack, type RoundEnd, type RunConfig, type Status } from '@hushfl/protocol';
 import { SECAGG_STAGE_TABLE, type SecAggClientMessage, type SecAggStage } from '@hushfl/secagg';
 import type { DdgPlan } from './ddgPlan.ts';
-import { fedAvgStep, type ServerState } from './fedavg.ts';
+import { fedAvgStep, releasedMeanDivisor, type ServerState } from './fedavg.ts';
 import { metricsDocument, type MetricsDocument } from './metrics.ts';
 import { type LedgerEntry, RunPrivacy } from './privacy.ts';
 import { droppedCounts, type RoundRecord, type RunIdentity, type RunState } from './records.ts';
 import { type EngineCommand, type Party, RoundEngine, type RoundEngineSnapshot } from './roundEngine.ts';
-import { selectParties } from './selection.ts';
+import { minParties, selectParties } from './selection.ts';
 
 /** The timer that starts the next selection attempt (after too few clients, or an aborted round). */
 export const NEXT_ROUND_TIMER = 'run#next';
@@ -69,7 +75,11 @@ export interface RoundSummary {
   epsilonVsCoordinator: number | null;
   /** The extra δ of Poisson selection's redraws (poissonSelection.ts); 0 without Poisson sampling. */
   deltaSelection: number;
+  /** Contributions (mini-clients) in the released sum. */
   contributors: number;
+  /** Parties whose inputs the sum holds: the accountant's n (null for an attempt never charged). */
+  parties: number | null;
+  /** Parties selected. */
   selected: number;
   dropped: Partial<Record<SecAggStage, number>>;
   droppedClients: Record<string, SecAggStage>;
@@ -113,17 +123,34 @@ export type PersistOp =
       readonly stage: SecAggStage;
       readonly phase: 'open' | 'closed';
       readonly detail: unknown;
+      /**
+       * On the ConsistencyCheck's close, ahead of the unmask requests: the attempt's privacy charge (write-ahead).
+       * The shell stores it with this stage row in one transaction, before it sends anything that follows.
+       */
+      readonly charge?: RoundCharge;
     }
   | {
       readonly op: 'round-finished';
       readonly record: RoundRecord;
       /** Each party's outcome: in the sum ('finished') or not ('dropped'), and where it dropped. */
       readonly outcomes: readonly { readonly clientId: string; readonly status: 'finished' | 'dropped'; readonly stage: SecAggStage | null }[];
-      /** A completed round commits these with it, atomically. */
+      /**
+       * A completed round commits these with it, atomically. `ledger` is null when the attempt was charged at
+       * its unmask requests (always, in this engine): the charge is never written twice.
+       */
       readonly commit?: { readonly ledger: LedgerEntry | null; readonly weights: Float32Array; readonly momentum: Float32Array | null };
     }
   | { readonly op: 'run-state'; readonly state: RunState; readonly reason: string | null }
   | { readonly op: 'metrics'; readonly document: MetricsDocument };
+
+/** A round attempt's privacy charge: the books after it, and what it was charged for. */
+export interface RoundCharge {
+  /** The cumulative ledger after the charge; null without noise (nothing to write). */
+  readonly ledger: LedgerEntry | null;
+  /** The accountant's n: parties whose inputs the sum holds. */
+  readonly parties: number;
+  readonly contributions: number;
+}
 
 export type RunCommand =
   | { readonly kind: 'send'; readonly to: string; readonly event: string; readonly payload: unknown }
@@ -159,6 +186,8 @@ interface LiveRound {
   readonly timers: Set<string>;
   bytesUp: number;
   bytesDown: number;
+  /** Set when the unmask requests went out and the attempt was charged (at n = parties). */
+  charged: { readonly parties: number; readonly contributions: number } | null;
 }
 
 /** A released round waiting for its evaluation. */
@@ -167,6 +196,7 @@ interface Finalizing {
   readonly next: ServerState;
   readonly mean: Float64Array;
   readonly contributions: number;
+  readonly parties: number;
   readonly included: readonly string[];
   readonly droppedAt: Readonly<Record<string, SecAggStage>>;
 }
@@ -184,6 +214,8 @@ export interface LiveRoundSnapshot {
   readonly bytesUp: number;
   readonly bytesDown: number;
   readonly roundShortfall: number | null;
+  /** The attempt's charge, once its unmask requests went out (absent: not charged). */
+  readonly charged?: { readonly parties: number; readonly contributions: number } | null;
 }
 
 export class RunEngine {
@@ -216,7 +248,8 @@ export class RunEngine {
     this.history = [...(setup.rounds ?? [])];
     this.paused = setup.paused ?? false;
     for (const c of setup.clients ?? []) this.roster.set(c.clientId, { miniClients: c.miniClients, ready: true });
-    const released = this.history.filter((r) => r.status === 'completed').map((r) => r.contributions ?? 0);
+    // Only for a ledger entry from before the coordinator-side ledger was kept in it (privacy.ts).
+    const released = this.history.filter((r) => r.status === 'completed').map((r) => r.parties ?? r.contributions ?? 0);
     this.privacy = setup.ledger || released.length ? RunPrivacy.restore(setup.plan, setup.ledger, released) : RunPrivacy.fresh(setup.plan);
   }
 
@@ -410,8 +443,8 @@ export class RunEngine {
     if (round >= cfg.rounds) return this.finish('completed', `all ${cfg.rounds} rounds done`, out);
     if (this.stopRequested) return this.finish('stopped', this.stopRequested, out);
     if (this.paused) return;
-    // Stop before a round that could push ε past the budget even at n_min contributions.
-    const over = this.privacy.budgetExceededBy(cfg.minClients);
+    // Stop before a round that could push ε past the budget even at n_min parties.
+    const over = this.privacy.budgetExceededBy(minParties(cfg));
     if (over !== null)
       return this.finish('completed', `privacy budget reached: another round could spend ε = ${over.toFixed(4)} > ${this.setup.plan.epsilonBudget}`, out);
     const free: Party[] = [];
@@ -476,9 +509,10 @@ export class RunEngine {
         ddg: this.setup.plan.params,
         secagg: cfg.secagg,
         deadlinesMs: deadlinesMs as Record<SecAggStage, number>,
-        minContributions: cfg.minClients,
+        minParties: minParties(cfg),
+        ...(releasedMeanDivisor(cfg) !== undefined ? { meanDivisor: releasedMeanDivisor(cfg)! } : {}),
         rotationSeed: seeds.slice(0, 32),
-        graphSeed: seeds.slice(32),
+        graphValue: seeds.slice(32),
       });
     } catch (e) {
       // The round cannot be set up (for example no SecAgg parameters for this many parties): nothing was sent.
@@ -503,6 +537,7 @@ export class RunEngine {
       timers: new Set(),
       bytesUp: 0,
       bytesDown: 0,
+      charged: null,
     };
     this.roundShortfall = shortfall;
     this.live = live;
@@ -570,6 +605,9 @@ export class RunEngine {
             durationMs = now - (live.stageOpened.get(c.stage) ?? now);
             live.durations[c.stage] = durationMs;
           }
+          // The unmask requests follow: the sum is computable from here on, so the attempt is charged now,
+          // with this stage row, ahead of the first request (and never again at its commit).
+          const charge = c.unmasking && !live.charged ? this.chargeAttempt(live, c.unmasking) : undefined;
           out.push(
             persist({
               op: 'stage',
@@ -578,8 +616,19 @@ export class RunEngine {
               stage: c.stage,
               phase: c.phase,
               detail: { dropped: c.dropped, expected: c.expected },
+              ...(charge ? { charge } : {}),
             }),
           );
+          if (charge)
+            out.push(
+              log('info', 'unmasking: the round attempt is charged before its unmask requests go out', {
+                runId: this.runId,
+                round: live.round,
+                attempt: live.attempt,
+                parties: charge.parties,
+                epsilon: this.privacy.epsilon,
+              }),
+            );
           out.push(
             this.notice({
               type: 'stage',
@@ -609,6 +658,14 @@ export class RunEngine {
     }
   }
 
+  /** Charges the live attempt at n = its parties in the sum: the books take it now, the returned charge is persisted ahead of the requests. */
+  private chargeAttempt(live: LiveRound, u: { readonly parties: number; readonly contributions: number }): RoundCharge {
+    const { next, entry } = this.privacy.charge(u.parties, this.roundShortfall);
+    this.privacy = next;
+    live.charged = { parties: u.parties, contributions: u.contributions };
+    return { ledger: entry, parties: u.parties, contributions: u.contributions };
+  }
+
   private endLive(live: LiveRound, out: RunCommand[]): void {
     for (const key of live.timers) out.push({ kind: 'cancel-timer', key });
     live.timers.clear();
@@ -619,7 +676,7 @@ export class RunEngine {
   private released(live: LiveRound, r: Extract<EngineCommand, { kind: 'released' }>, out: RunCommand[]): void {
     const next = fedAvgStep(this.server, r.mean, this.config.server);
     this.endLive(live, out);
-    this.finalizing = { live, next, mean: r.mean, contributions: r.contributions, included: r.included, droppedAt: r.droppedAt };
+    this.finalizing = { live, next, mean: r.mean, contributions: r.contributions, parties: r.parties, included: r.included, droppedAt: r.droppedAt };
     out.push({ kind: 'evaluate', round: live.round, weights: next.weights });
   }
 
@@ -628,7 +685,9 @@ export class RunEngine {
     if (!f || f.live.round !== e.round) return;
     if (e.error) out.push(log('error', 'evaluation of the released model failed', { runId: this.runId, round: e.round, error: e.error }));
     const { live } = f;
-    const { next: privacy, entry } = this.privacy.charge(f.contributions, this.roundShortfall);
+    // Charged when its unmask requests went out; a release without that charge cannot happen, but would be
+    // charged here rather than not at all.
+    const { next: privacy, entry } = live.charged ? { next: this.privacy, entry: null } : this.privacy.charge(f.parties, this.roundShortfall);
     const spent = privacy.spent();
     const now = this.deps.now();
     const record: RoundRecord = {
@@ -637,6 +696,7 @@ export class RunEngine {
       finishedAt: now,
       selected: live.parties.length,
       contributions: f.contributions,
+      parties: f.parties,
       accuracy: e.accuracy,
       loss: e.loss,
       epsilon: spent.epsilon,
@@ -702,6 +762,10 @@ export class RunEngine {
       status: 'aborted',
       finishedAt: this.deps.now(),
       selected: live.parties.length,
+      // An attempt aborted after its unmask requests went out stays charged: its record says what it spent.
+      ...(live.charged
+        ? { parties: live.charged.parties, epsilon: spent.epsilon, epsilonVsCoordinator: spent.epsilonVsCoordinator, deltaSelection: spent.deltaSelection }
+        : {}),
       error: r.reason,
       durationsMs: { ...live.durations },
       droppedClients: { ...r.droppedAt },
@@ -713,7 +777,14 @@ export class RunEngine {
     this.replaceRecord(record);
     out.push(persist({ op: 'round-finished', record, outcomes }));
     for (const p of live.parties) {
-      const end: RoundEnd = { roundId: live.engine.roundId, round: live.round, status: 'aborted', included: false, reason: r.reason };
+      const end: RoundEnd = {
+        roundId: live.engine.roundId,
+        round: live.round,
+        status: 'aborted',
+        included: false,
+        reason: r.reason,
+        ...(live.charged ? { epsilon: spent.epsilon } : {}),
+      };
       out.push({ kind: 'send', to: p.clientId, event: EVENTS.roundEnd, payload: end });
     }
     out.push(persist({ op: 'metrics', document: this.metrics() }));
@@ -753,6 +824,7 @@ export class RunEngine {
       epsilonVsCoordinator,
       deltaSelection,
       contributors: r.contributions ?? 0,
+      parties: r.parties ?? null,
       selected: r.selected,
       dropped: droppedCounts(r.droppedClients),
       droppedClients: { ...r.droppedClients },
@@ -789,12 +861,14 @@ export class RunEngine {
       bytesUp: live.bytesUp,
       bytesDown: live.bytesDown,
       roundShortfall: this.roundShortfall,
+      charged: live.charged,
     };
   }
 
   /**
-   * Continues a round from `snapshotRound()` of an engine for the same run (same persisted state). The timers
-   * of the snapshot must be started again by the caller: they are returned as commands.
+   * Continues a round from `snapshotRound()` of an engine for the same run (same persisted state: a snapshot
+   * of an attempt already charged needs an engine whose ledger holds that charge, as the persisted one does).
+   * The timers of the snapshot must be started again by the caller: they are returned as commands.
    */
   async restoreRound(s: LiveRoundSnapshot): Promise<RunCommand[]> {
     if (s?.version !== 1) throw new Error('unknown live round snapshot version');
@@ -814,6 +888,7 @@ export class RunEngine {
       timers: new Set(s.timers),
       bytesUp: s.bytesUp,
       bytesDown: s.bytesDown,
+      charged: s.charged ?? null,
     };
     const record: RoundRecord = { ...emptyRecord(s.round, s.attempt, s.startedAt), status: 'running', selected: live.parties.length };
     if (this.nextTimer) this.nextTimer = false;

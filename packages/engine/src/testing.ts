@@ -51,10 +51,11 @@ export function fakeClient(o: FakeClientOptions, log: FakeClientLog = { inputs: 
               dim: sum!.length,
               neighbours: task.secagg.neighbours,
               threshold: task.secagg.threshold,
-              graphSeed: task.secagg.graphSeed,
+              graphCommitment: task.secagg.graphCommitment,
             },
             task.secagg.id,
             sum!,
+            { requirement: task.secagg },
           );
           rounds.set(task.roundId, { client, stopAfter: point ? lastMessageBefore(point) : null, stopped: false });
           send(task.roundId, await client.advertise());
@@ -76,6 +77,8 @@ export function engineTestConfig(overrides: Partial<RunConfigInput> & Pick<RunCo
     task: { model: { kind: 'mlp', hidden: [] } },
     ddg: { noise: false, bits: 24 },
     deadlines: { training: 60, shareKeys: 10, maskedInput: 10, consistencyCheck: 10, unmasking: 10 },
+    // Test rounds have a few parties: an absolute bound, as γ = 0.1 at 2^-40 needs n >= 15 (issue 12).
+    secagg: { maxColluders: 1 },
     ...overrides,
   });
 }

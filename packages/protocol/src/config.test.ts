@@ -33,8 +33,36 @@ describe('run configuration', () => {
     expect(issues({ rounds: 3, minClients: 2, ddg: { epsilon: 1 }, surprise: true })).toEqual([expect.stringMatching(/Unrecognized key: "surprise"/)]);
   });
 
+  it('refuses explicit DDG noise below half a grid step per client (σ/γ < 1/2, outside the DDG bound)', () => {
+    const gamma = 0.01;
+    expect(issues({ rounds: 3, minClients: 8, ddg: { gamma, localStddev: gamma / 2 } })).toEqual([]);
+    expect(issues({ rounds: 3, minClients: 8, ddg: { gamma, localStddev: (gamma / 2) * (1 - 1e-9) } })).toEqual([
+      expect.stringMatching(/^ddg\.localStddev: must be at least gamma\/2 = 0\.005 .*half a grid step/),
+    ]);
+  });
+
   it('accepts Poisson selection', () => {
     const c = parseRunConfig({ rounds: 3, minClients: 5, selection: { sampleRate: 0.01, population: 1000 }, ddg: { epsilon: 4 } });
     expect(c.selection).toEqual({ sampleRate: 0.01, population: 1000 });
+  });
+});
+
+describe('secagg overrides (issue 12 §4)', () => {
+  const base = { rounds: 3, minClients: 5, ddg: { epsilon: 4 } };
+  it('refuses neighbours/threshold weaker than the minimum for the expected clients per round', () => {
+    // 1000 per round at δ = γ = 0.1: k = 2, t = 2 is cut apart and exposes clients.
+    expect(issues({ ...base, selection: { clientsPerRound: 1000 }, secagg: { neighbours: 2, threshold: 2 } })).toEqual([
+      expect.stringMatching(/^secagg\.neighbours: SecAgg\+ k = 2, t = 2 is too weak for n = 1000, δ = 0\.1, γ = 0\.1/),
+    ]);
+    // 20 per round, complete graph, t = 10: one colluder gets both secrets of a client (2t − k = 1).
+    expect(issues({ ...base, selection: { clientsPerRound: 20 }, secagg: { neighbours: 19, threshold: 10, maxColluders: 2 } })).toEqual([
+      expect.stringMatching(/^secagg\.threshold: .*n = 20, δ = 0\.1, at most 2 colluders: 2 colluders >= 2t − k = 1/),
+    ]);
+  });
+
+  it('accepts an override that meets the requirement, and maxColluders alone', () => {
+    expect(issues({ ...base, selection: { clientsPerRound: 20 }, secagg: { neighbours: 19, threshold: 12, maxColluders: 2 } })).toEqual([]);
+    expect(parseRunConfig({ ...base, secagg: { maxColluders: 1 } }).secagg).toMatchObject({ maxColluders: 1, dropoutRate: 0.1 });
+    expect(issues({ ...base, secagg: { maxColluders: -1 } })).toEqual([expect.stringMatching(/^secagg\.maxColluders: /)]);
   });
 });

@@ -2,7 +2,8 @@
  * The run configuration (a JSON or YAML task file) and its validation. Every error names the field:
  * "ddg.bits: must be at most 32". Defaults are filled in so the rest of the system sees a complete config.
  */
-import { DEFAULT_BETA, DEFAULT_K_STDDEVS } from '@hushfl/ddp';
+import { DEFAULT_BETA, DEFAULT_K_STDDEVS, MIN_GRID_STDDEV } from '@hushfl/ddp';
+import { SecAggError, checkSecAggParamsMeet } from '@hushfl/secagg';
 import { z } from 'zod';
 
 const seconds = (def: number) =>
@@ -51,10 +52,11 @@ const selectionSchema = z.union([
   z
     .object({
       sampleRate: z.number().gt(0).max(1),
+      /** N, in contributions: a released sum is divided by the expected sample sampleRate·N, not the realized count. */
       population: z.number().int().min(2).max(1_000_000),
       /**
-       * The most a round's first Poisson draw may risk being too small (fewer than n_min contributions or two
-       * clients): the coordinator waits for more clients until it is below this. Each round adds
+       * The most a round's first Poisson draw may risk being too small (fewer than n_min parties, and never
+       * fewer than three): the coordinator waits for more clients until it is below this. Each round adds
        * (1 + e^ε)·p to δ (poissonSelection.ts). Default: δ / (rounds·(1 + e^ε)) at the target ε, so the
        * redraws at most double δ.
        */
@@ -72,7 +74,7 @@ export const ddgConfigSchema = z
     delta: z.number().gt(0).lt(1).default(1e-5),
     /** Target ε over all rounds: calibrates γ and σ. */
     epsilon: z.number().positive().optional(),
-    /** Or explicit parameters. */
+    /** Or explicit parameters (localStddev >= gamma/2: the DDG bound's precondition). */
     gamma: z.number().positive().optional(),
     localStddev: z.number().positive().optional(),
     /** false: no DP noise (updates are still quantized and securely aggregated). */
@@ -91,6 +93,13 @@ export const ddgConfigSchema = z
       ctx.addIssue({ code: 'custom', message: 'gamma and localStddev go together', path: [d.gamma === undefined ? 'gamma' : 'localStddev'] });
     } else if (!explicit && d.epsilon === undefined) {
       ctx.addIssue({ code: 'custom', message: 'give a target epsilon, or gamma and localStddev, or set noise: false', path: ['epsilon'] });
+    } else if (d.gamma !== undefined && d.localStddev !== undefined && !(d.localStddev / d.gamma >= MIN_GRID_STDDEV)) {
+      // The DDG privacy bound (Kairouz, Liu & Steinke 2021, Theorem 1) needs σ/γ ≥ 1/2 per client.
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be at least gamma/2 = ${d.gamma / 2} (localStddev/gamma = ${d.localStddev / d.gamma}): the distributed discrete Gaussian bound holds only when each client's noise has a standard deviation of at least half a grid step`,
+        path: ['localStddev'],
+      });
     }
   });
 
@@ -101,7 +110,10 @@ export const runConfigSchema = z
     rounds: z.number().int().min(1).max(100_000),
     /** Either a fixed number of contributions per round, or Poisson sampling of each client at sampleRate. */
     selection: selectionSchema.default({ clientsPerRound: 10 }),
-    /** n_min: the fewest contributions a round may be released with (noise is calibrated to it). */
+    /**
+     * n_min: the fewest parties (connections with their own keys, never the mini-clients one declares) a round
+     * may be released with; noise is calibrated to it. Never below 3 in effect (SecAgg needs three).
+     */
     minClients: z.number().int().min(1).max(10_000),
     deadlines: z
       .object({
@@ -137,6 +149,8 @@ export const runConfigSchema = z
         threshold: z.number().int().min(1).optional(),
         dropoutRate: z.number().min(0).lt(1).default(0.1),
         corruptRate: z.number().min(0).lt(1).default(0.1),
+        /** At most this many clients collude with the coordinator: replaces γ by an absolute bound (small rounds). */
+        maxColluders: z.number().int().min(0).optional(),
       })
       .prefault({}),
     /** Most virtual clients one tab may run (mini-clients). */
@@ -155,6 +169,22 @@ export const runConfigSchema = z
         message: 'neighbours and threshold go together',
         path: ['secagg', c.secagg.neighbours === undefined ? 'neighbours' : 'threshold'],
       });
+    } else if (c.secagg.neighbours !== undefined && c.secagg.threshold !== undefined) {
+      // An override weaker than the minimum for the expected clients per round is refused here (issue 12 §4).
+      const { neighbours: k, threshold: t } = c.secagg;
+      try {
+        checkSecAggParamsMeet(perRound, k, t, c.secagg);
+      } catch (e) {
+        if (!(e instanceof SecAggError)) throw e;
+        // The degree is at fault when even t = k would not do.
+        let field = 'threshold';
+        try {
+          checkSecAggParamsMeet(perRound, k, Math.min(k, perRound - 1), c.secagg);
+        } catch {
+          field = 'neighbours';
+        }
+        ctx.addIssue({ code: 'custom', message: e.message, path: ['secagg', field] });
+      }
     }
   });
 

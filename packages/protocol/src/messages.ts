@@ -65,6 +65,12 @@ export type HelloAck = z.infer<typeof helloAckSchema>;
 
 export const secaggEnvelopeFromClient = z.object({ roundId: z.string().max(128), message: secaggClientWire }).strict();
 
+/**
+ * A client's progress report to the coordinator: where it is in the round and how long things took. It
+ * carries nothing computed from the client's data — no loss, accuracy, example or step count, DP-SGD ε — so
+ * the coordinator never holds a per-client value derived from data (the page keeps those: client LocalReport).
+ * Strict: a report with any other field is dropped.
+ */
 export const reportSchema = z
   .object({
     roundId: z.string().max(128),
@@ -74,16 +80,7 @@ export const reportSchema = z
     epoch: z.number().int().min(0).max(10_000).optional(),
     batch: z.number().int().min(0).max(10_000_000).optional(),
     train: z
-      .object({
-        loss: z.number(),
-        accuracy: z.number().min(0).max(1),
-        examples: z.number().int().min(0),
-        steps: z.number().int().min(0),
-        ms: z.number().min(0),
-        backend: z.string().max(32),
-        /** Instance-level ε of this client's DP-SGD so far (when DP-SGD is on). */
-        dpsgdEpsilon: z.number().min(0).nullable(),
-      })
+      .object({ ms: z.number().min(0), backend: z.string().max(32) })
       .strict()
       .optional(),
     encodeMs: z.number().min(0).optional(),
@@ -121,7 +118,13 @@ export const taskMessageSchema = z.object({
     clients: z.array(z.number().int().min(1)),
     neighbours: z.number().int().min(1),
     threshold: z.number().int().min(1),
-    graphSeed: bytes({ length: 32 }),
+    /** H(r_S): the coordinator's commitment to its part of the graph seed, opened with the neighbour keys. */
+    graphCommitment: bytes({ length: 32 }),
+    /** What the round must withstand: each client checks (k, t) against it for n (issue 12 §4). */
+    dropoutRate: z.number().min(0).lt(1),
+    corruptRate: z.number().min(0).lt(1),
+    /** An absolute bound on colluders, replacing corruptRate. */
+    maxColluders: z.number().int().min(0).optional(),
   }),
   /** How many contributions (mini-clients) this client is counted for. */
   contributions: z.number().int().min(1),

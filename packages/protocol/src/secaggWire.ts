@@ -20,6 +20,7 @@ export const secaggClientWire: z.ZodType<SecAggClientMessage, unknown> = z.discr
     encryptionKey: bytes({ length: 32 }),
     maskingKey: bytes({ length: 32 }),
     signingKey: bytes({ length: 32 }),
+    graphContribution: bytes({ length: 32 }),
   }),
   z.object({
     type: z.literal('share-keys'),
@@ -55,6 +56,8 @@ export const secaggServerWire: z.ZodType<SecAggServerMessage, unknown> = z.discr
     type: z.literal('neighbour-keys'),
     roundId,
     to: clientId,
+    graphValue: bytes({ length: 32 }),
+    advertisers: z.array(z.object({ id: clientId, contribution: bytes({ length: 32 }) })).max(MAX_CLIENTS_PER_ROUND),
     keys: z
       .array(z.object({ id: clientId, encryptionKey: bytes({ length: 32 }), maskingKey: bytes({ length: 32 }), signingKey: bytes({ length: 32 }) }))
       .max(MAX_CLIENTS_PER_ROUND),

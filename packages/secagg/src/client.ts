@@ -7,8 +7,10 @@
  */
 import { consistencyMessage, validateConfig } from './context.ts';
 import { SecAggError } from './errors.ts';
-import { neighbourGraph } from './graph.ts';
+import { checkClientIds, neighbourGraph } from './graph.ts';
+import { equalBytes, freshGraphRandomness, graphCommitment, graphSeedOf } from './graphSeed.ts';
 import { EXPANSION_CONCURRENCY, applyMask, applyPairwiseMask, pairwiseSeed, runLimited } from './masks.ts';
+import { checkSecAggParamsMeet, type SecAggRequirement } from './params.ts';
 import type {
   AdvertiseKeysMsg,
   AdvertisedKeys,
@@ -22,7 +24,7 @@ import type {
 } from './messages.ts';
 import { decodeShare, encodeShare, splitSecret } from './shamir.ts';
 import { openShareBox, sealShareBox, shareBoxKey, type OpenedShareBox } from './shareBox.ts';
-import { isSmallOrderX25519 } from './smallOrder.ts';
+import { isSmallOrderEd25519, isSmallOrderX25519 } from './smallOrder.ts';
 import { defaultSuite, type CryptoSuite, type KeyPair } from './suite.ts';
 import { sha256 } from './symmetric.ts';
 import { checkRingVector } from './vector.ts';
@@ -44,11 +46,14 @@ export type SecAggClientState = 'new' | 'advertised' | 'shared' | 'masked' | 'si
  * also what keeps "never reveal both shares of one client" true across reloads.
  */
 export interface SecAggClientSnapshot {
-  readonly version: 1;
+  readonly version: 2;
   readonly config: SecAggConfig;
   readonly id: number;
   readonly input: Uint32Array;
   readonly state: SecAggClientState;
+  readonly graphContribution?: Uint8Array;
+  /** Once the graph is opened: its seed, U1 and N(u). */
+  readonly graph?: { readonly seed: Uint8Array; readonly advertisers: number[]; readonly neighbours: number[] };
   readonly encryption?: KeyPair;
   readonly masking?: KeyPair;
   readonly signing?: KeyPair;
@@ -83,22 +88,38 @@ export class SecAggClient {
   /** Neighbours whose share boxes the server delivered (this client's view of U2 ∩ N(u)). */
   private readonly sharers = new Set<number>();
   private survivors?: Set<number>;
+  /** r_u, sent with the keys. */
+  private graphContribution?: Uint8Array;
+  /** The graph this client derived from the opening (graphSeed.ts): seed, U1, and N(u) in the graph over U1. */
+  private graph?: { seed: Uint8Array; advertisers: ReadonlySet<number>; neighbours: ReadonlySet<number> };
 
   private constructor(
     readonly config: SecAggConfig,
     readonly id: number,
     private readonly input: Uint32Array,
     private readonly suite: CryptoSuite,
-    /** N(u) in the round's graph. */
-    readonly neighbours: ReadonlySet<number>,
   ) {}
 
-  static async create(config: SecAggConfig, id: number, input: Uint32Array, options: { suite?: CryptoSuite } = {}): Promise<SecAggClient> {
+  /** N(u) in the round's graph (empty until the coordinator has opened the graph seed). */
+  get neighbours(): ReadonlySet<number> {
+    return this.graph?.neighbours ?? new Set();
+  }
+
+  /**
+   * `requirement` is what the task says the round must withstand (γ or maxColluders, δ); without one the
+   * defaults δ = γ = 0.1 apply, never γ = 0. A (k, t) weaker than that needs for n is refused (issue 12 §4).
+   */
+  static async create(
+    config: SecAggConfig,
+    id: number,
+    input: Uint32Array,
+    options: { suite?: CryptoSuite; requirement?: SecAggRequirement } = {},
+  ): Promise<SecAggClient> {
     const ids = validateConfig(config);
+    checkSecAggParamsMeet(ids.length, config.neighbours, config.threshold, options.requirement ?? {});
     if (!ids.includes(id)) throw new SecAggError('unknown-client', `client ${id} is not selected for round ${config.roundId}`, id);
     checkRingVector(input, config.dim, config.bits, id);
-    const graph = await neighbourGraph(ids, config.neighbours, config.graphSeed);
-    return new SecAggClient(config, id, input, options.suite ?? (await defaultSuite()), new Set(graph.get(id)));
+    return new SecAggClient(config, id, input, options.suite ?? (await defaultSuite()));
   }
 
   get state(): SecAggClientState {
@@ -108,11 +129,13 @@ export class SecAggClient {
   /** A snapshot of the whole state (see SecAggClientSnapshot). */
   snapshot(): SecAggClientSnapshot {
     return {
-      version: 1,
+      version: 2,
       config: this.config,
       id: this.id,
       input: this.input,
       state: this.stateValue,
+      ...(this.graphContribution ? { graphContribution: this.graphContribution } : {}),
+      ...(this.graph ? { graph: { seed: this.graph.seed, advertisers: [...this.graph.advertisers], neighbours: [...this.graph.neighbours] } } : {}),
       ...(this.encryption ? { encryption: this.encryption } : {}),
       ...(this.masking ? { masking: this.masking } : {}),
       ...(this.signing ? { signing: this.signing } : {}),
@@ -127,10 +150,12 @@ export class SecAggClient {
   }
 
   /** Rebuilds a client from a snapshot, checking it like fresh input. */
-  static async restore(s: SecAggClientSnapshot, options: { suite?: CryptoSuite } = {}): Promise<SecAggClient> {
-    if (s?.version !== 1) throw new SecAggError('bad-message', 'unknown SecAgg client snapshot version');
+  static async restore(s: SecAggClientSnapshot, options: { suite?: CryptoSuite; requirement?: SecAggRequirement } = {}): Promise<SecAggClient> {
+    if (s?.version !== 2) throw new SecAggError('bad-message', 'unknown SecAgg client snapshot version');
     const c = await SecAggClient.create(s.config, s.id, s.input, options);
     c.stateValue = s.state;
+    c.graphContribution = s.graphContribution;
+    if (s.graph) c.graph = { seed: s.graph.seed, advertisers: new Set(s.graph.advertisers), neighbours: new Set(s.graph.neighbours) };
     c.encryption = s.encryption;
     c.masking = s.masking;
     c.signing = s.signing;
@@ -148,6 +173,7 @@ export class SecAggClient {
   async advertise(): Promise<AdvertiseKeysMsg> {
     if (this.stateValue !== 'new') throw new SecAggError('replay', `client ${this.id} already advertised its keys`, this.id);
     [this.encryption, this.masking, this.signing] = await Promise.all([this.suite.x25519KeyPair(), this.suite.x25519KeyPair(), this.suite.ed25519KeyPair()]);
+    this.graphContribution = freshGraphRandomness();
     this.stateValue = 'advertised';
     return {
       type: 'advertise-keys',
@@ -156,6 +182,7 @@ export class SecAggClient {
       encryptionKey: this.encryption.publicKey,
       maskingKey: this.masking.publicKey,
       signingKey: this.signing.publicKey,
+      graphContribution: this.graphContribution,
     };
   }
 
@@ -225,19 +252,53 @@ export class SecAggClient {
     return list as number[];
   }
 
-  /** Stage 1 (ShareKeys): share b_u and s_u^SK with every neighbour that advertised. */
+  /**
+   * Checks the opening of the graph seed (graphSeed.ts) and derives N(u) from it: r_S must open the task's
+   * commitment, U1 must be selected clients only and hold this client's own contribution unchanged.
+   */
+  private async openGraph(msg: NeighbourKeysMsg): Promise<void> {
+    const { roundId, neighbours: k } = this.config;
+    if (!(msg.graphValue instanceof Uint8Array) || !equalBytes(graphCommitment(roundId, msg.graphValue), this.config.graphCommitment))
+      this.violation('the graph value does not open the commitment in the task');
+    if (!Array.isArray(msg.advertisers)) this.violation('the advertiser list is not a list');
+    const selected = new Set(this.config.clients);
+    const ids = this.checkIdList(
+      msg.advertisers.map((a) => a?.id),
+      'the advertiser list',
+      (id) => selected.has(id),
+    );
+    const mine = msg.advertisers.find((a) => a.id === this.id);
+    if (!mine || !(mine.contribution instanceof Uint8Array) || !equalBytes(mine.contribution, this.graphContribution!))
+      this.violation('the advertiser list leaves out or alters this client’s own graph contribution');
+    if (ids.length < 3) this.violation(`only ${ids.length} advertisers: SecAgg needs at least 3`);
+    let seed: Uint8Array;
+    try {
+      seed = graphSeedOf(roundId, msg.graphValue, msg.advertisers); // checks the ascending order and sizes
+    } catch (e) {
+      this.violation(`the advertiser list is malformed: ${(e as Error).message}`);
+    }
+    const u1 = checkClientIds(ids);
+    const graph = await neighbourGraph(u1, k, seed);
+    this.graph = { seed, advertisers: new Set(u1), neighbours: new Set(graph.get(this.id)) };
+  }
+
+  /** Stage 1 (ShareKeys): share b_u and s_u^SK with every neighbour in the opened graph. */
   private async onNeighbourKeys(msg: NeighbourKeysMsg): Promise<ClientStep> {
+    await this.openGraph(msg);
     if (!Array.isArray(msg.keys)) this.violation('neighbour keys are not a list');
     this.checkIdList(
       msg.keys.map((k) => k?.id),
       'the neighbour key list',
       (id) => this.neighbours.has(id),
     );
+    // Every neighbour in the graph over U1 advertised: a missing key is the coordinator's doing.
+    if (msg.keys.length !== this.neighbours.size) this.violation(`got the keys of ${msg.keys.length} of its ${this.neighbours.size} neighbours`);
     for (const k of msg.keys) {
       for (const key of [k.encryptionKey, k.maskingKey, k.signingKey]) {
         if (!(key instanceof Uint8Array) || key.length !== 32) this.violation(`client ${k.id}'s advertised key is not 32 bytes`);
       }
-      if (isSmallOrderX25519(k.encryptionKey) || isSmallOrderX25519(k.maskingKey)) this.violation(`client ${k.id}'s advertised key has small order`);
+      if (isSmallOrderX25519(k.encryptionKey) || isSmallOrderX25519(k.maskingKey) || isSmallOrderEd25519(k.signingKey))
+        this.violation(`client ${k.id}'s advertised key has small order`);
       this.neighbourKeys.set(k.id, k);
     }
     const t = this.config.threshold;
@@ -308,8 +369,8 @@ export class SecAggClient {
 
   /** Stage 3 (ConsistencyCheck): sign the survivor set U3 the server announced. */
   private async onSurvivors(msg: SurvivorsMsg): Promise<ClientStep> {
-    const all = new Set(this.config.clients);
-    const survivors = this.checkIdList(msg.survivors, 'the survivor list', (id) => all.has(id));
+    const u1 = this.graph!.advertisers;
+    const survivors = this.checkIdList(msg.survivors, 'the survivor list', (id) => u1.has(id));
     if (!survivors.includes(this.id)) this.violation('the survivor list omits this client, whose masked input was sent');
     for (const id of survivors) {
       if (this.neighbours.has(id) && !this.sharers.has(id)) this.violation(`client ${id} is listed as a survivor but never shared its keys with this client`);
@@ -319,7 +380,7 @@ export class SecAggClient {
     if (live < this.config.threshold) {
       throw new SecAggError('too-few-neighbours', `client ${this.id} has ${live} surviving neighbours, fewer than t=${this.config.threshold}`, this.id);
     }
-    const signature = await this.suite.ed25519Sign(this.signing!.privateKey, consistencyMessage(this.config.roundId, survivors));
+    const signature = await this.suite.ed25519Sign(this.signing!.privateKey, consistencyMessage(this.config.roundId, this.graph!.seed, survivors));
     this.stateValue = 'signed';
     return { warnings: [], outgoing: { type: 'consistency-signature', roundId: this.config.roundId, from: this.id, signature } };
   }
@@ -333,7 +394,7 @@ export class SecAggClient {
       'the signature list',
       (id) => this.neighbours.has(id) && survivors.has(id),
     );
-    const message = consistencyMessage(this.config.roundId, [...survivors]);
+    const message = consistencyMessage(this.config.roundId, this.graph!.seed, [...survivors]);
     const valid = await Promise.all(
       msg.signatures.map((s) => s.signature instanceof Uint8Array && this.suite.ed25519Verify(this.neighbourKeys.get(s.id)!.signingKey, message, s.signature)),
     );

@@ -23,7 +23,8 @@ export function validateConfig(config: SecAggConfig): number[] {
     throw new SecAggError('bad-parameters', `bits must be in [1, 32], got ${config.bits}`);
   if (!Number.isInteger(config.dim) || config.dim < 1 || config.dim > 2 ** 28)
     throw new SecAggError('bad-parameters', `dim must be in [1, 2^28], got ${config.dim}`);
-  if (!(config.graphSeed instanceof Uint8Array) || config.graphSeed.length !== 32) throw new SecAggError('bad-parameters', 'graphSeed must be 32 bytes');
+  if (!(config.graphCommitment instanceof Uint8Array) || config.graphCommitment.length !== 32)
+    throw new SecAggError('bad-parameters', 'graphCommitment must be 32 bytes');
   validateSecAggParams(ids.length, config.neighbours, config.threshold);
   return ids;
 }
@@ -39,6 +40,11 @@ export const maskSeedInfo = (roundId: string, u: number, v: number) => utf8(`${V
 /** Associated data of the share ciphertext from u to v. */
 export const shareAad = (roundId: string, from: number, to: number) => utf8(`${V}/share|round=${roundId}|from=${from}|to=${to}|stage=share-keys`);
 
-/** The message a client signs in the consistency check: the round and the sorted survivor set U3. */
-export const consistencyMessage = (roundId: string, survivors: readonly number[]) =>
-  utf8(`${V}/consistency|round=${roundId}|survivors=${[...survivors].sort((a, b) => a - b).join(',')}`);
+/**
+ * The message a client signs in the consistency check: the round, the graph seed it derived (so neighbours
+ * shown different advertiser lists refuse each other) and the sorted survivor set U3.
+ */
+export const consistencyMessage = (roundId: string, graphSeed: Uint8Array, survivors: readonly number[]) =>
+  utf8(
+    `${V}/consistency|round=${roundId}|graph=${Array.from(graphSeed, (b) => b.toString(16).padStart(2, '0')).join('')}|survivors=${[...survivors].sort((a, b) => a - b).join(',')}`,
+  );

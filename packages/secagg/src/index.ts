@@ -6,14 +6,24 @@ export { SecAggError, type SecAggErrorCode } from './errors.ts';
 export * from './messages.ts';
 export { SecAggClient, type ClientStep, type SecAggClientState, type SecAggClientSnapshot } from './client.ts';
 export { SecAggServer, type SecAggResult, type ServerStep, type SecAggServerState, type SecAggServerSnapshot } from './server.ts';
-export { chooseSecAggParams, validateSecAggParams, log2BinomialTailAtLeast, type SecAggParams, type SecAggParamOptions } from './params.ts';
+export {
+  chooseSecAggParams,
+  checkSecAggParamsMeet,
+  validateSecAggParams,
+  log2BinomialTailAtLeast,
+  type SecAggParams,
+  type SecAggParamOptions,
+  type SecAggRequirement,
+  type SecAggGuarantee,
+} from './params.ts';
 export { neighbourGraph, seededPermutation, type NeighbourGraph } from './graph.ts';
+export { graphCommitment, graphSeedOf, freshGraphRandomness, type GraphContribution } from './graphSeed.ts';
 export { splitSecret, reconstructSecret, encodeShare, decodeShare, SHARE_BYTES, type ShamirShare } from './shamir.ts';
 export { FIELD_PRIME } from './field.ts';
 export { expandMask, expandWords, hkdfSha256, aesCtrKeystream, aesGcmSeal, aesGcmOpen, sha256 } from './symmetric.ts';
 export { defaultSuite, webCryptoSuite, nobleSuite, type CryptoSuite, type KeyPair } from './suite.ts';
 export { addInPlace, subInPlace, checkRingVector, ringMask, wordsAsBytes, bytesAsWords } from './vector.ts';
-export { isSmallOrderX25519 } from './smallOrder.ts';
+export { isSmallOrderEd25519, isSmallOrderX25519 } from './smallOrder.ts';
 export {
   SECAGG_STAGE_TABLE,
   SECAGG_STAGES,

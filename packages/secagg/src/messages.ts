@@ -22,8 +22,8 @@ export interface SecAggConfig {
   readonly neighbours: number;
   /** Shamir threshold t, k/2 < t <= k. */
   readonly threshold: number;
-  /** Public 32-byte seed of the neighbour graph. */
-  readonly graphSeed: Uint8Array;
+  /** H(r_S): the coordinator's commitment to its share of the graph seed (graphSeed.ts), opened after AdvertiseKeys. */
+  readonly graphCommitment: Uint8Array;
 }
 
 // Client → server
@@ -36,6 +36,8 @@ export interface AdvertiseKeysMsg {
   readonly encryptionKey: Uint8Array;
   readonly maskingKey: Uint8Array;
   readonly signingKey: Uint8Array;
+  /** r_u: 32 fresh random bytes mixed into the graph seed (graphSeed.ts). */
+  readonly graphContribution: Uint8Array;
 }
 
 /** Stage 1: AES-GCM ciphertexts of (u, v, share of b_u, share of s_u^SK), one per neighbour v. */
@@ -84,11 +86,16 @@ export interface AdvertisedKeys {
   readonly signingKey: Uint8Array;
 }
 
-/** After stage 0: the keys of the client's neighbours that advertised (U1 ∩ N(u)). */
+/**
+ * After stage 0: the opening of the graph seed — r_S and every advertiser's contribution (U1, ascending) —
+ * and the keys of the client's neighbours in the graph over U1 that this opening gives.
+ */
 export interface NeighbourKeysMsg {
   readonly type: 'neighbour-keys';
   readonly roundId: string;
   readonly to: number;
+  readonly graphValue: Uint8Array;
+  readonly advertisers: readonly { readonly id: number; readonly contribution: Uint8Array }[];
   readonly keys: readonly AdvertisedKeys[];
 }
 

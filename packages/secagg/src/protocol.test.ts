@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { SecAggClient } from './client.ts';
 import { SecAggError } from './errors.ts';
 import type { SecAggClientMessage, SecAggConfig, SecAggServerMessage, UnmaskRequestMsg } from './messages.ts';
-import { neighbourGraph } from './graph.ts';
+import { graphCommitment } from './graphSeed.ts';
 import { chooseSecAggParams } from './params.ts';
 import { SecAggServer, type SecAggResult } from './server.ts';
 import { simulateSecAggRound } from './simulate.ts';
@@ -40,8 +40,16 @@ function plainSum(inputs: Map<number, Uint32Array>, ids: readonly number[], dim:
   return s;
 }
 
-function config(ids: number[], dim: number, bits: number, k?: number, t?: number, roundId = 'test-round'): SecAggConfig {
-  const p = chooseSecAggParams(ids.length);
+/**
+ * These tests exercise the protocol's mechanics at any structurally valid (k, t): the clients are told to
+ * assume no colluders and no dropouts; params.test.ts covers what a run requires.
+ */
+const MECHANICS = { dropoutRate: 0, maxColluders: 0 } as const;
+
+/** A round's config and the coordinator's graph value r_S behind its commitment. */
+function config(ids: number[], dim: number, bits: number, k?: number, t?: number, roundId = 'test-round'): SecAggConfig & { graphValue: Uint8Array } {
+  const p = chooseSecAggParams(ids.length, { maxColluders: 0 });
+  const graphValue = globalThis.crypto.getRandomValues(new Uint8Array(32));
   return {
     roundId,
     clients: ids,
@@ -49,7 +57,8 @@ function config(ids: number[], dim: number, bits: number, k?: number, t?: number
     dim,
     neighbours: k ?? p.neighbours,
     threshold: t ?? p.threshold,
-    graphSeed: globalThis.crypto.getRandomValues(new Uint8Array(32)),
+    graphCommitment: graphCommitment(roundId, graphValue),
+    graphValue,
   };
 }
 
@@ -58,7 +67,7 @@ describe('complete rounds', () => {
     const ids = Array.from({ length: 60 }, (_, i) => 100 + i);
     const cfg = config(ids, 200, 32, 10, 6);
     const inputs = makeInputs(ids, 200, 32, 1);
-    const r = await simulateSecAggRound({ config: cfg, inputs });
+    const r = await simulateSecAggRound({ requirement: MECHANICS, config: cfg, inputs });
     expect(r.error).toBeUndefined();
     expect(r.included).toEqual(ids);
     expect(Array.from(r.sum!)).toEqual(Array.from(plainSum(inputs, ids, 200, 32)));
@@ -75,7 +84,7 @@ describe('complete rounds', () => {
       [13, 'during-unmask'],
     ]);
     const inputs = makeInputs(ids, 500, 16, 2);
-    const r = await simulateSecAggRound({ config: config(ids, 500, 16), inputs, drops });
+    const r = await simulateSecAggRound({ requirement: MECHANICS, config: config(ids, 500, 16), inputs, drops });
     expect(r.error).toBeUndefined();
     const included = ids.filter((id) => ![2, 4, 7].includes(id));
     expect(r.included).toEqual(included);
@@ -87,8 +96,10 @@ describe('complete rounds', () => {
     const ids = [1, 2, 3, 4, 5, 6];
     const cfg = config(ids, 64, 20);
     const inputs = makeInputs(ids, 64, 20, 3);
-    const server = await SecAggServer.create(cfg, { suite: webCryptoSuite() });
-    const clients = await Promise.all(ids.map((id) => SecAggClient.create(cfg, id, inputs.get(id)!, { suite: id % 2 ? nobleSuite() : webCryptoSuite() })));
+    const server = await SecAggServer.create(cfg, cfg.graphValue, { suite: webCryptoSuite() });
+    const clients = await Promise.all(
+      ids.map((id) => SecAggClient.create(cfg, id, inputs.get(id)!, { suite: id % 2 ? nobleSuite() : webCryptoSuite(), requirement: MECHANICS })),
+    );
     const result = await runHonest(server, clients, new Set([3]));
     expect(Array.from(result.sum)).toEqual(Array.from(plainSum(inputs, ids, 64, 20)));
   });
@@ -107,7 +118,7 @@ describe('property: random n, dimension and drops — the exact sum or a forced 
       for (const id of ids) if (rnd() / 2 ** 32 < dropRate) drops.set(id, DROP_POINTS[rnd() % DROP_POINTS.length]!);
       const inputs = makeInputs(ids, dim, bits, trial + 10);
       const cfg = config(ids, dim, bits, undefined, undefined, `prop-${trial}`);
-      const r = await simulateSecAggRound({ config: cfg, inputs, drops });
+      const r = await simulateSecAggRound({ requirement: MECHANICS, config: cfg, inputs, drops });
       if (r.error) {
         expect(r.error).toBeInstanceOf(SecAggError);
         expect(r.error.code).toBe('unrecoverable');
@@ -118,12 +129,11 @@ describe('property: random n, dimension and drops — the exact sum or a forced 
         expect(drops.size).toBeGreaterThan(0);
         const v = r.error.clientId;
         if (v !== undefined) {
-          const graph = await neighbourGraph(ids, cfg.neighbours, cfg.graphSeed);
-          const stayed = graph.get(v)!.filter((w) => !drops.has(w) && !(w in r.dropped));
+          const stayed = (r.graph.get(v) ?? []).filter((w) => !drops.has(w) && !(w in r.dropped));
           expect(stayed.length).toBeLessThan(cfg.threshold);
         } else {
-          expect(r.error.message).toMatch(/client\(s\) (advertised|shared)|no client sent/);
-          if (r.error.message.includes('advertised')) expect(ids.filter((id) => drops.get(id) !== 'before-advertise').length).toBeLessThan(2);
+          expect(r.error.message).toMatch(/client\(s\) (advertised|shared|sent a masked input)/);
+          if (r.error.message.includes('advertised')) expect(ids.filter((id) => drops.get(id) !== 'before-advertise').length).toBeLessThan(3);
         }
         return;
       }
@@ -151,7 +161,7 @@ describe('unrecoverable rounds abort with an error naming the client', () => {
       [2, 'after-masked-input'],
       [3, 'after-masked-input'],
     ]);
-    const r = await simulateSecAggRound({ config: config(ids, 10, 8, 4, 3), inputs: makeInputs(ids, 10, 8, 4), drops });
+    const r = await simulateSecAggRound({ requirement: MECHANICS, config: config(ids, 10, 8, 4, 3), inputs: makeInputs(ids, 10, 8, 4), drops });
     expect(r.sum).toBeUndefined();
     expect(r.error?.code).toBe('unrecoverable');
     expect(r.error?.clientId).toBeDefined();
@@ -167,7 +177,7 @@ describe('unrecoverable rounds abort with an error naming the client', () => {
       [5, 'during-unmask'],
       [3, 'during-unmask'],
     ]);
-    const r = await simulateSecAggRound({ config: config(ids, 10, 8, 4, 3), inputs: makeInputs(ids, 10, 8, 5), drops });
+    const r = await simulateSecAggRound({ requirement: MECHANICS, config: config(ids, 10, 8, 4, 3), inputs: makeInputs(ids, 10, 8, 5), drops });
     expect(r.error?.code).toBe('unrecoverable');
     expect(r.error?.message).toMatch(/cannot unmask client 1: 1 of the t=3 shares of its self-mask seed arrived/);
   });
@@ -194,9 +204,9 @@ async function stagedRound(n = 6, dim = 32, bits = 16) {
   const ids = Array.from({ length: n }, (_, i) => i + 1);
   const cfg = config(ids, dim, bits);
   const inputs = makeInputs(ids, dim, bits, 9);
-  const server = await SecAggServer.create(cfg);
+  const server = await SecAggServer.create(cfg, cfg.graphValue);
   const clients = new Map<number, SecAggClient>();
-  for (const id of ids) clients.set(id, await SecAggClient.create(cfg, id, inputs.get(id)!));
+  for (const id of ids) clients.set(id, await SecAggClient.create(cfg, id, inputs.get(id)!, { requirement: MECHANICS }));
   const advertisements = await Promise.all(ids.map((id) => clients.get(id)!.advertise()));
   /** Deliver server messages, collect the clients' replies (without giving them to the server). */
   const toClients = async (msgs: readonly SecAggServerMessage[]) => {
@@ -327,7 +337,7 @@ describe('bad input is refused with a typed error and the round still completes'
     const m = step.outgoing.find((x) => x.to === 1)! as Extract<SecAggServerMessage, { type: 'neighbour-keys' }>;
     const cfg = r.cfg;
     const fresh = async () => {
-      const c = await SecAggClient.create(cfg, 1, r.inputs.get(1)!);
+      const c = await SecAggClient.create(cfg, 1, r.inputs.get(1)!, { requirement: MECHANICS });
       await c.advertise();
       return c;
     };
@@ -409,11 +419,15 @@ describe('bad input is refused with a typed error and the round still completes'
 
   it('refuses bad configurations and inputs up front', async () => {
     const ids = [1, 2, 3, 4];
-    await expect(SecAggServer.create({ ...config(ids, 8, 8), threshold: 1, neighbours: 3 })).rejects.toMatchObject({ code: 'bad-parameters' });
-    await expect(SecAggServer.create({ ...config(ids, 8, 8), roundId: 'has|pipe' })).rejects.toMatchObject({ code: 'bad-parameters' });
-    await expect(SecAggClient.create(config(ids, 8, 8), 9, new Uint32Array(8))).rejects.toMatchObject({ code: 'unknown-client' });
-    await expect(SecAggClient.create(config(ids, 8, 8), 1, new Uint32Array(7))).rejects.toMatchObject({ code: 'bad-length' });
-    await expect(SecAggClient.create(config(ids, 8, 8), 1, new Uint32Array(8).fill(256))).rejects.toMatchObject({ code: 'out-of-range' });
+    const base = config(ids, 8, 8);
+    await expect(SecAggServer.create({ ...base, threshold: 1, neighbours: 3 }, base.graphValue)).rejects.toMatchObject({ code: 'bad-parameters' });
+    await expect(SecAggServer.create({ ...base, roundId: 'has|pipe' }, base.graphValue)).rejects.toMatchObject({ code: 'bad-parameters' });
+    await expect(SecAggServer.create(base, new Uint8Array(32))).rejects.toThrow(/does not match the config graph commitment/);
+    await expect(SecAggClient.create(config(ids, 8, 8), 9, new Uint32Array(8), { requirement: MECHANICS })).rejects.toMatchObject({ code: 'unknown-client' });
+    await expect(SecAggClient.create(config(ids, 8, 8), 1, new Uint32Array(7), { requirement: MECHANICS })).rejects.toMatchObject({ code: 'bad-length' });
+    await expect(SecAggClient.create(config(ids, 8, 8), 1, new Uint32Array(8).fill(256), { requirement: MECHANICS })).rejects.toMatchObject({
+      code: 'out-of-range',
+    });
   });
 });
 
@@ -428,12 +442,12 @@ describe('snapshots (a reloaded tab continues its round)', () => {
     const ids = [1, 2, 3, 4, 5];
     const cfg = config(ids, 40, 16);
     const inputs = makeInputs(ids, 40, 16, 31);
-    const server = await SecAggServer.create(cfg);
+    const server = await SecAggServer.create(cfg, cfg.graphValue);
     let clients = new Map<number, SecAggClient>();
-    for (const id of ids) clients.set(id, await SecAggClient.create(cfg, id, inputs.get(id)!));
+    for (const id of ids) clients.set(id, await SecAggClient.create(cfg, id, inputs.get(id)!, { requirement: MECHANICS }));
     const reload = async () => {
       const next = new Map<number, SecAggClient>();
-      for (const [id, c] of clients) next.set(id, await SecAggClient.restore(structuredClone(c.snapshot())));
+      for (const [id, c] of clients) next.set(id, await SecAggClient.restore(structuredClone(c.snapshot()), { requirement: MECHANICS }));
       clients = next;
     };
     for (const c of clients.values()) await server.receive(await c.advertise());

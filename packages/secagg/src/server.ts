@@ -10,6 +10,7 @@
 import { consistencyMessage, validateConfig } from './context.ts';
 import { SecAggError } from './errors.ts';
 import { neighbourGraph, type NeighbourGraph } from './graph.ts';
+import { equalBytes, graphCommitment, graphSeedOf } from './graphSeed.ts';
 import { EXPANSION_CONCURRENCY, applyMask, applyPairwiseMask, pairwiseSeed, runLimited } from './masks.ts';
 import type {
   AdvertiseKeysMsg,
@@ -25,7 +26,7 @@ import type {
 import { decodeShare, reconstructSecret, type ShamirShare } from './shamir.ts';
 import { SHARE_BOX_BYTES } from './shareBox.ts';
 import { STAGE_MESSAGE } from './stages.ts';
-import { isSmallOrderX25519 } from './smallOrder.ts';
+import { isSmallOrderEd25519, isSmallOrderX25519 } from './smallOrder.ts';
 import { defaultSuite, type CryptoSuite } from './suite.ts';
 import { sha256 } from './symmetric.ts';
 import { addInPlace, bytesAsWords, checkRingVector, wordsAsBytes } from './vector.ts';
@@ -53,11 +54,13 @@ export interface ServerStep {
 /**
  * The server's whole state as plain data (JSON values and Uint8Array only), so it can be stored and a round
  * continued by another process: `SecAggServer.restore(snapshot)` rebuilds the server exactly (the neighbour
- * graph is recomputed from the public seed). Masked inputs travel as little-endian bytes.
+ * graph is recomputed from the opened seed). Masked inputs travel as little-endian bytes. It holds r_S, which
+ * is secret until AdvertiseKeys closes: keep snapshots on the coordinator.
  */
 export interface SecAggServerSnapshot {
-  readonly version: 1;
+  readonly version: 2;
   readonly config: SecAggConfig;
+  readonly graphValue: Uint8Array;
   readonly state: SecAggServerState;
   readonly expected: readonly number[];
   readonly keys: readonly AdvertiseKeysMsg[];
@@ -87,20 +90,26 @@ export class SecAggServer {
   private u2 = new Set<number>();
   private u3 = new Set<number>();
   private readonly droppedAt = new Map<number, SecAggStage>();
+  /** The graph over U1 and its seed, known once AdvertiseKeys closes (graphSeed.ts). */
+  private graph: NeighbourGraph = new Map();
+  private graphSeed?: Uint8Array;
 
   private constructor(
     readonly config: SecAggConfig,
     ids: readonly number[],
-    private readonly graph: NeighbourGraph,
+    /** r_S, whose commitment is config.graphCommitment. */
+    private readonly graphValue: Uint8Array,
     private readonly suite: CryptoSuite,
   ) {
     this.expectedSet = new Set(ids);
   }
 
-  static async create(config: SecAggConfig, options: { suite?: CryptoSuite } = {}): Promise<SecAggServer> {
+  /** `graphValue` is r_S: 32 secret random bytes whose commitment the config carries. */
+  static async create(config: SecAggConfig, graphValue: Uint8Array, options: { suite?: CryptoSuite } = {}): Promise<SecAggServer> {
     const ids = validateConfig(config);
-    const graph = await neighbourGraph(ids, config.neighbours, config.graphSeed);
-    return new SecAggServer(config, ids, graph, options.suite ?? (await defaultSuite()));
+    if (!equalBytes(graphCommitment(config.roundId, graphValue), config.graphCommitment))
+      throw new SecAggError('bad-parameters', 'the graph value does not match the config graph commitment');
+    return new SecAggServer(config, ids, Uint8Array.from(graphValue), options.suite ?? (await defaultSuite()));
   }
 
   get state(): SecAggServerState {
@@ -109,8 +118,9 @@ export class SecAggServer {
 
   snapshot(): SecAggServerSnapshot {
     return {
-      version: 1,
+      version: 2,
       config: this.config,
+      graphValue: this.graphValue,
       state: this.stateValue,
       expected: [...this.expectedSet],
       keys: [...this.keys.values()],
@@ -128,8 +138,8 @@ export class SecAggServer {
 
   /** Rebuilds a server from `snapshot()`; the masked inputs are checked like fresh input. */
   static async restore(s: SecAggServerSnapshot, options: { suite?: CryptoSuite } = {}): Promise<SecAggServer> {
-    if (s?.version !== 1) throw new SecAggError('bad-parameters', 'unknown SecAgg server snapshot version');
-    const server = await SecAggServer.create(s.config, options);
+    if (s?.version !== 2) throw new SecAggError('bad-parameters', 'unknown SecAgg server snapshot version');
+    const server = await SecAggServer.create(s.config, s.graphValue, options);
     server.stateValue = s.state;
     server.expectedSet = new Set(s.expected);
     for (const m of s.keys) server.keys.set(m.from, m);
@@ -146,6 +156,7 @@ export class SecAggServer {
     server.u2 = new Set(s.u2);
     server.u3 = new Set(s.u3);
     for (const [id, stage] of s.droppedAt) server.droppedAt.set(id, stage);
+    if (s.state !== 'advertise-keys' && server.u1.size > 0) await server.buildGraph();
     return server;
   }
 
@@ -223,8 +234,14 @@ export class SecAggServer {
         ] as const) {
           if (!(key instanceof Uint8Array) || key.length !== 32) throw new SecAggError('malformed-key', `client ${from}'s ${name} key is not 32 bytes`, from);
         }
+        if (!(m.graphContribution instanceof Uint8Array) || m.graphContribution.length !== 32)
+          throw new SecAggError('bad-message', `client ${from}'s graph contribution is not 32 bytes`, from);
         if (isSmallOrderX25519(m.encryptionKey) || isSmallOrderX25519(m.maskingKey)) {
           throw new SecAggError('malformed-key', `client ${from} advertised an X25519 key of small order`, from);
+        }
+        if (isSmallOrderEd25519(m.signingKey)) {
+          // The identity (or another small-order point) as a signing key would accept a universal signature.
+          throw new SecAggError('malformed-key', `client ${from} advertised an Ed25519 signing key of small order (or not canonically encoded)`, from);
         }
         this.keys.set(from, m);
         return;
@@ -254,7 +271,11 @@ export class SecAggServer {
       case 'consistency-signature': {
         const ok =
           m.signature instanceof Uint8Array &&
-          (await this.suite.ed25519Verify(this.keys.get(from)!.signingKey, consistencyMessage(this.config.roundId, [...this.u3]), m.signature));
+          (await this.suite.ed25519Verify(
+            this.keys.get(from)!.signingKey,
+            consistencyMessage(this.config.roundId, this.graphSeed!, [...this.u3]),
+            m.signature,
+          ));
         if (!ok) throw new SecAggError('bad-signature', `client ${from}'s consistency signature does not verify`, from);
         this.signatures.set(from, m.signature);
         return;
@@ -294,7 +315,7 @@ export class SecAggServer {
     try {
       switch (stage) {
         case 'advertise-keys':
-          return this.closeAdvertise(dropped);
+          return await this.closeAdvertise(dropped);
         case 'share-keys':
           return this.closeShareKeys(dropped);
         case 'masked-input':
@@ -335,16 +356,29 @@ export class SecAggServer {
     return [...alreadyDropped, ...cut];
   }
 
-  private closeAdvertise(dropped: number[]): ServerStep {
+  /** The advertisers' contributions, ascending by id: the opening every client checks. */
+  private advertisers(): { id: number; contribution: Uint8Array }[] {
+    return [...this.u1].sort((a, b) => a - b).map((id) => ({ id, contribution: this.keys.get(id)!.graphContribution }));
+  }
+
+  private async buildGraph(): Promise<void> {
+    this.graphSeed = graphSeedOf(this.config.roundId, this.graphValue, this.advertisers());
+    this.graph = await neighbourGraph([...this.u1], this.config.neighbours, this.graphSeed);
+  }
+
+  private async closeAdvertise(dropped: number[]): Promise<ServerStep> {
     this.u1 = new Set(this.keys.keys());
-    if (this.u1.size < 2) throw new SecAggError('unrecoverable', `only ${this.u1.size} client(s) advertised keys; SecAgg needs at least 2`);
+    // With 2 parties each learns the other's input from the sum.
+    if (this.u1.size < 3) throw new SecAggError('unrecoverable', `only ${this.u1.size} client(s) advertised keys; SecAgg needs at least 3`);
+    await this.buildGraph();
+    const advertisers = this.advertisers();
     const outgoing: SecAggServerMessage[] = [];
     for (const u of this.u1) {
-      const keys: AdvertisedKeys[] = this.liveNeighbours(u, this.u1).map((v) => {
+      const keys: AdvertisedKeys[] = this.neighboursOf(u).map((v) => {
         const k = this.keys.get(v)!;
         return { id: v, encryptionKey: k.encryptionKey, maskingKey: k.maskingKey, signingKey: k.signingKey };
       });
-      outgoing.push({ type: 'neighbour-keys', roundId: this.config.roundId, to: u, keys });
+      outgoing.push({ type: 'neighbour-keys', roundId: this.config.roundId, to: u, graphValue: this.graphValue, advertisers, keys });
     }
     const all = this.openStage('share-keys', this.u1, this.u1, dropped);
     return { outgoing, dropped: all, state: this.stateValue };
@@ -352,7 +386,7 @@ export class SecAggServer {
 
   private closeShareKeys(dropped: number[]): ServerStep {
     this.u2 = new Set(this.shareMsgs.keys());
-    if (this.u2.size < 2) throw new SecAggError('unrecoverable', `only ${this.u2.size} client(s) shared their keys; SecAgg needs at least 2`);
+    if (this.u2.size < 3) throw new SecAggError('unrecoverable', `only ${this.u2.size} client(s) shared their keys; SecAgg needs at least 3`);
     const inbox = new Map<number, { from: number; ciphertext: Uint8Array }[]>();
     for (const u of this.u2) inbox.set(u, []);
     for (const [from, msg] of this.shareMsgs) {
@@ -370,7 +404,8 @@ export class SecAggServer {
 
   private closeMaskedInput(dropped: number[]): ServerStep {
     this.u3 = new Set(this.masked.keys());
-    if (this.u3.size === 0) throw new SecAggError('unrecoverable', 'no client sent a masked input');
+    // A sum of two inputs is each one's input to the other.
+    if (this.u3.size < 3) throw new SecAggError('unrecoverable', `only ${this.u3.size} client(s) sent a masked input; SecAgg needs at least 3`);
     this.checkRecoverable(this.u3, 'sent a masked input');
     const survivors = [...this.u3].sort((a, b) => a - b);
     const outgoing: SecAggServerMessage[] = survivors.map((to) => ({ type: 'survivors', roundId: this.config.roundId, to, survivors }));
@@ -484,11 +519,4 @@ function pushTo<K, V>(m: Map<K, V[]>, k: K, v: V): void {
   const list = m.get(k);
   if (list) list.push(v);
   else m.set(k, [v]);
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d |= a[i]! ^ b[i]!;
-  return d === 0;
 }

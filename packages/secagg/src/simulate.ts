@@ -5,17 +5,25 @@
  */
 import { SecAggClient } from './client.ts';
 import { SecAggError } from './errors.ts';
+import type { NeighbourGraph } from './graph.ts';
+import { freshGraphRandomness, graphCommitment } from './graphSeed.ts';
 import type { SecAggClientMessage, SecAggConfig, SecAggServerMessage, SecAggStage } from './messages.ts';
 import { SecAggServer } from './server.ts';
 import { SECAGG_STAGES, lastMessageBefore, stageCollecting, type DropPoint } from './stages.ts';
+import type { SecAggRequirement } from './params.ts';
 import type { CryptoSuite } from './suite.ts';
 
 export interface SimulationOptions {
-  readonly config: SecAggConfig;
+  /** The round's parameters; the graph commitment is made here from `graphValue`. */
+  readonly config: Omit<SecAggConfig, 'graphCommitment'>;
+  /** r_S (default: fresh random bytes). */
+  readonly graphValue?: Uint8Array;
   readonly inputs: ReadonlyMap<number, Uint32Array>;
   /** Clients that stop answering, and where. Those that stop before their masked input is accepted are not in the sum. */
   readonly drops?: ReadonlyMap<number, DropPoint>;
   readonly suite?: CryptoSuite;
+  /** What the clients require of (k, t) (SecAggClient.create; default δ = γ = 0.1). */
+  readonly requirement?: SecAggRequirement;
 }
 
 export interface StageTiming {
@@ -35,17 +43,20 @@ export interface SimulationResult {
   readonly timingsMs: Readonly<Record<SecAggStage, StageTiming>>;
   /** Typed warnings and refusals seen on the way (none in an honest run). */
   readonly warnings: readonly SecAggError[];
+  /** The neighbour graph over U1 the round used (empty when it aborted before AdvertiseKeys closed). */
+  readonly graph: NeighbourGraph;
 }
 
 export async function simulateSecAggRound(opts: SimulationOptions): Promise<SimulationResult> {
-  const { config } = opts;
+  const graphValue = opts.graphValue ?? freshGraphRandomness();
+  const config: SecAggConfig = { ...opts.config, graphCommitment: graphCommitment(opts.config.roundId, graphValue) };
   const drops = opts.drops ?? new Map<number, DropPoint>();
-  const server = await SecAggServer.create(config, { suite: opts.suite });
+  const server = await SecAggServer.create(config, graphValue, { suite: opts.suite });
   const clients = new Map<number, SecAggClient>();
   for (const id of config.clients) {
     const input = opts.inputs.get(id);
     if (!input) throw new SecAggError('bad-parameters', `no input for client ${id}`, id);
-    clients.set(id, await SecAggClient.create(config, id, input, { suite: opts.suite }));
+    clients.set(id, await SecAggClient.create(config, id, input, { suite: opts.suite, requirement: opts.requirement }));
   }
   const stopped = new Set<number>();
   const warnings: SecAggError[] = [];
@@ -112,5 +123,6 @@ export async function simulateSecAggRound(opts: SimulationOptions): Promise<Simu
       clientMaxMs: times.length ? Math.max(...times) : 0,
     };
   }
-  return { sum: result, included, error, dropped: Object.fromEntries(server.dropouts()), timingsMs, warnings };
+  const graph = new Map(config.clients.map((id) => [id, server.neighboursOf(id)] as const).filter(([, nb]) => nb.length > 0));
+  return { sum: result, included, error, dropped: Object.fromEntries(server.dropouts()), timingsMs, warnings, graph };
 }

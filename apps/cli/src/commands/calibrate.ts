@@ -7,7 +7,7 @@ const flags = {
   epsilon: { kind: 'number', required: true, help: 'target ε over all rounds', ...positive },
   delta: { kind: 'number', required: true, help: 'δ', ...unitOpen },
   clients: { kind: 'int', required: true, help: 'expected clients per round n', ...atLeastOne },
-  'min-clients': { kind: 'int', help: 'fewest contributions a round may release with (default: clients)', ...atLeastOne },
+  'min-clients': { kind: 'int', help: 'n_min: fewest parties whose noise a released round holds (default: clients)', ...atLeastOne },
   'sample-rate': { kind: 'number', help: 'Poisson client sampling rate q (or give --population)', ...unitHalfOpen },
   population: { kind: 'int', help: 'population N; q = clients/N', ...atLeastOne },
   rounds: { kind: 'int', required: true, help: 'rounds T', ...atLeastOne },
@@ -46,7 +46,7 @@ export const calibrateDdgCommand: Command<typeof flags> = {
     });
     const text = [
       `γ = ${cal.gamma.toPrecision(6)}, local σ = ${cal.localStddev.toPrecision(6)} (σ/γ = ${cal.gridStddev.toPrecision(6)} on the grid)`,
-      `ε = ${cal.epsilon.toFixed(4)} at δ = ${cal.delta} with ${cal.minClients} contributors (order ${cal.order}); d' = ${cal.dimPadded}`,
+      `ε = ${cal.epsilon.toFixed(4)} at δ = ${cal.delta} with n_min = ${cal.minClients} parties (order ${cal.order}); d' = ${cal.dimPadded}`,
       `the aggregate of ${cal.clients} clients keeps ${cal.headroomStddevs.toFixed(2)} standard deviations inside 2^${cal.bits}`,
     ].join('\n');
     return { json: cal, text };

@@ -59,10 +59,10 @@ describe('hushfl secagg-sim', () => {
 
   const badInputs: [unknown, RegExp][] = [
     [{ bits: 40, vectors: v }, /"bits" must be an integer in \[1, 32\]/],
-    [{ bits: 12, vectors: { '1': [1, 2], '2': [1] } }, /client 2's vector has 1 values, the first had 2/],
-    [{ bits: 12, vectors: { '1': [1, 4096], '2': [1, 2] } }, /client 1's value 4096 at index 1 is outside \[0, 2\^12\)/],
-    [{ bits: 12, vectors: { x: [1], '2': [1] } }, /client id "x" must be a positive integer/],
-    [{ bits: 12, vectors: { '1': [1] } }, /at least 2 clients/],
+    [{ bits: 12, vectors: { '1': [1, 2], '2': [1], '3': [1, 2] } }, /client 2's vector has 1 values, the first had 2/],
+    [{ bits: 12, vectors: { '1': [1, 4096], '2': [1, 2], '3': [1, 2] } }, /client 1's value 4096 at index 1 is outside \[0, 2\^12\)/],
+    [{ bits: 12, vectors: { x: [1], '2': [1], '3': [1] } }, /client id "x" must be a positive integer/],
+    [{ bits: 12, vectors: { '1': [1], '2': [2] } }, /at least 3 parties/],
     ['{not json', /is not valid JSON/],
   ];
   for (const [doc, message] of badInputs) {

@@ -13,7 +13,13 @@ const flags = {
   drop: { kind: 'string', help: 'JSON file {"<id>": "after-advertise" | "after-share" | "after-masked-input" | "during-unmask" | "before-advertise"}' },
   neighbors: { kind: 'int', help: 'neighbours k per client (default: chosen from n)', ...atLeastOne },
   threshold: { kind: 'int', help: 'Shamir threshold t, k/2 < t <= k (default: chosen from n)', ...atLeastOne },
-  seed: { kind: 'string', help: 'graph seed, 64 hex digits (default: random)' },
+  'max-colluders': {
+    kind: 'int',
+    help: 'colluders C the clients require (k, t) to withstand, C < 2t − k (default 0: the mechanics only; see hushfl secagg-params)',
+    range: '>= 0',
+    ok: (v: number) => v >= 0,
+  },
+  seed: { kind: 'string', help: "the coordinator's graph value r_S, 64 hex digits (default: random); the graph also mixes every client's random contribution" },
   json: { kind: 'bool', help: 'print JSON' },
 } as const satisfies FlagSpecs;
 
@@ -39,7 +45,7 @@ function parseInputs(doc: unknown): { bits: number; vectors: Map<number, Uint32A
   if (typeof vectors !== 'object' || vectors === null || Array.isArray(vectors))
     throw new UsageError('--inputs: "vectors" must be an object mapping client ids to arrays');
   const entries = Object.entries(vectors as Record<string, unknown>);
-  if (entries.length < 2) throw new UsageError(`--inputs: SecAgg needs at least 2 clients, got ${entries.length}`);
+  if (entries.length < 3) throw new UsageError(`--inputs: SecAgg needs at least 3 parties, got ${entries.length}`);
   const limit = 2 ** (bits as number);
   let dim = -1;
   const out = new Map<number, Uint32Array>();
@@ -78,19 +84,28 @@ export const secaggSimCommand: Command<typeof flags> = {
     const { bits, vectors, dim } = parseInputs(readJson(f.inputs!, 'inputs'));
     const ids = [...vectors.keys()].sort((a, b) => a - b);
     const drops = f.drop ? parseDrops(readJson(f.drop, 'drop'), new Set(ids)) : new Map<number, DropPoint>();
-    let graphSeed: Uint8Array;
+    let graphValue: Uint8Array | undefined;
     if (f.seed !== undefined) {
       if (!/^[0-9a-fA-F]{64}$/.test(f.seed)) throw new UsageError(`--seed must be 64 hex digits (32 bytes), got '${f.seed}'`);
-      graphSeed = Uint8Array.from(f.seed.match(/../g)!.map((b) => parseInt(b, 16)));
-    } else graphSeed = globalThis.crypto.getRandomValues(new Uint8Array(32));
-    const chosen = chooseSecAggParams(ids.length, { dropoutRate: Math.max(0.1, drops.size / ids.length) });
+      graphValue = Uint8Array.from(f.seed.match(/../g)!.map((b) => parseInt(b, 16)));
+    }
+    // The clients check (k, t) against C and this round's actual dropout fraction (SecAggClient.create).
+    const requirement = { dropoutRate: drops.size / ids.length, maxColluders: f['max-colluders'] ?? 0 };
+    let chosen: ReturnType<typeof chooseSecAggParams>;
+    try {
+      chosen = chooseSecAggParams(ids.length, { ...requirement, dropoutRate: Math.max(0.1, requirement.dropoutRate) });
+    } catch (e) {
+      throw new UsageError(`--max-colluders: ${(e as Error).message}`);
+    }
     const neighbours = f.neighbors ?? chosen.neighbours;
     const threshold = f.threshold ?? (f.neighbors !== undefined ? Math.floor(Math.min(neighbours, ids.length - 1) / 2) + 1 : chosen.threshold);
     const started = performance.now();
     const r = await simulateSecAggRound({
-      config: { roundId: 'secagg-sim', clients: ids, bits, dim, neighbours, threshold, graphSeed },
+      config: { roundId: 'secagg-sim', clients: ids, bits, dim, neighbours, threshold },
+      ...(graphValue ? { graphValue } : {}),
       inputs: vectors,
       drops,
+      requirement,
     }).catch((e: Error & { code?: string }) => {
       if (e.code === 'bad-parameters') throw new UsageError(`--neighbors/--threshold: ${e.message}`);
       throw e;

@@ -13,7 +13,24 @@ const run = runCli;
 
 describe('hushfl simulate', () => {
   it('runs DDG rounds whose ε is what `hushfl account ddg` prints, and reports the decoding error', async () => {
-    const r = await run('simulate', '--task', 'mnist', '--clients', '8', '--rounds', '2', '--bits', '16', '--epsilon', '30', '--workers', '2', '--json');
+    const r = await run(
+      'simulate',
+      '--task',
+      'mnist',
+      '--clients',
+      '8',
+      '--max-colluders',
+      '1',
+      '--rounds',
+      '2',
+      '--bits',
+      '16',
+      '--epsilon',
+      '30',
+      '--workers',
+      '2',
+      '--json',
+    );
     expect(r.code).toBe(0);
     const json = JSON.parse(r.out);
     expect(json.rounds).toHaveLength(2);
@@ -81,6 +98,8 @@ describe('hushfl simulate', () => {
         c.operatorToken,
         '--clients',
         '4',
+        '--max-colluders',
+        '1',
         '--rounds',
         '2',
         '--epsilon',
@@ -106,7 +125,7 @@ describe('hushfl simulate', () => {
   });
 
   it('keeps going when clients vanish at random stages', async () => {
-    const r = await run('simulate', '--clients', '8', '--rounds', '2', '--dropout', '0.25', '--workers', '2', '--json');
+    const r = await run('simulate', '--clients', '8', '--max-colluders', '1', '--rounds', '2', '--dropout', '0.25', '--workers', '2', '--json');
     expect(r.code).toBe(0);
     const json = JSON.parse(r.out);
     expect(json.rounds).toHaveLength(2);
@@ -126,6 +145,7 @@ describe('hushfl simulate', () => {
   it('refuses --url without --token and a task it does not know', async () => {
     expect((await run('simulate', '--clients', '4', '--rounds', '1', '--url', 'http://127.0.0.1:1')).err).toMatch(/--url needs --token/);
     expect((await run('simulate', '--clients', '4', '--rounds', '1', '--task', 'cifar')).err).toMatch(/--task must be mnist/);
-    expect((await run('simulate', '--clients', '1', '--rounds', '1')).err).toMatch(/--clients must be an integer in \[2, 1000\]/);
+    expect((await run('simulate', '--clients', '1', '--rounds', '1')).err).toMatch(/--clients must be an integer in \[3, 1000\]/);
+    expect((await run('simulate', '--clients', '8', '--rounds', '1')).err).toMatch(/--clients\/--max-colluders: no SecAgg\+ parameters for n = 8/);
   });
 });

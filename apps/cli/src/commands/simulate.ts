@@ -1,11 +1,18 @@
 /** `hushfl simulate`: real rounds with N Node clients in worker threads over Socket.IO (see runSimulation). */
+import { SecAggError, chooseSecAggParams } from '@hushfl/secagg';
 import { UsageError, atLeastOne, positive, type FlagSpecs } from '../args.ts';
 import type { Command } from '../command.ts';
 import { runSimulation } from '../simulate/runSimulation.ts';
 
 const flags = {
   task: { kind: 'string', help: 'task (mnist)' },
-  clients: { kind: 'int', required: true, help: 'simulated clients', range: 'in [2, 1000]', ok: (v: number) => v >= 2 && v <= 1000 },
+  clients: {
+    kind: 'int',
+    required: true,
+    help: 'simulated clients (parties; SecAgg needs three)',
+    range: 'in [3, 1000]',
+    ok: (v: number) => v >= 3 && v <= 1000,
+  },
   rounds: { kind: 'int', required: true, help: 'rounds', range: 'in [1, 10000]', ok: (v: number) => v >= 1 && v <= 10_000 },
   dropout: {
     kind: 'number',
@@ -15,6 +22,12 @@ const flags = {
   },
   bits: { kind: 'int', help: 'bits of the SecAgg ring (default 16)', range: 'in [1, 32]', ok: (v: number) => v >= 1 && v <= 32 },
   epsilon: { kind: 'number', help: 'target ε (DDG noise); omit for no DP noise (still SecAgg)', ...positive },
+  'max-colluders': {
+    kind: 'int',
+    help: 'an absolute bound C on colluding clients (default: γ = 0.1 at 2^-40, which needs at least 15 clients)',
+    range: '>= 0',
+    ok: (v: number) => v >= 0,
+  },
   'mini-clients': { kind: 'int', help: 'mini-clients per simulated client (default 1)', range: 'in [1, 16]', ok: (v: number) => v >= 1 && v <= 16 },
   workers: { kind: 'int', help: 'worker threads (default: cores, at most clients)', ...atLeastOne },
   url: { kind: 'string', help: 'use this coordinator instead of starting one' },
@@ -30,12 +43,20 @@ export const simulateCommand: Command<typeof flags> = {
   async run(f, io) {
     if ((f.task ?? 'mnist') !== 'mnist') throw new UsageError(`--task must be mnist, got '${f.task}'`);
     if (f.url && !f.token) throw new UsageError('--url needs --token: the operator token that lets the simulator start and watch the run');
+    // Refuse up front what every round would fail on: no SecAgg+ parameters for this many parties.
+    try {
+      chooseSecAggParams(f.clients!, { dropoutRate: Math.max(0.1, f.dropout ?? 0), maxColluders: f['max-colluders'] });
+    } catch (e) {
+      if (e instanceof SecAggError) throw new UsageError(`--clients/--max-colluders: ${e.message}`);
+      throw e;
+    }
     const r = await runSimulation({
       clients: f.clients!,
       rounds: f.rounds!,
       dropout: f.dropout ?? 0,
       ...(f.bits !== undefined ? { bits: f.bits } : {}),
       ...(f.epsilon !== undefined ? { epsilon: f.epsilon } : {}),
+      ...(f['max-colluders'] !== undefined ? { maxColluders: f['max-colluders'] } : {}),
       miniClients: f['mini-clients'] ?? 1,
       ...(f.workers !== undefined ? { workers: f.workers } : {}),
       ...(f.url ? { url: f.url, token: f.token! } : {}),

@@ -55,6 +55,7 @@ describe('hushfl start: kill mid-round and resume', () => {
         training: { epochs: 2, batchSize: 16, learningRate: 0.1 },
         deadlines: { training: 60, shareKeys: 10, maskedInput: 10, consistencyCheck: 10, unmasking: 10 },
         ddg: { bits: 16, gamma: 2e-4, localStddev: 0.004, delta: 1e-5 },
+        secagg: { maxColluders: 1 }, // 6 per round: too few for γ = 0.1 at 2^-40
       }),
     );
     const args = ['--config', config, '--data', join(dir, 'data')];
@@ -118,7 +119,7 @@ describe('hushfl start: what it prints', () => {
       });
       expect(text).toMatch(/operator dashboard +http:\/\/127\.0\.0\.1:\d+\/dashboard/);
       const printed = /simulate Node clients +npm run hushfl -- (simulate .*)\n/.exec(text)![1]!;
-      const args = printed.replace('--clients 10 --rounds 5', '--clients 2 --rounds 1 --workers 1 --json').split(' ');
+      const args = printed.replace('--clients 10 --rounds 5', '--clients 3 --rounds 1 --workers 1 --json').split(' ');
       const sim = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       let err = '';

@@ -24,6 +24,8 @@ export interface SimulationOptions {
   readonly bits?: number;
   /** Target ε; undefined: no DP noise (updates are still quantized and securely aggregated). */
   readonly epsilon?: number;
+  /** secagg.maxColluders: an absolute bound on colluders (needed below 15 clients, where γ = 0.1 at 2^-40 has no parameters). */
+  readonly maxColluders?: number;
   readonly miniClients?: number;
   readonly workers?: number;
   /** A running coordinator to use instead of starting one; needs its operator token. */
@@ -80,9 +82,11 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
   const mini = o.miniClients ?? 1;
   const dropout = o.dropout ?? 0;
   const contributions = n * mini;
-  // n_min: two standard deviations below the expected survivors, at least 2.
-  const minClients =
-    dropout > 0 ? Math.max(2, Math.floor(contributions * (1 - dropout) - 2 * Math.sqrt(contributions * dropout * (1 - dropout)))) : contributions;
+  // SecAgg needs three parties: with two, each learns the other's input from the sum.
+  if (!(n >= 3)) throw new RangeError(`simulate needs at least 3 clients (SecAgg needs three parties), got ${n}`);
+  // n_min counts parties (simulated clients), never their mini-clients: two standard deviations below the
+  // expected surviving parties, at least 3.
+  const minClients = dropout > 0 ? Math.max(3, Math.floor(n * (1 - dropout) - 2 * Math.sqrt(n * dropout * (1 - dropout)))) : n;
   const input: RunConfigInput = {
     name: `simulate-${n}x${o.rounds}`,
     rounds: o.rounds,
@@ -92,7 +96,7 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
     deadlines: { training: 600, shareKeys: 60, maskedInput: 120, consistencyCheck: 60, unmasking: 120 },
     training: { epochs: 2, batchSize: 16, learningRate: 0.1 },
     ddg: o.epsilon !== undefined ? { bits: o.bits ?? 16, epsilon: o.epsilon } : { bits: o.bits ?? 16, noise: false },
-    secagg: { dropoutRate: Math.max(0.1, dropout) },
+    secagg: { dropoutRate: Math.max(0.1, dropout), ...(o.maxColluders !== undefined ? { maxColluders: o.maxColluders } : {}) },
     maxMiniClients: mini,
     ...o.overrides,
   };

@@ -5,9 +5,9 @@
  * encrypts: the two Workers do (training; DDG encoding and SecAgg). State for the UI is a plain object.
  */
 import { io } from 'socket.io-client';
-import type { ClientMetrics } from '@hushfl/client';
+import type { ClientMetrics, LocalReport } from '@hushfl/client';
 import { ClientSession, socketIoTransport, type SessionHandlers } from '@hushfl/client/session';
-import { CLIENT_NAMESPACE, type Packed, type Report, type Status } from '@hushfl/protocol';
+import { CLIENT_NAMESPACE, type Packed, type Status } from '@hushfl/protocol';
 // The stage table alone: the main thread never needs the SecAgg crypto code.
 import { SECAGG_STAGE_TABLE, stageOpenedBy, stageSpec } from '@hushfl/secagg/stages';
 import { store } from './store.ts';
@@ -271,7 +271,7 @@ export class ClientController {
     }
   }
 
-  private onReport(r: Report): void {
+  private onReport(r: LocalReport): void {
     const progress = { ...this.state.progress };
     if (r.phase === 'training' && r.progress !== undefined) progress.training = r.progress;
     if (r.phase === 'encoding' && r.progress !== undefined) {

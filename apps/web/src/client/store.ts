@@ -1,10 +1,11 @@
 /**
  * What a tab keeps in IndexedDB (never localStorage or the URL): its identity (client id and session token),
  * its data shards, the in-flight round (keys and SecAgg state, to continue after a reload and to keep refusing
- * a second unmask), the latest global model and its metrics. "Forget me" deletes the database.
+ * a second unmask), the latest global model, its metrics and its mini-clients' DP-SGD ledgers. "Forget me"
+ * deletes the database.
  */
 import { openDB, deleteDB, type DBSchema, type IDBPDatabase } from 'idb';
-import type { ClientMetrics, PersistedRound } from '@hushfl/client';
+import type { ClientMetrics, PersistedDpsgdLedger, PersistedRound } from '@hushfl/client';
 
 export const DB_NAME = 'hushfl';
 
@@ -21,15 +22,20 @@ interface Schema extends DBSchema {
     value: Identity | ClientMetrics | PersistedRound | { roundId: string; round: number; weights: Uint8Array };
   };
   shards: { key: number; value: Uint8Array };
+  /** Each mini-client's DP-SGD ledger per run, keyed [runId, miniClient] (so ε survives a reload). */
+  dpsgd: { key: [string, number]; value: PersistedDpsgdLedger };
 }
 
 let db: Promise<IDBPDatabase<Schema>> | null = null;
 
 function open(): Promise<IDBPDatabase<Schema>> {
-  db ??= openDB<Schema>(DB_NAME, 1, {
-    upgrade(d) {
-      d.createObjectStore('kv');
-      d.createObjectStore('shards');
+  db ??= openDB<Schema>(DB_NAME, 2, {
+    upgrade(d, oldVersion) {
+      if (oldVersion < 1) {
+        d.createObjectStore('kv');
+        d.createObjectStore('shards');
+      }
+      if (oldVersion < 2) d.createObjectStore('dpsgd');
     },
     blocking() {
       // Another context (Forget me) wants to delete the database: let it.
@@ -72,6 +78,14 @@ export const store = {
   },
   async setModel(m: { roundId: string; round: number; weights: Uint8Array }): Promise<void> {
     await (await open()).put('kv', m, 'model');
+  },
+  async dpsgdLedgers(): Promise<PersistedDpsgdLedger[]> {
+    return (await open()).getAll('dpsgd');
+  },
+  /** Stores a run's ledgers in one transaction (all of them or none). */
+  async setDpsgdLedgers(ledgers: readonly PersistedDpsgdLedger[]): Promise<void> {
+    const tx = (await open()).transaction('dpsgd', 'readwrite');
+    await Promise.all([...ledgers.map((l) => tx.store.put(l, [l.runId, l.miniClient])), tx.done]);
   },
   /** Forget me: everything this tab stored. */
   async forget(): Promise<void> {

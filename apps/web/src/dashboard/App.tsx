@@ -21,6 +21,7 @@ name: mnist-ddg
 task: { model: { kind: mlp, hidden: [64] }, partition: { kind: iid }, shards: 100 }
 rounds: 10
 selection: { clientsPerRound: 6 }
+# n_min: the fewest parties (connections, each with its own keys) a released round holds; mini-clients do not count
 minClients: 4
 training: { epochs: 2, batchSize: 16, learningRate: 0.1 }
 ddg: { bits: 16, clip: 1.0, epsilon: 8, delta: 1.0e-5 }
@@ -121,7 +122,8 @@ export function App() {
     [completed],
   );
   const budget = run?.ddg.epsilonBudget ?? null;
-  const latestPrivacy = completed.at(-1);
+  // ε is spent by every charged attempt — released, or aborted after its unmask requests went out.
+  const latestPrivacy = useMemo(() => rounds.filter((r) => r.epsilon !== null).at(-1), [rounds]);
   const epsilonSeries = useMemo(
     () => [
       { label: 'ε spent', values: completed.map((r) => r.epsilon), color: '#2aa876' },
@@ -231,9 +233,11 @@ export function App() {
         <div className="card">
           <h2>Privacy</h2>
           <dl>
-            <dt>ε spent</dt>
+            <dt title="Accounted at n = the parties (connections with their own keys) in each sum, never their mini-clients; charged when a round's unmask requests go out">
+              ε spent
+            </dt>
             <dd data-testid="epsilon">
-              {completed.at(-1)?.epsilon?.toFixed(3) ?? (run?.ddg.params.localStddev === 0 ? '∞ (no noise)' : '0')}
+              {latestPrivacy?.epsilon?.toFixed(3) ?? (run?.ddg.params.localStddev === 0 ? '∞ (no noise)' : '0')}
               {budget !== null ? ` of ${budget}` : ''}{' '}
               {run
                 ? `(δ = ${run.ddg.delta}${latestPrivacy?.delta_selection ? ` + ${latestPrivacy.delta_selection.toExponential(2)} for redrawn samples` : ''})`
@@ -251,14 +255,14 @@ export function App() {
             <dd>{run?.ddg.params.gamma.toExponential(3) ?? '—'}</dd>
             <dt>Local σ</dt>
             <dd data-testid="sigma">{run ? run.ddg.params.localStddev.toExponential(3) : '—'}</dd>
-            <dt>σ/γ (grid)</dt>
+            <dt title="Each client's noise in grid steps: at least 1/2, the precondition of the DDG bound">σ/γ (grid)</dt>
             <dd>{run && run.ddg.params.localStddev > 0 ? (run.ddg.params.localStddev / run.ddg.params.gamma).toFixed(1) : '—'}</dd>
             <dt>Clip c, d′</dt>
             <dd>{run ? `${run.ddg.params.clip}, ${run.ddg.dimPadded}` : '—'}</dd>
           </dl>
           {budget !== null && (
             <div className="bar-track" title="ε spent against the budget">
-              <div className="bar-fill" style={{ width: `${Math.min(100, ((completed.at(-1)?.epsilon ?? 0) / budget) * 100)}%` }} />
+              <div className="bar-fill" style={{ width: `${Math.min(100, ((latestPrivacy?.epsilon ?? 0) / budget) * 100)}%` }} />
             </div>
           )}
         </div>
@@ -331,7 +335,7 @@ export function App() {
             <tr>
               <th>Round</th>
               <th>Status</th>
-              <th>Contributors / selected</th>
+              <th title="Contributions (mini-clients) in the sum / parties selected; n_min and ε count parties">Contributions / parties</th>
               <th>Dropped (stage)</th>
               <th>Stage durations</th>
               <th>Accuracy</th>

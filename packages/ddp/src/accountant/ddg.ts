@@ -4,6 +4,8 @@
  * per round and for every order α,
  *   RDP(α) = min( α/2·l2² + τ·d',  α/2·(l2² + 2·l1·τ + τ²·d'),  α/2·(l2 + √d'·τ)² ),
  * with l2 = Δ₂/(√n·σ/γ), l1 = Δ₁/(√n·σ/γ) and τ = 10·Σ_{k=1}^{n−1} exp(−2π²(σ/γ)²·k/(k+1)).
+ * The bound on the sum of n discrete Gaussians behind τ holds for a per-client grid standard deviation
+ * σ/γ ≥ 1/2 (the theorem's precondition); the accountant refuses anything below it.
  * Poisson client sampling at rate q < 1 takes min(Zhu–Wang bound, unsampled) per order; rounds compose
  * additively.
  */
@@ -37,6 +39,23 @@ export interface DdgRoundRdp {
   readonly l1SensitivityGrid: number;
 }
 
+/**
+ * The least per-client noise the DDG bound covers, in grid steps: each client's N_Z(0, σ²/γ²) share needs
+ * σ/γ ≥ 1/2 (Kairouz, Liu & Steinke 2021, Theorem 1 / Prop. 14, the sum of discrete Gaussians).
+ */
+export const MIN_GRID_STDDEV = 0.5;
+
+/** Throws unless σ/γ ≥ 1/2, the precondition of the DDG privacy bound, with a message that says so. */
+export function checkGridStddev(localStddev: number, gamma: number): void {
+  const grid = localStddev / gamma;
+  if (!(grid >= MIN_GRID_STDDEV)) {
+    throw new DdpParameterError(
+      'localStddev',
+      `localStddev/gamma = ${grid} is below 1/2: the distributed discrete Gaussian bound (Kairouz, Liu & Steinke 2021) holds only when each client's noise has a standard deviation of at least half a grid step (localStddev >= gamma/2 = ${gamma / 2})`,
+    );
+  }
+}
+
 export function checkDdgAccounting(a: DdgRoundAccounting): void {
   const pos = (name: string, v: number) => {
     if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new DdpParameterError(name, `${name} must be a positive finite number, got ${v}`);
@@ -44,6 +63,7 @@ export function checkDdgAccounting(a: DdgRoundAccounting): void {
   pos('clip', a.clip);
   pos('gamma', a.gamma);
   pos('localStddev', a.localStddev);
+  checkGridStddev(a.localStddev, a.gamma);
   checkBeta(a.beta);
   if (!isPowerOfTwo(a.dimPadded)) {
     throw new DdpParameterError('dim', `dim must be the padded dimension, a power of two; got ${a.dimPadded} (next power of two: ${nextPow2(a.dimPadded)})`);

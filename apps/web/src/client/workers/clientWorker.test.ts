@@ -71,11 +71,11 @@ describe('client Worker pipeline', () => {
       training: { epochs: 1, batchSize: 8, learningRate: 0.1 },
       dpsgd: null,
       ddg: { dim: modelDimension(spec), clip: 1, gamma: 1e-3, beta: 0, bits: 20, localStddev: 0.001 },
-      secagg: { dropoutRate: 0.1, corruptRate: 0.1 },
+      secagg: { dropoutRate: 0.1, corruptRate: 0.1, maxColluders: 1 }, // 3 parties: no rate guarantee at 2^-40
       deadlinesMs: { 'advertise-keys': 1, 'share-keys': 1, 'masked-input': 1, 'consistency-check': 1, unmasking: 1 },
-      minContributions: 4,
+      minParties: 3,
       rotationSeed: new Uint8Array(32).fill(3),
-      graphSeed: new Uint8Array(32).fill(4),
+      graphValue: new Uint8Array(32).fill(4),
     };
     const { engine, commands } = await RoundEngine.start(setup);
     const queue: EngineCommand[] = [...commands];

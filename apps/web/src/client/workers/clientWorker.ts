@@ -28,6 +28,7 @@ export class ClientWorkerLogic {
       },
       report: (report) => this.post({ type: 'report', report }),
       persistRound: (r) => this.db.setRound(r),
+      persistDpsgdLedgers: (l) => this.db.setDpsgdLedgers(l),
       persistMetrics: async (m) => {
         await this.db.setMetrics(m);
         this.post({ type: 'metrics', metrics: m });
@@ -35,6 +36,8 @@ export class ClientWorkerLogic {
     });
     const metrics = await this.db.metrics();
     if (metrics) this.runtime.restoreMetrics(metrics);
+    // After the metrics (their δ): ε continues from every round trained before the reload.
+    this.runtime.restoreDpsgdLedgers(await this.db.dpsgdLedgers());
     const round = await this.db.round();
     if (round) await this.runtime.resume(round);
     this.post({ type: 'ready', resumedRound: round?.task.roundId ?? null });

@@ -1,5 +1,6 @@
 /** Messages between the page and its two Workers (training; encoding + SecAgg). */
-import type { Packed, Report } from '@hushfl/protocol';
+import type { LocalReport } from '@hushfl/client';
+import type { Packed } from '@hushfl/protocol';
 import type { ClientMetrics, TrainOutput, TrainRequest } from '@hushfl/client';
 import type { TrainProgress } from '@hushfl/client';
 
@@ -14,7 +15,7 @@ export type ToClientWorker =
 export type FromClientWorker =
   | { type: 'ready'; resumedRound: string | null }
   | { type: 'secagg'; packed: { json: string; bin: ArrayBuffer } }
-  | { type: 'report'; report: Report }
+  | { type: 'report'; report: LocalReport }
   | { type: 'metrics'; metrics: ClientMetrics }
   | { type: 'error'; message: string };
 

@@ -1,0 +1,34 @@
+/**
+ * Progress reports: what the page shows (LocalReport) and the projection the coordinator may receive
+ * (wireReport), so a value computed from the client's data never goes out by accident.
+ */
+import type { Report } from '@hushfl/protocol';
+
+/**
+ * A progress report as the page sees it: the wire Report plus what was computed from this client's data
+ * (training loss, accuracy, examples, steps, DP-SGD ε), which stays on the device — `wireReport` keeps only
+ * the wire fields before anything goes to the coordinator.
+ */
+export interface LocalReport extends Omit<Report, 'train'> {
+  readonly train?: NonNullable<Report['train']> & {
+    readonly loss: number;
+    readonly accuracy: number;
+    readonly examples: number;
+    readonly steps: number;
+    readonly dpsgdEpsilon: number | null;
+  };
+}
+
+/** The fields of a report the coordinator may see, copied one by one (so a new local field never leaks). */
+export function wireReport(r: LocalReport): Report {
+  return {
+    roundId: r.roundId,
+    phase: r.phase,
+    ...(r.progress !== undefined ? { progress: r.progress } : {}),
+    ...(r.epoch !== undefined ? { epoch: r.epoch } : {}),
+    ...(r.batch !== undefined ? { batch: r.batch } : {}),
+    ...(r.train ? { train: { ms: r.train.ms, backend: r.train.backend } } : {}),
+    ...(r.encodeMs !== undefined ? { encodeMs: r.encodeMs } : {}),
+    ...(r.error !== undefined ? { error: r.error } : {}),
+  };
+}
