@@ -13,7 +13,23 @@ const hushfl = fileURLToPath(new URL('../apps/cli/bin/hushfl.mjs', import.meta.u
 function simulate(url: string, clients: number, rounds: number): Promise<{ code: number; out: string; err: string }> {
   const child = spawn(
     process.execPath,
-    [hushfl, 'simulate', '--url', url, '--token', OPERATOR_TOKEN, '--clients', String(clients), '--rounds', String(rounds), '--workers', '1', '--json'],
+    [
+      hushfl,
+      'simulate',
+      '--url',
+      url,
+      '--token',
+      OPERATOR_TOKEN,
+      '--clients',
+      String(clients),
+      '--rounds',
+      String(rounds),
+      '--workers',
+      '1',
+      '--max-colluders',
+      '1',
+      '--json',
+    ],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
     },
@@ -49,6 +65,7 @@ test('a tab completes DDG rounds with Node clients from `hushfl simulate --url`,
     await expect(page.getByTestId('notice')).toContainText('Round 2 completed with this tab’s update in the sum', { timeout: 30_000 });
     await expect(page.getByTestId('stage')).toHaveText('Done');
     await expect(page.getByTestId('epsilon-ddg')).not.toHaveText('no noise');
+    await expect(page.getByTestId('secagg-guarantee')).toHaveText(/^k = 3 of 4 parties, t = \d; holds against at most 1 client colluding/);
     expect(rounds.filter((r) => r.status === 'completed' && r.contributors === 4)).toHaveLength(2);
     const longest = await page.evaluate(() => (window as unknown as { __longest: number }).__longest);
     info.annotations.push({ type: 'longest main-thread task (ms)', description: String(longest) });
@@ -114,22 +131,20 @@ test('says clearly when the coordinator is unreachable', async ({ page }) => {
 });
 
 test('says when the tab was not selected for a round, and when a round it was in was aborted', async ({ page }) => {
-  // Two Node clients that vanish after advertising their keys in every attempt of round 1: each attempt aborts
-  // at the ShareKeys deadline (SecAgg needs two clients to share keys). The tab opens while the first attempt
-  // runs without it, then is drawn into a later attempt, which aborts too.
+  // Five Node clients that vanish after advertising their keys in every attempt of round 1: each attempt aborts
+  // at the ShareKeys deadline (SecAgg needs three parties to share keys). The tab opens while the first attempt
+  // runs without it; each later attempt draws 3 of the 6, so the tab is left out of one (p = 1/2 each) and drawn
+  // into another, which aborts too.
   const { c, rounds } = await startCoordinator({
     rounds: 2,
-    minClients: 2,
-    selection: { clientsPerRound: 2 },
+    minClients: 3,
+    selection: { clientsPerRound: 3 },
     maxAttempts: 30,
     deadlines: { training: 60, shareKeys: 2, maskedInput: 20, consistencyCheck: 20, unmasking: 20 },
   });
   const { connectNodeClient } = await import('@hushfl/node');
   const vanishInRoundOne = (task: { round: number }) => (task.round === 0 ? ('after-advertise' as const) : null);
-  const nodes = [
-    await connectNodeClient({ url: c.url, vanish: vanishInRoundOne, rejoinAfterMs: 200 }),
-    await connectNodeClient({ url: c.url, vanish: vanishInRoundOne, rejoinAfterMs: 200 }),
-  ];
+  const nodes = [...(await Promise.all(Array.from({ length: 5 }, () => connectNodeClient({ url: c.url, vanish: vanishInRoundOne, rejoinAfterMs: 200 }))))];
   try {
     await expect.poll(() => c.store.rounds(c.store.runs()[0]!.id).some((r) => r.state === 'running'), { timeout: 30_000 }).toBe(true);
     await page.goto(`${c.url}/?backend=wasm`);

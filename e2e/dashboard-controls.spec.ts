@@ -12,11 +12,12 @@ import { OPERATOR_TOKEN, startCoordinator } from './support/coordinator.ts';
 const CONFIG = `name: poisson-controls
 task: { model: { kind: mlp, hidden: [] }, partition: { kind: iid }, shards: 16 }
 rounds: 30
-selection: { sampleRate: 0.6, population: 6, maxShortfall: 0.1 }
+selection: { sampleRate: 0.8, population: 6, maxShortfall: 0.1 }
 minClients: 2
 training: { epochs: 1, batchSize: 16, learningRate: 0.1 }
 deadlines: { training: 60, shareKeys: 20, maskedInput: 20, consistencyCheck: 20, unmasking: 20 }
 ddg: { bits: 16, clip: 1.0, epsilon: 1, delta: 1.0e-5 }
+secagg: { maxColluders: 1 }
 `;
 
 test('pause, resume and stop from the dashboard; Poisson selection shows both ε', async ({ page }) => {
@@ -57,6 +58,9 @@ test('pause, resume and stop from the dashboard; Poisson selection shows both ε
     await expect(page.getByTestId('bits')).toHaveText('16');
     await expect(page.getByTestId('sigma')).toHaveText(plan.params.localStddev.toExponential(3));
     await expect(page.getByTestId('bytes')).toHaveText(/^[1-9][0-9.]* (KiB|MiB)$/);
+    // The SecAgg guarantee in force (never an unstated γ = 0): at most 1 colluder, k and t for the expected n.
+    await expect(page.getByTestId('secagg-guarantee')).toHaveText(/^at most 1 client colluding with the coordinator/);
+    await expect(page.getByTestId('secagg-params')).toHaveText(/^k = \d+, t = \d+ \(n = 5, complete graph\); abort ≤ /);
 
     // Pause: the round in flight may finish, then nothing new starts.
     await page.getByTestId('pause').click();
@@ -93,7 +97,7 @@ test('pause, resume and stop from the dashboard; Poisson selection shows both ε
     await page.getByTestId('config').fill('');
     await page.getByTestId('saved-configs').selectOption(runId);
     await expect(page.getByTestId('config')).toHaveValue(/"name": "poisson-controls"/);
-    await expect(page.getByTestId('config')).toHaveValue(/"sampleRate": 0.6/);
+    await expect(page.getByTestId('config')).toHaveValue(/"sampleRate": 0.8/);
   } finally {
     for (const cl of clients) await cl.close();
     await c.close();

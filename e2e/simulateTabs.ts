@@ -23,7 +23,7 @@ function fail(message: string): never {
 const HELP = `Usage: npm run simulate:tabs -- [flags]
 Opens Chromium tabs, each its own client, against a coordinator, runs the rounds and prints a line per round.
 
-  --tabs <n>       tabs (clients), an integer in [2, 64] (default 4)
+  --tabs <n>       tabs (clients), an integer in [3, 64] (default 4)
   --rounds <n>     rounds, an integer in [1, 1000] (default 3)
   --headed         show the browser window
   --url <url>      use this running coordinator (default: start one here on a free port)
@@ -58,7 +58,8 @@ if (values.help) {
 }
 const tabs = Number(values.tabs);
 const rounds = Number(values.rounds);
-if (!Number.isInteger(tabs) || tabs < 2 || tabs > 64) fail(`--tabs must be an integer in [2, 64], got '${values.tabs}'`);
+// SecAgg needs at least 3 parties: with 2, each learns the other's update from the sum.
+if (!Number.isInteger(tabs) || tabs < 3 || tabs > 64) fail(`--tabs must be an integer in [3, 64], got '${values.tabs}'`);
 if (!Number.isInteger(rounds) || rounds < 1 || rounds > 1000) fail(`--rounds must be an integer in [1, 1000], got '${values.rounds}'`);
 if (values.url && !values.token) fail('--url needs --token (the operator token) to start and watch the run');
 const epsilon = values.epsilon === undefined ? undefined : Number(values.epsilon);
@@ -68,7 +69,7 @@ const config: RunConfigInput = {
   name: `tabs-${tabs}x${rounds}`,
   rounds,
   selection: { clientsPerRound: tabs },
-  minClients: Math.max(2, Math.ceil(tabs * 0.75)),
+  minClients: Math.max(3, Math.ceil(tabs * 0.75)),
   task: { shards: Math.max(10, tabs) },
   training: { epochs: 2, batchSize: 16, learningRate: 0.1 },
   ddg: epsilon !== undefined ? { bits: 16, epsilon } : { bits: 16, noise: false },

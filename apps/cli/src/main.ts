@@ -7,6 +7,7 @@ import { UsageError, describeFlags, flagName, parseFlags } from './args.ts';
 import type { Command } from './command.ts';
 import { accountDdgCommand, accountDpsgdCommand } from './commands/account.ts';
 import { calibrateDdgCommand } from './commands/calibrate.ts';
+import { enrollAuthorityCommand, enrollIssueCommand } from './commands/enroll.ts';
 import { sampleDgaussCommand } from './commands/sample.ts';
 import { secaggParamsCommand } from './commands/secaggParams.ts';
 import { secaggSimCommand } from './commands/secaggSim.ts';
@@ -26,6 +27,8 @@ const commands: Command<any>[] = [
   secaggSimCommand,
   simulateCommand,
   experimentUtilityCommand,
+  enrollAuthorityCommand,
+  enrollIssueCommand,
 ];
 
 function usage(): string {

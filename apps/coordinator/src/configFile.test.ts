@@ -15,8 +15,8 @@ describe('run configuration files', () => {
   it('reads the shipped example and JSON alike', () => {
     const yaml = loadRunConfigFile(new URL('../../../examples/mnist-ddg.yaml', import.meta.url).pathname);
     expect(yaml).toMatchObject({ name: 'mnist-ddg', rounds: 20, minClients: 8, selection: { clientsPerRound: 10 }, ddg: { bits: 16, epsilon: 8 } });
-    const json = loadRunConfigFile(file('run.json', JSON.stringify({ rounds: 3, minClients: 2, ddg: { noise: false } })));
-    expect(json).toMatchObject({ rounds: 3, minClients: 2, ddg: { noise: false, bits: 16 } });
+    const json = loadRunConfigFile(file('run.json', JSON.stringify({ secagg: { maxColluders: 1 }, rounds: 3, minClients: 2, ddg: { noise: false } })));
+    expect(json).toMatchObject({ secagg: { maxColluders: 1 }, rounds: 3, minClients: 2, ddg: { noise: false, bits: 16 } });
   });
 
   it('names the file and every bad field', () => {

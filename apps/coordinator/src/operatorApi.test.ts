@@ -18,7 +18,7 @@ describe('operator API', () => {
     const bad = await fetch(`${c.url}/api/runs`, {
       method: 'POST',
       headers: auth,
-      body: JSON.stringify({ rounds: 2, minClients: 4, ddg: { bits: 99, epsilon: 1 } }),
+      body: JSON.stringify({ secagg: { maxColluders: 1 }, rounds: 2, minClients: 4, ddg: { bits: 99, epsilon: 1 } }),
     });
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ issues: [{ path: 'ddg.bits' }] });

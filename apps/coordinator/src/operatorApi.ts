@@ -23,6 +23,7 @@ import {
   type RunConfig,
   type Status,
 } from '@hushfl/protocol';
+import { runSecAggSummary } from '@hushfl/engine';
 import { hashToken, sameSecret } from './auth.ts';
 import { useZod } from './zodRoutes.ts';
 import type { CoordinatorEvent } from './runManager.ts';
@@ -103,7 +104,9 @@ export async function operatorApiPlugin(app: FastifyInstance, o: OperatorApiOpti
 
     route(ops, operatorRoutes.join, async () => ({ urls: joinUrls() }));
 
-    route(ops, operatorRoutes.runs, async () => store.runs().map(({ config: _c, ddg, ...r }) => ({ ...r, ddg: JSON.parse(ddg) })));
+    route(ops, operatorRoutes.runs, async () =>
+      store.runs().map(({ config, ddg, ...r }) => ({ ...r, ddg: JSON.parse(ddg), secagg: runSecAggSummary(JSON.parse(config)) })),
+    );
 
     route(
       ops,
@@ -123,7 +126,8 @@ export async function operatorApiPlugin(app: FastifyInstance, o: OperatorApiOpti
     route(ops, operatorRoutes.run, async (req, reply) => {
       const row = store.run(req.params.id);
       if (!row) return notFound(reply, 'run');
-      return { ...row, config: JSON.parse(row.config), ddg: JSON.parse(row.ddg), live: manager.activeRunId() === row.id ? manager.status() : null };
+      const config = JSON.parse(row.config) as RunConfig;
+      return { ...row, config, ddg: JSON.parse(row.ddg), secagg: runSecAggSummary(config), live: manager.activeRunId() === row.id ? manager.status() : null };
     });
 
     route(ops, operatorRoutes.rounds, async (req, reply) => {

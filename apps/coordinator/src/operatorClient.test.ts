@@ -16,7 +16,7 @@ import { Store } from './store.ts';
 import { ApiError, OperatorClient, type FetchLike, type FetchLikeResponse } from '@hushfl/operator-client';
 
 const TOKEN = 'client-test-operator-token-0123456789';
-const CONFIG = { rounds: 3, minClients: 4, selection: { clientsPerRound: 4 }, ddg: { bits: 16, epsilon: 8 } };
+const CONFIG = { secagg: { maxColluders: 1 }, rounds: 3, minClients: 4, selection: { clientsPerRound: 4 }, ddg: { bits: 16, epsilon: 8 } };
 const PLAN = {
   params: { dim: 3, clip: 1, gamma: 1e-3, beta: 0.6, bits: 16, localStddev: 0.01 },
   epsilonBudget: 8,
@@ -175,7 +175,7 @@ describe('operator client against the operator plugin', () => {
 
   it('turns refusals into ApiError with the coordinator’s message and issues', async () => {
     const { client } = await setup();
-    const bad = await refusal(client.createRun({ rounds: 2, minClients: 4, ddg: { bits: 99, epsilon: 1 } }));
+    const bad = await refusal(client.createRun({ secagg: { maxColluders: 1 }, rounds: 2, minClients: 4, ddg: { bits: 99, epsilon: 1 } }));
     expect(bad.status).toBe(400);
     expect(bad.message).toMatch(/^ddg\.bits: /);
     expect(bad.issues).toMatchObject([{ path: 'ddg.bits' }]);

@@ -4,6 +4,7 @@
  * table from the server's side: auth, validation naming the field, 409s, bodies that are exactly what the
  * schemas declare, and the binary model route.
  */
+import { chooseSecAggParams } from '@hushfl/secagg';
 import { EventEmitter } from 'node:events';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,7 +32,7 @@ import { Store } from './store.ts';
 
 const TOKEN = 'routes-test-operator-token-0123456789';
 const auth = { authorization: `Bearer ${TOKEN}` };
-const CONFIG = { rounds: 3, minClients: 4, selection: { clientsPerRound: 4 }, ddg: { bits: 16, epsilon: 8 } };
+const CONFIG = { secagg: { maxColluders: 1 }, rounds: 3, minClients: 4, selection: { clientsPerRound: 4 }, ddg: { bits: 16, epsilon: 8 } };
 const PLAN = {
   params: { dim: 3, clip: 1, gamma: 1e-3, beta: 0.6, bits: 16, localStddev: 0.01 },
   epsilonBudget: 8,
@@ -181,7 +182,7 @@ describe('operator routes (inject)', () => {
 
   it('refuse a bad run config with 400 naming each field, as parseRunConfig does', async () => {
     const { app, store } = await setup();
-    const bad = { rounds: 2, minClients: 4, ddg: { bits: 99, epsilon: 1 }, nonsense: 1 };
+    const bad = { secagg: { maxColluders: 1 }, rounds: 2, minClients: 4, ddg: { bits: 99, epsilon: 1 }, nonsense: 1 };
     const res = await app.inject({ method: 'POST', url: '/api/runs', headers: auth, payload: bad });
     expect(res.statusCode).toBe(400);
     const body = apiErrorSchema.parse(res.json());
@@ -254,6 +255,18 @@ describe('operator routes (inject)', () => {
     const runs = (await get('/api/runs')).json();
     exactly(operatorRoutes.runs.response, runs);
     expect(runs).toMatchObject([{ id: runId, state: 'running', ddg: PLAN, completed_round: -1 }]);
+    // The SecAgg guarantee in force is stated, with k, t and the abort bound for the expected 4 parties.
+    const p = chooseSecAggParams(4, { dropoutRate: 0.1, maxColluders: 1 });
+    expect(runs[0].secagg).toEqual({
+      n: 4,
+      guarantee: { kind: 'colluders', maxColluders: 1 },
+      dropout: 0.1,
+      k: p.neighbours,
+      t: p.threshold,
+      complete: true,
+      abortProbability: p.abortProbability,
+      live: p.live,
+    });
 
     const run = (await get(`/api/runs/${runId}`)).json();
     exactly(operatorRoutes.run.response, run);

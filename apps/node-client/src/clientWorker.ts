@@ -7,7 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { cryptoRandomWords } from '@hushfl/ddp';
 import { connectNodeClient, type NodeClient, type VanishPoint } from '@hushfl/node';
-import { DROP_POINTS } from '@hushfl/secagg';
+import { DROP_POINTS, type PkiClientOptions } from '@hushfl/secagg';
 
 export interface WorkerInput {
   readonly url: string;
@@ -16,6 +16,8 @@ export interface WorkerInput {
   readonly miniClients: number;
   readonly dropout: number;
   readonly insecureTls: boolean;
+  /** PKI mode: the identity of the (single) client this thread runs, and the pinned authority key. */
+  readonly pki?: Omit<PkiClientOptions, 'now'>;
 }
 
 export type WorkerMessage =
@@ -40,6 +42,7 @@ try {
       name: `sim-${input.firstIndex + i}`,
       miniClients: input.miniClients,
       insecureTls: input.insecureTls,
+      ...(input.pki ? { pki: input.pki } : {}),
       vanish: (task) => {
         if (input.dropout <= 0 || rng.next() >= input.dropout * 4294967296) return null;
         const point = DROP_POINTS[rng.next() % DROP_POINTS.length]!;

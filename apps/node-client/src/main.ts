@@ -1,12 +1,39 @@
 /**
- * `hushfl-node-client --url URL [--clients N] [--mini-clients K] [--dropout P] [--workers W] [--insecure-tls]`:
- * joins a coordinator with N Node clients and takes part in its rounds until interrupted. Returns the exit
- * code: 0 after a clean stop, 1 when the clients could not join, 2 for bad arguments.
+ * `hushfl-node-client --url URL [--clients N] [--mini-clients K] [--dropout P] [--workers W] [--insecure-tls]
+ * [--identity FILE --authority-key HEX]`: joins a coordinator with N Node clients and takes part in its rounds
+ * until interrupted. With --identity (a file from `hushfl enroll issue`) and the authority's public key the
+ * client runs in PKI mode (issue 12 §6): it signs its round keys and refuses neighbours the pinned authority
+ * did not certify; one identity runs one client. Returns the exit code: 0 after a clean stop, 1 when the
+ * clients could not join, 2 for bad arguments.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { checkOwnIdentity, fromHex, identityFromJson, type PkiClientOptions } from '@hushfl/secagg';
 import { startClientPool, type ClientPoolOptions } from './workerPool.ts';
 
-const USAGE = 'usage: hushfl-node-client --url URL [--clients N] [--mini-clients K] [--dropout P] [--workers W] [--insecure-tls]';
+const USAGE =
+  'usage: hushfl-node-client --url URL [--clients N] [--mini-clients K] [--dropout P] [--workers W] [--insecure-tls] [--identity FILE --authority-key HEX]';
+
+/** PKI mode from --identity FILE and --authority-key HEX (both or neither); the identity is checked now. */
+async function pkiOf(identityFile: string | undefined, authorityHex: string | undefined): Promise<Omit<PkiClientOptions, 'now'> | undefined> {
+  if (identityFile === undefined && authorityHex === undefined) return undefined;
+  if (identityFile === undefined || authorityHex === undefined) throw new RangeError('--identity and --authority-key go together (PKI mode)');
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(identityFile, 'utf8'));
+  } catch (e) {
+    throw new RangeError(`--identity: cannot read ${identityFile}: ${messageOf(e)}`);
+  }
+  const authorityKey = fromHex(authorityHex.trim(), 32, '--authority-key');
+  let pki: Omit<PkiClientOptions, 'now'>;
+  try {
+    pki = { authorityKey, identity: identityFromJson(json) };
+    await checkOwnIdentity(pki, Date.now());
+  } catch (e) {
+    throw new RangeError(`--identity ${identityFile}: ${messageOf(e)}`);
+  }
+  return pki;
+}
 
 function count(flag: string, value: string | undefined, fallback: number, max: number): number {
   if (value === undefined) return fallback;
@@ -29,6 +56,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         dropout: { type: 'string' },
         workers: { type: 'string' },
         'insecure-tls': { type: 'boolean' },
+        identity: { type: 'string' },
+        'authority-key': { type: 'string' },
         help: { type: 'boolean' },
       },
     });
@@ -39,13 +68,17 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (!values.url) throw new RangeError('--url is required');
     const dropout = Number(values.dropout ?? 0);
     if (!(dropout >= 0 && dropout < 1)) throw new RangeError(`--dropout must be in [0, 1), got ${values.dropout}`);
+    const pki = await pkiOf(values.identity, values['authority-key']);
+    const clients = count('clients', values.clients, 1, 10_000);
+    if (pki && clients !== 1) throw new RangeError(`--identity runs one client (each needs its own certificate), not --clients ${clients}`);
     options = {
       url: new URL(values.url).toString(),
-      clients: count('clients', values.clients, 1, 10_000),
+      clients,
       miniClients: count('mini-clients', values['mini-clients'], 1, 256),
       dropout,
       workers: values.workers === undefined ? undefined : count('workers', values.workers, 1, 1024),
       insecureTls: Boolean(values['insecure-tls']),
+      ...(pki ? { pki } : {}),
     };
   } catch (e) {
     process.stderr.write(`${messageOf(e)}\n${USAGE}\n`);
@@ -62,7 +95,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     await pool.stop();
     return 1;
   }
-  process.stdout.write(`${options.clients} client(s) × ${options.miniClients} mini-client(s) joined ${options.url}; Ctrl-C leaves\n`);
+  const as = options.pki ? ` as ${options.pki.identity.certificate.subject} (PKI mode)` : '';
+  process.stdout.write(`${options.clients} client(s) × ${options.miniClients} mini-client(s) joined ${options.url}${as}; Ctrl-C leaves\n`);
   await interrupted();
   await pool.stop();
   return 0;

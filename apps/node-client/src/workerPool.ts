@@ -5,6 +5,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import type { PkiClientOptions } from '@hushfl/secagg';
 import type { WorkerInput, WorkerMessage } from './clientWorker.ts';
 
 export interface ClientPoolOptions {
@@ -17,6 +18,8 @@ export interface ClientPoolOptions {
   readonly workers?: number;
   /** Accept a self-signed TLS certificate (an https:// coordinator in tests). */
   readonly insecureTls?: boolean;
+  /** PKI mode: one enrolled identity, so `clients` must be 1 (each client needs its own certificate). */
+  readonly pki?: Omit<PkiClientOptions, 'now'>;
 }
 
 export interface ClientPool {
@@ -27,13 +30,22 @@ export interface ClientPool {
 }
 
 export function startClientPool(o: ClientPoolOptions, onMessage: (m: WorkerMessage) => void = () => {}): ClientPool {
+  if (o.pki && o.clients !== 1) throw new RangeError(`one enrolled identity runs one client, not ${o.clients}: each client needs its own certificate`);
   const count = Math.min(o.clients, o.workers ?? Math.max(1, availableParallelism()));
   const workers: Worker[] = [];
   const ready: Promise<void>[] = [];
   let first = 0;
   for (let w = 0; w < count; w++) {
     const clients = Math.floor(((w + 1) * o.clients) / count) - Math.floor((w * o.clients) / count);
-    const data: WorkerInput = { url: o.url, clients, firstIndex: first, miniClients: o.miniClients, dropout: o.dropout, insecureTls: Boolean(o.insecureTls) };
+    const data: WorkerInput = {
+      url: o.url,
+      clients,
+      firstIndex: first,
+      miniClients: o.miniClients,
+      dropout: o.dropout,
+      insecureTls: Boolean(o.insecureTls),
+      ...(o.pki ? { pki: o.pki } : {}),
+    };
     first += clients;
     const worker = new Worker(new URL('./worker.mjs', import.meta.url), { workerData: data });
     workers.push(worker);

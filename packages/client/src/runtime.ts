@@ -15,6 +15,7 @@ import {
   stageOpenedBy,
   type SecAggClientMessage,
   type SecAggClientSnapshot,
+  type PkiClientOptions,
   type SecAggServerMessage,
   type SecAggStage,
 } from '@hushfl/secagg';
@@ -99,6 +100,14 @@ interface ActiveRound {
   lastOutgoing: SecAggClientMessage | null;
 }
 
+export interface ClientRuntimeOptions {
+  /**
+   * PKI mode (issue 12 §6): this client's enrolled identity and the authority key it pins. It comes from the
+   * client's own configuration (an identity file, the page's setup), never from the coordinator.
+   */
+  readonly pki?: PkiClientOptions;
+}
+
 export class ClientRuntime {
   private active: ActiveRound | null = null;
   /** Each mini-client's DP-SGD ledger, per run. */
@@ -108,6 +117,7 @@ export class ClientRuntime {
   constructor(
     private readonly trainer: Trainer,
     private readonly host: RuntimeHost,
+    private readonly options: ClientRuntimeOptions = {},
   ) {
     this.metrics = { backend: trainer.backend, miniClients: trainer.miniClients, rounds: [], dpsgdEpsilon: null, dpsgdDelta: null };
   }
@@ -212,7 +222,7 @@ export class ClientRuntime {
         },
         task.secagg.id,
         sum,
-        { requirement: task.secagg },
+        { requirement: task.secagg, ...(this.options.pki ? { pki: this.options.pki } : {}) },
       );
       round.secagg = secagg;
       this.host.report({
@@ -336,7 +346,7 @@ export class ClientRuntime {
 
   /** Continues a round stored before a reload (see PersistedRound). */
   async resume(p: PersistedRound): Promise<void> {
-    const secagg = await SecAggClient.restore(p.secagg, { requirement: p.task.secagg });
+    const secagg = await SecAggClient.restore(p.secagg, { requirement: p.task.secagg, ...(this.options.pki ? { pki: this.options.pki } : {}) });
     const record: RoundRecord = { ...p.record, secaggMs: { ...p.record.secaggMs } };
     if (!this.metrics.rounds.some((r) => r.roundId === record.roundId)) this.metrics.rounds.push(record);
     this.active = { task: p.task, record, secagg, stageStarted: performance.now(), early: [], lastOutgoing: p.lastOutgoing };

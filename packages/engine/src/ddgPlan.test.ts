@@ -6,13 +6,13 @@ import { accountDdg, calibrateDdg } from '@hushfl/ddp';
 
 describe('what a run config implies', () => {
   it('fixed-size selection: n per round, accounted without sampling amplification', () => {
-    const c = parseRunConfig({ rounds: 5, minClients: 8, ddg: { epsilon: 4 } });
+    const c = parseRunConfig({ secagg: { maxColluders: 1 }, rounds: 5, minClients: 8, ddg: { epsilon: 4 } });
     expect(expectedClientsPerRound(c)).toBe(10);
     expect(accountingSampleRate(c)).toBe(1);
   });
 
   it('Poisson selection: q·N expected per round, accounted at q', () => {
-    const c = parseRunConfig({ rounds: 3, minClients: 5, selection: { sampleRate: 0.01, population: 1000 }, ddg: { epsilon: 4 } });
+    const c = parseRunConfig({ secagg: { maxColluders: 1 }, rounds: 3, minClients: 5, selection: { sampleRate: 0.01, population: 1000 }, ddg: { epsilon: 4 } });
     expect(expectedClientsPerRound(c)).toBe(10);
     expect(accountingSampleRate(c)).toBe(0.01);
   });
@@ -20,7 +20,7 @@ describe('what a run config implies', () => {
 
 describe('DDG plan of a run', () => {
   it('calibrates to n_min and the run’s rounds, and its per-round RDP composes to the target', () => {
-    const c = parseRunConfig({ rounds: 6, minClients: 7, selection: { clientsPerRound: 10 }, ddg: { epsilon: 5, bits: 16 } });
+    const c = parseRunConfig({ secagg: { maxColluders: 1 }, rounds: 6, minClients: 7, selection: { clientsPerRound: 10 }, ddg: { epsilon: 5, bits: 16 } });
     const plan = planDdg(c, 5000);
     const cal = calibrateDdg({ epsilon: 5, delta: 1e-5, clients: 10, minClients: 7, sampleRate: 1, rounds: 6, dim: 5000, clip: 1, bits: 16 });
     expect(plan.params.gamma).toBe(cal.gamma);
@@ -41,7 +41,7 @@ describe('DDG plan of a run', () => {
   });
 
   it('without noise: quantization only, no RDP', () => {
-    const plan = planDdg(parseRunConfig({ rounds: 2, minClients: 2, ddg: { noise: false } }), 1000);
+    const plan = planDdg(parseRunConfig({ secagg: { maxColluders: 1 }, rounds: 2, minClients: 2, ddg: { noise: false } }), 1000);
     expect(plan.params.localStddev).toBe(0);
     expect(plan.epsilonBudget).toBeNull();
     expect(roundRdp(plan, 10)).toBeNull();

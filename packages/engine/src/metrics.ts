@@ -7,7 +7,8 @@
  * mini-clients a party declares; rounds[].contributors counts contributions. rounds[].epsilon is set on every
  * charged attempt: a released one, and one aborted after its unmask requests went out.
  */
-import type { RunConfig } from '@hushfl/protocol';
+import type { RunConfig, RunSecAgg } from '@hushfl/protocol';
+import { secaggGuaranteeOf } from '@hushfl/secagg';
 import type { DdgPlan } from './ddgPlan.ts';
 import { droppedCounts, type RoundRecord, type RunIdentity, type RunState } from './records.ts';
 import { RoundEngine } from './roundEngine.ts';
@@ -17,13 +18,10 @@ import { expectedClientsPerRound, minParties } from './selection.ts';
  * The run's SecAgg guarantee at the expected clients per round: rate γ at 2^-40, or at most C colluders
  * (never an unstated γ = 0), with k, t and the round's abort bound; `error` when no parameters exist.
  */
-function secaggSummary(config: RunConfig) {
+export function runSecAggSummary(config: RunConfig): RunSecAgg {
   const s = config.secagg;
   const n = expectedClientsPerRound(config);
-  const guarantee =
-    s.maxColluders !== undefined
-      ? ({ kind: 'colluders', maxColluders: s.maxColluders } as const)
-      : ({ kind: 'rate', corruptRate: s.corruptRate, securityBits: 40 } as const);
+  const guarantee = secaggGuaranteeOf(s);
   try {
     const p = RoundEngine.secaggParams(n, s);
     return {
@@ -73,7 +71,7 @@ export function metricsDocument(
       dpsgd: config.dpsgd.enabled ? config.dpsgd : null,
       selectionShortfall,
     },
-    secagg: secaggSummary(config),
+    secagg: runSecAggSummary(config),
     config,
     rounds: [...rounds]
       .sort((a, b) => a.round - b.round || a.attempt - b.attempt)

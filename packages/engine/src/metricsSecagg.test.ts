@@ -6,7 +6,10 @@ import { planDdg } from './ddgPlan.ts';
 import { metricsDocument } from './metrics.ts';
 
 function metrics(input: Parameters<typeof parseRunConfig>[0]) {
-  const config = parseRunConfig(input);
+  return metricsOf(parseRunConfig(input));
+}
+
+function metricsOf(config: ReturnType<typeof parseRunConfig>) {
   const json = JSON.parse(JSON.stringify(metricsDocument({ id: 'run-m', name: 'm', createdAt: 0, dim: 10 }, 'running', config, planDdg(config, 10), 0, [])));
   return json.secagg;
 }
@@ -39,8 +42,9 @@ describe('metrics: secagg', () => {
     });
   });
 
-  it('no parameters for the expected n: the guarantee asked for and why it cannot be met', () => {
-    const s = metrics({ rounds: 2, minClients: 5, selection: { clientsPerRound: 10 }, ddg: { noise: false } });
+  it('no parameters for the expected n (a config stored before the config refused it): the guarantee asked for and why it cannot be met', () => {
+    const ok = parseRunConfig({ rounds: 2, minClients: 5, selection: { clientsPerRound: 10 }, ddg: { noise: false }, secagg: { maxColluders: 1 } });
+    const s = metricsOf({ ...ok, secagg: { dropoutRate: 0.1, corruptRate: 0.1 } });
     expect(s.guarantee).toEqual({ kind: 'rate', corruptRate: 0.1, securityBits: 40 });
     expect(s.error).toMatch(/no SecAgg\+ parameters for n = 10/);
   });

@@ -203,15 +203,15 @@ describe('RunEngine: selection', () => {
     expect(last.deltaSelection).toBeGreaterThan(0);
     const sigma = h.engine.metrics().privacy.selectionShortfall;
     expect(last.deltaSelection).toBeCloseTo(selectionDelta(sigma, last.epsilon!), 15);
-    // With four clients online p is far above the default limit: the engine waits and says why.
+    // With six clients online p = P(Bin(6, 1/2) < 3) = 22/64 is far above the default limit: the engine waits and says why.
     const small = engineTestConfig({
       rounds: 1,
       minClients: 2,
-      selection: { sampleRate: 0.5, population: 4 },
+      selection: { sampleRate: 0.5, population: 6 },
       ddg: { bits: 24, gamma: 1e-4, localStddev: 1e-3 },
     });
     const clock = new VirtualClock();
-    const engine = new RunEngine(setupOf(small, { clients: ['a', 'b', 'c', 'd'].map((clientId) => ({ clientId, miniClients: 1 })) }), {
+    const engine = new RunEngine(setupOf(small, { clients: ['a', 'b', 'c', 'd', 'e', 'f'].map((clientId) => ({ clientId, miniClients: 1 })) }), {
       now: clock.now,
       random: seeded(1),
       seeds: seeded(2),
@@ -578,7 +578,7 @@ describe('RunEngine: n_min counts parties, never the mini-clients they declare (
   });
 
   it('a SecAgg round needs at least three parties, whatever minClients says', async () => {
-    const config = engineTestConfig({ rounds: 1, minClients: 2, selection: { clientsPerRound: 2 }, ddg });
+    const config = engineTestConfig({ rounds: 1, minClients: 2, selection: { clientsPerRound: 3 }, ddg });
     const clock = new VirtualClock();
     const engine = new RunEngine(setupOf(config), { now: clock.now, random: seeded(1), seeds: seeded(2) });
     const observed: RunCommand[] = [];

@@ -12,7 +12,7 @@ function issues(input: unknown): string[] {
 
 describe('run configuration', () => {
   it('fills every default', () => {
-    const c = parseRunConfig({ rounds: 5, minClients: 8, ddg: { epsilon: 4 } });
+    const c = parseRunConfig({ secagg: { maxColluders: 1 }, rounds: 5, minClients: 8, ddg: { epsilon: 4 } });
     expect(c.task.model).toEqual({ kind: 'mlp', hidden: [64] });
     expect(c.selection).toEqual({ clientsPerRound: 10 });
     expect(c.deadlines.training).toBe(120);
@@ -21,28 +21,36 @@ describe('run configuration', () => {
   });
 
   it('names each bad field', () => {
-    expect(issues({ rounds: 0, minClients: 8, ddg: { epsilon: 4 } })).toEqual([expect.stringMatching(/^rounds: /)]);
-    expect(issues({ rounds: 3, minClients: 8, ddg: { bits: 40, epsilon: 4 } })).toEqual([expect.stringMatching(/^ddg\.bits: /)]);
-    expect(issues({ rounds: 3, minClients: 8, ddg: { gamma: 1 } })).toEqual(['ddg.localStddev: gamma and localStddev go together']);
-    expect(issues({ rounds: 3, minClients: 8, ddg: {} })).toEqual([expect.stringMatching(/^ddg\.epsilon: give a target epsilon/)]);
-    expect(issues({ rounds: 3, minClients: 12, ddg: { epsilon: 1 } })).toEqual(['minClients: must not exceed the expected clients per round (10)']);
-    expect(issues({ rounds: 3, minClients: 2, ddg: { epsilon: 1 }, secagg: { neighbours: 4 } })).toEqual([
+    expect(issues({ secagg: { maxColluders: 1 }, rounds: 0, minClients: 8, ddg: { epsilon: 4 } })).toEqual([expect.stringMatching(/^rounds: /)]);
+    expect(issues({ secagg: { maxColluders: 1 }, rounds: 3, minClients: 8, ddg: { bits: 40, epsilon: 4 } })).toEqual([expect.stringMatching(/^ddg\.bits: /)]);
+    expect(issues({ secagg: { maxColluders: 1 }, rounds: 3, minClients: 8, ddg: { gamma: 1 } })).toEqual([
+      'ddg.localStddev: gamma and localStddev go together',
+    ]);
+    expect(issues({ secagg: { maxColluders: 1 }, rounds: 3, minClients: 8, ddg: {} })).toEqual([expect.stringMatching(/^ddg\.epsilon: give a target epsilon/)]);
+    expect(issues({ secagg: { maxColluders: 1 }, rounds: 3, minClients: 12, ddg: { epsilon: 1 } })).toEqual([
+      'minClients: must not exceed the expected clients per round (10)',
+    ]);
+    expect(issues({ rounds: 3, minClients: 2, ddg: { epsilon: 1 }, secagg: { neighbours: 4, maxColluders: 1 } })).toEqual([
       'secagg.threshold: neighbours and threshold go together',
     ]);
-    expect(issues({ rounds: 3, minClients: 2, ddg: { epsilon: 1 }, task: { model: { kind: 'rnn' } } })[0]).toMatch(/^task\.model\.kind: /);
-    expect(issues({ rounds: 3, minClients: 2, ddg: { epsilon: 1 }, surprise: true })).toEqual([expect.stringMatching(/Unrecognized key: "surprise"/)]);
+    expect(issues({ secagg: { maxColluders: 1 }, rounds: 3, minClients: 2, ddg: { epsilon: 1 }, task: { model: { kind: 'rnn' } } })[0]).toMatch(
+      /^task\.model\.kind: /,
+    );
+    expect(issues({ secagg: { maxColluders: 1 }, rounds: 3, minClients: 2, ddg: { epsilon: 1 }, surprise: true })).toEqual([
+      expect.stringMatching(/Unrecognized key: "surprise"/),
+    ]);
   });
 
   it('refuses explicit DDG noise below half a grid step per client (σ/γ < 1/2, outside the DDG bound)', () => {
     const gamma = 0.01;
-    expect(issues({ rounds: 3, minClients: 8, ddg: { gamma, localStddev: gamma / 2 } })).toEqual([]);
-    expect(issues({ rounds: 3, minClients: 8, ddg: { gamma, localStddev: (gamma / 2) * (1 - 1e-9) } })).toEqual([
+    expect(issues({ secagg: { maxColluders: 1 }, rounds: 3, minClients: 8, ddg: { gamma, localStddev: gamma / 2 } })).toEqual([]);
+    expect(issues({ secagg: { maxColluders: 1 }, rounds: 3, minClients: 8, ddg: { gamma, localStddev: (gamma / 2) * (1 - 1e-9) } })).toEqual([
       expect.stringMatching(/^ddg\.localStddev: must be at least gamma\/2 = 0\.005 .*half a grid step/),
     ]);
   });
 
   it('accepts Poisson selection', () => {
-    const c = parseRunConfig({ rounds: 3, minClients: 5, selection: { sampleRate: 0.01, population: 1000 }, ddg: { epsilon: 4 } });
+    const c = parseRunConfig({ secagg: { maxColluders: 1 }, rounds: 3, minClients: 5, selection: { sampleRate: 0.01, population: 1000 }, ddg: { epsilon: 4 } });
     expect(c.selection).toEqual({ sampleRate: 0.01, population: 1000 });
   });
 });
@@ -58,6 +66,15 @@ describe('secagg overrides (issue 12 §4)', () => {
     expect(issues({ ...base, selection: { clientsPerRound: 20 }, secagg: { neighbours: 19, threshold: 10, maxColluders: 2 } })).toEqual([
       expect.stringMatching(/^secagg\.threshold: .*n = 20, δ = 0\.1, at most 2 colluders: 2 colluders >= 2t − k = 1/),
     ]);
+  });
+
+  it('refuses a run no SecAgg+ parameters exist for, naming n, δ, γ and what would work; and fewer than 3 per round', () => {
+    // The default 10 per round cannot meet γ = 0.1 at 2^-40 (even t = k = 9 leaves 10·0.1^9 > 2^-40).
+    expect(issues(base)).toEqual([expect.stringMatching(/^secagg\.corruptRate: no SecAgg\+ parameters for n = 10, δ = 0\.1, γ = 0\.1 .*maxColluders/)]);
+    expect(issues({ ...base, minClients: 2, selection: { clientsPerRound: 2 }, secagg: { maxColluders: 0 } })).toEqual([
+      expect.stringMatching(/^selection: expects 2 clients per round: SecAgg needs at least 3 parties/),
+    ]);
+    expect(issues({ ...base, selection: { clientsPerRound: 100 } })).toEqual([]);
   });
 
   it('accepts an override that meets the requirement, and maxColluders alone', () => {

@@ -3,7 +3,7 @@
  * "ddg.bits: must be at most 32". Defaults are filled in so the rest of the system sees a complete config.
  */
 import { DEFAULT_BETA, DEFAULT_K_STDDEVS, MIN_GRID_STDDEV } from '@hushfl/ddp';
-import { SecAggError, checkSecAggParamsMeet } from '@hushfl/secagg';
+import { SecAggError, checkSecAggParamsMeet, chooseSecAggParams } from '@hushfl/secagg';
 import { z } from 'zod';
 
 const seconds = (def: number) =>
@@ -185,7 +185,22 @@ export const runConfigSchema = z
         }
         ctx.addIssue({ code: 'custom', message: e.message, path: ['secagg', field] });
       }
+    } else if (perRound >= 3 && !((c.secagg.maxColluders ?? 0) < 0)) {
+      // (A negative maxColluders is already refused by its own schema.)
+      // No (k, t) meets the guarantee for the expected clients per round: refuse now, not at the first round.
+      try {
+        chooseSecAggParams(perRound, c.secagg);
+      } catch (e) {
+        if (!(e instanceof SecAggError)) throw e;
+        ctx.addIssue({ code: 'custom', message: e.message, path: ['secagg', c.secagg.maxColluders !== undefined ? 'maxColluders' : 'corruptRate'] });
+      }
     }
+    if (perRound < 3)
+      ctx.addIssue({
+        code: 'custom',
+        message: `expects ${perRound} clients per round: SecAgg needs at least 3 parties (with 2, each learns the other's update from the sum)`,
+        path: ['selection'],
+      });
   });
 
 export type RunConfig = z.infer<typeof runConfigSchema>;

@@ -49,6 +49,26 @@ export const runDdgSchema = z.object({
   dimPadded: z.number().int(),
 });
 
+/**
+ * The run's SecAgg+ guarantee at the expected clients per round (rate γ at 2^-40, or at most C colluders),
+ * with k, t and the round's abort bound — or why no parameters exist (docs/PRIVACY.md "Choosing k and t").
+ */
+export const runSecAggSchema = z.object({
+  n: z.number().int(),
+  guarantee: z.discriminatedUnion('kind', [
+    z.object({ kind: z.literal('rate'), corruptRate: z.number(), securityBits: z.number() }),
+    z.object({ kind: z.literal('colluders'), maxColluders: z.number().int() }),
+  ]),
+  dropout: z.number(),
+  k: z.number().int().optional(),
+  t: z.number().int().optional(),
+  complete: z.boolean().optional(),
+  abortProbability: z.number().optional(),
+  live: z.boolean().optional(),
+  error: z.string().optional(),
+});
+export type RunSecAgg = z.infer<typeof runSecAggSchema>;
+
 /** A run in the list (GET /api/runs): its config only comes with the run itself. */
 export const runSummarySchema = z.object({
   id: z.string(),
@@ -60,6 +80,7 @@ export const runSummarySchema = z.object({
   completed_round: z.number().int(),
   dim: z.number().int(),
   ddg: runDdgSchema,
+  secagg: runSecAggSchema,
   reason: z.string().nullable(),
 });
 export type RunSummary = z.infer<typeof runSummarySchema>;

@@ -2,7 +2,7 @@
  * Runtime schemas for the SecAgg+ messages of packages/secagg on the wire. Sizes are checked here (keys 32
  * bytes, share boxes exactly SHARE_BOX_BYTES, signatures 64, shares 33); the state machines check the rest.
  */
-import { SHARE_BOX_BYTES, SHARE_BYTES, type SecAggClientMessage, type SecAggServerMessage } from '@hushfl/secagg';
+import { CERTIFICATE_SUBJECT, MAX_SUBJECT_LENGTH, SHARE_BOX_BYTES, SHARE_BYTES, type SecAggClientMessage, type SecAggServerMessage } from '@hushfl/secagg';
 import { z } from 'zod';
 import { bytes, u32FromBytes, vectorBytes } from './binary.ts';
 
@@ -10,6 +10,19 @@ export const MAX_CLIENTS_PER_ROUND = 10_000;
 const clientId = z.number().int().min(1).max(0xffffffff);
 const roundId = z.string().min(1).max(128);
 const idList = z.array(clientId).max(MAX_CLIENTS_PER_ROUND);
+
+/** PKI mode (packages/secagg identity.ts): a certificate and the identity key's signature over the round keys. */
+const identityProof = z
+  .object({
+    certificate: z.object({
+      subject: z.string().max(MAX_SUBJECT_LENGTH).regex(CERTIFICATE_SUBJECT),
+      publicKey: bytes({ length: 32 }),
+      notAfter: z.number().int().min(0).max(8.64e15),
+      signature: bytes({ length: 64 }),
+    }),
+    signature: bytes({ length: 64 }),
+  })
+  .optional();
 
 /** Typed against packages/secagg's message types: the compiler checks that every parsed message is one. */
 export const secaggClientWire: z.ZodType<SecAggClientMessage, unknown> = z.discriminatedUnion('type', [
@@ -21,6 +34,7 @@ export const secaggClientWire: z.ZodType<SecAggClientMessage, unknown> = z.discr
     maskingKey: bytes({ length: 32 }),
     signingKey: bytes({ length: 32 }),
     graphContribution: bytes({ length: 32 }),
+    identity: identityProof,
   }),
   z.object({
     type: z.literal('share-keys'),
@@ -59,7 +73,15 @@ export const secaggServerWire: z.ZodType<SecAggServerMessage, unknown> = z.discr
     graphValue: bytes({ length: 32 }),
     advertisers: z.array(z.object({ id: clientId, contribution: bytes({ length: 32 }) })).max(MAX_CLIENTS_PER_ROUND),
     keys: z
-      .array(z.object({ id: clientId, encryptionKey: bytes({ length: 32 }), maskingKey: bytes({ length: 32 }), signingKey: bytes({ length: 32 }) }))
+      .array(
+        z.object({
+          id: clientId,
+          encryptionKey: bytes({ length: 32 }),
+          maskingKey: bytes({ length: 32 }),
+          signingKey: bytes({ length: 32 }),
+          identity: identityProof,
+        }),
+      )
       .max(MAX_CLIENTS_PER_ROUND),
   }),
   z.object({

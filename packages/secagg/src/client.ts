@@ -9,6 +9,7 @@ import { consistencyMessage, validateConfig } from './context.ts';
 import { SecAggError } from './errors.ts';
 import { checkClientIds, neighbourGraph } from './graph.ts';
 import { equalBytes, freshGraphRandomness, graphCommitment, graphSeedOf } from './graphSeed.ts';
+import { checkOwnIdentity, signRoundKeys, toHex, verifyIdentityProof, type PkiClientOptions } from './identity.ts';
 import { EXPANSION_CONCURRENCY, applyMask, applyPairwiseMask, pairwiseSeed, runLimited } from './masks.ts';
 import { checkSecAggParamsMeet, type SecAggRequirement } from './params.ts';
 import type {
@@ -64,6 +65,16 @@ export interface SecAggClientSnapshot {
   readonly sharers: number[];
   readonly survivors?: number[];
   readonly selfMaskSeed?: Uint8Array;
+  /** PKI mode: the subject of the identity the client advertised with (the identity key itself is never stored here). */
+  readonly pki?: { readonly subject: string };
+}
+
+export interface SecAggClientOptions {
+  readonly suite?: CryptoSuite;
+  /** What the task says the round must withstand (params.ts). */
+  readonly requirement?: SecAggRequirement;
+  /** PKI mode (identity.ts): sign the round keys with a certified identity key, verify every neighbour's. */
+  readonly pki?: PkiClientOptions;
 }
 
 const EXPECTED_STATE: Record<SecAggServerMessage['type'], SecAggClientState> = {
@@ -98,6 +109,7 @@ export class SecAggClient {
     readonly id: number,
     private readonly input: Uint32Array,
     private readonly suite: CryptoSuite,
+    private readonly pki?: PkiClientOptions,
   ) {}
 
   /** N(u) in the round's graph (empty until the coordinator has opened the graph seed). */
@@ -108,18 +120,25 @@ export class SecAggClient {
   /**
    * `requirement` is what the task says the round must withstand (γ or maxColluders, δ); without one the
    * defaults δ = γ = 0.1 apply, never γ = 0. A (k, t) weaker than that needs for n is refused (issue 12 §4).
+   * `pki` turns on PKI mode (issue 12 §6, identity.ts); its authority key must come from the client's own
+   * configuration, never from the coordinator. The identity is checked here (certificate valid now, private
+   * key matching it).
    */
-  static async create(
-    config: SecAggConfig,
-    id: number,
-    input: Uint32Array,
-    options: { suite?: CryptoSuite; requirement?: SecAggRequirement } = {},
-  ): Promise<SecAggClient> {
+  static async create(config: SecAggConfig, id: number, input: Uint32Array, options: SecAggClientOptions = {}): Promise<SecAggClient> {
     const ids = validateConfig(config);
     checkSecAggParamsMeet(ids.length, config.neighbours, config.threshold, options.requirement ?? {});
     if (!ids.includes(id)) throw new SecAggError('unknown-client', `client ${id} is not selected for round ${config.roundId}`, id);
     checkRingVector(input, config.dim, config.bits, id);
-    return new SecAggClient(config, id, input, options.suite ?? (await defaultSuite()));
+    const suite = options.suite ?? (await defaultSuite());
+    if (options.pki) {
+      try {
+        await checkOwnIdentity(options.pki, (options.pki.now ?? Date.now)(), suite);
+      } catch (e) {
+        if (e instanceof SecAggError) throw new SecAggError(e.code, `client ${id} cannot take part in PKI mode: ${e.message}`, id);
+        throw e;
+      }
+    }
+    return new SecAggClient(config, id, input, suite, options.pki);
   }
 
   get state(): SecAggClientState {
@@ -146,12 +165,15 @@ export class SecAggClient {
       sharers: [...this.sharers],
       ...(this.survivors ? { survivors: [...this.survivors] } : {}),
       ...(this.selfMaskSeed ? { selfMaskSeed: this.selfMaskSeed } : {}),
+      ...(this.pki ? { pki: { subject: this.pki.identity.certificate.subject } } : {}),
     };
   }
 
-  /** Rebuilds a client from a snapshot, checking it like fresh input. */
-  static async restore(s: SecAggClientSnapshot, options: { suite?: CryptoSuite; requirement?: SecAggRequirement } = {}): Promise<SecAggClient> {
+  /** Rebuilds a client from a snapshot, checking it like fresh input; a PKI-mode snapshot needs the same `pki` again. */
+  static async restore(s: SecAggClientSnapshot, options: SecAggClientOptions = {}): Promise<SecAggClient> {
     if (s?.version !== 2) throw new SecAggError('bad-message', 'unknown SecAgg client snapshot version');
+    if (s.pki && options.pki?.identity.certificate.subject !== s.pki.subject)
+      throw new SecAggError('bad-parameters', `the snapshot is of a PKI-mode client (${s.pki.subject}): restore it with the same identity`, s.id);
     const c = await SecAggClient.create(s.config, s.id, s.input, options);
     c.stateValue = s.state;
     c.graphContribution = s.graphContribution;
@@ -174,16 +196,19 @@ export class SecAggClient {
     if (this.stateValue !== 'new') throw new SecAggError('replay', `client ${this.id} already advertised its keys`, this.id);
     [this.encryption, this.masking, this.signing] = await Promise.all([this.suite.x25519KeyPair(), this.suite.x25519KeyPair(), this.suite.ed25519KeyPair()]);
     this.graphContribution = freshGraphRandomness();
-    this.stateValue = 'advertised';
-    return {
-      type: 'advertise-keys',
-      roundId: this.config.roundId,
-      from: this.id,
+    const keys = {
       encryptionKey: this.encryption.publicKey,
       maskingKey: this.masking.publicKey,
       signingKey: this.signing.publicKey,
       graphContribution: this.graphContribution,
     };
+    let identity: AdvertiseKeysMsg['identity'];
+    if (this.pki) {
+      const signature = await signRoundKeys(this.pki.identity.privateKey, this.config.roundId, { id: this.id, ...keys }, this.suite);
+      identity = { certificate: this.pki.identity.certificate, signature };
+    }
+    this.stateValue = 'advertised';
+    return { type: 'advertise-keys', roundId: this.config.roundId, from: this.id, ...keys, ...(identity ? { identity } : {}) };
   }
 
   async handle(message: SecAggServerMessage): Promise<ClientStep> {
@@ -282,6 +307,49 @@ export class SecAggClient {
     this.graph = { seed, advertisers: new Set(u1), neighbours: new Set(graph.get(this.id)) };
   }
 
+  /**
+   * PKI mode, before anything is shared: every neighbour shows a certificate from the pinned authority, valid
+   * now, and the certified key's signature over exactly the keys (and graph contribution) this client was
+   * given for it; no two neighbours — nor a neighbour and this client — hold one subject or identity key.
+   * A coordinator that substitutes a neighbour's keys, or invents a neighbour, fails here.
+   */
+  private async checkNeighbourIdentities(msg: NeighbourKeysMsg): Promise<void> {
+    const pki = this.pki!;
+    const now = (pki.now ?? Date.now)();
+    const contributions = new Map(msg.advertisers.map((a) => [a.id, a.contribution]));
+    const own = pki.identity.certificate;
+    const bySubject = new Map<string, number>([[own.subject, this.id]]);
+    const byKey = new Map<string, number>([[toHex(own.publicKey), this.id]]);
+    for (const k of msg.keys) {
+      let subject: string;
+      let identityKey: Uint8Array;
+      try {
+        ({ subject, publicKey: identityKey } = await verifyIdentityProof(
+          k.identity,
+          pki.authorityKey,
+          now,
+          this.config.roundId,
+          { id: k.id, encryptionKey: k.encryptionKey, maskingKey: k.maskingKey, signingKey: k.signingKey, graphContribution: contributions.get(k.id)! },
+          this.suite,
+        ));
+      } catch (e) {
+        if (e instanceof SecAggError) this.violation(`neighbour ${k.id} fails the PKI check: ${e.message}`);
+        throw e;
+      }
+      const sameSubject = bySubject.get(subject);
+      if (sameSubject !== undefined)
+        this.violation(
+          `neighbour ${k.id} presents the identity ${subject}, as does ${sameSubject === this.id ? 'this client itself' : `neighbour ${sameSubject}`}`,
+        );
+      const hex = toHex(identityKey);
+      const sameKey = byKey.get(hex);
+      if (sameKey !== undefined)
+        this.violation(`neighbour ${k.id} presents the identity key of ${sameKey === this.id ? 'this client itself' : `neighbour ${sameKey}`}`);
+      bySubject.set(subject, k.id);
+      byKey.set(hex, k.id);
+    }
+  }
+
   /** Stage 1 (ShareKeys): share b_u and s_u^SK with every neighbour in the opened graph. */
   private async onNeighbourKeys(msg: NeighbourKeysMsg): Promise<ClientStep> {
     await this.openGraph(msg);
@@ -301,6 +369,7 @@ export class SecAggClient {
         this.violation(`client ${k.id}'s advertised key has small order`);
       this.neighbourKeys.set(k.id, k);
     }
+    if (this.pki) await this.checkNeighbourIdentities(msg);
     const t = this.config.threshold;
     if (msg.keys.length < t) {
       throw new SecAggError('too-few-neighbours', `client ${this.id} has ${msg.keys.length} live neighbours, fewer than the threshold t=${t}`, this.id);

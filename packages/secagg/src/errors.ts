@@ -25,6 +25,8 @@ export type SecAggErrorCode =
   | 'malformed-key'
   /** A signature that does not verify. */
   | 'bad-signature'
+  /** PKI mode: a certificate that is malformed, expired or not signed by the pinned authority, or a missing one. */
+  | 'bad-certificate'
   /** The server asked for something the protocol forbids; an honest client aborts. */
   | 'protocol-violation'
   /** Fewer than t live neighbours: the client's secrets could not be recovered, so it aborts. */

@@ -4,11 +4,44 @@
  */
 export { SecAggError, type SecAggErrorCode } from './errors.ts';
 export * from './messages.ts';
-export { SecAggClient, type ClientStep, type SecAggClientState, type SecAggClientSnapshot } from './client.ts';
-export { SecAggServer, type SecAggResult, type ServerStep, type SecAggServerState, type SecAggServerSnapshot } from './server.ts';
+export { SecAggClient, type ClientStep, type SecAggClientOptions, type SecAggClientState, type SecAggClientSnapshot } from './client.ts';
+export {
+  SecAggServer,
+  type SecAggResult,
+  type ServerStep,
+  type SecAggServerOptions,
+  type SecAggServerState,
+  type SecAggServerSnapshot,
+} from './server.ts';
+export {
+  CERTIFICATE_SUBJECT,
+  MAX_SUBJECT_LENGTH,
+  certificateMessage,
+  roundKeysMessage,
+  issueCertificate,
+  verifyCertificate,
+  signRoundKeys,
+  verifyRoundKeys,
+  verifyIdentityProof,
+  checkOwnIdentity,
+  certificateToJson,
+  certificateFromJson,
+  identityFromJson,
+  toHex,
+  fromHex,
+  type Certificate,
+  type CertificateFields,
+  type CertificateJson,
+  type IdentityProof,
+  type IdentityFileJson,
+  type PkiClientOptions,
+  type RoundKeys,
+} from './identity.ts';
 export {
   chooseSecAggParams,
   checkSecAggParamsMeet,
+  describeSecAggGuarantee,
+  secaggGuaranteeOf,
   validateSecAggParams,
   log2BinomialTailAtLeast,
   type SecAggParams,

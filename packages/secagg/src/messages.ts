@@ -5,6 +5,8 @@
  *
  * Stages: AdvertiseKeys → ShareKeys → MaskedInputCollection → ConsistencyCheck → Unmasking.
  */
+import type { IdentityProof } from './identity.ts';
+
 export type SecAggStage = 'advertise-keys' | 'share-keys' | 'masked-input' | 'consistency-check' | 'unmasking';
 // The stage order and each stage's message come from the stage table (stages.ts imports only types from here).
 
@@ -38,6 +40,11 @@ export interface AdvertiseKeysMsg {
   readonly signingKey: Uint8Array;
   /** r_u: 32 fresh random bytes mixed into the graph seed (graphSeed.ts). */
   readonly graphContribution: Uint8Array;
+  /**
+   * PKI mode (identity.ts): the authority's certificate on the client's long-term identity key and that
+   * key's signature over (round, from, the three keys, graphContribution).
+   */
+  readonly identity?: IdentityProof;
 }
 
 /** Stage 1: AES-GCM ciphertexts of (u, v, share of b_u, share of s_u^SK), one per neighbour v. */
@@ -84,6 +91,8 @@ export interface AdvertisedKeys {
   readonly encryptionKey: Uint8Array;
   readonly maskingKey: Uint8Array;
   readonly signingKey: Uint8Array;
+  /** PKI mode: the advertiser's identity proof, forwarded unchanged so the neighbour can verify it. */
+  readonly identity?: IdentityProof;
 }
 
 /**

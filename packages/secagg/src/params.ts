@@ -48,6 +48,20 @@ export type SecAggGuarantee =
   /** Privacy holds (deterministically) against at most maxColluders colluding clients. */
   | { readonly kind: 'colluders'; readonly maxColluders: number };
 
+/** The guarantee in words, as the CLI, the dashboard and the client page state it. */
+export function describeSecAggGuarantee(g: SecAggGuarantee): string {
+  return g.kind === 'rate'
+    ? `up to a fraction γ = ${g.corruptRate} of clients colluding with the coordinator, except with probability 2^-${g.securityBits} per round`
+    : `at most ${g.maxColluders} client${g.maxColluders === 1 ? '' : 's'} colluding with the coordinator (C < 2t − k: no chance involved)`;
+}
+
+/** The guarantee a run's SecAgg settings ask for (rate γ unless an absolute bound C is set). */
+export function secaggGuaranteeOf(s: SecAggRequirement): SecAggGuarantee {
+  return s.maxColluders !== undefined
+    ? { kind: 'colluders', maxColluders: s.maxColluders }
+    : { kind: 'rate', corruptRate: s.corruptRate ?? 0.1, securityBits: 40 };
+}
+
 export interface SecAggParams {
   readonly n: number;
   readonly neighbours: number;

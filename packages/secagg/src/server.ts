@@ -11,6 +11,7 @@ import { consistencyMessage, validateConfig } from './context.ts';
 import { SecAggError } from './errors.ts';
 import { neighbourGraph, type NeighbourGraph } from './graph.ts';
 import { equalBytes, graphCommitment, graphSeedOf } from './graphSeed.ts';
+import { verifyIdentityProof } from './identity.ts';
 import { EXPANSION_CONCURRENCY, applyMask, applyPairwiseMask, pairwiseSeed, runLimited } from './masks.ts';
 import type {
   AdvertiseKeysMsg,
@@ -75,6 +76,20 @@ export interface SecAggServerSnapshot {
   readonly droppedAt: readonly (readonly [number, SecAggStage])[];
 }
 
+/**
+ * `authorityKey` turns on PKI mode (identity.ts): every AdvertiseKeys must carry a certificate from that
+ * authority and the certified key's signature over its round keys, and no two advertisers may share a
+ * subject. This only keeps a round from going ahead with parties the clients would refuse: the security
+ * comes from the clients, which check their neighbours against their own pinned authority key.
+ */
+export interface SecAggServerOptions {
+  readonly suite?: CryptoSuite;
+  /** The authority's raw 32-byte Ed25519 public key (PKI mode). */
+  readonly authorityKey?: Uint8Array;
+  /** The clock certificates are checked against (default Date.now). */
+  readonly now?: () => number;
+}
+
 export class SecAggServer {
   private stateValue: SecAggServerState = 'advertise-keys';
   /** Who must answer the current stage. */
@@ -100,16 +115,21 @@ export class SecAggServer {
     /** r_S, whose commitment is config.graphCommitment. */
     private readonly graphValue: Uint8Array,
     private readonly suite: CryptoSuite,
+    private readonly pki?: { readonly authorityKey: Uint8Array; readonly now: () => number },
   ) {
     this.expectedSet = new Set(ids);
   }
 
   /** `graphValue` is r_S: 32 secret random bytes whose commitment the config carries. */
-  static async create(config: SecAggConfig, graphValue: Uint8Array, options: { suite?: CryptoSuite } = {}): Promise<SecAggServer> {
+  static async create(config: SecAggConfig, graphValue: Uint8Array, options: SecAggServerOptions = {}): Promise<SecAggServer> {
     const ids = validateConfig(config);
     if (!equalBytes(graphCommitment(config.roundId, graphValue), config.graphCommitment))
       throw new SecAggError('bad-parameters', 'the graph value does not match the config graph commitment');
-    return new SecAggServer(config, ids, Uint8Array.from(graphValue), options.suite ?? (await defaultSuite()));
+    const { authorityKey } = options;
+    if (authorityKey !== undefined && (!(authorityKey instanceof Uint8Array) || isSmallOrderEd25519(authorityKey)))
+      throw new SecAggError('bad-parameters', 'the authority key must be a 32-byte canonical Ed25519 key not of small order');
+    const pki = authorityKey ? { authorityKey: Uint8Array.from(authorityKey), now: options.now ?? Date.now } : undefined;
+    return new SecAggServer(config, ids, Uint8Array.from(graphValue), options.suite ?? (await defaultSuite()), pki);
   }
 
   get state(): SecAggServerState {
@@ -137,7 +157,7 @@ export class SecAggServer {
   }
 
   /** Rebuilds a server from `snapshot()`; the masked inputs are checked like fresh input. */
-  static async restore(s: SecAggServerSnapshot, options: { suite?: CryptoSuite } = {}): Promise<SecAggServer> {
+  static async restore(s: SecAggServerSnapshot, options: SecAggServerOptions = {}): Promise<SecAggServer> {
     if (s?.version !== 2) throw new SecAggError('bad-parameters', 'unknown SecAgg server snapshot version');
     const server = await SecAggServer.create(s.config, s.graphValue, options);
     server.stateValue = s.state;
@@ -243,6 +263,7 @@ export class SecAggServer {
           // The identity (or another small-order point) as a signing key would accept a universal signature.
           throw new SecAggError('malformed-key', `client ${from} advertised an Ed25519 signing key of small order (or not canonically encoded)`, from);
         }
+        if (this.pki) await this.checkIdentity(m);
         this.keys.set(from, m);
         return;
       }
@@ -301,6 +322,39 @@ export class SecAggServer {
       }
     }
     throw new SecAggError('bad-message', `unknown message type ${String((m as { type: unknown }).type)}`);
+  }
+
+  /** PKI mode: a valid certificate and signature over the keys, and a subject no other advertiser holds. */
+  private async checkIdentity(m: AdvertiseKeysMsg): Promise<void> {
+    const { from } = m;
+    let subject: string;
+    let identityKey: Uint8Array;
+    try {
+      ({ subject, publicKey: identityKey } = await verifyIdentityProof(
+        m.identity,
+        this.pki!.authorityKey,
+        this.pki!.now(),
+        this.config.roundId,
+        {
+          id: from,
+          encryptionKey: m.encryptionKey,
+          maskingKey: m.maskingKey,
+          signingKey: m.signingKey,
+          graphContribution: m.graphContribution,
+        },
+        this.suite,
+      ));
+    } catch (e) {
+      if (e instanceof SecAggError) throw new SecAggError(e.code, `client ${from} refused (PKI mode): ${e.message}`, from);
+      throw e;
+    }
+    // Another message from `from` may have been taken while this one was being verified.
+    if (this.keys.has(from)) throw new SecAggError('duplicate', `client ${from} already answered advertise-keys; keeping the first`, from);
+    for (const other of this.keys.values()) {
+      const cert = other.identity?.certificate;
+      if (cert && (cert.subject === subject || equalBytes(cert.publicKey, identityKey)))
+        throw new SecAggError('duplicate', `client ${from} presents the identity ${subject}, which client ${other.from} already advertised with`, from);
+    }
   }
 
   /** Closes the current stage and opens the next (or finishes). */
@@ -376,7 +430,7 @@ export class SecAggServer {
     for (const u of this.u1) {
       const keys: AdvertisedKeys[] = this.neighboursOf(u).map((v) => {
         const k = this.keys.get(v)!;
-        return { id: v, encryptionKey: k.encryptionKey, maskingKey: k.maskingKey, signingKey: k.signingKey };
+        return { id: v, encryptionKey: k.encryptionKey, maskingKey: k.maskingKey, signingKey: k.signingKey, ...(k.identity ? { identity: k.identity } : {}) };
       });
       outgoing.push({ type: 'neighbour-keys', roundId: this.config.roundId, to: u, graphValue: this.graphValue, advertisers, keys });
     }

@@ -12,6 +12,7 @@ import { SecAggServer } from './server.ts';
 import { SECAGG_STAGES, lastMessageBefore, stageCollecting, type DropPoint } from './stages.ts';
 import type { SecAggRequirement } from './params.ts';
 import type { CryptoSuite } from './suite.ts';
+import type { PkiClientOptions } from './identity.ts';
 
 export interface SimulationOptions {
   /** The round's parameters; the graph commitment is made here from `graphValue`. */
@@ -24,6 +25,10 @@ export interface SimulationOptions {
   readonly suite?: CryptoSuite;
   /** What the clients require of (k, t) (SecAggClient.create; default δ = γ = 0.1). */
   readonly requirement?: SecAggRequirement;
+  /** PKI mode (identity.ts): each listed client's identity and pinned authority key (SecAggClient.create's `pki`). */
+  readonly pki?: ReadonlyMap<number, PkiClientOptions>;
+  /** PKI mode on the server: it refuses advertisements without a certificate from this authority. */
+  readonly serverAuthorityKey?: Uint8Array;
 }
 
 export interface StageTiming {
@@ -51,12 +56,12 @@ export async function simulateSecAggRound(opts: SimulationOptions): Promise<Simu
   const graphValue = opts.graphValue ?? freshGraphRandomness();
   const config: SecAggConfig = { ...opts.config, graphCommitment: graphCommitment(opts.config.roundId, graphValue) };
   const drops = opts.drops ?? new Map<number, DropPoint>();
-  const server = await SecAggServer.create(config, graphValue, { suite: opts.suite });
+  const server = await SecAggServer.create(config, graphValue, { suite: opts.suite, authorityKey: opts.serverAuthorityKey });
   const clients = new Map<number, SecAggClient>();
   for (const id of config.clients) {
     const input = opts.inputs.get(id);
     if (!input) throw new SecAggError('bad-parameters', `no input for client ${id}`, id);
-    clients.set(id, await SecAggClient.create(config, id, input, { suite: opts.suite, requirement: opts.requirement }));
+    clients.set(id, await SecAggClient.create(config, id, input, { suite: opts.suite, requirement: opts.requirement, pki: opts.pki?.get(id) }));
   }
   const stopped = new Set<number>();
   const warnings: SecAggError[] = [];

@@ -8,7 +8,7 @@ import { get as httpsGet } from 'node:https';
 import { io, type Socket } from 'socket.io-client';
 import { ClientRuntime, ClientSession, LocalTrainer, socketIoTransport, type ClientIdentity, type IdentityStore, type RuntimeHost } from '@hushfl/client';
 import { CLIENT_NAMESPACE, pack, secaggClientToWire, type Status, type TaskMessage } from '@hushfl/protocol';
-import { lastMessageBefore, type DropPoint, type SecAggClientMessage } from '@hushfl/secagg';
+import { lastMessageBefore, type DropPoint, type PkiClientOptions, type SecAggClientMessage } from '@hushfl/secagg';
 import { decodeShard } from '@hushfl/tasks';
 import { initNodeTf } from './nodeTf.ts';
 
@@ -29,6 +29,8 @@ export interface NodeClientOptions {
   readonly log?: (msg: string) => void;
   /** Accept self-signed TLS certificates (tests). */
   readonly insecureTls?: boolean;
+  /** PKI mode (issue 12 §6): this client's enrolled identity and the pinned authority key (its own configuration). */
+  readonly pki?: PkiClientOptions;
 }
 
 export interface NodeClient {
@@ -160,6 +162,7 @@ export async function connectNodeClient(opts: NodeClientOptions): Promise<NodeCl
             backend,
           ),
           host,
+          opts.pki ? { pki: opts.pki } : {},
         );
       },
       onReady: () => {

@@ -131,6 +131,10 @@ export function App({
           <dl>
             <dt>Round</dt>
             <dd>{s.round ? `${s.round.round + 1} (attempt ${s.round.attempt})` : '—'}</dd>
+            <dt title="Your masked update stays hidden from the coordinator unless 2t − k of your k neighbours collude with it">Secure aggregation</dt>
+            <dd data-testid="secagg-guarantee">
+              {s.round ? `k = ${s.round.secagg.k} of ${s.round.secagg.n} parties, t = ${s.round.secagg.t}; holds against ${s.round.secagg.guarantee}` : '—'}
+            </dd>
             <dt>Stage</dt>
             <dd data-testid="stage">{s.stage ?? (s.selected === false ? 'not selected' : 'waiting')}</dd>
             <dt>Local loss / accuracy</dt>

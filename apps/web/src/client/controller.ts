@@ -4,6 +4,7 @@
  * validation) over the Socket.IO socket, with the identity and shards in IndexedDB. It never trains or
  * encrypts: the two Workers do (training; DDG encoding and SecAgg). State for the UI is a plain object.
  */
+import { describeSecAggGuarantee, secaggGuaranteeOf } from '@hushfl/secagg/params';
 import { io } from 'socket.io-client';
 import type { ClientMetrics, LocalReport } from '@hushfl/client';
 import { ClientSession, socketIoTransport, type SessionHandlers } from '@hushfl/client/session';
@@ -25,7 +26,13 @@ export interface UiState {
   miniClients: number;
   examples: number[];
   run: Status | null;
-  round: { roundId: string; round: number; attempt: number } | null;
+  round: {
+    roundId: string;
+    round: number;
+    attempt: number;
+    /** This round's SecAgg+: n parties, k neighbours, threshold t, and the guarantee the task states (checked by the client Worker). */
+    secagg: { n: number; k: number; t: number; guarantee: string };
+  } | null;
   selected: boolean | null;
   stage: string | null;
   progress: { training: number; encoding: number; upload: number };
@@ -172,7 +179,17 @@ export class ClientController {
       },
       onTask: (task, envelope) => {
         this.set({
-          round: { roundId: task.roundId, round: task.round, attempt: task.attempt },
+          round: {
+            roundId: task.roundId,
+            round: task.round,
+            attempt: task.attempt,
+            secagg: {
+              n: task.secagg.clients.length,
+              k: Math.min(task.secagg.neighbours, task.secagg.clients.length - 1),
+              t: task.secagg.threshold,
+              guarantee: describeSecAggGuarantee(secaggGuaranteeOf(task.secagg)),
+            },
+          },
           selected: true,
           stage: 'Training',
           progress: { training: 0, encoding: 0, upload: 0 },

@@ -10,6 +10,7 @@ import { Chart } from './Chart.tsx';
 import { Join, joinUrl } from './Join.tsx';
 import type { Status } from '@hushfl/protocol';
 // The stage table alone, without the SecAgg crypto code.
+import { describeSecAggGuarantee } from '@hushfl/secagg/params';
 import { SECAGG_STAGE_TABLE } from '@hushfl/secagg/stages';
 
 /** Colours of the stages, by position in the stage table. */
@@ -259,6 +260,20 @@ export function App() {
             <dd>{run && run.ddg.params.localStddev > 0 ? (run.ddg.params.localStddev / run.ddg.params.gamma).toFixed(1) : '—'}</dd>
             <dt>Clip c, d′</dt>
             <dd>{run ? `${run.ddg.params.clip}, ${run.ddg.dimPadded}` : '—'}</dd>
+            <dt title="Secure aggregation hides each update unless 2t − k of a client's k neighbours collude with the coordinator (docs/PRIVACY.md)">
+              SecAgg guarantee
+            </dt>
+            <dd data-testid="secagg-guarantee">{run ? describeSecAggGuarantee(run.secagg.guarantee) : '—'}</dd>
+            <dt title="At the expected parties per round n; the abort bound is liveness: a round aborts when a client keeps fewer than t surviving neighbours">
+              SecAgg k, t (n)
+            </dt>
+            <dd data-testid="secagg-params">
+              {run
+                ? run.secagg.error
+                  ? `none: ${run.secagg.error}`
+                  : `k = ${run.secagg.k}, t = ${run.secagg.t} (n = ${run.secagg.n}${run.secagg.complete ? ', complete graph' : ''}); abort ≤ ${run.secagg.abortProbability!.toPrecision(2)}`
+                : '—'}
+            </dd>
           </dl>
           {budget !== null && (
             <div className="bar-track" title="ε spent against the budget">
