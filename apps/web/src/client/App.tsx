@@ -85,6 +85,22 @@ export function App({
             </dd>
             <dt>Local examples</dt>
             <dd>{s.examples.length ? s.examples.join(' + ') : '—'}</dd>
+            <dt title="PKI mode: an identity certified by an authority you trust (hushfl enroll issue). This tab then signs its round keys and refuses neighbours the authority did not certify.">
+              Identity (PKI)
+            </dt>
+            <dd data-testid="identity">
+              {s.identity ? `${s.identity.subject}, authority ${s.identity.authorityKey.slice(0, 16)}…${s.identity.active ? '' : ' (reload to use)'}` : 'none'}
+              <input
+                type="file"
+                accept="application/json,.json"
+                data-testid="identity-file"
+                aria-label="import an identity file"
+                onChange={(e) => {
+                  const f = e.target.files?.[0];
+                  if (f) void f.text().then((text) => controller.importIdentity(text));
+                }}
+              />
+            </dd>
           </dl>
           <div className="buttons">
             {!started && (

@@ -12,7 +12,7 @@ import { CLIENT_NAMESPACE, type Packed, type Status } from '@hushfl/protocol';
 // The stage table alone: the main thread never needs the SecAgg crypto code.
 import { SECAGG_STAGE_TABLE, stageOpenedBy, stageSpec } from '@hushfl/secagg/stages';
 import { store } from './store.ts';
-import type { FromClientWorker, FromTrainWorker, ToClientWorker, ToTrainWorker } from './workers/messages.ts';
+import type { FromClientWorker, FromTrainWorker, IdentityInfo, ToClientWorker, ToTrainWorker } from './workers/messages.ts';
 
 export type Connection = 'starting' | 'connecting' | 'connected' | 'unreachable' | 'stopped';
 
@@ -43,6 +43,8 @@ export interface UiState {
   notice: { kind: 'info' | 'warn' | 'error'; text: string } | null;
   insecure: boolean;
   resumedRound: string | null;
+  /** PKI mode: the enrolled identity (public parts), once imported. */
+  identity: IdentityInfo | null;
 }
 
 /** Client message type → its step (1-based) among the round's SecAgg uploads. Keyed by strings parsed off the wire. */
@@ -94,6 +96,7 @@ export class ClientController {
       notice: null,
       insecure: typeof window !== 'undefined' && !window.isSecureContext,
       resumedRound: null,
+      identity: null,
     };
   }
 
@@ -280,6 +283,14 @@ export class ClientController {
       case 'metrics':
         this.set({ metrics: m.metrics });
         break;
+      case 'identity':
+        this.set({
+          identity: m.identity,
+          ...(m.identity.active
+            ? {}
+            : { notice: { kind: 'info', text: `Identity ${m.identity.subject} imported: reload the page to take part in PKI mode.` } }),
+        });
+        break;
       case 'error':
         this.set({ notice: { kind: 'error', text: m.message } });
         break;
@@ -305,6 +316,11 @@ export class ClientController {
     }
     if (r.phase === 'failed') patch.notice = { kind: 'error', text: `This client left the round: ${r.error}` };
     this.set(patch);
+  }
+
+  /** PKI mode: hands an identity file (from `hushfl enroll issue`) to the client Worker, which checks and stores it. */
+  importIdentity(text: string): void {
+    this.toClientWorker({ type: 'import-identity', text });
   }
 
   /** Forget me: leave, and delete every trace of this client from the browser. */

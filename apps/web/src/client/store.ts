@@ -6,6 +6,7 @@
  */
 import { openDB, deleteDB, type DBSchema, type IDBPDatabase } from 'idb';
 import type { ClientMetrics, PersistedDpsgdLedger, PersistedRound } from '@hushfl/client';
+import type { IdentityFileJson } from '@hushfl/secagg';
 
 export const DB_NAME = 'hushfl';
 
@@ -18,8 +19,8 @@ export interface Identity {
 
 interface Schema extends DBSchema {
   kv: {
-    key: 'identity' | 'metrics' | 'round' | 'model';
-    value: Identity | ClientMetrics | PersistedRound | { roundId: string; round: number; weights: Uint8Array };
+    key: 'identity' | 'metrics' | 'round' | 'model' | 'pki';
+    value: Identity | ClientMetrics | PersistedRound | { roundId: string; round: number; weights: Uint8Array } | IdentityFileJson;
   };
   shards: { key: number; value: Uint8Array };
   /** Each mini-client's DP-SGD ledger per run, keyed [runId, miniClient] (so ε survives a reload). */
@@ -78,6 +79,15 @@ export const store = {
   },
   async setModel(m: { roundId: string; round: number; weights: Uint8Array }): Promise<void> {
     await (await open()).put('kv', m, 'model');
+  },
+  /** PKI mode: the enrolled identity file the user imported (`hushfl enroll issue`); it holds a secret key. */
+  async pkiIdentity(): Promise<IdentityFileJson | undefined> {
+    return (await (await open()).get('kv', 'pki')) as IdentityFileJson | undefined;
+  },
+  async setPkiIdentity(file: IdentityFileJson | null): Promise<void> {
+    const d = await open();
+    if (file) await d.put('kv', file, 'pki');
+    else await d.delete('kv', 'pki');
   },
   async dpsgdLedgers(): Promise<PersistedDpsgdLedger[]> {
     return (await open()).getAll('dpsgd');

@@ -21,6 +21,7 @@ self.onmessage = (e: MessageEvent<ToClientWorker>) => {
         void logic.onTask(m.packed);
       } else if (m.type === 'secagg') await logic.onSecAgg(m.packed);
       else if (m.type === 'round-end') logic.onRoundEnd(m.payload);
+      else if (m.type === 'import-identity') await logic.importIdentity(m.text);
     })
     .catch((err: Error) => self.postMessage({ type: 'error', message: err.message } satisfies FromClientWorker));
 };

@@ -9,7 +9,19 @@ export type ToClientWorker =
   | { type: 'init'; miniClients: number; trainer: MessagePort; backend: string }
   | { type: 'task'; packed: Packed }
   | { type: 'secagg'; packed: Packed }
-  | { type: 'round-end'; payload: unknown };
+  | { type: 'round-end'; payload: unknown }
+  /** PKI mode: an identity file from `hushfl enroll issue`, as text; used from the next page load. */
+  | { type: 'import-identity'; text: string };
+
+/** The enrolled identity this tab holds (PKI mode), public parts only. */
+export interface IdentityInfo {
+  readonly subject: string;
+  /** The authority's public key (hex), pinned from the identity file the user imported. */
+  readonly authorityKey: string;
+  readonly notAfter: number;
+  /** True when the current runtime signs its round keys with it and checks its neighbours'. */
+  readonly active: boolean;
+}
 
 /** Client worker → page. */
 export type FromClientWorker =
@@ -17,6 +29,7 @@ export type FromClientWorker =
   | { type: 'secagg'; packed: { json: string; bin: ArrayBuffer } }
   | { type: 'report'; report: LocalReport }
   | { type: 'metrics'; metrics: ClientMetrics }
+  | { type: 'identity'; identity: IdentityInfo }
   | { type: 'error'; message: string };
 
 /** Page → train worker. */
