@@ -7,6 +7,7 @@ export * from './messages.ts';
 export { SecAggClient, type ClientStep, type SecAggClientOptions, type SecAggClientState, type SecAggClientSnapshot } from './client.ts';
 export {
   SecAggServer,
+  type Misbehaviour,
   type SecAggResult,
   type ServerStep,
   type SecAggServerOptions,
@@ -52,6 +53,7 @@ export {
 export { neighbourGraph, seededPermutation, type NeighbourGraph } from './graph.ts';
 export { graphCommitment, graphSeedOf, freshGraphRandomness, type GraphContribution } from './graphSeed.ts';
 export { splitSecret, reconstructSecret, encodeShare, decodeShare, SHARE_BYTES, type ShamirShare } from './shamir.ts';
+export { decodeShares, type ShareDecoding } from './reedSolomon.ts';
 export { FIELD_PRIME } from './field.ts';
 export { expandMask, expandWords, hkdfSha256, aesCtrKeystream, aesGcmSeal, aesGcmOpen, sha256 } from './symmetric.ts';
 export { defaultSuite, webCryptoSuite, nobleSuite, type CryptoSuite, type KeyPair } from './suite.ts';

@@ -414,7 +414,85 @@ describe('bad input is refused with a typed error and the round still completes'
     const done = await r.server.advance();
     expect(done.result).toBeUndefined();
     expect(done.error).toMatchObject({ code: 'unrecoverable' });
-    expect(done.error!.message).toMatch(/does not match its commitment/);
+    // n = 5: k = 4, t = 3, so each seed has m = 4 shares, ⌊(m − t)/2⌋ = 0 correctable: the wrong share is
+    // detected (the shares are inconsistent) but cannot be located, so nobody is blamed.
+    expect(done.error!.message).toMatch(/self-mask seed cannot be reconstructed: its 4 shares are inconsistent/);
+    expect(done.misbehaving).toBeUndefined();
+  });
+
+  it('server: with redundancy, a client that flips a bit in every share it reveals is corrected and named', async () => {
+    // n = 9: k = 8, t = 5, so every secret has m = 8 shares and one wrong share per secret is corrected.
+    const r = await stagedRound(9, 16, 16);
+    for (const a of r.advertisements) await r.server.receive(a);
+    let step = await r.server.advance();
+    for (const s of await r.toClients(step.outgoing)) await r.server.receive(s);
+    step = await r.server.advance();
+    // Client 9 drops before its masked input: its mask key must be reconstructed too.
+    for (const s of await r.toClients(step.outgoing.filter((m) => m.to !== 9))) await r.server.receive(s);
+    step = await r.server.advance();
+    expect(step.dropped).toEqual([9]);
+    for (const s of await r.toClients(step.outgoing)) await r.server.receive(s);
+    step = await r.server.advance();
+    const answers = (await r.toClients(step.outgoing)) as Extract<SecAggClientMessage, { type: 'unmask-shares' }>[];
+    const evil = answers.find((a) => a.from === 1)!;
+    expect(evil.maskKeyShares.length).toBe(1);
+    const bad = {
+      ...evil,
+      selfMaskShares: evil.selfMaskShares.map((s) => ({ ...s, share: flip(s.share, 32) })),
+      maskKeyShares: evil.maskKeyShares.map((s) => ({ ...s, share: flip(s.share, 20) })),
+    };
+    expect(await r.server.receive(bad)).toBeNull();
+    for (const a of answers) if (a.from !== 1) expect(await r.server.receive(a)).toBeNull();
+    const done = await r.server.advance();
+    expect(done.error).toBeUndefined();
+    expect(done.state).toBe('done');
+    const survivors = r.ids.filter((id) => id !== 9);
+    expect(done.result!.included).toEqual(survivors);
+    expect(Array.from(done.result!.sum)).toEqual(Array.from(plainSum(r.inputs, survivors, 16, 16)));
+    expect(done.misbehaving).toHaveLength(1);
+    expect(done.misbehaving![0]!.id).toBe(1);
+    expect(done.misbehaving![0]!.reason).toMatch(/client 1 sent wrong unmask shares of client 2's self-mask seed, .*dropped client 9's mask key/);
+  });
+
+  /** n = 9 (k = 8, t = 5, every seed has 8 shares, one error correctable), no dropouts, tampered reveals. */
+  async function unmaskWithTampering(tamper: (a: Extract<SecAggClientMessage, { type: 'unmask-shares' }>) => SecAggClientMessage) {
+    const r = await stagedRound(9, 16, 16);
+    for (const a of r.advertisements) await r.server.receive(a);
+    let step = await r.server.advance();
+    for (let stage = 0; stage < 3; stage++) {
+      for (const s of await r.toClients(step.outgoing)) await r.server.receive(s);
+      step = await r.server.advance();
+    }
+    const answers = (await r.toClients(step.outgoing)) as Extract<SecAggClientMessage, { type: 'unmask-shares' }>[];
+    for (const a of answers) expect(await r.server.receive(tamper(a))).toBeNull();
+    return { r, done: await r.server.advance() };
+  }
+
+  it('server: two liars on every share exceed the redundancy of each seed but not once the proven one is erased', async () => {
+    // Seeds of 3…9 see 2 wrong shares of 8 (too many); the seed of 1 sees only client 2's, of 2 only 1's, so
+    // both are proven, and without their shares every other seed decodes (6 shares, t = 5, none wrong).
+    const { r, done } = await unmaskWithTampering((a) =>
+      a.from <= 2 ? { ...a, selfMaskShares: a.selfMaskShares.map((s) => ({ ...s, share: flip(s.share, 32) })) } : a,
+    );
+    expect(done.error).toBeUndefined();
+    expect(Array.from(done.result!.sum)).toEqual(Array.from(r.expected));
+    expect(done.misbehaving?.map((m) => m.id)).toEqual([1, 2]);
+  });
+
+  it('server: too many liars for the redundancy still abort, naming the liars proven on other secrets', async () => {
+    // Client 1 corrupts every share; clients 2 and 3 only their shares of client 4's seed.
+    const { done } = await unmaskWithTampering((a) =>
+      a.from <= 3 ? { ...a, selfMaskShares: a.selfMaskShares.map((s) => (a.from === 1 || s.of === 4 ? { ...s, share: flip(s.share, 32) } : s)) } : a,
+    );
+    expect(done.result).toBeUndefined();
+    expect(done.state).toBe('aborted');
+    expect(done.error).toMatchObject({ code: 'unrecoverable', clientId: 4 });
+    // Client 1 is proven a liar on the other seeds; without its share client 4's seed has 7 shares, 2 wrong,
+    // one correctable: the round aborts, naming the proven liar (2 and 3 are only suspects, not named).
+    expect(done.error!.message).toMatch(
+      /client 4's self-mask seed cannot be reconstructed: its 7 shares without the shares of proven liars 1 are inconsistent.*proven to have sent wrong shares: 1$/,
+    );
+    expect(done.misbehaving?.map((m) => m.id)).toEqual([1]);
   });
 
   it('refuses bad configurations and inputs up front', async () => {

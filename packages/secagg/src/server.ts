@@ -6,6 +6,8 @@
  * messages that open the next one. After Unmasking it outputs the sum of exactly the clients whose masked
  * input it accepted (U3), or aborts with an error naming a client whose secret cannot be recovered.
  * It never outputs a wrong sum: reconstructed seeds are checked against commitments and advertised keys.
+ * Each secret is decoded from all its shares with an error-correcting decoder (reedSolomon.ts), so up to
+ * ⌊(m − t)/2⌋ wrong shares per secret are corrected and their senders reported (`ServerStep.misbehaving`).
  */
 import { consistencyMessage, validateConfig } from './context.ts';
 import { SecAggError } from './errors.ts';
@@ -24,7 +26,9 @@ import type {
   UnmaskRequestMsg,
   UnmaskSharesMsg,
 } from './messages.ts';
-import { decodeShare, reconstructSecret, type ShamirShare } from './shamir.ts';
+import { bigIntToBytes } from './field.ts';
+import { decodeShares } from './reedSolomon.ts';
+import { decodeShare, type ShamirShare } from './shamir.ts';
 import { SHARE_BOX_BYTES } from './shareBox.ts';
 import { STAGE_MESSAGE } from './stages.ts';
 import { isSmallOrderEd25519, isSmallOrderX25519 } from './smallOrder.ts';
@@ -50,6 +54,19 @@ export interface ServerStep {
   readonly result?: SecAggResult;
   /** Why the round aborted. */
   readonly error?: SecAggError;
+  /**
+   * Parties proven to have sent wrong unmask shares (Unmasking only; absent when nobody was caught): the
+   * secret was decoded from all shares received (reedSolomon.ts) and verified against its commitment or
+   * advertised key, and these parties' shares disagree with it. Certain, not suspected: a decoding that does
+   * not verify blames nobody. Present on a completed round (their shares were corrected) and on an aborted one.
+   */
+  readonly misbehaving?: readonly Misbehaviour[];
+}
+
+/** One party caught misbehaving, with a human-readable reason naming the secrets it lied about. */
+export interface Misbehaviour {
+  readonly id: number;
+  readonly reason: string;
 }
 
 /**
@@ -520,35 +537,31 @@ export class SecAggServer {
     const survivors = [...this.u3].sort((a, b) => a - b);
     const droppedSharers = [...this.u2].filter((v) => !this.u3.has(v) && this.liveNeighbours(v, this.u3).length > 0).sort((a, b) => a - b);
 
-    // Reconstruct every secret first: abort before any work if one is missing or inconsistent.
-    const selfSeeds = new Map<number, Uint8Array>();
-    for (const v of survivors) {
-      const shares = selfShares.get(v) ?? [];
-      if (shares.length < t)
-        throw new SecAggError('unrecoverable', `cannot unmask client ${v}: ${shares.length} of the t=${t} shares of its self-mask seed arrived`, v);
-      const seed = reconstructSecret(shares, t);
-      const commitment = this.shareMsgs.get(v)!.selfMaskCommitment;
-      if (!equalBytes(sha256(seed), commitment)) {
-        throw new SecAggError('unrecoverable', `client ${v}'s reconstructed self-mask seed does not match its commitment: a neighbour sent a bad share`, v);
-      }
-      selfSeeds.set(v, seed);
-    }
-    const maskKeys = new Map<number, Uint8Array>();
-    for (const v of droppedSharers) {
-      const shares = keyShares.get(v) ?? [];
-      if (shares.length < t)
-        throw new SecAggError('unrecoverable', `cannot unmask dropped client ${v}: ${shares.length} of the t=${t} shares of its mask key arrived`, v);
-      const key = reconstructSecret(shares, t);
-      const pub = await this.suite.x25519PublicFromPrivate(key);
-      if (!equalBytes(pub, this.keys.get(v)!.maskingKey)) {
-        throw new SecAggError(
-          'unrecoverable',
-          `dropped client ${v}'s reconstructed mask key does not match its advertised key: a neighbour sent a bad share`,
+    // Reconstruct every secret first: abort before any work if one is missing or cannot be verified.
+    const needs: SecretNeed[] = [
+      ...survivors.map((v): SecretNeed => {
+        const commitment = this.shareMsgs.get(v)!.selfMaskCommitment;
+        return { v, what: 'self-mask seed', shares: selfShares.get(v) ?? [], verify: async (seed) => equalBytes(sha256(seed), commitment) };
+      }),
+      ...droppedSharers.map((v): SecretNeed => {
+        const advertised = this.keys.get(v)!.maskingKey;
+        return {
           v,
-        );
-      }
-      maskKeys.set(v, key);
+          what: 'mask key',
+          dropped: true,
+          shares: keyShares.get(v) ?? [],
+          verify: async (key) => equalBytes(await this.suite.x25519PublicFromPrivate(key), advertised),
+        };
+      }),
+    ];
+    const recovered = await recoverSecrets(needs, t);
+    const misbehaving = recovered.misbehaving.length > 0 ? { misbehaving: recovered.misbehaving } : {};
+    if (recovered.error) {
+      this.stateValue = 'aborted';
+      return { outgoing: [], dropped, state: 'aborted', error: recovered.error, ...misbehaving };
     }
+    const selfSeeds = new Map(survivors.map((v) => [v, recovered.secrets.get(v)!]));
+    const maskKeys = new Map(droppedSharers.map((v) => [v, recovered.secrets.get(v)!]));
 
     // Σ y_u − Σ PRG(b_u) − Σ_{v dropped, w ∈ N(v) ∩ U3} p_{w,v}
     const sum = new Uint32Array(dim);
@@ -565,8 +578,97 @@ export class SecAggServer {
     }
     await runLimited(jobs, EXPANSION_CONCURRENCY);
     this.stateValue = 'done';
-    return { outgoing: [], dropped, state: 'done', result: { sum, included: survivors } };
+    return { outgoing: [], dropped, state: 'done', result: { sum, included: survivors }, ...misbehaving };
   }
+}
+
+/** One secret the unmasking needs: all shares received of it, and its independent check. */
+interface SecretNeed {
+  readonly v: number;
+  readonly what: 'self-mask seed' | 'mask key';
+  /** A dropped client's secret (named so in messages). */
+  readonly dropped?: boolean;
+  readonly shares: readonly ShamirShare[];
+  /** Whether a 32-byte candidate is the secret: SHA-256 commitment of b_v, or X25519(s_v^SK) = advertised key. */
+  readonly verify: (secret: Uint8Array) => Promise<boolean>;
+}
+
+/**
+ * Decodes every needed secret from all its shares, correcting up to ⌊(m − t)/2⌋ wrong ones (Gao's decoder,
+ * reedSolomon.ts), and accepts a decoding only if it verifies; the holders whose shares disagree with a
+ * verified secret are proven liars. Secrets that do not verify are retried without the shares of proven
+ * liars (an erasure costs half an error), until nothing changes. Returns the secrets, or the error for the
+ * first secret (in the order given) that still fails, and the liars either way.
+ */
+async function recoverSecrets(
+  needs: readonly SecretNeed[],
+  t: number,
+): Promise<{ secrets: Map<number, Uint8Array>; misbehaving: Misbehaviour[]; error?: SecAggError }> {
+  const secrets = new Map<number, Uint8Array>();
+  const liedAbout = new Map<number, string[]>();
+  const failures = new Map<number, SecAggError>();
+  const label = (n: SecretNeed) => `${n.dropped ? 'dropped ' : ''}client ${n.v}'s ${n.what}`;
+  const attempt = async (n: SecretNeed, shares: readonly ShamirShare[], excluded: readonly number[]): Promise<boolean> => {
+    const without = excluded.length > 0 ? ` without the shares of proven liars ${excluded.join(', ')}` : '';
+    if (shares.length < t) {
+      const what = `${n.dropped ? 'dropped ' : ''}client ${n.v}: ${shares.length} of the t=${t} shares of its ${n.what}`;
+      failures.set(n.v, new SecAggError('unrecoverable', `cannot unmask ${what} arrived${without}`, n.v));
+      return false;
+    }
+    const d = decodeShares(shares, t);
+    if (!d.ok) {
+      failures.set(
+        n.v,
+        new SecAggError(
+          'unrecoverable',
+          `${label(n)} cannot be reconstructed: its ${shares.length} shares${without} are inconsistent, more than the ${d.correctable} wrong one(s) the threshold t=${t} lets us correct: a neighbour sent a bad share`,
+          n.v,
+        ),
+      );
+      return false;
+    }
+    const secret = d.secret < 1n << 256n ? bigIntToBytes(d.secret, 32) : undefined;
+    if (!secret || !(await n.verify(secret))) {
+      const check = n.what === 'mask key' ? 'its advertised key' : 'its commitment';
+      failures.set(
+        n.v,
+        new SecAggError(
+          'unrecoverable',
+          `${label(n)} reconstructed from ${shares.length} shares${without} does not match ${check}: a neighbour sent a bad share (more than ${d.correctable} of them are wrong)`,
+          n.v,
+        ),
+      );
+      return false;
+    }
+    secrets.set(n.v, secret);
+    failures.delete(n.v);
+    for (const x of d.wrong) pushTo(liedAbout, x, `${label(n)}`);
+    return true;
+  };
+  for (const n of needs) await attempt(n, n.shares, []);
+  // Retry the failures without the shares of liars proven on other secrets, while that proves new ones.
+  for (let progress = true; progress && failures.size > 0; ) {
+    progress = false;
+    for (const n of needs) {
+      if (secrets.has(n.v)) continue;
+      const excluded = n.shares.filter((s) => liedAbout.has(s.x)).map((s) => s.x);
+      if (excluded.length === 0) continue;
+      const ok = await attempt(
+        n,
+        n.shares.filter((s) => !liedAbout.has(s.x)),
+        excluded.sort((a, b) => a - b),
+      );
+      progress ||= ok;
+    }
+  }
+  const misbehaving = [...liedAbout]
+    .sort(([a], [b]) => a - b)
+    .map(([id, about]) => ({ id, reason: `client ${id} sent wrong unmask shares of ${about.join(', ')}` }));
+  const first = needs.find((n) => failures.has(n.v));
+  if (!first) return { secrets, misbehaving };
+  const base = failures.get(first.v)!;
+  const named = misbehaving.length > 0 ? `; proven to have sent wrong shares: ${misbehaving.map((m) => m.id).join(', ')}` : '';
+  return { secrets, misbehaving, error: new SecAggError(base.code, base.message + named, first.v) };
 }
 
 function pushTo<K, V>(m: Map<K, V[]>, k: K, v: V): void {
