@@ -12,7 +12,7 @@ import { nextPowerOfTwo } from '@hushfl/ddp';
 import { initNodeTf } from '@hushfl/node';
 import { modelDimension } from '@hushfl/tasks';
 import type { RunConfig } from '@hushfl/protocol';
-import { randomToken } from './auth.ts';
+import { checkOperatorToken, randomToken } from './auth.ts';
 import { clientGatewayPlugin } from './gateway.ts';
 import { joinUrls } from './joinUrls.ts';
 import { operatorApiPlugin } from './operatorApi.ts';
@@ -56,6 +56,10 @@ export async function createCoordinator(options: CoordinatorOptions = {}): Promi
   const dataDir = resolve(options.dataDir ?? 'data');
   const host = options.host ?? '127.0.0.1';
   const operatorToken = options.operatorToken ?? process.env.HUSHFL_OPERATOR_TOKEN ?? randomToken(24);
+  checkOperatorToken(
+    operatorToken,
+    options.operatorToken !== undefined ? '--operator-token' : process.env.HUSHFL_OPERATOR_TOKEN !== undefined ? '$HUSHFL_OPERATOR_TOKEN' : 'operator token',
+  );
   const tls = options.tls ? { cert: readFileSync(options.tls.cert), key: readFileSync(options.tls.key) } : undefined;
   await initNodeTf();
   const app = Fastify({

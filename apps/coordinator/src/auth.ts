@@ -5,6 +5,33 @@ export function randomToken(bytes: number): string {
   return Buffer.from(globalThis.crypto.getRandomValues(new Uint8Array(bytes))).toString('base64url');
 }
 
+/** The fewest bits of entropy an operator token may carry (issue 13 §4): 128, as randomToken(16) gives. */
+export const MIN_OPERATOR_TOKEN_BITS = 128;
+
+/**
+ * An upper estimate of a token's entropy: its length times log2 of the alphabet its character classes span
+ * (lower, upper, digits, '-' and '_', anything else as 32 symbols). It is generous (it cannot tell a random
+ * token from a word), so it only refuses what is certainly too weak: empty, short, or one small class.
+ */
+export function tokenEntropyBits(token: string): number {
+  let alphabet = 0;
+  if (/[a-z]/.test(token)) alphabet += 26;
+  if (/[A-Z]/.test(token)) alphabet += 26;
+  if (/[0-9]/.test(token)) alphabet += 10;
+  if (/[-_]/.test(token)) alphabet += 2;
+  if (/[^A-Za-z0-9_-]/.test(token)) alphabet += 32;
+  return alphabet > 1 ? token.length * Math.log2(alphabet) : 0;
+}
+
+/** Refuses an operator token weaker than MIN_OPERATOR_TOKEN_BITS, naming where it came from. */
+export function checkOperatorToken(token: string, source: string): void {
+  const bits = tokenEntropyBits(token);
+  if (bits < MIN_OPERATOR_TOKEN_BITS)
+    throw new RangeError(
+      `${source}: the operator token has at most ${Math.floor(bits)} bits of entropy, fewer than ${MIN_OPERATOR_TOKEN_BITS} (an empty token would open the operator API to anyone); use at least 22 random base64url characters, or leave it unset for a random one`,
+    );
+}
+
 export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
