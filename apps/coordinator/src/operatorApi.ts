@@ -95,7 +95,7 @@ export async function operatorApiPlugin(app: FastifyInstance, o: OperatorApiOpti
   };
   const notFound = (reply: FastifyReply, what: string) => reply.code(404).send({ error: `${what} not found` });
 
-  route(app, operatorRoutes.health, async () => ({ ok: true as const, clientsConnected: manager.connectedCount, activeRun: manager.activeRunId() }));
+  route(app, operatorRoutes.health, async () => ({ ok: true as const }));
 
   app.register(async (ops) => {
     ops.addHook('onRequest', guard);

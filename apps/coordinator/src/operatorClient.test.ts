@@ -146,7 +146,7 @@ async function refusal(p: Promise<unknown>): Promise<ApiError> {
 describe('operator client against the operator plugin', () => {
   it('reads status, health, join URLs, runs and rounds as the contract types them', async () => {
     const { client } = await setup();
-    expect(await client.health()).toEqual({ ok: true, clientsConnected: 1, activeRun: null });
+    expect(await client.health()).toEqual({ ok: true });
     expect((await client.status()).state).toBe('idle');
     expect(await client.joinUrls()).toEqual({ urls: ['https://192.168.1.5:8443/'] });
     expect(await client.runs()).toEqual([]);

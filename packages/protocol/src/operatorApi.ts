@@ -32,7 +32,8 @@ export const apiErrorSchema = z.object({
 });
 export type ApiErrorBody = z.infer<typeof apiErrorSchema>;
 
-export const healthSchema = z.object({ ok: z.literal(true), clientsConnected: z.number().int(), activeRun: z.string().nullable() });
+/** Liveness only: it needs no token, so it says nothing about clients or runs (those are in GET /api/status). */
+export const healthSchema = z.object({ ok: z.literal(true) });
 
 export const joinUrlsSchema = z.object({ urls: z.array(z.string()) });
 
