@@ -9,18 +9,23 @@ export function randomToken(bytes: number): string {
 export const MIN_OPERATOR_TOKEN_BITS = 128;
 
 /**
- * An upper estimate of a token's entropy: its length times log2 of the alphabet its character classes span
- * (lower, upper, digits, '-' and '_', anything else as 32 symbols). It is generous (it cannot tell a random
- * token from a word), so it only refuses what is certainly too weak: empty, short, or one small class.
+ * An upper estimate of a token's entropy: its length times log2 of the smallest usual alphabet that holds it
+ * (digits 10, hex 16, one-case alphanumerics 36, base64url 64, else printable ASCII 95). It is generous (it
+ * cannot tell a random token from a word), so it only refuses what is certainly too weak; a random
+ * base64url token of 22 characters (randomToken(16)) passes unless it happens to use one case only.
  */
 export function tokenEntropyBits(token: string): number {
-  let alphabet = 0;
-  if (/[a-z]/.test(token)) alphabet += 26;
-  if (/[A-Z]/.test(token)) alphabet += 26;
-  if (/[0-9]/.test(token)) alphabet += 10;
-  if (/[-_]/.test(token)) alphabet += 2;
-  if (/[^A-Za-z0-9_-]/.test(token)) alphabet += 32;
-  return alphabet > 1 ? token.length * Math.log2(alphabet) : 0;
+  if (token.length === 0) return 0;
+  const alphabet = /^[0-9]+$/.test(token)
+    ? 10
+    : /^[0-9a-f]+$/.test(token) || /^[0-9A-F]+$/.test(token)
+      ? 16
+      : /^[0-9a-z]+$/.test(token) || /^[0-9A-Z]+$/.test(token)
+        ? 36
+        : /^[A-Za-z0-9_-]+$/.test(token)
+          ? 64
+          : 95;
+  return token.length * Math.log2(alphabet);
 }
 
 /** Refuses an operator token weaker than MIN_OPERATOR_TOKEN_BITS, naming where it came from. */
