@@ -50,7 +50,7 @@ export const startCommand: Command<typeof flags> = {
             `  operator dashboard    ${c.url}/dashboard`,
             `  operator token        ${c.operatorToken}`,
             `  active run            ${info.run ?? 'none (POST a config to /api/runs, or restart with --config)'}`,
-            `  simulate Node clients npm run hushfl -- simulate --url ${c.url} --token ${c.operatorToken} --clients 10 --rounds 5 --max-colluders 1`,
+            `  simulate Node clients npm run hushfl -- simulate --url ${c.url} --token=${c.operatorToken} --clients 10 --rounds 5 --max-colluders 1`,
             ...c.warnings.map((w) => `  warning: ${w}`),
             '',
           ].join('\n'),
