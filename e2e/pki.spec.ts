@@ -6,22 +6,14 @@
  */
 import { expect, test } from '@playwright/test';
 import { connectNodeClient, type NodeClient } from '@hushfl/node';
-import { certificateToJson, defaultSuite, issueCertificate, toHex, type IdentityFileJson, type KeyPair, type PkiClientOptions } from '@hushfl/secagg';
+import { defaultSuite, identityFileOf, issueCertificate, type IdentityFileJson, type KeyPair, type PkiClientOptions } from '@hushfl/secagg';
 import { startCoordinator } from './support/coordinator.ts';
 
 async function enrol(authority: KeyPair, subject: string): Promise<{ file: IdentityFileJson; pki: PkiClientOptions }> {
   const suite = await defaultSuite();
   const identity = await suite.ed25519KeyPair();
   const certificate = await issueCertificate(authority, { subject, publicKey: identity.publicKey, notAfter: Date.now() + 86_400_000 }, suite);
-  const file: IdentityFileJson = {
-    kind: 'hushfl-identity',
-    version: 1,
-    subject,
-    publicKey: toHex(identity.publicKey),
-    privateKey: toHex(identity.privateKey),
-    certificate: certificateToJson(certificate),
-    authorityKey: toHex(authority.publicKey),
-  };
+  const file = identityFileOf(identity, certificate, authority.publicKey);
   return { file, pki: { authorityKey: authority.publicKey, identity: { privateKey: identity.privateKey, certificate } } };
 }
 

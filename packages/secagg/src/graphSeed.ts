@@ -13,23 +13,13 @@
  * were shown different lists never reveal shares for each other.
  */
 import { SecAggError } from './errors.ts';
-import { sha256, utf8 } from './symmetric.ts';
+import { concatBytes, sha256, utf8 } from './symmetric.ts';
 
 const V = 'hushfl/secagg/v1';
 
 export interface GraphContribution {
   readonly id: number;
   readonly contribution: Uint8Array;
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 function check32(b: unknown, what: string, clientId?: number): asserts b is Uint8Array {
@@ -39,7 +29,7 @@ function check32(b: unknown, what: string, clientId?: number): asserts b is Uint
 /** H(r_S), bound to the round: what the task carries. */
 export function graphCommitment(roundId: string, value: Uint8Array): Uint8Array {
   check32(value, 'the graph value');
-  return sha256(concat([utf8(`${V}/graph-commitment|round=${roundId}|`), value]));
+  return sha256(concatBytes([utf8(`${V}/graph-commitment|round=${roundId}|`), value]));
 }
 
 /**
@@ -59,7 +49,7 @@ export function graphSeedOf(roundId: string, value: Uint8Array, advertisers: rea
     new DataView(id.buffer).setUint32(0, a.id);
     parts.push(id, a.contribution);
   }
-  return sha256(concat(parts));
+  return sha256(concatBytes(parts));
 }
 
 /** A fresh contribution r_u (or value r_S) from the platform's CSPRNG. */

@@ -18,7 +18,7 @@
 import { SecAggError } from './errors.ts';
 import { isSmallOrderEd25519 } from './smallOrder.ts';
 import { defaultSuite, type CryptoSuite, type KeyPair } from './suite.ts';
-import { utf8 } from './symmetric.ts';
+import { concatBytes, utf8 } from './symmetric.ts';
 
 const V = 'hushfl/secagg/v1';
 const CERTIFICATE_DOMAIN = `${V}/certificate|`;
@@ -71,16 +71,6 @@ export interface PkiClientOptions {
   readonly now?: () => number;
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 function u32(n: number): Uint8Array {
   const b = new Uint8Array(4);
   new DataView(b.buffer).setUint32(0, n);
@@ -95,7 +85,7 @@ function u64(n: number): Uint8Array {
 
 /** domain ‖ (u32 length ‖ bytes) for each field. */
 function encode(domain: string, fields: readonly Uint8Array[]): Uint8Array {
-  return concat([utf8(domain), ...fields.flatMap((f) => [u32(f.length), f])]);
+  return concatBytes([utf8(domain), ...fields.flatMap((f) => [u32(f.length), f])]);
 }
 
 function fail(code: SecAggError['code'], text: string): never {
@@ -268,6 +258,19 @@ export interface IdentityFileJson {
   readonly certificate: CertificateJson;
   /** The issuing authority's public key (informational: a client pins its own copy). */
   readonly authorityKey: string;
+}
+
+/** The identity file `hushfl enroll issue` writes, for an identity key pair and the authority's certificate on it. */
+export function identityFileOf(identity: KeyPair, certificate: Certificate, authorityKey: Uint8Array): IdentityFileJson {
+  return {
+    kind: 'hushfl-identity',
+    version: 1,
+    subject: certificate.subject,
+    publicKey: toHex(identity.publicKey),
+    privateKey: toHex(identity.privateKey),
+    certificate: certificateToJson(certificate),
+    authorityKey: toHex(authorityKey),
+  };
 }
 
 /** Reads an identity file: the identity private key and its certificate, checked to belong together in shape. */

@@ -28,6 +28,7 @@ export {
   certificateToJson,
   certificateFromJson,
   identityFromJson,
+  identityFileOf,
   toHex,
   fromHex,
   type Certificate,

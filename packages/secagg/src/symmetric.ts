@@ -26,6 +26,17 @@ export function hkdfSha256(ikm: Uint8Array, info: Uint8Array, length: number, sa
   return hkdf(nobleSha256, ikm, salt, info, length);
 }
 
+/** The byte strings one after another (for hashed and signed encodings). */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
 export function sha256(data: Uint8Array): Uint8Array {
   return nobleSha256(data);
 }

@@ -11,17 +11,7 @@
  * Both print only public parts (with --json as JSON); the private keys stay in the files.
  */
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
-import {
-  CERTIFICATE_SUBJECT,
-  SecAggError,
-  certificateToJson,
-  defaultSuite,
-  fromHex,
-  issueCertificate,
-  toHex,
-  type IdentityFileJson,
-  type KeyPair,
-} from '@hushfl/secagg';
+import { CERTIFICATE_SUBJECT, SecAggError, identityFileOf, defaultSuite, fromHex, issueCertificate, toHex, type KeyPair } from '@hushfl/secagg';
 import { UsageError, type FlagSpecs } from '../args.ts';
 import type { Command } from '../command.ts';
 
@@ -110,15 +100,7 @@ export const enrollIssueCommand: Command<typeof issueFlags> = {
       if (e instanceof SecAggError) throw new Error(`--authority ${f.authority}: ${e.message}`);
       throw e;
     }
-    const file: IdentityFileJson = {
-      kind: 'hushfl-identity',
-      version: 1,
-      subject,
-      publicKey: toHex(identity.publicKey),
-      privateKey: toHex(identity.privateKey),
-      certificate: certificateToJson(certificate),
-      authorityKey: toHex(authority.publicKey),
-    };
+    const file = identityFileOf(identity, certificate, authority.publicKey);
     const out = f.out!;
     writeSecret(out, file, f.force);
     const expires = new Date(notAfter).toISOString();

@@ -5,7 +5,7 @@
 import 'fake-indexeddb/auto';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Trainer } from '@hushfl/client';
-import { certificateToJson, defaultSuite, issueCertificate, toHex, type IdentityFileJson } from '@hushfl/secagg';
+import { defaultSuite, identityFileOf, issueCertificate, type IdentityFileJson } from '@hushfl/secagg';
 import { store } from '../store.ts';
 import { ClientWorkerLogic } from './clientWorker.ts';
 import type { FromClientWorker } from './messages.ts';
@@ -17,15 +17,7 @@ async function identityFile(notAfter = Date.now() + 86_400_000): Promise<Identit
   const authority = await suite.ed25519KeyPair();
   const identity = await suite.ed25519KeyPair();
   const certificate = await issueCertificate(authority, { subject: 'tab-7', publicKey: identity.publicKey, notAfter }, suite);
-  return {
-    kind: 'hushfl-identity',
-    version: 1,
-    subject: 'tab-7',
-    publicKey: toHex(identity.publicKey),
-    privateKey: toHex(identity.privateKey),
-    certificate: certificateToJson(certificate),
-    authorityKey: toHex(authority.publicKey),
-  };
+  return identityFileOf(identity, certificate, authority.publicKey);
 }
 
 afterEach(() => store.forget());
