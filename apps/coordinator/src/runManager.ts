@@ -9,7 +9,7 @@ import { EventEmitter } from 'node:events';
 import { cryptoRandomWords, type RandomWords } from '@hushfl/ddp';
 import { planDdg, type RoundSummary as EngineRoundSummary, type RunCommand, RunEngine, type RunEvent, type RunNotice, type RunSetup } from '@hushfl/engine';
 import { loadMnistPool } from '@hushfl/node';
-import type { Report, RunConfig, Status } from '@hushfl/protocol';
+import { taskSchema, type Report, type RunConfig, type Status } from '@hushfl/protocol';
 import type { SecAggClientMessage } from '@hushfl/secagg';
 import { MnistTask } from '@hushfl/tasks';
 import { ModelEvaluator } from './evaluation.ts';
@@ -40,14 +40,8 @@ export type CoordinatorEvent =
 /** A finished round as in-process observers see it (the engine's summary, plus the released mean). */
 export type RoundSummary = Extract<CoordinatorEvent, { type: 'round' }>;
 
-const DEFAULT_TASK: RunConfig['task'] = {
-  name: 'mnist',
-  model: { kind: 'mlp', hidden: [64] },
-  partition: { kind: 'iid' },
-  shards: 100,
-  testExamples: 1000,
-  seed: 1,
-};
+/** The task clients train on while no run is active: the config's defaults (one source: the schema). */
+const DEFAULT_TASK: RunConfig['task'] = taskSchema.parse({});
 
 interface ActiveRun {
   readonly engine: RunEngine;
@@ -78,8 +72,6 @@ export class RunManager extends EventEmitter {
   private emitEvent(e: CoordinatorEvent): void {
     this.emit('event', e);
   }
-
-  // ---------------------------------------------------------------- clients
 
   clientConnected(c: ClientConnection): void {
     this.roster.set(c.clientId, c);
@@ -129,8 +121,6 @@ export class RunManager extends EventEmitter {
   status(clientId?: string): Status {
     return this.active ? this.active.engine.status(clientId) : lastRunStatus(this.store, this.roster.size);
   }
-
-  // ---------------------------------------------------------------- runs
 
   /** Starts a run from a validated config. One run is active at a time. */
   async createRun(config: RunConfig): Promise<string> {
@@ -215,8 +205,6 @@ export class RunManager extends EventEmitter {
     const c = this.store.latestCheckpoint(runId);
     return c && { round: c.round, weights: c.weights };
   }
-
-  // ---------------------------------------------------------------- the engine's commands
 
   /** One engine step, in arrival order; its commands are carried out before the next step. Failures are logged and rethrown. */
   private dispatch(event: RunEvent): Promise<RunCommand[]> {
