@@ -2,6 +2,7 @@
  * The client page in real Chromium against a real coordinator: it completes rounds together with Node clients
  * started by `hushfl simulate --url`, its main thread stays responsive while the Workers train, encode and
  * mask, it is cross-origin isolated, and its identity lives in IndexedDB across reloads until "Forget me".
+ * Under the coordinator's Content Security Policy, the pages of these tests log no violation.
  */
 import { expect, test } from '@playwright/test';
 import { spawn } from 'node:child_process';
@@ -9,6 +10,17 @@ import { fileURLToPath } from 'node:url';
 import { LONG_TASK_PROBE, OPERATOR_TOKEN, startCoordinator } from './support/coordinator.ts';
 
 const hushfl = fileURLToPath(new URL('../apps/cli/bin/hushfl.mjs', import.meta.url));
+
+// Chromium logs what the policy blocks in the page to its console. A Worker's blocked loads do not reach
+// Playwright's console; a Worker denied what it needs (WASM, its blob: pthreads) fails the round instead.
+let cspViolations: string[] = [];
+test.beforeEach(({ page }) => {
+  cspViolations = [];
+  page.on('console', (m) => {
+    if (/Content Security Policy/i.test(m.text())) cspViolations.push(`${m.worker() ? `worker ${m.worker()!.url()}` : 'page'}: ${m.text()}`);
+  });
+});
+test.afterEach(() => expect(cspViolations).toEqual([]));
 
 function simulate(url: string, clients: number, rounds: number): Promise<{ code: number; out: string; err: string }> {
   const child = spawn(

@@ -9,7 +9,8 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
-type Kind = 'number' | 'int' | 'string' | 'bool';
+/** `list`: a string flag that may repeat, each value also split at commas (`--x a --x b,c` is [a, b, c]). */
+type Kind = 'number' | 'int' | 'string' | 'bool' | 'list';
 
 export interface FlagSpec {
   readonly kind: Kind;
@@ -24,7 +25,13 @@ export interface FlagSpec {
 export type FlagSpecs = Record<string, FlagSpec>;
 
 export type ParsedFlags<S extends FlagSpecs> = {
-  [K in keyof S]: S[K]['kind'] extends 'bool' ? boolean : S[K]['kind'] extends 'string' ? string | undefined : number | undefined;
+  [K in keyof S]: S[K]['kind'] extends 'bool'
+    ? boolean
+    : S[K]['kind'] extends 'string'
+      ? string | undefined
+      : S[K]['kind'] extends 'list'
+        ? string[]
+        : number | undefined;
 };
 
 export const positive = { range: '> 0', ok: (v: number) => v > 0 } as const;
@@ -36,8 +43,9 @@ export const dimension = { range: 'in [1, 2^30]', ok: (v: number) => v >= 1 && v
 
 /** Parses argv against the specs; throws UsageError with a one-line message on any problem. */
 export function parseFlags<S extends FlagSpecs>(argv: string[], specs: S): ParsedFlags<S> {
-  const options: Record<string, { type: 'string' | 'boolean' }> = {};
-  for (const [name, spec] of Object.entries(specs)) options[name] = { type: spec.kind === 'bool' ? 'boolean' : 'string' };
+  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = {};
+  for (const [name, spec] of Object.entries(specs))
+    options[name] = { type: spec.kind === 'bool' ? 'boolean' : 'string', ...(spec.kind === 'list' ? { multiple: true } : {}) };
   // `--clip -1` would read as two flags; join a negative-looking value to its flag so the range check names it.
   const args: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -49,7 +57,7 @@ export function parseFlags<S extends FlagSpecs>(argv: string[], specs: S): Parse
       i++;
     } else args.push(a);
   }
-  let values: Record<string, string | boolean | undefined>;
+  let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
   try {
     ({ values } = parseArgs({ args, options, strict: true, allowPositionals: false }));
   } catch (e) {
@@ -58,6 +66,13 @@ export function parseFlags<S extends FlagSpecs>(argv: string[], specs: S): Parse
   const out: Record<string, unknown> = {};
   for (const [name, spec] of Object.entries(specs)) {
     const raw = values[name];
+    if (spec.kind === 'list') {
+      const items = ((raw ?? []) as string[]).flatMap((v) => v.split(',')).map((v) => v.trim());
+      if (items.some((v) => v === '')) throw new UsageError(`--${name} has an empty value (${spec.help})`);
+      if (spec.required && !items.length) throw new UsageError(`--${name} is required (${spec.help})`);
+      out[name] = items;
+      continue;
+    }
     if (raw === undefined) {
       if (spec.required) throw new UsageError(`--${name} is required (${spec.help}${spec.range ? `, ${spec.range}` : ''})`);
       out[name] = spec.kind === 'bool' ? false : undefined;

@@ -12,6 +12,7 @@ import { sampleDgaussCommand } from './commands/sample.ts';
 import { secaggParamsCommand } from './commands/secaggParams.ts';
 import { secaggSimCommand } from './commands/secaggSim.ts';
 import { experimentUtilityCommand } from './commands/experiment.ts';
+import { inviteCommand } from './commands/invite.ts';
 import { simulateCommand } from './commands/simulate.ts';
 import { startCommand } from './commands/start.ts';
 import { printJson, processIO, type CliIO } from './io.ts';
@@ -29,6 +30,7 @@ const commands: Command<any>[] = [
   experimentUtilityCommand,
   enrollAuthorityCommand,
   enrollIssueCommand,
+  inviteCommand,
 ];
 
 function usage(): string {

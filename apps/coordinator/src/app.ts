@@ -14,10 +14,13 @@ import { modelDimension } from '@hushfl/tasks';
 import type { RunConfig } from '@hushfl/protocol';
 import { checkOperatorToken, randomToken } from './auth.ts';
 import { clientGatewayPlugin } from './gateway.ts';
+import { GatewayCounters, type GatewayLimitsInput, type GatewayStats } from './gatewayLimits.ts';
 import { joinUrls } from './joinUrls.ts';
 import { operatorApiPlugin } from './operatorApi.ts';
 import { enginePlugin, storePlugin } from './lifecycle.ts';
+import { checkAllowedOrigins, clientOriginPlugin } from './origins.ts';
 import { pagesPlugin } from './pages.ts';
+import { redactingLoggerOptions } from './redact.ts';
 import { RunManager } from './runManager.ts';
 import { Store } from './store.ts';
 
@@ -38,6 +41,19 @@ export interface CoordinatorOptions {
   readonly maxMiniClients?: number;
   /** The built web app to serve (default: apps/web/dist). */
   readonly webRoot?: string;
+  /**
+   * Origins (`https://app.example.com`, or `*` for any) whose pages may connect to /v1/clients besides the
+   * coordinator's own; connections without an Origin header (Node clients) are always let in (origins.ts).
+   */
+  readonly allowedOrigins?: readonly string[];
+  /** Where log lines go (tests read them); default stdout, or $HUSHFL_LOG_FILE. */
+  readonly logStream?: { write(line: string): void };
+  /** Caps and strike limits of the client gateway (gatewayLimits.ts DEFAULT_GATEWAY_LIMITS for the rest). */
+  readonly gatewayLimits?: GatewayLimitsInput;
+  /** `{ enrollment: true }`: every new client needs a join code (POST /api/invites), with or without a run. */
+  readonly access?: { readonly enrollment?: boolean };
+  /** Identities that never finished a round are pruned this long after they were last seen (default 7 days). */
+  readonly clientRetentionMs?: number;
 }
 
 export interface Coordinator {
@@ -49,6 +65,8 @@ export interface Coordinator {
   readonly operatorToken: string;
   /** Warnings shown at start-up (for example: plain HTTP on a network address). */
   readonly warnings: readonly string[];
+  /** What the client gateway counted: connections, strikes by class, closed connections by reason, pruned identities. */
+  gatewayStats(): GatewayStats;
   close(): Promise<void>;
 }
 
@@ -60,10 +78,13 @@ export async function createCoordinator(options: CoordinatorOptions = {}): Promi
     operatorToken,
     options.operatorToken !== undefined ? '--operator-token' : process.env.HUSHFL_OPERATOR_TOKEN !== undefined ? '$HUSHFL_OPERATOR_TOKEN' : 'operator token',
   );
+  const allowedOrigins = checkAllowedOrigins(options.allowedOrigins ?? [], '--allowed-origin');
   const tls = options.tls ? { cert: readFileSync(options.tls.cert), key: readFileSync(options.tls.key) } : undefined;
   await initNodeTf();
+  const destination = options.logStream ? { stream: options.logStream } : process.env.HUSHFL_LOG_FILE ? { file: process.env.HUSHFL_LOG_FILE } : {};
   const app = Fastify({
-    logger: { level: options.logLevel ?? 'info', ...(process.env.HUSHFL_LOG_FILE ? { file: process.env.HUSHFL_LOG_FILE } : {}) },
+    // Tokens in URLs and secret headers are redacted from every line (redact.ts).
+    logger: { level: options.logLevel ?? 'info', ...destination, ...redactingLoggerOptions },
     bodyLimit: 1 << 20,
     ...(tls ? { https: tls } : {}),
   }) as unknown as FastifyInstance;
@@ -88,12 +109,19 @@ export async function createCoordinator(options: CoordinatorOptions = {}): Promi
   // The plugin tree, in one place. Each plugin is encapsulated and gets the services it uses as options.
   await app.register(storePlugin, { store });
   await app.register(enginePlugin, { manager, io });
+  // Before the gateway: a socket from a page of another site never reaches its `connection` handler.
+  await app.register(clientOriginPlugin, { io, allowedOrigins, secure: Boolean(tls) });
+  const gatewayCounters = new GatewayCounters();
   await app.register(clientGatewayPlugin, {
     io,
     manager,
     store,
     maxMiniClients: options.maxMiniClients ?? options.runConfig?.maxMiniClients ?? 16,
     secure: Boolean(tls),
+    counters: gatewayCounters,
+    enrollment: options.access?.enrollment ?? false,
+    ...(options.gatewayLimits ? { limits: options.gatewayLimits } : {}),
+    ...(options.clientRetentionMs !== undefined ? { clientRetentionMs: options.clientRetentionMs } : {}),
   });
   await app.register(operatorApiPlugin, {
     io,
@@ -129,6 +157,7 @@ export async function createCoordinator(options: CoordinatorOptions = {}): Promi
     url,
     operatorToken,
     warnings,
+    gatewayStats: () => gatewayCounters.stats(),
     // preClose shuts the run and Socket.IO down, onClose closes the store (lifecycle.ts).
     close: () => (closing ??= app.close()),
   };

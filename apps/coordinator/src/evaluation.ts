@@ -1,4 +1,5 @@
 /** Evaluation of a released global model on the task's held-out split (TensorFlow.js, WASM in Node). */
+import type { RunEvent } from '@hushfl/engine';
 import type { ModelSpec } from '@hushfl/protocol';
 import { buildModel, type Dataset, evaluate, getFlatWeights, setFlatWeights } from '@hushfl/tasks';
 
@@ -22,6 +23,14 @@ export class ModelEvaluator {
     if (!this.model) throw new Error('the evaluator was disposed');
     setFlatWeights(this.model, weights);
     return evaluate(this.model, this.test);
+  }
+
+  /** The engine's `evaluated` event for a released round: its accuracy and loss, or the error. */
+  evaluated(round: number, weights: Float32Array): Promise<Extract<RunEvent, { type: 'evaluated' }>> {
+    return this.evaluate(weights).then(
+      (r) => ({ type: 'evaluated', round, accuracy: r.accuracy, loss: r.loss }),
+      (e: Error) => ({ type: 'evaluated', round, accuracy: null, loss: null, error: e.message }),
+    );
   }
 
   dispose(): void {

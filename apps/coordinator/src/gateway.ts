@@ -1,19 +1,49 @@
 /**
  * The client gateway: the Socket.IO namespace /v1/clients. Every message is checked against its
  * packages/protocol schema at the boundary; sessions are a random client id plus a session token (stored
- * hashed) issued at `hello`; each socket is rate-limited. A bad message is dropped with a logged reason and
- * never reaches the round; an unknown session is disconnected with a reason.
+ * hashed) issued at `hello`; with enrollment, a new identity needs a single-use join code (invites.ts).
+ * Sybils and floods cost something (issue 13 §2, gatewayLimits.ts): connections are capped in all and per
+ * address, new identities per address per minute, hellos per connection and resumes per identity per minute;
+ * every client event is rate-limited, and each dropped or refused message is a strike of its abuse class
+ * that a client with an ack callback is told the reason of; too many and the connection is closed with a
+ * `bye`. Drops are logged in rate-limited summaries (droppedLog.ts), identities that never finished a round
+ * are pruned (pruning.ts), and the counts are in GatewayCounters.
  */
 import type { FastifyInstance } from 'fastify';
 import type { Server, Socket } from 'socket.io';
-import { CLIENT_NAMESPACE, EVENTS, EnvelopeError, helloSchema, reportSchema, secaggEnvelopeFromClient, unpack, type HelloAck } from '@hushfl/protocol';
+import {
+  CLIENT_NAMESPACE,
+  EVENTS,
+  EnvelopeError,
+  helloSchema,
+  livenessSchema,
+  reportSchema,
+  secaggEnvelopeFromClient,
+  unpack,
+  type HelloAck,
+  type RunConfig,
+} from '@hushfl/protocol';
 import { RateLimiter, hashToken, randomToken, sameSecret } from './auth.ts';
+import { DroppedLog } from './droppedLog.ts';
+import {
+  GatewayCounters,
+  SlidingWindow,
+  addressKey,
+  isLoopback,
+  resolveLimits,
+  type CloseReason,
+  type GatewayLimitsInput,
+  type LimitedClass,
+} from './gatewayLimits.ts';
+import { redeemJoinCode } from './invites.ts';
+import { DEFAULT_CLIENT_RETENTION_MS, DEFAULT_PRUNE_INTERVAL_MS, startPruning } from './pruning.ts';
 import type { Logger, RunManager } from './runManager.ts';
 import type { Store } from './store.ts';
 
 const HELLO_TIMEOUT_MS = 15_000;
-/** Dropped messages after which a socket is disconnected. */
-const MAX_STRIKES = 50;
+const MINUTE_MS = 60_000;
+/** Socket.IO's own events: a client that names one has not sent a client event. */
+const RESERVED_EVENTS: ReadonlySet<string> = new Set(['connect', 'connect_error', 'disconnect', 'disconnecting', 'error', 'newListener', 'removeListener']);
 
 export interface GatewayOptions {
   readonly io: Server;
@@ -21,6 +51,22 @@ export interface GatewayOptions {
   readonly store: Store;
   readonly maxMiniClients: number;
   readonly secure: boolean;
+  /** Caps and strike limits (gatewayLimits.ts DEFAULT_GATEWAY_LIMITS for what is not given). */
+  readonly limits?: GatewayLimitsInput;
+  /**
+   * Require a join code of every new identity, with or without a run (CoordinatorOptions `access`). A run's
+   * `access: { enrollment: true }` requires it while that run is active; a run cannot lift this one.
+   */
+  readonly enrollment?: boolean;
+  /** Identities that never finished a round are pruned this long after they were last seen (default 7 days). */
+  readonly clientRetentionMs?: number;
+  readonly pruneIntervalMs?: number;
+  /** Where the gateway counts (to read them from outside); default: its own. */
+  readonly counters?: GatewayCounters;
+  /** The clock of the per-minute caps and the strike windows (tests). */
+  readonly now?: () => number;
+  /** Dropped-message logs: at most one summary line per kind per this interval (default 10 s). */
+  readonly logIntervalMs?: number;
 }
 
 function isLocalHost(host: string | undefined): boolean {
@@ -28,53 +74,153 @@ function isLocalHost(host: string | undefined): boolean {
   return h === 'localhost' || h === '127.0.0.1' || h === '::1' || h.endsWith('.localhost');
 }
 
+const issuesOf = (issues: readonly { path: readonly PropertyKey[]; message: string }[]) =>
+  issues.map((i) => `${i.path.map(String).join('.')}: ${i.message}`).join('; ');
+
+/** The ack callback a client passed, if any: Socket.IO gives it as the last argument. */
+const ackOf = (args: readonly unknown[]): ((answer: unknown) => void) | undefined => {
+  const last = args.at(-1);
+  return typeof last === 'function' ? (last as (answer: unknown) => void) : undefined;
+};
+
 /** The gateway as a Fastify plugin: it attaches to the app's Socket.IO server and logs through the app's logger. */
 export async function clientGatewayPlugin(app: FastifyInstance, opts: GatewayOptions): Promise<void> {
-  attachClientGateway(opts.io, opts.manager, opts.store, app.log, opts);
+  const gateway = attachClientGateway(opts.io, opts.manager, opts.store, app.log, opts);
+  const pruning = startPruning({
+    store: opts.store,
+    retentionMs: opts.clientRetentionMs ?? DEFAULT_CLIENT_RETENTION_MS,
+    intervalMs: opts.pruneIntervalMs ?? DEFAULT_PRUNE_INTERVAL_MS,
+    connected: gateway.connected,
+    log: app.log,
+    onPruned: (n) => {
+      gateway.counters.pruned += n;
+    },
+  });
+  app.addHook('preClose', async () => {
+    pruning.stop();
+    gateway.droppedLog.close();
+  });
 }
 
-function attachClientGateway(io: Server, manager: RunManager, store: Store, log: Logger, opts: GatewayOptions): void {
+export interface ClientGateway {
+  readonly counters: GatewayCounters;
+  readonly droppedLog: DroppedLog;
+  /** The client identities with a session now. */
+  connected(): Iterable<string>;
+}
+
+export function attachClientGateway(io: Server, manager: RunManager, store: Store, log: Logger, opts: GatewayOptions): ClientGateway {
   const sockets = new Map<string, Socket>();
+  const limits = resolveLimits(opts.limits);
+  const now = opts.now ?? Date.now;
+  const counters = opts.counters ?? new GatewayCounters();
+  const droppedLog = new DroppedLog(log, opts.logIntervalMs ?? 10_000);
+  const perAddress = new Map<string, number>();
+  const newSessions = new SlidingWindow(MINUTE_MS, limits.maxNewSessionsPerIpPerMinute + 1, now);
+  const resumes = new SlidingWindow(MINUTE_MS, limits.maxResumesPerMinute + 1, now);
+  const maxStrikeLimit = Math.max(limits.maxStrikes, ...Object.values(limits.strikeLimits));
+
+  // The active run's `access.enrollment`, read from its stored config once per run.
+  let runAccess: { runId: string; enrollment: boolean } | null = null;
+  const runEnrollment = (): boolean => {
+    const runId = manager.activeRunId();
+    if (!runId) return false;
+    if (runAccess?.runId !== runId) {
+      const config = store.run(runId)?.config;
+      runAccess = { runId, enrollment: Boolean(config && (JSON.parse(config) as Partial<RunConfig>).access?.enrollment) };
+    }
+    return runAccess.enrollment;
+  };
 
   io.of(CLIENT_NAMESPACE).on('connection', (socket) => {
+    const address = addressKey(socket.handshake.address ?? '');
+    const capped = limits.limitLoopback || !isLoopback(socket.handshake.address ?? '');
     let clientId: string | null = null;
     let miniClients = 1;
     let ready = false;
-    let strikes = 0;
-    // An honest client sends 5 SecAgg messages a round and a few progress reports a second.
+    let hellos = 0;
+    let closed = false;
+    let counted = false;
+    // An honest client sends 5 SecAgg messages a round, a few progress reports a second and `ready` once a join.
     const secaggLimiter = new RateLimiter(20, 10);
     const reportLimiter = new RateLimiter(20, 5);
-    const helloTimer = setTimeout(() => {
-      if (!clientId) socket.disconnect(true);
-    }, HELLO_TIMEOUT_MS);
+    const readyLimiter = new RateLimiter(5, 1);
+    // A probe comes after two silent attempts: an honest client answers a handful in a run.
+    const livenessLimiter = new RateLimiter(3, 0.2);
+    const strikes = new SlidingWindow(limits.strikeWindowMs, maxStrikeLimit, now);
 
-    const drop = (event: string, reason: string) => {
-      strikes++;
-      log.warn({ clientId, socket: socket.id, event }, `dropped a client message: ${reason}`);
-      if (strikes >= MAX_STRIKES) {
-        socket.emit(EVENTS.bye, { reason: `too many invalid messages (${strikes})` });
-        socket.disconnect(true);
-      }
+    /** Closes the connection with a reason the client is told (`bye`), and counts why. */
+    const close = (why: CloseReason, reason: string) => {
+      if (closed) return;
+      closed = true;
+      counters.closed[why]++;
+      socket.emit(EVENTS.bye, { reason });
+      socket.disconnect(true);
     };
 
-    const requireSession = (event: string): string | null => {
+    // Caps on connections: refused before anything else happens.
+    if (counters.connections >= limits.maxConnections) {
+      droppedLog.hit('refused', 'refused a client connection: the connection cap is reached', { max: limits.maxConnections });
+      return close('max-connections', `the coordinator is full (${limits.maxConnections} connections): try again later`);
+    }
+    if (capped && (perAddress.get(address) ?? 0) >= limits.maxConnectionsPerIp) {
+      droppedLog.hit('refused', 'refused a client connection: too many from one address', { address, max: limits.maxConnectionsPerIp });
+      return close(
+        'max-connections-per-ip',
+        `too many connections from your address (at most ${limits.maxConnectionsPerIp}): close other clients and try again`,
+      );
+    }
+    counted = true;
+    counters.connections++;
+    perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
+
+    const helloTimer = setTimeout(() => {
+      if (!clientId) close('hello-timeout', `no hello within ${HELLO_TIMEOUT_MS / 1000} s`);
+    }, HELLO_TIMEOUT_MS);
+
+    /**
+     * A dropped or refused message: one strike of its class, logged in a summary, its reason told to the
+     * sender through `answer` (its ack); too many strikes in the window and the connection is closed.
+     */
+    const strike = (cls: LimitedClass, event: string, reason: string, answer?: (reason: string) => void, logged = true) => {
+      counters.strikes[cls]++;
+      if (logged) droppedLog.hit(cls, `dropped a client message: ${reason}`, { clientId, socket: socket.id, event });
+      answer?.(reason);
+      const ofClass = strikes.hit(cls);
+      const all = strikes.hit('*');
+      if (ofClass >= limits.strikeLimits[cls] || all >= limits.maxStrikes) {
+        close('strikes', `too many invalid messages (${ofClass} ${cls} of ${all} within ${Math.round(limits.strikeWindowMs / 1000)} s)`);
+      }
+    };
+    const refuse = (ack: ((answer: unknown) => void) | undefined) => (ack ? (reason: string) => ack({ ok: false, reason }) : undefined);
+
+    const requireSession = (event: string, ack: ((answer: unknown) => void) | undefined): string | null => {
       if (clientId) return clientId;
-      log.warn({ socket: socket.id, event }, 'message before hello: disconnecting an unknown session');
-      socket.emit(EVENTS.bye, { reason: 'unknown session: send hello first' });
-      socket.disconnect(true);
+      counters.strikes['before-hello']++;
+      droppedLog.hit('before-hello', 'message before hello: disconnecting an unknown session', { socket: socket.id, event });
+      ack?.({ ok: false, reason: 'unknown session: send hello first' });
+      close('unknown-session', 'unknown session: send hello first');
       return null;
     };
 
-    socket.on(EVENTS.hello, (payload: unknown, ack?: unknown) => {
+    const onHello = (payload: unknown, ack?: unknown): void => {
       const reply = (r: HelloAck) => (typeof ack === 'function' ? ack(r) : socket.emit(EVENTS.hello, r));
-      if (clientId) return reply({ ok: false, error: 'hello already received on this connection' });
+      const refuseHello = (error: string) => reply({ ok: false, error });
+      if (clientId) return strike('repeated-hello', EVENTS.hello, 'hello already received on this connection', refuseHello);
       const parsed = helloSchema.safeParse(payload);
       if (!parsed.success) {
-        drop(EVENTS.hello, parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
-        return reply({ ok: false, error: `invalid hello: ${parsed.error.issues[0]?.message ?? 'malformed'}` });
+        return strike('schema', EVENTS.hello, issuesOf(parsed.error.issues), () =>
+          refuseHello(`invalid hello: ${parsed.error.issues[0]?.message ?? 'malformed'}`),
+        );
+      }
+      // A malformed hello is not a hello (it is a schema strike): a client may correct it once.
+      if (++hellos > limits.maxHellosPerConnection) {
+        return strike('repeated-hello', EVENTS.hello, `more than ${limits.maxHellosPerConnection} hello(s) on this connection: open a new one`, refuseHello);
       }
       const hello = parsed.data;
-      if (hello.miniClients > opts.maxMiniClients) return reply({ ok: false, error: `at most ${opts.maxMiniClients} mini-clients per connection` });
+      if (hello.miniClients > opts.maxMiniClients) {
+        return strike('mini-clients', EVENTS.hello, `at most ${opts.maxMiniClients} mini-clients per connection`, refuseHello);
+      }
       let id: string;
       let token: string;
       let resumed = false;
@@ -82,27 +228,43 @@ function attachClientGateway(io: Server, manager: RunManager, store: Store, log:
       const known = hello.resume ? store.client(hello.resume.clientId) : undefined;
       if (hello.resume) {
         if (!known || !sameSecret(hashToken(hello.resume.sessionToken), known.token_hash)) {
-          log.warn({ socket: socket.id, claimed: hello.resume.clientId }, 'hello with an unknown session: disconnecting');
+          droppedLog.hit('unknown-session', 'hello with an unknown session: disconnecting', { socket: socket.id, claimed: hello.resume.clientId });
           reply({ ok: false, error: 'unknown session: forget the stored identity and say hello again' });
-          socket.emit(EVENTS.bye, { reason: 'unknown session' });
-          socket.disconnect(true);
-          return;
+          return close('unknown-session', 'unknown session');
+        }
+        // Counted only once the token matched: nobody else can lock an identity out by resuming it.
+        const n = resumes.hit(known.id);
+        if (n > limits.maxResumesPerMinute) {
+          const reason = `resuming too often (more than ${limits.maxResumesPerMinute} times a minute): wait a minute before reconnecting`;
+          counters.strikes['resume-loop']++;
+          droppedLog.hit('resume-loop', `refused a client: ${reason}`, { clientId: known.id, socket: socket.id });
+          refuseHello(reason);
+          return close('resume-loop', reason);
         }
         id = known.id;
         token = hello.resume.sessionToken;
         resumed = true;
         shards = assign(id, hello.miniClients, store.shardsOf(id)); // its own shards again, where it still holds them
       } else {
+        // Every attempt counts, admitted or not: guessing join codes costs as much as making identities.
+        if (capped && newSessions.hit(address) > limits.maxNewSessionsPerIpPerMinute) {
+          droppedLog.hit('refused', 'refused a new client: too many new identities from one address', { address, max: limits.maxNewSessionsPerIpPerMinute });
+          const reason = `too many new clients from your address (at most ${limits.maxNewSessionsPerIpPerMinute} a minute): try again in a minute`;
+          refuseHello(reason);
+          return close('sessions-per-ip', reason);
+        }
         id = randomToken(12);
         token = randomToken(24);
         shards = assign(id, hello.miniClients, []);
       }
       if (!shards) {
         log.warn({ socket: socket.id, miniClients: hello.miniClients }, 'hello refused: every data shard is held by a connected client');
-        return reply({
-          ok: false,
-          error: `no free data shard for ${hello.miniClients} mini-client(s): all ${manager.currentTask().shards} are held by connected clients`,
-        });
+        return refuseHello(`no free data shard for ${hello.miniClients} mini-client(s): all ${manager.currentTask().shards} are held by connected clients`);
+      }
+      // Redeemed last, once nothing else can refuse the hello: a refused client keeps its code.
+      if (!resumed && (opts.enrollment || runEnrollment())) {
+        const why = redeemJoinCode(store, hello.joinCode, id);
+        if (why) return strike('join-code', EVENTS.hello, why, refuseHello);
       }
       store.upsertClientWithShards(
         { id, token_hash: hashToken(token), name: hello.name ?? null, mini_clients: hello.miniClients, shards },
@@ -116,6 +278,7 @@ function attachClientGateway(io: Server, manager: RunManager, store: Store, log:
       clearTimeout(helloTimer);
       clientId = id;
       sockets.set(id, socket);
+      counters.sessions = sockets.size;
       const secure = opts.secure || isLocalHost(socket.handshake.headers.host);
       reply({
         ok: true,
@@ -129,12 +292,27 @@ function attachClientGateway(io: Server, manager: RunManager, store: Store, log:
       });
       log.info({ clientId: id, resumed, miniClients: hello.miniClients, backend: hello.backend }, 'client checked in');
       miniClients = hello.miniClients;
+    };
+    // A store error (SQLITE_BUSY, a full disk) refuses this hello with a reason; it never escapes the handler.
+    socket.on(EVENTS.hello, (payload: unknown, ack?: unknown) => {
+      try {
+        onHello(payload, ack);
+      } catch (e) {
+        log.error({ socket: socket.id, err: (e as Error).message }, 'hello failed: the session could not be stored');
+        const r: HelloAck = { ok: false, error: 'the coordinator could not store the session: try again shortly' };
+        if (typeof ack === 'function') ack(r);
+        else socket.emit(EVENTS.hello, r);
+      }
     });
 
     // A client is selectable only once it has its data.
-    socket.on(EVENTS.ready, () => {
-      const id = requireSession(EVENTS.ready);
-      if (!id || ready) return;
+    socket.on(EVENTS.ready, (...args: unknown[]) => {
+      const ack = ackOf(args);
+      const id = requireSession(EVENTS.ready, ack);
+      if (!id) return;
+      if (!readyLimiter.allow()) return strike('rate-limit', EVENTS.ready, 'rate limit exceeded', refuse(ack));
+      ack?.({ ok: true });
+      if (ready) return;
       ready = true;
       manager.clientConnected({ clientId: id, miniClients, send: (event, p) => socket.emit(event, p) });
     });
@@ -169,48 +347,81 @@ function attachClientGateway(io: Server, manager: RunManager, store: Store, log:
       return out.length === k ? out : null;
     }
 
-    socket.on(EVENTS.secagg, (payload: unknown, ack?: unknown) => {
-      const id = requireSession(EVENTS.secagg);
+    socket.on(EVENTS.secagg, (payload: unknown, ...rest: unknown[]) => {
+      const ack = ackOf(rest);
+      const id = requireSession(EVENTS.secagg, ack);
       if (!id) return;
-      if (!secaggLimiter.allow()) return drop(EVENTS.secagg, 'rate limit exceeded');
+      if (!secaggLimiter.allow()) return strike('rate-limit', EVENTS.secagg, 'rate limit exceeded', refuse(ack));
       let message: unknown;
       try {
         message = unpack(payload);
       } catch (e) {
-        return drop(EVENTS.secagg, e instanceof EnvelopeError ? e.message : 'malformed envelope');
+        return strike('schema', EVENTS.secagg, e instanceof EnvelopeError ? e.message : 'malformed envelope', refuse(ack));
       }
       const parsed = secaggEnvelopeFromClient.safeParse(message);
-      if (!parsed.success) return drop(EVENTS.secagg, `schema: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+      if (!parsed.success) return strike('schema', EVENTS.secagg, `schema: ${issuesOf(parsed.error.issues)}`, refuse(ack));
       const { json, bin } = payload as { json: string; bin: Uint8Array };
-      // The optional ack tells the client its message was taken (or why not) once the round has handled it.
+      // The ack tells the client its message was taken (or why not) once the round has handled it.
       manager
         .onSecAgg(id, parsed.data.roundId, parsed.data.message, json.length + bin.length)
         .then((refused) => {
-          if (typeof ack === 'function') ack(refused === null ? { ok: true } : { ok: false, reason: refused });
+          ack?.(refused === null ? { ok: true } : { ok: false, reason: refused });
+          // The run manager logs these itself; a late message is a strike (a replay of old rounds is a flood).
+          if (refused !== null && /is not in progress/.test(refused) && !closed) strike('wrong-round', EVENTS.secagg, refused, undefined, false);
         })
         .catch((e) => log.error({ clientId: id, err: (e as Error).stack }, 'SecAgg message handling failed'));
     });
 
-    socket.on(EVENTS.report, (payload: unknown) => {
-      const id = requireSession(EVENTS.report);
+    socket.on(EVENTS.report, (payload: unknown, ...rest: unknown[]) => {
+      const ack = ackOf(rest);
+      const id = requireSession(EVENTS.report, ack);
       if (!id) return;
-      if (!reportLimiter.allow()) return drop(EVENTS.report, 'rate limit exceeded');
+      if (!reportLimiter.allow()) return strike('rate-limit', EVENTS.report, 'rate limit exceeded', refuse(ack));
       const parsed = reportSchema.safeParse(payload);
-      if (!parsed.success) return drop(EVENTS.report, `schema: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+      if (!parsed.success) return strike('schema', EVENTS.report, `schema: ${issuesOf(parsed.error.issues)}`, refuse(ack));
+      ack?.({ ok: true });
       manager.onReport(id, parsed.data);
     });
 
-    socket.onAny((event: string) => {
-      if (event !== EVENTS.hello && event !== EVENTS.ready && event !== EVENTS.secagg && event !== EVENTS.report) drop(event, 'unknown event');
+    // The echo of a liveness probe (the run engine checks the nonce).
+    socket.on(EVENTS.liveness, (payload: unknown, ...rest: unknown[]) => {
+      const ack = ackOf(rest);
+      const id = requireSession(EVENTS.liveness, ack);
+      if (!id) return;
+      if (!livenessLimiter.allow()) return strike('rate-limit', EVENTS.liveness, 'rate limit exceeded', refuse(ack));
+      const parsed = livenessSchema.safeParse(payload);
+      if (!parsed.success) return strike('schema', EVENTS.liveness, `schema: ${issuesOf(parsed.error.issues)}`, refuse(ack));
+      ack?.({ ok: true });
+      manager.onLiveness(id, parsed.data.nonce);
+    });
+
+    socket.onAny((event: string, ...args: unknown[]) => {
+      // Known: an event this connection has a handler for (a handler added for a new event counts at once).
+      if (RESERVED_EVENTS.has(event) || socket.listenerCount(event) === 0)
+        strike('unknown-event', String(event).slice(0, 64), 'unknown event', refuse(ackOf(args)));
     });
 
     socket.on('disconnect', (reason) => {
       clearTimeout(helloTimer);
+      if (counted) {
+        counters.connections--;
+        const n = (perAddress.get(address) ?? 1) - 1;
+        if (n > 0) perAddress.set(address, n);
+        else perAddress.delete(address);
+      }
       if (clientId && sockets.get(clientId) === socket) {
         sockets.delete(clientId);
+        counters.sessions = sockets.size;
         if (ready) manager.clientDisconnected(clientId);
+        try {
+          store.touchClient(clientId); // retention counts from when it left
+        } catch {
+          // the store is already closed: the coordinator is shutting down
+        }
         log.info({ clientId, reason }, 'client disconnected');
       }
     });
   });
+
+  return { counters, droppedLog, connected: () => sockets.keys() };
 }

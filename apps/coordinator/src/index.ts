@@ -4,3 +4,4 @@ export { RunManager, type CoordinatorEvent, type RoundSummary, type ClientConnec
 export { Store } from './store.ts';
 
 export { loadRunConfigFile } from './configFile.ts';
+export { checkAllowedOrigins } from './origins.ts';

@@ -25,6 +25,7 @@ import {
 } from '@hushfl/protocol';
 import { runSecAggSummary } from '@hushfl/engine';
 import { hashToken, sameSecret } from './auth.ts';
+import { issueJoinCodes } from './invites.ts';
 import { useZod } from './zodRoutes.ts';
 import type { CoordinatorEvent } from './runManager.ts';
 import type { Store } from './store.ts';
@@ -164,6 +165,12 @@ export async function operatorApiPlugin(app: FastifyInstance, o: OperatorApiOpti
         .header('content-disposition', `attachment; filename="${id}-round${model.round}.f32"`)
         .headers(headers)
         .send(Buffer.from(vectorBytes(model.weights)));
+    });
+
+    // Single-use join codes for `access: { enrollment: true }`: shown once, stored hashed (invites.ts).
+    route(ops, operatorRoutes.invites, async (req, reply) => {
+      reply.code(201);
+      return { codes: issueJoinCodes(store, req.body.count) };
     });
 
     for (const action of RUN_ACTIONS) {

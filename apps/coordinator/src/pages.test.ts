@@ -1,4 +1,4 @@
-/** The pages plugin over app.inject(): schemas on every route, isolation headers, no path outside the build. */
+/** The pages plugin over app.inject(): schemas on every route, isolation and security headers, no path outside the build. */
 import Fastify, { type FastifyInstance } from 'fastify';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,6 +30,19 @@ afterAll(async () => {
 const isolated = (headers: Record<string, unknown>) => {
   for (const [k, v] of Object.entries(ISOLATION_HEADERS)) expect(headers[k]).toBe(v);
 };
+
+/** The Content-Security-Policy header as directive → sources. */
+function csp(headers: Record<string, unknown>): Map<string, string[]> {
+  const text = headers['content-security-policy'];
+  expect(typeof text).toBe('string');
+  return new Map(
+    String(text)
+      .split(';')
+      .map((d) => d.trim().split(/\s+/))
+      .filter((d) => d[0])
+      .map(([name, ...sources]) => [name!, sources]),
+  );
+}
 
 describe('pages', () => {
   it('serves the client page and the dashboard, cross-origin isolated', async () => {
@@ -69,6 +82,39 @@ describe('pages', () => {
       expect([400, 404], url).toContain(r.statusCode);
       expect(r.body, url).not.toContain('not served');
     }
+  });
+
+  it('every page and file carries the security headers; the policy admits what the app needs and nothing inline', async () => {
+    for (const url of ['/', '/dashboard', '/assets/index-abc.js', '/tfjs-wasm/tfjs-backend-wasm.wasm', '/assets/missing.js', '/?backend=cuda']) {
+      const r = await app.inject({ url, headers: { host: 'fl.example.com:8443' } });
+      expect(r.headers['x-content-type-options'], url).toBe('nosniff');
+      expect(r.headers['x-frame-options'], url).toBe('DENY');
+      expect(r.headers['referrer-policy'], url).toBe('no-referrer');
+      expect(r.headers['strict-transport-security'], url).toBeUndefined();
+      isolated(r.headers);
+      const policy = csp(r.headers);
+      expect(policy.get('default-src'), url).toEqual(["'self'"]);
+      expect(policy.get('frame-ancestors'), url).toEqual(["'none'"]);
+      expect(policy.get('object-src'), url).toEqual(["'none'"]);
+      // tfjs-wasm compiles WASM; its threaded build runs pthread Workers made from a Blob of its own factory.
+      expect(policy.get('script-src'), url).toEqual(["'self'", "'wasm-unsafe-eval'", 'blob:']);
+      expect(policy.get('worker-src'), url).toEqual(["'self'", 'blob:']);
+      // Socket.IO's WebSocket to this host (plain HTTP here: ws:), named as well as 'self'.
+      expect(policy.get('connect-src'), url).toEqual(["'self'", 'ws://fl.example.com:8443']);
+      expect(policy.get('style-src'), url).toEqual(["'self'"]);
+      for (const [name, sources] of policy) {
+        expect(sources, `${url} ${name}`).not.toContain("'unsafe-inline'");
+        expect(sources, `${url} ${name}`).not.toContain("'unsafe-eval'");
+      }
+      // Over plain HTTP on a LAN address, upgrading every request to https would break the page.
+      expect(policy.has('upgrade-insecure-requests'), url).toBe(false);
+    }
+  });
+
+  it('a Host header that is not a host never reaches the policy', async () => {
+    const r = await app.inject({ url: '/', headers: { host: "evil.example; script-src 'unsafe-inline'" } });
+    expect(csp(r.headers).get('connect-src')).toEqual(["'self'"]);
+    expect(csp(r.headers).get('script-src')).toEqual(["'self'", "'wasm-unsafe-eval'", 'blob:']);
   });
 
   it('says how to build the app when it is not built', async () => {

@@ -7,15 +7,25 @@
  */
 import { EventEmitter } from 'node:events';
 import { cryptoRandomWords, type RandomWords } from '@hushfl/ddp';
-import { planDdg, type RoundSummary as EngineRoundSummary, type RunCommand, RunEngine, type RunEvent, type RunNotice, type RunSetup } from '@hushfl/engine';
-import { loadMnistPool } from '@hushfl/node';
-import { taskSchema, type Report, type RunConfig, type Status } from '@hushfl/protocol';
+import {
+  planDdg,
+  randomHex,
+  type RoundSummary as EngineRoundSummary,
+  type RunCommand,
+  RunEngine,
+  type RunEvent,
+  type RunNotice,
+  type RunSetup,
+} from '@hushfl/engine';
+import type { Report, RunConfig, Status } from '@hushfl/protocol';
 import type { SecAggClientMessage } from '@hushfl/secagg';
-import { MnistTask } from '@hushfl/tasks';
+import type { MnistTask } from '@hushfl/tasks';
 import { ModelEvaluator } from './evaluation.ts';
-import { lastRunStatus, loadRunSetup, metricsPath, persistRunOp } from './runPersistence.ts';
+import { lastRunStatus, metricsPath, persistRunOp, reopenRun, takeInterruptedRun } from './runPersistence.ts';
+import { carryOut } from './carryOut.ts';
 import { SerialQueue } from './serialQueue.ts';
 import type { Store } from './store.ts';
+import { TaskCache } from './taskCache.ts';
 
 export interface ClientConnection {
   readonly clientId: string;
@@ -40,8 +50,8 @@ export type CoordinatorEvent =
 /** A finished round as in-process observers see it (the engine's summary, plus the released mean). */
 export type RoundSummary = Extract<CoordinatorEvent, { type: 'round' }>;
 
-/** The task clients train on while no run is active: the config's defaults (one source: the schema). */
-const DEFAULT_TASK: RunConfig['task'] = taskSchema.parse({});
+/** How often the engine is told the time (its watchdog and waiting selection). */
+const TICK_MS = 1_000;
 
 interface ActiveRun {
   readonly engine: RunEngine;
@@ -49,6 +59,7 @@ interface ActiveRun {
   readonly evaluator: ModelEvaluator;
   readonly queue: SerialQueue;
   readonly timers: Map<string, NodeJS.Timeout>;
+  readonly ticker: NodeJS.Timeout;
   evaluating: Promise<void> | null;
   readonly ended: Promise<void>;
   end(): void;
@@ -57,7 +68,7 @@ interface ActiveRun {
 export class RunManager extends EventEmitter {
   private readonly roster = new Map<string, ClientConnection>();
   private active: ActiveRun | null = null;
-  private readonly tasks = new Map<string, MnistTask>();
+  private readonly tasks = new TaskCache();
   private readonly rng: RandomWords = cryptoRandomWords();
 
   constructor(
@@ -101,6 +112,11 @@ export class RunManager extends EventEmitter {
     return refused?.kind === 'refused' ? refused.reason : null;
   }
 
+  /** A client echoed a liveness probe. */
+  onLiveness(clientId: string, nonce: string): void {
+    if (this.active) void this.dispatch({ type: 'liveness', clientId, nonce });
+  }
+
   onReport(clientId: string, report: Report): void {
     this.emitEvent({ type: 'progress', clientId, report });
     if (report.phase === 'failed') this.log.warn({ clientId, roundId: report.roundId, error: report.error }, 'client reported a failure');
@@ -108,14 +124,7 @@ export class RunManager extends EventEmitter {
 
   /** The task data clients train on: the active run's, else the default task's. */
   currentTask(): MnistTask {
-    return this.active?.task ?? this.taskFor(DEFAULT_TASK);
-  }
-
-  private taskFor(task: RunConfig['task']): MnistTask {
-    const key = JSON.stringify({ partition: task.partition, shards: task.shards, testExamples: task.testExamples, seed: task.seed });
-    const t = this.tasks.get(key) ?? new MnistTask(task, loadMnistPool());
-    this.tasks.set(key, t);
-    return t;
+    return this.active?.task ?? this.tasks.of();
   }
 
   status(clientId?: string): Status {
@@ -126,11 +135,11 @@ export class RunManager extends EventEmitter {
   async createRun(config: RunConfig): Promise<string> {
     if (this.active) throw new Error(`run ${this.active.engine.runId} is in progress: stop it before starting another`);
     // The evaluator's freshly built model gives the initial weights (and so d): one model build per run.
-    const evaluator = new ModelEvaluator(config.task.model, this.taskFor(config.task).test);
+    const evaluator = new ModelEvaluator(config.task.model, this.tasks.of(config.task).test);
     const weights = await evaluator.weights();
     const dim = weights.length;
     const plan = planDdg(config, dim);
-    const id = `run-${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}-${hex(this.rng, 3)}`;
+    const id = `run-${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}-${randomHex(this.rng, 3)}`;
     const createdAt = Date.now();
     this.store.createRun({ id, name: config.name, config: JSON.stringify(config), state: 'running', created_at: createdAt, dim, ddg: JSON.stringify(plan) });
     this.store.saveInitialCheckpoint(id, weights);
@@ -141,25 +150,15 @@ export class RunManager extends EventEmitter {
 
   /** After a restart: resume the run that was running, from its last completed round. */
   resumeInterrupted(): string[] {
-    const resumed: string[] = [];
-    for (const row of this.store.activeRuns()) {
-      if (this.active) {
-        this.store.setRunState(row.id, 'stopped', 'another run was resumed first');
-        continue;
-      }
-      const aborted = this.store.abortInterrupted(row.id, 'coordinator restarted during the round; it is re-run');
-      if (aborted) this.log.warn({ runId: row.id, aborted }, 'aborted the round interrupted by the restart; it will be re-run');
-      this.activate(loadRunSetup(this.store, row));
-      resumed.push(row.id);
-      this.log.info({ runId: row.id, fromRound: row.completed_round + 1 }, 'run resumed');
-    }
-    return resumed;
+    const setup = this.active ? null : takeInterruptedRun(this.store, this.log);
+    if (setup) this.activate(setup);
+    return setup ? [setup.run.id] : [];
   }
 
   private activate(setup: Omit<RunSetup, 'clients'>, evaluator?: ModelEvaluator): void {
     const clients = [...this.roster.values()].map((c) => ({ clientId: c.clientId, miniClients: c.miniClients }));
     const engine = new RunEngine({ ...setup, clients }, { now: Date.now, random: this.rng, seeds: cryptoRandomWords() });
-    const task = this.taskFor(setup.config.task);
+    const task = this.tasks.of(setup.config.task);
     let end = () => {};
     const ended = new Promise<void>((resolve) => (end = resolve));
     this.active = {
@@ -168,6 +167,7 @@ export class RunManager extends EventEmitter {
       evaluator: evaluator ?? new ModelEvaluator(setup.config.task.model, task.test),
       queue: new SerialQueue(),
       timers: new Map(),
+      ticker: setInterval(() => void this.dispatch({ type: 'tick' }), TICK_MS).unref(),
       evaluating: null,
       ended,
       end,
@@ -177,7 +177,14 @@ export class RunManager extends EventEmitter {
   }
 
   pause = (runId: string): Promise<void> => this.operator(runId, 'pause');
-  resume = (runId: string): Promise<void> => this.operator(runId, 'resume');
+  /** Resumes a paused run, or a failed or stopped one (reopenRun: refused, saying why, where that is not safe). */
+  resume = async (runId: string): Promise<void> => {
+    if (this.active?.engine.runId === runId) return this.operator(runId, 'resume');
+    if (this.active) throw new Error(`run ${this.active.engine.runId} is in progress: stop it before resuming ${runId}`);
+    const setup = reopenRun(this.store, runId);
+    this.log.info({ runId, fromRound: setup.completedRound + 1 }, 'run resumed by the operator');
+    this.activate(setup);
+  };
   stop = (runId: string, reason = 'stopped by the operator'): Promise<void> => this.operator(runId, 'stop', reason);
 
   private async operator(runId: string, command: 'pause' | 'resume' | 'stop', reason?: string): Promise<void> {
@@ -212,7 +219,15 @@ export class RunManager extends EventEmitter {
     if (!run) return Promise.resolve([]);
     const step = run.queue.run(async () => {
       const commands = await run.engine.handle(event);
-      for (const c of commands) this.execute(run, c);
+      const failed = carryOut(
+        commands,
+        (c) => this.execute(run, c),
+        (op, e) => this.log.error({ runId: run.engine.runId, op, err: e.message }, 'store write failed'),
+      );
+      if (failed) {
+        this.emitEvent({ type: 'log', level: 'error', message: `store write failed: ${failed.message}` });
+        void this.dispatch({ type: 'store-failed', error: failed.message });
+      }
       return commands;
     });
     step.catch((e: Error) => {
@@ -246,11 +261,7 @@ export class RunManager extends EventEmitter {
       case 'evaluate':
         // Settles once the engine has handled the answer (close() waits for it).
         run.evaluating = run.evaluator
-          .evaluate(c.weights)
-          .then(
-            (r): RunEvent => ({ type: 'evaluated', round: c.round, accuracy: r.accuracy, loss: r.loss }),
-            (e: Error): RunEvent => ({ type: 'evaluated', round: c.round, accuracy: null, loss: null, error: e.message }),
-          )
+          .evaluated(c.round, c.weights)
           .then((e) => this.dispatch(e))
           .then(
             () => undefined,
@@ -269,8 +280,7 @@ export class RunManager extends EventEmitter {
         this.log[c.level](c.fields, c.message);
         break;
       case 'end':
-        for (const t of run.timers.values()) clearTimeout(t);
-        run.timers.clear();
+        stopClocks(run);
         run.evaluator.dispose();
         if (this.active === run) this.active = null;
         run.end();
@@ -285,13 +295,15 @@ export class RunManager extends EventEmitter {
     // commits its round (the engine starts no next one while shutting down).
     await this.dispatch({ type: 'shutdown' }).catch(() => undefined);
     await run.evaluating;
-    for (const t of run.timers.values()) clearTimeout(t);
+    stopClocks(run);
     run.evaluator.dispose();
     this.active = null;
     run.end();
   }
 }
 
-function hex(rw: RandomWords, words: number): string {
-  return Array.from({ length: words }, () => rw.next().toString(16).padStart(8, '0')).join('');
+function stopClocks(run: ActiveRun): void {
+  clearInterval(run.ticker);
+  for (const t of run.timers.values()) clearTimeout(t);
+  run.timers.clear();
 }

@@ -4,10 +4,11 @@
  * completed round and its checkpoint in another), server_metrics.json on disk, and the reverse — a RunSetup
  * rebuilt from the store to resume an interrupted run, its ledger from the charges written ahead.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { DdgPlan, PersistOp, RoundRecord, RunSetup } from '@hushfl/engine';
+import { type DdgPlan, type PersistOp, type RoundRecord, RunEngine, type RunSetup } from '@hushfl/engine';
 import type { RunConfig, Status } from '@hushfl/protocol';
+import type { Logger } from './runManager.ts';
 import type { RoundRow, RunRow, Store } from './store.ts';
 
 export function metricsPath(metricsDir: string, runId: string): string {
@@ -28,6 +29,7 @@ function roundRow(runId: string, r: RoundRecord) {
     epsilon_coordinator: r.epsilonVsCoordinator,
     delta_selection: r.deltaSelection,
     error: r.error,
+    excused: r.excused ?? null,
     durations: JSON.stringify(r.durationsMs),
     dropped: JSON.stringify(r.droppedClients),
     bytes_up: r.bytesUp,
@@ -66,13 +68,24 @@ export function persistRunOp(store: Store, metricsDir: string, runId: string, p:
       for (const o of p.outcomes) store.setParticipant(runId, p.record.round, p.record.attempt, o.clientId, o.status, o.stage);
       return;
     }
+    case 'round-evaluated':
+      store.setRoundEvaluation(runId, p.round, p.attempt, p.accuracy, p.loss);
+      return;
+    case 'party-excluded':
+      store.excludeParty({ run_id: runId, client_id: p.clientId, reason: p.reason, round: p.round, attempt: p.attempt });
+      return;
     case 'run-state':
       store.setRunState(runId, p.state, p.reason);
       return;
-    case 'metrics':
+    case 'metrics': {
+      // Temp file + rename: a reader (or a crash) never sees a half-written document.
       mkdirSync(join(metricsDir, runId), { recursive: true });
-      writeFileSync(metricsPath(metricsDir, runId), `${JSON.stringify(p.document, null, 2)}\n`);
+      const path = metricsPath(metricsDir, runId);
+      const tmp = `${path}.${process.pid}.tmp`;
+      writeFileSync(tmp, `${JSON.stringify(p.document, null, 2)}\n`);
+      renameSync(tmp, path);
       return;
+    }
   }
 }
 
@@ -92,6 +105,7 @@ function roundRecord(r: RoundRow): RoundRecord {
     epsilonVsCoordinator: r.epsilon_coordinator,
     deltaSelection: r.delta_selection,
     error: r.error,
+    excused: r.excused ?? null,
     durationsMs: JSON.parse(r.durations),
     droppedClients: JSON.parse(r.dropped),
     bytesUp: r.bytes_up,
@@ -117,6 +131,8 @@ export function loadRunSetup(store: Store, row: RunRow): RunSetup {
     completedRound: row.completed_round,
     paused: row.state === 'paused',
     rounds: store.rounds(row.id).map(roundRecord),
+    excluded: store.excludedParties(row.id).map((x) => ({ clientId: x.client_id, reason: x.reason })),
+    ...(row.attempt_floor ? { attemptFloor: row.attempt_floor } : {}),
     ...(ledger
       ? {
           ledger: {
@@ -131,6 +147,42 @@ export function loadRunSetup(store: Store, row: RunRow): RunSetup {
         }
       : {}),
   };
+}
+
+/**
+ * After a restart: the run left running or paused, as a RunSetup (its interrupted attempt marked aborted, to
+ * be re-run); any other run left running is stopped. Null when there is none.
+ */
+export function takeInterruptedRun(store: Store, log: Pick<Logger, 'info' | 'warn'>): RunSetup | null {
+  let setup: RunSetup | null = null;
+  for (const row of store.activeRuns()) {
+    if (setup) {
+      store.setRunState(row.id, 'stopped', 'another run was resumed first');
+      continue;
+    }
+    const aborted = store.abortInterrupted(row.id, 'coordinator restarted during the round; it is re-run');
+    if (aborted) log.warn({ runId: row.id, aborted }, 'aborted the round interrupted by the restart; it will be re-run');
+    setup = loadRunSetup(store, row);
+    log.info({ runId: row.id, fromRound: row.completed_round + 1 }, 'run resumed');
+  }
+  return setup;
+}
+
+/**
+ * An operator resumes a failed or stopped run: from its last committed round, with the privacy ledger as
+ * written, and the next round's earlier aborted attempts forgiven (store.reopenRun). Throws, saying why, for
+ * a run that is not failed or stopped, or whose rounds or privacy budget are spent (RunEngine.resumeRefusal).
+ */
+export function reopenRun(store: Store, runId: string): RunSetup {
+  const row = store.run(runId);
+  if (!row) throw new Error(`run ${runId} not found`);
+  if (row.state !== 'failed' && row.state !== 'stopped') throw new Error(`run ${runId} is ${row.state}: only a failed or stopped run can be resumed`);
+  const why = RunEngine.resumeRefusal(loadRunSetup(store, row));
+  if (why) throw new Error(`run ${runId} cannot be resumed: ${why}`);
+  store.abortInterrupted(runId, 'the run ended during the round');
+  const floor = store.lastAttempt(runId, row.completed_round + 1);
+  store.reopenRun(runId, floor);
+  return loadRunSetup(store, store.run(runId)!);
 }
 
 /** Between runs: the most recent run's final state, round and ε (a run left running is reported stopped). */

@@ -23,6 +23,8 @@ export interface RunRow {
   dim: number;
   ddg: string;
   reason: string | null;
+  /** Attempts of the next round numbered up to this do not count toward maxAttempts (set by an operator's resume of a failed run). */
+  attempt_floor?: number | null;
 }
 
 export interface RoundRow {
@@ -48,6 +50,8 @@ export interface RoundRow {
   selected: number;
   /** Parties whose inputs the sum holds (the accountant's n): released and charged attempts; null otherwise or in older rows. */
   parties: number | null;
+  /** Why an aborted attempt does not count toward maxAttempts (RoundRecord.excused); null when it counts. */
+  excused?: string | null;
 }
 
 /**
@@ -87,6 +91,7 @@ CREATE TABLE IF NOT EXISTS participants (
   secagg_id INTEGER NOT NULL, contributions INTEGER NOT NULL, status TEXT NOT NULL, dropped_stage TEXT,
   PRIMARY KEY (run_id, round, attempt, client_id)
 );
+CREATE INDEX IF NOT EXISTS participants_by_client ON participants (client_id, status);
 CREATE TABLE IF NOT EXISTS ledger (
   run_id TEXT NOT NULL, round INTEGER NOT NULL, rdp TEXT NOT NULL, epsilon REAL NOT NULL,
   PRIMARY KEY (run_id, round)
@@ -99,7 +104,13 @@ CREATE TABLE IF NOT EXISTS clients (
   id TEXT PRIMARY KEY, token_hash TEXT NOT NULL, created_at INTEGER NOT NULL, last_seen INTEGER NOT NULL,
   name TEXT, mini_clients INTEGER NOT NULL DEFAULT 1, shards TEXT NOT NULL DEFAULT '[]'
 );
+CREATE TABLE IF NOT EXISTS join_codes (
+  code_hash TEXT PRIMARY KEY, created_at INTEGER NOT NULL, used_at INTEGER, client_id TEXT
+);
 `;
+
+/** How long a write waits on a lock held elsewhere (another process, a backup) before it fails with SQLITE_BUSY. */
+export const STORE_BUSY_TIMEOUT_MS = 5_000;
 
 function f32Blob(v: Float32Array): Buffer {
   return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
@@ -116,13 +127,18 @@ export class Store {
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    this.db = new Database(path);
+    // A writer waits this long for a lock before SQLITE_BUSY; the run engine then aborts the attempt, logged.
+    this.db = new Database(path, { timeout: STORE_BUSY_TIMEOUT_MS });
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.exec(SCHEMA);
     this.addMissingColumns('rounds', { epsilon_coordinator: 'REAL', delta_selection: 'REAL' });
     this.addMissingColumns('ledger', { selection_shortfall: 'REAL NOT NULL DEFAULT 0', attempt: 'INTEGER', rdp_coordinator: 'TEXT', charges: 'INTEGER' });
-    this.addMissingColumns('rounds', { parties: 'INTEGER' });
+    this.addMissingColumns('rounds', { parties: 'INTEGER', excused: 'TEXT' });
+    this.addMissingColumns('runs', { attempt_floor: 'INTEGER' });
+    this.db.exec(
+      'CREATE TABLE IF NOT EXISTS excluded_parties (run_id TEXT NOT NULL, client_id TEXT NOT NULL, reason TEXT NOT NULL, round INTEGER NOT NULL, attempt INTEGER NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (run_id, client_id))',
+    );
     this.openShardAssignments();
   }
 
@@ -170,7 +186,7 @@ export class Store {
       .prepare(
         `UPDATE rounds SET state = @state, finished_at = @finished_at, contributions = @contributions, accuracy = @accuracy, loss = @loss,
          epsilon = @epsilon, epsilon_coordinator = @epsilon_coordinator, delta_selection = @delta_selection, error = @error, durations = @durations, dropped = @dropped, bytes_up = @bytes_up, bytes_down = @bytes_down,
-         parties = @parties
+         parties = @parties, excused = @excused
          WHERE run_id = @run_id AND round = @round AND attempt = @attempt`,
       )
       .run({
@@ -187,8 +203,38 @@ export class Store {
         dropped: '{}',
         bytes_up: 0,
         bytes_down: 0,
+        excused: null,
         ...r,
       });
+  }
+
+  /** A committed round's evaluation (it is committed before it is evaluated). */
+  setRoundEvaluation(runId: string, round: number, attempt: number, accuracy: number | null, loss: number | null): void {
+    this.db.prepare('UPDATE rounds SET accuracy = ?, loss = ? WHERE run_id = ? AND round = ? AND attempt = ?').run(accuracy, loss, runId, round, attempt);
+  }
+
+  /** A party excluded from the rest of a run for misbehaving (the first reason is kept). */
+  excludeParty(e: { run_id: string; client_id: string; reason: string; round: number; attempt: number }): void {
+    this.db
+      .prepare(
+        'INSERT OR IGNORE INTO excluded_parties (run_id, client_id, reason, round, attempt, at) VALUES (@run_id, @client_id, @reason, @round, @attempt, @at)',
+      )
+      .run({ ...e, at: Date.now() });
+  }
+
+  excludedParties(runId: string): { client_id: string; reason: string; round: number; attempt: number; at: number }[] {
+    return this.db.prepare('SELECT client_id, reason, round, attempt, at FROM excluded_parties WHERE run_id = ? ORDER BY at').all(runId) as {
+      client_id: string;
+      reason: string;
+      round: number;
+      attempt: number;
+      at: number;
+    }[];
+  }
+
+  /** An operator resumes a failed or stopped run: running again, earlier attempts of its next round forgiven. */
+  reopenRun(id: string, attemptFloor: number): void {
+    this.db.prepare("UPDATE runs SET state = 'running', reason = NULL, finished_at = NULL, attempt_floor = ? WHERE id = ?").run(attemptFloor, id);
   }
 
   /** Marks attempts left running by a crash as aborted; returns how many. */
@@ -299,7 +345,8 @@ export class Store {
       this.db
         .prepare('INSERT OR REPLACE INTO checkpoints (run_id, round, weights, momentum, created_at) VALUES (?, ?, ?, ?, ?)')
         .run(c.round.run_id, c.round.round, f32Blob(c.weights), c.momentum ? f32Blob(c.momentum) : null, Date.now());
-      this.db.prepare('UPDATE runs SET completed_round = ? WHERE id = ?').run(c.round.round, c.round.run_id);
+      // An operator's forgiveness of aborted attempts (reopenRun) is for the round it was given at.
+      this.db.prepare('UPDATE runs SET completed_round = ?, attempt_floor = NULL WHERE id = ?').run(c.round.round, c.round.run_id);
     })();
   }
 
@@ -362,6 +409,54 @@ export class Store {
 
   clientCount(): number {
     return (this.db.prepare('SELECT COUNT(*) AS n FROM clients').get() as { n: number }).n;
+  }
+
+  /** A client left: its last_seen is now (pruning counts retention from the last time it was connected). */
+  touchClient(id: string): void {
+    this.db.prepare('UPDATE clients SET last_seen = ? WHERE id = ?').run(Date.now(), id);
+  }
+
+  /**
+   * Deletes the identities last seen before `seenBefore` that never finished a round (no participants row with
+   * status 'finished'), with their shard assignments, except those in `keep` (connected now). Returns their ids.
+   */
+  pruneClients(seenBefore: number, keep: Iterable<string>): string[] {
+    return this.db.transaction(() => {
+      const ids = (
+        this.db
+          .prepare(
+            `SELECT id FROM clients c WHERE c.last_seen < ? AND c.id NOT IN (SELECT value FROM json_each(?))
+             AND NOT EXISTS (SELECT 1 FROM participants p WHERE p.client_id = c.id AND p.status = 'finished')`,
+          )
+          .all(seenBefore, JSON.stringify([...keep])) as { id: string }[]
+      ).map((r) => r.id);
+      const list = JSON.stringify(ids);
+      this.db.prepare('DELETE FROM shard_assignments WHERE client_id IN (SELECT value FROM json_each(?))').run(list);
+      this.db.prepare('DELETE FROM clients WHERE id IN (SELECT value FROM json_each(?))').run(list);
+      return ids;
+    })();
+  }
+
+  // ------------------------------------------------------------- join codes
+  // Single-use codes for `access: { enrollment: true }`, stored hashed like session tokens (invites.ts).
+
+  addJoinCodes(hashes: readonly string[]): void {
+    const insert = this.db.prepare('INSERT INTO join_codes (code_hash, created_at) VALUES (?, ?)');
+    const now = Date.now();
+    this.db.transaction(() => {
+      for (const h of hashes) insert.run(h, now);
+    })();
+  }
+
+  joinCode(hash: string): { used_at: number | null; client_id: string | null } | undefined {
+    return this.db.prepare('SELECT used_at, client_id FROM join_codes WHERE code_hash = ?').get(hash) as never;
+  }
+
+  /** Marks an unused code used by `clientId`; false when it is unknown or already used. */
+  redeemJoinCode(hash: string, clientId: string): boolean {
+    return (
+      this.db.prepare('UPDATE join_codes SET used_at = ?, client_id = ? WHERE code_hash = ? AND used_at IS NULL').run(Date.now(), clientId, hash).changes === 1
+    );
   }
 
   // ------------------------------------------------------------- shard assignments

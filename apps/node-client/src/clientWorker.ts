@@ -18,6 +18,8 @@ export interface WorkerInput {
   readonly insecureTls: boolean;
   /** PKI mode: the identity of the (single) client this thread runs, and the pinned authority key. */
   readonly pki?: Omit<PkiClientOptions, 'now'>;
+  /** The join codes of this thread's clients, one each (enrollment). */
+  readonly joinCodes?: readonly string[];
 }
 
 export type WorkerMessage =
@@ -43,6 +45,7 @@ try {
       miniClients: input.miniClients,
       insecureTls: input.insecureTls,
       ...(input.pki ? { pki: input.pki } : {}),
+      ...(input.joinCodes?.[i] ? { joinCode: input.joinCodes[i] } : {}),
       vanish: (task) => {
         if (input.dropout <= 0 || rng.next() >= input.dropout * 4294967296) return null;
         const point = DROP_POINTS[rng.next() % DROP_POINTS.length]!;

@@ -1,9 +1,10 @@
 /**
  * `hushfl-node-client --url URL [--clients N] [--mini-clients K] [--dropout P] [--workers W] [--insecure-tls]
- * [--identity FILE --authority-key HEX]`: joins a coordinator with N Node clients and takes part in its rounds
- * until interrupted. With --identity (a file from `hushfl enroll issue`) and the authority's public key the
- * client runs in PKI mode (issue 12 §6): it signs its round keys and refuses neighbours the pinned authority
- * did not certify; one identity runs one client. Returns the exit code: 0 after a clean stop, 1 when the
+ * [--identity FILE --authority-key HEX] [--join-code CODE[,CODE…]]`: joins a coordinator with N Node clients and
+ * takes part in its rounds until interrupted. A coordinator with enrollment needs a join code per client
+ * (`hushfl invite --count N`); without --clients, one client per code. With --identity (a file from
+ * `hushfl enroll issue`) and the authority's public key the client runs in PKI mode (issue 12 §6): it signs its
+ * round keys and refuses neighbours the pinned authority did not certify; one identity runs one client. Returns the exit code: 0 after a clean stop, 1 when the
  * clients could not join, 2 for bad arguments.
  */
 import { readFileSync } from 'node:fs';
@@ -12,7 +13,7 @@ import { checkOwnIdentity, fromHex, identityFromJson, type PkiClientOptions } fr
 import { startClientPool, type ClientPoolOptions } from './workerPool.ts';
 
 const USAGE =
-  'usage: hushfl-node-client --url URL [--clients N] [--mini-clients K] [--dropout P] [--workers W] [--insecure-tls] [--identity FILE --authority-key HEX]';
+  'usage: hushfl-node-client --url URL [--clients N] [--mini-clients K] [--dropout P] [--workers W] [--insecure-tls] [--identity FILE --authority-key HEX] [--join-code CODE[,CODE…]]';
 
 /** PKI mode from --identity FILE and --authority-key HEX (both or neither); the identity is checked now. */
 async function pkiOf(identityFile: string | undefined, authorityHex: string | undefined): Promise<Omit<PkiClientOptions, 'now'> | undefined> {
@@ -58,6 +59,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         'insecure-tls': { type: 'boolean' },
         identity: { type: 'string' },
         'authority-key': { type: 'string' },
+        'join-code': { type: 'string' },
         help: { type: 'boolean' },
       },
     });
@@ -69,7 +71,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     const dropout = Number(values.dropout ?? 0);
     if (!(dropout >= 0 && dropout < 1)) throw new RangeError(`--dropout must be in [0, 1), got ${values.dropout}`);
     const pki = await pkiOf(values.identity, values['authority-key']);
-    const clients = count('clients', values.clients, 1, 10_000);
+    const joinCodes = values['join-code']?.split(',').map((c) => c.trim());
+    if (joinCodes?.some((c) => !/^[A-Za-z0-9_-]{16,128}$/.test(c))) throw new RangeError('--join-code takes codes from hushfl invite, separated by commas');
+    const clients = count('clients', values.clients, joinCodes?.length ?? 1, 10_000);
+    if (joinCodes && joinCodes.length !== clients) throw new RangeError(`--join-code has ${joinCodes.length} code(s) for --clients ${clients}: one per client`);
     if (pki && clients !== 1) throw new RangeError(`--identity runs one client (each needs its own certificate), not --clients ${clients}`);
     options = {
       url: new URL(values.url).toString(),
@@ -79,6 +84,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       workers: values.workers === undefined ? undefined : count('workers', values.workers, 1, 1024),
       insecureTls: Boolean(values['insecure-tls']),
       ...(pki ? { pki } : {}),
+      ...(joinCodes ? { joinCodes } : {}),
     };
   } catch (e) {
     process.stderr.write(`${messageOf(e)}\n${USAGE}\n`);

@@ -20,6 +20,8 @@ export interface ClientPoolOptions {
   readonly insecureTls?: boolean;
   /** PKI mode: one enrolled identity, so `clients` must be 1 (each client needs its own certificate). */
   readonly pki?: Omit<PkiClientOptions, 'now'>;
+  /** Single-use join codes (`hushfl invite`), one per client, for a coordinator with enrollment. */
+  readonly joinCodes?: readonly string[];
 }
 
 export interface ClientPool {
@@ -31,6 +33,8 @@ export interface ClientPool {
 
 export function startClientPool(o: ClientPoolOptions, onMessage: (m: WorkerMessage) => void = () => {}): ClientPool {
   if (o.pki && o.clients !== 1) throw new RangeError(`one enrolled identity runs one client, not ${o.clients}: each client needs its own certificate`);
+  if (o.joinCodes && o.joinCodes.length !== o.clients)
+    throw new RangeError(`${o.joinCodes.length} join code(s) for ${o.clients} client(s): each client needs its own`);
   const count = Math.min(o.clients, o.workers ?? Math.max(1, availableParallelism()));
   const workers: Worker[] = [];
   const ready: Promise<void>[] = [];
@@ -45,6 +49,7 @@ export function startClientPool(o: ClientPoolOptions, onMessage: (m: WorkerMessa
       dropout: o.dropout,
       insecureTls: Boolean(o.insecureTls),
       ...(o.pki ? { pki: o.pki } : {}),
+      ...(o.joinCodes ? { joinCodes: o.joinCodes.slice(first, first + clients) } : {}),
     };
     first += clients;
     const worker = new Worker(new URL('./worker.mjs', import.meta.url), { workerData: data });

@@ -10,4 +10,5 @@ export * from './runtime.ts';
 export * from './trainer.ts';
 export * from './inMemoryRound.ts';
 export * from './session.ts';
+export * from './httpError.ts';
 export * from './report.ts';

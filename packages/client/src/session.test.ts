@@ -288,4 +288,15 @@ describe('ClientSession', () => {
     transport.disconnect();
     await expect(session.sendSecAgg(envelope)).rejects.toThrow(/not joined/);
   });
+
+  it('echoes a liveness probe once joined (the coordinator selects a silent party again only after it)', async () => {
+    const { session, transport, invalid } = setup();
+    session.start();
+    await vi.waitFor(() => expect(transport.events(EVENTS.ready)).toHaveLength(1));
+    transport.deliver(EVENTS.liveness, { nonce: '0123456789abcdef0123456789abcdef' });
+    expect(transport.events(EVENTS.liveness)).toEqual([{ nonce: '0123456789abcdef0123456789abcdef' }]);
+    transport.deliver(EVENTS.liveness, { nonce: 'not hex' });
+    expect(transport.events(EVENTS.liveness)).toHaveLength(1);
+    expect(invalid).toEqual([[EVENTS.liveness, expect.any(String)]]);
+  });
 });

@@ -11,6 +11,7 @@ import {
   PROTOCOL_VERSION,
   asBytes,
   byeSchema,
+  livenessSchema,
   helloAckSchema,
   roundEndSchema,
   secaggEnvelopeFromServer,
@@ -129,7 +130,8 @@ export interface ClientSessionOptions {
   /** Downloads one shard (GET with these headers); throws when the coordinator does not answer 200. */
   readonly fetchShard: (url: string, headers: Readonly<Record<string, string>>) => Promise<Uint8Array>;
   readonly shardCache?: ShardCache;
-  readonly hello: Pick<Hello, 'miniClients' | 'name' | 'backend' | 'userAgent'>;
+  /** `joinCode`: for a coordinator with enrollment; it is sent with every hello and only a new identity uses it. */
+  readonly hello: Pick<Hello, 'miniClients' | 'name' | 'backend' | 'userAgent' | 'joinCode'>;
   readonly handlers: SessionHandlers;
 }
 
@@ -216,6 +218,10 @@ export class ClientSession {
     this.onValid(EVENTS.roundEnd, roundEndSchema, (end) => h.onRoundEnd?.(end));
     this.onValid(EVENTS.status, statusSchema, (status) => h.onStatus?.(status));
     this.onValid(EVENTS.bye, byeSchema, (bye) => h.onBye?.(bye.reason));
+    // A liveness probe (after two silent attempts): echoed at once, so the coordinator selects us again.
+    this.onValid(EVENTS.liveness, livenessSchema, (probe) => {
+      if (this.joined) this.transport.emit(EVENTS.liveness, probe);
+    });
   }
 
   private onValid<T>(event: string, schema: Schema<T>, handle: (value: T) => void): void {

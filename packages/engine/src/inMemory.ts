@@ -5,7 +5,7 @@
  * client that never answers is dropped at that stage exactly as a real deadline would drop it. Used by the
  * engine's tests and the utility experiment; the coordinator runs the same engine over Socket.IO.
  */
-import { EVENTS, secaggEnvelopeFromClient, unpack } from '@hushfl/protocol';
+import { EVENTS, livenessSchema, secaggEnvelopeFromClient, unpack } from '@hushfl/protocol';
 import type { RunCommand, RunEngine, RunEvent } from './runEngine.ts';
 
 /** A client as the driver sees it: where the coordinator's messages go. */
@@ -56,6 +56,11 @@ export async function runInMemory(o: InMemoryRunOptions): Promise<InMemoryRunRes
     endpoints.set(
       c.clientId,
       c.make(c.clientId, (event, payload) => {
+        if (event === EVENTS.liveness) {
+          const parsed = livenessSchema.safeParse(payload);
+          if (parsed.success) queue.push({ type: 'liveness', clientId: c.clientId, nonce: parsed.data.nonce });
+          return;
+        }
         if (event !== EVENTS.secagg) return;
         const env = secaggEnvelopeFromClient.parse(unpack(payload));
         const { json, bin } = payload as { json: string; bin: Uint8Array };

@@ -31,6 +31,11 @@ export interface RoundRecord {
   /** The extra δ of Poisson selection's redraws, (1 + e^ε)·Σ p (poissonSelection.ts); 0 without. */
   readonly deltaSelection: number | null;
   readonly error: string | null;
+  /**
+   * Why this aborted attempt does not count toward maxAttempts (identified misbehaving parties, parties that
+   * timed out, a store error); null or absent when it counts.
+   */
+  readonly excused?: string | null;
   readonly durationsMs: Partial<Record<SecAggStage, number>>;
   /** Where each dropped client dropped. */
   readonly droppedClients: Readonly<Record<string, SecAggStage>>;

@@ -237,5 +237,11 @@ describe('RoundEngine reconnects', () => {
     const again = engine.onReconnect('b');
     expect(again.map((c) => (c.kind === 'send' ? c.event : c.kind))).toEqual(['task']);
     expect(engine.onReconnect('stranger')).toEqual([]);
+    // A reconnect loop gets the model once per attempt, not once per reconnect (issue 13 §2).
+    expect(engine.onReconnect('b')).toEqual([]);
+    // Also across a snapshot (another coordinator continuing the round).
+    const restored = await RoundEngine.restore(engine.snapshot());
+    expect(restored.onReconnect('b')).toEqual([]);
+    expect(restored.onReconnect('a').map((c) => (c.kind === 'send' ? c.event : c.kind))).toEqual(['task']);
   });
 });

@@ -15,6 +15,7 @@
  */
 import { decodeDdg, nextPowerOfTwo, type DdgParams } from '@hushfl/ddp';
 import {
+  type Misbehaviour,
   type SecAggError,
   SecAggServer,
   chooseSecAggParams,
@@ -88,7 +89,7 @@ export type EngineCommand =
       readonly unmasking?: { readonly parties: number; readonly contributions: number };
     }
   | { readonly kind: 'refused'; readonly clientId: string; readonly code: string; readonly reason: string }
-  | {
+  | ({
       readonly kind: 'released';
       /** The decoded sum of the contributions' clipped updates over `meanDivisor` (model dimension). */
       readonly mean: Float64Array;
@@ -97,16 +98,31 @@ export type EngineCommand =
       readonly parties: number;
       readonly included: readonly string[];
       readonly droppedAt: Readonly<Record<string, SecAggStage>>;
-    }
-  | {
+    } & RoundConduct)
+  | ({
       readonly kind: 'aborted';
       readonly reason: string;
       readonly code: string;
       readonly clientId?: string;
       readonly droppedAt: Readonly<Record<string, SecAggStage>>;
-    };
+    } & RoundConduct);
+
+/** How the parties behaved in an attempt: what the run engine's exclusion and liveness rules act on. */
+export interface RoundConduct {
+  /** Parties proven to have sent wrong shares, or whose share boxes did not open for enough holders (SecAggServer). */
+  readonly misbehaving: readonly { readonly clientId: string; readonly reason: string }[];
+  /** Parties that were still connected when a stage they had to answer closed at its deadline. */
+  readonly timedOut: readonly string[];
+}
 
 type SendCommand = Extract<EngineCommand, { kind: 'send' }>;
+
+interface SentSlot {
+  task?: SendCommand;
+  secagg?: SendCommand;
+  taskReplayed?: boolean;
+  secaggReplayed?: boolean;
+}
 
 /**
  * One attempt's whole state as plain data (JSON values and Uint8Array only): the setup, the SecAgg server and
@@ -117,8 +133,10 @@ export interface RoundEngineSnapshot {
   readonly setup: Omit<RoundSetup, 'weights'> & { readonly weights: Uint8Array };
   readonly server: SecAggServerSnapshot;
   readonly gone: readonly number[];
-  readonly lastSent: readonly { readonly clientId: string; readonly task?: SendCommand; readonly secagg?: SendCommand }[];
+  readonly lastSent: readonly ({ readonly clientId: string } & Readonly<SentSlot>)[];
   readonly finished: boolean;
+  /** Absent in snapshots from before it was kept. */
+  readonly timedOut?: readonly number[];
 }
 
 export function roundIdOf(runId: string, round: number, attempt: number): string {
@@ -129,8 +147,13 @@ export class RoundEngine {
   private readonly byClient = new Map<string, { secaggId: number; contributions: number }>();
   private readonly bySecAggId = new Map<number, string>();
   private readonly gone = new Set<number>();
-  /** The task and the latest SecAgg message sent to each party, to repeat after a reconnect. */
-  private readonly lastSent = new Map<string, { task?: SendCommand; secagg?: SendCommand }>();
+  /**
+   * The task and the latest SecAgg message sent to each party, to repeat after a reconnect — each at most once
+   * (`…Replayed`): a client that reconnects in a loop gets no more than one copy of the model per attempt.
+   */
+  private readonly lastSent = new Map<string, SentSlot>();
+  /** Parties silent at a deadline while connected (RoundConduct.timedOut). */
+  private readonly timedOut = new Set<number>();
   private finished = false;
 
   private constructor(
@@ -213,6 +236,7 @@ export class RoundEngine {
       gone: [...this.gone],
       lastSent: [...this.lastSent].map(([clientId, slot]) => ({ clientId, ...slot })),
       finished: this.finished,
+      timedOut: [...this.timedOut],
     };
   }
 
@@ -221,7 +245,8 @@ export class RoundEngine {
     const setup: RoundSetup = { ...s.setup, weights: f32FromBytes(s.setup.weights) };
     const engine = new RoundEngine(setup, roundIdOf(setup.runId, setup.round, setup.attempt), await SecAggServer.restore(s.server));
     for (const id of s.gone) engine.gone.add(id);
-    for (const { clientId, task, secagg } of s.lastSent) engine.lastSent.set(clientId, { ...(task ? { task } : {}), ...(secagg ? { secagg } : {}) });
+    for (const { clientId, ...slot } of s.lastSent) engine.lastSent.set(clientId, { ...slot });
+    for (const id of s.timedOut ?? []) engine.timedOut.add(id);
     engine.finished = s.finished;
     return engine;
   }
@@ -270,21 +295,29 @@ export class RoundEngine {
       if (c.kind !== 'send') continue;
       const slot = this.lastSent.get(c.to) ?? {};
       if (c.event === 'task') slot.task = c;
-      else slot.secagg = c;
+      else {
+        slot.secagg = c;
+        slot.secaggReplayed = false;
+      }
       this.lastSent.set(c.to, slot);
     }
   }
 
   /**
-   * A party reconnected (a reloaded tab): its task and the latest SecAgg message are repeated. A client that
-   * kept its round state answers (or repeats its answer) and counts as present again from that answer on;
-   * one that lost it ignores what it cannot use, and the stage does not wait for it.
+   * A party reconnected (a reloaded tab): its task and the latest SecAgg message are repeated, each at most
+   * once. A client that kept its round state answers (or repeats its answer) and counts as present again from
+   * that answer on; one that lost it ignores what it cannot use, and the stage does not wait for it.
    */
   onReconnect(clientId: string): EngineCommand[] {
     const party = this.byClient.get(clientId);
-    if (!party || this.finished) return [];
     const slot = this.lastSent.get(clientId);
-    return [slot?.task, slot?.secagg].filter((c): c is SendCommand => c !== undefined);
+    if (!party || this.finished || !slot) return [];
+    const out: SendCommand[] = [];
+    if (slot.task && !slot.taskReplayed) out.push(slot.task);
+    if (slot.secagg && !slot.secaggReplayed) out.push(slot.secagg);
+    slot.taskReplayed ||= slot.task !== undefined;
+    slot.secaggReplayed ||= slot.secagg !== undefined;
+    return out;
   }
 
   /** A client's connection closed: it will not answer; close the stage early if nobody else is pending. */
@@ -303,13 +336,13 @@ export class RoundEngine {
     return this.advance();
   }
 
-  /** Aborts from outside (operator stop, shutdown). */
-  abort(reason: string): EngineCommand[] {
+  /** Aborts from outside (operator stop, shutdown, the watchdog, a store error: `code` says which). */
+  abort(reason: string, code = 'aborted'): EngineCommand[] {
     if (this.finished) return [];
     this.finished = true;
     const stage = this.server.state;
     const cmds: EngineCommand[] = stage !== 'done' && stage !== 'aborted' ? [{ kind: 'cancel-timer', key: this.timerKey(stage) }] : [];
-    cmds.push({ kind: 'aborted', reason, code: 'aborted', droppedAt: this.droppedAt() });
+    cmds.push({ kind: 'aborted', reason, code, droppedAt: this.droppedAt(), ...this.conduct() });
     return cmds;
   }
 
@@ -325,10 +358,20 @@ export class RoundEngine {
     return out;
   }
 
+  /** The conduct of the attempt so far, with `misbehaving` as the server proved it (SecAgg ids → clients). */
+  private conduct(misbehaving: readonly Misbehaviour[] = []): RoundConduct {
+    return {
+      misbehaving: misbehaving.map((m) => ({ clientId: this.bySecAggId.get(m.id) ?? String(m.id), reason: m.reason })),
+      timedOut: [...this.timedOut].sort((a, b) => a - b).map((id) => this.bySecAggId.get(id)!),
+    };
+  }
+
   private async advance(): Promise<EngineCommand[]> {
     const commands: EngineCommand[] = [];
     for (;;) {
       const stage = this.server.state as SecAggStage;
+      // Who is still expected and connected now is silent: the stage closes without them at its deadline.
+      for (const id of this.server.pending()) if (!this.gone.has(id)) this.timedOut.add(id);
       const step = await this.server.advance();
       commands.push({ kind: 'cancel-timer', key: this.timerKey(stage) });
       const unmasking = this.unmaskingOf(step.outgoing);
@@ -342,12 +385,12 @@ export class RoundEngine {
       });
       if (step.error) {
         this.finished = true;
-        commands.push(this.abortCommand(step.error));
+        commands.push(this.abortCommand(step.error, step.misbehaving));
         return commands;
       }
       if (step.result) {
         this.finished = true;
-        commands.push(this.release(step.result.sum, step.result.included));
+        commands.push(this.release(step.result.sum, step.result.included, step.misbehaving));
         return commands;
       }
       // The masked inputs are in: if they come from fewer than n_min parties, stop before anything is
@@ -373,13 +416,14 @@ export class RoundEngine {
     }
   }
 
-  private abortCommand(error: SecAggError): EngineCommand {
+  private abortCommand(error: SecAggError, misbehaving: readonly Misbehaviour[] = []): EngineCommand {
     return {
       kind: 'aborted',
       reason: error.message,
       code: error.code,
       ...(error.clientId !== undefined ? { clientId: this.bySecAggId.get(error.clientId) ?? String(error.clientId) } : {}),
       droppedAt: this.droppedAt(),
+      ...this.conduct(misbehaving),
     };
   }
 
@@ -389,6 +433,7 @@ export class RoundEngine {
       reason: `only ${parties} parties reached the sum, fewer than n_min = ${this.setup.minParties} parties: the round is not unmasked`,
       code: 'too-few-parties',
       droppedAt: this.droppedAt(),
+      ...this.conduct(),
     };
   }
 
@@ -410,7 +455,7 @@ export class RoundEngine {
     return { parties: ids.size, contributions };
   }
 
-  private release(sum: Uint32Array, included: readonly number[]): EngineCommand {
+  private release(sum: Uint32Array, included: readonly number[], misbehaving: readonly Misbehaviour[] = []): EngineCommand {
     const clients = included.map((id) => this.bySecAggId.get(id)!);
     const contributions = clients.reduce((s, c) => s + this.byClient.get(c)!.contributions, 0);
     // Unreachable after the check at the close of MaskedInputCollection (the sum is over exactly those
@@ -425,6 +470,6 @@ export class RoundEngine {
       const inv = 1 / divisor;
       for (let i = 0; i < mean.length; i++) mean[i] = mean[i]! * inv;
     }
-    return { kind: 'released', mean, contributions, parties: clients.length, included: clients, droppedAt: this.droppedAt() };
+    return { kind: 'released', mean, contributions, parties: clients.length, included: clients, droppedAt: this.droppedAt(), ...this.conduct(misbehaving) };
   }
 }

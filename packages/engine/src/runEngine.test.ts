@@ -3,7 +3,7 @@
  * (the real DDG encoder and SecAgg client), virtual time and seeded randomness.
  */
 import { chachaRandomWords, decodeDdg, l2Norm, nextPowerOfTwo, RdpLedger, shuffleInPlace } from '@hushfl/ddp';
-import { pack, type RunConfig, taskMessageSchema, unpack } from '@hushfl/protocol';
+import { EVENTS, pack, type RunConfig, taskMessageSchema, unpack } from '@hushfl/protocol';
 import { addInPlace, type DropPoint } from '@hushfl/secagg';
 import { describe, expect, it } from 'vitest';
 import { planDdg, roundRdp, roundRdpAgainstCoordinator } from './ddgPlan.ts';
@@ -12,8 +12,19 @@ import { runInMemory, VirtualClock } from './inMemory.ts';
 import { selectionDelta } from './poissonSelection.ts';
 import type { RoundRecord } from './records.ts';
 import { roundIdOf } from './roundEngine.ts';
-import { type LiveRoundSnapshot, type PersistOp, type RoundCharge, type RunCommand, RunEngine, type RunSetup } from './runEngine.ts';
-import { engineTestConfig, type FakeClientLog, fakeClient } from './testing.ts';
+import {
+  type LiveRoundSnapshot,
+  MAX_PROBE_CYCLES,
+  MAX_STORE_FAILURES,
+  NEXT_ROUND_TIMER,
+  type PersistOp,
+  type RoundCharge,
+  type RunCommand,
+  RunEngine,
+  type RunSetup,
+  WATCHDOG_GRACE_MS,
+} from './runEngine.ts';
+import { engineTestConfig, type FakeClientLog, type FakeClientOptions, fakeClient, flipFirstUnmaskShare, poisonShareBoxes } from './testing.ts';
 
 const DIM = 7850; // the MNIST softmax regression (mlp with no hidden layer)
 
@@ -54,6 +65,8 @@ async function drive(
     clients: number;
     miniClients?: (i: number) => number;
     vanish?: (i: number, round: number, attempt: number) => DropPoint | null;
+    /** Client i's misbehaviour, if any (testing.ts tampers). */
+    tamper?: (i: number) => FakeClientOptions['tamper'] | undefined;
     setup?: Partial<RunSetup>;
     seed?: number;
     interject?: (h: Harness) => ReturnType<NonNullable<Parameters<typeof runInMemory>[0]['interject']>>;
@@ -69,7 +82,14 @@ async function drive(
     return {
       clientId: `client-${i}`,
       miniClients: o.miniClients?.(i) ?? 1,
-      make: fakeClient({ update: (round, j) => update(i, round, j), ...(o.vanish ? { vanish: (r, a) => o.vanish!(i, r, a) } : {}) }, log),
+      make: fakeClient(
+        {
+          update: (round, j) => update(i, round, j),
+          ...(o.vanish ? { vanish: (r, a) => o.vanish!(i, r, a) } : {}),
+          ...(o.tamper?.(i) ? { tamper: o.tamper(i)! } : {}),
+        },
+        log,
+      ),
     };
   });
   const result = await runInMemory({
@@ -176,7 +196,8 @@ describe('RunEngine: selection', () => {
     const clock = new VirtualClock();
     const engine = new RunEngine(setupOf(config), { now: clock.now, random: seeded(1), seeds: seeded(2) });
     const first = await engine.handle({ type: 'start' });
-    expect(first).toEqual([{ kind: 'start-timer', key: 'run#next', ms: 500 }]);
+    expect(first.filter((c) => c.kind !== 'log')).toEqual([{ kind: 'start-timer', key: 'run#next', ms: 500 }]);
+    expect(engine.status().message).toBe('waiting for clients: 0 eligible, a round needs 3 parties');
     await engine.handle({ type: 'client-ready', clientId: 'a', miniClients: 1 });
     const two = await engine.handle({ type: 'client-ready', clientId: 'b', miniClients: 1 });
     expect(two.some((c) => c.kind === 'notify' && c.notice.type === 'round-start')).toBe(false);
@@ -271,12 +292,65 @@ describe('RunEngine: retries', () => {
     expect(firstAttempt.some((j) => j.includes('unmask-request'))).toBe(false);
   });
 
-  it('fails the run after maxAttempts aborted attempts of one round', async () => {
+  it('fails the run after maxAttempts aborted attempts of one round that no party can be blamed for', async () => {
     const config = engineTestConfig({ rounds: 2, minClients: 3, selection: { clientsPerRound: 3 }, maxAttempts: 3 });
-    const h = await drive(config, { clients: 3, vanish: (i, round) => (round === 1 && i === 2 ? 'before-advertise' : null) });
-    expect(h.result).toEqual({ state: 'failed', reason: 'round 1 aborted 3 times' });
-    expect(h.engine.rounds.filter((r) => r.round === 1).map((r) => r.status)).toEqual(['aborted', 'aborted', 'aborted']);
-    expect(h.engine.status()).toMatchObject({ state: 'failed', message: 'round 1 aborted 3 times', round: 1 });
+    // client-2 disconnects as soon as an attempt of round 1 starts, and comes back once the attempt is over.
+    let away = false;
+    let seen = 0;
+    const h = await drive(config, {
+      clients: 3,
+      vanish: (i, round) => (round === 1 && i === 2 ? 'before-advertise' : null),
+      interject: (hh) => {
+        const notices = hh.commands.flatMap((c) => (c.kind === 'notify' ? [c.notice] : []));
+        const starts = notices.filter((n) => n.type === 'round-start' && n.round === 1).length;
+        if (!away && starts > seen) {
+          seen = starts;
+          away = true;
+          return { type: 'client-disconnected', clientId: 'client-2' };
+        }
+        if (away && notices.filter((n) => n.type === 'round' && n.round === 1).length === seen) {
+          away = false;
+          return { type: 'client-ready', clientId: 'client-2', miniClients: 1 };
+        }
+        return null;
+      },
+    });
+    expect(h.result).toEqual({ state: 'failed', reason: 'round 1 aborted 3 times with no party to blame (maxAttempts = 3)' });
+    expect(h.engine.rounds.filter((r) => r.round === 1).map((r) => [r.status, r.excused ?? null])).toEqual([
+      ['aborted', null],
+      ['aborted', null],
+      ['aborted', null],
+    ]);
+    expect(h.engine.status()).toMatchObject({ state: 'failed', round: 1 });
+  });
+
+  it('attempts aborted by silent parties do not count: a silent party is probed, then excluded, and the run waits saying why', async () => {
+    const config = engineTestConfig({ rounds: 2, minClients: 3, selection: { clientsPerRound: 3 }, maxAttempts: 2 });
+    const clock = new VirtualClock();
+    const engine = new RunEngine(setupOf(config), { now: clock.now, random: seeded(1), seeds: seeded(2) });
+    const commands: RunCommand[] = [];
+    const clients = Array.from({ length: 3 }, (_, i) => ({
+      clientId: `client-${i}`,
+      miniClients: 1,
+      // client-2 echoes probes but never takes part after round 0.
+      make: fakeClient({ update: (r, j) => update(i, r, j), vanish: (round) => (i === 2 && round >= 1 ? 'before-advertise' : null) }),
+    }));
+    await expect(runInMemory({ engine, clock, clients, observe: (c) => commands.push(c), maxVirtualMs: 3_600_000 })).rejects.toThrow(
+      /still going after 3600000 virtual ms \(waiting on run#next\)/,
+    );
+    const round1 = engine.rounds.filter((r) => r.round === 1);
+    // 2 silent attempts per probe, MAX_PROBE_CYCLES probes answered, then 2 more: excluded.
+    expect(round1).toHaveLength(2 * (MAX_PROBE_CYCLES + 1));
+    expect(round1.every((r) => r.status === 'aborted' && /stayed silent until a deadline/.test(r.excused ?? ''))).toBe(true);
+    const probes = commands.filter((c) => c.kind === 'send' && c.event === EVENTS.liveness && c.to === 'client-2');
+    expect(probes).toHaveLength(MAX_PROBE_CYCLES);
+    expect(commands.some((c) => c.kind === 'persist' && c.what.op === 'party-excluded' && c.what.clientId === 'client-2')).toBe(true);
+    expect(engine.excludedParties.get('client-2')).toMatch(/silent at the deadlines of 2 attempts in a row after answering 3 liveness probes/);
+    expect(engine.status()).toMatchObject({
+      state: 'waiting',
+      excluded: 1,
+      message: 'waiting for clients: 2 eligible, a round needs 3 parties; 1 connected party is excluded for misbehaving',
+    });
   });
 });
 
@@ -389,8 +463,8 @@ describe('RunEngine: pause, resume, stop', () => {
       interject: (hh) => {
         if (paused && !resumed)
           startsWhilePaused = hh.commands.filter((c) => c.kind === 'notify' && c.notice.type === 'round-start' && c.notice.round === 2).length;
-        // Pause as soon as round 0 is committed (round 1 is then already under way).
-        if (!paused && hh.engine.lastCompletedRound === 0) {
+        // Pause as soon as round 1 is under way.
+        if (!paused && hh.commands.some((c) => c.kind === 'notify' && c.notice.type === 'round-start' && c.notice.round === 1)) {
           paused = true;
           return { type: 'operator', command: 'pause' };
         }
@@ -485,7 +559,7 @@ describe('RunEngine: one round as a snapshot', () => {
 });
 
 describe('RunEngine: a step applies completely or not at all', () => {
-  it('a step that throws before it commits leaves the run as it was; the same event again commits the round once', async () => {
+  it('the round is committed before its evaluation; a step that throws after the commit leaves no hang: the next tick goes on', async () => {
     const config = engineTestConfig({ rounds: 2, minClients: 3, selection: { clientsPerRound: 3 } });
     const clock = new VirtualClock();
     let failNow = false;
@@ -494,40 +568,40 @@ describe('RunEngine: a step applies completely or not at all', () => {
       return clock.now();
     };
     const engine = new RunEngine(setupOf(config), { now, random: seeded(1), seeds: seeded(2) });
-    let evaluate: { round: number } | null = null;
+    const persisted: PersistOp[] = [];
     let failed: unknown = null;
     await runInMemory({
       engine: {
         handle: async (e: Parameters<RunEngine['handle']>[0]) => {
           if (e.type !== 'evaluated' || failed) return engine.handle(e);
-          // The first evaluation answer arrives while the clock fails: the step throws.
+          // The round was committed (model, record, ledger) when it was released, before this evaluation.
+          const commit = persisted.filter((p) => p.op === 'round-finished' && p.record.status === 'completed');
+          expect(commit).toHaveLength(1);
+          expect(engine.lastCompletedRound).toBe(0);
+          // Its answer arrives while the clock fails: the evaluation is recorded, starting round 1 throws.
           failNow = true;
-          const before = {
-            round: engine.lastCompletedRound,
-            weights: engine.weights,
-            records: engine.rounds.map((r) => ({ ...r })),
-            metrics: engine.metrics(),
-          };
           failed = await engine.handle(e).catch((err: unknown) => err);
           failNow = false;
-          expect(engine.lastCompletedRound).toBe(before.round);
-          expect(engine.weights).toBe(before.weights);
-          expect(engine.rounds).toEqual(before.records);
-          expect(engine.metrics()).toEqual(before.metrics);
-          evaluate = { round: e.round };
-          // Delivered again, it commits.
-          return engine.handle(e);
+          expect(engine.rounds.find((r) => r.round === 0)!.accuracy).toBe(e.accuracy);
+          expect(engine.status().state).toBe('waiting');
+          // Nothing is left hanging: the shell's next tick starts round 1.
+          return engine.handle({ type: 'tick' });
         },
       },
       clock,
       clients: Array.from({ length: 3 }, (_, i) => ({ clientId: `client-${i}`, miniClients: 1, make: fakeClient({ update: (r, j) => update(i, r, j) }) })),
+      evaluate: async (w) => ({ accuracy: l2Norm(w), loss: 0 }),
+      observe: (c) => {
+        if (c.kind === 'persist') persisted.push(c.what);
+      },
     });
     expect(failed).toBeInstanceOf(Error);
-    expect(evaluate).toEqual({ round: 0 });
     expect(engine.rounds.filter((r) => r.status === 'completed').map((r) => [r.round, r.attempt])).toEqual([
       [0, 1],
       [1, 1],
     ]);
+    // The failed step's commands were never carried out: round 0 is committed, only its accuracy is not stored.
+    expect(persisted.filter((p) => p.op === 'round-evaluated').map((p) => p.op === 'round-evaluated' && p.round)).toEqual([1]);
   });
 });
 
@@ -705,5 +779,133 @@ describe('RunEngine: Poisson selection releases the sum over the expected sample
       const want = decodeDdg(sum, plan.params, seeds.get(roundId)!, 1).map((v) => v * (1 / (q * population)));
       expect(rel.mean).toEqual(want);
     }
+  });
+});
+
+describe('RunEngine: one bad participant cannot stop a run (issue 13 §1)', () => {
+  it('a client that poisons its share boxes is blamed, excluded (persisted) and costs no counted attempt; the run completes', async () => {
+    // 5 clients, 4 per round, maxAttempts 1: an attempt with client-0 in it aborts, blamed on client-0.
+    const config = engineTestConfig({ rounds: 4, minClients: 3, selection: { clientsPerRound: 4 }, maxAttempts: 1 });
+    const h = await drive(config, { clients: 5, tamper: (i) => (i === 0 ? poisonShareBoxes : undefined) });
+    expect(h.result.state).toBe('completed');
+    expect(completed(h)).toHaveLength(4);
+    const aborted = h.engine.rounds.filter((r) => r.status === 'aborted');
+    expect(aborted.length).toBeGreaterThan(0);
+    for (const r of aborted) {
+      expect(r.excused).toMatch(/misbehaving parties identified and excluded: client-0/);
+      // Blamed at the close of MaskedInputCollection: nothing was unmasked, nothing charged.
+      expect(r.parties ?? null).toBeNull();
+    }
+    expect(aborted).toHaveLength(1);
+    const exclusions = h.persisted.filter((p) => p.op === 'party-excluded');
+    expect(exclusions).toEqual([
+      expect.objectContaining({ op: 'party-excluded', clientId: 'client-0', reason: expect.stringMatching(/share boxes to .* did not open/) }),
+    ]);
+    // Never selected again after the exclusion.
+    const after = h.engine.rounds.slice(h.engine.rounds.indexOf(aborted[0]!) + 1);
+    expect(after.every((r) => r.status === 'completed')).toBe(true);
+    expect(h.engine.status('client-0')).toMatchObject({ excluded: 1, excludedReason: expect.stringMatching(/share boxes to .* did not open/) });
+  });
+
+  it('a client that lies in an unmask share is corrected and named: the round completes and the liar is excluded', async () => {
+    const config = engineTestConfig({ rounds: 2, minClients: 3, selection: { clientsPerRound: 5 }, maxAttempts: 1 });
+    const h = await drive(config, { clients: 6, tamper: (i) => (i === 1 ? flipFirstUnmaskShare : undefined) });
+    expect(h.result.state).toBe('completed');
+    expect(h.engine.rounds.every((r) => r.status === 'completed')).toBe(true);
+    expect(h.engine.excludedParties.get('client-1')).toMatch(/sent wrong unmask shares of client \d+'s self-mask seed/);
+  });
+
+  it('excluded parties stay excluded in a run resumed from its persisted state', async () => {
+    const config = engineTestConfig({ rounds: 2, minClients: 3, selection: { clientsPerRound: 3 } });
+    const excluded = [{ clientId: 'client-0', reason: 'sent wrong unmask shares' }];
+    const h = await drive(config, { clients: 4, setup: { excluded } });
+    expect(h.result.state).toBe('completed');
+    const selected = h.commands.flatMap((c) => (c.kind === 'notify' && c.notice.type === 'round-start' ? c.notice.selected : []));
+    expect(selected).not.toContain('client-0');
+  });
+
+  it('resumeRefusal says when a persisted run cannot go on, and attemptFloor forgives earlier attempts', async () => {
+    const config = engineTestConfig({ rounds: 2, minClients: 3, selection: { clientsPerRound: 3 }, maxAttempts: 1 });
+    expect(RunEngine.resumeRefusal(setupOf(config))).toBeNull();
+    expect(RunEngine.resumeRefusal(setupOf(config, { completedRound: 1 }))).toBe('all 2 rounds are done');
+    const failedAttempt: RoundRecord = { ...h0(), status: 'aborted', error: 'x', finishedAt: 1 };
+    // Without the floor the run fails at once (one counted abort, maxAttempts 1); with it, it completes.
+    const stuck = await drive(config, { clients: 3, setup: { rounds: [failedAttempt] } });
+    expect(stuck.result.state).toBe('failed');
+    const resumed = await drive(config, { clients: 3, setup: { rounds: [failedAttempt], attemptFloor: 1 } });
+    expect(resumed.result.state).toBe('completed');
+    expect(resumed.engine.rounds.filter((r) => r.round === 0).map((r) => r.attempt)).toEqual([1, 2]);
+  });
+});
+
+function h0(): RoundRecord {
+  return {
+    round: 0,
+    attempt: 1,
+    status: 'running',
+    startedAt: 0,
+    finishedAt: null,
+    selected: 3,
+    contributions: null,
+    accuracy: null,
+    loss: null,
+    epsilon: null,
+    epsilonVsCoordinator: null,
+    deltaSelection: null,
+    error: null,
+    durationsMs: {},
+    droppedClients: {},
+    bytesUp: 0,
+    bytesDown: 0,
+  };
+}
+
+describe('RunEngine: no silent stall (issue 13 §3)', () => {
+  const config = engineTestConfig({ rounds: 2, minClients: 3, selection: { clientsPerRound: 3 } });
+  const started = async () => {
+    const clock = new VirtualClock();
+    const engine = new RunEngine(setupOf(config, { clients: ['a', 'b', 'c'].map((clientId) => ({ clientId, miniClients: 1 })) }), {
+      now: clock.now,
+      random: seeded(1),
+      seeds: seeded(2),
+    });
+    await engine.handle({ type: 'start' });
+    expect(engine.status().state).toBe('running');
+    return { clock, engine };
+  };
+
+  it('the watchdog aborts a stage still open well past its deadline (its timer lost), loudly, and the run goes on', async () => {
+    const { clock, engine } = await started();
+    const deadline = config.deadlines.training * 1000;
+    clock.advanceTo(deadline + WATCHDOG_GRACE_MS - 1);
+    expect((await engine.handle({ type: 'tick' })).some((c) => c.kind === 'log' && c.level === 'error')).toBe(false);
+    clock.advanceTo(deadline + WATCHDOG_GRACE_MS + 1000);
+    const out = await engine.handle({ type: 'tick' });
+    expect(out).toContainEqual(
+      expect.objectContaining({
+        kind: 'log',
+        level: 'error',
+        message: expect.stringMatching(/^watchdog: stage advertise-keys is still open 6 s after its deadline/),
+      }),
+    );
+    expect(engine.rounds.map((r) => [r.status, r.error])).toEqual([['aborted', 'watchdog: stage advertise-keys is still open 6 s after its deadline']]);
+    expect(out).toContainEqual({ kind: 'start-timer', key: NEXT_ROUND_TIMER, ms: expect.any(Number) });
+  });
+
+  it('a store failure aborts the attempt without counting it; failing MAX_STORE_FAILURES times in a row pauses the run with the reason', async () => {
+    const { engine } = await started();
+    const out = await engine.handle({ type: 'store-failed', error: 'SQLITE_BUSY: database is locked' });
+    expect(engine.rounds[0]).toMatchObject({
+      status: 'aborted',
+      error: 'store error: SQLITE_BUSY: database is locked',
+      excused: 'a store error, not the parties',
+    });
+    expect(out).toContainEqual(expect.objectContaining({ kind: 'log', level: 'error' }));
+    for (let i = 1; i < MAX_STORE_FAILURES; i++) await engine.handle({ type: 'store-failed', error: 'SQLITE_FULL: database or disk is full' });
+    expect(engine.status().state).toBe('paused');
+    expect(engine.state).toBe('paused');
+    // Resumed by the operator once the store works, it runs to the end.
+    await engine.handle({ type: 'operator', command: 'resume' });
+    expect(engine.status().state).toBe('running');
   });
 });

@@ -25,8 +25,8 @@ import { fedAvgStep, releasedMeanDivisor, type ServerState } from './fedavg.ts';
 import { metricsDocument, type MetricsDocument } from './metrics.ts';
 import { type LedgerEntry, RunPrivacy } from './privacy.ts';
 import { droppedCounts, type RoundRecord, type RunIdentity, type RunState } from './records.ts';
-import { type EngineCommand, type Party, RoundEngine, type RoundEngineSnapshot } from './roundEngine.ts';
-import { minParties, selectParties } from './selection.ts';
+import { type EngineCommand, type Party, type RoundConduct, RoundEngine, type RoundEngineSnapshot } from './roundEngine.ts';
+import { expectedClientsPerRound, minParties, selectParties } from './selection.ts';
 
 /** The timer that starts the next selection attempt (after too few clients, or an aborted round). */
 export const NEXT_ROUND_TIMER = 'run#next';
@@ -34,6 +34,24 @@ export const NEXT_ROUND_TIMER = 'run#next';
 export const SELECT_RETRY_MS = 500;
 export const ABORT_RETRY_MS = 250;
 const SHORTFALL_LOG_MS = 30_000;
+/** A stage still open this long after its deadline is a stall: the watchdog aborts the attempt, loudly. */
+export const WATCHDOG_GRACE_MS = 5_000;
+/** Invalid SecAgg messages from a selected party after which it is excluded from the run. */
+export const MAX_VIOLATIONS = 3;
+/** Consecutive attempts a party may time out in before it must answer a liveness probe to be selected again. */
+export const MAX_CONSECUTIVE_TIMEOUTS = 2;
+/**
+ * Probes a party may answer and then stay silent again before it is excluded for the run: an endpoint that
+ * echoes probes but never takes part would otherwise cost two attempts per cycle forever.
+ */
+export const MAX_PROBE_CYCLES = 3;
+/** Store failures in a row after which the run pauses (the store is unusable) instead of retrying. */
+export const MAX_STORE_FAILURES = 3;
+/**
+ * Refusal codes no honest client's message earns once it is a party (messages.ts, server.ts): a malformed
+ * message, a bad key or signature. Duplicates, late and wrong-stage messages are what reconnects produce.
+ */
+const VIOLATION_CODES: ReadonlySet<string> = new Set(['bad-message', 'malformed-key', 'bad-signature', 'bad-length', 'out-of-range']);
 
 export interface RunEngineDeps {
   readonly now: () => number;
@@ -60,6 +78,10 @@ export interface RunSetup {
   readonly ledger?: LedgerEntry & { readonly rounds: number };
   /** Clients already connected and ready when the run starts. */
   readonly clients?: readonly { readonly clientId: string; readonly miniClients: number }[];
+  /** Parties excluded earlier in the run for misbehaving (persisted), with why. */
+  readonly excluded?: readonly { readonly clientId: string; readonly reason: string }[];
+  /** Attempts of the next round numbered up to this do not count toward maxAttempts (an operator resumed a failed run). */
+  readonly attemptFloor?: number;
 }
 
 /** What a round looked like when it ended: the operator's and in-process observers' view. */
@@ -105,7 +127,12 @@ export type RunEvent =
   | { readonly type: 'timer'; readonly key: string }
   | { readonly type: 'evaluated'; readonly round: number; readonly accuracy: number | null; readonly loss: number | null; readonly error?: string }
   | { readonly type: 'operator'; readonly command: 'pause' | 'resume' | 'stop'; readonly reason?: string }
+  /** Periodic (the shell's clock, about once a second): the watchdog and waiting selection look at the time. */
   | { readonly type: 'tick' }
+  /** A client answered a liveness probe. */
+  | { readonly type: 'liveness'; readonly clientId: string; readonly nonce: string }
+  /** The shell could not carry out a persist command of the last step (the rest of that step was not carried out). */
+  | { readonly type: 'store-failed'; readonly error: string }
   | { readonly type: 'shutdown' };
 
 export interface RoundParticipant {
@@ -140,6 +167,10 @@ export type PersistOp =
        */
       readonly commit?: { readonly ledger: LedgerEntry | null; readonly weights: Float32Array; readonly momentum: Float32Array | null };
     }
+  /** The evaluation of a committed round came back (the round itself was committed before it was evaluated). */
+  | { readonly op: 'round-evaluated'; readonly round: number; readonly attempt: number; readonly accuracy: number | null; readonly loss: number | null }
+  /** A party is excluded from the rest of the run. */
+  | { readonly op: 'party-excluded'; readonly clientId: string; readonly reason: string; readonly round: number; readonly attempt: number }
   | { readonly op: 'run-state'; readonly state: RunState; readonly reason: string | null }
   | { readonly op: 'metrics'; readonly document: MetricsDocument };
 
@@ -190,15 +221,22 @@ interface LiveRound {
   charged: { readonly parties: number; readonly contributions: number } | null;
 }
 
-/** A released round waiting for its evaluation. */
+/** A released round, committed, waiting for its evaluation. */
 interface Finalizing {
   readonly live: LiveRound;
-  readonly next: ServerState;
+  readonly record: RoundRecord;
   readonly mean: Float64Array;
-  readonly contributions: number;
-  readonly parties: number;
   readonly included: readonly string[];
-  readonly droppedAt: Readonly<Record<string, SecAggStage>>;
+  readonly spent: ReturnType<RunPrivacy['spent']>;
+}
+
+/** What the run knows of a party's liveness: consecutive attempts it timed out in, and its probes. */
+interface Liveness {
+  timeouts: number;
+  /** Set while the party must answer this probe before it is selected again. */
+  probe: string | null;
+  /** Probes sent since it was last in a released sum. */
+  probes: number;
 }
 
 /** The round's live state beside the RoundEngine's, for `snapshotRound` / `restoreRound`. */
@@ -236,6 +274,15 @@ export class RunEngine {
   /** p of the current round's first Poisson draw (null before it); carried over its retries. */
   private roundShortfall: number | null = null;
   private lastShortfallLog = Number.NEGATIVE_INFINITY;
+  /** Parties excluded from the rest of the run, with why (persisted). */
+  private readonly excluded = new Map<string, string>();
+  private readonly liveness = new Map<string, Liveness>();
+  /** Invalid SecAgg messages per party this run. */
+  private readonly violations = new Map<string, number>();
+  private storeFailures = 0;
+  /** Why no round can start now (shown as the status message while waiting), null when none is waiting. */
+  private waiting: string | null = null;
+  private lastWaitingLog = Number.NEGATIVE_INFINITY;
 
   constructor(
     readonly setup: RunSetup,
@@ -248,9 +295,20 @@ export class RunEngine {
     this.history = [...(setup.rounds ?? [])];
     this.paused = setup.paused ?? false;
     for (const c of setup.clients ?? []) this.roster.set(c.clientId, { miniClients: c.miniClients, ready: true });
-    // Only for a ledger entry from before the coordinator-side ledger was kept in it (privacy.ts).
-    const released = this.history.filter((r) => r.status === 'completed').map((r) => r.parties ?? r.contributions ?? 0);
-    this.privacy = setup.ledger || released.length ? RunPrivacy.restore(setup.plan, setup.ledger, released) : RunPrivacy.fresh(setup.plan);
+    for (const x of setup.excluded ?? []) this.excluded.set(x.clientId, x.reason);
+    this.privacy = privacyOf(setup);
+  }
+
+  /**
+   * Why a run in this persisted state cannot be resumed — every round done, or the budget too small for
+   * another round at n_min parties — or null when it can. The operator is told this instead of a run that
+   * would end again at once.
+   */
+  static resumeRefusal(setup: RunSetup): string | null {
+    if (setup.completedRound + 1 >= setup.config.rounds) return `all ${setup.config.rounds} rounds are done`;
+    const over = privacyOf(setup).budgetExceededBy(minParties(setup.config));
+    if (over !== null) return `the privacy budget is spent: another round could spend ε = ${over.toFixed(4)} > ${setup.plan.epsilonBudget}`;
+    return null;
   }
 
   get runId(): string {
@@ -298,14 +356,23 @@ export class RunEngine {
       epsilonBudget: this.setup.plan.epsilonBudget,
       delta: this.setup.plan.delta,
       clientsConnected: this.readyCount(),
+      ...(this.excluded.size > 0 ? { excluded: this.excluded.size } : {}),
+      ...(clientId && this.excluded.has(clientId) ? { excludedReason: this.excluded.get(clientId)! } : {}),
     };
     if (this.ended) return { ...base, state: this.ended.state, round: this.completedRound + 1, message: this.ended.reason };
+    const state = this.paused ? 'paused' : live ? 'running' : 'waiting';
     return {
       ...base,
-      state: this.paused ? 'paused' : live ? 'running' : 'waiting',
+      state,
       round: live?.round ?? this.completedRound + 1,
       ...(clientId && live ? { selected: live.engine.secaggIdOf(clientId) !== undefined } : {}),
+      ...(state === 'waiting' && this.waiting ? { message: this.waiting } : {}),
     };
+  }
+
+  /** Parties excluded from the rest of the run, with why. */
+  get excludedParties(): ReadonlyMap<string, string> {
+    return this.excluded;
   }
 
   metrics(): MetricsDocument {
@@ -349,7 +416,13 @@ export class RunEngine {
         await this.onOperator(event.command, event.reason, out);
         break;
       case 'tick':
-        if (!this.nextTimer) await this.next(out);
+        await this.onTick(out);
+        break;
+      case 'liveness':
+        await this.onLiveness(event.clientId, event.nonce, out);
+        break;
+      case 'store-failed':
+        await this.onStoreFailed(event.error, out);
         break;
       case 'shutdown':
         await this.onShutdown(out);
@@ -361,6 +434,9 @@ export class RunEngine {
   private async onReady(clientId: string, miniClients: number, out: RunCommand[]): Promise<void> {
     this.roster.set(clientId, { miniClients, ready: true });
     out.push({ kind: 'send', to: clientId, event: EVENTS.status, payload: this.status(clientId) });
+    // A party that must prove it is live gets its probe again on the new connection.
+    const probe = this.liveness.get(clientId)?.probe;
+    if (probe) out.push({ kind: 'send', to: clientId, event: EVENTS.liveness, payload: { nonce: probe } });
     const live = this.live;
     // A party of the round in progress came back (a reloaded tab): repeat what it may have missed.
     if (live && live.engine.secaggIdOf(clientId) !== undefined) await this.roundStep(live, out, async () => live.engine.onReconnect(clientId));
@@ -385,8 +461,110 @@ export class RunEngine {
       out.push(log('warn', 'dropped a SecAgg message for a round that is not in progress (late or replayed)', { clientId: e.clientId, roundId: e.roundId }));
       return;
     }
+    // Counted before the step (the step may close the round and build its record), taken back if refused:
+    // the byte counters hold only accepted messages of parties.
     live.bytesUp += e.bytes;
+    const from = out.length;
     await this.roundStep(live, out, () => live.engine.onSecAgg(e.clientId, e.message));
+    if (out.slice(from).some((c) => c.kind === 'refused' && c.clientId === e.clientId)) live.bytesUp -= e.bytes;
+  }
+
+  /** The watchdog: a stage open past its deadline by more than WATCHDOG_GRACE_MS is a stall; abort it loudly. */
+  private async onTick(out: RunCommand[]): Promise<void> {
+    const live = this.live;
+    const stage = live?.engine.stage;
+    if (live && stage && stage !== 'done' && stage !== 'aborted') {
+      const opened = live.stageOpened.get(stage);
+      const deadline = this.config.deadlines[SECAGG_STAGE_TABLE.find((r) => r.stage === stage)!.deadline] * 1000;
+      const over = opened === undefined ? 0 : this.deps.now() - opened - deadline;
+      if (over > WATCHDOG_GRACE_MS) {
+        const reason = `watchdog: stage ${stage} is still open ${Math.round(over / 1000)} s after its deadline`;
+        out.push(log('error', `${reason}; the attempt is aborted`, { runId: this.runId, round: live.round, attempt: live.attempt, stage }));
+        await this.roundStep(live, out, async () => live.engine.abort(reason, 'watchdog'));
+        return;
+      }
+    }
+    if (!this.nextTimer) await this.next(out);
+  }
+
+  private async onLiveness(clientId: string, nonce: string, out: RunCommand[]): Promise<void> {
+    const l = this.liveness.get(clientId);
+    if (!l?.probe || l.probe !== nonce) return;
+    l.probe = null;
+    l.timeouts = 0;
+    out.push(log('info', 'a party answered its liveness probe: it can be selected again', { runId: this.runId, clientId }));
+    if (!this.nextTimer && !this.live) await this.next(out);
+  }
+
+  /**
+   * The shell could not persist part of the last step: the attempt in progress (whose commands were not all
+   * carried out) is aborted with the error, without counting toward maxAttempts; after MAX_STORE_FAILURES in a
+   * row the run pauses with the reason, to be resumed by the operator once the store works.
+   */
+  private async onStoreFailed(error: string, out: RunCommand[]): Promise<void> {
+    this.storeFailures++;
+    out.push(log('error', 'a store write failed; the round attempt in progress is aborted', { runId: this.runId, error, failures: this.storeFailures }));
+    const live = this.live;
+    if (live) await this.roundStep(live, out, async () => live.engine.abort(`store error: ${error}`, 'store'));
+    if (this.storeFailures >= MAX_STORE_FAILURES && !this.paused && !this.ended) {
+      const reason = `the store failed ${this.storeFailures} times in a row (last: ${error}); resume once it works again`;
+      this.paused = true;
+      if (this.nextTimer) {
+        this.nextTimer = false;
+        out.push({ kind: 'cancel-timer', key: NEXT_ROUND_TIMER });
+      }
+      out.push(persist({ op: 'run-state', state: 'paused', reason }));
+      out.push(log('error', 'run paused: the store is unusable', { runId: this.runId, reason }));
+      out.push(this.notice({ type: 'run', runId: this.runId, state: 'paused', reason }));
+      this.broadcastStatus(out);
+    }
+  }
+
+  /** Excludes a party from the rest of the run (persisted); it stays connected but is never selected again. */
+  private exclude(clientId: string, reason: string, live: LiveRound, out: RunCommand[]): void {
+    if (this.excluded.has(clientId)) return;
+    this.excluded.set(clientId, reason);
+    out.push(persist({ op: 'party-excluded', clientId, reason, round: live.round, attempt: live.attempt }));
+    out.push(log('warn', 'party excluded from the rest of the run', { runId: this.runId, clientId, reason }));
+    if (this.roster.get(clientId)?.ready) out.push({ kind: 'send', to: clientId, event: EVENTS.status, payload: this.status(clientId) });
+  }
+
+  /**
+   * The liveness rule: a party silent at a deadline while connected in MAX_CONSECUTIVE_TIMEOUTS attempts in a
+   * row is probed and not selected until it echoes the probe; after MAX_PROBE_CYCLES probes without being in
+   * a released sum it is excluded. A party that answered every stage it was asked starts its count again, one
+   * in a released sum starts afresh. Parties that disconnected are neither (not selectable until they return).
+   */
+  private trackLiveness(live: LiveRound, timedOut: readonly string[], included: readonly string[], out: RunCommand[]): void {
+    const silent = new Set(timedOut);
+    const summed = new Set(included);
+    for (const p of live.parties) {
+      const l = this.liveness.get(p.clientId) ?? { timeouts: 0, probe: null, probes: 0 };
+      if (summed.has(p.clientId)) this.liveness.delete(p.clientId);
+      if (!silent.has(p.clientId)) {
+        if (!summed.has(p.clientId) && l.probes > 0) this.liveness.set(p.clientId, { ...l, timeouts: 0 });
+        continue;
+      }
+      l.timeouts++;
+      if (l.timeouts >= MAX_CONSECUTIVE_TIMEOUTS && !l.probe) {
+        if (l.probes >= MAX_PROBE_CYCLES) {
+          this.liveness.delete(p.clientId);
+          this.exclude(p.clientId, `silent at the deadlines of ${l.timeouts} attempts in a row after answering ${l.probes} liveness probes`, live, out);
+          continue;
+        }
+        l.probes++;
+        l.probe = randomHex(this.deps.random, 4);
+        out.push({ kind: 'send', to: p.clientId, event: EVENTS.liveness, payload: { nonce: l.probe } });
+        out.push(
+          log('info', 'a party timed out in consecutive attempts: it is not selected until it answers a liveness probe', {
+            runId: this.runId,
+            clientId: p.clientId,
+            timeouts: l.timeouts,
+          }),
+        );
+      }
+      this.liveness.set(p.clientId, l);
+    }
   }
 
   private async onTimer(key: string, out: RunCommand[]): Promise<void> {
@@ -448,7 +626,14 @@ export class RunEngine {
     if (over !== null)
       return this.finish('completed', `privacy budget reached: another round could spend ε = ${over.toFixed(4)} > ${this.setup.plan.epsilonBudget}`, out);
     const free: Party[] = [];
-    for (const [clientId, c] of this.roster) if (c.ready) free.push({ clientId, contributions: Math.min(c.miniClients, cfg.maxMiniClients) });
+    let excludedOnline = 0;
+    let probedOnline = 0;
+    for (const [clientId, c] of this.roster) {
+      if (!c.ready) continue;
+      if (this.excluded.has(clientId)) excludedOnline++;
+      else if (this.liveness.get(clientId)?.probe) probedOnline++;
+      else free.push({ clientId, contributions: Math.min(c.miniClients, cfg.maxMiniClients) });
+    }
     const selection = selectParties({
       config: cfg,
       delta: this.setup.plan.delta,
@@ -472,20 +657,54 @@ export class RunEngine {
           );
         }
       } else if (selection.shortfall !== null) this.roundShortfall = selection.shortfall;
+      this.setWaiting(this.waitingReason(free.length, excludedOnline, probedOnline), out);
       this.nextTimer = true;
       out.push({ kind: 'start-timer', key: NEXT_ROUND_TIMER, ms: SELECT_RETRY_MS });
       return;
     }
-    // The retry policy: every started attempt counts.
-    const attempt = this.lastAttempt(round) + 1;
-    if (attempt > cfg.maxAttempts) return this.finish('failed', `round ${round} aborted ${cfg.maxAttempts} times`, out);
-    await this.startRound(round, attempt, selection.parties, selection.shortfall, out);
+    // The retry policy: aborted attempts count, except those excused (misbehaving or silent parties, the store).
+    const counted = this.countedAttempts(round);
+    if (counted >= cfg.maxAttempts)
+      return this.finish('failed', `round ${round} aborted ${counted} times with no party to blame (maxAttempts = ${cfg.maxAttempts})`, out);
+    this.setWaiting(null, out);
+    await this.startRound(round, this.lastAttempt(round) + 1, selection.parties, selection.shortfall, out);
   }
 
   private lastAttempt(round: number): number {
     let a = 0;
     for (const r of this.history) if (r.round === round && r.attempt > a) a = r.attempt;
     return a;
+  }
+
+  /** Aborted attempts of `round` that count toward maxAttempts: not excused, and after an operator's resume. */
+  private countedAttempts(round: number): number {
+    const floor = round === this.setup.completedRound + 1 ? (this.setup.attemptFloor ?? 0) : 0;
+    return this.history.filter((r) => r.round === round && r.status === 'aborted' && !r.excused && r.attempt > floor).length;
+  }
+
+  /** Why selection waits, in words for the dashboard; null when nothing but ordinary arrivals is missing. */
+  private waitingReason(eligible: number, excludedOnline: number, probedOnline: number): string {
+    const cfg = this.config;
+    const need =
+      'sampleRate' in cfg.selection
+        ? `a Poisson draw of at least n_min = ${minParties(cfg)}`
+        : `${Math.max(minParties(cfg), expectedClientsPerRound(cfg))} parties`;
+    const held = [
+      ...(excludedOnline > 0 ? [`${excludedOnline} connected part${excludedOnline === 1 ? 'y is' : 'ies are'} excluded for misbehaving`] : []),
+      ...(probedOnline > 0 ? [`${probedOnline} must first answer a liveness probe (silent at ${MAX_CONSECUTIVE_TIMEOUTS} deadlines in a row)`] : []),
+    ];
+    return `waiting for clients: ${eligible} eligible, a round needs ${need}${held.length ? `; ${held.join('; ')}` : ''}`;
+  }
+
+  private setWaiting(reason: string | null, out: RunCommand[]): void {
+    if (reason === this.waiting) return;
+    this.waiting = reason;
+    const now = this.deps.now();
+    if (reason && now - this.lastWaitingLog > SHORTFALL_LOG_MS) {
+      this.lastWaitingLog = now;
+      out.push(log('info', reason, { runId: this.runId }));
+    }
+    this.broadcastStatus(out);
   }
 
   private async startRound(round: number, attempt: number, parties: Party[], shortfall: number | null, out: RunCommand[]): Promise<void> {
@@ -574,7 +793,7 @@ export class RunEngine {
       );
       commands = [...live.engine.abort(`internal error: ${(e as Error).message}`)];
       if (!commands.some((c) => c.kind === 'aborted'))
-        commands.push({ kind: 'aborted', reason: `internal error: ${(e as Error).message}`, code: 'internal', droppedAt: {} });
+        commands.push({ kind: 'aborted', reason: `internal error: ${(e as Error).message}`, code: 'internal', droppedAt: {}, misbehaving: [], timedOut: [] });
     }
     await this.translate(live, commands, out);
   }
@@ -644,10 +863,15 @@ export class RunEngine {
           if (c.dropped.length) out.push(log('info', 'clients dropped at this stage', { round: live.round, stage: c.stage, dropped: c.dropped }));
           break;
         }
-        case 'refused':
+        case 'refused': {
           out.push({ kind: 'refused', clientId: c.clientId, code: c.code, reason: c.reason });
           out.push(log('warn', `refused a SecAgg message: ${c.reason}`, { clientId: c.clientId, code: c.code, round: live.round }));
+          if (!VIOLATION_CODES.has(c.code) || live.engine.secaggIdOf(c.clientId) === undefined) break;
+          const n = (this.violations.get(c.clientId) ?? 0) + 1;
+          this.violations.set(c.clientId, n);
+          if (n >= MAX_VIOLATIONS) this.exclude(c.clientId, `sent ${n} invalid SecAgg messages as a party (last: ${c.reason})`, live, out);
           break;
+        }
         case 'released':
           this.released(live, c, out);
           break;
@@ -672,11 +896,48 @@ export class RunEngine {
     if (this.live === live) this.live = null;
   }
 
-  /** The mean is out of the sum: apply FedAvg and have the model evaluated before the round is committed. */
+  /**
+   * The mean is out of the sum: apply FedAvg and commit the round at once — model, record and (if it were not
+   * already) its charge — then have the model evaluated. A crash during the evaluation loses only its accuracy.
+   */
   private released(live: LiveRound, r: Extract<EngineCommand, { kind: 'released' }>, out: RunCommand[]): void {
     const next = fedAvgStep(this.server, r.mean, this.config.server);
+    // Charged when its unmask requests went out; a release without that charge cannot happen, but would be
+    // charged here rather than not at all.
+    const { next: privacy, entry } = live.charged ? { next: this.privacy, entry: null } : this.privacy.charge(r.parties, this.roundShortfall);
+    const spent = privacy.spent();
+    const record: RoundRecord = {
+      ...emptyRecord(live.round, live.attempt, live.startedAt),
+      status: 'completed',
+      finishedAt: this.deps.now(),
+      selected: live.parties.length,
+      contributions: r.contributions,
+      parties: r.parties,
+      epsilon: spent.epsilon,
+      epsilonVsCoordinator: spent.epsilonVsCoordinator,
+      deltaSelection: spent.deltaSelection,
+      durationsMs: { ...live.durations },
+      droppedClients: { ...r.droppedAt },
+      bytesUp: live.bytesUp,
+      bytesDown: live.bytesDown,
+    };
+    const included = new Set(r.included);
+    const outcomes = live.parties.map((p) => ({
+      clientId: p.clientId,
+      status: included.has(p.clientId) ? ('finished' as const) : ('dropped' as const),
+      stage: r.droppedAt[p.clientId] ?? null,
+    }));
+    // Commit: everything below is assignment.
     this.endLive(live, out);
-    this.finalizing = { live, next, mean: r.mean, contributions: r.contributions, parties: r.parties, included: r.included, droppedAt: r.droppedAt };
+    this.actOnConduct(live, r, r.included, out);
+    this.privacy = privacy;
+    this.roundShortfall = null;
+    this.server = next;
+    this.completedRound = live.round;
+    this.storeFailures = 0;
+    this.replaceRecord(record);
+    this.finalizing = { live, record, mean: r.mean, included: r.included, spent };
+    out.push(persist({ op: 'round-finished', record, outcomes, commit: { ledger: entry, weights: next.weights, momentum: next.momentum } }));
     out.push({ kind: 'evaluate', round: live.round, weights: next.weights });
   }
 
@@ -684,43 +945,12 @@ export class RunEngine {
     const f = this.finalizing;
     if (!f || f.live.round !== e.round) return;
     if (e.error) out.push(log('error', 'evaluation of the released model failed', { runId: this.runId, round: e.round, error: e.error }));
-    const { live } = f;
-    // Charged when its unmask requests went out; a release without that charge cannot happen, but would be
-    // charged here rather than not at all.
-    const { next: privacy, entry } = live.charged ? { next: this.privacy, entry: null } : this.privacy.charge(f.parties, this.roundShortfall);
-    const spent = privacy.spent();
-    const now = this.deps.now();
-    const record: RoundRecord = {
-      ...emptyRecord(live.round, live.attempt, live.startedAt),
-      status: 'completed',
-      finishedAt: now,
-      selected: live.parties.length,
-      contributions: f.contributions,
-      parties: f.parties,
-      accuracy: e.accuracy,
-      loss: e.loss,
-      epsilon: spent.epsilon,
-      epsilonVsCoordinator: spent.epsilonVsCoordinator,
-      deltaSelection: spent.deltaSelection,
-      durationsMs: { ...live.durations },
-      droppedClients: { ...f.droppedAt },
-      bytesUp: live.bytesUp,
-      bytesDown: live.bytesDown,
-    };
-    const included = new Set(f.included);
-    const outcomes = live.parties.map((p) => ({
-      clientId: p.clientId,
-      status: included.has(p.clientId) ? ('finished' as const) : ('dropped' as const),
-      stage: f.droppedAt[p.clientId] ?? null,
-    }));
-    // Commit: everything below is assignment.
-    this.privacy = privacy;
-    this.roundShortfall = null;
-    this.server = f.next;
-    this.completedRound = live.round;
+    const { live, spent } = f;
+    const record: RoundRecord = { ...f.record, accuracy: e.accuracy, loss: e.loss };
     this.finalizing = null;
     this.replaceRecord(record);
-    out.push(persist({ op: 'round-finished', record, outcomes, commit: { ledger: entry, weights: f.next.weights, momentum: f.next.momentum } }));
+    out.push(persist({ op: 'round-evaluated', round: live.round, attempt: live.attempt, accuracy: e.accuracy, loss: e.loss }));
+    const included = new Set(f.included);
     for (const p of live.parties) {
       const end: RoundEnd = {
         roundId: live.engine.roundId,
@@ -740,7 +970,7 @@ export class RunEngine {
         accuracy: e.accuracy,
         loss: e.loss,
         epsilon: spent.epsilon,
-        contributors: f.contributions,
+        contributors: record.contributions,
       }),
     );
     // The release is the completed round's notice (aborted rounds get a `round` notice instead).
@@ -749,14 +979,30 @@ export class RunEngine {
       summary: this.summaryOf(record, spent.epsilon, spent.deltaSelection),
       mean: f.mean,
       included: f.included,
-      weights: f.next.weights,
+      weights: this.server.weights,
     });
     this.broadcastStatus(out);
     await this.next(out);
   }
 
+  /** Exclusion and liveness from how the parties behaved in an attempt that ended. */
+  private actOnConduct(live: LiveRound, c: RoundConduct, included: readonly string[], out: RunCommand[]): void {
+    for (const m of c.misbehaving) this.exclude(m.clientId, m.reason, live, out);
+    this.trackLiveness(live, c.timedOut, included, out);
+  }
+
+  /** Why an aborted attempt does not count toward maxAttempts, or null when it counts. */
+  private excuseOf(r: Extract<EngineCommand, { kind: 'aborted' }>): string | null {
+    if (r.misbehaving.length > 0) return `misbehaving parties identified and excluded: ${r.misbehaving.map((m) => m.clientId).join(', ')}`;
+    if (r.code === 'store') return 'a store error, not the parties';
+    if (r.timedOut.length > 0 && (r.code === 'unrecoverable' || r.code === 'too-few-parties'))
+      return `${r.timedOut.length} selected part${r.timedOut.length === 1 ? 'y' : 'ies'} stayed silent until a deadline (not selected again after ${MAX_CONSECUTIVE_TIMEOUTS} in a row until they answer a liveness probe)`;
+    return null;
+  }
+
   private async aborted(live: LiveRound, r: Extract<EngineCommand, { kind: 'aborted' }>, out: RunCommand[]): Promise<void> {
     const spent = this.privacy.spent();
+    const excused = this.excuseOf(r);
     const record: RoundRecord = {
       ...emptyRecord(live.round, live.attempt, live.startedAt),
       status: 'aborted',
@@ -767,6 +1013,7 @@ export class RunEngine {
         ? { parties: live.charged.parties, epsilon: spent.epsilon, epsilonVsCoordinator: spent.epsilonVsCoordinator, deltaSelection: spent.deltaSelection }
         : {}),
       error: r.reason,
+      excused,
       durationsMs: { ...live.durations },
       droppedClients: { ...r.droppedAt },
       bytesUp: live.bytesUp,
@@ -774,6 +1021,7 @@ export class RunEngine {
     };
     const outcomes = live.parties.map((p) => ({ clientId: p.clientId, status: 'dropped' as const, stage: r.droppedAt[p.clientId] ?? null }));
     this.endLive(live, out);
+    this.actOnConduct(live, r, [], out);
     this.replaceRecord(record);
     out.push(persist({ op: 'round-finished', record, outcomes }));
     for (const p of live.parties) {
@@ -788,7 +1036,16 @@ export class RunEngine {
       out.push({ kind: 'send', to: p.clientId, event: EVENTS.roundEnd, payload: end });
     }
     out.push(persist({ op: 'metrics', document: this.metrics() }));
-    out.push(log('warn', 'round aborted; it will be re-run', { runId: this.runId, round: live.round, attempt: live.attempt, code: r.code, reason: r.reason }));
+    out.push(
+      log('warn', 'round aborted; it will be re-run', {
+        runId: this.runId,
+        round: live.round,
+        attempt: live.attempt,
+        code: r.code,
+        reason: r.reason,
+        ...(excused ? { excused } : {}),
+      }),
+    );
     out.push(this.notice({ type: 'round', ...this.summaryOf(record, spent.epsilon, spent.deltaSelection, spent.epsilonVsCoordinator) }));
     if (this.shuttingDown) return;
     if (this.stopRequested) return this.next(out);
@@ -901,6 +1158,13 @@ export class RunEngine {
   }
 }
 
+/** The run's privacy books from its persisted ledger (fresh for a new run). */
+function privacyOf(setup: RunSetup): RunPrivacy {
+  // Only for a ledger entry from before the coordinator-side ledger was kept in it (privacy.ts).
+  const released = (setup.rounds ?? []).filter((r) => r.status === 'completed').map((r) => r.parties ?? r.contributions ?? 0);
+  return setup.ledger || released.length ? RunPrivacy.restore(setup.plan, setup.ledger, released) : RunPrivacy.fresh(setup.plan);
+}
+
 function emptyRecord(round: number, attempt: number, startedAt: number): RoundRecord {
   return {
     round,
@@ -929,6 +1193,11 @@ function persist(what: PersistOp): RunCommand {
 
 function log(level: 'info' | 'warn' | 'error', message: string, fields: Record<string, unknown>): RunCommand {
   return { kind: 'log', level, message, fields };
+}
+
+/** `words` 32-bit words of `rw` as lowercase hex (ids and nonces). */
+export function randomHex(rw: RandomWords, words: number): string {
+  return Array.from({ length: words }, () => rw.next().toString(16).padStart(8, '0')).join('');
 }
 
 function randomBytes(rw: RandomWords, n: number): Uint8Array {

@@ -1,12 +1,12 @@
 /**
- * Test support (not exported from the package): clients for the in-memory driver that need no TensorFlow.js.
+ * Test support (`@hushfl/engine/testing`, for tests only): clients for the in-memory driver that need no TensorFlow.js.
  * Each has a fixed update per round; on a task it DDG-encodes it once per contribution (the real encoder),
  * sums the encodings in Z_2^B and runs the real SecAgg client. It records what it encoded, so a test can
  * compute the exact modular sum the coordinator should unmask.
  */
 import { encodeDdg } from '@hushfl/ddp';
 import { EVENTS, pack, parseRunConfig, type RunConfigInput, secaggClientToWire, secaggEnvelopeFromServer, taskMessageSchema, unpack } from '@hushfl/protocol';
-import { addInPlace, type DropPoint, lastMessageBefore, SecAggClient } from '@hushfl/secagg';
+import { addInPlace, type DropPoint, lastMessageBefore, SecAggClient, type SecAggClientMessage } from '@hushfl/secagg';
 import type { InMemoryClientFactory } from './inMemory.ts';
 
 export interface FakeClientOptions {
@@ -14,6 +14,25 @@ export interface FakeClientOptions {
   readonly update: (round: number, contribution: number) => Float32Array;
   /** Where this client vanishes in a round attempt (null: it stays). */
   readonly vanish?: (round: number, attempt: number) => DropPoint | null;
+  /** Whether it echoes liveness probes, as the real client runtime does (default true). */
+  readonly answersLiveness?: boolean;
+  /** A misbehaving client: rewrites each SecAgg message it sends in round `round`. */
+  readonly tamper?: (round: number, message: SecAggClientMessage) => SecAggClientMessage;
+}
+
+/** A tamper that replaces every share box of the client's ShareKeys message by random bytes of the right size. */
+export function poisonShareBoxes(_round: number, m: SecAggClientMessage): SecAggClientMessage {
+  if (m.type !== 'share-keys') return m;
+  return { ...m, shares: m.shares.map((s) => ({ ...s, ciphertext: crypto.getRandomValues(new Uint8Array(s.ciphertext.length)) })) };
+}
+
+/** A tamper that flips the lowest bit of the first unmask share the client reveals. */
+export function flipFirstUnmaskShare(_round: number, m: SecAggClientMessage): SecAggClientMessage {
+  if (m.type !== 'unmask-shares' || m.selfMaskShares.length === 0) return m;
+  const [first, ...rest] = m.selfMaskShares;
+  const share = first!.share.slice();
+  share[share.length - 1]! ^= 1;
+  return { ...m, selfMaskShares: [{ ...first!, share }, ...rest] };
 }
 
 export interface FakeClientLog {
@@ -23,11 +42,12 @@ export interface FakeClientLog {
 
 export function fakeClient(o: FakeClientOptions, log: FakeClientLog = { inputs: new Map() }): InMemoryClientFactory {
   return (_clientId, toCoordinator) => {
-    const rounds = new Map<string, { client: SecAggClient; stopAfter: string | null; stopped: boolean }>();
-    const send = (roundId: string, message: Parameters<typeof secaggClientToWire>[0]) => {
+    const rounds = new Map<string, { client: SecAggClient; round: number; stopAfter: string | null; stopped: boolean }>();
+    const send = (roundId: string, message: SecAggClientMessage) => {
       const r = rounds.get(roundId)!;
       if (r.stopped) return;
-      toCoordinator(EVENTS.secagg, pack({ roundId, message: secaggClientToWire(message) }));
+      const out = o.tamper ? o.tamper(r.round, message) : message;
+      toCoordinator(EVENTS.secagg, pack({ roundId, message: secaggClientToWire(out) }));
       if (r.stopAfter === message.type) r.stopped = true;
     };
     return {
@@ -57,8 +77,10 @@ export function fakeClient(o: FakeClientOptions, log: FakeClientLog = { inputs: 
             sum!,
             { requirement: task.secagg },
           );
-          rounds.set(task.roundId, { client, stopAfter: point ? lastMessageBefore(point) : null, stopped: false });
+          rounds.set(task.roundId, { client, round: task.round, stopAfter: point ? lastMessageBefore(point) : null, stopped: false });
           send(task.roundId, await client.advertise());
+        } else if (event === EVENTS.liveness) {
+          if (o.answersLiveness !== false) toCoordinator(EVENTS.liveness, payload);
         } else if (event === EVENTS.secagg) {
           const env = secaggEnvelopeFromServer.parse(unpack(payload));
           const r = rounds.get(env.roundId);

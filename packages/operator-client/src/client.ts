@@ -157,6 +157,11 @@ export class OperatorClient {
     return this.control(id, 'stop');
   }
 
+  /** `count` single-use join codes, for a coordinator or run with `access: { enrollment: true }`; each is shown only here. */
+  invite(count: number) {
+    return this.json(operatorRoutes.invites, undefined, { count });
+  }
+
   /** server_metrics.json of a run. */
   metrics(id: RunParams['id']) {
     return this.json(operatorRoutes.metrics, { id }, undefined);

@@ -157,6 +157,15 @@ export const runConfigSchema = z
     maxMiniClients: z.number().int().min(1).max(256).default(16),
     /** Attempts per round before the run fails. */
     maxAttempts: z.number().int().min(1).max(1000).default(10),
+    /**
+     * Who may join (issue 13 §2). With `enrollment: true` a new client's hello must carry a single-use join
+     * code the operator issued (POST /api/invites, the dashboard, `hushfl invite --count N`): for deployments
+     * that know their devices. Identities admitted earlier resume without one.
+     */
+    access: z
+      .object({ enrollment: z.boolean().default(false) })
+      .strict()
+      .prefault({}),
   })
   .strict()
   .superRefine((c, ctx) => {

@@ -2,8 +2,9 @@
  * Every message between coordinator and clients, as a runtime schema (zod) and its TypeScript type.
  * Version 1: clients connect to the Socket.IO namespace `/v1/clients` and open with `hello`.
  *
- * Client → coordinator: hello (with ack), ready (data loaded: the client may now be selected), secagg, report.
- * Coordinator → client: task, secagg, round-end, status, bye.
+ * Client → coordinator: hello (with ack), ready (data loaded: the client may now be selected), secagg, report,
+ * liveness (the answer to a probe).
+ * Coordinator → client: task, secagg, round-end, status, bye, liveness (a probe).
  * No message carries a client's plaintext update: the only update-derived data a client sends is its
  * masked SecAgg input.
  */
@@ -25,6 +26,8 @@ export const EVENTS = {
   roundEnd: 'round-end',
   status: 'status',
   bye: 'bye',
+  /** A probe with a nonce, echoed back: a party silent at two deadlines in a row is selected again only after it answers. */
+  liveness: 'liveness',
 } as const;
 
 const clientId = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/);
@@ -42,6 +45,11 @@ export const helloSchema = z
     miniClients: z.number().int().min(1).max(256).default(1),
     backend: z.string().max(32).optional(),
     userAgent: z.string().max(256).optional(),
+    /**
+     * A single-use join code the operator issued (POST /api/invites, `hushfl invite`): required for a new
+     * identity when the run or the coordinator has `access: { enrollment: true }`; ignored with `resume`.
+     */
+    joinCode: token.optional(),
   })
   .strict();
 export type Hello = z.infer<typeof helloSchema>;
@@ -158,8 +166,17 @@ export const statusSchema = z.object({
   clientsConnected: z.number().int(),
   /** Set when this client was not selected for the round in progress. */
   selected: z.boolean().optional(),
+  /** Why the run ended, or (state 'waiting') why no round can start yet. */
   message: z.string().optional(),
+  /** Parties excluded from the rest of the run for misbehaving (issue 13 §1). */
+  excluded: z.number().int().optional(),
+  /** This client is excluded from the run (sent to that client only), with the reason. */
+  excludedReason: z.string().optional(),
 });
 export type Status = z.infer<typeof statusSchema>;
 
 export const byeSchema = z.object({ reason: z.string() });
+
+/** A liveness probe (coordinator → client) and its answer (client → coordinator): the same nonce back. */
+export const livenessSchema = z.object({ nonce: z.string().regex(/^[0-9a-f]{16,64}$/) });
+export type Liveness = z.infer<typeof livenessSchema>;

@@ -23,6 +23,11 @@ export const shardParamsSchema = z.object({
 /** The run config a run is started with (POST /api/runs): validated and completed as parseRunConfig does. */
 export const createRunBodySchema = runConfigSchema;
 
+/** The most join codes one POST /api/invites issues. */
+export const MAX_INVITES = 1000;
+/** How many single-use join codes to issue (POST /api/invites). */
+export const invitesBodySchema = z.object({ count: z.number().int().min(1).max(MAX_INVITES) }).strict();
+
 // ---- responses
 
 /** Every error: a message naming what is wrong, and for a refused config each bad field. */
@@ -141,6 +146,9 @@ export type RoundResponse = z.infer<typeof roundSchema>;
 
 export const createdRunSchema = z.object({ runId: z.string() });
 
+/** The join codes issued, each shown this once (the coordinator keeps only their hashes). */
+export const invitesSchema = z.object({ codes: z.array(z.string()) });
+
 export const controlResultSchema = z.object({ ok: z.literal(true), status: statusSchema });
 export const RUN_ACTIONS = ['pause', 'resume', 'stop'] as const;
 export type RunAction = (typeof RUN_ACTIONS)[number];
@@ -253,6 +261,8 @@ export const operatorRoutes = {
   pause: controlRoute('pause'),
   resume: controlRoute('resume'),
   stop: controlRoute('stop'),
+  /** Single-use join codes for `access: { enrollment: true }` (issue 13 §2). */
+  invites: { method: 'POST', path: '/api/invites', auth: 'operator', body: invitesBodySchema, status: 201, response: invitesSchema, errors: [400, 401] },
   /** A client downloads one of its own data shards. */
   shard: {
     method: 'GET',

@@ -8,11 +8,16 @@ import { z } from 'zod';
 export const BACKENDS = ['webgpu', 'webgl', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
 
-/** `/?backend=wasm&miniClients=3&autojoin=0`: every key optional; keys it does not name are dropped. */
+/** `/?backend=wasm&miniClients=3&autojoin=0&joinCode=…`: every key optional; keys it does not name are dropped. */
 export const clientPageQuerySchema = z.object({
   backend: z.enum(BACKENDS).optional(),
   miniClients: z.coerce.number().int().min(1).max(256).optional(),
   autojoin: z.enum(['0', '1']).optional(),
+  /** A single-use join code (`hushfl invite`) for a coordinator with `access: { enrollment: true }`. */
+  joinCode: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{16,128}$/)
+    .optional(),
 });
 export type ClientPageQuery = z.infer<typeof clientPageQuerySchema>;
 

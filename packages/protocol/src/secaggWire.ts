@@ -54,6 +54,7 @@ export const secaggClientWire: z.ZodType<SecAggClientMessage, unknown> = z.discr
       }
       return u32FromBytes(b);
     }),
+    unopenedShareBoxes: z.array(clientId).max(MAX_CLIENTS_PER_ROUND).optional(),
   }),
   z.object({ type: z.literal('consistency-signature'), roundId, from: clientId, signature: bytes({ length: 64 }) }),
   z.object({

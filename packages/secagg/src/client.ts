@@ -410,6 +410,7 @@ export class SecAggClient {
       throw new SecAggError('too-few-neighbours', `client ${this.id} received shares from ${msg.shares.length} neighbours, fewer than t=${t}`, this.id);
     }
     const warnings: SecAggError[] = [];
+    const unopened: number[] = [];
     await Promise.all(
       msg.shares.map(async ({ from, ciphertext }) => {
         this.sharers.add(from);
@@ -417,9 +418,10 @@ export class SecAggClient {
           this.held.set(from, await openShareBox(this.boxKeys.get(from)!, this.config.roundId, from, this.id, ciphertext));
         } catch (e) {
           // The pairwise mask with `from` is still applied (its key is public), so the sum stays right; we just
-          // cannot help recover `from`. Other neighbours hold its shares.
-          if (e instanceof SecAggError) warnings.push(e);
-          else throw e;
+          // cannot help recover `from`. Other neighbours hold its shares, and the server is told (masked-input).
+          if (!(e instanceof SecAggError)) throw e;
+          warnings.push(e);
+          unopened.push(from);
         }
       }),
     );
@@ -433,7 +435,8 @@ export class SecAggClient {
     this.selfMaskSeed = undefined;
     this.pairSeeds.clear();
     this.stateValue = 'masked';
-    return { warnings, outgoing: { type: 'masked-input', roundId, from: this.id, masked } };
+    const report = unopened.length > 0 ? { unopenedShareBoxes: unopened.sort((a, b) => a - b) } : {};
+    return { warnings, outgoing: { type: 'masked-input', roundId, from: this.id, masked, ...report } };
   }
 
   /** Stage 3 (ConsistencyCheck): sign the survivor set U3 the server announced. */

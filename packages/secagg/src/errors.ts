@@ -38,6 +38,12 @@ export type SecAggErrorCode =
   /** The state machine already aborted or finished. */
   | 'aborted';
 
+/** One party caught misbehaving, with a human-readable reason naming what it did. */
+export interface Misbehaviour {
+  readonly id: number;
+  readonly reason: string;
+}
+
 export class SecAggError extends Error {
   override readonly name = 'SecAggError';
   constructor(
@@ -45,6 +51,8 @@ export class SecAggError extends Error {
     message: string,
     /** The client the error is about, when there is one. */
     readonly clientId?: number,
+    /** Parties proven (or, for share boxes, reported decisively) to have caused this error. */
+    readonly misbehaving?: readonly Misbehaviour[],
   ) {
     super(message);
   }

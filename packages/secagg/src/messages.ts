@@ -63,6 +63,11 @@ export interface MaskedInputMsg {
   readonly roundId: string;
   readonly from: number;
   readonly masked: Uint32Array;
+  /**
+   * The neighbours whose share box to this client failed to open (authentication or parse), ascending; absent
+   * when all opened. This client holds no shares of theirs, so the server counts it out of their holders.
+   */
+  readonly unopenedShareBoxes?: readonly number[];
 }
 
 /** Stage 3: the client's signature on the survivor set U3 it was told. */

@@ -395,7 +395,7 @@ describe('bad input is refused with a typed error and the round still completes'
     expect(Array.from(done.result!.sum)).toEqual(Array.from(r.expected));
   });
 
-  it('server: a bad share that corrupts a reconstruction is detected, never a wrong sum', async () => {
+  it('server: a wrong share beyond the decoder radius is found by erasures against the commitment, and named', async () => {
     const r = await stagedRound(5, 16, 16);
     for (const a of r.advertisements) await r.server.receive(a);
     let step = await r.server.advance();
@@ -412,11 +412,80 @@ describe('bad input is refused with a typed error and the round still completes'
     expect(await r.server.receive(bad)).toBeNull();
     for (const a of answers) if (a.from !== 1) await r.server.receive(a);
     const done = await r.server.advance();
+    // n = 5: k = 4, t = 3, so each seed has m = 4 shares, ⌊(m − t)/2⌋ = 0 correctable by the decoder; erasing
+    // one share at a time, the decoding without client 1's verifies against the commitment.
+    expect(done.error).toBeUndefined();
+    expect(Array.from(done.result!.sum)).toEqual(Array.from(plainSum(r.inputs, r.ids, 16, 16)));
+    expect(done.misbehaving?.map((m) => m.id)).toEqual([1]);
+  });
+
+  /** A round of 5 (k = 4, t = 3) up to the masked inputs, with client 1's share boxes to `poisoned` replaced by random bytes. */
+  async function poisonedBoxes(poisoned: readonly number[]) {
+    const r = await stagedRound(5, 16, 16);
+    for (const a of r.advertisements) await r.server.receive(a);
+    const shares = await r.toClients((await r.server.advance()).outgoing);
+    for (const m of shares) {
+      const out =
+        m.type === 'share-keys' && m.from === 1
+          ? {
+              ...m,
+              shares: m.shares.map((b) => (poisoned.includes(b.to) ? { ...b, ciphertext: crypto.getRandomValues(new Uint8Array(b.ciphertext.length)) } : b)),
+            }
+          : m;
+      expect(await r.server.receive(out)).toBeNull();
+    }
+    const masked = (await r.toClients((await r.server.advance()).outgoing)) as Extract<SecAggClientMessage, { type: 'masked-input' }>[];
+    return { r, masked };
+  }
+
+  it('share boxes that do not open are reported with the masked input; a poisoner of all its boxes is blamed before any unmasking', async () => {
+    const { r, masked } = await poisonedBoxes([2, 3, 4, 5]);
+    for (const m of masked) expect(m.unopenedShareBoxes).toEqual(m.from === 1 ? undefined : [1]);
+    for (const m of masked) expect(await r.server.receive(m)).toBeNull();
+    const step = await r.server.advance();
+    // Aborted at the close of MaskedInputCollection: no unmask request ever went out.
+    expect(step.state).toBe('aborted');
+    expect(step.outgoing).toEqual([]);
+    expect(step.error).toMatchObject({ code: 'unrecoverable', clientId: 1 });
+    expect(step.error!.message).toMatch(/only 0 of the neighbours .* \(4 could not open its share box\)/);
+    expect(step.misbehaving?.map((m) => m.id)).toEqual([1]);
+    expect(step.misbehaving![0]!.reason).toMatch(/client 1's share boxes to 2, 3, 4, 5 did not open/);
+  });
+
+  it('one unopenable share box is reported, blames nobody, and the round completes from the other holders', async () => {
+    const { r, masked } = await poisonedBoxes([2]);
+    expect(masked.find((m) => m.from === 2)!.unopenedShareBoxes).toEqual([1]);
+    expect(masked.filter((m) => m.from !== 2).every((m) => m.unopenedShareBoxes === undefined)).toBe(true);
+    expect(await r.finish(masked)).toMatchObject({ included: r.ids });
+  });
+
+  it('server: a report of a share box it never forwarded is refused', async () => {
+    const { r, masked } = await poisonedBoxes([]);
+    const m = masked.find((x) => x.from === 2)!;
+    expect(await r.server.receive({ ...m, unopenedShareBoxes: [2] })).toMatchObject({ code: 'bad-message' });
+    expect(await r.server.receive({ ...m, unopenedShareBoxes: [3, 1] })).toMatchObject({ code: 'bad-message' });
+    expect(await r.server.receive({ ...m, unopenedShareBoxes: [1, 3] })).toBeNull();
+  });
+
+  it('server: with more wrong shares than m − t, the round aborts and no wrong sum is output', async () => {
+    const r = await stagedRound(5, 16, 16);
+    for (const a of r.advertisements) await r.server.receive(a);
+    let step = await r.server.advance();
+    for (let stage = 0; stage < 3; stage++) {
+      for (const s of await r.toClients(step.outgoing)) await r.server.receive(s);
+      step = await r.server.advance();
+    }
+    const answers = (await r.toClients(step.outgoing)) as Extract<SecAggClientMessage, { type: 'unmask-shares' }>[];
+    // Clients 1 and 2 both alter their shares of client 3's seed: 2 of its 4 shares are wrong, only 2 < t right.
+    for (const a of answers) {
+      const tampered = a.from <= 2 ? { ...a, selfMaskShares: a.selfMaskShares.map((s) => (s.of === 3 ? { ...s, share: flip(s.share, 32) } : s)) } : a;
+      expect(await r.server.receive(tampered)).toBeNull();
+    }
+    const done = await r.server.advance();
     expect(done.result).toBeUndefined();
-    expect(done.error).toMatchObject({ code: 'unrecoverable' });
-    // n = 5: k = 4, t = 3, so each seed has m = 4 shares, ⌊(m − t)/2⌋ = 0 correctable: the wrong share is
-    // detected (the shares are inconsistent) but cannot be located, so nobody is blamed.
-    expect(done.error!.message).toMatch(/self-mask seed cannot be reconstructed: its 4 shares are inconsistent/);
+    expect(done.error).toMatchObject({ code: 'unrecoverable', clientId: 3 });
+    expect(done.error!.message).toMatch(/client 3's self-mask seed from 4 shares cannot be reconstructed: its shares are inconsistent.*no erasure/);
+    // Nothing verifies, so nobody is proven a liar.
     expect(done.misbehaving).toBeUndefined();
   });
 
@@ -479,18 +548,30 @@ describe('bad input is refused with a typed error and the round still completes'
     expect(done.misbehaving?.map((m) => m.id)).toEqual([1, 2]);
   });
 
-  it('server: too many liars for the redundancy still abort, naming the liars proven on other secrets', async () => {
-    // Client 1 corrupts every share; clients 2 and 3 only their shares of client 4's seed.
-    const { done } = await unmaskWithTampering((a) =>
+  it('server: three liars on one seed of 8 shares exceed the decoder, the erasure search names all three', async () => {
+    // Client 1 corrupts every share; clients 2 and 3 only their shares of client 4's seed: 3 wrong of 8, t = 5.
+    const { r, done } = await unmaskWithTampering((a) =>
       a.from <= 3 ? { ...a, selfMaskShares: a.selfMaskShares.map((s) => (a.from === 1 || s.of === 4 ? { ...s, share: flip(s.share, 32) } : s)) } : a,
+    );
+    expect(done.error).toBeUndefined();
+    expect(Array.from(done.result!.sum)).toEqual(Array.from(r.expected));
+    expect(done.misbehaving?.map((m) => m.id)).toEqual([1, 2, 3]);
+  });
+
+  it('server: too many liars for any recovery still abort, naming the liars proven on other secrets', async () => {
+    // Client 1 corrupts every share; clients 2, 3 and 5 their shares of client 4's seed: 4 wrong of 8 < t right.
+    const { done } = await unmaskWithTampering((a) =>
+      a.from <= 3 || a.from === 5
+        ? { ...a, selfMaskShares: a.selfMaskShares.map((s) => (a.from === 1 || s.of === 4 ? { ...s, share: flip(s.share, 32) } : s)) }
+        : a,
     );
     expect(done.result).toBeUndefined();
     expect(done.state).toBe('aborted');
     expect(done.error).toMatchObject({ code: 'unrecoverable', clientId: 4 });
-    // Client 1 is proven a liar on the other seeds; without its share client 4's seed has 7 shares, 2 wrong,
-    // one correctable: the round aborts, naming the proven liar (2 and 3 are only suspects, not named).
+    // Client 1 is proven a liar on the other seeds; without its share client 4's seed has 7 shares, 3 wrong:
+    // the round aborts, naming the proven liar (2, 3 and 5 are only suspects, not named).
     expect(done.error!.message).toMatch(
-      /client 4's self-mask seed cannot be reconstructed: its 7 shares without the shares of proven liars 1 are inconsistent.*proven to have sent wrong shares: 1$/,
+      /client 4's self-mask seed from 7 shares without the shares of proven liars 1 cannot be reconstructed.*proven to have sent wrong shares: 1$/,
     );
     expect(done.misbehaving?.map((m) => m.id)).toEqual([1]);
   });

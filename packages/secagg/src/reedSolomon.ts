@@ -97,3 +97,18 @@ export function decodeShares(shares: readonly ShamirShare[], threshold: number):
   if (wrong.length > correctable) return fail();
   return { ok: true, secret: f[0] ?? 0n, wrong, correctable };
 }
+
+/**
+ * The holders whose shares are off the degree < t polynomial through `basis` (t shares taken as right, e.g.
+ * of a decoding that verified): with a verified secret, exactly the shares that are wrong.
+ */
+export function sharesOffPolynomial(shares: readonly ShamirShare[], basis: readonly ShamirShare[]): number[] {
+  const f = interpolate(
+    basis.map((s) => BigInt(s.x)),
+    basis.map((s) => s.y),
+  );
+  return shares
+    .filter((s) => polyEval(f, BigInt(s.x)) !== s.y)
+    .map((s) => s.x)
+    .sort((a, b) => a - b);
+}

@@ -10,7 +10,7 @@
  * ⌊(m − t)/2⌋ wrong shares per secret are corrected and their senders reported (`ServerStep.misbehaving`).
  */
 import { consistencyMessage, validateConfig } from './context.ts';
-import { SecAggError } from './errors.ts';
+import { type Misbehaviour, SecAggError } from './errors.ts';
 import { neighbourGraph, type NeighbourGraph } from './graph.ts';
 import { equalBytes, graphCommitment, graphSeedOf } from './graphSeed.ts';
 import { verifyIdentityProof } from './identity.ts';
@@ -27,7 +27,7 @@ import type {
   UnmaskSharesMsg,
 } from './messages.ts';
 import { bigIntToBytes } from './field.ts';
-import { decodeShares } from './reedSolomon.ts';
+import { decodeShares, sharesOffPolynomial } from './reedSolomon.ts';
 import { decodeShare, type ShamirShare } from './shamir.ts';
 import { SHARE_BOX_BYTES } from './shareBox.ts';
 import { STAGE_MESSAGE } from './stages.ts';
@@ -63,11 +63,7 @@ export interface ServerStep {
   readonly misbehaving?: readonly Misbehaviour[];
 }
 
-/** One party caught misbehaving, with a human-readable reason naming the secrets it lied about. */
-export interface Misbehaviour {
-  readonly id: number;
-  readonly reason: string;
-}
+export type { Misbehaviour };
 
 /**
  * The server's whole state as plain data (JSON values and Uint8Array only), so it can be stored and a round
@@ -91,6 +87,8 @@ export interface SecAggServerSnapshot {
   readonly u2: readonly number[];
   readonly u3: readonly number[];
   readonly droppedAt: readonly (readonly [number, SecAggStage])[];
+  /** Who reported whose share box unopenable (MaskedInputMsg.unopenedShareBoxes); absent in older snapshots. */
+  readonly boxReports?: readonly { readonly from: number; readonly unopened: readonly number[] }[];
 }
 
 /**
@@ -122,6 +120,8 @@ export class SecAggServer {
   private u2 = new Set<number>();
   private u3 = new Set<number>();
   private readonly droppedAt = new Map<number, SecAggStage>();
+  /** Reporter → the neighbours whose share box to it did not open: it holds no shares of theirs. */
+  private readonly boxReports = new Map<number, readonly number[]>();
   /** The graph over U1 and its seed, known once AdvertiseKeys closes (graphSeed.ts). */
   private graph: NeighbourGraph = new Map();
   private graphSeed?: Uint8Array;
@@ -170,6 +170,7 @@ export class SecAggServer {
       u2: [...this.u2],
       u3: [...this.u3],
       droppedAt: [...this.droppedAt],
+      boxReports: [...this.boxReports].map(([from, unopened]) => ({ from, unopened })),
     };
   }
 
@@ -193,6 +194,7 @@ export class SecAggServer {
     server.u2 = new Set(s.u2);
     server.u3 = new Set(s.u3);
     for (const [id, stage] of s.droppedAt) server.droppedAt.set(id, stage);
+    for (const r of s.boxReports ?? []) server.boxReports.set(r.from, r.unopened);
     if (s.state !== 'advertise-keys' && server.u1.size > 0) await server.buildGraph();
     return server;
   }
@@ -303,7 +305,20 @@ export class SecAggServer {
       }
       case 'masked-input': {
         checkRingVector(m.masked, this.config.dim, this.config.bits, from);
+        const unopened = m.unopenedShareBoxes ?? [];
+        if (!Array.isArray(unopened)) throw new SecAggError('bad-message', `client ${from}'s unopened share boxes are not a list`, from);
+        for (let i = 0; i < unopened.length; i++) {
+          const v = unopened[i]!;
+          // Only a box the server forwarded to `from` can be reported, each once, ascending.
+          if (!this.shareMsgs.get(v)?.shares.some((s) => s.to === from) || (i > 0 && v <= unopened[i - 1]!))
+            throw new SecAggError(
+              'bad-message',
+              `client ${from} reported an unopened share box from ${String(v)}, which it was not sent (or out of order)`,
+              from,
+            );
+        }
         this.masked.set(from, m.masked);
+        if (unopened.length > 0) this.boxReports.set(from, [...unopened]);
         return;
       }
       case 'consistency-signature': {
@@ -399,7 +414,7 @@ export class SecAggServer {
     } catch (e) {
       const error = e instanceof SecAggError ? e : new SecAggError('unrecoverable', (e as Error).message);
       this.stateValue = 'aborted';
-      return { outgoing: [], dropped, state: 'aborted', error };
+      return { outgoing: [], dropped, state: 'aborted', error, ...(error.misbehaving?.length ? { misbehaving: error.misbehaving } : {}) };
     }
   }
 
@@ -486,23 +501,36 @@ export class SecAggServer {
 
   /**
    * Every secret the unmasking will need — b_v for v ∈ U3, s_v^SK for v ∈ U2 \ U3 with a neighbour in U3 —
-   * must still have at least t potential holders among `alive`; otherwise abort now, naming the client.
+   * must still have at least t potential holders among `alive`; otherwise abort now, naming the client. A
+   * neighbour that reported v's share box unopenable holds nothing of v. When those reports are what leaves
+   * v short of t, v is blamed (`misbehaving`): an honest v's boxes open, so framing it takes more lying
+   * reporters than v has holders beyond t — more than the colluders the parameters allow for.
    */
   private checkRecoverable(alive: ReadonlySet<number>, what: string): void {
     const t = this.config.threshold;
+    const blamed: Misbehaviour[] = [];
+    let first: SecAggError | undefined;
     for (const v of [...this.u2].sort((a, b) => a - b)) {
       const needed = this.u3.has(v) || this.liveNeighbours(v, this.u3).length > 0;
       if (!needed) continue;
-      const holders = this.liveNeighbours(v, alive).filter((w) => this.u2.has(w)).length;
-      if (holders < t) {
-        const secret = this.u3.has(v) ? 'self-mask seed' : 'mask key';
-        throw new SecAggError(
-          'unrecoverable',
-          `cannot unmask client ${v}: only ${holders} of the neighbours holding shares of its ${secret} ${what}, the threshold is t=${t}`,
-          v,
-        );
+      const candidates = this.liveNeighbours(v, alive).filter((w) => this.u2.has(w));
+      const reporters = candidates.filter((w) => this.boxReports.get(w)?.includes(v));
+      const holders = candidates.length - reporters.length;
+      if (holders >= t) continue;
+      const secret = this.u3.has(v) ? 'self-mask seed' : 'mask key';
+      if (reporters.length > 0 && candidates.length >= t) {
+        blamed.push({
+          id: v,
+          reason: `client ${v}'s share boxes to ${reporters.join(', ')} did not open, which leaves its ${secret} with ${holders} holders, fewer than t=${t}`,
+        });
       }
+      first ??= new SecAggError(
+        'unrecoverable',
+        `cannot unmask client ${v}: only ${holders} of the neighbours holding shares of its ${secret} ${what}${reporters.length ? ` (${reporters.length} could not open its share box)` : ''}, the threshold is t=${t}`,
+        v,
+      );
     }
+    if (first) throw new SecAggError(first.code, first.message, first.clientId, blamed);
   }
 
   private closeConsistency(dropped: number[]): ServerStep {
@@ -596,8 +624,9 @@ interface SecretNeed {
 /**
  * Decodes every needed secret from all its shares, correcting up to ⌊(m − t)/2⌋ wrong ones (Gao's decoder,
  * reedSolomon.ts), and accepts a decoding only if it verifies; the holders whose shares disagree with a
- * verified secret are proven liars. Secrets that do not verify are retried without the shares of proven
- * liars (an erasure costs half an error), until nothing changes. Returns the secrets, or the error for the
+ * verified secret are proven liars. A secret whose decoding does not verify is searched for by erasures
+ * (decodeByErasures); one still missing is retried without the shares of liars proven on other secrets,
+ * until nothing changes. Returns the secrets, or the error for the
  * first secret (in the order given) that still fails, and the liars either way.
  */
 async function recoverSecrets(
@@ -616,34 +645,27 @@ async function recoverSecrets(
       return false;
     }
     const d = decodeShares(shares, t);
-    if (!d.ok) {
-      failures.set(
-        n.v,
-        new SecAggError(
-          'unrecoverable',
-          `${label(n)} cannot be reconstructed: its ${shares.length} shares${without} are inconsistent, more than the ${d.correctable} wrong one(s) the threshold t=${t} lets us correct: a neighbour sent a bad share`,
-          n.v,
-        ),
-      );
-      return false;
+    const candidate = d.ok && d.secret < 1n << 256n ? bigIntToBytes(d.secret, 32) : undefined;
+    // Within the decoder's radius the first decoding verifies; beyond it, the check finds the secret by erasures.
+    const found = candidate && d.ok && (await n.verify(candidate)) ? { secret: candidate, wrong: d.wrong } : await decodeByErasures(shares, t, n.verify);
+    if (found) {
+      secrets.set(n.v, found.secret);
+      failures.delete(n.v);
+      for (const x of found.wrong) pushTo(liedAbout, x, `${label(n)}`);
+      return true;
     }
-    const secret = d.secret < 1n << 256n ? bigIntToBytes(d.secret, 32) : undefined;
-    if (!secret || !(await n.verify(secret))) {
-      const check = n.what === 'mask key' ? 'its advertised key' : 'its commitment';
-      failures.set(
+    const why = d.ok
+      ? `does not match ${n.what === 'mask key' ? 'its advertised key' : 'its commitment'}`
+      : `cannot be reconstructed: its shares are inconsistent, more than the ${d.correctable} wrong one(s) the threshold t=${t} lets the decoder correct`;
+    failures.set(
+      n.v,
+      new SecAggError(
+        'unrecoverable',
+        `${label(n)} from ${shares.length} shares${without} ${why}, and no erasure of up to ${MAX_ERASURE_TRIALS} share subsets verifies: a neighbour sent a bad share`,
         n.v,
-        new SecAggError(
-          'unrecoverable',
-          `${label(n)} reconstructed from ${shares.length} shares${without} does not match ${check}: a neighbour sent a bad share (more than ${d.correctable} of them are wrong)`,
-          n.v,
-        ),
-      );
-      return false;
-    }
-    secrets.set(n.v, secret);
-    failures.delete(n.v);
-    for (const x of d.wrong) pushTo(liedAbout, x, `${label(n)}`);
-    return true;
+      ),
+    );
+    return false;
   };
   for (const n of needs) await attempt(n, n.shares, []);
   // Retry the failures without the shares of liars proven on other secrets, while that proves new ones.
@@ -669,6 +691,49 @@ async function recoverSecrets(
   const base = failures.get(first.v)!;
   const named = misbehaving.length > 0 ? `; proven to have sent wrong shares: ${misbehaving.map((m) => m.id).join(', ')}` : '';
   return { secrets, misbehaving, error: new SecAggError(base.code, base.message + named, first.v) };
+}
+
+/** Decodings tried per secret beyond the decoder's radius (m − t ≤ 2 erasures of up to ~20 shares). */
+const MAX_ERASURE_TRIALS = 256;
+
+/**
+ * The secret of `shares` when more are wrong than Gao's decoder corrects but at least t are right: decode
+ * with e = 1, 2, … shares erased (an erasure costs half an error) until a decoding verifies, within
+ * MAX_ERASURE_TRIALS decodings. The check (commitment or advertised key) is what makes a hit certain; the
+ * liars are then every holder whose share is off the verified polynomial. Null when nothing verifies.
+ */
+async function decodeByErasures(
+  shares: readonly ShamirShare[],
+  t: number,
+  verify: (secret: Uint8Array) => Promise<boolean>,
+): Promise<{ secret: Uint8Array; wrong: readonly number[] } | null> {
+  let trials = 0;
+  for (let e = 1; shares.length - e >= t; e++) {
+    for (const erased of combinations(shares.length, e)) {
+      if (++trials > MAX_ERASURE_TRIALS) return null;
+      const kept = shares.filter((_, i) => !erased.includes(i));
+      const d = decodeShares(kept, t);
+      if (!d.ok || d.secret >= 1n << 256n) continue;
+      const secret = bigIntToBytes(d.secret, 32);
+      if (!(await verify(secret))) continue;
+      const right = kept.filter((s) => !d.wrong.includes(s.x)).slice(0, t);
+      return { secret, wrong: sharesOffPolynomial(shares, right) };
+    }
+  }
+  return null;
+}
+
+/** The e-element subsets of {0, …, n − 1}, in lexicographic order. */
+function* combinations(n: number, e: number): Generator<number[]> {
+  const c = Array.from({ length: e }, (_, i) => i);
+  while (true) {
+    yield [...c];
+    let i = e - 1;
+    while (i >= 0 && c[i] === n - e + i) i--;
+    if (i < 0) return;
+    c[i]!++;
+    for (let j = i + 1; j < e; j++) c[j] = c[j - 1]! + 1;
+  }
 }
 
 function pushTo<K, V>(m: Map<K, V[]>, k: K, v: V): void {

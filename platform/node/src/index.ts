@@ -4,4 +4,4 @@
  */
 export { initNodeTf } from './nodeTf.ts';
 export { loadMnistPool } from './mnistPool.ts';
-export { connectNodeClient, type NodeClient, type NodeClientOptions, type VanishPoint } from './nodeClient.ts';
+export { connectNodeClient, getBytes, type NodeClient, type NodeClientOptions, type VanishPoint } from './nodeClient.ts';

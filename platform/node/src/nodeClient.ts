@@ -6,7 +6,16 @@
 import { get as httpGet } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { io, type Socket } from 'socket.io-client';
-import { ClientRuntime, ClientSession, LocalTrainer, socketIoTransport, type ClientIdentity, type IdentityStore, type RuntimeHost } from '@hushfl/client';
+import {
+  ClientRuntime,
+  ClientSession,
+  httpErrorMessage,
+  LocalTrainer,
+  socketIoTransport,
+  type ClientIdentity,
+  type IdentityStore,
+  type RuntimeHost,
+} from '@hushfl/client';
 import { CLIENT_NAMESPACE, pack, secaggClientToWire, type Status, type TaskMessage } from '@hushfl/protocol';
 import { lastMessageBefore, type DropPoint, type PkiClientOptions, type SecAggClientMessage } from '@hushfl/secagg';
 import { decodeShard } from '@hushfl/tasks';
@@ -31,6 +40,8 @@ export interface NodeClientOptions {
   readonly insecureTls?: boolean;
   /** PKI mode (issue 12 §6): this client's enrolled identity and the pinned authority key (its own configuration). */
   readonly pki?: PkiClientOptions;
+  /** A single-use join code (`hushfl invite`) for a coordinator with `access: { enrollment: true }`. */
+  readonly joinCode?: string;
 }
 
 export interface NodeClient {
@@ -57,7 +68,7 @@ function memoryIdentityStore(): IdentityStore {
 }
 
 /** GET over node:http(s), so a test coordinator's self-signed certificate can be accepted explicitly. */
-function getBytes(url: string, headers: Readonly<Record<string, string>>, insecureTls: boolean): Promise<Uint8Array> {
+export function getBytes(url: string, headers: Readonly<Record<string, string>>, insecureTls: boolean): Promise<Uint8Array> {
   const target = new URL(url);
   const get = target.protocol === 'https:' ? httpsGet : httpGet;
   return new Promise((resolve, reject) => {
@@ -67,7 +78,7 @@ function getBytes(url: string, headers: Readonly<Record<string, string>>, insecu
       res.on('end', () => {
         const body = Buffer.concat(chunks);
         if (res.statusCode === 200) resolve(new Uint8Array(body.buffer, body.byteOffset, body.byteLength));
-        else reject(new Error(`HTTP ${res.statusCode} ${body.toString('utf8').slice(0, 200)}`));
+        else reject(new Error(httpErrorMessage(res.statusCode ?? 0, body.toString('utf8'))));
       });
       res.on('error', reject);
     });
@@ -150,7 +161,7 @@ export async function connectNodeClient(opts: NodeClientOptions): Promise<NodeCl
       get: async (index) => shardBytes.get(index),
       put: async (index, bytes) => void shardBytes.set(index, bytes),
     },
-    hello: { miniClients: opts.miniClients ?? 1, name: opts.name, backend },
+    hello: { miniClients: opts.miniClients ?? 1, name: opts.name, backend, ...(opts.joinCode ? { joinCode: opts.joinCode } : {}) },
     handlers: {
       onJoined: (ack) => {
         clientId = ack.clientId;

@@ -1,5 +1,5 @@
 /** `hushfl start`: the coordinator (client gateway, operator API, pages) on an embedded SQLite file. */
-import { createCoordinator, loadRunConfigFile } from '@hushfl/coordinator';
+import { checkAllowedOrigins, createCoordinator, loadRunConfigFile } from '@hushfl/coordinator';
 import { ConfigError, type RunConfig } from '@hushfl/protocol';
 import { UsageError, type FlagSpecs } from '../args.ts';
 import type { Command } from '../command.ts';
@@ -12,6 +12,10 @@ const flags = {
   'tls-cert': { kind: 'string', help: 'TLS certificate (PEM) to serve HTTPS' },
   'tls-key': { kind: 'string', help: 'TLS private key (PEM)' },
   'operator-token': { kind: 'string', help: 'operator bearer token (default $HUSHFL_OPERATOR_TOKEN or a random one)' },
+  'allowed-origin': {
+    kind: 'list',
+    help: "another origin whose pages may connect clients (https://app.example.com, or * for any; repeat or comma-separate); default: the coordinator's own pages only",
+  },
   'log-level': { kind: 'string', help: 'fatal | error | warn | info | debug (default info)' },
   json: { kind: 'bool', help: 'print the start-up details as JSON' },
 } as const satisfies FlagSpecs;
@@ -25,6 +29,12 @@ export const startCommand: Command<typeof flags> = {
     const levels = ['fatal', 'error', 'warn', 'info', 'debug'] as const;
     const level = (f['log-level'] ?? 'info') as (typeof levels)[number];
     if (!levels.includes(level)) throw new UsageError(`--log-level must be one of ${levels.join(', ')}, got '${f['log-level']}'`);
+    const allowedOrigins = f['allowed-origin'];
+    try {
+      checkAllowedOrigins(allowedOrigins, '--allowed-origin');
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
     let runConfig: RunConfig | undefined;
     try {
       runConfig = f.config ? loadRunConfigFile(f.config) : undefined;
@@ -37,6 +47,7 @@ export const startCommand: Command<typeof flags> = {
       dataDir: f.data ?? 'data',
       ...(f['tls-cert'] ? { tls: { cert: f['tls-cert'], key: f['tls-key']! } } : {}),
       ...(f['operator-token'] ? { operatorToken: f['operator-token'] } : {}),
+      ...(allowedOrigins.length ? { allowedOrigins } : {}),
       ...(runConfig ? { runConfig } : {}),
       logLevel: level,
     });

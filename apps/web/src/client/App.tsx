@@ -23,11 +23,14 @@ export function App({
   initialMiniClients,
   forcedBackend,
   autoJoin,
+  joinCode = null,
 }: {
   controller: ClientController;
   initialMiniClients: number;
   forcedBackend: string | null;
   autoJoin: boolean;
+  /** ?joinCode=: the single-use code a coordinator with enrollment admits a new client with. */
+  joinCode?: string | null;
 }) {
   const [s, setS] = useState<UiState>(controller.state);
   const [mini, setMini] = useState(initialMiniClients);
@@ -35,7 +38,7 @@ export function App({
   useEffect(() => controller.subscribe(setS), [controller]);
   const join = () => {
     setStarted(true);
-    void controller.start({ miniClients: mini, backend: forcedBackend }).catch((e: Error) => console.error(e));
+    void controller.start({ miniClients: mini, backend: forcedBackend, joinCode }).catch((e: Error) => console.error(e));
   };
   // biome-ignore lint/correctness/useExhaustiveDependencies: joins once, on mount, when the URL asks for it
   useEffect(() => {

@@ -7,6 +7,7 @@
 import { describeSecAggGuarantee, secaggGuaranteeOf } from '@hushfl/secagg/params';
 import { io } from 'socket.io-client';
 import type { ClientMetrics, LocalReport } from '@hushfl/client';
+import { httpErrorMessage } from '@hushfl/client/httpError';
 import { ClientSession, socketIoTransport, type SessionHandlers } from '@hushfl/client/session';
 import { CLIENT_NAMESPACE, type Packed, type Status } from '@hushfl/protocol';
 // The stage table alone: the main thread never needs the SecAgg crypto code.
@@ -65,6 +66,8 @@ export interface StartOptions {
   readonly url?: string;
   readonly miniClients: number;
   readonly backend: string | null;
+  /** A join code (`?joinCode=`) for a coordinator with enrollment; only a new identity uses it. */
+  readonly joinCode?: string | null;
 }
 
 export class ClientController {
@@ -137,11 +140,16 @@ export class ClientController {
       coordinatorUrl: url,
       fetchShard: async (shardUrl, headers) => {
         const res = await fetch(shardUrl, { headers });
-        if (!res.ok) throw new Error(`HTTP ${res.status}`);
+        if (!res.ok) throw new Error(httpErrorMessage(res.status, await res.text()));
         return new Uint8Array(await res.arrayBuffer());
       },
       shardCache: { get: (index) => store.shard(index), put: (index, bytes) => store.setShard(index, bytes) },
-      hello: { miniClients, backend: this.state.backend ?? undefined, userAgent: navigator.userAgent.slice(0, 256) },
+      hello: {
+        miniClients,
+        backend: this.state.backend ?? undefined,
+        userAgent: navigator.userAgent.slice(0, 256),
+        ...(opts.joinCode ? { joinCode: opts.joinCode } : {}),
+      },
       handlers: this.sessionHandlers(url, miniClients),
     });
     this.session.start();
@@ -169,7 +177,11 @@ export class ClientController {
         this.workersReady ??= this.initWorkers(miniClients);
         await this.workersReady;
       },
-      onError: (e) => console.error(e),
+      // A join that failed (a shard the coordinator would not hand out, say) is said on the page, not only in the console.
+      onError: (e) => {
+        console.error(e);
+        this.set({ notice: { kind: 'error', text: `This client could not join: ${e.message}` } });
+      },
       onInvalid: (event, reason) => this.set({ notice: { kind: 'error', text: `invalid ${event} message from the coordinator: ${reason.slice(0, 300)}` } }),
       onBye: (reason) => this.set({ notice: { kind: 'error', text: `The coordinator closed the session: ${reason}` } }),
       onStatus: (status) => {

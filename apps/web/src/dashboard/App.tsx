@@ -7,6 +7,7 @@ import { useCallback, useEffect, useMemo, useState } from 'react';
 import { parse as parseYaml } from 'yaml';
 import { ApiError, OperatorApi, type RoundRow, type RunRow } from './api.ts';
 import { Chart } from './Chart.tsx';
+import { Invites } from './Invites.tsx';
 import { Join, joinUrl } from './Join.tsx';
 import type { Status } from '@hushfl/protocol';
 // The stage table alone, without the SecAgg crypto code.
@@ -212,10 +213,24 @@ export function App() {
             <dd data-testid="run-round">{run ? `${completed.length} / ${status?.runId === run.id ? status.rounds : '?'}` : '—'}</dd>
             <dt>Clients online</dt>
             <dd data-testid="clients">{status?.clientsConnected ?? 0}</dd>
+            {active && status?.state === 'waiting' && status.message && (
+              <>
+                <dt>Waiting</dt>
+                <dd data-testid="waiting-reason">{status.message}</dd>
+              </>
+            )}
+            {active && status?.excluded !== undefined && (
+              <>
+                <dt title="Parties excluded for the rest of the run: proven wrong shares, share boxes that did not open, invalid messages, or silent after liveness probes">
+                  Excluded
+                </dt>
+                <dd data-testid="excluded">{status.excluded}</dd>
+              </>
+            )}
             {run?.reason && (
               <>
-                <dt>Ended</dt>
-                <dd>{run.reason}</dd>
+                <dt>{run.state === 'paused' ? 'Paused' : 'Ended'}</dt>
+                <dd data-testid="run-reason">{run.reason}</dd>
               </>
             )}
           </dl>
@@ -223,7 +238,13 @@ export function App() {
             <button type="button" disabled={!active || status?.state === 'paused'} onClick={() => void act('pause')} data-testid="pause">
               Pause
             </button>
-            <button type="button" disabled={!active || status?.state !== 'paused'} onClick={() => void act('resume')} data-testid="resume">
+            <button
+              type="button"
+              // A paused run, or a failed or stopped one (the coordinator says why when that is not safe).
+              disabled={active ? status?.state !== 'paused' : run?.state !== 'failed' && run?.state !== 'stopped'}
+              onClick={() => void act('resume')}
+              data-testid="resume"
+            >
               Resume
             </button>
             <button type="button" className="danger" disabled={!active} onClick={() => void act('stop')} data-testid="stop">
@@ -441,6 +462,9 @@ export function App() {
           </div>
         </div>
         <Join url={joinUrl(location.origin, servedUrls)} />
+      </section>
+      <section className="grid2">
+        <Invites api={api} pageUrl={joinUrl(location.origin, servedUrls)} onError={fail} />
       </section>
     </main>
   );

@@ -1,0 +1,82 @@
+/**
+ * Attacks on liveness over real Socket.IO on loopback (issue 13): each one, reproduced by a client that speaks
+ * the protocol itself — the real SecAgg client with a tampered message — beside honest Node clients that
+ * train on MNIST. Before issue 13 each ended the run as `failed`; now the attacker is identified, excluded for
+ * the rest of the run (in SQLite), costs no counted attempt, and the run completes.
+ */
+import { io, type Socket } from 'socket.io-client';
+import { describe, expect, it, vi } from 'vitest';
+import { fakeClient, flipFirstUnmaskShare, poisonShareBoxes } from '@hushfl/engine/testing';
+import type { NodeClient } from '@hushfl/node';
+import { CLIENT_NAMESPACE, EVENTS, PROTOCOL_VERSION, parseRunConfig, type RunConfigInput } from '@hushfl/protocol';
+import type { SecAggClientMessage } from '@hushfl/secagg';
+import { modelDimension } from '@hushfl/tasks';
+import { startClients, startTestCoordinator, stopAll, testConfig } from './testing.ts';
+
+/** A client that follows the protocol with the real SecAgg client, but passes each message it sends through `tamper`. */
+async function attacker(url: string, config: RunConfigInput, tamper: (round: number, m: SecAggClientMessage) => SecAggClientMessage) {
+  const socket: Socket = io(new URL(CLIENT_NAMESPACE, url).toString(), { transports: ['websocket'], reconnection: false });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', () => resolve());
+    socket.once('connect_error', reject);
+  });
+  const ack = await socket.emitWithAck(EVENTS.hello, { v: PROTOCOL_VERSION, miniClients: 1, name: 'attacker' });
+  expect(ack).toMatchObject({ ok: true });
+  const dim = modelDimension(parseRunConfig(config).task.model);
+  const errors: unknown[] = [];
+  const endpoint = fakeClient({ update: () => new Float32Array(dim), tamper })(ack.clientId, (event, payload) => socket.emit(event, payload));
+  for (const event of [EVENTS.task, EVENTS.secagg])
+    socket.on(event, (payload: unknown) => void Promise.resolve(endpoint.deliver(event, payload)).catch((e: unknown) => errors.push(e)));
+  socket.on(EVENTS.liveness, (probe: unknown) => socket.emit(EVENTS.liveness, probe));
+  socket.emit(EVENTS.ready);
+  return { socket, clientId: ack.clientId as string, errors };
+}
+
+describe('one bad participant cannot stop a run (issue 13 §1), over Socket.IO', () => {
+  it('random share boxes of the right size, every attempt: blamed at the masked inputs, excluded, and the run completes', async () => {
+    // maxAttempts 1: before issue 13 the first poisoned attempt failed the run.
+    const config = testConfig({ rounds: 2, minClients: 3, selection: { clientsPerRound: 3 }, maxAttempts: 1 });
+    const { c, rounds, events } = await startTestCoordinator(config);
+    const bad = await attacker(c.url, config, poisonShareBoxes);
+    const honest: NodeClient[] = await startClients(c.url, 2);
+    // The first attempt has the attacker in it (3 of 3 ready); a third honest client comes once it started.
+    await vi.waitFor(() => expect(events.some((e) => e.type === 'round-start')).toBe(true), { timeout: 30_000 });
+    expect(events.find((e) => e.type === 'round-start')).toMatchObject({ selected: expect.arrayContaining([bad.clientId]) });
+    honest.push(...(await startClients(c.url, 1)));
+    await c.manager.whenIdle();
+    const runId = c.store.runs()[0]!.id;
+    const run = c.store.run(runId)!;
+    const stored = c.store.rounds(runId);
+    const excluded = c.store.excludedParties(runId);
+    bad.socket.close();
+    await stopAll(c, honest);
+
+    expect(run.state).toBe('completed');
+    expect(rounds.filter((r) => r.status === 'completed').map((r) => r.round)).toEqual([0, 1]);
+    const aborted = stored.filter((r) => r.state === 'aborted');
+    expect(aborted).toHaveLength(1);
+    expect(aborted[0]!.excused).toMatch(new RegExp(`misbehaving parties identified and excluded: ${bad.clientId}`));
+    // Blamed before any unmask request: nothing was charged for it.
+    expect(aborted[0]!.parties).toBeNull();
+    expect(excluded).toEqual([expect.objectContaining({ client_id: bad.clientId, reason: expect.stringMatching(/share boxes to .* did not open/) })]);
+    expect(bad.errors).toEqual([]);
+  }, 120_000);
+
+  it('one flipped bit in an unmask share: corrected from the other shares, the liar named and excluded, the round released', async () => {
+    // 5 parties: each secret has one more share than the threshold, so one wrong share can be located.
+    const config = testConfig({ rounds: 1, minClients: 3, selection: { clientsPerRound: 5 }, maxAttempts: 1 });
+    const { c, rounds } = await startTestCoordinator(config);
+    const bad = await attacker(c.url, config, flipFirstUnmaskShare);
+    const honest = await startClients(c.url, 4);
+    await c.manager.whenIdle();
+    const runId = c.store.runs()[0]!.id;
+    const run = c.store.run(runId)!;
+    const excluded = c.store.excludedParties(runId);
+    bad.socket.close();
+    await stopAll(c, honest);
+
+    expect([run.state, rounds.map((r) => r.error)]).toEqual(['completed', [null]]);
+    expect(rounds.map((r) => [r.status, r.parties])).toEqual([['completed', 5]]);
+    expect(excluded).toEqual([expect.objectContaining({ client_id: bad.clientId, reason: expect.stringMatching(/sent wrong unmask shares/) })]);
+  }, 120_000);
+});
