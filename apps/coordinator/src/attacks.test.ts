@@ -4,33 +4,10 @@
  * train on MNIST. Before issue 13 each ended the run as `failed`; now the attacker is identified, excluded for
  * the rest of the run (in SQLite), costs no counted attempt, and the run completes.
  */
-import { io, type Socket } from 'socket.io-client';
 import { describe, expect, it, vi } from 'vitest';
-import { fakeClient, flipFirstUnmaskShare, poisonShareBoxes } from '@hushfl/engine/testing';
+import { flipFirstUnmaskShare, poisonShareBoxes } from '@hushfl/engine/testing';
 import type { NodeClient } from '@hushfl/node';
-import { CLIENT_NAMESPACE, EVENTS, PROTOCOL_VERSION, parseRunConfig, type RunConfigInput } from '@hushfl/protocol';
-import type { SecAggClientMessage } from '@hushfl/secagg';
-import { modelDimension } from '@hushfl/tasks';
-import { startClients, startTestCoordinator, stopAll, testConfig } from './testing.ts';
-
-/** A client that follows the protocol with the real SecAgg client, but passes each message it sends through `tamper`. */
-async function attacker(url: string, config: RunConfigInput, tamper: (round: number, m: SecAggClientMessage) => SecAggClientMessage) {
-  const socket: Socket = io(new URL(CLIENT_NAMESPACE, url).toString(), { transports: ['websocket'], reconnection: false });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', () => resolve());
-    socket.once('connect_error', reject);
-  });
-  const ack = await socket.emitWithAck(EVENTS.hello, { v: PROTOCOL_VERSION, miniClients: 1, name: 'attacker' });
-  expect(ack).toMatchObject({ ok: true });
-  const dim = modelDimension(parseRunConfig(config).task.model);
-  const errors: unknown[] = [];
-  const endpoint = fakeClient({ update: () => new Float32Array(dim), tamper })(ack.clientId, (event, payload) => socket.emit(event, payload));
-  for (const event of [EVENTS.task, EVENTS.secagg])
-    socket.on(event, (payload: unknown) => void Promise.resolve(endpoint.deliver(event, payload)).catch((e: unknown) => errors.push(e)));
-  socket.on(EVENTS.liveness, (probe: unknown) => socket.emit(EVENTS.liveness, probe));
-  socket.emit(EVENTS.ready);
-  return { socket, clientId: ack.clientId as string, errors };
-}
+import { attacker, startClients, startTestCoordinator, stopAll, testConfig } from './testing.ts';
 
 describe('one bad participant cannot stop a run (issue 13 §1), over Socket.IO', () => {
   it('random share boxes of the right size, every attempt: blamed at the masked inputs, excluded, and the run completes', async () => {

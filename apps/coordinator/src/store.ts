@@ -109,8 +109,12 @@ CREATE TABLE IF NOT EXISTS join_codes (
 );
 `;
 
-/** How long a write waits on a lock held elsewhere (another process, a backup) before it fails with SQLITE_BUSY. */
-export const STORE_BUSY_TIMEOUT_MS = 5_000;
+/**
+ * How long a write waits on a lock held elsewhere (another process, a backup) before it fails with SQLITE_BUSY.
+ * better-sqlite3 waits synchronously, so this is also how long one locked write can hold up the event loop:
+ * short, since the run engine aborts the attempt and retries rather than waiting for the lock.
+ */
+export const STORE_BUSY_TIMEOUT_MS = 2_000;
 
 function f32Blob(v: Float32Array): Buffer {
   return Buffer.from(v.buffer, v.byteOffset, v.byteLength);

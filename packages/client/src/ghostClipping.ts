@@ -71,18 +71,35 @@ function keepBooks(fm: FunctionalModel, x: tf.Tensor2D, labels: tf.Tensor2D): { 
   const probes = fm.probeShapes(b, x.shape[1]).map((s) => tf.zeros(s));
   const inputs: tf.Tensor[] = [];
   // Σᵢ Lᵢ (not the mean), so row i of ∂L/∂z is example i's own gradient.
-  const { grads } = tf.valueAndGrads((...ps: tf.Tensor[]) => {
-    inputs.length = 0;
-    const logits = fm.forward(x, ps, inputs, true);
-    return tf.losses.softmaxCrossEntropy(labels, logits, undefined, 0, tf.Reduction.SUM) as tf.Scalar;
-  })(probes);
-  const books = fm.layers.map((layer, l) =>
-    layer.kind === 'dense'
-      ? denseBook(inputs[l] as tf.Tensor2D, grads[l] as tf.Tensor2D, layer.kernel.shape)
-      : convBook(inputs[l] as tf.Tensor4D, grads[l] as tf.Tensor4D, layer.kernel.shape),
-  );
-  // The kept layer inputs are ours to free — except x itself, the caller's.
-  return { books, release: () => tf.dispose(inputs.filter((t) => t !== x)) };
+  // The kept layer inputs are ours to free — except x itself, the caller's. tf.tidy does not free kept
+  // tensors, so a failure (a lost GPU) between here and release() must free them too.
+  const release = () => tf.dispose(inputs.filter((t) => t !== x));
+  try {
+    const { grads } = tf.valueAndGrads((...ps: tf.Tensor[]) => {
+      inputs.length = 0;
+      const logits = fm.forward(x, ps, inputs, true);
+      return tf.losses.softmaxCrossEntropy(labels, logits, undefined, 0, tf.Reduction.SUM) as tf.Scalar;
+    })(probes);
+    const books = fm.layers.map((layer, l) =>
+      layer.kind === 'dense'
+        ? denseBook(inputs[l] as tf.Tensor2D, grads[l] as tf.Tensor2D, layer.kernel.shape)
+        : convBook(inputs[l] as tf.Tensor4D, grads[l] as tf.Tensor4D, layer.kernel.shape),
+    );
+    return { books, release };
+  } catch (e) {
+    release();
+    throw e;
+  }
+}
+
+/** Runs `use` on the books of one forward and backward pass, freeing the kept layer inputs whatever happens. */
+function withBooks<T>(fm: FunctionalModel, x: tf.Tensor2D, labels: tf.Tensor2D, use: (books: LayerBook[]) => T): T {
+  const { books, release } = keepBooks(fm, x, labels);
+  try {
+    return use(books);
+  } finally {
+    release();
+  }
 }
 
 function totalNormsSq(books: readonly LayerBook[]): tf.Tensor1D {
@@ -91,12 +108,7 @@ function totalNormsSq(books: readonly LayerBook[]): tf.Tensor1D {
 
 /** Squared L2 norm of each example's full gradient, from one forward and one backward pass. */
 export function perExampleGradNormsSq(fm: FunctionalModel, x: tf.Tensor2D, labels: tf.Tensor2D): tf.Tensor1D {
-  return tf.tidy(() => {
-    const { books, release } = keepBooks(fm, x, labels);
-    const normsSq = totalNormsSq(books);
-    release();
-    return normsSq;
-  });
+  return tf.tidy(() => withBooks(fm, x, labels, totalNormsSq));
 }
 
 /**
@@ -109,17 +121,22 @@ export async function clippedGradientSum(
   labels: tf.Tensor2D,
   clip: number,
 ): Promise<{ grads: tf.Tensor[]; norms: Float32Array }> {
-  const { grads, norms } = tf.tidy(() => {
-    const { books, release } = keepBooks(fm, x, labels);
-    const norms = tf.sqrt(totalNormsSq(books)) as tf.Tensor1D;
-    const c = tf.minimum(1, tf.div(clip, tf.maximum(norms, 1e-12))) as tf.Tensor1D;
-    const grads = books.flatMap((bk) => bk.weightedSum(c));
-    release();
-    return { grads, norms };
-  });
-  const normValues = (await norms.data()) as Float32Array;
-  norms.dispose();
-  return { grads, norms: normValues.slice() };
+  const { grads, norms } = tf.tidy(() =>
+    withBooks(fm, x, labels, (books) => {
+      const norms = tf.sqrt(totalNormsSq(books)) as tf.Tensor1D;
+      const c = tf.minimum(1, tf.div(clip, tf.maximum(norms, 1e-12))) as tf.Tensor1D;
+      return { grads: books.flatMap((bk) => bk.weightedSum(c)), norms };
+    }),
+  );
+  try {
+    const normValues = (await norms.data()) as Float32Array;
+    return { grads, norms: normValues.slice() };
+  } catch (e) {
+    tf.dispose(grads);
+    throw e;
+  } finally {
+    norms.dispose();
+  }
 }
 
 /**
@@ -128,11 +145,10 @@ export async function clippedGradientSum(
  * filter-gradient kernel (tfjs-wasm has none, which used to push convolutional models onto the slow CPU backend).
  */
 export function meanGradient(fm: FunctionalModel, x: tf.Tensor2D, labels: tf.Tensor2D): tf.Tensor[] {
-  return tf.tidy(() => {
-    const { books, release } = keepBooks(fm, x, labels);
-    const c = tf.fill([x.shape[0]], 1 / x.shape[0]) as tf.Tensor1D;
-    const grads = books.flatMap((bk) => bk.weightedSum(c));
-    release();
-    return grads;
-  });
+  return tf.tidy(() =>
+    withBooks(fm, x, labels, (books) => {
+      const c = tf.fill([x.shape[0]], 1 / x.shape[0]) as tf.Tensor1D;
+      return books.flatMap((bk) => bk.weightedSum(c));
+    }),
+  );
 }

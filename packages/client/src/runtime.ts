@@ -140,6 +140,8 @@ export class ClientRuntime {
     if (this.active?.task.roundId === task.roundId && this.active.secagg) return; // resumed: already past training
     const round: ActiveRound = { task, record, stageStarted: performance.now(), early: [], lastOutgoing: null };
     this.active = round;
+    // Date.now(): a trainer in another Worker compares it with its own clock (performance.now() origins differ).
+    const deadline = { at: Date.now() + task.trainingDeadlineMs, totalMs: task.trainingDeadlineMs };
     try {
       // Weak (k, t) for this n and the task's δ, γ / maxColluders: refused before training spends anything.
       checkSecAggParamsMeet(task.secagg.clients.length, task.secagg.neighbours, task.secagg.threshold, task.secagg);
@@ -165,7 +167,7 @@ export class ClientRuntime {
       let trainMs = 0;
       let encodeMs = 0;
       const train = (j: number) =>
-        this.trainer.train({ spec: task.model.spec, global, training: task.training, dpsgd: task.dpsgd, miniClient: j }, (p) =>
+        this.trainer.train({ spec: task.model.spec, global, training: task.training, dpsgd: task.dpsgd, miniClient: j, deadline }, (p) =>
           this.throttledReport({
             roundId: task.roundId,
             phase: 'training',
@@ -198,6 +200,7 @@ export class ClientRuntime {
         this.host.report({ roundId: task.roundId, phase: 'encoding', progress: (j + 1) / k, encodeMs });
       }
       if (this.active !== round) return; // superseded while training
+      this.metrics.backend = this.trainer.backend; // it may have fallen back from a failing GPU
       if (this.host.onClippedUpdates) this.host.onClippedUpdates(task.roundId, clipped);
       Object.assign(record, {
         trainLoss: lossSum / Math.max(1, examples),

@@ -74,7 +74,6 @@ export async function trainLocal(
 ): Promise<TrainResult> {
   const started = performance.now();
   const rw = opts.rng ?? cryptoRandomWords();
-  const optimizer = tf.train.sgd(cfg.learningRate);
   // Both paths differentiate the functional model (ghostClipping.ts), so a convolutional model trains on every
   // backend, WASM included.
   const fm = new FunctionalModel(model);
@@ -83,31 +82,43 @@ export async function trainLocal(
   const batchSize = Math.min(cfg.batchSize, Math.max(1, data.n));
   const batches = Math.max(1, Math.ceil(data.n / batchSize));
   let steps = 0;
-  if (data.n > 0) {
-    const order = Uint32Array.from({ length: data.n }, (_, i) => i);
-    for (let epoch = 0; epoch < cfg.epochs; epoch++) {
-      shuffleInPlace(order, rw);
-      for (let b = 0; b < batches; b++) {
-        if (opts.dpsgd) {
-          const q = batchSize / data.n;
-          const idx =
-            opts.dpsgd.sampling === 'poisson' ? poissonBatch(data.n, q, rw) : Array.from(order.subarray(b * batchSize, Math.min(data.n, (b + 1) * batchSize)));
-          await dpsgdStep(fm, optimizer, data, idx, batchSize, opts.dpsgd, noise!);
-        } else {
-          const idx = order.subarray(b * batchSize, Math.min(data.n, (b + 1) * batchSize));
-          const { x, y } = batchTensors(data, idx);
-          const grads = meanGradient(fm, x, y);
-          optimizer.applyGradients(Object.fromEntries(vars.map((v, j) => [v.name, grads[j]!])));
-          tf.dispose([x, y, ...grads]);
+  const optimizer = tf.train.sgd(cfg.learningRate);
+  // A failure mid-training (a GPU lost, out of memory) frees what the step holds: the training Worker then
+  // retries on another backend, and a tensor left behind on the failed one would never be freed.
+  try {
+    if (data.n > 0) {
+      const order = Uint32Array.from({ length: data.n }, (_, i) => i);
+      for (let epoch = 0; epoch < cfg.epochs; epoch++) {
+        shuffleInPlace(order, rw);
+        for (let b = 0; b < batches; b++) {
+          if (opts.dpsgd) {
+            const q = batchSize / data.n;
+            const idx =
+              opts.dpsgd.sampling === 'poisson'
+                ? poissonBatch(data.n, q, rw)
+                : Array.from(order.subarray(b * batchSize, Math.min(data.n, (b + 1) * batchSize)));
+            await dpsgdStep(fm, optimizer, data, idx, batchSize, opts.dpsgd, noise!);
+          } else {
+            const idx = order.subarray(b * batchSize, Math.min(data.n, (b + 1) * batchSize));
+            const { x, y } = batchTensors(data, idx);
+            let grads: tf.Tensor[] = [];
+            try {
+              grads = meanGradient(fm, x, y);
+              optimizer.applyGradients(Object.fromEntries(vars.map((v, j) => [v.name, grads[j]!])));
+            } finally {
+              tf.dispose([x, y, ...grads]);
+            }
+          }
+          steps++;
+          opts.onProgress?.({ epoch, batch: b + 1, batches });
+          // Yield so progress reaches the page and messages keep flowing during long training.
+          if (b % 8 === 7) await new Promise((r) => setTimeout(r, 0));
         }
-        steps++;
-        opts.onProgress?.({ epoch, batch: b + 1, batches });
-        // Yield so progress reaches the page and messages keep flowing during long training.
-        if (b % 8 === 7) await new Promise((r) => setTimeout(r, 0));
       }
     }
+  } finally {
+    optimizer.dispose();
   }
-  optimizer.dispose();
   const { loss, accuracy } = await evaluate(model, data);
   const dpsgdRdp = opts.dpsgd && data.n > 0 ? dpsgdStepRdp(Math.min(1, batchSize / data.n), opts.dpsgd.noiseMultiplier).map((r) => r * steps) : null;
   return { loss, accuracy, examples: data.n, steps, ms: performance.now() - started, dpsgdRdp };
@@ -123,14 +134,17 @@ function applyNoisyMean(
   noise: GaussianNoise,
 ): void {
   const named: Record<string, tf.Tensor> = {};
-  vars.forEach((v, j) => {
-    const s = sums[j]!;
-    noise.addTo(s, dp.noiseMultiplier * dp.clip);
-    for (let k = 0; k < s.length; k++) s[k]! /= expectedBatch;
-    named[v.name] = tf.tensor(s, v.shape);
-  });
-  optimizer.applyGradients(named);
-  tf.dispose(Object.values(named));
+  try {
+    vars.forEach((v, j) => {
+      const s = sums[j]!;
+      noise.addTo(s, dp.noiseMultiplier * dp.clip);
+      for (let k = 0; k < s.length; k++) s[k]! /= expectedBatch;
+      named[v.name] = tf.tensor(s, v.shape);
+    });
+    optimizer.applyGradients(named);
+  } finally {
+    tf.dispose(Object.values(named));
+  }
 }
 
 /** One DP-SGD step with ghost norms and book-keeping (one forward and one backward pass for the whole batch). */
@@ -148,9 +162,16 @@ export async function dpsgdStep(
   if (idx.length === 0) sums = vars.map((v) => new Float32Array(v.size));
   else {
     const { x, y } = batchTensors(data, idx);
-    const { grads } = await clippedGradientSum(fm, x, y, dp.clip);
-    sums = await Promise.all(grads.map(async (g) => ((await g.data()) as Float32Array).slice()));
-    tf.dispose([x, y, ...grads]);
+    try {
+      const { grads } = await clippedGradientSum(fm, x, y, dp.clip);
+      try {
+        sums = await Promise.all(grads.map(async (g) => ((await g.data()) as Float32Array).slice()));
+      } finally {
+        tf.dispose(grads);
+      }
+    } finally {
+      tf.dispose([x, y]);
+    }
   }
   applyNoisyMean(optimizer, vars, sums, expectedBatch, dp, noise);
 }

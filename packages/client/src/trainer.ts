@@ -7,6 +7,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import type { ModelSpec, TaskMessage } from '@hushfl/protocol';
 import { cryptoRandomWords } from '@hushfl/ddp';
 import { buildModel, getFlatWeights, setFlatWeights, type Dataset } from '@hushfl/tasks';
+import type { TrainDeadline } from './backendFallback.ts';
 import { trainLocal, type TrainProgress } from './train.ts';
 
 export interface TrainOutput {
@@ -27,11 +28,14 @@ export interface TrainRequest {
   readonly dpsgd: TaskMessage['dpsgd'];
   /** Which mini-client (and shard) to train. */
   readonly miniClient: number;
+  /** The round's training deadline: a trainer that falls back to another backend retries only while it allows. */
+  readonly deadline?: TrainDeadline;
 }
 
 export interface Trainer {
   /** How many mini-clients (shards) this trainer has. */
   readonly miniClients: number;
+  /** The backend training runs on; it may change between calls (a GPU that failed: backendFallback.ts). */
   readonly backend: string;
   train(req: TrainRequest, onProgress?: (p: TrainProgress) => void): Promise<TrainOutput>;
   dispose(): void;

@@ -106,6 +106,15 @@ async function drive(
   return { ...h, result };
 }
 
+/** Answers every liveness probe in `commands` as the client runtime does; returns what the engine answered. */
+async function answerProbes(engine: RunEngine, commands: readonly RunCommand[]): Promise<RunCommand[]> {
+  const out: RunCommand[] = [];
+  for (const c of commands)
+    if (c.kind === 'send' && c.event === EVENTS.liveness)
+      out.push(...(await engine.handle({ type: 'liveness', clientId: c.to, nonce: (c.payload as { nonce: string }).nonce })));
+  return out;
+}
+
 const completed = (h: { engine: RunEngine }) => h.engine.rounds.filter((r) => r.status === 'completed');
 /** The privacy charges the engine persisted, in order (one per attempt whose unmask requests went out). */
 const charges = (h: { persisted: PersistOp[] }): RoundCharge[] => h.persisted.flatMap((p) => (p.op === 'stage' && p.charge ? [p.charge] : []));
@@ -177,8 +186,10 @@ describe('RunEngine: selection', () => {
     }
     // The same draw as an independent Fisher–Yates over the same words, taking parties until there are
     // three of them and five contributions, each bringing at most what leaves one for each party still needed.
+    // The first draw is over the parties that had answered their liveness probe by then: clients 0–3 (in the
+    // order they answered), the first that hold five contributions.
     const rw = seeded(1);
-    const free = Array.from({ length: 6 }, (_, i) => ({ clientId: `client-${i}`, contributions: i === 0 ? 2 : 1 }));
+    const free = Array.from({ length: 4 }, (_, i) => ({ clientId: `client-${i}`, contributions: i === 0 ? 2 : 1 }));
     shuffleInPlace(free, rw);
     const expected: string[] = [];
     let total = 0;
@@ -198,12 +209,33 @@ describe('RunEngine: selection', () => {
     const first = await engine.handle({ type: 'start' });
     expect(first.filter((c) => c.kind !== 'log')).toEqual([{ kind: 'start-timer', key: 'run#next', ms: 500 }]);
     expect(engine.status().message).toBe('waiting for clients: 0 eligible, a round needs 3 parties');
-    await engine.handle({ type: 'client-ready', clientId: 'a', miniClients: 1 });
+    await answerProbes(engine, await engine.handle({ type: 'client-ready', clientId: 'a', miniClients: 1 }));
     const two = await engine.handle({ type: 'client-ready', clientId: 'b', miniClients: 1 });
     expect(two.some((c) => c.kind === 'notify' && c.notice.type === 'round-start')).toBe(false);
+    await answerProbes(engine, two);
+    // c is ready but has not answered its liveness probe yet: not eligible.
     const three = await engine.handle({ type: 'client-ready', clientId: 'c', miniClients: 1 });
-    const tasksTo = three.flatMap((c) => (c.kind === 'send' && c.event === 'task' ? [c.to] : []));
+    expect(three.some((c) => c.kind === 'send' && c.event === 'task')).toBe(false);
+    expect(engine.status().message).toBe('waiting for clients: 2 eligible, a round needs 3 parties; 1 connected must first answer a liveness probe');
+    const answered = await answerProbes(engine, three);
+    const tasksTo = answered.flatMap((c) => (c.kind === 'send' && c.event === 'task' ? [c.to] : []));
     expect([...tasksTo].sort()).toEqual(['a', 'b', 'c']);
+    expect(engine.status().state).toBe('running');
+  });
+
+  it('a liveness probe answered with the wrong nonce, or by another client, proves nothing', async () => {
+    const config = engineTestConfig({ rounds: 1, minClients: 3, selection: { clientsPerRound: 3 } });
+    const engine = new RunEngine(setupOf(config), { now: new VirtualClock().now, random: seeded(1), seeds: seeded(2) });
+    await engine.handle({ type: 'start' });
+    const probes: RunCommand[] = [];
+    for (const id of ['a', 'b', 'c']) probes.push(...(await engine.handle({ type: 'client-ready', clientId: id, miniClients: 1 })));
+    const nonces = probes.flatMap((c) => (c.kind === 'send' && c.event === EVENTS.liveness ? [(c.payload as { nonce: string }).nonce] : []));
+    expect(new Set(nonces).size).toBe(3);
+    await engine.handle({ type: 'liveness', clientId: 'a', nonce: nonces[0]! });
+    await engine.handle({ type: 'liveness', clientId: 'b', nonce: nonces[2]! });
+    await engine.handle({ type: 'liveness', clientId: 'c', nonce: '0'.repeat(32) });
+    expect(engine.status().state).toBe('waiting');
+    await answerProbes(engine, probes);
     expect(engine.status().state).toBe('running');
   });
 
@@ -343,7 +375,8 @@ describe('RunEngine: retries', () => {
     expect(round1).toHaveLength(2 * (MAX_PROBE_CYCLES + 1));
     expect(round1.every((r) => r.status === 'aborted' && /stayed silent until a deadline/.test(r.excused ?? ''))).toBe(true);
     const probes = commands.filter((c) => c.kind === 'send' && c.event === EVENTS.liveness && c.to === 'client-2');
-    expect(probes).toHaveLength(MAX_PROBE_CYCLES);
+    // The first, before its first selection; then one per two silent attempts.
+    expect(probes).toHaveLength(1 + MAX_PROBE_CYCLES);
     expect(commands.some((c) => c.kind === 'persist' && c.what.op === 'party-excluded' && c.what.clientId === 'client-2')).toBe(true);
     expect(engine.excludedParties.get('client-2')).toMatch(/silent at the deadlines of 2 attempts in a row after answering 3 liveness probes/);
     expect(engine.status()).toMatchObject({
@@ -488,7 +521,7 @@ describe('RunEngine: pause, resume, stop', () => {
       random: seeded(1),
       seeds: seeded(2),
     });
-    await engine.handle({ type: 'start' });
+    await answerProbes(engine, await engine.handle({ type: "start" }));
     expect(engine.status().state).toBe('running');
     const out = await engine.handle({ type: 'operator', command: 'stop', reason: 'enough' });
     expect(engine.rounds.map((r) => [r.status, r.error])).toEqual([['aborted', 'enough']]);
@@ -869,7 +902,7 @@ describe('RunEngine: no silent stall (issue 13 §3)', () => {
       random: seeded(1),
       seeds: seeded(2),
     });
-    await engine.handle({ type: 'start' });
+    await answerProbes(engine, await engine.handle({ type: "start" }));
     expect(engine.status().state).toBe('running');
     return { clock, engine };
   };

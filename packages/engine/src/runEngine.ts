@@ -57,7 +57,7 @@ export interface RunEngineDeps {
   readonly now: () => number;
   /** Selection's randomness (shuffles, Poisson draws). A CSPRNG in production. */
   readonly random: RandomWords;
-  /** Each attempt's public rotation and graph seeds. A CSPRNG in production. */
+  /** Each attempt's public rotation and graph seeds, and liveness nonces. A CSPRNG in production. */
   readonly seeds: RandomWords;
 }
 
@@ -230,8 +230,13 @@ interface Finalizing {
   readonly spent: ReturnType<RunPrivacy['spent']>;
 }
 
-/** What the run knows of a party's liveness: consecutive attempts it timed out in, and its probes. */
+/**
+ * What the run knows of a party's liveness: whether it ever echoed a probe (every party must, once, before
+ * its first selection: an idle Sybil is then never selected), consecutive attempts it timed out in, and its
+ * probes. Kept across a reconnect only while it holds a record of silence (a reconnect resets nothing).
+ */
 interface Liveness {
+  proven: boolean;
   timeouts: number;
   /** Set while the party must answer this probe before it is selected again. */
   probe: string | null;
@@ -296,6 +301,8 @@ export class RunEngine {
     this.paused = setup.paused ?? false;
     for (const c of setup.clients ?? []) this.roster.set(c.clientId, { miniClients: c.miniClients, ready: true });
     for (const x of setup.excluded ?? []) this.excluded.set(x.clientId, x.reason);
+    // Clients already connected prove they are live like any other (their probes go out at 'start').
+    for (const c of setup.clients ?? []) this.liveness.set(c.clientId, this.unproven());
     this.privacy = privacyOf(setup);
   }
 
@@ -392,6 +399,10 @@ export class RunEngine {
     switch (event.type) {
       case 'start':
         this.started = true;
+        for (const c of this.setup.clients ?? []) {
+          const probe = this.liveness.get(c.clientId)?.probe;
+          if (probe) out.push(this.probeOf(c.clientId, probe));
+        }
         await this.next(out);
         break;
       case 'client-connected':
@@ -434,22 +445,22 @@ export class RunEngine {
   private async onReady(clientId: string, miniClients: number, out: RunCommand[]): Promise<void> {
     this.roster.set(clientId, { miniClients, ready: true });
     out.push({ kind: 'send', to: clientId, event: EVENTS.status, payload: this.status(clientId) });
-    // A party that must prove it is live gets its probe again on the new connection.
-    const probe = this.liveness.get(clientId)?.probe;
-    if (probe) out.push({ kind: 'send', to: clientId, event: EVENTS.liveness, payload: { nonce: probe } });
+    // A new party proves it is live before it can be selected; one with an open probe gets it again.
+    let l = this.liveness.get(clientId);
+    if (!l) this.liveness.set(clientId, (l = this.unproven()));
+    if (l.probe) out.push(this.probeOf(clientId, l.probe));
     const live = this.live;
     // A party of the round in progress came back (a reloaded tab): repeat what it may have missed.
     if (live && live.engine.secaggIdOf(clientId) !== undefined) await this.roundStep(live, out, async () => live.engine.onReconnect(clientId));
     // A new client may be what the selection was waiting for.
-    if (this.nextTimer) {
-      this.nextTimer = false;
-      out.push({ kind: 'cancel-timer', key: NEXT_ROUND_TIMER });
-    }
-    await this.next(out);
+    await this.eligibleArrived(out);
   }
 
   private async onDisconnected(clientId: string, out: RunCommand[]): Promise<void> {
     this.roster.delete(clientId);
+    // Memory stays bounded by who is connected: only a record of silence outlives the connection.
+    const l = this.liveness.get(clientId);
+    if (l && l.timeouts === 0 && l.probes === 0) this.liveness.delete(clientId);
     const live = this.live;
     if (live && live.engine.secaggIdOf(clientId) !== undefined) await this.roundStep(live, out, () => live.engine.onDisconnect(clientId));
   }
@@ -491,9 +502,27 @@ export class RunEngine {
     const l = this.liveness.get(clientId);
     if (!l?.probe || l.probe !== nonce) return;
     l.probe = null;
+    l.proven = true;
     l.timeouts = 0;
-    out.push(log('info', 'a party answered its liveness probe: it can be selected again', { runId: this.runId, clientId }));
-    if (!this.nextTimer && !this.live) await this.next(out);
+    if (l.probes > 0) out.push(log('info', 'a party answered its liveness probe: it can be selected again', { runId: this.runId, clientId }));
+    await this.eligibleArrived(out);
+  }
+
+  /** A party became eligible: it may be what a waiting selection needs. */
+  private async eligibleArrived(out: RunCommand[]): Promise<void> {
+    if (this.nextTimer) {
+      this.nextTimer = false;
+      out.push({ kind: 'cancel-timer', key: NEXT_ROUND_TIMER });
+    }
+    await this.next(out);
+  }
+
+  private unproven(): Liveness {
+    return { proven: false, timeouts: 0, probe: randomHex(this.deps.seeds, 4), probes: 0 };
+  }
+
+  private probeOf(clientId: string, nonce: string): RunCommand {
+    return { kind: 'send', to: clientId, event: EVENTS.liveness, payload: { nonce } };
   }
 
   /**
@@ -539,10 +568,13 @@ export class RunEngine {
     const silent = new Set(timedOut);
     const summed = new Set(included);
     for (const p of live.parties) {
-      const l = this.liveness.get(p.clientId) ?? { timeouts: 0, probe: null, probes: 0 };
-      if (summed.has(p.clientId)) this.liveness.delete(p.clientId);
+      const l = this.liveness.get(p.clientId) ?? { proven: true, timeouts: 0, probe: null, probes: 0 };
+      if (summed.has(p.clientId)) {
+        this.liveness.set(p.clientId, { proven: true, timeouts: 0, probe: null, probes: 0 });
+        continue;
+      }
       if (!silent.has(p.clientId)) {
-        if (!summed.has(p.clientId) && l.probes > 0) this.liveness.set(p.clientId, { ...l, timeouts: 0 });
+        this.liveness.set(p.clientId, { ...l, timeouts: 0 });
         continue;
       }
       l.timeouts++;
@@ -553,8 +585,8 @@ export class RunEngine {
           continue;
         }
         l.probes++;
-        l.probe = randomHex(this.deps.random, 4);
-        out.push({ kind: 'send', to: p.clientId, event: EVENTS.liveness, payload: { nonce: l.probe } });
+        l.probe = randomHex(this.deps.seeds, 4);
+        out.push(this.probeOf(p.clientId, l.probe));
         out.push(
           log('info', 'a party timed out in consecutive attempts: it is not selected until it answers a liveness probe', {
             runId: this.runId,
@@ -630,8 +662,9 @@ export class RunEngine {
     let probedOnline = 0;
     for (const [clientId, c] of this.roster) {
       if (!c.ready) continue;
+      const l = this.liveness.get(clientId);
       if (this.excluded.has(clientId)) excludedOnline++;
-      else if (this.liveness.get(clientId)?.probe) probedOnline++;
+      else if (!l?.proven || l.probe) probedOnline++;
       else free.push({ clientId, contributions: Math.min(c.miniClients, cfg.maxMiniClients) });
     }
     const selection = selectParties({
@@ -691,7 +724,7 @@ export class RunEngine {
         : `${Math.max(minParties(cfg), expectedClientsPerRound(cfg))} parties`;
     const held = [
       ...(excludedOnline > 0 ? [`${excludedOnline} connected part${excludedOnline === 1 ? 'y is' : 'ies are'} excluded for misbehaving`] : []),
-      ...(probedOnline > 0 ? [`${probedOnline} must first answer a liveness probe (silent at ${MAX_CONSECUTIVE_TIMEOUTS} deadlines in a row)`] : []),
+      ...(probedOnline > 0 ? [`${probedOnline} connected must first answer a liveness probe`] : []),
     ];
     return `waiting for clients: ${eligible} eligible, a round needs ${need}${held.length ? `; ${held.join('; ')}` : ''}`;
   }

@@ -55,13 +55,17 @@ export function setFlatWeights(model: tfl.LayersModel, flat: Float32Array): void
   const total = current.reduce((s, w) => s + w.size, 0);
   if (flat.length !== total) throw new RangeError(`model has ${total} weights, got ${flat.length}`);
   let off = 0;
-  const next = current.map((w) => {
-    const t = tf.tensor(flat.subarray(off, off + w.size), w.shape, 'float32');
-    off += w.size;
-    return t;
-  });
-  model.setWeights(next);
-  tf.dispose(next);
+  const next: tf.Tensor[] = [];
+  // Freed even when an upload fails (a lost GPU): the client then retries on another backend.
+  try {
+    for (const w of current) {
+      next.push(tf.tensor(flat.subarray(off, off + w.size), w.shape, 'float32'));
+      off += w.size;
+    }
+    model.setWeights(next);
+  } finally {
+    tf.dispose(next);
+  }
 }
 
 /** Mean softmax cross-entropy and accuracy of the model on a dataset (batched, no training). */
@@ -82,8 +86,13 @@ export async function evaluate(
       const hits = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32'));
       return tf.stack([loss, hits]);
     });
-    const [l, c] = (await both.data()) as Float32Array;
-    both.dispose();
+    let values: Float32Array;
+    try {
+      values = (await both.data()) as Float32Array;
+    } finally {
+      both.dispose();
+    }
+    const [l, c] = values;
     lossSum += l!;
     correct += c!;
   }

@@ -46,6 +46,7 @@ export function App({
   }, []);
   const run = s.run;
   const dpsgd = s.metrics?.dpsgdEpsilon;
+  const memory = s.tfMemory.at(-1);
   return (
     <main>
       <header>
@@ -76,6 +77,20 @@ export function App({
               <>
                 <dt>WASM build</dt>
                 <dd data-testid="wasm-build">{s.backendThreaded ? 'threaded SIMD' : 'single-threaded'}</dd>
+              </>
+            )}
+            {s.backendSwitch && (
+              <>
+                <dt>Backend switch</dt>
+                <dd data-testid="backend-switch">{s.backendSwitch}</dd>
+              </>
+            )}
+            {memory && (
+              <>
+                <dt title="TensorFlow.js memory after the latest training call: it should stay the same from round to round">TF.js memory</dt>
+                <dd data-testid="tf-memory">
+                  {memory.numTensors} tensors, {(memory.numBytes / 1024).toFixed(1)} KiB
+                </dd>
               </>
             )}
             <dt>Mini-clients</dt>

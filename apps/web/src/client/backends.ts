@@ -1,6 +1,7 @@
 /**
  * Choosing the TensorFlow.js backend for training: WebGPU when `navigator.gpu.requestAdapter()` gives an
- * adapter, then WebGL, WASM and CPU; `?backend=` forces one. Runs inside the training Worker.
+ * adapter, then WebGL, WASM and CPU; `?backend=` forces the first one. Runs inside the training Worker, which
+ * moves down the same order when training fails on a GPU (issue 13 §5, @hushfl/client's backendFallback.ts).
  */
 import { BACKENDS, type BackendName } from '@hushfl/protocol';
 import * as tf from '@tensorflow/tfjs-core';
@@ -47,22 +48,42 @@ async function threadedWasm(name: string): Promise<boolean> {
   return Boolean(simd && threads);
 }
 
+/** Makes `name` the active backend; null when this browser cannot start it. */
+export async function startBackend(name: BackendName): Promise<SelectedBackend | null> {
+  try {
+    if (!(await register(name))) return null;
+    if (await tf.setBackend(name)) {
+      await tf.ready();
+      return { name, threaded: await threadedWasm(name) };
+    }
+  } catch {
+    // not available here
+  }
+  return null;
+}
+
 /** The first backend of the order (or the forced one) that initialises. */
 export async function selectBackend(forced: string | null): Promise<SelectedBackend> {
   const order: readonly BackendName[] = forced ? [forced as BackendName] : BACKENDS;
   if (forced && !BACKENDS.includes(forced as BackendName)) throw new Error(`unknown backend '${forced}': use one of ${BACKENDS.join(', ')}`);
   for (const name of order) {
-    try {
-      if (!(await register(name))) continue;
-      if (await tf.setBackend(name)) {
-        await tf.ready();
-        return { name, threaded: await threadedWasm(name) };
-      }
-    } catch {
-      // try the next backend
-    }
+    const started = await startBackend(name);
+    if (started) return started;
   }
   if (forced) throw new Error(`backend '${forced}' is not available in this browser`);
   await tf.setBackend('cpu');
   return { name: 'cpu', threaded: false };
+}
+
+/**
+ * Leaves a backend that failed in training (backendFallback.ts): its tensors are freed first (the caller
+ * disposed the model), then tfjs drops it and its GPU buffers, so it is neither chosen again nor holding memory
+ * other tabs on the same GPU need.
+ */
+export function dropBackend(name: string): void {
+  try {
+    tf.removeBackend(name);
+  } catch {
+    // already gone
+  }
 }

@@ -7,13 +7,14 @@
 import { describeSecAggGuarantee, secaggGuaranteeOf } from '@hushfl/secagg/params';
 import { io } from 'socket.io-client';
 import type { ClientMetrics, LocalReport } from '@hushfl/client';
+import { describeSwitch } from '@hushfl/client/backendFallback';
 import { httpErrorMessage } from '@hushfl/client/httpError';
 import { ClientSession, socketIoTransport, type SessionHandlers } from '@hushfl/client/session';
 import { CLIENT_NAMESPACE, type Packed, type Status } from '@hushfl/protocol';
 // The stage table alone: the main thread never needs the SecAgg crypto code.
 import { SECAGG_STAGE_TABLE, stageOpenedBy, stageSpec } from '@hushfl/secagg/stages';
 import { store } from './store.ts';
-import type { FromClientWorker, FromTrainWorker, IdentityInfo, ToClientWorker, ToTrainWorker } from './workers/messages.ts';
+import type { FromClientWorker, FromTrainWorker, IdentityInfo, TfMemory, ToClientWorker, ToTrainWorker } from './workers/messages.ts';
 
 export type Connection = 'starting' | 'connecting' | 'connected' | 'unreachable' | 'stopped';
 
@@ -24,6 +25,10 @@ export interface UiState {
   backend: string | null;
   /** WASM only: whether the threaded SIMD build runs (the page is cross-origin isolated). */
   backendThreaded: boolean;
+  /** Why training left the backend it started on: "WebGPU failed (…): switched to WebGL" (issue 13 §5). */
+  backendSwitch: string | null;
+  /** TensorFlow.js memory after the latest training calls, oldest first (at most TF_MEMORY_SAMPLES). */
+  tfMemory: readonly TfMemory[];
   miniClients: number;
   examples: number[];
   run: Status | null;
@@ -59,6 +64,9 @@ const STAGE_NAMES = new Map<string, string>(
 /** No server message opens the first stage: the client enters it by sending that stage's message. */
 const FIRST_STAGE = SECAGG_STAGE_TABLE[0];
 
+/** TensorFlow.js memory samples the page keeps (one per training call): enough to see growth, bounded over a long run. */
+export const TF_MEMORY_SAMPLES = 16;
+
 /** The buffer under an envelope's bytes, to move to a Worker rather than copy. */
 const transferOf = (envelope: Packed): Transferable[] => (envelope.bin.buffer instanceof ArrayBuffer ? [envelope.bin.buffer] : []);
 
@@ -85,6 +93,8 @@ export class ClientController {
       clientId: null,
       backend: null,
       backendThreaded: false,
+      backendSwitch: null,
+      tfMemory: [],
       miniClients: 1,
       examples: [],
       run: null,
@@ -129,6 +139,7 @@ export class ClientController {
     this.trainWorker = new Worker(new URL('./workers/train.worker.ts', import.meta.url), { type: 'module' });
     this.clientWorker = new Worker(new URL('./workers/client.worker.ts', import.meta.url), { type: 'module' });
     this.clientWorker.onmessage = (e: MessageEvent<FromClientWorker>) => this.onClientWorker(e.data);
+    this.trainWorker.addEventListener('message', (e: MessageEvent<FromTrainWorker>) => this.onTrainWorker(e.data));
     const backend = await this.askTrainWorker({ type: 'backend', forced: opts.backend }, 'backend');
     if (backend.type !== 'backend') return;
     this.set({ backend: backend.backend, backendThreaded: backend.threaded });
@@ -268,6 +279,23 @@ export class ClientController {
       w.addEventListener('message', on);
       this.toClientWorker({ type: 'init', miniClients, trainer: channel.port1, backend: this.state.backend ?? 'cpu' }, [channel.port1]);
     });
+  }
+
+  /** What the training Worker says unasked: a backend it left, and its memory after each training call. */
+  private onTrainWorker(m: FromTrainWorker): void {
+    if (m.type === 'backend-switch') {
+      const text = describeSwitch(m.change);
+      const earlier = this.state.backendSwitch;
+      this.set({
+        backend: m.change.to,
+        backendThreaded: m.threaded,
+        backendSwitch: earlier ? `${earlier}; ${text}` : text,
+        notice: { kind: 'warn', text },
+      });
+    } else if (m.type === 'memory') {
+      const sample = { backend: m.backend, numTensors: m.numTensors, numBytes: m.numBytes };
+      this.set({ tfMemory: [...this.state.tfMemory, sample].slice(-TF_MEMORY_SAMPLES) });
+    }
   }
 
   private onClientWorker(m: FromClientWorker): void {

@@ -28,7 +28,7 @@ describe('client Worker pipeline', () => {
     const channel = new MessageChannel();
     channel.port2.onmessage = async (e: MessageEvent<TrainCall>) => {
       const out = await trainer.train(e.data.req);
-      channel.port2.postMessage({ type: 'done', id: e.data.id, output: out } satisfies TrainReply);
+      channel.port2.postMessage({ type: 'done', id: e.data.id, output: out, backend: trainer.backend } satisfies TrainReply);
     };
     const fromWorker: FromClientWorker[] = [];
     // Anything new (a worker message, an in-process client's answer) wakes the driver loop below.

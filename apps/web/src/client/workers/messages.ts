@@ -1,7 +1,7 @@
 /** Messages between the page and its two Workers (training; encoding + SecAgg). */
 import type { LocalReport } from '@hushfl/client';
 import type { Packed } from '@hushfl/protocol';
-import type { ClientMetrics, TrainOutput, TrainRequest } from '@hushfl/client';
+import type { BackendSwitch, ClientMetrics, TrainOutput, TrainRequest } from '@hushfl/client';
 import type { TrainProgress } from '@hushfl/client';
 
 /** Page → client worker. */
@@ -35,9 +35,19 @@ export type FromClientWorker =
 /** Page → train worker. */
 export type ToTrainWorker = { type: 'backend'; forced: string | null } | { type: 'port'; port: MessagePort } | { type: 'shards'; indices: number[] };
 
+/** TensorFlow.js memory after a training call (page-local, never sent on): a leak shows as growth. */
+export interface TfMemory {
+  readonly backend: string;
+  readonly numTensors: number;
+  readonly numBytes: number;
+}
+
 /** Train worker → page. */
 export type FromTrainWorker =
   | { type: 'backend'; backend: string; threaded: boolean }
+  /** Training failed on a GPU backend and moved to the next one (issue 13 §5). */
+  | { type: 'backend-switch'; change: BackendSwitch; threaded: boolean }
+  | ({ type: 'memory' } & TfMemory)
   | { type: 'shards'; examples: number[] }
   | { type: 'error'; message: string };
 
@@ -45,5 +55,6 @@ export type FromTrainWorker =
 export type TrainCall = { type: 'train'; id: number; req: TrainRequest };
 export type TrainReply =
   | { type: 'progress'; id: number; progress: TrainProgress }
-  | { type: 'done'; id: number; output: TrainOutput }
+  /** `backend`: the one that trained (it changes after a fallback). */
+  | { type: 'done'; id: number; output: TrainOutput; backend: string }
   | { type: 'failed'; id: number; message: string };

@@ -9,7 +9,8 @@ export class RemoteTrainer implements Trainer {
   constructor(
     private readonly port: MessagePort,
     readonly miniClients: number,
-    readonly backend: string,
+    /** Updated from each reply: the training Worker may have fallen back to another backend. */
+    public backend: string,
   ) {
     port.onmessage = (e: MessageEvent<TrainReply>) => {
       const r = e.data;
@@ -18,7 +19,10 @@ export class RemoteTrainer implements Trainer {
       if (r.type === 'progress') call.onProgress?.(r.progress);
       else {
         this.calls.delete(r.id);
-        if (r.type === 'done') call.resolve(r.output);
+        if (r.type === 'done') {
+          this.backend = r.backend;
+          call.resolve(r.output);
+        }
         else call.reject(new Error(r.message));
       }
     };

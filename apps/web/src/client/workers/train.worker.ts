@@ -2,17 +2,23 @@
 /**
  * The training Worker: TensorFlow.js on the best backend this browser offers, the tab's shards from
  * IndexedDB, and local training (with DP-SGD when configured) for each mini-client. Updates go straight to the
- * client Worker over a MessageChannel, transferred, never through the page.
+ * client Worker over a MessageChannel, transferred, never through the page. When training fails on WebGPU or
+ * WebGL it moves to the next backend, rebuilds the model from the round's weights and trains again while the
+ * deadline allows (issue 13 §5, @hushfl/client's backendFallback.ts); the page is told, and the new backend stays.
  */
-import { LocalTrainer } from '@hushfl/client';
-import { decodeShard } from '@hushfl/tasks';
-import { selectBackend } from '../backends.ts';
+import { type BackendSwitch, LocalTrainer, trainWithFallback } from '@hushfl/client';
+import type { BackendName } from '@hushfl/protocol';
+import { decodeShard, type Dataset } from '@hushfl/tasks';
+import * as tf from '@tensorflow/tfjs-core';
+import { dropBackend, selectBackend, startBackend } from '../backends.ts';
 import { store } from '../store.ts';
 import type { FromTrainWorker, ToTrainWorker, TrainCall, TrainReply } from './messages.ts';
 
 declare const self: DedicatedWorkerGlobalScope;
 
 let backend = 'cpu';
+let threaded = false;
+let datasets: Dataset[] = [];
 let trainer: LocalTrainer | null = null;
 const post = (m: FromTrainWorker) => self.postMessage(m);
 
@@ -22,16 +28,18 @@ self.onmessage = async (e: MessageEvent<ToTrainWorker>) => {
     if (m.type === 'backend') {
       const selected = await selectBackend(m.forced);
       backend = selected.name;
-      post({ type: 'backend', backend, threaded: selected.threaded });
+      threaded = selected.threaded;
+      post({ type: 'backend', backend, threaded });
     } else if (m.type === 'shards') {
-      const datasets = [];
+      const loaded = [];
       for (const i of m.indices) {
         const bytes = await store.shard(i);
         if (!bytes) throw new Error(`shard ${i} is not in IndexedDB`);
-        datasets.push(decodeShard(bytes));
+        loaded.push(decodeShard(bytes));
       }
       trainer?.dispose();
-      trainer = new LocalTrainer(datasets, backend);
+      trainer = null;
+      datasets = loaded;
       post({ type: 'shards', examples: datasets.map((d) => d.n) });
     } else if (m.type === 'port') {
       m.port.onmessage = (ev: MessageEvent<TrainCall>) => void train(m.port, ev.data);
@@ -41,13 +49,43 @@ self.onmessage = async (e: MessageEvent<ToTrainWorker>) => {
   }
 };
 
+/** The trainer on the current backend; after a switch, a new one (the data are plain arrays, the model is rebuilt). */
+function currentTrainer(): LocalTrainer {
+  if (!datasets.length) throw new Error('the training worker has no data yet');
+  trainer ??= new LocalTrainer(datasets, backend);
+  return trainer;
+}
+
+async function switchBackend(to: BackendName, failed: string): Promise<boolean> {
+  // The model's variables live on the failed backend: freed there before tfjs drops it.
+  try {
+    trainer?.dispose();
+  } catch {
+    // a lost device may refuse; its buffers go with the backend
+  }
+  trainer = null;
+  dropBackend(failed);
+  const started = await startBackend(to);
+  if (!started) return false;
+  backend = started.name;
+  threaded = started.threaded;
+  return true;
+}
+
 async function train(port: MessagePort, call: TrainCall): Promise<void> {
   const reply = (r: TrainReply, transfer: Transferable[] = []) => port.postMessage(r, transfer);
   try {
-    if (!trainer) throw new Error('the training worker has no data yet');
-    const output = await trainer.train(call.req, (progress) => reply({ type: 'progress', id: call.id, progress }));
-    reply({ type: 'done', id: call.id, output }, [output.delta.buffer]);
+    const output = await trainWithFallback(call.req.deadline, {
+      backend: () => backend,
+      attempt: () => currentTrainer().train(call.req, (progress) => reply({ type: 'progress', id: call.id, progress })),
+      switchTo: switchBackend,
+      onSwitch: (change: BackendSwitch) => post({ type: 'backend-switch', change, threaded }),
+    });
+    reply({ type: 'done', id: call.id, output, backend }, [output.delta.buffer]);
   } catch (err) {
     reply({ type: 'failed', id: call.id, message: (err as Error).message });
+  } finally {
+    const mem = tf.memory();
+    post({ type: 'memory', backend, numTensors: mem.numTensors, numBytes: mem.numBytes });
   }
 }
