@@ -39,6 +39,8 @@ test('pause, resume and stop from the dashboard; Poisson selection shows both ε
     await page.getByTestId('start').click();
     await expect(page.getByTestId('run-id')).toHaveText(/^run-/);
     const runId = (await page.getByTestId('run-id').textContent())!;
+    // No client yet: the dashboard says why the run waits.
+    await expect(page.getByTestId('waiting-reason')).toContainText('waiting for clients: 0 eligible, a round needs a Poisson draw of at least n_min = 3');
     for (let i = 0; i < 6; i++) clients.push(await connectNodeClient({ url: c.url }));
 
     const completed = () => c.store.rounds(runId).filter((r) => r.state === 'completed').length;
@@ -78,6 +80,15 @@ test('pause, resume and stop from the dashboard; Poisson selection shows both ε
     await expect(page.getByTestId('run-state')).toHaveText('stopped');
     expect(c.store.run(runId)!.state).toBe('stopped');
     expect(completed()).toBeLessThan(30);
+
+    // A stopped run resumes from the dashboard, from its last committed round; then it is stopped again.
+    const stoppedAt = completed();
+    await expect(page.getByTestId('resume')).toBeEnabled();
+    await page.getByTestId('resume').click();
+    await expect(page.getByTestId('run-state')).not.toHaveText('stopped');
+    await expect.poll(completed, { timeout: 60_000 }).toBeGreaterThan(stoppedAt);
+    await page.getByTestId('stop').click();
+    await expect(page.getByTestId('run-state')).toHaveText('stopped');
 
     // Each round's timeline has one segment per SecAgg stage, sized by its measured duration.
     const row = page.locator('[data-testid="round-row"].completed').first();

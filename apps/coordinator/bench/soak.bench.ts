@@ -71,12 +71,12 @@ export const SOAK_DEFAULTS: Omit<SoakOptions, 'onProgress'> = {
   clientsPerRound: 5,
   minClients: 3,
   maxAttempts: 3,
-  trainingDeadline: 4,
+  trainingDeadline: 6,
   stageDeadline: 5,
   reconnectEveryMs: 6_500,
   dropWithinMs: 1_500,
   reconnectDownMs: 1_500,
-  epochs: 1,
+  epochs: 10,
   stallMs: 120_000,
   timeoutMs: 30 * 60_000,
 };
@@ -84,7 +84,9 @@ export const SOAK_DEFAULTS: Omit<SoakOptions, 'onProgress'> = {
 /** `--quick`: a smoke test that finishes in well under a minute. */
 export const SOAK_QUICK: Partial<SoakOptions> = { rounds: 3, sybils: 6, honest: 5 };
 
-export function soakConfig(o: Pick<SoakOptions, 'rounds' | 'clientsPerRound' | 'minClients' | 'maxAttempts' | 'trainingDeadline' | 'stageDeadline' | 'epochs'>) {
+export function soakConfig(
+  o: Pick<SoakOptions, 'rounds' | 'clientsPerRound' | 'minClients' | 'maxAttempts' | 'trainingDeadline' | 'stageDeadline' | 'epochs'>,
+) {
   const s = o.stageDeadline;
   return testConfig({
     rounds: o.rounds,
@@ -213,8 +215,11 @@ export async function runSoak(input: Partial<SoakOptions> = {}): Promise<SoakRep
   const progress = o.onProgress ?? (() => {});
   const population = o.sybils + o.poisoners + o.honest + 1;
   if (population > SHARDS)
-    throw new Error(`${o.sybils} Sybils + ${o.poisoners} poisoners + ${o.honest} honest + 1 reconnecting client = ${population} identities: at most ${SHARDS} fit the task's data shards`);
-  if (o.clientsPerRound > o.honest) throw new Error(`clientsPerRound ${o.clientsPerRound} > honest ${o.honest}: the run must be able to complete with the honest clients alone`);
+    throw new Error(
+      `${o.sybils} Sybils + ${o.poisoners} poisoners + ${o.honest} honest + 1 reconnecting client = ${population} identities: at most ${SHARDS} fit the task's data shards`,
+    );
+  if (o.clientsPerRound > o.honest)
+    throw new Error(`clientsPerRound ${o.clientsPerRound} > honest ${o.honest}: the run must be able to complete with the honest clients alone`);
   const config = soakConfig(o);
   const gc = fullGc();
   const t0 = performance.now();
@@ -243,11 +248,14 @@ export async function runSoak(input: Partial<SoakOptions> = {}): Promise<SoakRep
 
     // Every round's end, sampled after a full GC once the event's handlers have run.
     const samples: MemorySample[] = [];
+    const sampling: Promise<void>[] = [];
     gc();
     const before = memory(0, t0);
     const recent: string[] = [];
     const roundStarts: { round: number; attempt: number; selected: number; reconnector: boolean }[] = [];
     let reconnectorInReleased = 0;
+    const known = new Set([...ready.honestIds, ...ready.poisonerIds, ready.reconnectorId]);
+    let sybilSelections = 0;
     /** Attempts the reconnecting client was dropped from, by the stage it was dropped at. */
     const reconnectorDroppedAt: Record<string, number> = {};
     let lastProgress = performance.now();
@@ -258,8 +266,10 @@ export async function runSoak(input: Partial<SoakOptions> = {}): Promise<SoakRep
       if (e.type === 'round-start') {
         lastProgress = performance.now();
         roundStarts.push({ round: e.round, attempt: e.attempt, selected: e.selected.length, reconnector: e.selected.includes(ready.reconnectorId) });
+        sybilSelections += e.selected.filter((id) => !known.has(id)).length;
         recent.push(`${at}s round-start ${e.round}#${e.attempt} selected ${e.selected.length}`);
-      } else if (e.type === 'stage') recent.push(`${at}s stage ${e.round}#${e.attempt} ${e.stage} ${e.phase}${e.dropped.length ? ` dropped ${e.dropped.length}` : ''}`);
+      } else if (e.type === 'stage')
+        recent.push(`${at}s stage ${e.round}#${e.attempt} ${e.stage} ${e.phase}${e.dropped.length ? ` dropped ${e.dropped.length}` : ''}`);
       else if (e.type === 'round') {
         lastProgress = performance.now();
         recent.push(`${at}s round ${e.round}#${e.attempt} ${e.status}${e.error ? `: ${e.error}` : ''}`);
@@ -269,16 +279,19 @@ export async function runSoak(input: Partial<SoakOptions> = {}): Promise<SoakRep
           released++;
           if (e.included?.includes(ready.reconnectorId)) reconnectorInReleased++;
           const n = released;
-          setImmediate(async () => {
-            gc();
-            await new Promise((r) => setTimeout(r, 50));
-            gc();
-            const s = memory(n, t0);
-            samples.push(s);
-            progress(
-              `round ${e.round + 1}/${o.rounds} released (attempt ${e.attempt}, ${e.parties} parties) at ${(s.atMs / 1000).toFixed(1)} s; heap+external ${mib(s.heapExternal)} MiB, rss ${mib(s.rss)} MiB`,
-            );
-          });
+          // Two full GCs apart: some typed-array backing stores (~22 MiB here) are only freed by the second.
+          sampling.push(
+            new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
+              gc();
+              await new Promise((r) => setTimeout(r, 50));
+              gc();
+              const s = memory(n, t0);
+              samples.push(s);
+              progress(
+                `round ${e.round + 1}/${o.rounds} released (attempt ${e.attempt}, ${e.parties} parties) at ${(s.atMs / 1000).toFixed(1)} s; heap+external ${mib(s.heapExternal)} MiB, rss ${mib(s.rss)} MiB`,
+              );
+            }),
+          );
         } else progress(`round ${e.round + 1} attempt ${e.attempt} aborted: ${e.error}`);
       } else recent.push(`${at}s ${e.type} ${JSON.stringify(e).slice(0, 200)}`);
       if (recent.length > 60) recent.splice(0, recent.length - 60);
@@ -311,7 +324,7 @@ export async function runSoak(input: Partial<SoakOptions> = {}): Promise<SoakRep
       await c.manager.stop(runId, `soak: ${outcome}`).catch(() => undefined);
       await Promise.race([c.manager.whenIdle(), new Promise((r) => setTimeout(r, 30_000))]);
     }
-    await new Promise((r) => setImmediate(r)); // the last round's sample
+    await Promise.all(sampling); // the last round's sample
 
     const run = c.store.run(runId)!;
     const rows = c.store.rounds(runId);
@@ -336,18 +349,26 @@ export async function runSoak(input: Partial<SoakOptions> = {}): Promise<SoakRep
     if (watchdog) failures.push(`the watchdog aborted ${watchdog} stalled stage(s)`);
     if (clients.reconnector.byes.length) failures.push(`the reconnecting client was sent away: ${clients.reconnector.byes.join('; ')}`);
 
-    // Memory: the reference after WARMUP_ROUNDS released rounds, against the last.
-    const ref = samples.find((s) => s.released === WARMUP_ROUNDS) ?? samples[0];
-    const last = samples.at(-1);
-    const steady = samples.filter((s) => ref && s.released >= ref.released);
-    const growth = ref && last ? last.heapExternal - ref.heapExternal : 0;
+    // Memory: the median of three samples from round WARMUP_ROUNDS on, against the median of the last three
+    // (one sample caught mid-free does not decide it). Runs too short for a warm-up start at the first.
+    const from = samples.length >= WARMUP_ROUNDS + 3 ? WARMUP_ROUNDS : 1;
+    const refWindow = samples.filter((s) => s.released >= from).slice(0, 3);
+    const lastWindow = samples.slice(-3);
+    const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+    const refMem = median(refWindow.map((s) => s.heapExternal));
+    const lastMem = median(lastWindow.map((s) => s.heapExternal));
+    const growth = lastMem - refMem;
+    const growthFraction = refMem ? growth / refMem : 0;
+    const steady = samples.filter((s) => s.released >= from);
     const perRound = slope(steady.map((s) => [s.released, s.heapExternal]));
+    const heapPerRound = slope(steady.map((s) => [s.released, s.heapUsed]));
     const rssPerRound = slope(steady.map((s) => [s.released, s.rss]));
-    const growthFraction = ref ? growth / ref.heapExternal : 0;
+    const ref = samples.find((s) => s.released === from);
+    const last = samples.at(-1);
     if (!ref || !last) failures.push('no memory sample: no round was released');
     else if (growthFraction > MAX_GROWTH)
       failures.push(
-        `coordinator memory not flat: heap+external grew ${mib(growth)} MiB (${(growthFraction * 100).toFixed(1)}% > ${MAX_GROWTH * 100}%) from round ${ref.released} to ${last.released}`,
+        `coordinator memory not flat: heap+external grew ${mib(growth)} MiB (${(growthFraction * 100).toFixed(1)}% > ${MAX_GROWTH * 100}%) from rounds ${refWindow[0]!.released}–${refWindow.at(-1)!.released} to ${lastWindow[0]!.released}–${last.released}`,
       );
 
     const inputs = {
@@ -360,7 +381,7 @@ export async function runSoak(input: Partial<SoakOptions> = {}): Promise<SoakRep
       trainingDeadlineS: o.trainingDeadline,
       maxAttempts: o.maxAttempts,
     };
-    const memInputs = { ...inputs, from: ref?.released ?? 0, to: last?.released ?? 0 };
+    const memInputs = { ...inputs, from, to: last?.released ?? 0 };
     const figures: Figure[] = [
       figure({
         name: 'soak-rounds-completed',
@@ -370,8 +391,20 @@ export async function runSoak(input: Partial<SoakOptions> = {}): Promise<SoakRep
         target: { op: '>=', value: o.rounds },
         note: `run ${run.state}${run.reason ? `: ${run.reason}` : ''}`,
       }),
-      figure({ name: 'soak-wall-time', inputs, value: Math.round(runMs / 100) / 10, unit: 's', note: `plus ${(joinedMs / 1000).toFixed(1)} s for the clients to join` }),
-      figure({ name: 'soak-attempts-aborted', inputs, value: aborted.length, unit: 'attempts', note: `${excused.length} excused (do not count toward maxAttempts)` }),
+      figure({
+        name: 'soak-wall-time',
+        inputs,
+        value: Math.round(runMs / 100) / 10,
+        unit: 's',
+        note: `plus ${(joinedMs / 1000).toFixed(1)} s for the clients to join`,
+      }),
+      figure({
+        name: 'soak-attempts-aborted',
+        inputs,
+        value: aborted.length,
+        unit: 'attempts',
+        note: `${excused.length} excused (do not count toward maxAttempts)`,
+      }),
       figure({
         name: 'soak-attempts-counted',
         inputs,
@@ -381,7 +414,20 @@ export async function runSoak(input: Partial<SoakOptions> = {}): Promise<SoakRep
       }),
       figure({ name: 'soak-poisoners-excluded', inputs, value: poisonersExcluded, unit: 'parties', target: { op: '>=', value: o.poisoners } }),
       figure({ name: 'soak-parties-excluded', inputs, value: excluded.length, unit: 'parties', note: 'excluded for the rest of the run (excluded_parties)' }),
-      figure({ name: 'soak-liveness-probes', inputs, value: log.matching('not selected until it answers a liveness probe'), unit: 'probes', note: `${clients.sybilProbes} received by Sybils` }),
+      figure({
+        name: 'soak-sybil-probes',
+        inputs,
+        value: clients.sybilProbes,
+        unit: 'probes',
+        note: `liveness probes the idle Sybils got (never echoed); ${log.matching('not selected until it answers a liveness probe')} parties re-probed after 2 silent attempts`,
+      }),
+      figure({
+        name: 'soak-sybil-selections',
+        inputs,
+        value: sybilSelections,
+        unit: 'selections',
+        note: 'times an idle Sybil was selected into an attempt',
+      }),
       figure({ name: 'soak-watchdog-aborts', inputs, value: watchdog, unit: 'stages', target: { op: '<=', value: 0 } }),
       figure({
         name: 'soak-memory-growth',
@@ -389,12 +435,43 @@ export async function runSoak(input: Partial<SoakOptions> = {}): Promise<SoakRep
         value: Math.round(growthFraction * 1000) / 10,
         unit: '%',
         target: { op: '<=', value: MAX_GROWTH * 100 },
-        note: `heap+external after a full GC: ${mib(ref?.heapExternal ?? 0)} → ${mib(last?.heapExternal ?? 0)} MiB`,
+        note: `heap+external after full GCs, median of 3: ${mib(refMem)} → ${mib(lastMem)} MiB; round ${from}: ${mib(ref?.heapExternal ?? 0)}, round ${last?.released ?? 0}: ${mib(last?.heapExternal ?? 0)} MiB`,
       }),
-      figure({ name: 'soak-memory-slope', inputs: memInputs, value: Math.round(perRound / 1024), unit: 'KiB/round', note: 'least squares, heap+external after a full GC' }),
-      figure({ name: 'soak-rss-slope', inputs: memInputs, value: Math.round(rssPerRound / 1024), unit: 'KiB/round', note: `rss ${mib(ref?.rss ?? 0)} → ${mib(last?.rss ?? 0)} MiB` }),
-      figure({ name: 'soak-reconnects', inputs, value: clients.reconnector.reconnects, unit: 'reconnects', note: `at most every ${o.reconnectEveryMs / 1000} s, within ${o.dropWithinMs / 1000} s of a task, up to ${o.reconnectDownMs / 1000} s away` }),
-      figure({ name: 'soak-reconnector-bytes', inputs, value: mib(clients.reconnector.bytesReceived), unit: 'MiB', note: 'Socket.IO frames the coordinator sent it' }),
+      figure({
+        name: 'soak-memory-slope',
+        inputs: memInputs,
+        value: Math.round(perRound / 1024),
+        unit: 'KiB/round',
+        note: 'least squares, heap+external after full GCs',
+      }),
+      figure({
+        name: 'soak-heap-slope',
+        inputs: memInputs,
+        value: Math.round(heapPerRound / 1024),
+        unit: 'KiB/round',
+        note: `heapUsed ${mib(ref?.heapUsed ?? 0)} → ${mib(last?.heapUsed ?? 0)} MiB`,
+      }),
+      figure({
+        name: 'soak-rss-slope',
+        inputs: memInputs,
+        value: Math.round(rssPerRound / 1024),
+        unit: 'KiB/round',
+        note: `rss ${mib(ref?.rss ?? 0)} → ${mib(last?.rss ?? 0)} MiB`,
+      }),
+      figure({
+        name: 'soak-reconnects',
+        inputs,
+        value: clients.reconnector.reconnects,
+        unit: 'reconnects',
+        note: `at most every ${o.reconnectEveryMs / 1000} s, within ${o.dropWithinMs / 1000} s of a task, up to ${o.reconnectDownMs / 1000} s away`,
+      }),
+      figure({
+        name: 'soak-reconnector-bytes',
+        inputs,
+        value: mib(clients.reconnector.bytesReceived),
+        unit: 'MiB',
+        note: 'Socket.IO frames the coordinator sent it',
+      }),
       figure({
         name: 'soak-reconnector-tasks-per-attempt',
         inputs,
@@ -407,7 +484,7 @@ export async function runSoak(input: Partial<SoakOptions> = {}): Promise<SoakRep
     const details = {
       ok: failures.length === 0,
       failures,
-      memoryCriterion: `heapUsed + external after a full GC, sampled as each round is released; flat when the last sample exceeds the one after round ${WARMUP_ROUNDS} by at most ${MAX_GROWTH * 100}%`,
+      memoryCriterion: `heapUsed + external of the coordinator's process after two full GCs, sampled as each round is released; flat when the median of the last 3 samples exceeds the median of the 3 from round ${WARMUP_ROUNDS} (round 1 in runs under ${WARMUP_ROUNDS + 3} rounds) by at most ${MAX_GROWTH * 100}%`,
       config,
       population: { ...ready, sybils: o.sybils },
       reconnect: { everyMs: o.reconnectEveryMs, dropWithinMs: o.dropWithinMs, downMaxMs: o.reconnectDownMs },
@@ -440,7 +517,15 @@ export async function runSoak(input: Partial<SoakOptions> = {}): Promise<SoakRep
       gateway,
       logCounts: Object.fromEntries([...log.counts].sort((a, b) => b[1] - a[1])),
       warnings: log.warnings,
-      memory: { before, samples, reference: ref ?? null, last: last ?? null, growthBytes: growth, slopeBytesPerRound: Math.round(perRound) },
+      memory: {
+        before,
+        samples,
+        referenceMedian: refMem,
+        lastMedian: lastMem,
+        growthBytes: growth,
+        slopeBytesPerRound: Math.round(perRound),
+        heapSlopeBytesPerRound: Math.round(heapPerRound),
+      },
       stall,
       childOutput: { stdout: childOut, stderr: childErr },
     };

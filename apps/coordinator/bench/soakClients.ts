@@ -95,7 +95,7 @@ async function main(p: SoakPopulation): Promise<void> {
   // and comes back after a random pause — often within the same attempt, so the coordinator replays to it.
   let drops = 0;
   let dropsInRound = 0;
-  let lastDrop = performance.now();
+  let lastDrop = Number.NEGATIVE_INFINITY; // the first task it gets is dropped from
   let down = false;
   let pending: NodeJS.Timeout | null = null;
   let stopped = false;

@@ -25,11 +25,16 @@ describe('one bad participant cannot stop a run (issue 13 §1), over Socket.IO',
     const run = c.store.run(runId)!;
     const stored = c.store.rounds(runId);
     const excluded = c.store.excludedParties(runId);
+    // The coordinator records who reported the attacker's share boxes (the masked-input stage row).
+    const closed = c.store.stageEvents(runId, 0).find((e) => e.stage === 'masked-input' && e.phase === 'closed' && e.attempt === 1);
     bad.socket.close();
     await stopAll(c, honest);
 
     expect(run.state).toBe('completed');
     expect(rounds.filter((r) => r.status === 'completed').map((r) => r.round)).toEqual([0, 1]);
+    const reports = JSON.parse(closed!.detail!).unopenedShareBoxes as Record<string, string[]>;
+    expect(Object.keys(reports)).toHaveLength(2);
+    expect(Object.values(reports)).toEqual([[bad.clientId], [bad.clientId]]);
     const aborted = stored.filter((r) => r.state === 'aborted');
     expect(aborted).toHaveLength(1);
     expect(aborted[0]!.excused).toMatch(new RegExp(`misbehaving parties identified and excluded: ${bad.clientId}`));

@@ -103,10 +103,8 @@ export class RunManager extends EventEmitter {
 
   /** A SecAgg message from a client: resolves, once the round has handled it, to null (taken) or why it was refused. */
   async onSecAgg(clientId: string, roundId: string, message: SecAggClientMessage, bytes: number): Promise<string | null> {
-    if (!this.active) {
-      this.log.warn({ clientId, roundId }, 'dropped a SecAgg message for a round that is not in progress (late or replayed)');
-      return `round ${roundId} is not in progress`;
-    }
+    // Refusals are logged by the gateway, in rate-limited summaries.
+    if (!this.active) return `round ${roundId} is not in progress`;
     const commands = await this.dispatch({ type: 'secagg', clientId, roundId, message, bytes });
     const refused = commands.find((c) => c.kind === 'refused' && c.clientId === clientId);
     return refused?.kind === 'refused' ? refused.reason : null;

@@ -87,6 +87,8 @@ export type EngineCommand =
        * shares of every secret the sum needs, so the round's privacy is spent from here, released or not.
        */
       readonly unmasking?: { readonly parties: number; readonly contributions: number };
+      /** On the close of MaskedInputCollection: who reported whose share box unopenable (the coordinator's record). */
+      readonly unopenedShareBoxes?: Readonly<Record<string, readonly string[]>>;
     }
   | { readonly kind: 'refused'; readonly clientId: string; readonly code: string; readonly reason: string }
   | ({
@@ -375,6 +377,7 @@ export class RoundEngine {
       const step = await this.server.advance();
       commands.push({ kind: 'cancel-timer', key: this.timerKey(stage) });
       const unmasking = this.unmaskingOf(step.outgoing);
+      const reports = stage === 'masked-input' ? this.boxReports() : undefined;
       commands.push({
         kind: 'stage',
         stage,
@@ -382,6 +385,7 @@ export class RoundEngine {
         expected: 0,
         dropped: step.dropped.map((id) => this.bySecAggId.get(id)!),
         ...(unmasking ? { unmasking } : {}),
+        ...(reports ? { unopenedShareBoxes: reports } : {}),
       });
       if (step.error) {
         this.finished = true;
@@ -414,6 +418,15 @@ export class RoundEngine {
       // Everyone expected next has already disconnected: close this stage too, without waiting.
       if (!this.server.pending().every((id) => this.gone.has(id))) return commands;
     }
+  }
+
+  /** The server's share-box reports by client id, or undefined when there are none. */
+  private boxReports(): Record<string, string[]> | undefined {
+    const reports = this.server.shareBoxReports();
+    if (reports.size === 0) return undefined;
+    const out: Record<string, string[]> = {};
+    for (const [from, unopened] of reports) out[this.bySecAggId.get(from)!] = unopened.map((id) => this.bySecAggId.get(id)!);
+    return out;
   }
 
   private abortCommand(error: SecAggError, misbehaving: readonly Misbehaviour[] = []): EngineCommand {

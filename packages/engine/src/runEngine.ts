@@ -468,8 +468,8 @@ export class RunEngine {
   private async onSecAgg(e: Extract<RunEvent, { type: 'secagg' }>, out: RunCommand[]): Promise<void> {
     const live = this.live;
     if (!live || live.engine.roundId !== e.roundId) {
+      // The shell logs refusals in rate-limited summaries (a flood of late messages is no flood of log lines).
       out.push({ kind: 'refused', clientId: e.clientId, code: 'wrong-round', reason: `round ${e.roundId} is not in progress` });
-      out.push(log('warn', 'dropped a SecAgg message for a round that is not in progress (late or replayed)', { clientId: e.clientId, roundId: e.roundId }));
       return;
     }
     // Counted before the step (the step may close the round and build its record), taken back if refused:
@@ -867,7 +867,7 @@ export class RunEngine {
               attempt: live.attempt,
               stage: c.stage,
               phase: c.phase,
-              detail: { dropped: c.dropped, expected: c.expected },
+              detail: { dropped: c.dropped, expected: c.expected, ...(c.unopenedShareBoxes ? { unopenedShareBoxes: c.unopenedShareBoxes } : {}) },
               ...(charge ? { charge } : {}),
             }),
           );
@@ -898,7 +898,6 @@ export class RunEngine {
         }
         case 'refused': {
           out.push({ kind: 'refused', clientId: c.clientId, code: c.code, reason: c.reason });
-          out.push(log('warn', `refused a SecAgg message: ${c.reason}`, { clientId: c.clientId, code: c.code, round: live.round }));
           if (!VIOLATION_CODES.has(c.code) || live.engine.secaggIdOf(c.clientId) === undefined) break;
           const n = (this.violations.get(c.clientId) ?? 0) + 1;
           this.violations.set(c.clientId, n);

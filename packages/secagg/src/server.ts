@@ -220,6 +220,11 @@ export class SecAggServer {
     return this.droppedAt;
   }
 
+  /** Who reported whose share box unopenable (with their masked inputs): reporter → neighbours. */
+  shareBoxReports(): ReadonlyMap<number, readonly number[]> {
+    return this.boxReports;
+  }
+
   private receivedInStage(): ReadonlySet<number> | ReadonlyMap<number, unknown> {
     switch (this.stateValue) {
       case 'advertise-keys':
