@@ -24,6 +24,7 @@ const ABOUT: Record<string, string> = {
   dpsgd:
     'packages/client: one DP-SGD step (per-example clipping + noise) with ghost norms and book-keeping (Bu et al. 2023; one backward pass per batch) against the naive per-example loop, on the tfjs backend named.',
   rounds: 'apps/coordinator + apps/node-client: wall time of whole rounds over Socket.IO on loopback (training included), mean per round.',
+  soak: "apps/coordinator/bench/soak.bench.ts (issue 13): a whole run over Socket.IO on loopback with share-poisoning clients, idle Sybils and a client that reconnects in a loop beside honest Node clients; every round must complete and the coordinator's memory (heapUsed + external after full GCs, its own process) stay flat.",
 };
 
 const fmt = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2));
@@ -113,7 +114,7 @@ export function renderReport(docs: readonly SuiteDoc[], generated = new Date()):
   return out.join('\n');
 }
 
-const ORDER = ['ddp', 'secagg', 'dpsgd', 'rounds'];
+const ORDER = ['ddp', 'secagg', 'dpsgd', 'rounds', 'soak'];
 
 export function readResults(dir = resultsDir): SuiteDoc[] {
   const docs = readdirSync(dir)

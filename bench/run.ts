@@ -5,7 +5,10 @@
  *
  * Each suite runs in a process of its own. The per-party suites (ddp, secagg, dpsgd) are pinned to one core
  * with `taskset` where it exists, so "on one core" holds even for work Node hands to its threadpool
- * (WebCrypto); the round-latency suite measures the whole system and gets every core.
+ * (WebCrypto); the round-latency suite measures the whole system and gets every core, as does the liveness
+ * soak (issue 13: a whole run under attack, about a minute; `bench/soak.ts` runs it alone with its options).
+ * A suite may return checks beside its figures: its JSON is written either way, and a failed check fails
+ * the bench.
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -15,22 +18,28 @@ import { benchDdp } from '../packages/ddp/bench/ddp.bench.ts';
 import { benchSecAgg } from '../packages/secagg/bench/secagg.bench.ts';
 import { benchRounds } from '../apps/cli/bench/rounds.bench.ts';
 import { benchDpsgd } from '../packages/client/bench/dpsgd.bench.ts';
+import { benchSoak } from '../apps/coordinator/bench/soak.bench.ts';
 import { resultsDir, writeResults, type Figure } from './lib.ts';
 import { writeReport } from './report.ts';
 
 const quick = process.argv.includes('--quick');
-const suites: Record<string, () => Promise<Figure[]>> = {
+/** Figures, or figures with details for the JSON and the checks that failed. */
+type SuiteOutput = Figure[] | { figures: Figure[]; details?: Record<string, unknown>; failures?: readonly string[] };
+const suites: Record<string, () => Promise<SuiteOutput>> = {
   ddp: benchDdp,
   secagg: () => benchSecAgg({ quick }),
   dpsgd: benchDpsgd,
   rounds: () => benchRounds({ quick }),
+  soak: () => benchSoak({ quick }),
 };
+/** A child's exit status when it wrote its results but a check failed. */
+const CHECKS_FAILED = 3;
 if (process.argv.includes('--help') || process.argv.includes('-h')) {
   process.stdout.write(`Usage: npm run bench -- [suite...] [--quick]
 Runs the benchmark suites (all, or the ones named: ${Object.keys(suites).join(', ')}), each in its own process,
 writes bench/results/<suite>.json, prints the JSON and rewrites bench/REPORT.md.
 
-  --quick    smaller grids (secagg: n = 100, d = 2^16; rounds: 20 clients)
+  --quick    smaller grids (secagg: n = 100, d = 2^16; rounds: 20 clients; soak: 3 rounds, 6 Sybils)
   --help     print this help
 `);
   process.exit(0);
@@ -39,8 +48,10 @@ const PINNED = new Set(['ddp', 'secagg', 'dpsgd']);
 
 const child = process.env.HUSHFL_BENCH_SUITE;
 if (child) {
-  writeResults(child, await suites[child]!(), { cpuAffinity: process.env.HUSHFL_BENCH_AFFINITY ?? 'all cores' });
-  process.exit(0);
+  const out = await suites[child]!();
+  const { figures, details = {}, failures = [] } = Array.isArray(out) ? { figures: out } : out;
+  writeResults(child, figures, { cpuAffinity: process.env.HUSHFL_BENCH_AFFINITY ?? 'all cores', ...details });
+  process.exit(failures.length ? CHECKS_FAILED : 0);
 }
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
@@ -59,8 +70,11 @@ for (const name of Object.keys(suites)) {
     stdio: ['ignore', 'ignore', 'inherit'],
     env: { ...process.env, HUSHFL_BENCH_SUITE: name, HUSHFL_BENCH_AFFINITY: pin ? 'one core (taskset -c 0)' : 'all cores' },
   });
-  if (r.status === 0) docs.push(JSON.parse(readFileSync(join(resultsDir, `${name}.json`), 'utf8')));
-  else {
+  if (r.status === 0 || r.status === CHECKS_FAILED) docs.push(JSON.parse(readFileSync(join(resultsDir, `${name}.json`), 'utf8')));
+  if (r.status === CHECKS_FAILED) {
+    failed.push(name);
+    process.stderr.write(`bench ${name}: checks failed (see bench/results/${name}.json)\n`);
+  } else if (r.status !== 0) {
     // One broken suite must not cost the others' results: report it, keep its old JSON, fail at the end.
     failed.push(name);
     process.stderr.write(`bench ${name} failed (exit ${r.status ?? r.signal})\n`);
@@ -69,6 +83,6 @@ for (const name of Object.keys(suites)) {
 process.stdout.write(`${JSON.stringify(docs, null, 2)}\n`);
 process.stderr.write(`wrote ${writeReport()}\n`);
 if (failed.length) {
-  process.stderr.write(`bench: ${failed.join(', ')} failed; their bench/results JSON is from an earlier run\n`);
+  process.stderr.write(`bench: ${failed.join(', ')} failed; see above whether their bench/results JSON is new or from an earlier run\n`);
   process.exitCode = 1;
 }

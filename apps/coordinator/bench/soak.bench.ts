@@ -541,5 +541,5 @@ export async function runSoak(input: Partial<SoakOptions> = {}): Promise<SoakRep
 export async function benchSoak(options: { quick?: boolean } = {}) {
   const r = await runSoak({ ...(options.quick ? SOAK_QUICK : {}), onProgress: (line) => process.stderr.write(`  ${line}\n`) });
   for (const f of r.failures) process.stderr.write(`  soak FAILED: ${f}\n`);
-  return { figures: r.figures, details: r.details };
+  return { figures: r.figures, details: r.details, failures: r.failures };
 }

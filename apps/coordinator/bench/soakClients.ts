@@ -95,6 +95,7 @@ async function main(p: SoakPopulation): Promise<void> {
   // and comes back after a random pause — often within the same attempt, so the coordinator replays to it.
   let drops = 0;
   let dropsInRound = 0;
+  const loopStart = performance.now();
   let lastDrop = Number.NEGATIVE_INFINITY; // the first task it gets is dropped from
   let down = false;
   let pending: NodeJS.Timeout | null = null;
@@ -124,7 +125,7 @@ async function main(p: SoakPopulation): Promise<void> {
       pending = setTimeout(() => drop(true), Math.random() * p.dropWithinMs);
   });
   const idle = setInterval(() => {
-    if (!pending && performance.now() - lastDrop >= 2 * p.reconnectEveryMs) drop(false);
+    if (!pending && performance.now() - Math.max(lastDrop, loopStart) >= 2 * p.reconnectEveryMs) drop(false);
   }, 500);
 
   send({ type: 'ready', reconnectorId: r.clientId, poisonerIds: poisoners.map((a) => a.clientId), honestIds: honest.map((h) => h.clientId) });

@@ -15,6 +15,7 @@ import type { RunConfig } from '@hushfl/protocol';
 import { checkOperatorToken, randomToken } from './auth.ts';
 import { clientGatewayPlugin } from './gateway.ts';
 import { GatewayCounters, type GatewayLimitsInput, type GatewayStats } from './gatewayLimits.ts';
+import { type HttpRateLimitOptions, registerHttpRateLimit } from './httpRateLimit.ts';
 import { joinUrls } from './joinUrls.ts';
 import { operatorApiPlugin } from './operatorApi.ts';
 import { enginePlugin, storePlugin } from './lifecycle.ts';
@@ -54,6 +55,8 @@ export interface CoordinatorOptions {
   readonly access?: { readonly enrollment?: boolean };
   /** Identities that never finished a round are pruned this long after they were last seen (default 7 days). */
   readonly clientRetentionMs?: number;
+  /** Requests per address per window on every HTTP route (httpRateLimit.ts; loopback exempt unless limitLoopback). */
+  readonly httpRateLimit?: HttpRateLimitOptions;
 }
 
 export interface Coordinator {
@@ -106,6 +109,8 @@ export async function createCoordinator(options: CoordinatorOptions = {}): Promi
   const maxHttpBufferSize = Math.ceil(4 * nextPowerOfTwo(dim) * 1.25) + (1 << 20);
 
   const io = new Server(app.server, { maxHttpBufferSize, serveClient: false, cors: { origin: false }, pingInterval: 10_000, pingTimeout: 20_000 });
+  // Before any route: every route registered after it is limited.
+  await registerHttpRateLimit(app, options.httpRateLimit);
   // The plugin tree, in one place. Each plugin is encapsulated and gets the services it uses as options.
   await app.register(storePlugin, { store });
   await app.register(enginePlugin, { manager, io });

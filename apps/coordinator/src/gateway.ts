@@ -370,7 +370,11 @@ export function attachClientGateway(io: Server, manager: RunManager, store: Stor
           // Logged here, in rate-limited summaries, never a line per message. A late message is a strike (a
           // replay of old rounds is a flood); the round's own refusals the run engine counts per party.
           if (/is not in progress/.test(refused)) strike('wrong-round', EVENTS.secagg, refused);
-          else droppedLog.hit('refused', `refused a SecAgg message: ${refused.replace(/client [A-Za-z0-9_-]{8,}/g, 'client …')}`, { clientId: id, socket: socket.id });
+          else
+            droppedLog.hit('refused', `refused a SecAgg message: ${refused.replace(/client [A-Za-z0-9_-]{8,}/g, 'client …')}`, {
+              clientId: id,
+              socket: socket.id,
+            });
         })
         .catch((e) => log.error({ clientId: id, err: (e as Error).stack }, 'SecAgg message handling failed'));
     });

@@ -65,6 +65,17 @@ function convBook(input: tf.Tensor4D, g: tf.Tensor4D, kernelShape: number[]): La
   };
 }
 
+/**
+ * tfjs keeps the tensors its gradient tape saves for the backward pass and frees them when that pass completes;
+ * a kernel that fails inside tf.valueAndGrads (a lost GPU) leaves them on the tape, allocated for good.
+ */
+function dropAbandonedTape(): void {
+  const state = tf.engine().state;
+  if (state.gradientDepth !== 0 || !state.activeTape) return;
+  for (const node of state.activeTape) tf.dispose(node.saved ?? []);
+  state.activeTape = [];
+}
+
 /** One forward and one backward pass (to the probes at each layer's output); call inside tf.tidy. */
 function keepBooks(fm: FunctionalModel, x: tf.Tensor2D, labels: tf.Tensor2D): { books: LayerBook[]; release: () => void } {
   const b = x.shape[0];
@@ -87,6 +98,7 @@ function keepBooks(fm: FunctionalModel, x: tf.Tensor2D, labels: tf.Tensor2D): { 
     );
     return { books, release };
   } catch (e) {
+    dropAbandonedTape();
     release();
     throw e;
   }
