@@ -6,9 +6,11 @@
  *
  *   node --import tsx bench/soak.ts [--rounds 30] [--sybils 40] [--poisoners 2] [--honest 6] [--quick]
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runSoak, SOAK_DEFAULTS, SOAK_QUICK, type SoakOptions } from '../apps/coordinator/bench/soak.bench.ts';
-import { writeResults } from './lib.ts';
+import { machine, writeResults } from './lib.ts';
 
 const NUMERIC = {
   rounds: 'rounds',
@@ -33,7 +35,7 @@ const { values } = parseArgs({
   options: {
     ...(Object.fromEntries(Object.keys(NUMERIC).map((k) => [k, { type: 'string' }])) as Record<Numeric, { type: 'string' }>),
     quick: { type: 'boolean', default: false },
-    out: { type: 'string', default: 'soak' },
+    out: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
   strict: true,
@@ -66,7 +68,7 @@ ${Object.entries(NUMERIC)
   --quick              ${Object.entries(SOAK_QUICK)
     .map(([k, v]) => `${k} ${v}`)
     .join(', ')} (a smoke test, under a minute)
-  --out NAME           write bench/results/NAME.json (default soak)
+  --out FILE           write the JSON there instead of bench/results/soak.json (trial runs)
 `);
   process.exit(0);
 }
@@ -102,7 +104,13 @@ const options: Partial<SoakOptions> = {
 };
 
 const r = await runSoak(options);
-writeResults(values.out, r.figures, { cpuAffinity: 'all cores', ...r.details });
+const extra = { cpuAffinity: 'all cores', ...r.details };
+let wrote = 'bench/results/soak.json';
+if (values.out) {
+  wrote = resolve(values.out);
+  mkdirSync(dirname(wrote), { recursive: true });
+  writeFileSync(wrote, `${JSON.stringify({ suite: 'soak', machine: machine(), ...extra, figures: r.figures }, null, 2)}\n`);
+} else writeResults('soak', r.figures, extra);
 const line = (name: string) => r.figures.find((f) => f.name === name);
 const show = (name: string) => {
   const f = line(name);
@@ -110,7 +118,7 @@ const show = (name: string) => {
 };
 process.stdout.write(
   [
-    `soak ${r.ok ? 'PASSED' : 'FAILED'}: bench/results/${values.out}.json`,
+    `soak ${r.ok ? 'PASSED' : 'FAILED'}: ${wrote}`,
     `  rounds completed      ${show('soak-rounds-completed')}`,
     `  wall time             ${show('soak-wall-time')}`,
     `  attempts aborted      ${show('soak-attempts-aborted')}; counted ${line('soak-attempts-counted')?.value}`,

@@ -316,10 +316,13 @@ export async function runSoak(input: Partial<SoakOptions> = {}): Promise<SoakRep
     if (outcome !== 'ended') {
       // Evidence first, then stop the run so the soak can report.
       stall = { outcome, afterMs: Math.round(runMs), status: c.manager.status(), recentEvents: [...recent], lastRounds: c.store.rounds(runId).slice(-5) };
+      const waiting = c.manager.status().message;
       failures.push(
-        outcome === 'stall'
-          ? `stall: no round started, released or aborted for ${o.stallMs / 1000} s (at ${(runMs / 1000).toFixed(0)} s into the run)`
-          : `timeout: the run had not ended after ${o.timeoutMs / 1000} s`,
+        `${
+          outcome === 'stall'
+            ? `stall: no round started, released or aborted for ${o.stallMs / 1000} s (at ${(runMs / 1000).toFixed(0)} s into the run)`
+            : `timeout: the run had not ended after ${o.timeoutMs / 1000} s`
+        }${waiting ? `; the coordinator says: ${waiting}` : ''}`,
       );
       await c.manager.stop(runId, `soak: ${outcome}`).catch(() => undefined);
       await Promise.race([c.manager.whenIdle(), new Promise((r) => setTimeout(r, 30_000))]);
@@ -348,6 +351,10 @@ export async function runSoak(input: Partial<SoakOptions> = {}): Promise<SoakRep
     const watchdog = log.matching('watchdog');
     if (watchdog) failures.push(`the watchdog aborted ${watchdog} stalled stage(s)`);
     if (clients.reconnector.byes.length) failures.push(`the reconnecting client was sent away: ${clients.reconnector.byes.join('; ')}`);
+    if (clients.honestClosed.length)
+      failures.push(
+        `the coordinator closed ${clients.honestClosed.length} honest client(s): ${clients.honestLogs.filter((l) => l.includes('bye')).join('; ')}`,
+      );
 
     // Memory: the median of three samples from round WARMUP_ROUNDS on, against the median of the last three
     // (one sample caught mid-free does not decide it). Runs too short for a warm-up start at the first.
@@ -429,6 +436,14 @@ export async function runSoak(input: Partial<SoakOptions> = {}): Promise<SoakRep
         note: 'times an idle Sybil was selected into an attempt',
       }),
       figure({ name: 'soak-watchdog-aborts', inputs, value: watchdog, unit: 'stages', target: { op: '<=', value: 0 } }),
+      figure({
+        name: 'soak-honest-closed',
+        inputs,
+        value: clients.honestClosed.length,
+        unit: 'clients',
+        target: { op: '<=', value: 0 },
+        note: 'honest clients whose connection the coordinator closed',
+      }),
       figure({
         name: 'soak-memory-growth',
         inputs: memInputs,

@@ -51,6 +51,8 @@ export interface SoakClientStats {
   readonly sybilsDisconnected: number;
   readonly attackerErrors: readonly string[];
   readonly honestLogs: readonly string[];
+  /** Honest clients whose connection the coordinator closed (their `bye` is in honestLogs). */
+  readonly honestClosed: readonly string[];
 }
 
 const CAP = 50;
@@ -77,6 +79,9 @@ async function main(p: SoakPopulation): Promise<void> {
   }
   const honestLogs: string[] = [];
   const honest = await startClients(p.url, p.honest, (i) => ({ name: `honest${i}`, log: (m) => keep(honestLogs, m) }));
+  // An honest client does not reconnect on its own: one the coordinator closes is gone for the run.
+  const honestClosed: string[] = [];
+  for (const h of honest) h.socket.on('disconnect', (reason) => reason === 'io server disconnect' && honestClosed.push(h.clientId));
 
   const logs: string[] = [];
   const byes: string[] = [];
@@ -153,6 +158,7 @@ async function main(p: SoakPopulation): Promise<void> {
       sybilsDisconnected,
       attackerErrors: poisoners.flatMap((a) => a.errors.map(String)).slice(0, CAP),
       honestLogs,
+      honestClosed,
     };
     for (const a of poisoners) a.socket.close();
     for (const s of sybils) s.close();

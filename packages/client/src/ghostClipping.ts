@@ -89,7 +89,9 @@ function keepBooks(fm: FunctionalModel, x: tf.Tensor2D, labels: tf.Tensor2D): { 
     const { grads } = tf.valueAndGrads((...ps: tf.Tensor[]) => {
       inputs.length = 0;
       const logits = fm.forward(x, ps, inputs, true);
-      return tf.losses.softmaxCrossEntropy(labels, logits, undefined, 0, tf.Reduction.SUM) as tf.Scalar;
+      // Σᵢ −yᵢ·log softmax(zᵢ), as tf.losses.softmaxCrossEntropy with SUM computes it — not that op: its custom
+      // gradient keeps its saved tensors before its last kernels run, and tfjs loses them when one of those fails.
+      return tf.neg(tf.sum(tf.mul(labels, tf.logSoftmax(logits)))) as tf.Scalar;
     })(probes);
     const books = fm.layers.map((layer, l) =>
       layer.kind === 'dense'

@@ -521,7 +521,7 @@ describe('RunEngine: pause, resume, stop', () => {
       random: seeded(1),
       seeds: seeded(2),
     });
-    await answerProbes(engine, await engine.handle({ type: "start" }));
+    await answerProbes(engine, await engine.handle({ type: 'start' }));
     expect(engine.status().state).toBe('running');
     const out = await engine.handle({ type: 'operator', command: 'stop', reason: 'enough' });
     expect(engine.rounds.map((r) => [r.status, r.error])).toEqual([['aborted', 'enough']]);
@@ -902,7 +902,7 @@ describe('RunEngine: no silent stall (issue 13 §3)', () => {
       random: seeded(1),
       seeds: seeded(2),
     });
-    await answerProbes(engine, await engine.handle({ type: "start" }));
+    await answerProbes(engine, await engine.handle({ type: 'start' }));
     expect(engine.status().state).toBe('running');
     return { clock, engine };
   };

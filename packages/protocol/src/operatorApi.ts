@@ -132,6 +132,8 @@ export const roundSchema = z.object({
   /** The extra δ of Poisson selection's redraws (docs/PRIVACY.md). */
   delta_selection: z.number().nullable(),
   error: z.string().nullable(),
+  /** Why this aborted attempt does not count toward maxAttempts (misbehaving or silent parties, a store error); null when it counts. */
+  excused: z.string().nullable().optional(),
   /** Milliseconds per SecAgg stage. */
   durations: z.record(z.string(), z.number()),
   /** Client id → the stage it dropped at. */

@@ -421,6 +421,11 @@ export function App() {
               Round {detail.round + 1}, attempt {detail.attempt}: participants
             </h3>
             {detail.error && <div className="notice warn">{detail.error}</div>}
+            {detail.excused && (
+              <div className="notice" data-testid="round-excused">
+                Not counted toward maxAttempts: {detail.excused}
+              </div>
+            )}
             <ul>
               {detail.participants.map((p) => (
                 <li key={p.client_id}>

@@ -22,8 +22,7 @@ export class RemoteTrainer implements Trainer {
         if (r.type === 'done') {
           this.backend = r.backend;
           call.resolve(r.output);
-        }
-        else call.reject(new Error(r.message));
+        } else call.reject(new Error(r.message));
       }
     };
   }
