@@ -61,9 +61,8 @@ const byteLength = (d: unknown): number =>
   typeof d === 'string' ? Buffer.byteLength(d) : d instanceof ArrayBuffer || ArrayBuffer.isView(d) ? d.byteLength : 0;
 
 async function main(p: SoakPopulation): Promise<void> {
-  const send = (m: unknown) => process.send?.(m);
   await initNodeTf(); // the attackers size their updates from a model built on it
-  // Attackers and Sybils first: they are all in the pool when the run's first selection draws.
+  // Everyone joins before the run is created (soak.bench.ts), so its first selection draws from all of them.
   const poisoners = [];
   for (let i = 0; i < p.poisoners; i++) poisoners.push(await attacker(p.url, p.config, poisonShareBoxes));
   let sybilProbes = 0;
@@ -81,7 +80,10 @@ async function main(p: SoakPopulation): Promise<void> {
   const honest = await startClients(p.url, p.honest, (i) => ({ name: `honest${i}`, log: (m) => keep(honestLogs, m) }));
   // An honest client does not reconnect on its own: one the coordinator closes is gone for the run.
   const honestClosed: string[] = [];
-  for (const h of honest) h.socket.on('disconnect', (reason) => reason === 'io server disconnect' && honestClosed.push(h.clientId));
+  for (const h of honest)
+    h.socket.on('disconnect', (reason) => {
+      if (reason === 'io server disconnect') honestClosed.push(h.clientId);
+    });
 
   const logs: string[] = [];
   const byes: string[] = [];
@@ -97,7 +99,7 @@ async function main(p: SoakPopulation): Promise<void> {
   r.socket.on('connect', () => reconnects++);
   // The loop: as often as the gateway lets one identity resume (reconnectEveryMs apart), the connection is
   // dropped, at a random point of a round the client was selected into where it can, on a timer otherwise,
-  // and comes back after a random pause — often within the same attempt, so the coordinator replays to it.
+  // and comes back after a random pause — at times within the same attempt, which the coordinator then replays.
   let drops = 0;
   let dropsInRound = 0;
   const loopStart = performance.now();
@@ -133,7 +135,7 @@ async function main(p: SoakPopulation): Promise<void> {
     if (!pending && performance.now() - Math.max(lastDrop, loopStart) >= 2 * p.reconnectEveryMs) drop(false);
   }, 500);
 
-  send({ type: 'ready', reconnectorId: r.clientId, poisonerIds: poisoners.map((a) => a.clientId), honestIds: honest.map((h) => h.clientId) });
+  process.send?.({ type: 'ready', reconnectorId: r.clientId, poisonerIds: poisoners.map((a) => a.clientId), honestIds: honest.map((h) => h.clientId) });
 
   process.on('message', async (m: { type?: string }) => {
     if (m?.type !== 'stop') return;
@@ -164,9 +166,7 @@ async function main(p: SoakPopulation): Promise<void> {
     for (const s of sybils) s.close();
     for (const h of honest) await h.close();
     await r.close();
-    send({ type: 'stats', stats });
-    process.disconnect?.();
-    process.exit(0);
+    process.send?.({ type: 'stats', stats }, () => process.exit(0));
   });
   process.on('disconnect', () => process.exit(0)); // the parent went away
 }

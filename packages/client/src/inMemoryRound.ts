@@ -6,6 +6,7 @@
 import { type EngineCommand, type InMemoryClientFactory, RoundEngine, type RoundSetup } from '@hushfl/engine';
 import {
   EVENTS,
+  livenessSchema,
   pack,
   roundEndSchema,
   secaggClientToWire,
@@ -128,6 +129,8 @@ export function runtimeClient(make: (host: RuntimeHost) => ClientRuntime, releas
       report() {},
     };
     const handle = async (event: string, payload: unknown) => {
+      // Echoed at once, as ClientSession does over a socket: the engine selects only parties that answer.
+      if (event === EVENTS.liveness) return toCoordinator(EVENTS.liveness, livenessSchema.parse(payload));
       if (event === EVENTS.task) runtime ??= make(host);
       if (!runtime) return;
       await deliverToRuntime(runtime, event, payload);

@@ -33,6 +33,7 @@ describe('operator API contract', () => {
       'epsilon_coordinator',
       'delta_selection',
       'error',
+      'excused',
       'durations',
       'dropped',
       'bytes_up',

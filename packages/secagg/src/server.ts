@@ -642,6 +642,7 @@ async function recoverSecrets(
   const liedAbout = new Map<number, string[]>();
   const failures = new Map<number, SecAggError>();
   const label = (n: SecretNeed) => `${n.dropped ? 'dropped ' : ''}client ${n.v}'s ${n.what}`;
+  const budget = { left: MAX_ERASURE_TRIALS_PER_ROUND };
   const attempt = async (n: SecretNeed, shares: readonly ShamirShare[], excluded: readonly number[]): Promise<boolean> => {
     const without = excluded.length > 0 ? ` without the shares of proven liars ${excluded.join(', ')}` : '';
     if (shares.length < t) {
@@ -652,7 +653,8 @@ async function recoverSecrets(
     const d = decodeShares(shares, t);
     const candidate = d.ok && d.secret < 1n << 256n ? bigIntToBytes(d.secret, 32) : undefined;
     // Within the decoder's radius the first decoding verifies; beyond it, the check finds the secret by erasures.
-    const found = candidate && d.ok && (await n.verify(candidate)) ? { secret: candidate, wrong: d.wrong } : await decodeByErasures(shares, t, n.verify);
+    const found =
+      candidate && d.ok && (await n.verify(candidate)) ? { secret: candidate, wrong: d.wrong } : await decodeByErasures(shares, t, n.verify, budget);
     if (found) {
       secrets.set(n.v, found.secret);
       failures.delete(n.v);
@@ -666,7 +668,7 @@ async function recoverSecrets(
       n.v,
       new SecAggError(
         'unrecoverable',
-        `${label(n)} from ${shares.length} shares${without} ${why}, and no erasure of up to ${MAX_ERASURE_TRIALS} share subsets verifies: a neighbour sent a bad share`,
+        `${label(n)} from ${shares.length} shares${without} ${why}, and no erasure of share subsets verifies (${MAX_ERASURE_TRIALS} tried at most): a neighbour sent a bad share`,
         n.v,
       ),
     );
@@ -700,22 +702,26 @@ async function recoverSecrets(
 
 /** Decodings tried per secret beyond the decoder's radius (m − t ≤ 2 erasures of up to ~20 shares). */
 const MAX_ERASURE_TRIALS = 256;
+/** Decodings tried by erasures in one unmasking, all secrets together: lying parties cannot make it slow. */
+const MAX_ERASURE_TRIALS_PER_ROUND = 4096;
 
 /**
  * The secret of `shares` when more are wrong than Gao's decoder corrects but at least t are right: decode
  * with e = 1, 2, … shares erased (an erasure costs half an error) until a decoding verifies, within
- * MAX_ERASURE_TRIALS decodings. The check (commitment or advertised key) is what makes a hit certain; the
- * liars are then every holder whose share is off the verified polynomial. Null when nothing verifies.
+ * MAX_ERASURE_TRIALS decodings and what is left of the round's budget. The check (commitment or advertised
+ * key) is what makes a hit certain; the liars are then every holder whose share is off the verified
+ * polynomial. Null when nothing verifies.
  */
 async function decodeByErasures(
   shares: readonly ShamirShare[],
   t: number,
   verify: (secret: Uint8Array) => Promise<boolean>,
+  budget: { left: number },
 ): Promise<{ secret: Uint8Array; wrong: readonly number[] } | null> {
   let trials = 0;
   for (let e = 1; shares.length - e >= t; e++) {
     for (const erased of combinations(shares.length, e)) {
-      if (++trials > MAX_ERASURE_TRIALS) return null;
+      if (++trials > MAX_ERASURE_TRIALS || budget.left-- <= 0) return null;
       const kept = shares.filter((_, i) => !erased.includes(i));
       const d = decodeShares(kept, t);
       if (!d.ok || d.secret >= 1n << 256n) continue;
