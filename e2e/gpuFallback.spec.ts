@@ -87,9 +87,7 @@ function expectFlat(samples: Sample[], count: number, backend: string) {
   for (const s of samples) expect(s).toEqual({ backend, numTensors: MODEL_TENSORS, numBytes: MODEL_BYTES });
 }
 
-test('WebGPU fails in training (createBuffer): the round completes on WebGL, the page shows the switch, WebGL stays; memory flat', async ({
-  page,
-}, info) => {
+test('WebGPU fails in training (createBuffer): the round completes on WebGL, the page shows the switch, WebGL stays; memory flat', async ({ page }, info) => {
   const { c, done, worker } = await startTab(page, 'webgpu', 3);
   const nodes: NodeClient[] = [];
   try {

@@ -75,11 +75,10 @@ async function switchBackend(to: BackendName, failed: string): Promise<boolean> 
 async function train(port: MessagePort, call: TrainCall): Promise<void> {
   const reply = (r: TrainReply, transfer: Transferable[] = []) => port.postMessage(r, transfer);
   try {
-    const output = await trainWithFallback(undefined, {
-      // TEMPORARY: no fallback
-      switchTo: async () => false,
+    const output = await trainWithFallback(call.req.deadline, {
       backend: () => backend,
       attempt: () => currentTrainer().train(call.req, (progress) => reply({ type: 'progress', id: call.id, progress })),
+      switchTo: switchBackend,
       onSwitch: (change: BackendSwitch) => post({ type: 'backend-switch', change, threaded }),
     });
     reply({ type: 'done', id: call.id, output, backend }, [output.delta.buffer]);
