@@ -10,6 +10,7 @@
 import { poisonShareBoxes } from '@hushfl/engine/testing';
 import { connectNodeClient, initNodeTf } from '@hushfl/node';
 import { EVENTS, type RunConfigInput, unpack } from '@hushfl/protocol';
+import type { Socket } from 'socket.io-client';
 import { attacker, idleSybil, startClients } from '../src/testing.ts';
 
 export interface SoakPopulation {
@@ -63,11 +64,11 @@ const byteLength = (d: unknown): number =>
 async function main(p: SoakPopulation): Promise<void> {
   await initNodeTf(); // the attackers size their updates from a model built on it
   // Everyone joins before the run is created (soak.bench.ts), so its first selection draws from all of them.
-  const poisoners = [];
+  const poisoners: Awaited<ReturnType<typeof attacker>>[] = [];
   for (let i = 0; i < p.poisoners; i++) poisoners.push(await attacker(p.url, p.config, poisonShareBoxes));
   let sybilProbes = 0;
   let sybilsDisconnected = 0;
-  const sybils = [];
+  const sybils: Socket[] = [];
   for (let i = 0; i < p.sybils; i++) {
     const s = await idleSybil(p.url, `sybil${i}`);
     s.on(EVENTS.liveness, () => sybilProbes++);

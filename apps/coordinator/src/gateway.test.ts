@@ -6,6 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { EVENTS, pack } from '@hushfl/protocol';
+import { REPORT_DROPS_PER_STRIKE } from './gateway.ts';
 import { fakeClock, hello, settle, startGateway, type GatewayTestOptions } from './gatewayTesting.ts';
 
 const open: (() => Promise<void>)[] = [];
@@ -140,6 +141,21 @@ describe('strikes and acks with reasons', () => {
     expect(s.strikes).toMatchObject({ 'before-hello': 1, schema: 2 + 1 + 30 - limited, 'rate-limit': limited, 'unknown-event': 1 });
     expect(s.closed['unknown-session']).toBe(1);
     expect(c.socket.connected).toBe(true); // 34 strikes of all classes: under 50
+  });
+
+  it('progress reports over the rate limit are dropped with the reason, one strike per 20: short rounds close no honest client', async () => {
+    const g = await gateway();
+    const c = await g.connect();
+    await hello(c.socket);
+    const report = { roundId: 'r', phase: 'encoding', progress: 0.5 };
+    // The report bucket holds 20: of 100 at once about 80 are dropped, worth 4 strikes, and the client stays.
+    const answers = await Promise.all(Array.from({ length: 100 }, () => c.socket.emitWithAck(EVENTS.report, report)));
+    const dropped = answers.filter((a) => (a as { reason?: string }).reason === 'rate limit exceeded').length;
+    expect(dropped).toBeGreaterThanOrEqual(75);
+    const s = g.counters.stats();
+    expect(s.reportsDropped).toBe(dropped);
+    expect(s.strikes['rate-limit']).toBe(Math.floor(dropped / REPORT_DROPS_PER_STRIKE));
+    expect(c.socket.connected).toBe(true);
   });
 
   it('a late SecAgg message (its round is not in progress) is acked with the reason and is a wrong-round strike', async () => {

@@ -40,6 +40,8 @@ import { DEFAULT_CLIENT_RETENTION_MS, DEFAULT_PRUNE_INTERVAL_MS, startPruning } 
 import type { Logger, RunManager } from './runManager.ts';
 import type { Store } from './store.ts';
 
+/** Dropped progress reports per rate-limit strike (reports are dropped, not struck, one by one). */
+export const REPORT_DROPS_PER_STRIKE = 20;
 const HELLO_TIMEOUT_MS = 15_000;
 const MINUTE_MS = 60_000;
 /** Socket.IO's own events: a client that names one has not sent a client event. */
@@ -144,6 +146,10 @@ export function attachClientGateway(io: Server, manager: RunManager, store: Stor
     // An honest client sends 5 SecAgg messages a round, a few progress reports a second and `ready` once a join.
     const secaggLimiter = new RateLimiter(20, 10);
     const reportLimiter = new RateLimiter(20, 5);
+    // A progress report over the limit is only dropped: an honest client with short rounds sends a few more
+    // than the limit (encoding, SecAgg, done: ~4 a round), and must not be closed for it. A flood still is:
+    // every REPORT_DROPS_PER_STRIKE-th dropped report is one rate-limit strike.
+    let reportsDropped = 0;
     const readyLimiter = new RateLimiter(5, 1);
     // A probe comes after two silent attempts: an honest client answers a handful in a run.
     const livenessLimiter = new RateLimiter(3, 0.2);
@@ -203,7 +209,7 @@ export function attachClientGateway(io: Server, manager: RunManager, store: Stor
       return null;
     };
 
-    const onHello = (payload: unknown, ack?: unknown): void => {
+    const onHello = (payload: unknown, ack?: unknown) => {
       const reply = (r: HelloAck) => (typeof ack === 'function' ? ack(r) : socket.emit(EVENTS.hello, r));
       const refuseHello = (error: string) => reply({ ok: false, error });
       if (clientId) return strike('repeated-hello', EVENTS.hello, 'hello already received on this connection', refuseHello);
@@ -383,7 +389,11 @@ export function attachClientGateway(io: Server, manager: RunManager, store: Stor
       const ack = ackOf(rest);
       const id = requireSession(EVENTS.report, ack);
       if (!id) return;
-      if (!reportLimiter.allow()) return strike('rate-limit', EVENTS.report, 'rate limit exceeded', refuse(ack));
+      if (!reportLimiter.allow()) {
+        counters.reportsDropped++;
+        if (++reportsDropped % REPORT_DROPS_PER_STRIKE === 0) return strike('rate-limit', EVENTS.report, 'rate limit exceeded', refuse(ack));
+        return refuse(ack)?.('rate limit exceeded');
+      }
       const parsed = reportSchema.safeParse(payload);
       if (!parsed.success) return strike('schema', EVENTS.report, `schema: ${issuesOf(parsed.error.issues)}`, refuse(ack));
       ack?.({ ok: true });

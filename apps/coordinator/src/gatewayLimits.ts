@@ -104,6 +104,8 @@ export interface GatewayStats {
   readonly closed: Record<CloseReason, number>;
   /** Client identities pruned (never finished a round, not seen within the retention). */
   readonly pruned: number;
+  /** Progress reports dropped by the rate limit (one rate-limit strike per REPORT_DROPS_PER_STRIKE). */
+  readonly reportsDropped: number;
 }
 
 const zeros = <K extends string>(keys: readonly K[]) => Object.fromEntries(keys.map((k) => [k, 0])) as Record<K, number>;
@@ -113,11 +115,19 @@ export class GatewayCounters {
   connections = 0;
   sessions = 0;
   pruned = 0;
+  reportsDropped = 0;
   readonly strikes = zeros(ABUSE_CLASSES);
   readonly closed = zeros(CLOSE_REASONS);
 
   stats(): GatewayStats {
-    return { connections: this.connections, sessions: this.sessions, strikes: { ...this.strikes }, closed: { ...this.closed }, pruned: this.pruned };
+    return {
+      connections: this.connections,
+      sessions: this.sessions,
+      strikes: { ...this.strikes },
+      closed: { ...this.closed },
+      pruned: this.pruned,
+      reportsDropped: this.reportsDropped,
+    };
   }
 }
 

@@ -446,8 +446,8 @@ export class RunEngine {
     this.roster.set(clientId, { miniClients, ready: true });
     out.push({ kind: 'send', to: clientId, event: EVENTS.status, payload: this.status(clientId) });
     // A new party proves it is live before it can be selected; one with an open probe gets it again.
-    let l = this.liveness.get(clientId);
-    if (!l) this.liveness.set(clientId, (l = this.unproven()));
+    const l = this.liveness.get(clientId) ?? this.unproven();
+    this.liveness.set(clientId, l);
     if (l.probe) out.push(this.probeOf(clientId, l.probe));
     const live = this.live;
     // A party of the round in progress came back (a reloaded tab): repeat what it may have missed.
