@@ -15,6 +15,7 @@ import { experimentUtilityCommand } from './commands/experiment.ts';
 import { inviteCommand } from './commands/invite.ts';
 import { simulateCommand } from './commands/simulate.ts';
 import { startCommand } from './commands/start.ts';
+import { tasksCommand } from './commands/tasks.ts';
 import { printJson, processIO, type CliIO } from './io.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: each command is typed by its own flag specs where it is defined
@@ -27,6 +28,7 @@ const commands: Command<any>[] = [
   secaggParamsCommand,
   secaggSimCommand,
   simulateCommand,
+  tasksCommand,
   experimentUtilityCommand,
   enrollAuthorityCommand,
   enrollIssueCommand,

@@ -1,12 +1,13 @@
 /**
  * No silent stall and no run lost for good (issue 13 §1–§3), on a real coordinator over Socket.IO: idle
- * Sybils beside honest clients, a SQLite lock held by another connection during a round, and an operator
- * resuming a run that was stopped.
+ * Sybils beside honest clients, a client that reconnects in a loop, a SQLite lock held by another connection
+ * during a round, and an operator resuming a run that was stopped.
  */
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
-import type { Socket } from 'socket.io-client';
-import { describe, expect, it } from 'vitest';
+import { io, type Socket } from 'socket.io-client';
+import { describe, expect, it, vi } from 'vitest';
+import { CLIENT_NAMESPACE, EVENTS, PROTOCOL_VERSION } from '@hushfl/protocol';
 import { STORE_BUSY_TIMEOUT_MS } from './store.ts';
 import { idleSybil, startClients, startTestCoordinator, stopAll, testConfig } from './testing.ts';
 
@@ -70,6 +71,52 @@ describe('liveness under attack, over Socket.IO', () => {
     const aborted = stored.filter((r) => r.state === 'aborted');
     expect(aborted.every((r) => /stayed silent until a deadline/.test(r.excused ?? ''))).toBe(true);
   }, 180_000);
+
+  it('a party that reconnects in a loop during a round gets its task (the model) at most once more per attempt', async () => {
+    const config = testConfig({
+      rounds: 1,
+      minClients: 3,
+      selection: { clientsPerRound: 3 },
+      deadlines: { training: 6, shareKeys: 5, maskedInput: 5, consistencyCheck: 5, unmasking: 5 },
+    });
+    const { c } = await startTestCoordinator(config);
+    const url = new URL(CLIENT_NAMESPACE, c.url).toString();
+    let tasks = 0;
+    let taskBytes = 0;
+    const connect = async (resume?: { clientId: string; sessionToken: string }) => {
+      const socket: Socket = io(url, { transports: ['websocket'], reconnection: false });
+      await new Promise<void>((resolve, reject) => {
+        socket.once('connect', () => resolve());
+        socket.once('connect_error', reject);
+      });
+      socket.on(EVENTS.task, (p: { json: string; bin: Uint8Array }) => {
+        tasks++;
+        taskBytes += p.json.length + p.bin.length;
+      });
+      socket.on(EVENTS.liveness, (probe: unknown) => socket.emit(EVENTS.liveness, probe));
+      const ack = await socket.emitWithAck(EVENTS.hello, { v: PROTOCOL_VERSION, miniClients: 1, ...(resume ? { resume } : {}) });
+      expect(ack).toMatchObject({ ok: true });
+      socket.emit(EVENTS.ready);
+      return { socket, session: { clientId: ack.clientId as string, sessionToken: ack.sessionToken as string } };
+    };
+    let loop = await connect();
+    const honest = await startClients(c.url, 2);
+    await vi.waitFor(() => expect(tasks).toBe(1), { timeout: 30_000 });
+    const oneTask = taskBytes;
+    // It never answers; it reconnects (resuming its identity) five times within the attempt.
+    for (let i = 0; i < 5; i++) {
+      loop.socket.close();
+      loop = await connect(loop.session);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    const received = { tasks, taskBytes };
+    loop.socket.close();
+    await stopAll(c, honest);
+    // The first task, and one replay for all five reconnects (today: one per reconnect, 3.27 MB per 100).
+    expect(received.tasks).toBe(2);
+    expect(received.taskBytes).toBe(2 * oneTask);
+  }, 60_000);
 
   it('a SQLite lock held past the busy timeout during a round aborts that attempt, logged; the run then completes', async () => {
     const config = testConfig({ rounds: 2, minClients: 3, selection: { clientsPerRound: 3 }, maxAttempts: 1 });
