@@ -277,13 +277,15 @@ export function attachClientGateway(io: Server, manager: RunManager, store: Stor
         manager.currentTask().shards,
       );
       const previous = sockets.get(id);
+      clearTimeout(helloTimer);
+      clientId = id;
+      // The new connection takes the identity before the old one closes: the old one's disconnect is then no
+      // departure of the party (the round in progress keeps it, and its `ready` repeats what it missed).
+      sockets.set(id, socket);
       if (previous && previous.id !== socket.id) {
         previous.emit(EVENTS.bye, { reason: 'replaced by a newer connection of the same client' });
         previous.disconnect(true);
       }
-      clearTimeout(helloTimer);
-      clientId = id;
-      sockets.set(id, socket);
       counters.sessions = sockets.size;
       const secure = opts.secure || isLocalHost(socket.handshake.headers.host);
       reply({

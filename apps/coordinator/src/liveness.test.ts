@@ -48,9 +48,9 @@ describe('liveness under attack, over Socket.IO', () => {
   it('a Sybil that echoes probes but never takes part costs only attempts that do not count; the run completes', async () => {
     const config = testConfig({
       task: { shards: 60 },
-      rounds: 2,
+      rounds: 1,
       minClients: 3,
-      selection: { clientsPerRound: 4 },
+      selection: { clientsPerRound: 3 },
       maxAttempts: 1,
       training: { epochs: 1, batchSize: 32, learningRate: 0.1 },
       deadlines: { training: 2, shareKeys: 5, maskedInput: 5, consistencyCheck: 5, unmasking: 5 },
@@ -58,7 +58,7 @@ describe('liveness under attack, over Socket.IO', () => {
     const { c, rounds } = await startTestCoordinator(config);
     const sybils: Socket[] = [];
     sybils.push(await idleSybil(c.url, 'echoing-sybil', { echoProbes: true }));
-    const honest = await startClients(c.url, 4);
+    const honest = await startClients(c.url, 5);
     await c.manager.whenIdle();
     const runId = c.store.runs()[0]!.id;
     const run = c.store.run(runId)!;
@@ -67,9 +67,9 @@ describe('liveness under attack, over Socket.IO', () => {
     await stopAll(c, honest);
 
     expect(run.state).toBe('completed');
-    expect(rounds.filter((r) => r.status === 'completed').map((r) => r.round)).toEqual([0, 1]);
+    expect(rounds.filter((r) => r.status === 'completed').map((r) => r.round)).toEqual([0]);
     const aborted = stored.filter((r) => r.state === 'aborted');
-    expect(aborted.every((r) => /stayed silent until a deadline/.test(r.excused ?? ''))).toBe(true);
+    expect(aborted.every((r) => /did not answer/.test(r.excused ?? ''))).toBe(true);
   }, 180_000);
 
   it('a party that reconnects in a loop during a round gets its task (the model) at most once more per attempt', async () => {
@@ -82,16 +82,18 @@ describe('liveness under attack, over Socket.IO', () => {
     const { c } = await startTestCoordinator(config);
     const url = new URL(CLIENT_NAMESPACE, c.url).toString();
     let tasks = 0;
-    let taskBytes = 0;
+    /** roundId (one per attempt) → task copies received. */
+    const copies = new Map<string, number>();
     const connect = async (resume?: { clientId: string; sessionToken: string }) => {
       const socket: Socket = io(url, { transports: ['websocket'], reconnection: false });
       await new Promise<void>((resolve, reject) => {
         socket.once('connect', () => resolve());
         socket.once('connect_error', reject);
       });
-      socket.on(EVENTS.task, (p: { json: string; bin: Uint8Array }) => {
+      socket.on(EVENTS.task, (p: { json: string }) => {
         tasks++;
-        taskBytes += p.json.length + p.bin.length;
+        const { roundId } = JSON.parse(p.json) as { roundId: string };
+        copies.set(roundId, (copies.get(roundId) ?? 0) + 1);
       });
       socket.on(EVENTS.liveness, (probe: unknown) => socket.emit(EVENTS.liveness, probe));
       const ack = await socket.emitWithAck(EVENTS.hello, { v: PROTOCOL_VERSION, miniClients: 1, ...(resume ? { resume } : {}) });
@@ -102,20 +104,20 @@ describe('liveness under attack, over Socket.IO', () => {
     let loop = await connect();
     const honest = await startClients(c.url, 2);
     await vi.waitFor(() => expect(tasks).toBe(1), { timeout: 30_000 });
-    const oneTask = taskBytes;
-    // It never answers; it reconnects (resuming its identity) five times within the attempt.
+    // It never answers; it reconnects (resuming its identity) five times, each new connection replacing the
+    // old one (as a reloaded tab's does), so the round never sees it leave.
     for (let i = 0; i < 5; i++) {
-      loop.socket.close();
+      const old = loop.socket;
       loop = await connect(loop.session);
+      old.close();
       await new Promise((r) => setTimeout(r, 100));
     }
     await new Promise((r) => setTimeout(r, 300));
-    const received = { tasks, taskBytes };
+    const received = [...copies.values()];
     loop.socket.close();
     await stopAll(c, honest);
     // The first task, and one replay for all five reconnects (today: one per reconnect, 3.27 MB per 100).
-    expect(received.tasks).toBe(2);
-    expect(received.taskBytes).toBe(2 * oneTask);
+    expect(received).toEqual([2]);
   }, 60_000);
 
   it('a SQLite lock held past the busy timeout during a round aborts that attempt, logged; the run then completes', async () => {

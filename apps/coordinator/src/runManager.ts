@@ -7,48 +7,19 @@
  */
 import { EventEmitter } from 'node:events';
 import { cryptoRandomWords, type RandomWords } from '@hushfl/ddp';
-import {
-  planDdg,
-  randomHex,
-  type RoundSummary as EngineRoundSummary,
-  type RunCommand,
-  RunEngine,
-  type RunEvent,
-  type RunNotice,
-  type RunSetup,
-} from '@hushfl/engine';
+import { planDdg, randomHex, type RunCommand, RunEngine, type RunEvent, type RunSetup } from '@hushfl/engine';
 import type { Report, RunConfig, Status } from '@hushfl/protocol';
 import type { SecAggClientMessage } from '@hushfl/secagg';
 import type { MnistTask } from '@hushfl/tasks';
 import { ModelEvaluator } from './evaluation.ts';
 import { lastRunStatus, metricsPath, persistRunOp, reopenRun, takeInterruptedRun } from './runPersistence.ts';
-import { carryOut } from './carryOut.ts';
+import { runStep } from './carryOut.ts';
 import { SerialQueue } from './serialQueue.ts';
 import type { Store } from './store.ts';
+import type { ClientConnection, CoordinatorEvent, Logger } from './shellTypes.ts';
 import { TaskCache } from './taskCache.ts';
 
-export interface ClientConnection {
-  readonly clientId: string;
-  readonly miniClients: number;
-  send(event: string, payload: unknown): void;
-}
-
-export interface Logger {
-  info(obj: object | string, msg?: string): void;
-  warn(obj: object | string, msg?: string): void;
-  error(obj: object | string, msg?: string): void;
-}
-
-export type CoordinatorEvent =
-  | Exclude<RunNotice, { type: 'round' }>
-  /** `mean` and `included` only for in-process observers (`hushfl simulate`); never sent out. */
-  | ({ type: 'round'; mean?: Float64Array; included?: readonly string[] } & EngineRoundSummary)
-  | { type: 'clients'; connected: number }
-  | { type: 'progress'; clientId: string; report: Report }
-  | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string };
-
-/** A finished round as in-process observers see it (the engine's summary, plus the released mean). */
-export type RoundSummary = Extract<CoordinatorEvent, { type: 'round' }>;
+export type { ClientConnection, CoordinatorEvent, Logger, RoundSummary } from './shellTypes.ts';
 
 /** How often the engine is told the time (its watchdog and waiting selection). */
 const TICK_MS = 1_000;
@@ -215,24 +186,24 @@ export class RunManager extends EventEmitter {
   private dispatch(event: RunEvent): Promise<RunCommand[]> {
     const run = this.active;
     if (!run) return Promise.resolve([]);
-    const step = run.queue.run(async () => {
-      const commands = await run.engine.handle(event);
-      const failed = carryOut(
-        commands,
+    const step = run.queue.run(() =>
+      runStep(
+        run.engine,
+        event,
         (c) => this.execute(run, c),
-        (op, e) => this.log.error({ runId: run.engine.runId, op, err: e.message }, 'store write failed'),
-      );
-      if (failed) {
-        this.emitEvent({ type: 'log', level: 'error', message: `store write failed: ${failed.message}` });
-        void this.dispatch({ type: 'store-failed', error: failed.message });
-      }
-      return commands;
-    });
+        (e, op) => this.storeFailed(run, e, op),
+      ),
+    );
     step.catch((e: Error) => {
       this.log.error({ runId: run.engine.runId, event: event.type, err: e.stack }, 'run engine step failed');
       this.emitEvent({ type: 'log', level: 'error', message: `run engine step (${event.type}) failed: ${e.message}` });
     });
     return step;
+  }
+
+  private storeFailed(run: ActiveRun, e: Error, op: string): void {
+    this.log.error({ runId: run.engine.runId, op, err: e.message }, 'store write failed');
+    this.emitEvent({ type: 'log', level: 'error', message: `store write failed: ${e.message}` });
   }
 
   private execute(run: ActiveRun, c: RunCommand): void {
@@ -261,10 +232,7 @@ export class RunManager extends EventEmitter {
         run.evaluating = run.evaluator
           .evaluated(c.round, c.weights)
           .then((e) => this.dispatch(e))
-          .then(
-            () => undefined,
-            () => undefined,
-          );
+          .then(ignore, ignore);
         break;
       case 'release':
         this.emitEvent({ type: 'round', ...c.summary, mean: c.mean, included: c.included });
@@ -299,6 +267,8 @@ export class RunManager extends EventEmitter {
     run.end();
   }
 }
+
+const ignore = (): void => undefined;
 
 function stopClocks(run: ActiveRun): void {
   clearInterval(run.ticker);

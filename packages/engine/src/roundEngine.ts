@@ -111,9 +111,17 @@ export type EngineCommand =
 
 /** How the parties behaved in an attempt: what the run engine's exclusion and liveness rules act on. */
 export interface RoundConduct {
-  /** Parties proven to have sent wrong shares, or whose share boxes did not open for enough holders (SecAggServer). */
-  readonly misbehaving: readonly { readonly clientId: string; readonly reason: string }[];
-  /** Parties that were still connected when a stage they had to answer closed at its deadline. */
+  /**
+   * Parties accused by the SecAgg server — wrong shares off a verified decoding, or share boxes reported
+   * unopenable by enough holders — with the parties the accusation rests on (`evidence`; see Misbehaviour).
+   */
+  readonly misbehaving: readonly { readonly clientId: string; readonly reason: string; readonly evidence: readonly string[] }[];
+  /**
+   * The most parties that may collude with the coordinator under this attempt's SecAgg parameters: C of the
+   * colluders guarantee, ⌈γ·n⌉ of the rate guarantee. An accusation with more sources has an honest one.
+   */
+  readonly collusionBound: number;
+  /** Parties that did not answer a stage they had to — silent at its deadline, or gone (disconnected). */
   readonly timedOut: readonly string[];
 }
 
@@ -362,8 +370,11 @@ export class RoundEngine {
 
   /** The conduct of the attempt so far, with `misbehaving` as the server proved it (SecAgg ids → clients). */
   private conduct(misbehaving: readonly Misbehaviour[] = []): RoundConduct {
+    const client = (id: number) => this.bySecAggId.get(id) ?? String(id);
+    const { guarantee, n } = RoundEngine.secaggParams(this.setup.parties.length, this.setup.secagg);
     return {
-      misbehaving: misbehaving.map((m) => ({ clientId: this.bySecAggId.get(m.id) ?? String(m.id), reason: m.reason })),
+      misbehaving: misbehaving.map((m) => ({ clientId: client(m.id), reason: m.reason, evidence: m.evidence.map(client) })),
+      collusionBound: guarantee.kind === 'colluders' ? guarantee.maxColluders : Math.ceil(guarantee.corruptRate * n),
       timedOut: [...this.timedOut].sort((a, b) => a - b).map((id) => this.bySecAggId.get(id)!),
     };
   }
@@ -372,8 +383,9 @@ export class RoundEngine {
     const commands: EngineCommand[] = [];
     for (;;) {
       const stage = this.server.state as SecAggStage;
-      // Who is still expected and connected now is silent: the stage closes without them at its deadline.
-      for (const id of this.server.pending()) if (!this.gone.has(id)) this.timedOut.add(id);
+      // Who is still expected now did not answer: silent at the deadline, or gone (a disconnect is no excuse,
+      // or Sybils that leave mid-round would cost counted attempts).
+      for (const id of this.server.pending()) this.timedOut.add(id);
       const step = await this.server.advance();
       commands.push({ kind: 'cancel-timer', key: this.timerKey(stage) });
       const unmasking = this.unmaskingOf(step.outgoing);

@@ -41,12 +41,13 @@ export const MAX_VIOLATIONS = 3;
 /** Consecutive attempts a party may time out in before it must answer a liveness probe to be selected again. */
 export const MAX_CONSECUTIVE_TIMEOUTS = 2;
 /**
- * Probes a party may answer and then stay silent again before it is excluded for the run: an endpoint that
- * echoes probes but never takes part would otherwise cost two attempts per cycle forever.
+ * Excused attempts of one round after which the run pauses with the reason: parties that keep failing rounds
+ * (fresh Sybil identities, echoing but silent endpoints) cost attempts, never the run, but not forever either.
  */
-export const MAX_PROBE_CYCLES = 3;
-/** Store failures in a row after which the run pauses (the store is unusable) instead of retrying. */
+export const MAX_EXCUSED_ATTEMPTS = 100;
+/** Attempts aborted by store errors after which — once the store has failed for STORE_PAUSE_AFTER_MS — the run pauses. */
 export const MAX_STORE_FAILURES = 3;
+export const STORE_PAUSE_AFTER_MS = 30_000;
 /**
  * Refusal codes no honest client's message earns once it is a party (messages.ts, server.ts): a malformed
  * message, a bad key or signature. Duplicates, late and wrong-stage messages are what reconnects produce.
@@ -281,10 +282,14 @@ export class RunEngine {
   private lastShortfallLog = Number.NEGATIVE_INFINITY;
   /** Parties excluded from the rest of the run, with why (persisted). */
   private readonly excluded = new Map<string, string>();
+  /** Round → its last attempt when the operator resumed the run: earlier attempts no longer count. */
+  private readonly resumedAt = new Map<number, number>();
   private readonly liveness = new Map<string, Liveness>();
   /** Invalid SecAgg messages per party this run. */
   private readonly violations = new Map<string, number>();
+  /** Attempts aborted by store errors since the last released round or operator resume, and when the first was. */
   private storeFailures = 0;
+  private storeFailingSince: number | null = null;
   /** Why no round can start now (shown as the status message while waiting), null when none is waiting. */
   private waiting: string | null = null;
   private lastWaitingLog = Number.NEGATIVE_INFINITY;
@@ -527,25 +532,23 @@ export class RunEngine {
 
   /**
    * The shell could not persist part of the last step: the attempt in progress (whose commands were not all
-   * carried out) is aborted with the error, without counting toward maxAttempts; after MAX_STORE_FAILURES in a
-   * row the run pauses with the reason, to be resumed by the operator once the store works.
+   * carried out) is aborted with the error, without counting toward maxAttempts. When MAX_STORE_FAILURES
+   * attempts were aborted so over at least STORE_PAUSE_AFTER_MS (a short lock is ridden out), the run pauses
+   * with the reason, to be resumed by the operator once the store works. Writes that fail between attempts
+   * (the abort's own record) are logged, not counted.
    */
   private async onStoreFailed(error: string, out: RunCommand[]): Promise<void> {
-    this.storeFailures++;
-    out.push(log('error', 'a store write failed; the round attempt in progress is aborted', { runId: this.runId, error, failures: this.storeFailures }));
     const live = this.live;
-    if (live) await this.roundStep(live, out, async () => live.engine.abort(`store error: ${error}`, 'store'));
-    if (this.storeFailures >= MAX_STORE_FAILURES && !this.paused && !this.ended) {
-      const reason = `the store failed ${this.storeFailures} times in a row (last: ${error}); resume once it works again`;
-      this.paused = true;
-      if (this.nextTimer) {
-        this.nextTimer = false;
-        out.push({ kind: 'cancel-timer', key: NEXT_ROUND_TIMER });
-      }
-      out.push(persist({ op: 'run-state', state: 'paused', reason }));
-      out.push(log('error', 'run paused: the store is unusable', { runId: this.runId, reason }));
-      out.push(this.notice({ type: 'run', runId: this.runId, state: 'paused', reason }));
-      this.broadcastStatus(out);
+    out.push(log('error', 'a store write failed', { runId: this.runId, error, attemptAborted: live !== null }));
+    if (!live) return;
+    this.storeFailures++;
+    this.storeFailingSince ??= this.deps.now();
+    await this.roundStep(live, out, async () => live.engine.abort(`store error: ${error}`, 'store'));
+    const failingFor = this.deps.now() - this.storeFailingSince;
+    if (this.storeFailures >= MAX_STORE_FAILURES && failingFor >= STORE_PAUSE_AFTER_MS && !this.paused && !this.ended) {
+      const reason = `the store failed in ${this.storeFailures} attempts over ${Math.round(failingFor / 1000)} s (last: ${error}); resume once it works again`;
+      out.push(log('error', 'the store is unusable', { runId: this.runId, reason }));
+      this.pauseFor(reason, out);
     }
   }
 
@@ -559,31 +562,25 @@ export class RunEngine {
   }
 
   /**
-   * The liveness rule: a party silent at a deadline while connected in MAX_CONSECUTIVE_TIMEOUTS attempts in a
-   * row is probed and not selected until it echoes the probe; after MAX_PROBE_CYCLES probes without being in
-   * a released sum it is excluded. A party that answered every stage it was asked starts its count again, one
-   * in a released sum starts afresh. Parties that disconnected are neither (not selectable until they return).
+   * The liveness rule: a party that did not answer a stage (silent at its deadline, or gone) in
+   * MAX_CONSECUTIVE_TIMEOUTS attempts in a row is probed and not selected until it echoes the probe. A party
+   * that answered every stage it was asked starts its count again; one in a released sum starts afresh. Silence
+   * alone never excludes (a slow phone is no liar): the excused-attempt cap bounds what it costs.
    */
   private trackLiveness(live: LiveRound, timedOut: readonly string[], included: readonly string[], out: RunCommand[]): void {
     const silent = new Set(timedOut);
     const summed = new Set(included);
     for (const p of live.parties) {
       const l = this.liveness.get(p.clientId) ?? { proven: true, timeouts: 0, probe: null, probes: 0 };
-      if (summed.has(p.clientId)) {
-        this.liveness.set(p.clientId, { proven: true, timeouts: 0, probe: null, probes: 0 });
-        continue;
-      }
-      if (!silent.has(p.clientId)) {
-        this.liveness.set(p.clientId, { ...l, timeouts: 0 });
+      const connected = this.roster.has(p.clientId);
+      if (summed.has(p.clientId) || !silent.has(p.clientId)) {
+        // A clean record of a party that has left is not kept (memory stays bounded by who is connected).
+        if (!connected && l.probes === 0) this.liveness.delete(p.clientId);
+        else this.liveness.set(p.clientId, summed.has(p.clientId) ? { proven: true, timeouts: 0, probe: null, probes: 0 } : { ...l, timeouts: 0 });
         continue;
       }
       l.timeouts++;
       if (l.timeouts >= MAX_CONSECUTIVE_TIMEOUTS && !l.probe) {
-        if (l.probes >= MAX_PROBE_CYCLES) {
-          this.liveness.delete(p.clientId);
-          this.exclude(p.clientId, `silent at the deadlines of ${l.timeouts} attempts in a row after answering ${l.probes} liveness probes`, live, out);
-          continue;
-        }
         l.probes++;
         l.probe = randomHex(this.deps.seeds, 4);
         out.push(this.probeOf(p.clientId, l.probe));
@@ -620,7 +617,12 @@ export class RunEngine {
       out.push(this.notice({ type: 'run', runId: this.runId, state: 'paused', reason: null }));
       this.broadcastStatus(out);
     } else if (command === 'resume') {
+      // The operator's resume starts the store's count and the round's excused attempts afresh.
       this.paused = false;
+      this.storeFailures = 0;
+      this.storeFailingSince = null;
+      const round = this.completedRound + 1;
+      this.resumedAt.set(round, this.lastAttempt(round));
       out.push(persist({ op: 'run-state', state: 'running', reason: null }));
       out.push(this.notice({ type: 'run', runId: this.runId, state: 'running', reason: null }));
       this.broadcastStatus(out);
@@ -699,6 +701,11 @@ export class RunEngine {
     const counted = this.countedAttempts(round);
     if (counted >= cfg.maxAttempts)
       return this.finish('failed', `round ${round} aborted ${counted} times with no party to blame (maxAttempts = ${cfg.maxAttempts})`, out);
+    const excused = this.countedAttempts(round, true);
+    if (excused >= MAX_EXCUSED_ATTEMPTS) {
+      const reason = `round ${round} was aborted ${excused} times by misbehaving or silent parties: the run is paused (consider access: { enrollment: true }); resume to try again`;
+      return this.pauseFor(reason, out);
+    }
     this.setWaiting(null, out);
     await this.startRound(round, this.lastAttempt(round) + 1, selection.parties, selection.shortfall, out);
   }
@@ -709,10 +716,22 @@ export class RunEngine {
     return a;
   }
 
-  /** Aborted attempts of `round` that count toward maxAttempts: not excused, and after an operator's resume. */
-  private countedAttempts(round: number): number {
-    const floor = round === this.setup.completedRound + 1 ? (this.setup.attemptFloor ?? 0) : 0;
-    return this.history.filter((r) => r.round === round && r.status === 'aborted' && !r.excused && r.attempt > floor).length;
+  /** Aborted attempts of `round` after the operator's last resume: those that count toward maxAttempts, or the excused ones. */
+  private countedAttempts(round: number, excused = false): number {
+    const floor = Math.max(round === this.setup.completedRound + 1 ? (this.setup.attemptFloor ?? 0) : 0, this.resumedAt.get(round) ?? 0);
+    return this.history.filter((r) => r.round === round && r.status === 'aborted' && Boolean(r.excused) === excused && r.attempt > floor).length;
+  }
+
+  private pauseFor(reason: string, out: RunCommand[]): void {
+    this.paused = true;
+    if (this.nextTimer) {
+      this.nextTimer = false;
+      out.push({ kind: 'cancel-timer', key: NEXT_ROUND_TIMER });
+    }
+    out.push(persist({ op: 'run-state', state: 'paused', reason }));
+    out.push(log('warn', 'run paused', { runId: this.runId, reason }));
+    out.push(this.notice({ type: 'run', runId: this.runId, state: 'paused', reason }));
+    this.broadcastStatus(out);
   }
 
   /** Why selection waits, in words for the dashboard; null when nothing but ordinary arrivals is missing. */
@@ -826,7 +845,15 @@ export class RunEngine {
       );
       commands = [...live.engine.abort(`internal error: ${(e as Error).message}`)];
       if (!commands.some((c) => c.kind === 'aborted'))
-        commands.push({ kind: 'aborted', reason: `internal error: ${(e as Error).message}`, code: 'internal', droppedAt: {}, misbehaving: [], timedOut: [] });
+        commands.push({
+          kind: 'aborted',
+          reason: `internal error: ${(e as Error).message}`,
+          code: 'internal',
+          droppedAt: {},
+          misbehaving: [],
+          collusionBound: 0,
+          timedOut: [],
+        });
     }
     await this.translate(live, commands, out);
   }
@@ -967,6 +994,7 @@ export class RunEngine {
     this.server = next;
     this.completedRound = live.round;
     this.storeFailures = 0;
+    this.storeFailingSince = null;
     this.replaceRecord(record);
     this.finalizing = { live, record, mean: r.mean, included: r.included, spent };
     out.push(persist({ op: 'round-finished', record, outcomes, commit: { ledger: entry, weights: next.weights, momentum: next.momentum } }));
@@ -1018,17 +1046,31 @@ export class RunEngine {
   }
 
   /** Exclusion and liveness from how the parties behaved in an attempt that ended. */
+  /**
+   * An accusation on the word of more parties than the collusion bound has an honest source: the party is
+   * excluded. One on fewer may be colluders framing an honest party, and the coordinator cannot check a report
+   * or tell a lying holder from a lying dealer: nobody is excluded, the attempt is excused, and the run pauses
+   * after MAX_EXCUSED_ATTEMPTS of them (colluders can stall a round as well by withholding their shares).
+   */
   private actOnConduct(live: LiveRound, c: RoundConduct, included: readonly string[], out: RunCommand[]): void {
-    for (const m of c.misbehaving) this.exclude(m.clientId, m.reason, live, out);
+    for (const m of c.misbehaving) {
+      const sources = `on the word of ${m.evidence.length} part${m.evidence.length === 1 ? 'y' : 'ies'}`;
+      if (m.evidence.length > c.collusionBound)
+        this.exclude(m.clientId, `${m.reason} (${sources}, more than the ${c.collusionBound} that may collude)`, live, out);
+      else
+        out.push(
+          log('warn', `a party was accused ${sources}, no more than may collude: not excluded`, { runId: this.runId, clientId: m.clientId, reason: m.reason }),
+        );
+    }
     this.trackLiveness(live, c.timedOut, included, out);
   }
 
   /** Why an aborted attempt does not count toward maxAttempts, or null when it counts. */
   private excuseOf(r: Extract<EngineCommand, { kind: 'aborted' }>): string | null {
-    if (r.misbehaving.length > 0) return `misbehaving parties identified and excluded: ${r.misbehaving.map((m) => m.clientId).join(', ')}`;
+    if (r.misbehaving.length > 0) return `misbehaving parties accused: ${r.misbehaving.map((m) => m.clientId).join(', ')}`;
     if (r.code === 'store') return 'a store error, not the parties';
     if (r.timedOut.length > 0 && (r.code === 'unrecoverable' || r.code === 'too-few-parties'))
-      return `${r.timedOut.length} selected part${r.timedOut.length === 1 ? 'y' : 'ies'} stayed silent until a deadline (not selected again after ${MAX_CONSECUTIVE_TIMEOUTS} in a row until they answer a liveness probe)`;
+      return `${r.timedOut.length} selected part${r.timedOut.length === 1 ? 'y' : 'ies'} did not answer (silent until a deadline, or gone; not selected again after ${MAX_CONSECUTIVE_TIMEOUTS} in a row until they answer a liveness probe)`;
     return null;
   }
 
@@ -1172,7 +1214,9 @@ export class RunEngine {
       attempt: s.attempt,
       parties: s.engine.setup.parties,
       startedAt: s.startedAt,
-      stageOpened: new Map(s.stageOpened),
+      // The stage in progress counts from now: its timer restarts with the full deadline here, and the watchdog
+      // must not measure it by the other process's clock.
+      stageOpened: new Map([...s.stageOpened, [engine.stage as SecAggStage, this.deps.now()]]),
       durations: { ...s.durations },
       timers: new Set(s.timers),
       bytesUp: s.bytesUp,

@@ -26,6 +26,19 @@ export function poisonShareBoxes(_round: number, m: SecAggClientMessage): SecAgg
   return { ...m, shares: m.shares.map((s) => ({ ...s, ciphertext: crypto.getRandomValues(new Uint8Array(s.ciphertext.length)) })) };
 }
 
+/** A tamper that flips the lowest bit of every self-mask share the client reveals. */
+export function flipAllUnmaskShares(_round: number, m: SecAggClientMessage): SecAggClientMessage {
+  if (m.type !== 'unmask-shares') return m;
+  return {
+    ...m,
+    selfMaskShares: m.selfMaskShares.map((s) => {
+      const share = s.share.slice();
+      share[share.length - 1]! ^= 1;
+      return { ...s, share };
+    }),
+  };
+}
+
 /** A tamper that flips the lowest bit of the first unmask share the client reveals. */
 export function flipFirstUnmaskShare(_round: number, m: SecAggClientMessage): SecAggClientMessage {
   if (m.type !== 'unmask-shares' || m.selfMaskShares.length === 0) return m;

@@ -38,10 +38,17 @@ export type SecAggErrorCode =
   /** The state machine already aborted or finished. */
   | 'aborted';
 
-/** One party caught misbehaving, with a human-readable reason naming what it did. */
+/**
+ * One party accused of misbehaving, with a human-readable reason, and the independent parties whose messages
+ * the accusation rests on: the neighbours that reported its share box unopenable, or the dealers of the
+ * secrets its revealed shares were wrong for (a dealer can seal a wrong share in a well-formed box, so one
+ * dealer alone cannot tell a lying holder from a lying dealer). The owner weighs the accusation by how many
+ * sources it has against the number of colluders the parameters allow for.
+ */
 export interface Misbehaviour {
   readonly id: number;
   readonly reason: string;
+  readonly evidence: readonly number[];
 }
 
 export class SecAggError extends Error {

@@ -55,10 +55,11 @@ export interface ServerStep {
   /** Why the round aborted. */
   readonly error?: SecAggError;
   /**
-   * Parties proven to have sent wrong unmask shares (Unmasking only; absent when nobody was caught): the
-   * secret was decoded from all shares received (reedSolomon.ts) and verified against its commitment or
-   * advertised key, and these parties' shares disagree with it. Certain, not suspected: a decoding that does
-   * not verify blames nobody. Present on a completed round (their shares were corrected) and on an aborted one.
+   * Parties accused with evidence (absent when nobody was): at Unmasking, holders whose revealed shares are off
+   * a verified decoding (reedSolomon.ts; a decoding that does not verify accuses nobody) — the share is wrong,
+   * but its dealer may have sealed it wrong, so `evidence` lists the dealers; at the close of
+   * MaskedInputCollection, a party whose reported share boxes leave a secret below t holders, with the
+   * reporters. Present on a completed round (wrong shares were corrected) and on an aborted one.
    */
   readonly misbehaving?: readonly Misbehaviour[];
 }
@@ -508,8 +509,9 @@ export class SecAggServer {
    * Every secret the unmasking will need — b_v for v ∈ U3, s_v^SK for v ∈ U2 \ U3 with a neighbour in U3 —
    * must still have at least t potential holders among `alive`; otherwise abort now, naming the client. A
    * neighbour that reported v's share box unopenable holds nothing of v. When those reports are what leaves
-   * v short of t, v is blamed (`misbehaving`): an honest v's boxes open, so framing it takes more lying
-   * reporters than v has holders beyond t — more than the colluders the parameters allow for.
+   * v short of t, v is accused (`misbehaving`, the reporters as evidence). The server cannot check a report,
+   * so the accusation is only as good as its reporters: the run engine excludes v only when more of them
+   * reported than the parameters allow colluders (at least one is then honest).
    */
   private checkRecoverable(alive: ReadonlySet<number>, what: string): void {
     const t = this.config.threshold;
@@ -527,6 +529,7 @@ export class SecAggServer {
         blamed.push({
           id: v,
           reason: `client ${v}'s share boxes to ${reporters.join(', ')} did not open, which leaves its ${secret} with ${holders} holders, fewer than t=${t}`,
+          evidence: reporters,
         });
       }
       first ??= new SecAggError(
@@ -640,6 +643,8 @@ async function recoverSecrets(
 ): Promise<{ secrets: Map<number, Uint8Array>; misbehaving: Misbehaviour[]; error?: SecAggError }> {
   const secrets = new Map<number, Uint8Array>();
   const liedAbout = new Map<number, string[]>();
+  /** Liar → the dealers whose secrets its shares were wrong for. */
+  const dealers = new Map<number, Set<number>>();
   const failures = new Map<number, SecAggError>();
   const label = (n: SecretNeed) => `${n.dropped ? 'dropped ' : ''}client ${n.v}'s ${n.what}`;
   const budget = { left: MAX_ERASURE_TRIALS_PER_ROUND };
@@ -658,7 +663,10 @@ async function recoverSecrets(
     if (found) {
       secrets.set(n.v, found.secret);
       failures.delete(n.v);
-      for (const x of found.wrong) pushTo(liedAbout, x, `${label(n)}`);
+      for (const x of found.wrong) {
+        pushTo(liedAbout, x, label(n));
+        dealers.set(x, (dealers.get(x) ?? new Set<number>()).add(n.v));
+      }
       return true;
     }
     const why = d.ok
@@ -692,7 +700,11 @@ async function recoverSecrets(
   }
   const misbehaving = [...liedAbout]
     .sort(([a], [b]) => a - b)
-    .map(([id, about]) => ({ id, reason: `client ${id} sent wrong unmask shares of ${about.join(', ')}` }));
+    .map(([id, about]) => ({
+      id,
+      reason: `client ${id} sent wrong unmask shares of ${about.join(', ')}`,
+      evidence: [...dealers.get(id)!].sort((a, b) => a - b),
+    }));
   const first = needs.find((n) => failures.has(n.v));
   if (!first) return { secrets, misbehaving };
   const base = failures.get(first.v)!;
