@@ -57,6 +57,11 @@ export interface CoordinatorOptions {
   readonly clientRetentionMs?: number;
   /** Requests per address per window on every HTTP route (httpRateLimit.ts; loopback exempt unless limitLoopback). */
   readonly httpRateLimit?: HttpRateLimitOptions;
+  /**
+   * Behind one reverse proxy: client addresses come from the X-Forwarded-For entry it appends (Fastify's
+   * trustProxy of one hop, and the gateway's), so per-address limits hold. Only with a proxy that sets it.
+   */
+  readonly trustProxy?: boolean;
 }
 
 export interface Coordinator {
@@ -89,6 +94,8 @@ export async function createCoordinator(options: CoordinatorOptions = {}): Promi
     // Tokens in URLs and secret headers are redacted from every line (redact.ts).
     logger: { level: options.logLevel ?? 'info', ...destination, ...redactingLoggerOptions },
     bodyLimit: 1 << 20,
+    // One trusted hop: req.ip is the address the proxy appended to X-Forwarded-For, as the gateway reads it.
+    ...(options.trustProxy ? { trustProxy: (_address: string, hop: number) => hop === 0 } : {}),
     ...(tls ? { https: tls } : {}),
   }) as unknown as FastifyInstance;
   // An empty JSON body (a bare POST /api/runs/:id/pause from a script) is an empty object, not an error.
@@ -124,6 +131,7 @@ export async function createCoordinator(options: CoordinatorOptions = {}): Promi
     maxMiniClients: options.maxMiniClients ?? options.runConfig?.maxMiniClients ?? 16,
     secure: Boolean(tls),
     counters: gatewayCounters,
+    trustProxy: options.trustProxy ?? false,
     enrollment: options.access?.enrollment ?? false,
     ...(options.gatewayLimits ? { limits: options.gatewayLimits } : {}),
     ...(options.clientRetentionMs !== undefined ? { clientRetentionMs: options.clientRetentionMs } : {}),

@@ -54,6 +54,24 @@ describe('connection caps', () => {
     expect(g.counters.stats().connections).toBe(2);
   });
 
+  it('behind a trusted reverse proxy, per-address caps hold for the address the proxy forwards', async () => {
+    const g = await gateway({ limits: { maxConnectionsPerIp: 2 }, trustProxy: true });
+    const from = (chain: string) => g.connect({ 'x-forwarded-for': chain });
+    // The proxy appends the peer it saw; what the client put first is its own say and counts for nothing.
+    await from('198.51.100.1, 203.0.113.7');
+    await from('203.0.113.7');
+    const third = await from('10.0.0.1, 203.0.113.7');
+    expect(await third.bye).toMatch(/^too many connections from your address \(at most 2\)/);
+    const other = await from('203.0.113.8');
+    await settle();
+    expect(other.socket.connected).toBe(true);
+    // Without trustProxy the header is ignored: all are loopback, exempt.
+    const plain = await gateway({ limits: { maxConnectionsPerIp: 2 } });
+    const four = await Promise.all(Array.from({ length: 3 }, () => plain.connect({ 'x-forwarded-for': '203.0.113.7' })));
+    await settle();
+    expect(four.every((c) => c.socket.connected)).toBe(true);
+  });
+
   it('caps new identities per address per minute (resumes do not count), and forgets after a minute', async () => {
     const clock = fakeClock();
     const g = await gateway({ limits: { maxNewSessionsPerIpPerMinute: 2, limitLoopback: true }, now: clock.now });

@@ -29,6 +29,7 @@ import {
   GatewayCounters,
   SlidingWindow,
   addressKey,
+  clientAddress,
   isLoopback,
   resolveLimits,
   type CloseReason,
@@ -69,6 +70,11 @@ export interface GatewayOptions {
   readonly now?: () => number;
   /** Dropped-message logs: at most one summary line per kind per this interval (default 10 s). */
   readonly logIntervalMs?: number;
+  /**
+   * Behind a reverse proxy: take each client's address from the X-Forwarded-For entry the proxy appends, so
+   * per-address caps hold (otherwise every client is the proxy, on loopback exempt from them).
+   */
+  readonly trustProxy?: boolean;
 }
 
 function isLocalHost(host: string | undefined): boolean {
@@ -135,8 +141,9 @@ export function attachClientGateway(io: Server, manager: RunManager, store: Stor
   };
 
   io.of(CLIENT_NAMESPACE).on('connection', (socket) => {
-    const address = addressKey(socket.handshake.address ?? '');
-    const capped = limits.limitLoopback || !isLoopback(socket.handshake.address ?? '');
+    const peer = clientAddress(socket.handshake.address ?? '', socket.handshake.headers['x-forwarded-for'], opts.trustProxy ?? false);
+    const address = addressKey(peer);
+    const capped = limits.limitLoopback || !isLoopback(peer);
     let clientId: string | null = null;
     let miniClients = 1;
     let ready = false;

@@ -1,6 +1,6 @@
 /** The gateway's counting parts on their own: the sliding window, the address a cap counts, the limits' checks. */
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_GATEWAY_LIMITS, GatewayCounters, SlidingWindow, addressKey, isLoopback, resolveLimits } from './gatewayLimits.ts';
+import { DEFAULT_GATEWAY_LIMITS, GatewayCounters, SlidingWindow, addressKey, clientAddress, isLoopback, resolveLimits } from './gatewayLimits.ts';
 
 describe('SlidingWindow', () => {
   it('counts the events of a key within the window and forgets older ones', () => {
@@ -22,6 +22,16 @@ describe('SlidingWindow', () => {
     const counts = Array.from({ length: 1000 }, () => w.hit('flood'));
     expect(counts.slice(0, 4)).toEqual([1, 2, 3, 4]);
     expect(new Set(counts.slice(4))).toEqual(new Set([4]));
+  });
+});
+
+describe('clientAddress', () => {
+  it('takes the entry the trusted proxy appended, and ignores the header without one', () => {
+    expect(clientAddress('127.0.0.1', '198.51.100.1, 203.0.113.7', true)).toBe('203.0.113.7');
+    expect(clientAddress('127.0.0.1', ['198.51.100.1', '203.0.113.9'], true)).toBe('203.0.113.9');
+    expect(clientAddress('127.0.0.1', undefined, true)).toBe('127.0.0.1');
+    expect(clientAddress('127.0.0.1', ' , ', true)).toBe('127.0.0.1');
+    expect(clientAddress('127.0.0.1', '203.0.113.7', false)).toBe('127.0.0.1');
   });
 });
 

@@ -182,6 +182,20 @@ export function addressKey(address: string): string {
     .join(':')}::/64`;
 }
 
+/**
+ * The client's address: the socket's peer, or — behind a trusted reverse proxy (`trustProxy`) — the address
+ * that proxy appended to X-Forwarded-For (the last entry; earlier ones are the client's own say, which it can
+ * forge). Without a trusted proxy the header is ignored.
+ */
+export function clientAddress(peer: string, forwardedFor: string | string[] | undefined, trustProxy: boolean): string {
+  if (!trustProxy || forwardedFor === undefined) return peer;
+  const list = (Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor)
+    .split(',')
+    .map((a) => a.trim())
+    .filter(Boolean);
+  return list.at(-1) ?? peer;
+}
+
 export function isLoopback(address: string): boolean {
   const a = address.replace(/^::ffff:/i, '');
   return a === '::1' || a.startsWith('127.');

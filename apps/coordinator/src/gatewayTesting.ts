@@ -53,8 +53,13 @@ export async function startGateway(o: GatewayTestOptions = {}, dataDir = mkdtemp
     url,
     dataDir,
     /** A raw client: resolves once connected (or refused at once); `bye` and `gone` say how it ended. */
-    connect: async () => {
-      const socket = io(new URL(CLIENT_NAMESPACE, url).toString(), { transports: ['websocket'], reconnection: false, forceNew: true });
+    connect: async (headers?: Record<string, string>) => {
+      const socket = io(new URL(CLIENT_NAMESPACE, url).toString(), {
+        transports: ['websocket'],
+        reconnection: false,
+        forceNew: true,
+        ...(headers ? { extraHeaders: headers } : {}),
+      });
       sockets.push(socket);
       const bye = new Promise<string>((resolve) => socket.once(EVENTS.bye, (b: { reason: string }) => resolve(b.reason)));
       const gone = new Promise<string>((resolve) => socket.once('disconnect', (reason) => resolve(reason)));

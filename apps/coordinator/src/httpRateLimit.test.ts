@@ -6,13 +6,14 @@ import { describe, expect, it } from 'vitest';
 import { createCoordinator } from './app.ts';
 import type { HttpRateLimitOptions } from './httpRateLimit.ts';
 
-const start = (httpRateLimit: HttpRateLimitOptions) =>
+const start = (httpRateLimit: HttpRateLimitOptions, trustProxy = false) =>
   createCoordinator({
     port: 0,
     dataDir: mkdtempSync(join(tmpdir(), 'hushfl-ratelimit-')),
     logLevel: 'silent',
     operatorToken: 'test-operator-token-0123456789',
     httpRateLimit,
+    trustProxy,
   });
 
 describe('HTTP rate limits', () => {
@@ -41,6 +42,18 @@ describe('HTTP rate limits', () => {
     try {
       const codes = await Promise.all(Array.from({ length: 12 }, async () => (await fetch(`${c.url}/api/health`)).status));
       expect(new Set(codes)).toEqual(new Set([200]));
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('behind a trusted reverse proxy each forwarded address has its own limit (loopback exemption or not)', async () => {
+    const c = await start({ max: 3 }, true);
+    try {
+      const get = (ip: string) => fetch(`${c.url}/api/health`, { headers: { 'x-forwarded-for': ip } }).then((r) => r.status);
+      const a = [await get('203.0.113.7'), await get('203.0.113.7'), await get('203.0.113.7'), await get('203.0.113.7')];
+      expect(a).toEqual([200, 200, 200, 429]);
+      expect(await get('203.0.113.8')).toBe(200);
     } finally {
       await c.close();
     }

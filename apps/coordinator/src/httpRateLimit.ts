@@ -2,8 +2,9 @@
  * Rate limits on every HTTP route (issue 13 §2: floods cost something), with @fastify/rate-limit: per address
  * (IPv4, IPv6 /64), a fixed window. Loopback is exempt unless `limitLoopback`, for the gateway's reason
  * (gatewayLimits.ts): `hushfl simulate` and the tests load shards for a thousand clients from 127.0.0.1, and
- * behind a reverse proxy on the same host every request arrives from loopback. Socket.IO's own HTTP traffic
- * does not pass Fastify's routes; the client gateway limits it.
+ * behind a reverse proxy on the same host every request arrives from loopback — unless the coordinator trusts
+ * the proxy (`trustProxy`: req.ip is then the address it forwards). Socket.IO's own HTTP traffic does not pass
+ * Fastify's routes; the client gateway limits it.
  */
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance } from 'fastify';

@@ -16,6 +16,10 @@ const flags = {
     kind: 'list',
     help: "another origin whose pages may connect clients (https://app.example.com, or * for any; repeat or comma-separate); default: the coordinator's own pages only",
   },
+  'trust-proxy': {
+    kind: 'bool',
+    help: 'behind one reverse proxy that sets X-Forwarded-For: per-address limits use the address it forwards (only with such a proxy)',
+  },
   'log-level': { kind: 'string', help: 'fatal | error | warn | info | debug (default info)' },
   json: { kind: 'bool', help: 'print the start-up details as JSON' },
 } as const satisfies FlagSpecs;
@@ -48,6 +52,7 @@ export const startCommand: Command<typeof flags> = {
       ...(f['tls-cert'] ? { tls: { cert: f['tls-cert'], key: f['tls-key']! } } : {}),
       ...(f['operator-token'] ? { operatorToken: f['operator-token'] } : {}),
       ...(allowedOrigins.length ? { allowedOrigins } : {}),
+      ...(f['trust-proxy'] ? { trustProxy: true } : {}),
       ...(runConfig ? { runConfig } : {}),
       logLevel: level,
     });
