@@ -72,6 +72,19 @@ describe('connection caps', () => {
     expect(four.every((c) => c.socket.connected)).toBe(true);
   });
 
+  it('a handler that throws (the store unusable) answers with the reason and never takes the gateway down', async () => {
+    const g = await gateway();
+    const before = await g.connect();
+    expect(await hello(before.socket)).toMatchObject({ ok: true });
+    g.store.db.close();
+    const c = await g.connect();
+    expect(await hello(c.socket)).toEqual({ ok: false, error: 'the coordinator could not store the session: try again shortly' });
+    // The gateway still answers: another connection is taken and refused the same way.
+    const again = await g.connect();
+    expect(await hello(again.socket)).toMatchObject({ ok: false });
+    expect(before.socket.connected).toBe(true);
+  });
+
   it('caps new identities per address per minute (resumes do not count), and forgets after a minute', async () => {
     const clock = fakeClock();
     const g = await gateway({ limits: { maxNewSessionsPerIpPerMinute: 2, limitLoopback: true }, now: clock.now });

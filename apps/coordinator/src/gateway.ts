@@ -216,7 +216,25 @@ export function attachClientGateway(io: Server, manager: RunManager, store: Stor
       return null;
     };
 
-    const onHello = (payload: unknown, ack?: unknown) => {
+    /**
+     * Every client event's handler runs guarded: an exception (a store error such as SQLITE_BUSY or a full disk,
+     * or a bug) is logged and answered through the ack with the reason — it never escapes into Socket.IO, where
+     * it would take the coordinator down. `hello` answers `{ok: false, error}`, the other events `{ok: false, reason}`.
+     */
+    const on = (event: string, handler: (...args: unknown[]) => void) =>
+      socket.on(event, (...args: unknown[]) => {
+        try {
+          handler(...args);
+        } catch (e) {
+          log.error({ clientId, socket: socket.id, event, err: (e as Error).stack }, `handling ${event} failed`);
+          const ack = args.at(-1);
+          const why = event === EVENTS.hello ? 'the coordinator could not store the session: try again shortly' : 'the coordinator failed to handle it';
+          if (typeof ack === 'function') ack(event === EVENTS.hello ? { ok: false, error: why } : { ok: false, reason: why });
+          else if (event === EVENTS.hello) socket.emit(EVENTS.hello, { ok: false, error: why } satisfies HelloAck);
+        }
+      });
+
+    on(EVENTS.hello, (payload: unknown, ack?: unknown) => {
       const reply = (r: HelloAck) => (typeof ack === 'function' ? ack(r) : socket.emit(EVENTS.hello, r));
       const refuseHello = (error: string) => reply({ ok: false, error });
       if (clientId) return strike('repeated-hello', EVENTS.hello, 'hello already received on this connection', refuseHello);
@@ -307,21 +325,10 @@ export function attachClientGateway(io: Server, manager: RunManager, store: Stor
       });
       log.info({ clientId: id, resumed, miniClients: hello.miniClients, backend: hello.backend }, 'client checked in');
       miniClients = hello.miniClients;
-    };
-    // A store error (SQLITE_BUSY, a full disk) refuses this hello with a reason; it never escapes the handler.
-    socket.on(EVENTS.hello, (payload: unknown, ack?: unknown) => {
-      try {
-        onHello(payload, ack);
-      } catch (e) {
-        log.error({ socket: socket.id, err: (e as Error).message }, 'hello failed: the session could not be stored');
-        const r: HelloAck = { ok: false, error: 'the coordinator could not store the session: try again shortly' };
-        if (typeof ack === 'function') ack(r);
-        else socket.emit(EVENTS.hello, r);
-      }
     });
 
     // A client is selectable only once it has its data.
-    socket.on(EVENTS.ready, (...args: unknown[]) => {
+    on(EVENTS.ready, (...args: unknown[]) => {
       const ack = ackOf(args);
       const id = requireSession(EVENTS.ready, ack);
       if (!id) return;
@@ -362,7 +369,7 @@ export function attachClientGateway(io: Server, manager: RunManager, store: Stor
       return out.length === k ? out : null;
     }
 
-    socket.on(EVENTS.secagg, (payload: unknown, ...rest: unknown[]) => {
+    on(EVENTS.secagg, (payload: unknown, ...rest: unknown[]) => {
       const ack = ackOf(rest);
       const id = requireSession(EVENTS.secagg, ack);
       if (!id) return;
@@ -394,7 +401,7 @@ export function attachClientGateway(io: Server, manager: RunManager, store: Stor
         .catch((e) => log.error({ clientId: id, err: (e as Error).stack }, 'SecAgg message handling failed'));
     });
 
-    socket.on(EVENTS.report, (payload: unknown, ...rest: unknown[]) => {
+    on(EVENTS.report, (payload: unknown, ...rest: unknown[]) => {
       const ack = ackOf(rest);
       const id = requireSession(EVENTS.report, ack);
       if (!id) return;
@@ -410,7 +417,7 @@ export function attachClientGateway(io: Server, manager: RunManager, store: Stor
     });
 
     // The echo of a liveness probe (the run engine checks the nonce).
-    socket.on(EVENTS.liveness, (payload: unknown, ...rest: unknown[]) => {
+    on(EVENTS.liveness, (payload: unknown, ...rest: unknown[]) => {
       const ack = ackOf(rest);
       const id = requireSession(EVENTS.liveness, ack);
       if (!id) return;

@@ -59,3 +59,26 @@ export function droppedCounts(droppedAt: Readonly<Record<string, SecAggStage>>):
   for (const s of Object.values(droppedAt)) out[s] = (out[s] ?? 0) + 1;
   return out;
 }
+
+/** A record of an attempt that has just started: nothing measured yet. */
+export function emptyRecord(round: number, attempt: number, startedAt: number): RoundRecord {
+  return {
+    round,
+    attempt,
+    status: 'running',
+    startedAt,
+    finishedAt: null,
+    selected: 0,
+    contributions: null,
+    accuracy: null,
+    loss: null,
+    epsilon: null,
+    epsilonVsCoordinator: null,
+    deltaSelection: null,
+    error: null,
+    durationsMs: {},
+    droppedClients: {},
+    bytesUp: 0,
+    bytesDown: 0,
+  };
+}

@@ -122,7 +122,7 @@ export interface RoundConduct {
    */
   readonly collusionBound: number;
   /** Parties that did not answer a stage they had to — silent at its deadline, or gone (disconnected). */
-  readonly timedOut: readonly string[];
+  readonly unanswered: readonly string[];
 }
 
 type SendCommand = Extract<EngineCommand, { kind: 'send' }>;
@@ -146,7 +146,7 @@ export interface RoundEngineSnapshot {
   readonly lastSent: readonly ({ readonly clientId: string } & Readonly<SentSlot>)[];
   readonly finished: boolean;
   /** Absent in snapshots from before it was kept. */
-  readonly timedOut?: readonly number[];
+  readonly unanswered?: readonly number[];
 }
 
 export function roundIdOf(runId: string, round: number, attempt: number): string {
@@ -162,15 +162,21 @@ export class RoundEngine {
    * (`…Replayed`): a client that reconnects in a loop gets no more than one copy of the model per attempt.
    */
   private readonly lastSent = new Map<string, SentSlot>();
-  /** Parties silent at a deadline while connected (RoundConduct.timedOut). */
-  private readonly timedOut = new Set<number>();
+  /** Parties that did not answer a stage they had to: silent at its deadline, or gone (RoundConduct.unanswered). */
+  private readonly unanswered = new Set<number>();
   private finished = false;
+
+  /** RoundConduct.collusionBound: C of the colluders guarantee, ⌈γ·n⌉ of the rate guarantee, of this round's parameters. */
+  private readonly collusionBound: number;
 
   private constructor(
     readonly setup: RoundSetup,
     readonly roundId: string,
     private readonly server: SecAggServer,
+    params: SecAggParams,
   ) {
+    const g = params.guarantee;
+    this.collusionBound = g.kind === 'colluders' ? g.maxColluders : Math.ceil(g.corruptRate * params.n);
     setup.parties.forEach((p, i) => {
       this.byClient.set(p.clientId, { secaggId: i + 1, contributions: p.contributions });
       this.bySecAggId.set(i + 1, p.clientId);
@@ -192,7 +198,8 @@ export class RoundEngine {
   static async start(setup: RoundSetup): Promise<{ engine: RoundEngine; commands: EngineCommand[] }> {
     const n = setup.parties.length;
     const roundId = roundIdOf(setup.runId, setup.round, setup.attempt);
-    const { neighbours, threshold } = RoundEngine.secaggParams(n, setup.secagg);
+    const params = RoundEngine.secaggParams(n, setup.secagg);
+    const { neighbours, threshold } = params;
     const config: SecAggConfig = {
       roundId,
       clients: setup.parties.map((_, i) => i + 1),
@@ -203,7 +210,7 @@ export class RoundEngine {
       graphCommitment: graphCommitment(roundId, setup.graphValue),
     };
     const server = await SecAggServer.create(config, setup.graphValue);
-    const engine = new RoundEngine(setup, roundId, server);
+    const engine = new RoundEngine(setup, roundId, server, params);
     const weights = vectorBytes(setup.weights);
     const commands: EngineCommand[] = setup.parties.map((p, i) => ({
       kind: 'send',
@@ -246,17 +253,18 @@ export class RoundEngine {
       gone: [...this.gone],
       lastSent: [...this.lastSent].map(([clientId, slot]) => ({ clientId, ...slot })),
       finished: this.finished,
-      timedOut: [...this.timedOut],
+      unanswered: [...this.unanswered],
     };
   }
 
   static async restore(s: RoundEngineSnapshot): Promise<RoundEngine> {
     if (s?.version !== 1) throw new Error('unknown round snapshot version');
     const setup: RoundSetup = { ...s.setup, weights: f32FromBytes(s.setup.weights) };
-    const engine = new RoundEngine(setup, roundIdOf(setup.runId, setup.round, setup.attempt), await SecAggServer.restore(s.server));
+    const params = RoundEngine.secaggParams(setup.parties.length, setup.secagg);
+    const engine = new RoundEngine(setup, roundIdOf(setup.runId, setup.round, setup.attempt), await SecAggServer.restore(s.server), params);
     for (const id of s.gone) engine.gone.add(id);
     for (const { clientId, ...slot } of s.lastSent) engine.lastSent.set(clientId, { ...slot });
-    for (const id of s.timedOut ?? []) engine.timedOut.add(id);
+    for (const id of s.unanswered ?? []) engine.unanswered.add(id);
     engine.finished = s.finished;
     return engine;
   }
@@ -371,11 +379,10 @@ export class RoundEngine {
   /** The conduct of the attempt so far, with `misbehaving` as the server proved it (SecAgg ids → clients). */
   private conduct(misbehaving: readonly Misbehaviour[] = []): RoundConduct {
     const client = (id: number) => this.bySecAggId.get(id) ?? String(id);
-    const { guarantee, n } = RoundEngine.secaggParams(this.setup.parties.length, this.setup.secagg);
     return {
       misbehaving: misbehaving.map((m) => ({ clientId: client(m.id), reason: m.reason, evidence: m.evidence.map(client) })),
-      collusionBound: guarantee.kind === 'colluders' ? guarantee.maxColluders : Math.ceil(guarantee.corruptRate * n),
-      timedOut: [...this.timedOut].sort((a, b) => a - b).map((id) => this.bySecAggId.get(id)!),
+      collusionBound: this.collusionBound,
+      unanswered: [...this.unanswered].sort((a, b) => a - b).map((id) => this.bySecAggId.get(id)!),
     };
   }
 
@@ -385,7 +392,7 @@ export class RoundEngine {
       const stage = this.server.state as SecAggStage;
       // Who is still expected now did not answer: silent at the deadline, or gone (a disconnect is no excuse,
       // or Sybils that leave mid-round would cost counted attempts).
-      for (const id of this.server.pending()) this.timedOut.add(id);
+      for (const id of this.server.pending()) this.unanswered.add(id);
       const step = await this.server.advance();
       commands.push({ kind: 'cancel-timer', key: this.timerKey(stage) });
       const unmasking = this.unmaskingOf(step.outgoing);

@@ -10,7 +10,7 @@ import { planDdg, roundRdp, roundRdpAgainstCoordinator } from './ddgPlan.ts';
 import { fedAvgStep } from './fedavg.ts';
 import { runInMemory, VirtualClock } from './inMemory.ts';
 import { selectionDelta } from './poissonSelection.ts';
-import type { RoundRecord } from './records.ts';
+import { emptyRecord, type RoundRecord } from './records.ts';
 import { roundIdOf } from './roundEngine.ts';
 import {
   type LiveRoundSnapshot,
@@ -113,6 +113,18 @@ async function drive(
     ...(o.interject ? { interject: () => o.interject!(h) } : {}),
   });
   return { ...h, result };
+}
+
+/** An engine with clients a, b and c connected from the start, their probes answered: its first round is under way. */
+async function startedWithThree(config: RunConfig): Promise<{ clock: VirtualClock; engine: RunEngine }> {
+  const clock = new VirtualClock();
+  const engine = new RunEngine(setupOf(config, { clients: ['a', 'b', 'c'].map((clientId) => ({ clientId, miniClients: 1 })) }), {
+    now: clock.now,
+    random: seeded(1),
+    seeds: seeded(2),
+  });
+  await answerProbes(engine, await engine.handle({ type: 'start' }));
+  return { clock, engine };
 }
 
 /** Answers every liveness probe in `commands` as the client runtime does; returns what the engine answered. */
@@ -335,13 +347,7 @@ describe('RunEngine: retries', () => {
 
   it('fails the run after maxAttempts aborted attempts of one round that no party can be blamed for (here: the watchdog)', async () => {
     const config = engineTestConfig({ rounds: 2, minClients: 3, selection: { clientsPerRound: 3 }, maxAttempts: 3 });
-    const clock = new VirtualClock();
-    const engine = new RunEngine(setupOf(config, { clients: ['a', 'b', 'c'].map((clientId) => ({ clientId, miniClients: 1 })) }), {
-      now: clock.now,
-      random: seeded(1),
-      seeds: seeded(2),
-    });
-    await answerProbes(engine, await engine.handle({ type: 'start' }));
+    const { clock, engine } = await startedWithThree(config);
     // Each attempt's stage timer is lost: the watchdog aborts it, and that abort counts.
     for (let attempt = 1; attempt <= 3; attempt++) {
       expect(engine.status()).toMatchObject({ state: 'running', round: 0 });
@@ -379,7 +385,10 @@ describe('RunEngine: retries', () => {
     expect(engine.excludedParties.size).toBe(0);
     expect(engine.state).toBe('paused');
     const paused = commands.flatMap((c) => (c.kind === 'persist' && c.what.op === 'run-state' ? [c.what] : []));
-    expect(paused.at(-1)).toMatchObject({ state: 'paused', reason: expect.stringMatching(/^round 1 was aborted 100 times by misbehaving or silent parties/) });
+    expect(paused.at(-1)).toMatchObject({
+      state: 'paused',
+      reason: expect.stringMatching(new RegExp(`^round 1 was aborted ${MAX_EXCUSED_ATTEMPTS} times by misbehaving or silent parties`)),
+    });
     // Resumed by the operator, the round gets a fresh allowance.
     await engine.handle({ type: 'operator', command: 'resume' });
     expect(engine.state).toBe('running');
@@ -514,13 +523,7 @@ describe('RunEngine: pause, resume, stop', () => {
     expect(completed(h).map((r) => r.round)).toEqual([0, 1, 2, 3, 4]);
 
     // Stop during a round: the attempt is recorded as aborted with the operator's reason, then the run stops.
-    const clock = new VirtualClock();
-    const engine = new RunEngine(setupOf(config, { clients: ['a', 'b', 'c'].map((clientId) => ({ clientId, miniClients: 1 })) }), {
-      now: clock.now,
-      random: seeded(1),
-      seeds: seeded(2),
-    });
-    await answerProbes(engine, await engine.handle({ type: 'start' }));
+    const { engine } = await startedWithThree(config);
     expect(engine.status().state).toBe('running');
     const out = await engine.handle({ type: 'operator', command: 'stop', reason: 'enough' });
     expect(engine.rounds.map((r) => [r.status, r.error])).toEqual([['aborted', 'enough']]);
@@ -872,7 +875,7 @@ describe('RunEngine: one bad participant cannot stop a run (issue 13 §1)', () =
     const config = engineTestConfig({ rounds: 2, minClients: 3, selection: { clientsPerRound: 3 }, maxAttempts: 1 });
     expect(RunEngine.resumeRefusal(setupOf(config))).toBeNull();
     expect(RunEngine.resumeRefusal(setupOf(config, { completedRound: 1 }))).toBe('all 2 rounds are done');
-    const failedAttempt: RoundRecord = { ...h0(), status: 'aborted', error: 'x', finishedAt: 1 };
+    const failedAttempt: RoundRecord = { ...emptyRecord(0, 1, 0), selected: 3, status: 'aborted', error: 'x', finishedAt: 1 };
     // Without the floor the run fails at once (one counted abort, maxAttempts 1); with it, it completes.
     const stuck = await drive(config, { clients: 3, setup: { rounds: [failedAttempt] } });
     expect(stuck.result.state).toBe('failed');
@@ -882,40 +885,12 @@ describe('RunEngine: one bad participant cannot stop a run (issue 13 §1)', () =
   });
 });
 
-function h0(): RoundRecord {
-  return {
-    round: 0,
-    attempt: 1,
-    status: 'running',
-    startedAt: 0,
-    finishedAt: null,
-    selected: 3,
-    contributions: null,
-    accuracy: null,
-    loss: null,
-    epsilon: null,
-    epsilonVsCoordinator: null,
-    deltaSelection: null,
-    error: null,
-    durationsMs: {},
-    droppedClients: {},
-    bytesUp: 0,
-    bytesDown: 0,
-  };
-}
-
 describe('RunEngine: no silent stall (issue 13 §3)', () => {
   const config = engineTestConfig({ rounds: 2, minClients: 3, selection: { clientsPerRound: 3 } });
   const started = async () => {
-    const clock = new VirtualClock();
-    const engine = new RunEngine(setupOf(config, { clients: ['a', 'b', 'c'].map((clientId) => ({ clientId, miniClients: 1 })) }), {
-      now: clock.now,
-      random: seeded(1),
-      seeds: seeded(2),
-    });
-    await answerProbes(engine, await engine.handle({ type: 'start' }));
-    expect(engine.status().state).toBe('running');
-    return { clock, engine };
+    const r = await startedWithThree(config);
+    expect(r.engine.status().state).toBe('running');
+    return r;
   };
 
   it('the watchdog aborts a stage still open well past its deadline (its timer lost), loudly, and the run goes on', async () => {
@@ -965,7 +940,11 @@ describe('RunEngine: no silent stall (issue 13 §3)', () => {
         what: expect.objectContaining({
           op: 'run-state',
           state: 'paused',
-          reason: expect.stringMatching(/^the store failed in 4 attempts over 3\d s \(last: SQLITE_FULL/),
+          reason: expect.stringMatching(
+            new RegExp(
+              `^the store failed in ${MAX_STORE_FAILURES + 1} attempts over ${STORE_PAUSE_AFTER_MS / 1000 + MAX_STORE_FAILURES - 1} s \\(last: SQLITE_FULL`,
+            ),
+          ),
         }),
       }),
     );

@@ -24,7 +24,7 @@ import type { DdgPlan } from './ddgPlan.ts';
 import { fedAvgStep, releasedMeanDivisor, type ServerState } from './fedavg.ts';
 import { metricsDocument, type MetricsDocument } from './metrics.ts';
 import { type LedgerEntry, RunPrivacy } from './privacy.ts';
-import { droppedCounts, type RoundRecord, type RunIdentity, type RunState } from './records.ts';
+import { droppedCounts, emptyRecord, type RoundRecord, type RunIdentity, type RunState } from './records.ts';
 import { type EngineCommand, type Party, type RoundConduct, RoundEngine, type RoundEngineSnapshot } from './roundEngine.ts';
 import { expectedClientsPerRound, minParties, selectParties } from './selection.ts';
 
@@ -567,8 +567,8 @@ export class RunEngine {
    * that answered every stage it was asked starts its count again; one in a released sum starts afresh. Silence
    * alone never excludes (a slow phone is no liar): the excused-attempt cap bounds what it costs.
    */
-  private trackLiveness(live: LiveRound, timedOut: readonly string[], included: readonly string[], out: RunCommand[]): void {
-    const silent = new Set(timedOut);
+  private trackLiveness(live: LiveRound, unanswered: readonly string[], included: readonly string[], out: RunCommand[]): void {
+    const silent = new Set(unanswered);
     const summed = new Set(included);
     for (const p of live.parties) {
       const l = this.liveness.get(p.clientId) ?? { proven: true, timeouts: 0, probe: null, probes: 0 };
@@ -585,7 +585,7 @@ export class RunEngine {
         l.probe = randomHex(this.deps.seeds, 4);
         out.push(this.probeOf(p.clientId, l.probe));
         out.push(
-          log('info', 'a party timed out in consecutive attempts: it is not selected until it answers a liveness probe', {
+          log('info', 'a party did not answer in consecutive attempts: it is not selected until it answers a liveness probe', {
             runId: this.runId,
             clientId: p.clientId,
             timeouts: l.timeouts,
@@ -852,7 +852,7 @@ export class RunEngine {
           droppedAt: {},
           misbehaving: [],
           collusionBound: 0,
-          timedOut: [],
+          unanswered: [],
         });
     }
     await this.translate(live, commands, out);
@@ -1062,15 +1062,15 @@ export class RunEngine {
           log('warn', `a party was accused ${sources}, no more than may collude: not excluded`, { runId: this.runId, clientId: m.clientId, reason: m.reason }),
         );
     }
-    this.trackLiveness(live, c.timedOut, included, out);
+    this.trackLiveness(live, c.unanswered, included, out);
   }
 
   /** Why an aborted attempt does not count toward maxAttempts, or null when it counts. */
   private excuseOf(r: Extract<EngineCommand, { kind: 'aborted' }>): string | null {
     if (r.misbehaving.length > 0) return `misbehaving parties accused: ${r.misbehaving.map((m) => m.clientId).join(', ')}`;
     if (r.code === 'store') return 'a store error, not the parties';
-    if (r.timedOut.length > 0 && (r.code === 'unrecoverable' || r.code === 'too-few-parties'))
-      return `${r.timedOut.length} selected part${r.timedOut.length === 1 ? 'y' : 'ies'} did not answer (silent until a deadline, or gone; not selected again after ${MAX_CONSECUTIVE_TIMEOUTS} in a row until they answer a liveness probe)`;
+    if (r.unanswered.length > 0 && (r.code === 'unrecoverable' || r.code === 'too-few-parties'))
+      return `${r.unanswered.length} selected part${r.unanswered.length === 1 ? 'y' : 'ies'} did not answer (silent until a deadline, or gone; not selected again after ${MAX_CONSECUTIVE_TIMEOUTS} in a row until they answer a liveness probe)`;
     return null;
   }
 
@@ -1239,28 +1239,6 @@ function privacyOf(setup: RunSetup): RunPrivacy {
   // Only for a ledger entry from before the coordinator-side ledger was kept in it (privacy.ts).
   const released = (setup.rounds ?? []).filter((r) => r.status === 'completed').map((r) => r.parties ?? r.contributions ?? 0);
   return setup.ledger || released.length ? RunPrivacy.restore(setup.plan, setup.ledger, released) : RunPrivacy.fresh(setup.plan);
-}
-
-function emptyRecord(round: number, attempt: number, startedAt: number): RoundRecord {
-  return {
-    round,
-    attempt,
-    status: 'running',
-    startedAt,
-    finishedAt: null,
-    selected: 0,
-    contributions: null,
-    accuracy: null,
-    loss: null,
-    epsilon: null,
-    epsilonVsCoordinator: null,
-    deltaSelection: null,
-    error: null,
-    durationsMs: {},
-    droppedClients: {},
-    bytesUp: 0,
-    bytesDown: 0,
-  };
 }
 
 function persist(what: PersistOp): RunCommand {

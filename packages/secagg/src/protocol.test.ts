@@ -468,20 +468,12 @@ describe('bad input is refused with a typed error and the round still completes'
   });
 
   it('server: with more wrong shares than m − t, the round aborts and no wrong sum is output', async () => {
-    const r = await stagedRound(5, 16, 16);
-    for (const a of r.advertisements) await r.server.receive(a);
-    let step = await r.server.advance();
-    for (let stage = 0; stage < 3; stage++) {
-      for (const s of await r.toClients(step.outgoing)) await r.server.receive(s);
-      step = await r.server.advance();
-    }
-    const answers = (await r.toClients(step.outgoing)) as Extract<SecAggClientMessage, { type: 'unmask-shares' }>[];
-    // Clients 1 and 2 both alter their shares of client 3's seed: 2 of its 4 shares are wrong, only 2 < t right.
-    for (const a of answers) {
-      const tampered = a.from <= 2 ? { ...a, selfMaskShares: a.selfMaskShares.map((s) => (s.of === 3 ? { ...s, share: flip(s.share, 32) } : s)) } : a;
-      expect(await r.server.receive(tampered)).toBeNull();
-    }
-    const done = await r.server.advance();
+    // n = 5 (k = 4, t = 3). Clients 1 and 2 both alter their shares of client 3's seed: 2 of its 4 shares are
+    // wrong, only 2 < t right.
+    const { done } = await unmaskWithTampering(
+      (a) => (a.from <= 2 ? { ...a, selfMaskShares: a.selfMaskShares.map((s) => (s.of === 3 ? { ...s, share: flip(s.share, 32) } : s)) } : a),
+      5,
+    );
     expect(done.result).toBeUndefined();
     expect(done.error).toMatchObject({ code: 'unrecoverable', clientId: 3 });
     expect(done.error!.message).toMatch(/client 3's self-mask seed from 4 shares cannot be reconstructed: its shares are inconsistent.*no erasure/);
@@ -523,9 +515,9 @@ describe('bad input is refused with a typed error and the round still completes'
     expect(done.misbehaving![0]!.reason).toMatch(/client 1 sent wrong unmask shares of client 2's self-mask seed, .*dropped client 9's mask key/);
   });
 
-  /** n = 9 (k = 8, t = 5, every seed has 8 shares, one error correctable), no dropouts, tampered reveals. */
-  async function unmaskWithTampering(tamper: (a: Extract<SecAggClientMessage, { type: 'unmask-shares' }>) => SecAggClientMessage) {
-    const r = await stagedRound(9, 16, 16);
+  /** n clients (default 9: k = 8, t = 5, every seed has 8 shares, one error correctable), no dropouts, tampered reveals. */
+  async function unmaskWithTampering(tamper: (a: Extract<SecAggClientMessage, { type: 'unmask-shares' }>) => SecAggClientMessage, n = 9) {
+    const r = await stagedRound(n, 16, 16);
     for (const a of r.advertisements) await r.server.receive(a);
     let step = await r.server.advance();
     for (let stage = 0; stage < 3; stage++) {
