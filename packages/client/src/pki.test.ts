@@ -5,6 +5,7 @@
  * certificate makes its PKI-mode neighbours abort before they share anything.
  */
 import type { RoundSetup } from '@hushfl/engine';
+import { roundSetupForTest } from '@hushfl/engine/testing';
 import { issueCertificate, webCryptoSuite, type PkiClientOptions } from '@hushfl/secagg';
 import { describe, expect, it } from 'vitest';
 import { inMemoryClient, runRoundInMemory, type InMemoryClient } from './inMemoryRound.ts';
@@ -25,22 +26,14 @@ function constantTrainer(value: number): Trainer {
 }
 
 function setup(parties: readonly string[]): RoundSetup {
-  return {
+  return roundSetupForTest(parties, DIM, {
     runId: 'pki',
-    round: 0,
-    attempt: 1,
-    parties: parties.map((clientId) => ({ clientId, contributions: 1 })),
-    modelSpec: { kind: 'mlp', hidden: [] },
-    weights: new Float32Array(DIM),
-    training: { epochs: 1, batchSize: 8, learningRate: 0.1 },
-    dpsgd: null,
     ddg: { dim: DIM, clip: 1, gamma: 2e-4, beta: Math.exp(-0.5), bits: 24, localStddev: 0 },
-    secagg: { dropoutRate: 0.1, corruptRate: 0.1, maxColluders: 1 },
     deadlinesMs: { 'advertise-keys': 1, 'share-keys': 1, 'masked-input': 1, 'consistency-check': 1, unmasking: 1 },
     minParties: 3,
     rotationSeed: globalThis.crypto.getRandomValues(new Uint8Array(32)),
     graphValue: globalThis.crypto.getRandomValues(new Uint8Array(32)),
-  };
+  });
 }
 
 const authority = await suite.ed25519KeyPair();

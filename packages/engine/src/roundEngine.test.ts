@@ -5,29 +5,14 @@ import { describe, expect, it } from 'vitest';
 import { encodeDdg, l2Norm, type DdgParams } from '@hushfl/ddp';
 import { SecAggClient, type SecAggClientMessage, type SecAggServerMessage } from '@hushfl/secagg';
 import { RoundEngine, type EngineCommand, type RoundSetup } from './roundEngine.ts';
+import { roundSetupForTest } from './testing.ts';
 import type { TaskMessage } from '@hushfl/protocol';
 
 const DIM = 300;
 const ddg: DdgParams = { dim: DIM, clip: 1, gamma: 1e-4, beta: 0, bits: 24, localStddev: 0 };
 
 function setup(parties: string[], overrides: Partial<RoundSetup> = {}): RoundSetup {
-  return {
-    runId: 'run-test',
-    round: 0,
-    attempt: 1,
-    parties: parties.map((clientId) => ({ clientId, contributions: 1 })),
-    modelSpec: { kind: 'mlp', hidden: [] },
-    weights: new Float32Array(DIM),
-    training: { epochs: 1, batchSize: 8, learningRate: 0.1 },
-    dpsgd: null,
-    ddg,
-    secagg: { dropoutRate: 0.1, corruptRate: 0.1, maxColluders: 1 }, // a few parties: γ = 0.1 at 2^-40 needs n >= 15
-    deadlinesMs: { 'advertise-keys': 1000, 'share-keys': 1000, 'masked-input': 1000, 'consistency-check': 1000, unmasking: 1000 },
-    minParties: 2,
-    rotationSeed: new Uint8Array(32).fill(1),
-    graphValue: new Uint8Array(32).fill(2),
-    ...overrides,
-  };
+  return roundSetupForTest(parties, DIM, { ddg, ...overrides });
 }
 
 function update(i: number): Float32Array {

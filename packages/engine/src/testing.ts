@@ -8,6 +8,7 @@ import { encodeDdg } from '@hushfl/ddp';
 import { EVENTS, pack, parseRunConfig, type RunConfigInput, secaggClientToWire, secaggEnvelopeFromServer, taskMessageSchema, unpack } from '@hushfl/protocol';
 import { addInPlace, type DropPoint, lastMessageBefore, SecAggClient, type SecAggClientMessage } from '@hushfl/secagg';
 import type { InMemoryClientFactory } from './inMemory.ts';
+import type { RoundSetup } from './roundEngine.ts';
 
 export interface FakeClientOptions {
   /** The update of contribution j in round r (model dimension). */
@@ -116,4 +117,28 @@ export function engineTestConfig(overrides: Partial<RunConfigInput> & Pick<RunCo
     secagg: { maxColluders: 1 },
     ...overrides,
   });
+}
+
+/**
+ * A RoundSetup for round-engine tests: `dim`-dimensional MLP weights, quantization only, one contribution per
+ * party, SecAgg with an absolute collusion bound (a few parties: γ = 0.1 at 2^-40 needs n >= 15).
+ */
+export function roundSetupForTest(parties: readonly string[], dim: number, overrides: Partial<RoundSetup> = {}): RoundSetup {
+  return {
+    runId: 'run-test',
+    round: 0,
+    attempt: 1,
+    parties: parties.map((clientId) => ({ clientId, contributions: 1 })),
+    modelSpec: { kind: 'mlp', hidden: [] },
+    weights: new Float32Array(dim),
+    training: { epochs: 1, batchSize: 8, learningRate: 0.1 },
+    dpsgd: null,
+    ddg: { dim, clip: 1, gamma: 1e-4, beta: 0, bits: 24, localStddev: 0 },
+    secagg: { dropoutRate: 0.1, corruptRate: 0.1, maxColluders: 1 },
+    deadlinesMs: { 'advertise-keys': 1000, 'share-keys': 1000, 'masked-input': 1000, 'consistency-check': 1000, unmasking: 1000 },
+    minParties: 2,
+    rotationSeed: new Uint8Array(32).fill(1),
+    graphValue: new Uint8Array(32).fill(2),
+    ...overrides,
+  };
 }
