@@ -10,7 +10,7 @@ import { connectNodeClient, type NodeClient } from '@hushfl/node';
 import { OPERATOR_TOKEN, startCoordinator } from './support/coordinator.ts';
 
 const CONFIG = `name: poisson-controls
-task: { model: { kind: mlp, hidden: [] }, partition: { kind: iid }, shards: 16 }
+task: { model: { kind: mlp, hidden: [] }, partition: { kind: iid }, shards: 107 }
 rounds: 30
 selection: { sampleRate: 0.8, population: 6, maxShortfall: 0.1 }
 minClients: 2

@@ -71,7 +71,7 @@ async function startTab(page: Page, backend: string, rounds: number) {
     rounds,
     minClients: 3,
     selection: { clientsPerRound: 3 },
-    task: { shards: 30, model: MODEL },
+    task: { shards: 200, model: MODEL },
     training: { epochs: 1, batchSize: 32, learningRate: 0.1 },
   });
   const worker = trainWorker(page);

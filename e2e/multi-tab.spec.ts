@@ -13,7 +13,7 @@ import { SHARED_TOKEN } from '../playwright.config.ts';
 // loses two tabs (one before, one after its masked input): 3 signers per secret, enough for t = 3 (C = 0) but not
 // t = 4 (C = 1). The collusion bound itself is tested in packages/secagg.
 const CONFIG = `name: multi-tab
-task: { model: { kind: mlp, hidden: [64] }, partition: { kind: iid }, shards: 60 }
+task: { model: { kind: mlp, hidden: [64] }, partition: { kind: iid }, shards: 400 }
 rounds: 3
 selection: { clientsPerRound: 6 }
 minClients: 4

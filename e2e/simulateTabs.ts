@@ -70,7 +70,7 @@ const config: RunConfigInput = {
   rounds,
   selection: { clientsPerRound: tabs },
   minClients: Math.max(3, Math.ceil(tabs * 0.75)),
-  task: { shards: Math.max(10, tabs) },
+  task: { shards: Math.max(67, tabs) },
   training: { epochs: 2, batchSize: 16, learningRate: 0.1 },
   ddg: epsilon !== undefined ? { bits: 16, epsilon } : { bits: 16, noise: false },
   // Up to 64 tabs: γ = 0.1 at 2^-40 needs at least 15 per round, so an absolute bound (issue 12).

@@ -17,7 +17,7 @@ export async function startCoordinator(config?: Partial<RunConfigInput> & Pick<R
     ...(config
       ? {
           runConfig: parseRunConfig({
-            task: { shards: 30 },
+            task: { shards: 200 },
             training: { epochs: 2, batchSize: 16, learningRate: 0.1 },
             deadlines: { training: 120, shareKeys: 20, maskedInput: 30, consistencyCheck: 20, unmasking: 20 },
             ddg: { noise: false, bits: 16 },

@@ -27,7 +27,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(here, '..', '..', '..');
 const CLIENTS = join(here, 'soakClients.ts');
 /** The default task's data shards: every identity holds one, so they bound the population (gateway.ts). */
-const SHARDS = 100;
+const SHARDS = 667;
 const MiB = 2 ** 20;
 /** Rounds released before the memory reference is taken (module loading, JIT, first-round caches). */
 export const WARMUP_ROUNDS = 5;

@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { Server } from 'socket.io';
 import { nextPowerOfTwo } from '@hushfl/ddp';
 import { initNodeTf } from '@hushfl/node';
-import { modelDimension } from '@hushfl/tasks';
+import { findTask, modelDimension, taskShape } from '@hushfl/tasks';
 import type { RunConfig } from '@hushfl/protocol';
 import { checkOperatorToken, randomToken } from './auth.ts';
 import { clientGatewayPlugin } from './gateway.ts';
@@ -112,7 +112,7 @@ export async function createCoordinator(options: CoordinatorOptions = {}): Promi
   const manager = new RunManager(store, join(dataDir, 'runs'), app.log);
 
   // The largest message is a masked vector: 4 bytes per padded coordinate, plus framing.
-  const dim = Math.max(options.maxModelDim ?? 0, options.runConfig ? modelDimension(options.runConfig.task.model) : 0, 1 << 17);
+  const dim = Math.max(options.maxModelDim ?? 0, options.runConfig ? modelDimension(options.runConfig.task.model, taskShape(findTask(options.runConfig.task.name))) : 0, 1 << 17);
   const maxHttpBufferSize = Math.ceil(4 * nextPowerOfTwo(dim) * 1.25) + (1 << 20);
 
   const io = new Server(app.server, { maxHttpBufferSize, serveClient: false, cors: { origin: false }, pingInterval: 10_000, pingTimeout: 20_000 });

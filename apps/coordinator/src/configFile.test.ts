@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -17,6 +17,22 @@ describe('run configuration files', () => {
     expect(yaml).toMatchObject({ name: 'mnist-ddg', rounds: 20, minClients: 8, selection: { clientsPerRound: 10 }, ddg: { bits: 16, epsilon: 8 } });
     const json = loadRunConfigFile(file('run.json', JSON.stringify({ secagg: { maxColluders: 1 }, rounds: 3, minClients: 2, ddg: { noise: false } })));
     expect(json).toMatchObject({ secagg: { maxColluders: 1 }, rounds: 3, minClients: 2, ddg: { noise: false, bits: 16 } });
+  });
+
+  it('reads every shipped example, each checked against its task', () => {
+    const examples = new URL('../../../examples/', import.meta.url).pathname;
+    const names = readdirSync(examples).filter((f) => f.endsWith('.yaml'));
+    expect(names).toEqual(expect.arrayContaining(['mnist-ddg.yaml', 'mnist-local.yaml', 'spam-natural.yaml']));
+    for (const name of names) expect(() => loadRunConfigFile(join(examples, name)), name).not.toThrow();
+    expect(loadRunConfigFile(join(examples, 'mnist-local.yaml')).data).toBe('local');
+    expect(loadRunConfigFile(join(examples, 'spam-natural.yaml')).task).toMatchObject({ name: 'spam', partition: { kind: 'natural' } });
+  });
+
+  it('names the file and the key of a task config that does not fit its task', () => {
+    const bad = file('task.yaml', 'rounds: 1\nminClients: 3\nselection: { clientsPerRound: 3 }\nddg: { noise: false }\nsecagg: { maxColluders: 0 }\ntask: { name: spam }\n');
+    expect(() => loadRunConfigFile(bad)).toThrow(`${bad}: task.model: an mlp over token ids learns nothing`);
+    const unknown = file('unknown.yaml', 'rounds: 1\nminClients: 3\nselection: { clientsPerRound: 3 }\nddg: { noise: false }\nsecagg: { maxColluders: 0 }\ntask: { name: cifar10 }\n');
+    expect(() => loadRunConfigFile(unknown)).toThrow(`${unknown}: task.name: unknown task 'cifar10'`);
   });
 
   it('names the file and every bad field', () => {

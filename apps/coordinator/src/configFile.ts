@@ -1,7 +1,8 @@
 /** Reads a run configuration from a JSON or YAML file; errors name the file and every bad field. */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { ConfigError, parseRunConfig, type RunConfig } from '@hushfl/protocol';
+import { ConfigError, type RunConfig } from '@hushfl/protocol';
+import { parseTaskRunConfig } from '@hushfl/tasks';
 
 export function loadRunConfigFile(path: string): RunConfig {
   let text: string;
@@ -17,7 +18,7 @@ export function loadRunConfigFile(path: string): RunConfig {
     throw new Error(`config ${path} is not valid ${/\.json$/i.test(path) ? 'JSON' : 'YAML'}: ${(e as Error).message.split('\n')[0]}`);
   }
   try {
-    return parseRunConfig(doc);
+    return parseTaskRunConfig(doc);
   } catch (e) {
     if (e instanceof ConfigError) throw new ConfigError(e.issues.map((i) => ({ ...i, path: `${path}: ${i.path}` })));
     throw e;

@@ -1,16 +1,16 @@
 /** Evaluation of a released global model on the task's held-out split (TensorFlow.js, WASM in Node). */
 import type { RunEvent } from '@hushfl/engine';
-import type { ModelSpec } from '@hushfl/protocol';
-import { buildModel, type Dataset, evaluate, getFlatWeights, setFlatWeights } from '@hushfl/tasks';
+import type { RunConfig } from '@hushfl/protocol';
+import { buildModel, type Dataset, evaluate, findTask, getFlatWeights, setFlatWeights, taskShape } from '@hushfl/tasks';
 
 export class ModelEvaluator {
   private model: ReturnType<typeof buildModel> | null;
 
   constructor(
-    spec: ModelSpec,
+    task: RunConfig['task'],
     private readonly test: Dataset,
   ) {
-    this.model = buildModel(spec);
+    this.model = buildModel(task.model, taskShape(findTask(task.name)));
   }
 
   /** The weights of the model as built: a new run's initial global model. */

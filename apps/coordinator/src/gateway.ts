@@ -17,7 +17,9 @@ import {
   EnvelopeError,
   helloSchema,
   livenessSchema,
+  operatorRoutes,
   reportSchema,
+  routePath,
   secaggEnvelopeFromClient,
   unpack,
   type HelloAck,
@@ -146,6 +148,7 @@ export function attachClientGateway(io: Server, manager: RunManager, store: Stor
     const capped = limits.limitLoopback || !isLoopback(peer);
     let clientId: string | null = null;
     let miniClients = 1;
+    let dataKey = '';
     let ready = false;
     let hellos = 0;
     let closed = false;
@@ -256,6 +259,7 @@ export function attachClientGateway(io: Server, manager: RunManager, store: Stor
       let token: string;
       let resumed = false;
       let shards: number[] | null;
+      const runData = manager.currentData();
       const known = hello.resume ? store.client(hello.resume.clientId) : undefined;
       if (hello.resume) {
         if (!known || !sameSecret(hashToken(hello.resume.sessionToken), known.token_hash)) {
@@ -275,7 +279,8 @@ export function attachClientGateway(io: Server, manager: RunManager, store: Stor
         id = known.id;
         token = hello.resume.sessionToken;
         resumed = true;
-        shards = assign(id, hello.miniClients, store.shardsOf(id)); // its own shards again, where it still holds them
+        // Its own shards again, where it still holds them; none when clients bring their own data.
+        shards = runData.mode === 'local' ? [] : assign(id, hello.miniClients, store.shardsOf(id));
       } else {
         // Every attempt counts, admitted or not: guessing join codes costs as much as making identities.
         if (capped && newSessions.hit(address) > limits.maxNewSessionsPerIpPerMinute) {
@@ -286,11 +291,11 @@ export function attachClientGateway(io: Server, manager: RunManager, store: Stor
         }
         id = randomToken(12);
         token = randomToken(24);
-        shards = assign(id, hello.miniClients, []);
+        shards = runData.mode === 'local' ? [] : assign(id, hello.miniClients, []);
       }
       if (!shards) {
         log.warn({ socket: socket.id, miniClients: hello.miniClients }, 'hello refused: every data shard is held by a connected client');
-        return refuseHello(`no free data shard for ${hello.miniClients} mini-client(s): all ${manager.currentTask().shards} are held by connected clients`);
+        return refuseHello(`no free data shard for ${hello.miniClients} mini-client(s): all ${runData.demo.shards} are held by connected clients`);
       }
       // Redeemed last, once nothing else can refuse the hello: a refused client keeps its code.
       if (!resumed && (opts.enrollment || runEnrollment())) {
@@ -299,7 +304,7 @@ export function attachClientGateway(io: Server, manager: RunManager, store: Stor
       }
       store.upsertClientWithShards(
         { id, token_hash: hashToken(token), name: hello.name ?? null, mini_clients: hello.miniClients, shards },
-        manager.currentTask().shards,
+        runData.demo.shards,
       );
       const previous = sockets.get(id);
       clearTimeout(helloTimer);
@@ -319,12 +324,16 @@ export function attachClientGateway(io: Server, manager: RunManager, store: Stor
         sessionToken: token,
         resumed,
         shards,
-        shardUrl: '/api/tasks/mnist/shards/',
+        shardUrl: routePath(operatorRoutes.shard, { task: runData.demo.description.name, index: 0 }).replace(/0$/, ''),
+        task: runData.demo.description.name,
+        data: runData.mode,
+        dataKey: runData.key,
         runId: manager.activeRunId(),
         insecureContext: !secure,
       });
       log.info({ clientId: id, resumed, miniClients: hello.miniClients, backend: hello.backend }, 'client checked in');
       miniClients = hello.miniClients;
+      dataKey = runData.key;
     });
 
     // A client is selectable only once it has its data.
@@ -336,7 +345,7 @@ export function attachClientGateway(io: Server, manager: RunManager, store: Stor
       ack?.({ ok: true });
       if (ready) return;
       ready = true;
-      manager.clientConnected({ clientId: id, miniClients, send: (event, p) => socket.emit(event, p) });
+      manager.clientConnected({ clientId: id, miniClients, dataKey, send: (event, p) => socket.emit(event, p) });
     });
 
     /**
@@ -347,7 +356,7 @@ export function attachClientGateway(io: Server, manager: RunManager, store: Stor
      * an identity gets new shards if it returns). Null when even that leaves fewer than k.
      */
     function assign(id: string, k: number, keep: readonly number[]): number[] | null {
-      const total = manager.currentTask().shards;
+      const total = manager.currentData().demo.shards;
       const holders = new Map<number, { client_id: string; last_seen: number }[]>();
       for (const a of store.shardAssignments()) {
         if (a.client_id === id) continue;

@@ -20,7 +20,7 @@ const auth = { authorization: 'Bearer test-operator-token-0123456789' };
  */
 function sybilRunConfig(rounds: number, clientsPerRound: number) {
   return testConfig({
-    task: { shards: 60 },
+    task: { shards: 400 },
     rounds,
     minClients: 3,
     selection: { clientsPerRound },

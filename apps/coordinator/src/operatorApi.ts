@@ -10,6 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { Server } from 'socket.io';
 import {
   apiErrorSchema,
+  ConfigError,
   OPERATOR_NAMESPACE,
   operatorRoutes,
   RUN_ACTIONS,
@@ -29,6 +30,7 @@ import { issueJoinCodes } from './invites.ts';
 import { useZod } from './zodRoutes.ts';
 import type { CoordinatorEvent } from './runManager.ts';
 import type { Store } from './store.ts';
+import type { RunData } from './taskCache.ts';
 
 /** What the operator API needs of the run manager. */
 export interface OperatorBackend {
@@ -43,7 +45,7 @@ export interface OperatorBackend {
   stop(id: string): void | Promise<void>;
   metricsPath(id: string): string;
   latestModel(id: string): { round: number; weights: Float32Array } | undefined;
-  currentTask(): { shardBytes(i: number): Uint8Array };
+  currentData(): Pick<RunData, 'mode' | 'demo'>;
   on(event: 'event', listener: (e: CoordinatorEvent) => void): unknown;
 }
 
@@ -118,6 +120,8 @@ export async function operatorApiPlugin(app: FastifyInstance, o: OperatorApiOpti
           reply.code(201);
           return { runId };
         } catch (e) {
+          // A task config that does not fit its task (taskConfigProblems) is the caller's error, named per key.
+          if (e instanceof ConfigError) return reply.code(400).send({ error: e.message, issues: e.issues });
           return reply.code(409).send({ error: messageOf(e) });
         }
       },
@@ -201,12 +205,15 @@ export async function operatorApiPlugin(app: FastifyInstance, o: OperatorApiOpti
     app,
     operatorRoutes.shard,
     async (req, reply) => {
-      const { index } = req.params;
+      const { task, index } = req.params;
+      const data = manager.currentData();
+      if (task !== data.demo.description.name) return notFound(reply, `task ${task}`);
+      if (data.mode === 'local') return reply.code(409).send({ error: `the run trains on data on each device (data: local): the coordinator serves no ${task} shards` });
       if (!sessionClients.get(req)?.shards.includes(index)) return reply.code(403).send({ error: `shard ${index} is not assigned to this client` });
       return reply
         .type(operatorRoutes.shard.binary.contentType)
         .header('cache-control', 'no-store')
-        .send(Buffer.from(manager.currentTask().shardBytes(index)));
+        .send(Buffer.from(data.demo.shardBytes(index)));
     },
     { onRequest: clientSession },
   );

@@ -2,6 +2,7 @@
  * Both sides of the operator API contract together: the client calls the coordinator's real operator plugin
  * through app.inject (as its fetch function), with a fake run manager and a real Store behind it.
  */
+import type { DemoTask } from '@hushfl/tasks';
 import { EventEmitter } from 'node:events';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -95,8 +96,8 @@ class FakeManager extends EventEmitter implements OperatorBackend {
     return this.models.get(id);
   }
 
-  currentTask() {
-    return { shardBytes: () => new Uint8Array(0) };
+  currentData() {
+    return { mode: 'demo' as const, demo: { description: { name: 'mnist' }, shardBytes: () => new Uint8Array(0) } as unknown as DemoTask };
   }
 }
 

@@ -5,6 +5,7 @@
  * schemas declare, and the binary model route.
  */
 import { chooseSecAggParams } from '@hushfl/secagg';
+import type { DemoTask } from '@hushfl/tasks';
 import { EventEmitter } from 'node:events';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -120,8 +121,10 @@ class FakeManager extends EventEmitter implements OperatorBackend {
     return this.models.get(id);
   }
 
-  currentTask() {
-    return { shardBytes: (i: number) => new Uint8Array([i, 7, 7]) };
+  /** The data mode is the test's to set: demo shards [i, 7, 7] of the mnist task. */
+  dataMode: 'demo' | 'local' = 'demo';
+  currentData() {
+    return { mode: this.dataMode, demo: { description: { name: 'mnist' }, shardBytes: (i: number) => new Uint8Array([i, 7, 7]) } as unknown as DemoTask };
   }
 
   emitEvent(e: CoordinatorEvent): void {
@@ -343,7 +346,7 @@ describe('operator routes (inject)', () => {
   });
 
   it('serve a client only its own shards, with its session', async () => {
-    const { app, store } = await setup();
+    const { app, store, manager } = await setup();
     const session = 'session-token-0123456789abcdef';
     store.upsertClient({ id: 'client-abcdef', token_hash: hashToken(session), name: null, mini_clients: 2, shards: [3, 5] });
     const shard = (index: string, header?: string) =>
@@ -361,6 +364,13 @@ describe('operator routes (inject)', () => {
     const malformed = await shard('-1', `client-abcdef:${session}`);
     expect(malformed.statusCode).toBe(400);
     expect(malformed.json().error).toMatch(/^index: /);
+    // Task-generic: another task's shards are not served, and with data: local none are.
+    const other = await app.inject({ url: '/api/tasks/spam/shards/3', headers: { 'x-hushfl-session': `client-abcdef:${session}` } });
+    expect([other.statusCode, other.json()]).toEqual([404, { error: 'task spam not found' }]);
+    manager.dataMode = 'local';
+    const local = await shard('3', `client-abcdef:${session}`);
+    expect(local.statusCode).toBe(409);
+    expect(local.json().error).toMatch(/data: local/);
   });
 
   it('send live events to the operator namespace, without the decoded mean', async () => {

@@ -8,16 +8,16 @@
 import { EventEmitter } from 'node:events';
 import { cryptoRandomWords, type RandomWords } from '@hushfl/ddp';
 import { planDdg, randomHex, type RunCommand, RunEngine, type RunEvent, type RunSetup } from '@hushfl/engine';
-import type { Report, RunConfig, Status } from '@hushfl/protocol';
+import { ConfigError, type Report, type RunConfig, type Status } from '@hushfl/protocol';
 import type { SecAggClientMessage } from '@hushfl/secagg';
-import type { MnistTask } from '@hushfl/tasks';
+import { taskConfigProblems } from '@hushfl/tasks';
 import { ModelEvaluator } from './evaluation.ts';
 import { lastRunStatus, metricsPath, persistRunOp, reopenRun, takeInterruptedRun } from './runPersistence.ts';
 import { runStep } from './carryOut.ts';
 import { SerialQueue } from './serialQueue.ts';
 import type { Store } from './store.ts';
 import type { ClientConnection, CoordinatorEvent, Logger } from './shellTypes.ts';
-import { TaskCache } from './taskCache.ts';
+import { TaskCache, type RunData } from './taskCache.ts';
 
 export type { ClientConnection, CoordinatorEvent, Logger, RoundSummary } from './shellTypes.ts';
 
@@ -26,7 +26,7 @@ const TICK_MS = 1_000;
 
 interface ActiveRun {
   readonly engine: RunEngine;
-  readonly task: MnistTask;
+  readonly data: RunData;
   readonly evaluator: ModelEvaluator;
   readonly queue: SerialQueue;
   readonly timers: Map<string, NodeJS.Timeout>;
@@ -58,8 +58,16 @@ export class RunManager extends EventEmitter {
   clientConnected(c: ClientConnection): void {
     this.roster.set(c.clientId, c);
     this.emitEvent({ type: 'clients', connected: this.roster.size });
-    if (this.active) void this.dispatch({ type: 'client-ready', clientId: c.clientId, miniClients: c.miniClients });
-    else c.send('status', this.status(c.clientId));
+    if (this.active && this.holdsRunData(c)) void this.dispatch({ type: 'client-ready', clientId: c.clientId, miniClients: c.miniClients });
+    else if (!this.active) c.send('status', this.status(c.clientId));
+  }
+
+  /** Whether the client joined for the active run's data; if not, it is told to rejoin (and is not selectable). */
+  private holdsRunData(c: ClientConnection): boolean {
+    const key = this.active?.data.key;
+    if (c.dataKey === key) return true;
+    c.send('status', { ...this.status(c.clientId), dataKey: key });
+    return false;
   }
 
   clientDisconnected(clientId: string): void {
@@ -91,9 +99,9 @@ export class RunManager extends EventEmitter {
     if (report.phase === 'failed') this.log.warn({ clientId, roundId: report.roundId, error: report.error }, 'client reported a failure');
   }
 
-  /** The task data clients train on: the active run's, else the default task's. */
-  currentTask(): MnistTask {
-    return this.active?.task ?? this.tasks.of();
+  /** The data clients train on: the active run's, else the default task's demo. */
+  currentData(): RunData {
+    return this.active?.data ?? this.tasks.of();
   }
 
   status(clientId?: string): Status {
@@ -103,8 +111,17 @@ export class RunManager extends EventEmitter {
   /** Starts a run from a validated config. One run is active at a time. */
   async createRun(config: RunConfig): Promise<string> {
     if (this.active) throw new Error(`run ${this.active.engine.runId} is in progress: stop it before starting another`);
-    // The evaluator's freshly built model gives the initial weights (and so d): one model build per run.
-    const evaluator = new ModelEvaluator(config.task.model, this.tasks.of(config.task).test);
+    const problems = taskConfigProblems(config);
+    if (problems.length) throw new ConfigError(problems);
+    // The evaluator's freshly built model gives the initial weights (and so d): one model build per run. A
+    // model.json that passed the checks but that tfjs cannot build is the config's fault, named as such.
+    const { test } = this.tasks.of(config).demo;
+    let evaluator: ModelEvaluator;
+    try {
+      evaluator = new ModelEvaluator(config.task, test);
+    } catch (e) {
+      throw new ConfigError([{ path: 'task.model', message: e instanceof Error ? e.message : String(e) }]);
+    }
     const weights = await evaluator.weights();
     const dim = weights.length;
     const plan = planDdg(config, dim);
@@ -125,15 +142,16 @@ export class RunManager extends EventEmitter {
   }
 
   private activate(setup: Omit<RunSetup, 'clients'>, evaluator?: ModelEvaluator): void {
-    const clients = [...this.roster.values()].map((c) => ({ clientId: c.clientId, miniClients: c.miniClients }));
+    const data = this.tasks.of(setup.config);
+    const roster = [...this.roster.values()];
+    const clients = roster.filter((c) => c.dataKey === data.key).map((c) => ({ clientId: c.clientId, miniClients: c.miniClients }));
     const engine = new RunEngine({ ...setup, clients }, { now: Date.now, random: this.rng, seeds: cryptoRandomWords() });
-    const task = this.tasks.of(setup.config.task);
     let end = () => {};
     const ended = new Promise<void>((resolve) => (end = resolve));
     this.active = {
       engine,
-      task,
-      evaluator: evaluator ?? new ModelEvaluator(setup.config.task.model, task.test),
+      data,
+      evaluator: evaluator ?? new ModelEvaluator(setup.config.task, data.demo.test),
       queue: new SerialQueue(),
       timers: new Map(),
       ticker: setInterval(() => void this.dispatch({ type: 'tick' }), TICK_MS).unref(),
@@ -142,6 +160,7 @@ export class RunManager extends EventEmitter {
       end,
     };
     this.emitEvent({ type: 'run', runId: setup.run.id, state: setup.paused ? 'paused' : 'running', reason: null });
+    for (const c of roster) if (c.dataKey !== data.key) this.holdsRunData(c);
     void this.dispatch({ type: 'start' });
   }
 

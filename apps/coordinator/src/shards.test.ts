@@ -61,7 +61,7 @@ describe('shard assignment', () => {
 
     // Restart on the same database file.
     const second = await startTestCoordinator(undefined, first.dataDir);
-    expect(second.c.manager.currentTask().shards).toBe(8);
+    expect(second.c.manager.currentData().demo.shards).toBe(8);
     const a = await hello(second.c.url, 2, ids.a);
     open.push(a.socket);
     expect(a.ack).toMatchObject({ ok: true, resumed: true, clientId: ids.a!.clientId, shards: ids.a!.shards });

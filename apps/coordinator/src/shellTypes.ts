@@ -5,6 +5,8 @@ import type { Report } from '@hushfl/protocol';
 export interface ClientConnection {
   readonly clientId: string;
   readonly miniClients: number;
+  /** The data it joined for (RunData.key): only a client holding the active run's data is selectable. */
+  readonly dataKey: string;
   send(event: string, payload: unknown): void;
 }
 

@@ -1,18 +1,43 @@
-/** The coordinator's task data (demo shards and the held-out split), built once per distinct task config. */
-import { loadMnistPool } from '@hushfl/node';
-import { taskSchema, type RunConfig } from '@hushfl/protocol';
-import { MnistTask } from '@hushfl/tasks';
+/**
+ * The coordinator's task data, built once per distinct task config: the demo shards and the held-out split of
+ * a registry task (`data: demo`), or only the held-out split (`data: local`: clients bring their own), and
+ * the key that tells clients whether the data they hold is the run's.
+ */
+import { createHash } from 'node:crypto';
+import { loadTaskData } from '@hushfl/node';
+import { dataSourceSchema, taskSchema, type RunConfig } from '@hushfl/protocol';
+import { DemoTask, findTask } from '@hushfl/tasks';
+
+/** Where a run's clients get data, and what they hold. */
+export interface RunData {
+  /** The task's demo data: its held-out split, and (data: demo) the shards served to clients. */
+  readonly demo: DemoTask;
+  readonly mode: RunConfig['data'];
+  /**
+   * Names the data a client trains on: the task and, for demo data, the partition it was cut by. A client that
+   * joined for other data is told to rejoin (status.dataKey) before it may be selected.
+   */
+  readonly key: string;
+}
 
 /** The task clients train on while no run is active: the config's defaults (one source: the schema). */
-const DEFAULT_TASK: RunConfig['task'] = taskSchema.parse({});
+const DEFAULT: Pick<RunConfig, 'task' | 'data'> = { task: taskSchema.parse({}), data: dataSourceSchema.parse(undefined) };
 
 export class TaskCache {
-  private readonly tasks = new Map<string, MnistTask>();
+  private readonly cache = new Map<string, RunData>();
 
-  of(task: RunConfig['task'] = DEFAULT_TASK): MnistTask {
-    const key = JSON.stringify({ partition: task.partition, shards: task.shards, testExamples: task.testExamples, seed: task.seed });
-    const t = this.tasks.get(key) ?? new MnistTask(task, loadMnistPool());
-    this.tasks.set(key, t);
-    return t;
+  of(config: Pick<RunConfig, 'task' | 'data'> = DEFAULT): RunData {
+    const { task, data } = config;
+    const shards = { name: task.name, partition: task.partition, shards: task.shards, seed: task.seed };
+    const key = `${data}:${task.name}:${createHash('sha256')
+      .update(JSON.stringify(data === 'demo' ? shards : { name: task.name }))
+      .digest('hex')
+      .slice(0, 16)}`;
+    const full = `${key}/${task.testExamples}`;
+    const hit = this.cache.get(full);
+    if (hit) return hit;
+    const made: RunData = { demo: new DemoTask(findTask(task.name), task, loadTaskData(task.name)), mode: data, key };
+    this.cache.set(full, made);
+    return made;
   }
 }

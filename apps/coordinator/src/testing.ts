@@ -18,7 +18,7 @@ export const fastDeadlines = { training: 60, shareKeys: 10, maskedInput: 10, con
 
 export function testConfig(overrides: Partial<RunConfigInput> & Pick<RunConfigInput, 'rounds' | 'minClients'>): RunConfigInput {
   return {
-    task: { shards: 40 },
+    task: { shards: 266 },
     deadlines: fastDeadlines,
     training: { epochs: 2, batchSize: 16, learningRate: 0.1 },
     ddg: { noise: false, bits: 16 },

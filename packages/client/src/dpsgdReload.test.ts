@@ -31,6 +31,7 @@ function setup(round: number, weights: Float32Array, parties = 3): RoundSetup {
       { clientId: 'p2', contributions: 1 },
     ],
     modelSpec: spec,
+    task: 'mnist',
     weights,
     training: { epochs: 1, batchSize: 16, learningRate: 0.1 },
     dpsgd,

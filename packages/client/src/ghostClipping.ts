@@ -6,19 +6,29 @@
  *
  * - Dense (z = a·W + b): example i's weight gradient is the outer product aᵢᵀgᵢ (gᵢ = ∂Lᵢ/∂zᵢ), so
  *   ‖∇W‖² = ‖aᵢ‖²·‖gᵢ‖², ‖∇b‖² = ‖gᵢ‖², and the clipped sum is Σᵢ cᵢ·aᵢᵀgᵢ = aᵀ·diag(c)·g, one matmul.
+ * - Dense over a sequence (aᵢ: [T, in]): ∇Wᵢ = Σₜ aᵢₜᵀgᵢₜ, and ‖∇Wᵢ‖² = Σₜₜ' ⟨aᵢₜ, aᵢₜ'⟩⟨gᵢₜ, gᵢₜ'⟩ from the two
+ *   [T, T] Gram matrices (Li, Tramèr, Liang & Hashimoto, ICLR 2022, "ghost clipping") where 2T² ≤ in·out, else from
+ *   the materialised ∇Wᵢ (Bu et al.'s mixed rule); the clipped sum is one matmul over all B·T rows.
  * - Conv2D: ∇W = Σₚ patchᵢₚᵀ gᵢₚ over output positions p. For small kernels it is cheaper to form it per example
  *   (Lee & Kifer's / Bu et al.'s mixed rule: when T² > k²·Cin·Cout), one batched matmul per kernel offset; the
  *   per-example kernel gradients are kept and the clipped sum is cᵀ·[∇Wᵢ], one matmul. ∇b = Σₚ gᵢₚ likewise.
+ * - Embedding (a Dense layer over one-hot tokens, no bias): ∇Eᵢ = Σₜ onehot(xᵢₜ)ᵀgᵢₜ, so
+ *   ‖∇Eᵢ‖² = Σₜₜ' [xᵢₜ = xᵢₜ'] ⟨gᵢₜ, gᵢₜ'⟩ — the Gram matrix of the output gradients masked by token equality
+ *   (Li et al. 2022, ghost clipping of the embedding layer), never the [vocabulary, dim] gradient per example;
+ *   the clipped sum adds the rows cᵢ·gᵢₜ into the rows of their tokens.
  *
  * cᵢ = min(1, C/‖∇Lᵢ‖); the result is Σᵢ cᵢ·∇Lᵢ exactly (up to float rounding), as the per-example loop gives.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { FunctionalModel } from './functional.ts';
 
-/** What one layer contributes: its per-example squared gradient norms and, given weights c, Σᵢ cᵢ·∇ᵢ. */
+/**
+ * What one layer contributes: its per-example squared gradient norms and, given weights c, Σᵢ cᵢ·∇ᵢ for each
+ * of its variables in the layer's order (kernel, then bias where it has one).
+ */
 interface LayerBook {
   normsSq(): tf.Tensor1D;
-  weightedSum(c: tf.Tensor1D): [kernel: tf.Tensor, bias: tf.Tensor];
+  weightedSum(c: tf.Tensor1D): tf.Tensor[];
 }
 
 function rowSumSq(t: tf.Tensor): tf.Tensor1D {
@@ -30,20 +40,49 @@ function weightedRowSum(c: tf.Tensor1D, rows: tf.Tensor2D, shape: number[]): tf.
   return tf.reshape(tf.matMul(tf.reshape(c, [1, -1]) as tf.Tensor2D, rows), shape);
 }
 
-function denseBook(a: tf.Tensor2D, g: tf.Tensor2D, kernelShape: number[]): LayerBook {
+/** Σₜₜ' Uᵢₜₜ'·⟨vᵢₜ, vᵢₜ'⟩ per example i, for a [B, T, T] U and a [B, T, ·] v. */
+function gramInner(u: tf.Tensor, v: tf.Tensor3D): tf.Tensor1D {
+  return tf.sum(tf.mul(u, tf.matMul(v, v, false, true)), [1, 2]) as tf.Tensor1D;
+}
+
+function denseBook(a: tf.Tensor, g: tf.Tensor, kernelShape: number[], bias: boolean): LayerBook {
+  const [inputs, units] = kernelShape as [number, number];
+  const b = a.shape[0]!;
+  if (a.rank === 2) {
+    const a2 = a as tf.Tensor2D;
+    const g2 = g as tf.Tensor2D;
+    return {
+      normsSq: () => {
+        const gSq = rowSumSq(g2);
+        const w = tf.mul(rowSumSq(a2), gSq) as tf.Tensor1D;
+        return bias ? tf.add(w, gSq) : w;
+      },
+      weightedSum: (c) => {
+        const cg = tf.mul(g2, tf.reshape(c, [-1, 1])) as tf.Tensor2D;
+        const w = tf.reshape(tf.matMul(a2, cg, true, false), kernelShape);
+        return bias ? [w, tf.sum(cg, 0)] : [w];
+      },
+    };
+  }
+  // A sequence (any rank > 2: the middle axes are positions, as tfjs-layers applies Dense to the last axis).
+  const a3 = tf.reshape(a, [b, -1, inputs]) as tf.Tensor3D;
+  const g3 = tf.reshape(g, [b, -1, units]) as tf.Tensor3D;
+  const t = a3.shape[1];
   return {
     normsSq: () => {
-      const gSq = rowSumSq(g);
-      return tf.add(tf.mul(rowSumSq(a), gSq), gSq);
+      // Li et al. 2022: two [T, T] Grams where they are smaller than the [in, out] per-example gradients.
+      const w = 2 * t * t <= inputs * units ? gramInner(tf.matMul(a3, a3, false, true), g3) : rowSumSq(tf.matMul(a3, g3, true, false));
+      return bias ? tf.add(w, rowSumSq(tf.sum(g3, 1))) : w;
     },
     weightedSum: (c) => {
-      const cg = tf.mul(g, tf.reshape(c, [-1, 1])) as tf.Tensor2D;
-      return [tf.reshape(tf.matMul(a, cg, true, false), kernelShape), tf.sum(cg, 0)];
+      const cg = tf.reshape(tf.mul(g3, tf.reshape(c, [-1, 1, 1])), [-1, units]) as tf.Tensor2D;
+      const w = tf.matMul(tf.reshape(a3, [-1, inputs]) as tf.Tensor2D, cg, true, false);
+      return bias ? [w, tf.sum(cg, 0)] : [w];
     },
   };
 }
 
-function convBook(input: tf.Tensor4D, g: tf.Tensor4D, kernelShape: number[]): LayerBook {
+function convBook(input: tf.Tensor4D, g: tf.Tensor4D, kernelShape: number[], bias: boolean): LayerBook {
   const [kh, kw] = kernelShape as [number, number];
   const [b, , , cin] = input.shape;
   const [, oh, ow, cout] = g.shape;
@@ -58,10 +97,51 @@ function convBook(input: tf.Tensor4D, g: tf.Tensor4D, kernelShape: number[]): La
   }
   // Offsets in (dy, dx) row-major order, then (Cin, Cout): the layout of the [kh, kw, Cin, Cout] kernel.
   const kernelGrads = tf.concat(offsets, 1);
-  const biasGrads = tf.sum(g, [1, 2]) as tf.Tensor2D;
+  const biasGrads = bias ? (tf.sum(g, [1, 2]) as tf.Tensor2D) : null;
   return {
-    normsSq: () => tf.add(rowSumSq(kernelGrads), rowSumSq(biasGrads)),
-    weightedSum: (c) => [weightedRowSum(c, kernelGrads, kernelShape), weightedRowSum(c, biasGrads, [cout])],
+    normsSq: () => (biasGrads ? tf.add(rowSumSq(kernelGrads), rowSumSq(biasGrads)) : rowSumSq(kernelGrads)),
+    weightedSum: (c) => {
+      const w = weightedRowSum(c, kernelGrads, kernelShape);
+      return biasGrads ? [w, weightedRowSum(c, biasGrads, [cout])] : [w];
+    },
+  };
+}
+
+/**
+ * Σ of the rows [N, D] by their ids [N] (int32, in [0, vocabulary)) as a [vocabulary, D] matrix.
+ * tf.unsortedSegmentSum where the backend has that kernel; tfjs-wasm has none, and there the rows go in id
+ * order (TopK) to SparseSegmentSum, which wants sorted ids, with a zero row at id vocabulary − 1 so the result
+ * has every row. Exported for the test of both routes.
+ */
+export function segmentRowSum(
+  rows: tf.Tensor2D,
+  ids: tf.Tensor1D,
+  vocabulary: number,
+  sorted = !tf.getKernel('UnsortedSegmentSum', tf.getBackend()),
+): tf.Tensor2D {
+  return tf.tidy(() => {
+    if (!sorted) return tf.unsortedSegmentSum(rows, ids, vocabulary);
+    const n = ids.shape[0];
+    const { values, indices } = tf.topk(tf.neg(ids), n, true);
+    const data = tf.concat([rows, tf.zeros([1, rows.shape[1]])]);
+    const order = tf.concat([indices, tf.tensor1d([n], 'int32')]);
+    const segments = tf.concat([tf.neg(values), tf.tensor1d([vocabulary - 1], 'int32')]);
+    return tf.sparse.sparseSegmentSum(data, order, segments) as tf.Tensor2D;
+  });
+}
+
+function embeddingBook(ids: tf.Tensor2D, g: tf.Tensor3D, kernelShape: number[]): LayerBook {
+  const [vocabulary, dim] = kernelShape as [number, number];
+  return {
+    normsSq: () => {
+      // [xᵢₜ = xᵢₜ']: the Gram of example i's one-hot rows (Li et al. 2022).
+      const same = tf.cast(tf.equal(tf.expandDims(ids, 2), tf.expandDims(ids, 1)), 'float32');
+      return gramInner(same, g);
+    },
+    weightedSum: (c) => {
+      const cg = tf.reshape(tf.mul(g, tf.reshape(c, [-1, 1, 1])), [-1, dim]) as tf.Tensor2D;
+      return [segmentRowSum(cg, tf.reshape(ids, [-1]) as tf.Tensor1D, vocabulary)];
+    },
   };
 }
 
@@ -93,11 +173,14 @@ function keepBooks(fm: FunctionalModel, x: tf.Tensor2D, labels: tf.Tensor2D): { 
       // gradient keeps its saved tensors before its last kernels run, and tfjs loses them when one of those fails.
       return tf.neg(tf.sum(tf.mul(labels, tf.logSoftmax(logits)))) as tf.Scalar;
     })(probes);
-    const books = fm.layers.map((layer, l) =>
-      layer.kind === 'dense'
-        ? denseBook(inputs[l] as tf.Tensor2D, grads[l] as tf.Tensor2D, layer.kernel.shape)
-        : convBook(inputs[l] as tf.Tensor4D, grads[l] as tf.Tensor4D, layer.kernel.shape),
-    );
+    const books = fm.layers.map((layer, l) => {
+      const input = inputs[l]!;
+      const g = grads[l]!;
+      const bias = layer.bias !== null;
+      if (layer.kind === 'dense') return denseBook(input, g, layer.kernel.shape, bias);
+      if (layer.kind === 'conv2d') return convBook(input as tf.Tensor4D, g as tf.Tensor4D, layer.kernel.shape, bias);
+      return embeddingBook(input as tf.Tensor2D, g as tf.Tensor3D, layer.kernel.shape);
+    });
     return { books, release };
   } catch (e) {
     dropAbandonedTape();
@@ -126,7 +209,7 @@ export function perExampleGradNormsSq(fm: FunctionalModel, x: tf.Tensor2D, label
 }
 
 /**
- * Σᵢ min(1, C/‖∇Lᵢ‖)·∇Lᵢ for every trainable variable (kernel, bias per layer, in the model's order), by
+ * Σᵢ min(1, C/‖∇Lᵢ‖)·∇Lᵢ for every trainable variable (fm.variables: the model's trainable weights, in order), by
  * ghost norms and book-keeping. Returns the gradients (caller disposes) and the per-example norms.
  */
 export async function clippedGradientSum(
@@ -154,7 +237,7 @@ export async function clippedGradientSum(
 }
 
 /**
- * ∇ of the mean loss (1/B)·Σᵢ Lᵢ for every trainable variable, in the model's order: the same books with cᵢ = 1/B.
+ * ∇ of the mean loss (1/B)·Σᵢ Lᵢ for every trainable variable, in fm.variables' order: the same books with cᵢ = 1/B.
  * Plain training uses this too, so every kernel gradient is our own matmuls and no backend needs a Conv2D
  * filter-gradient kernel (tfjs-wasm has none, which used to push convolutional models onto the slow CPU backend).
  */

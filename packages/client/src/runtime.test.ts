@@ -25,6 +25,7 @@ function makeSetup(round: number, parties: { clientId: string; contributions: nu
     attempt: 1,
     parties,
     modelSpec: spec,
+    task: 'mnist',
     weights,
     training: { epochs: 1, batchSize: 16, learningRate: 0.1 },
     dpsgd: null,

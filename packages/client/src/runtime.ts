@@ -4,8 +4,24 @@
  * update (clip, rotate, round, add exact discrete Gaussian noise, reduce mod 2^B), sums the encodings in
  * Z_{2^B} — memory O(d), not O(k·d) — and runs the SecAgg client on that sum. The shell (a browser Worker or
  * a Node worker thread) wires it to the coordinator's socket through `RuntimeHost`.
+ *
+ * With federated evaluation (the task's `evaluation`, issue 14 §5) each mini-client's bounded metric sums —
+ * the global model on its held-out split, its training on the rest — are appended to its update before the
+ * encoding, which clips the update to √(c² − c_m²) and the metrics to c_m (@hushfl/ddp federatedMetrics.ts):
+ * they reach the coordinator only inside the masked sum, with the DDG noise, never in a report.
  */
-import { clipFactor, cryptoRandomWords, encodeDdg, l2Norm, nextPowerOfTwo, RdpLedger, rdpToEpsilon } from '@hushfl/ddp';
+import {
+  FEDERATED_METRICS,
+  appendFederatedMetrics,
+  clipFactor,
+  cryptoRandomWords,
+  encodeDdg,
+  l2Norm,
+  nextPowerOfTwo,
+  RdpLedger,
+  rdpToEpsilon,
+  updateClip,
+} from '@hushfl/ddp';
 import { f32FromBytes, type TaskMessage } from '@hushfl/protocol';
 import type { LocalReport } from './report.ts';
 import {
@@ -76,6 +92,13 @@ export interface RoundRecord {
   steps?: number;
   trainMs?: number;
   encodeMs?: number;
+  /**
+   * Federated evaluation, this device's own (it stays here; the coordinator gets only the round's totals):
+   * the global model's loss (per-example loss clipped to maxLoss) and accuracy on the held-out examples it counted.
+   */
+  heldOutLoss?: number;
+  heldOutAccuracy?: number;
+  heldOutExamples?: number;
   secaggMs: Partial<Record<SecAggStage, number>>;
   error?: string;
   globalAccuracy?: number;
@@ -152,9 +175,18 @@ export class ClientRuntime {
         throw new Error(`the coordinator counts ${k} contributions for this client, it runs only ${this.trainer.miniClients} mini-clients`);
       }
       const global = f32FromBytes(task.model.weights).slice();
-      const d = task.ddg.dim;
-      if (global.length !== d) throw new Error(`task weights have ${global.length} values, the DDG dimension is ${d}`);
-      const padded = nextPowerOfTwo(d);
+      // Federated evaluation: the DDG input is [update ‖ FEDERATED_METRICS metric sums], d + k values.
+      const evaluation = task.evaluation ?? null;
+      const extra = evaluation ? FEDERATED_METRICS : 0;
+      if (global.length + extra !== task.ddg.dim) {
+        throw new Error(
+          `task weights have ${global.length} values${extra ? ` (plus ${extra} federated evaluation coordinates)` : ''}, the DDG dimension is ${task.ddg.dim}`,
+        );
+      }
+      const padded = nextPowerOfTwo(task.ddg.dim);
+      const input = evaluation ? new Float64Array(task.ddg.dim) : null;
+      // What the model update is clipped to: c, or √(c² − c_m²) when the metrics take c_m of the norm.
+      const modelClip = evaluation ? updateClip(task.ddg.clip, evaluation) : task.ddg.clip;
       const sum = new Uint32Array(padded);
       const encoded = new Uint32Array(padded);
       const scratch = new Float64Array(padded);
@@ -166,8 +198,11 @@ export class ClientRuntime {
       let steps = 0;
       let trainMs = 0;
       let encodeMs = 0;
+      const heldOut = { lossSum: 0, correct: 0, examples: 0 };
       const train = (j: number) =>
-        this.trainer.train({ spec: task.model.spec, global, training: task.training, dpsgd: task.dpsgd, miniClient: j, deadline }, (p) =>
+        this.trainer.train(
+          { spec: task.model.spec, task: task.task, global, training: task.training, dpsgd: task.dpsgd, miniClient: j, deadline, evaluation },
+          (p) =>
           this.throttledReport({
             roundId: task.roundId,
             phase: 'training',

@@ -80,6 +80,9 @@ const joinedAck = (over: Record<string, unknown> = {}) => ({
   resumed: false,
   shards: [3, 7],
   shardUrl: '/api/tasks/mnist/shards/',
+  task: 'mnist',
+  data: 'demo',
+  dataKey: 'demo:mnist:0123456789abcdef',
   runId: null,
   insecureContext: false,
   ...over,
@@ -90,6 +93,7 @@ const task: TaskMessage = {
   round: 0,
   attempt: 1,
   roundId: 'run-1/r0/a1',
+  task: 'mnist',
   model: { spec: { kind: 'mlp', hidden: [8] }, weights: new Uint8Array(16) },
   training: { epochs: 1, batchSize: 8, learningRate: 0.1 },
   dpsgd: null,
@@ -106,7 +110,7 @@ function setup(
   const transport = new FakeTransport(o.answer ?? ((event) => (event === EVENTS.hello ? joinedAck() : { ok: true })));
   const identities = memoryIdentities(o.identity);
   const downloads: { url: string; headers: Readonly<Record<string, string>> }[] = [];
-  const cache = new Map<number, Uint8Array>((o.cached ?? []).map((i) => [i, new Uint8Array([i])]));
+  const cache = new Map<string, Uint8Array>((o.cached ?? []).map((i) => [`demo:mnist:0123456789abcdef/${i}`, new Uint8Array([i])]));
   const loaded: (readonly Shard[])[] = [];
   const tasks: TaskMessage[] = [];
   const invalid: [string, string][] = [];
@@ -118,7 +122,7 @@ function setup(
       downloads.push({ url, headers });
       return new Uint8Array([Number(url.split('/').at(-1))]);
     },
-    shardCache: { get: async (i) => cache.get(i), put: async (i, b) => void cache.set(i, b) },
+    shardCache: { get: async (k, i) => cache.get(`${k}/${i}`), put: async (k, i, b) => void cache.set(`${k}/${i}`, b) },
     hello: { miniClients: 2, name: 'test', backend: 'wasm', userAgent: 'vitest' },
     handlers: {
       onShardsLoaded: async (shards) => void loaded.push(shards),
@@ -138,6 +142,7 @@ describe('ClientSession', () => {
     await vi.waitFor(() => expect(transport.events(EVENTS.ready)).toHaveLength(1));
     const local = {
       roundId: 'run-1/r0/a1',
+      task: 'mnist',
       phase: 'secagg',
       train: { loss: 0.42, accuracy: 0.9, examples: 600, steps: 19, ms: 1234, backend: 'wasm', dpsgdEpsilon: 1.5 },
       encodeMs: 12,

@@ -79,10 +79,10 @@ export interface IdentityStore {
   forget(): Promise<void>;
 }
 
-/** Shards kept between joins: one found here is not downloaded again. */
+/** Shards kept between joins, by the data they belong to (the ack's dataKey) and index: one found here is not downloaded again. */
 export interface ShardCache {
-  get(index: number): Promise<Uint8Array | undefined>;
-  put(index: number, bytes: Uint8Array): Promise<void>;
+  get(dataKey: string, index: number): Promise<Uint8Array | undefined>;
+  put(dataKey: string, index: number, bytes: Uint8Array): Promise<void>;
 }
 
 export interface Shard {
@@ -130,6 +130,12 @@ export interface ClientSessionOptions {
   /** Downloads one shard (GET with these headers); throws when the coordinator does not answer 200. */
   readonly fetchShard: (url: string, headers: Readonly<Record<string, string>>) => Promise<Uint8Array>;
   readonly shardCache?: ShardCache;
+  /**
+   * The person's own examples, for a run with `data: local` (the coordinator serves none): one shard per
+   * mini-client, in the shard format, built on the device (it may wait until the person has picked them).
+   * Without it such a run cannot be joined.
+   */
+  readonly localShards?: (ack: JoinedAck) => Promise<Shard[]>;
   /** `joinCode`: for a coordinator with enrollment; it is sent with every hello and only a new identity uses it. */
   readonly hello: Pick<Hello, 'miniClients' | 'name' | 'backend' | 'userAgent' | 'joinCode'>;
   readonly handlers: SessionHandlers;
@@ -189,6 +195,8 @@ export class ClientSession {
   /** Hello was accepted on the current connection: only then do SecAgg messages and reports go out. */
   private joined = false;
   private stopped = false;
+  /** The data the current join is for (the ack's dataKey). */
+  private dataKey: string | null = null;
 
   constructor(private readonly opts: ClientSessionOptions) {
     this.transport = opts.transport;
@@ -216,7 +224,11 @@ export class ClientSession {
       else h.onInvalid?.(EVENTS.secagg, r.reason);
     });
     this.onValid(EVENTS.roundEnd, roundEndSchema, (end) => h.onRoundEnd?.(end));
-    this.onValid(EVENTS.status, statusSchema, (status) => h.onStatus?.(status));
+    this.onValid(EVENTS.status, statusSchema, (status) => {
+      h.onStatus?.(status);
+      // The run trains on other data than we joined for: rejoin, and the new ack brings its task and shards.
+      if (status.dataKey !== undefined && this.joined && status.dataKey !== this.dataKey) this.rejoin();
+    });
     this.onValid(EVENTS.bye, byeSchema, (bye) => h.onBye?.(bye.reason));
     // A liveness probe (after two silent attempts): echoed at once, so the coordinator selects us again.
     this.onValid(EVENTS.liveness, livenessSchema, (probe) => {
@@ -292,6 +304,7 @@ export class ClientSession {
     await this.opts.identities.save(identity);
     if (!current()) return;
     this.joined = true;
+    this.dataKey = ack.dataKey;
     this.handlers.onJoined?.(ack);
     const shards = await this.loadShards(ack);
     if (!current()) return;
@@ -301,12 +314,22 @@ export class ClientSession {
     this.handlers.onReady?.();
   }
 
+  /** A new connection, so a new hello. */
+  private rejoin(): void {
+    this.transport.disconnect();
+    if (!this.stopped) this.transport.connect();
+  }
+
   private async loadShards(ack: JoinedAck): Promise<Shard[]> {
+    if (ack.data === 'local') {
+      if (!this.opts.localShards) throw new Error(`this run trains on data on your device (the ${ack.task} task): this client has no way to pick it`);
+      return this.opts.localShards(ack);
+    }
     const headers = { 'x-hushfl-session': `${ack.clientId}:${ack.sessionToken}` };
     const cache = this.opts.shardCache;
     const shards: Shard[] = [];
     for (const index of ack.shards) {
-      let bytes = await cache?.get(index);
+      let bytes = await cache?.get(ack.dataKey, index);
       if (!bytes) {
         const url = new URL(`${ack.shardUrl}${index}`, this.opts.coordinatorUrl).toString();
         try {
@@ -314,7 +337,7 @@ export class ClientSession {
         } catch (e) {
           throw new Error(`shard ${index}: ${asError(e).message}`);
         }
-        await cache?.put(index, bytes);
+        await cache?.put(ack.dataKey, index, bytes);
       }
       shards.push({ index, bytes });
     }

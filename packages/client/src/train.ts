@@ -12,7 +12,7 @@ import { cryptoRandomWords, dpsgdStepRdp, shuffleInPlace, type RandomWords } fro
 import { GaussianNoise } from './gaussian.ts';
 import { FunctionalModel } from './functional.ts';
 import { clippedGradientSum, meanGradient } from './ghostClipping.ts';
-import { CLASSES, evaluate, type Dataset } from '@hushfl/tasks';
+import { evaluate, type Dataset } from '@hushfl/tasks';
 
 export interface TrainConfig {
   readonly epochs: number;
@@ -51,7 +51,7 @@ function batchTensors(data: Dataset, idx: ArrayLike<number>): { x: tf.Tensor2D; 
     x.set(data.x.subarray(j * f, (j + 1) * f), i * f);
     labels[i] = data.labels[j]!;
   }
-  return tf.tidy(() => ({ x: tf.tensor2d(x, [idx.length, f]), y: tf.oneHot(tf.tensor1d(labels, 'int32'), CLASSES) as tf.Tensor2D }));
+  return tf.tidy(() => ({ x: tf.tensor2d(x, [idx.length, f]), y: tf.oneHot(tf.tensor1d(labels, 'int32'), data.classes) as tf.Tensor2D }));
 }
 
 function lossOf(model: tfl.LayersModel, x: tf.Tensor, y: tf.Tensor): tf.Scalar {
@@ -77,7 +77,7 @@ export async function trainLocal(
   // Both paths differentiate the functional model (ghostClipping.ts), so a convolutional model trains on every
   // backend, WASM included.
   const fm = new FunctionalModel(model);
-  const vars = fm.layers.flatMap((l) => [l.kernel, l.bias]);
+  const vars = fm.variables;
   const noise = opts.dpsgd ? new GaussianNoise(rw) : null;
   const batchSize = Math.min(cfg.batchSize, Math.max(1, data.n));
   const batches = Math.max(1, Math.ceil(data.n / batchSize));
@@ -157,7 +157,7 @@ export async function dpsgdStep(
   dp: DpSgdConfig,
   noise = new GaussianNoise(),
 ): Promise<void> {
-  const vars = fm.layers.flatMap((l) => [l.kernel, l.bias]);
+  const vars = fm.variables;
   let sums: Float32Array[];
   if (idx.length === 0) sums = vars.map((v) => new Float32Array(v.size));
   else {

@@ -28,7 +28,7 @@ async function requestFor(spec: ModelSpec, dp: TrainRequest['dpsgd']): Promise<T
   const m = buildModel(spec);
   const global = await getFlatWeights(m);
   m.dispose();
-  return { spec, global, training: { epochs: 1, batchSize: 8, learningRate: 0.1 }, dpsgd: dp, miniClient: 0 };
+  return { spec, task: 'mnist', global, training: { epochs: 1, batchSize: 8, learningRate: 0.1 }, dpsgd: dp, miniClient: 0 };
 }
 
 describe('LocalTrainer memory', () => {

@@ -5,9 +5,10 @@
  */
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { ModelSpec, TaskMessage } from '@hushfl/protocol';
-import { cryptoRandomWords } from '@hushfl/ddp';
-import { buildModel, getFlatWeights, setFlatWeights, type Dataset } from '@hushfl/tasks';
+import { cryptoRandomWords, type FederatedSums } from '@hushfl/ddp';
+import { buildModel, findTask, getFlatWeights, setFlatWeights, taskShape, type Dataset } from '@hushfl/tasks';
 import type { TrainDeadline } from './backendFallback.ts';
+import { boundedEvaluation, heldOutSplit } from './federatedMetrics.ts';
 import { trainLocal, type TrainProgress } from './train.ts';
 
 export interface TrainOutput {
@@ -19,15 +20,24 @@ export interface TrainOutput {
   readonly steps: number;
   readonly ms: number;
   readonly dpsgdRdp: Float64Array | null;
+  /**
+   * With the request's `evaluation`: the global model's bounded sums on the held-out split and the trained
+   * model's on the training split (federatedMetrics.ts). They leave the device only inside the masked DDG input.
+   */
+  readonly metrics?: FederatedSums | null;
 }
 
 export interface TrainRequest {
   readonly spec: ModelSpec;
+  /** The registry task: its input and classes shape the model. */
+  readonly task: string;
   readonly global: Float32Array;
   readonly training: TaskMessage['training'];
   readonly dpsgd: TaskMessage['dpsgd'];
   /** Which mini-client (and shard) to train. */
   readonly miniClient: number;
+  /** Federated evaluation (the task's `evaluation`): hold out that share of the shard, train on the rest, and measure both. */
+  readonly evaluation?: TaskMessage['evaluation'];
   /** The round's training deadline: a trainer that falls back to another backend retries only while it allows. */
   readonly deadline?: TrainDeadline;
 }
@@ -43,7 +53,7 @@ export interface Trainer {
 
 /** Trains in this thread with whatever TensorFlow.js backend is active. */
 export class LocalTrainer implements Trainer {
-  private model: tfl.Sequential | null = null;
+  private model: tfl.LayersModel | null = null;
   private modelKey = '';
   private readonly rng = cryptoRandomWords();
 
@@ -58,11 +68,11 @@ export class LocalTrainer implements Trainer {
     return this.datasets.length;
   }
 
-  private modelFor(spec: ModelSpec): tfl.Sequential {
-    const key = JSON.stringify(spec);
+  private modelFor(spec: ModelSpec, task: string): tfl.LayersModel {
+    const key = JSON.stringify([task, spec]);
     if (!this.model || key !== this.modelKey) {
       this.model?.dispose();
-      this.model = buildModel(spec);
+      this.model = buildModel(spec, taskShape(findTask(task)));
       this.modelKey = key;
     }
     return this.model;
@@ -71,13 +81,18 @@ export class LocalTrainer implements Trainer {
   async train(req: TrainRequest, onProgress?: (p: TrainProgress) => void): Promise<TrainOutput> {
     const data = this.datasets[req.miniClient];
     if (!data) throw new RangeError(`no shard for mini-client ${req.miniClient}`);
-    const model = this.modelFor(req.spec);
+    const model = this.modelFor(req.spec, req.task);
     setFlatWeights(model, req.global);
-    const r = await trainLocal(model, data, req.training, { dpsgd: req.dpsgd, rng: this.rng, ...(onProgress ? { onProgress } : {}) });
+    const ev = req.evaluation ?? null;
+    const split = ev ? heldOutSplit(data, ev.fraction) : null;
+    // The global model as received, on examples this mini-client never trains on.
+    const heldOut = ev && split ? await boundedEvaluation(model, split.heldOut, ev) : null;
+    const r = await trainLocal(model, split ? split.train : data, req.training, { dpsgd: req.dpsgd, rng: this.rng, ...(onProgress ? { onProgress } : {}) });
     const trained = await getFlatWeights(model);
     const delta = new Float32Array(trained.length);
     for (let i = 0; i < delta.length; i++) delta[i] = trained[i]! - req.global[i]!;
-    return { delta, loss: r.loss, accuracy: r.accuracy, examples: r.examples, steps: r.steps, ms: r.ms, dpsgdRdp: r.dpsgdRdp };
+    const metrics = ev && split && heldOut ? { heldOut, train: await boundedEvaluation(model, split.train, ev) } : null;
+    return { delta, loss: r.loss, accuracy: r.accuracy, examples: r.examples, steps: r.steps, ms: r.ms, dpsgdRdp: r.dpsgdRdp, metrics };
   }
 
   dispose(): void {

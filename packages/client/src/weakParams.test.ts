@@ -13,6 +13,7 @@ function task(n: number, neighbours: number, threshold: number, requirement: Par
     round: 0,
     attempt: 1,
     roundId: 'run-weak/r0/a1',
+    task: 'mnist',
     model: { spec: { kind: 'mlp', hidden: [] }, weights: new Uint8Array(16) },
     training: { epochs: 1, batchSize: 8, learningRate: 0.1 },
     dpsgd: null,

@@ -20,6 +20,21 @@ export { inflatedL2Bound, l1BoundFromL2, conditionalRoundInto } from './rounding
 export { type DdgParams, validateDdgParams, checkBits, checkBeta } from './params.ts';
 export { clipFactor, encodeDdg, gridNoiseVariance, l2Norm, type DdgEncoding, type EncodeOptions } from './encode.ts';
 export { decodeDdg } from './decode.ts';
+export {
+  FEDERATED_METRICS,
+  METRIC_NAMES,
+  NORM_MARGIN,
+  appendFederatedMetrics,
+  checkMetricBounds,
+  federatedTotals,
+  metricNormBound,
+  metricUnitsPerCoordinate,
+  metricVector,
+  updateClip,
+  type FederatedSums,
+  type MetricBounds,
+  type MetricSums,
+} from './federatedMetrics.ts';
 export { DdpParameterError, RoundingBoundError } from './errors.ts';
 export {
   RDP_ORDERS,

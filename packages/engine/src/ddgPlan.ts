@@ -3,9 +3,13 @@
  * ε (Kairouz et al. §4.4, noise sized for n_min parties — connections with their own keys, never the
  * mini-clients one declares — and never below σ/γ = 1/2), explicit γ and σ, or quantization only. The
  * modular headroom is sized for the expected contributions (each mini-client adds an update and a noise share).
+ * With federated evaluation the DDG input is the model update plus FEDERATED_METRICS metric coordinates
+ * (federatedEvaluation.ts): the plan — its `params.dim`, the padding, the calibration and the accountant — is
+ * for that extended dimension d + k, while the model weights stay d.
  */
 import { calibrateDdg, ddgRoundRdp, nextPowerOfTwo, quantizationGamma, type DdgParams } from '@hushfl/ddp';
 import type { RunConfig } from '@hushfl/protocol';
+import { federatedCoordinates } from './federatedEvaluation.ts';
 import { expectedClientsPerRound } from './selection.ts';
 
 export interface DdgPlan {
@@ -17,8 +21,10 @@ export interface DdgPlan {
   readonly dimPadded: number;
 }
 
-export function planDdg(config: RunConfig, dim: number): DdgPlan {
+/** The plan for a model of dimension `modelDim`; its DDG dimension adds the run's federated evaluation coordinates. */
+export function planDdg(config: RunConfig, modelDim: number): DdgPlan {
   const d = config.ddg;
+  const dim = modelDim + federatedCoordinates(config);
   const clients = expectedClientsPerRound(config);
   const sampleRate = accountingSampleRate(config);
   const base = { dim, clip: d.clip, beta: d.beta, bits: d.bits };

@@ -10,6 +10,7 @@
 import type { RunConfig, RunSecAgg } from '@hushfl/protocol';
 import { secaggGuaranteeOf } from '@hushfl/secagg';
 import type { DdgPlan } from './ddgPlan.ts';
+import { configuredEvaluation } from './federatedEvaluation.ts';
 import { droppedCounts, type RoundRecord, type RunIdentity, type RunState } from './records.ts';
 import { RoundEngine } from './roundEngine.ts';
 import { expectedClientsPerRound, minParties } from './selection.ts';
@@ -49,7 +50,10 @@ export function metricsDocument(
 ) {
   return {
     run: { id: run.id, name: config.name, createdAt: new Date(run.createdAt).toISOString(), state },
-    model: { spec: config.task.model, dim: run.dim, dimPadded: plan.dimPadded },
+    // dim: the model's d; dimPadded: the DDG input's, with federated evaluation of d + FEDERATED_METRICS.
+    model: { spec: config.task.model, dim: run.dim, ddgDim: plan.params.dim, dimPadded: plan.dimPadded },
+    /** Federated evaluation's bounds (null without it, or for a run planned before it existed). */
+    evaluation: plan.params.dim > run.dim ? configuredEvaluation(config) : null,
     privacy: {
       mechanism: plan.params.localStddev > 0 ? 'ddg' : 'none',
       bits: plan.params.bits,
@@ -81,6 +85,8 @@ export function metricsDocument(
         status: r.status,
         accuracy: r.accuracy,
         loss: r.loss,
+        /** Federated evaluation over the round's parties, from the noisy sum (issue 14 §5); null without it. */
+        federated: r.federated ?? null,
         epsilon: r.epsilon,
         epsilonVsCoordinator: r.epsilonVsCoordinator,
         deltaSelection: r.deltaSelection,

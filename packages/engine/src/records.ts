@@ -22,8 +22,14 @@ export interface RoundRecord {
    * that was charged (its unmask requests went out). Absent in records from before it was kept.
    */
   readonly parties?: number | null;
+  /** The coordinator's own evaluation of the released model (null without a held-out set: `data: local`). */
   readonly accuracy: number | null;
   readonly loss: number | null;
+  /**
+   * Federated evaluation of a released attempt (issue 14 §5): totals over its parties, decoded from the noisy
+   * sum; null without federated evaluation or for an attempt not released; absent in records from before it.
+   */
+  readonly federated?: FederatedMetrics | null;
   /** ε spent after this attempt: set for a released attempt and for an aborted one that was charged. */
   readonly epsilon: number | null;
   /** ε against the coordinator (no sampling amplification); equals epsilon without Poisson selection. */
@@ -41,6 +47,29 @@ export interface RoundRecord {
   readonly droppedClients: Readonly<Record<string, SecAggStage>>;
   readonly bytesUp: number;
   readonly bytesDown: number;
+}
+
+/**
+ * A round's federated evaluation: on the global model it sent, over the held-out splits of the parties in the
+ * sum, and of their local training. Every number comes from the released sum's metric coordinates, which carry
+ * the same DDG noise as the model's: the totals may be off by that noise (even negative), so the ratios are
+ * clamped (accuracy into [0, 1], loss ≥ 0) and null when the noisy example count is below one.
+ */
+export interface FederatedMetrics {
+  /** Σ correct / Σ examples of the global model on the held-out splits. */
+  readonly accuracy: number | null;
+  /** Σ loss / Σ examples (per-example loss clipped to evaluation.maxLoss). */
+  readonly loss: number | null;
+  /** The raw noisy totals. */
+  readonly examples: number;
+  readonly correct: number;
+  readonly lossSum: number;
+  /** The same of the parties' trained models on their training splits. */
+  readonly trainAccuracy: number | null;
+  readonly trainLoss: number | null;
+  readonly trainExamples: number;
+  readonly trainCorrect: number;
+  readonly trainLossSum: number;
 }
 
 export type { RunState } from '@hushfl/protocol';
@@ -72,6 +101,7 @@ export function emptyRecord(round: number, attempt: number, startedAt: number): 
     contributions: null,
     accuracy: null,
     loss: null,
+    federated: null,
     epsilon: null,
     epsilonVsCoordinator: null,
     deltaSelection: null,

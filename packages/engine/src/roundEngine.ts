@@ -13,7 +13,7 @@
  * any of them. The close of the ConsistencyCheck, after which the coordinator can compute the sum, says so
  * (`unmasking`), so that the run charges the round's privacy before the first unmask request goes out.
  */
-import { decodeDdg, nextPowerOfTwo, type DdgParams } from '@hushfl/ddp';
+import { decodeDdg, FEDERATED_METRICS, federatedTotals, nextPowerOfTwo, type DdgParams, type FederatedSums } from '@hushfl/ddp';
 import {
   type Misbehaviour,
   type SecAggError,
@@ -29,6 +29,7 @@ import {
   type SecAggStage,
 } from '@hushfl/secagg';
 import { f32FromBytes, vectorBytes, type ModelSpec, type TaskMessage } from '@hushfl/protocol';
+import type { FederatedEvaluation } from './federatedEvaluation.ts';
 
 export interface Party {
   readonly clientId: string;
@@ -42,10 +43,18 @@ export interface RoundSetup {
   readonly attempt: number;
   readonly parties: readonly Party[];
   readonly modelSpec: ModelSpec;
+  /** The registry task the model is for (the task message's `task`). */
+  readonly task: string;
   readonly weights: Float32Array;
   readonly training: TaskMessage['training'];
   readonly dpsgd: TaskMessage['dpsgd'];
+  /** The DDG parameters; `ddg.dim` is the model's dimension plus FEDERATED_METRICS with `evaluation`. */
   readonly ddg: DdgParams;
+  /**
+   * Federated evaluation (issue 14 §5): parties append their bounded metric sums to their updates, and the
+   * released sum's last FEDERATED_METRICS coordinates are their totals. Absent or null: none.
+   */
+  readonly evaluation?: FederatedEvaluation | null;
   readonly secagg: {
     readonly neighbours?: number;
     readonly threshold?: number;
@@ -95,6 +104,11 @@ export type EngineCommand =
       readonly kind: 'released';
       /** The decoded sum of the contributions' clipped updates over `meanDivisor` (model dimension). */
       readonly mean: Float64Array;
+      /**
+       * With federated evaluation: the metric totals over the contributions in the sum (not divided), decoded
+       * from its last coordinates with the same noise as the mean; null without.
+       */
+      readonly federated: FederatedSums | null;
       readonly contributions: number;
       /** Parties whose inputs are in the sum (the accountant's n). */
       readonly parties: number;
@@ -198,6 +212,12 @@ export class RoundEngine {
   static async start(setup: RoundSetup): Promise<{ engine: RoundEngine; commands: EngineCommand[] }> {
     const n = setup.parties.length;
     const roundId = roundIdOf(setup.runId, setup.round, setup.attempt);
+    const extra = setup.evaluation ? FEDERATED_METRICS : 0;
+    if (setup.ddg.dim !== setup.weights.length + extra) {
+      throw new Error(
+        `the DDG dimension ${setup.ddg.dim} does not fit the model's ${setup.weights.length} weights${extra ? ` plus ${extra} federated evaluation coordinates` : ''}`,
+      );
+    }
     const params = RoundEngine.secaggParams(n, setup.secagg);
     const { neighbours, threshold } = params;
     const config: SecAggConfig = {
@@ -221,10 +241,12 @@ export class RoundEngine {
         round: setup.round,
         attempt: setup.attempt,
         roundId,
+        task: setup.task,
         model: { spec: setup.modelSpec, weights },
         training: setup.training,
         dpsgd: setup.dpsgd,
         ddg: setup.ddg,
+        ...(setup.evaluation ? { evaluation: setup.evaluation } : {}),
         rotationSeed: setup.rotationSeed,
         secagg: {
           id: i + 1,
@@ -493,15 +515,25 @@ export class RoundEngine {
     // Unreachable after the check at the close of MaskedInputCollection (the sum is over exactly those
     // survivors); kept so that no path can release an under-noised sum.
     if (clients.length < this.setup.minParties) return this.tooFew(clients.length);
-    const divisor = this.setup.meanDivisor;
-    let mean: Float64Array;
-    if (divisor === undefined) mean = decodeDdg(sum, this.setup.ddg, this.setup.rotationSeed, contributions);
-    else {
-      // The decoded sum, then the same scaling decodeDdg applies, by the expected contributions instead.
-      mean = decodeDdg(sum, this.setup.ddg, this.setup.rotationSeed, 1);
-      const inv = 1 / divisor;
-      for (let i = 0; i < mean.length; i++) mean[i] = mean[i]! * inv;
-    }
-    return { kind: 'released', mean, contributions, parties: clients.length, included: clients, droppedAt: this.droppedAt(), ...this.conduct(misbehaving) };
+    // The decoded sum (d + k values with federated evaluation), then the scaling decodeDdg applies — by the
+    // contributions, or under Poisson selection by the expected contributions — on the model's d coordinates
+    // only. The metric coordinates stay sums: their totals over the contributions, in metric units.
+    const decoded = decodeDdg(sum, this.setup.ddg, this.setup.rotationSeed, 1);
+    const d = this.setup.weights.length;
+    const inv = 1 / (this.setup.meanDivisor ?? contributions);
+    const mean = new Float64Array(d);
+    for (let i = 0; i < d; i++) mean[i] = decoded[i]! * inv;
+    const e = this.setup.evaluation;
+    const federated = e ? federatedTotals(decoded, d, this.setup.ddg.clip, e) : null;
+    return {
+      kind: 'released',
+      mean,
+      federated,
+      contributions,
+      parties: clients.length,
+      included: clients,
+      droppedAt: this.droppedAt(),
+      ...this.conduct(misbehaving),
+    };
   }
 }

@@ -21,10 +21,11 @@ import type { RandomWords } from '@hushfl/ddp';
 import { EVENTS, pack, type RoundEnd, type RunConfig, type Status } from '@hushfl/protocol';
 import { SECAGG_STAGE_TABLE, type SecAggClientMessage, type SecAggStage } from '@hushfl/secagg';
 import type { DdgPlan } from './ddgPlan.ts';
+import { federatedMetricsOf, roundEvaluation } from './federatedEvaluation.ts';
 import { fedAvgStep, releasedMeanDivisor, type ServerState } from './fedavg.ts';
 import { metricsDocument, type MetricsDocument } from './metrics.ts';
 import { type LedgerEntry, RunPrivacy } from './privacy.ts';
-import { droppedCounts, emptyRecord, type RoundRecord, type RunIdentity, type RunState } from './records.ts';
+import { droppedCounts, emptyRecord, type FederatedMetrics, type RoundRecord, type RunIdentity, type RunState } from './records.ts';
 import { type EngineCommand, type Party, type RoundConduct, RoundEngine, type RoundEngineSnapshot } from './roundEngine.ts';
 import { expectedClientsPerRound, minParties, selectParties } from './selection.ts';
 
@@ -91,8 +92,14 @@ export interface RoundSummary {
   round: number;
   attempt: number;
   status: 'completed' | 'aborted';
+  /** The coordinator's evaluation of the released model (null without a held-out set). */
   accuracy: number | null;
   loss: number | null;
+  /**
+   * Federated evaluation over the round's parties (issue 14 §5), from the noisy sum; null without it or
+   * unreleased (always set by the engine; optional for summaries built elsewhere).
+   */
+  federated?: FederatedMetrics | null;
   epsilon: number | null;
   /** ε against the coordinator, which knows who took part: no sampling amplification (= epsilon without Poisson sampling). */
   epsilonVsCoordinator: number | null;
@@ -772,12 +779,14 @@ export class RunEngine {
         attempt,
         parties,
         modelSpec: cfg.task.model,
+        task: cfg.task.name,
         weights: this.server.weights,
         training: cfg.training,
         dpsgd: cfg.dpsgd.enabled
           ? { clip: cfg.dpsgd.clip, noiseMultiplier: cfg.dpsgd.noiseMultiplier, sampling: cfg.dpsgd.sampling, delta: cfg.dpsgd.delta }
           : null,
         ddg: this.setup.plan.params,
+        evaluation: roundEvaluation(cfg, this.setup.plan.params.dim, this.server.weights.length),
         secagg: cfg.secagg,
         deadlinesMs: deadlinesMs as Record<SecAggStage, number>,
         minParties: minParties(cfg),
@@ -972,6 +981,7 @@ export class RunEngine {
       selected: live.parties.length,
       contributions: r.contributions,
       parties: r.parties,
+      federated: r.federated ? federatedMetricsOf(r.federated) : null,
       epsilon: spent.epsilon,
       epsilonVsCoordinator: spent.epsilonVsCoordinator,
       deltaSelection: spent.deltaSelection,
@@ -1029,6 +1039,7 @@ export class RunEngine {
         round: live.round,
         accuracy: e.accuracy,
         loss: e.loss,
+        ...(record.federated ? { federatedAccuracy: record.federated.accuracy, federatedExamples: record.federated.examples } : {}),
         epsilon: spent.epsilon,
         contributors: record.contributions,
       }),
@@ -1151,6 +1162,7 @@ export class RunEngine {
       status: r.status === 'completed' ? 'completed' : 'aborted',
       accuracy: r.accuracy,
       loss: r.loss,
+      federated: r.federated ?? null,
       epsilon,
       epsilonVsCoordinator,
       deltaSelection,

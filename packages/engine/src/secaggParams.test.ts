@@ -14,6 +14,7 @@ function setup(n: number, secagg: RoundSetup['secagg']): RoundSetup {
     attempt: 1,
     parties: Array.from({ length: n }, (_, i) => ({ clientId: `c${i}`, contributions: 1 })),
     modelSpec: { kind: 'mlp', hidden: [] },
+    task: 'mnist',
     weights: new Float32Array(8),
     training: { epochs: 1, batchSize: 8, learningRate: 0.1 },
     dpsgd: null,

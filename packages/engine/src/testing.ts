@@ -4,7 +4,7 @@
  * sums the encodings in Z_2^B and runs the real SecAgg client. It records what it encoded, so a test can
  * compute the exact modular sum the coordinator should unmask.
  */
-import { encodeDdg } from '@hushfl/ddp';
+import { appendFederatedMetrics, encodeDdg, type FederatedSums } from '@hushfl/ddp';
 import { EVENTS, pack, parseRunConfig, type RunConfigInput, secaggClientToWire, secaggEnvelopeFromServer, taskMessageSchema, unpack } from '@hushfl/protocol';
 import { addInPlace, type DropPoint, lastMessageBefore, SecAggClient, type SecAggClientMessage } from '@hushfl/secagg';
 import type { InMemoryClientFactory } from './inMemory.ts';
@@ -13,6 +13,11 @@ import type { RoundSetup } from './roundEngine.ts';
 export interface FakeClientOptions {
   /** The update of contribution j in round r (model dimension). */
   readonly update: (round: number, contribution: number) => Float32Array;
+  /**
+   * With federated evaluation (the task's `evaluation`): contribution j's metric sums in round r, appended to
+   * its update as the real runtime does (default: all zero).
+   */
+  readonly metrics?: (round: number, contribution: number) => FederatedSums;
   /** Where this client vanishes in a round attempt (null: it stays). */
   readonly vanish?: (round: number, attempt: number) => DropPoint | null;
   /** Whether it echoes liveness probes, as the real client runtime does (default true). */
@@ -54,6 +59,8 @@ export interface FakeClientLog {
   readonly inputs: Map<string, Uint32Array>;
 }
 
+const NO_METRICS: FederatedSums = { heldOut: { lossSum: 0, correct: 0, examples: 0 }, train: { lossSum: 0, correct: 0, examples: 0 } };
+
 export function fakeClient(o: FakeClientOptions, log: FakeClientLog = { inputs: new Map() }): InMemoryClientFactory {
   return (_clientId, toCoordinator) => {
     const rounds = new Map<string, { client: SecAggClient; round: number; stopAfter: string | null; stopped: boolean }>();
@@ -72,7 +79,11 @@ export function fakeClient(o: FakeClientOptions, log: FakeClientLog = { inputs: 
           if (point === 'before-advertise') return;
           let sum: Uint32Array | null = null;
           for (let j = 0; j < task.contributions; j++) {
-            const { encoded } = encodeDdg(o.update(task.round, j), task.ddg, task.rotationSeed);
+            const update = o.update(task.round, j);
+            const input = task.evaluation
+              ? appendFederatedMetrics(update, o.metrics?.(task.round, j) ?? NO_METRICS, task.ddg.clip, task.evaluation).out
+              : update;
+            const { encoded } = encodeDdg(input, task.ddg, task.rotationSeed);
             if (sum) addInPlace(sum, encoded, task.ddg.bits);
             else sum = encoded.slice();
           }
@@ -130,6 +141,7 @@ export function roundSetupForTest(parties: readonly string[], dim: number, overr
     attempt: 1,
     parties: parties.map((clientId) => ({ clientId, contributions: 1 })),
     modelSpec: { kind: 'mlp', hidden: [] },
+    task: 'mnist',
     weights: new Float32Array(dim),
     training: { epochs: 1, batchSize: 8, learningRate: 0.1 },
     dpsgd: null,

@@ -13,6 +13,9 @@ const seconds = (def: number) =>
     .max(24 * 3600)
     .default(def);
 
+/** The largest model topology (model.json's modelTopology) a run config may carry. */
+export const MAX_TOPOLOGY_CHARS = 256 * 1024;
+
 export const modelSpecSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('mlp'), hidden: z.array(z.number().int().min(1).max(4096)).max(4).default([64]) }),
   z.object({
@@ -21,17 +24,40 @@ export const modelSpecSchema = z.discriminatedUnion('kind', [
     kernel: z.number().int().min(2).max(7).default(5),
     dense: z.number().int().min(0).max(1024).default(0),
   }),
+  /** Token sequences: an embedding of each token, averaged over the sequence, then dense layers (issue 14 §1). */
+  z.object({
+    kind: z.literal('embedding'),
+    dim: z.number().int().min(1).max(512).default(16),
+    hidden: z.array(z.number().int().min(1).max(4096)).max(4).default([]),
+  }),
+  /**
+   * A TensorFlow.js layers model (issue 14 §4): the `modelTopology` of a model.json as tensorflowjs_converter
+   * writes it from Keras (or tf.LayersModel.toJSON), made of the layers in packages/tasks layerSupport.ts.
+   * Checked against the task (input shape, classes) and the supported layers when the run is created.
+   */
+  z.object({
+    kind: z.literal('layers'),
+    topology: z
+      .record(z.string(), z.unknown())
+      .refine((t) => JSON.stringify(t).length <= MAX_TOPOLOGY_CHARS, `must be at most ${MAX_TOPOLOGY_CHARS} characters of JSON`),
+  }),
 ]);
 export type ModelSpec = z.infer<typeof modelSpecSchema>;
 
 export const partitionSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('iid') }),
   z.object({ kind: z.literal('dirichlet'), alpha: z.number().positive().max(1e6) }),
+  /** Each author's examples in one shard (tasks whose data says who wrote what: `hushfl tasks`). */
+  z.object({ kind: z.literal('natural') }),
 ]);
 export type PartitionSpec = z.infer<typeof partitionSchema>;
 
 export const taskSchema = z.object({
-  name: z.literal('mnist').default('mnist'),
+  /** A task of the registry (`hushfl tasks`); the rest of `task` is checked against it when a run is created. */
+  name: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'must be a task name (hushfl tasks)')
+    .default('mnist'),
   model: modelSpecSchema.default({ kind: 'mlp', hidden: [64] }),
   partition: partitionSchema.default({ kind: 'iid' }),
   /** How many disjoint shards the training pool is cut into; each contribution trains on one. */
@@ -103,10 +129,39 @@ export const ddgConfigSchema = z
     }
   });
 
+/**
+ * Where clients get training data (issue 14 §2): `demo`, shards of the task's built-in dataset the
+ * coordinator serves (a demo: the coordinator knows every client's data), or `local`, data each person
+ * picks on their device, which never leaves it (the coordinator serves none).
+ */
+export const dataSourceSchema = z.enum(['demo', 'local']).default('demo');
+
+/**
+ * Federated evaluation (issue 14 §5): each mini-client holds out `fraction` of its local examples (the same
+ * ones every round, never trained on), evaluates the global model it receives on them and sends the sums —
+ * loss, correct predictions and examples, and the same three of its training — only as extra coordinates of
+ * its DDG-encoded, securely aggregated input, with the model's noise: the coordinator learns totals over each
+ * round's parties, never one client's value (docs/PRIVACY.md "Federated evaluation"). `fraction: 0` turns it off.
+ */
+export const evaluationSchema = z
+  .object({
+    /** Share of each mini-client's examples held out for evaluation (0: no federated evaluation). */
+    fraction: z.number().min(0).max(0.5).default(0.1),
+    /** N_max: the most examples a mini-client counts in each split (the metrics' sensitivity). */
+    maxExamples: z.number().int().min(1).max(1_000_000).default(1000),
+    /** L_max: each example's loss (nats) is clipped to this before it is summed. */
+    maxLoss: z.number().positive().max(1000).default(10),
+    /** ρ: the metric coordinates get norm ρ·clip, the model update √(1 − ρ²)·clip, so the whole input stays within clip. */
+    normShare: z.number().gt(0).max(0.9).default(0.25),
+  })
+  .strict();
+export type EvaluationConfig = z.infer<typeof evaluationSchema>;
+
 export const runConfigSchema = z
   .object({
     name: z.string().min(1).max(100).default('mnist'),
     task: taskSchema.prefault({}),
+    data: dataSourceSchema,
     rounds: z.number().int().min(1).max(100_000),
     /** Either a fixed number of contributions per round, or Poisson sampling of each client at sampleRate. */
     selection: selectionSchema.default({ clientsPerRound: 10 }),
@@ -143,6 +198,7 @@ export const runConfigSchema = z
       })
       .prefault({}),
     ddg: ddgConfigSchema,
+    evaluation: evaluationSchema.prefault({}),
     secagg: z
       .object({
         neighbours: z.number().int().min(1).optional(),

@@ -63,6 +63,12 @@ export const helloAckSchema = z.discriminatedUnion('ok', [
     /** The data shards this client trains on (one per mini-client), fetched with the session token. */
     shards: z.array(z.number().int().min(0)),
     shardUrl: z.string(),
+    /** The task clients train on (the registry's name: `hushfl tasks`) and where its data comes from (issue 14 §2). */
+    task: z.string().max(64),
+    /** `local`: the coordinator serves no data (`shards` is empty); the page trains on what the person picks. */
+    data: z.enum(['demo', 'local']),
+    /** Names the data this join is for; a status with another `dataKey` says the run needs other data. */
+    dataKey: z.string().max(128),
     runId: z.string().nullable(),
     /** True when the page is served over plain HTTP to a non-local address: WebCrypto is then missing. */
     insecureContext: z.boolean(),
@@ -113,12 +119,28 @@ export const taskMessageSchema = z.object({
   round: z.number().int().min(0),
   attempt: z.number().int().min(1),
   roundId: z.string().max(128),
+  /** The registry task (its input and classes shape the model: `hushfl tasks`). */
+  task: z.string().max(64),
   model: z.object({ spec: modelSpecSchema, weights: bytes({ max: 4 * 2 ** 26 }) }),
   training: z.object({ epochs: z.number().int().min(1), batchSize: z.number().int().min(1), learningRate: z.number().positive() }),
   dpsgd: z
     .object({ clip: z.number().positive(), noiseMultiplier: z.number().positive(), sampling: z.enum(['poisson', 'fixed']), delta: z.number() })
     .nullable(),
   ddg: ddgParamsSchema,
+  /**
+   * Federated evaluation (issue 14 §5): the client appends its bounded metric sums (FEDERATED_METRICS of them,
+   * @hushfl/ddp federatedMetrics.ts) to each update, so `ddg.dim` is the model dimension plus those; absent or
+   * null: none, and `ddg.dim` is the model dimension.
+   */
+  evaluation: z
+    .object({
+      fraction: z.number().gt(0).max(0.5),
+      maxExamples: z.number().int().min(1),
+      maxLoss: z.number().positive(),
+      normShare: z.number().gt(0).lt(1),
+    })
+    .nullable()
+    .optional(),
   rotationSeed: bytes({ length: 32 }),
   secagg: z.object({
     /** This client's id within the round's SecAgg instance. */
@@ -172,6 +194,11 @@ export const statusSchema = z.object({
   excluded: z.number().int().optional(),
   /** This client is excluded from the run (sent to that client only), with the reason. */
   excludedReason: z.string().optional(),
+  /**
+   * The data the active run trains on (the hello ack's `dataKey`), sent to a client that joined for other
+   * data: it rejoins (a new hello) to get the run's task and shards before it can be selected.
+   */
+  dataKey: z.string().max(128).optional(),
 });
 export type Status = z.infer<typeof statusSchema>;
 

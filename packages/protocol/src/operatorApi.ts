@@ -14,6 +14,7 @@ export const runParamsSchema = z.object({ id: runIdSchema });
 export type RunParams = z.infer<typeof runParamsSchema>;
 
 export const shardParamsSchema = z.object({
+  task: z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'must be a task name'),
   index: z
     .string()
     .regex(/^\d{1,9}$/, 'must be a shard number')
@@ -132,6 +133,22 @@ export const roundSchema = z.object({
   /** The extra δ of Poisson selection's redraws (docs/PRIVACY.md). */
   delta_selection: z.number().nullable(),
   error: z.string().nullable(),
+  /**
+   * Federated evaluation (issue 14 §5), decoded from the noisy sum's metric coordinates: Σ correct / Σ examples
+   * and Σ loss / Σ examples of the global model on the round's parties' held-out splits (clamped to [0, 1] and
+   * ≥ 0), and the raw noisy totals; the `federated_train_` ones are of their local training. Null for a round
+   * without federated evaluation (or not released), or a ratio whose Σ examples came out below 1.
+   */
+  federated_accuracy: z.number().nullable().optional(),
+  federated_loss: z.number().nullable().optional(),
+  federated_examples: z.number().nullable().optional(),
+  federated_correct: z.number().nullable().optional(),
+  federated_loss_sum: z.number().nullable().optional(),
+  federated_train_accuracy: z.number().nullable().optional(),
+  federated_train_loss: z.number().nullable().optional(),
+  federated_train_examples: z.number().nullable().optional(),
+  federated_train_correct: z.number().nullable().optional(),
+  federated_train_loss_sum: z.number().nullable().optional(),
   /** Why this aborted attempt does not count toward maxAttempts (misbehaving or silent parties, a store error); null when it counts. */
   excused: z.string().nullable().optional(),
   /** Milliseconds per SecAgg stage. */
@@ -172,6 +189,11 @@ export const metricsSchema = z.looseObject({
       accuracy: z.number().nullable(),
       loss: z.number().nullable(),
       epsilon: z.number().nullable(),
+      /** Federated evaluation totals and ratios (the round record's `federated`), null without it. */
+      federated: z
+        .looseObject({ accuracy: z.number().nullable(), loss: z.number().nullable(), examples: z.number() })
+        .nullable()
+        .optional(),
     }),
   ),
 });
@@ -265,15 +287,15 @@ export const operatorRoutes = {
   stop: controlRoute('stop'),
   /** Single-use join codes for `access: { enrollment: true }` (issue 13 §2). */
   invites: { method: 'POST', path: '/api/invites', auth: 'operator', body: invitesBodySchema, status: 201, response: invitesSchema, errors: [400, 401] },
-  /** A client downloads one of its own data shards. */
+  /** A client downloads one of its own demo data shards (`data: demo`; 404 for another task, 409 with `data: local`). */
   shard: {
     method: 'GET',
-    path: '/api/tasks/mnist/shards/:index',
+    path: '/api/tasks/:task/shards/:index',
     auth: 'client',
     params: shardParamsSchema,
     status: 200,
     binary: { contentType: 'application/octet-stream' },
-    errors: [400, 401, 403],
+    errors: [400, 401, 403, 404, 409],
   },
 } as const satisfies Record<string, OperatorRoute>;
 

@@ -23,6 +23,28 @@ describe('shards', () => {
   });
 });
 
+describe('typed shards (HFL2)', () => {
+  it('carry 16-bit token ids and float32 columns as they are, aligned, and refuse what does not add up', () => {
+    const ids = Uint16Array.from([0, 1, 4095, 65535, 7, 9]);
+    const t = decodeShard(encodeShard(Uint8Array.from([0, 1, 1]), ids, 2, 2));
+    expect([t.n, t.features, t.classes]).toEqual([3, 2, 2]);
+    expect(Array.from(t.x)).toEqual([0, 1, 4095, 65535, 7, 9]);
+    const cols = Float32Array.from([0.5, -2.25, 1e6]);
+    const bytes = encodeShard(Uint8Array.from([1]), cols, 3, 4);
+    expect(Array.from(decodeShard(bytes).x)).toEqual([0.5, -2.25, 1e6]);
+    expect(() => decodeShard(bytes.slice(0, -1))).toThrow(/must be/);
+    const nan = encodeShard(Uint8Array.from([1]), Float32Array.from([0, Number.NaN, 1]), 3, 4);
+    expect(() => decodeShard(nan)).toThrow(/not finite/);
+    const unknown = bytes.slice();
+    new DataView(unknown.buffer).setUint32(16, 9, true);
+    expect(() => decodeShard(unknown)).toThrow(/value type 9/);
+    // A shard at an odd offset of a bigger buffer (as IndexedDB or a socket may hand it) decodes the same.
+    const framed = new Uint8Array(bytes.length + 3);
+    framed.set(bytes, 3);
+    expect(Array.from(decodeShard(framed.subarray(3)).x)).toEqual([0.5, -2.25, 1e6]);
+  });
+});
+
 describe('partitions', () => {
   const labels = Uint8Array.from({ length: 2000 }, (_, i) => i % 10);
 
@@ -34,6 +56,28 @@ describe('partitions', () => {
     expect(all.size).toBe(2000);
     expect(partitionIndices(labels, 8, { kind: 'iid' }, 7)).toEqual(shards);
     expect(partitionIndices(labels, 8, { kind: 'iid' }, 8)).not.toEqual(shards);
+  });
+
+  it('natural: whole authors per shard, shards as even as whole authors allow, too few authors refused', () => {
+    // 60 authors writing 1..60 examples each (1830 in all).
+    const authors = Uint32Array.from(Array.from({ length: 60 }, (_, a) => new Array(a + 1).fill(a)).flat());
+    const few = Uint8Array.from(authors, (a) => a % 10);
+    const shards = partitionIndices(few, 6, { kind: 'natural' }, 5, 1, authors);
+    const owner = new Map<number, number>();
+    shards.forEach((s, k) => {
+      for (const i of s) {
+        const a = authors[i]!;
+        expect(owner.get(a) ?? k).toBe(k);
+        owner.set(a, k);
+      }
+    });
+    expect(owner.size).toBe(60);
+    expect(shards.reduce((n, s) => n + s.length, 0)).toBe(authors.length);
+    const sizes = shards.map((s) => s.length);
+    expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(60);
+    expect(partitionIndices(few, 6, { kind: 'natural' }, 5, 1, authors)).toEqual(shards);
+    expect(() => partitionIndices(few, 61, { kind: 'natural' }, 5, 1, authors)).toThrow('the data has 60 authors, too few for 61 shards');
+    expect(() => partitionIndices(few, 6, { kind: 'natural' }, 5, 1)).toThrow(/author of every example/);
   });
 
   it('Dirichlet: small α concentrates each shard on few classes, large α approaches IID', () => {

@@ -2,7 +2,9 @@
  * Splitting a labelled pool into client shards: IID (a seeded shuffle cut into equal parts) or non-IID by
  * label with Dirichlet(α) class proportions per shard (Hsu, Qi & Brown 2019): for each class, shares over
  * the shards are drawn from Dir(α·1) and the class's examples are cut accordingly. Small α: each shard
- * sees few classes. The partition is public and reproducible from its seed (ChaCha20 stream).
+ * sees few classes. Natural: whole authors per shard (the way data is split across real devices, as LEAF's
+ * per-writer splits do — Caldas et al. 2018), authors shuffled and each given to the shard with the fewest
+ * examples so far. The partition is public and reproducible from its seed (ChaCha20 stream).
  */
 import { chachaRandomWords, shuffleInPlace, type RandomWords } from '@hushfl/ddp';
 import type { PartitionSpec } from '@hushfl/protocol';
@@ -45,10 +47,21 @@ function gamma(rw: RandomWords, shape: number): number {
   }
 }
 
-/** Cuts the example indices [0, labels.length) into `shards` disjoint shards. */
-export function partitionIndices(labels: Uint8Array, shards: number, spec: PartitionSpec, seed: number, minPerShard = 1): Uint32Array[] {
+/**
+ * Cuts the example indices [0, labels.length) into `shards` disjoint shards. `authors` (natural partitions
+ * only) gives each example's author id.
+ */
+export function partitionIndices(
+  labels: Uint8Array,
+  shards: number,
+  spec: PartitionSpec,
+  seed: number,
+  minPerShard = 1,
+  authors?: Uint32Array,
+): Uint32Array[] {
   if (!Number.isInteger(shards) || shards < 1 || shards > labels.length) throw new RangeError(`cannot cut ${labels.length} examples into ${shards} shards`);
   const rw = chachaRandomWords(seedBytes(seed, `partition/${spec.kind}`));
+  if (spec.kind === 'natural') return naturalPartition(shards, rw, authors, labels.length);
   if (spec.kind === 'iid') {
     const idx = Uint32Array.from({ length: labels.length }, (_, i) => i);
     shuffleInPlace(idx, rw);
@@ -78,4 +91,28 @@ export function partitionIndices(labels: Uint8Array, shards: number, spec: Parti
     if (parts.every((p) => p.length >= minPerShard)) break;
   }
   return best.map((p) => Uint32Array.from(p));
+}
+
+function naturalPartition(shards: number, rw: RandomWords, authors: Uint32Array | undefined, n: number): Uint32Array[] {
+  if (!authors || authors.length !== n) throw new RangeError('a natural partition needs the author of every example');
+  const byAuthor = new Map<number, number[]>();
+  for (let i = 0; i < n; i++) {
+    const list = byAuthor.get(authors[i]!);
+    if (list) list.push(i);
+    else byAuthor.set(authors[i]!, [i]);
+  }
+  if (byAuthor.size < shards) throw new RangeError(`the data has ${byAuthor.size} authors, too few for ${shards} shards`);
+  const groups = [...byAuthor.values()];
+  shuffleInPlace(groups, rw);
+  // Largest authors first onto the emptiest shard (LPT scheduling): shards as even as whole authors allow.
+  groups.sort((a, b) => b.length - a.length);
+  const parts: number[][] = Array.from({ length: shards }, () => []);
+  const sizes = new Float64Array(shards);
+  for (const g of groups) {
+    let s = 0;
+    for (let j = 1; j < shards; j++) if (sizes[j]! < sizes[s]!) s = j;
+    for (const i of g) parts[s]!.push(i);
+    sizes[s] = sizes[s]! + g.length;
+  }
+  return parts.map((p) => Uint32Array.from(p).sort());
 }

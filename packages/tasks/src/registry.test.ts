@@ -1,21 +1,32 @@
-import { modelSpecSchema, taskSchema } from '@hushfl/protocol';
+import { ConfigError, modelSpecSchema, taskSchema } from '@hushfl/protocol';
 import { describe, expect, it } from 'vitest';
-import { FEATURES } from './model.ts';
-import { FASHION_MNIST_TASK, MNIST_TASK, TASKS, describeInput, findTask, inputSize, preprocess, validateTaskConfig, type TaskDescription } from './registry.ts';
+import {
+  FASHION_MNIST_TASK,
+  MNIST_TASK,
+  SPAM_TASK,
+  TASKS,
+  describeInput,
+  findTask,
+  inputSize,
+  parseTaskRunConfig,
+  preprocess,
+  validateTaskConfig,
+  type TaskDescription,
+} from './registry.ts';
 
 const config = (over: Partial<Parameters<typeof validateTaskConfig>[1]> = {}) => ({ ...taskSchema.parse({}), ...over });
 
 describe('the task registry', () => {
-  it('lists mnist and fashion-mnist once each, found by name; an unknown name lists the known ones', () => {
-    expect(TASKS.map((t) => t.name)).toEqual(['mnist', 'fashion-mnist']);
+  it('lists mnist, fashion-mnist and spam once each, found by name; an unknown name lists the known ones', () => {
+    expect(TASKS.map((t) => t.name)).toEqual(['mnist', 'fashion-mnist', 'spam']);
     expect(findTask('fashion-mnist')).toBe(FASHION_MNIST_TASK);
-    expect(() => findTask('cifar10')).toThrow("unknown task 'cifar10': the tasks are 'mnist', 'fashion-mnist'");
+    expect(findTask('spam')).toBe(SPAM_TASK);
+    expect(() => findTask('cifar10')).toThrow("unknown task 'cifar10': the tasks are 'mnist', 'fashion-mnist', 'spam'");
   });
 
   it('describes each task consistently: a label name per class, whole classes in each split, a model the schema keeps as is', () => {
     for (const t of TASKS) {
       expect(new Set(t.classes).size).toBe(t.classes.length);
-      expect(t.data.train % t.classes.length).toBe(0);
       expect(t.metrics).toEqual(['accuracy', 'loss']);
       expect(modelSpecSchema.parse(t.model)).toEqual(t.model);
       expect(validateTaskConfig(t, config({ name: t.name, model: t.model }))).toEqual([]);
@@ -26,7 +37,7 @@ describe('the task registry', () => {
     expect(inputSize(MNIST_TASK.input)).toBe(28 * 28);
   });
 
-  it('sizes tabular and token inputs (the kinds no built-in task uses yet)', () => {
+  it('sizes tabular and token inputs', () => {
     const columns = [
       { name: 'age', type: 'number' },
       { name: 'sex', type: 'category', values: ['f', 'm', 'x'] },
@@ -58,19 +69,45 @@ describe('validateTaskConfig', () => {
     ]);
   });
 
-  it('refuses models that do not fit the input or the classes (tasks of other shapes, built from the real ones)', () => {
-    const emnistLetters: TaskDescription = { ...MNIST_TASK, name: 'letters', classes: Array.from({ length: 26 }, (_, i) => String.fromCharCode(65 + i)) };
-    expect(validateTaskConfig(emnistLetters, config({ name: 'letters' }))).toEqual([`task.model: the letters task has 26 classes, the model outputs 10`]);
+  it('builds each model for the task it is given, and refuses a model kind that cannot read the input', () => {
+    // The models follow the task's shape: 26 classes give 26 logits, 32×32×3 images a 32×32×3 CNN.
+    const letters: TaskDescription = { ...MNIST_TASK, name: 'letters', classes: Array.from({ length: 26 }, (_, i) => String.fromCharCode(65 + i)) };
+    expect(validateTaskConfig(letters, config({ name: 'letters' }))).toEqual([]);
     const colour: TaskDescription = { ...FASHION_MNIST_TASK, name: 'colour', input: { kind: 'image', height: 32, width: 32, channels: 3 } };
-    expect(validateTaskConfig(colour, config({ name: 'colour' }))).toEqual([
-      `task.model: the model takes ${FEATURES} inputs, the colour task gives ${32 * 32 * 3} (32×32×3)`,
+    expect(validateTaskConfig(colour, config({ name: 'colour', model: FASHION_MNIST_TASK.model }))).toEqual([]);
+    const tiny: TaskDescription = { ...FASHION_MNIST_TASK, name: 'tiny', input: { kind: 'image', height: 5, width: 5, channels: 1 } };
+    expect(validateTaskConfig(tiny, config({ name: 'tiny', model: { kind: 'cnn', filters: 8, kernel: 5, dense: 0 } }))).toEqual([
+      'task.model: a 5×5 kernel leaves nothing to pool on 5×5 images',
     ]);
-    expect(validateTaskConfig(colour, config({ name: 'colour', model: FASHION_MNIST_TASK.model }))).toEqual([
-      "task.model: the cnn takes 28×28×1 images, the colour task's are 32×32×3",
+    expect(validateTaskConfig(SPAM_TASK, config({ name: 'spam', model: FASHION_MNIST_TASK.model }))).toEqual([
+      "task.model: a cnn needs an image input, the spam task's input is tokens 128 of 4096",
     ]);
-    const text: TaskDescription = { ...MNIST_TASK, name: 'text', input: { kind: 'tokens', vocabulary: 20_000, length: 784 } };
-    expect(validateTaskConfig(text, config({ name: 'text', model: FASHION_MNIST_TASK.model }))).toEqual([
-      "task.model: a cnn needs an image input, the text task's input is tokens 784 of 20000",
+    expect(validateTaskConfig(SPAM_TASK, config({ name: 'spam', model: { kind: 'mlp', hidden: [64] } }))).toEqual([
+      'task.model: an mlp over token ids learns nothing; use kind: embedding for tokens 128 of 4096',
     ]);
+    expect(validateTaskConfig(MNIST_TASK, config({ model: SPAM_TASK.model }))).toEqual([
+      "task.model: an embedding needs a token input, the mnist task's input is image 28×28×1",
+    ]);
+  });
+
+  it('allows a natural partition only where the data says who wrote each example', () => {
+    expect(validateTaskConfig(SPAM_TASK, config({ name: 'spam', model: SPAM_TASK.model, partition: { kind: 'natural' } }))).toEqual([]);
+    expect(validateTaskConfig(MNIST_TASK, config({ partition: { kind: 'natural' } }))).toEqual([
+      "task.partition: the mnist task's data does not say who wrote each example; use iid or dirichlet",
+    ]);
+  });
+
+  it('parseTaskRunConfig: the run-config schema, then the task, every problem named by its key', () => {
+    const base = { rounds: 1, minClients: 3, selection: { clientsPerRound: 3 }, ddg: { noise: false }, secagg: { maxColluders: 0 } };
+    expect(parseTaskRunConfig({ ...base, task: { name: 'spam', model: SPAM_TASK.model } }).task.name).toBe('spam');
+    expect(() => parseTaskRunConfig({ ...base, task: { name: 'cifar10' } })).toThrow(ConfigError);
+    expect(() => parseTaskRunConfig({ ...base, task: { name: 'cifar10' } })).toThrow("task.name: unknown task 'cifar10'");
+    try {
+      parseTaskRunConfig({ ...base, task: { name: 'spam', shards: 6000, partition: { kind: 'natural' } } });
+      expect.unreachable();
+    } catch (e) {
+      expect((e as ConfigError).issues.map((i) => i.path)).toEqual(['task.model', 'task.shards']);
+    }
+    expect(() => parseTaskRunConfig({ ...base, task: { name: 'Bad Name' } })).toThrow('task.name: must be a task name');
   });
 });

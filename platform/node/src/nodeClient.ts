@@ -1,6 +1,7 @@
 /**
  * One FL client in Node: packages/client's ClientSession over a Socket.IO socket, shards fetched over
- * node:http(s), and packages/client's runtime on TensorFlow.js (WASM). Can be told to vanish at a chosen point
+ * node:http(s) (or, on a `data: local` run, shards of its own the caller hands it), and packages/client's
+ * runtime on TensorFlow.js (WASM). Can be told to vanish at a chosen point
  * of a round, to simulate dropouts; it then reconnects as the same client for later rounds.
  */
 import { get as httpGet } from 'node:http';
@@ -42,6 +43,11 @@ export interface NodeClientOptions {
   readonly pki?: PkiClientOptions;
   /** A single-use join code (`hushfl invite`) for a coordinator with `access: { enrollment: true }`. */
   readonly joinCode?: string;
+  /**
+   * This client's own examples for a `data: local` run (the coordinator serves none): one shard (the shard
+   * format, @hushfl/tasks encodeShard) per mini-client. Unused on a `data: demo` run.
+   */
+  readonly localShards?: readonly Uint8Array[];
 }
 
 export interface NodeClient {
@@ -88,6 +94,12 @@ export function getBytes(url: string, headers: Readonly<Record<string, string>>,
 
 /** Resolves once the client has joined and sent `ready`; rejects when the coordinator is unreachable or refuses it. */
 export async function connectNodeClient(opts: NodeClientOptions): Promise<NodeClient> {
+  const miniClients = opts.miniClients ?? 1;
+  const own = opts.localShards;
+  if (own && own.length !== miniClients)
+    throw new RangeError(
+      `localShards: ${own.length} shard${own.length === 1 ? '' : 's'} for ${miniClients} mini-client${miniClients === 1 ? '' : 's'}: give one per mini-client`,
+    );
   const backend = await initNodeTf();
   const log = opts.log ?? (() => {});
   const insecureTls = Boolean(opts.insecureTls);
@@ -97,11 +109,14 @@ export async function connectNodeClient(opts: NodeClientOptions): Promise<NodeCl
     autoConnect: false,
     ...(insecureTls ? { rejectUnauthorized: false } : {}),
   });
-  const shardBytes = new Map<number, Uint8Array>();
+  const shardBytes = new Map<string, Uint8Array>();
   const vanished = new Map<string, VanishPoint>();
   let vanishing: { roundId: string; after: SecAggClientMessage['type'] } | null = null;
   let runtime: ClientRuntime | null = null;
   let clientId = '?';
+  /** The data the last hello was for, and the data the runtime trains on (hello ack dataKey). */
+  let joinedFor = '';
+  let runtimeData = '';
   let closed = false;
   // The first join settles connectNodeClient; later failures (rejoining after vanishing) are only logged.
   let joined: { resolve(r: ClientRuntime): void; reject(e: Error): void } | null = null;
@@ -158,15 +173,23 @@ export async function connectNodeClient(opts: NodeClientOptions): Promise<NodeCl
     fetchShard: (url, headers) => getBytes(url, headers, insecureTls),
     // Kept for rejoins: the same identity trains on the same shards.
     shardCache: {
-      get: async (index) => shardBytes.get(index),
-      put: async (index, bytes) => void shardBytes.set(index, bytes),
+      get: async (key, index) => shardBytes.get(`${key}/${index}`),
+      put: async (key, index, bytes) => void shardBytes.set(`${key}/${index}`, bytes),
     },
-    hello: { miniClients: opts.miniClients ?? 1, name: opts.name, backend, ...(opts.joinCode ? { joinCode: opts.joinCode } : {}) },
+    ...(own ? { localShards: async () => own.map((bytes, index) => ({ index, bytes })) } : {}),
+    hello: { miniClients, name: opts.name, backend, ...(opts.joinCode ? { joinCode: opts.joinCode } : {}) },
     handlers: {
       onJoined: (ack) => {
         clientId = ack.clientId;
+        joinedFor = ack.dataKey;
       },
       onShardsLoaded: async (shards) => {
+        // Rejoined for other data (a run on another task): a runtime on the new shards.
+        if (runtime && runtimeData !== joinedFor) {
+          runtime.dispose();
+          runtime = null;
+        }
+        runtimeData = joinedFor;
         runtime ??= new ClientRuntime(
           new LocalTrainer(
             shards.map((s) => decodeShard(s.bytes)),

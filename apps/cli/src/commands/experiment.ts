@@ -2,6 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { TASKS } from '@hushfl/tasks';
 import { UsageError, atLeastOne, type FlagSpecs } from '../args.ts';
 import type { Command } from '../command.ts';
 import { markdownTable, svgChart } from '../experiment/report.ts';
@@ -10,7 +11,7 @@ import { runUtilityExperiment } from '../experiment/utility.ts';
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
 
 const flags = {
-  task: { kind: 'string', help: 'task (mnist)' },
+  task: { kind: 'string', help: `task: ${TASKS.map((t) => t.name).join(', ')} (default mnist; hushfl tasks)` },
   'clients-per-round': { kind: 'int', help: 'clients per round n (default 20)', range: 'in [2, 200]', ok: (v: number) => v >= 2 && v <= 200 },
   population: { kind: 'int', help: 'population N the n clients are drawn from (default 1000)', range: 'in [2, 9000]', ok: (v: number) => v >= 2 && v <= 9000 },
   rounds: { kind: 'int', help: 'rounds (default 30)', ...atLeastOne },
@@ -35,9 +36,11 @@ export const experimentUtilityCommand: Command<typeof flags> = {
   summary: 'accuracy of no DP vs central DP vs DDG at each bit width, to the same (ε, δ)',
   flags,
   async run(f, io) {
-    if ((f.task ?? 'mnist') !== 'mnist') throw new UsageError(`--task must be mnist, got '${f.task}'`);
+    const task = f.task ?? 'mnist';
+    if (!TASKS.some((t) => t.name === task)) throw new UsageError(`--task must be one of ${TASKS.map((t) => t.name).join(', ')}, got '${task}'`);
     const quick = f.quick;
     const opts = {
+      task,
       clientsPerRound: f['clients-per-round'] ?? (quick ? 10 : 20),
       population: f.population ?? (quick ? 200 : 1000),
       rounds: f.rounds ?? (quick ? 5 : 30),

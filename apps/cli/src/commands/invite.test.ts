@@ -26,7 +26,7 @@ describe('hushfl invite', () => {
         minClients: 3,
         selection: { clientsPerRound: 3 },
         secagg: { maxColluders: 1 },
-        task: { shards: 10 },
+        task: { shards: 67 },
         ddg: { noise: false, bits: 16 },
         access: { enrollment: true },
       }),

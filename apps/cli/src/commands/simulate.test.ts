@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createCoordinator } from '@hushfl/coordinator';
+import { loadTaskData } from '@hushfl/node';
+import { TASKS } from '@hushfl/tasks';
 import { runCli } from '../runCli.testing.ts';
 
 const run = runCli;
@@ -142,9 +144,25 @@ describe('hushfl simulate', () => {
     }
   });
 
+  // Issue 14: every built-in task learns well above chance without DP, through real rounds (SecAgg, no noise).
+  for (const task of TASKS) {
+    it(`--task ${task.name}: two rounds without DP noise learn well above chance (the majority class of its test split)`, async () => {
+      const test = loadTaskData(task.name).test;
+      const counts = new Array(task.classes.length).fill(0);
+      for (const l of test.labels) counts[l]++;
+      const chance = Math.max(...counts) / test.n;
+      const r = await run('simulate', '--task', task.name, '--clients', '3', '--max-colluders', '0', '--rounds', '2', '--workers', '2', '--json');
+      expect(r.code, r.err).toBe(0);
+      const rounds = JSON.parse(r.out).rounds as { accuracy: number }[];
+      console.log(JSON.stringify({ task: task.name, chance, accuracy: rounds.map((x) => x.accuracy) }));
+      // Halfway from chance to perfect, on the coordinator's held-out examples of the task.
+      expect(rounds.at(-1)!.accuracy).toBeGreaterThan(chance + (1 - chance) / 2);
+    });
+  }
+
   it('refuses --url without --token and a task it does not know', async () => {
     expect((await run('simulate', '--clients', '4', '--rounds', '1', '--url', 'http://127.0.0.1:1')).err).toMatch(/--url needs --token/);
-    expect((await run('simulate', '--clients', '4', '--rounds', '1', '--task', 'cifar')).err).toMatch(/--task must be mnist/);
+    expect((await run('simulate', '--clients', '4', '--rounds', '1', '--task', 'cifar')).err).toMatch(/--task must be one of mnist, fashion-mnist, spam, got 'cifar'/);
     expect((await run('simulate', '--clients', '1', '--rounds', '1')).err).toMatch(/--clients must be an integer in \[3, 1000\]/);
     expect((await run('simulate', '--clients', '8', '--rounds', '1')).err).toMatch(/--clients\/--max-colluders: no SecAgg\+ parameters for n = 8/);
   });

@@ -1,11 +1,12 @@
 /** `hushfl simulate`: real rounds with N Node clients in worker threads over Socket.IO (see runSimulation). */
 import { SecAggError, chooseSecAggParams } from '@hushfl/secagg';
+import { TASKS } from '@hushfl/tasks';
 import { UsageError, atLeastOne, positive, type FlagSpecs } from '../args.ts';
 import type { Command } from '../command.ts';
 import { runSimulation } from '../simulate/runSimulation.ts';
 
 const flags = {
-  task: { kind: 'string', help: 'task (mnist)' },
+  task: { kind: 'string', help: `task: ${TASKS.map((t) => t.name).join(', ')} (default mnist; hushfl tasks)` },
   clients: {
     kind: 'int',
     required: true,
@@ -41,7 +42,8 @@ export const simulateCommand: Command<typeof flags> = {
   summary: 'run real rounds with N Node clients (worker threads) over Socket.IO',
   flags,
   async run(f, io) {
-    if ((f.task ?? 'mnist') !== 'mnist') throw new UsageError(`--task must be mnist, got '${f.task}'`);
+    const task = f.task ?? 'mnist';
+    if (!TASKS.some((t) => t.name === task)) throw new UsageError(`--task must be one of ${TASKS.map((t) => t.name).join(', ')}, got '${task}'`);
     if (f.url && !f.token) throw new UsageError('--url needs --token: the operator token that lets the simulator start and watch the run');
     // Refuse up front what every round would fail on: no SecAgg+ parameters for this many parties.
     try {
@@ -51,6 +53,7 @@ export const simulateCommand: Command<typeof flags> = {
       throw e;
     }
     const r = await runSimulation({
+      task,
       clients: f.clients!,
       rounds: f.rounds!,
       dropout: f.dropout ?? 0,

@@ -51,7 +51,7 @@ describe('hushfl start: kill mid-round and resume', () => {
         rounds: 4,
         minClients: 6,
         selection: { clientsPerRound: 6 },
-        task: { shards: 30 },
+        task: { shards: 200 },
         training: { epochs: 2, batchSize: 16, learningRate: 0.1 },
         deadlines: { training: 60, shareKeys: 10, maskedInput: 10, consistencyCheck: 10, unmasking: 10 },
         ddg: { bits: 16, gamma: 2e-4, localStddev: 0.004, delta: 1e-5 },

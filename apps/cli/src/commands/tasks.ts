@@ -12,7 +12,10 @@ const flags = {
 } as const satisfies FlagSpecs;
 
 function describeModel(m: ModelSpec): string {
-  return m.kind === 'mlp' ? `mlp [${m.hidden.join(', ')}]` : `cnn ${m.filters}×${m.kernel}×${m.kernel}${m.dense ? ` dense ${m.dense}` : ''}`;
+  if (m.kind === 'mlp') return `mlp [${m.hidden.join(', ')}]`;
+  if (m.kind === 'cnn') return `cnn ${m.filters}×${m.kernel}×${m.kernel}${m.dense ? ` dense ${m.dense}` : ''}`;
+  if (m.kind === 'embedding') return `embedding ${m.dim}${m.hidden.length ? ` dense [${m.hidden.join(', ')}]` : ''}`;
+  return 'layers (model.json)';
 }
 
 export const tasksCommand: Command<typeof flags> = {

@@ -12,13 +12,15 @@
 import { accountDpsgd, calibrateDdg, chachaRandomWords, clipFactor, cryptoRandomWords, l2Norm, type RandomWords } from '@hushfl/ddp';
 import { ClientRuntime, GaussianNoise, LocalTrainer, runtimeClient } from '@hushfl/client';
 import { fedAvgStep, type Party, planDdg, RunEngine, runInMemory, selectFixed, VirtualClock } from '@hushfl/engine';
-import { initNodeTf, loadMnistPool } from '@hushfl/node';
+import { initNodeTf, loadTaskData } from '@hushfl/node';
 import { type ModelSpec, parseRunConfig } from '@hushfl/protocol';
-import { buildModel, decodeShard, evaluate, getFlatWeights, MnistTask, setFlatWeights } from '@hushfl/tasks';
+import { buildModel, decodeShard, DemoTask, evaluate, findTask, getFlatWeights, setFlatWeights, taskShape } from '@hushfl/tasks';
 
 export type Mechanism = 'none' | 'central' | 'ddg';
 
 export interface UtilityOptions {
+  /** The registry task (default mnist). */
+  readonly task?: string;
   readonly clientsPerRound: number;
   readonly population: number;
   readonly rounds: number;
@@ -42,7 +44,8 @@ export interface UtilityResult {
   noise: Record<string, number> | null;
 }
 
-const SPEC: ModelSpec = { kind: 'mlp', hidden: [] };
+/** MNIST's model in the grid (logistic regression: the utility figures' baseline); other tasks train their default. */
+const MNIST_SPEC: ModelSpec = { kind: 'mlp', hidden: [] };
 const TRAINING = { epochs: 5, batchSize: 5, learningRate: 0.1 };
 const SERVER_LR = 1;
 
@@ -84,11 +87,18 @@ export async function runUtilityExperiment(o: UtilityOptions): Promise<{ results
   const clip = o.clip ?? 1;
   const n = o.clientsPerRound;
   const q = n / o.population;
-  const task = new MnistTask({ name: 'mnist', model: SPEC, partition: { kind: 'iid' }, shards: o.population, testExamples: 1000, seed: 1 }, loadMnistPool());
+  const taskName = o.task ?? 'mnist';
+  const description = findTask(taskName);
+  const SPEC = taskName === 'mnist' ? MNIST_SPEC : description.model;
+  const task = new DemoTask(
+    description,
+    { name: taskName, model: SPEC, partition: { kind: 'iid' }, shards: o.population, testExamples: 1000, seed: 1 },
+    loadTaskData(taskName),
+  );
   const shards = Array.from({ length: o.population }, (_, i) => decodeShard(task.shardBytes(i)));
   const parties = population(o.population);
   const shardOf = new Map(parties.map((p, i) => [p.clientId, i]));
-  const model = buildModel(SPEC);
+  const model = buildModel(SPEC, taskShape(description));
   const dim = (await getFlatWeights(model)).length;
   const settings: Setting[] = [
     { mechanism: 'none', bits: null, epsilon: null },
@@ -123,7 +133,7 @@ export async function runUtilityExperiment(o: UtilityOptions): Promise<{ results
           rounds: o.rounds,
           selection: { clientsPerRound: n },
           minClients: n,
-          task: { model: SPEC, shards: o.population },
+          task: { name: taskName, model: SPEC, shards: o.population },
           training: TRAINING,
           server: { learningRate: SERVER_LR, momentum: 0 },
           ddg: { bits: s.bits!, clip, gamma: ddg!.gamma, localStddev: ddg!.localStddev, beta: Math.exp(-0.5), delta },
@@ -156,7 +166,7 @@ export async function runUtilityExperiment(o: UtilityOptions): Promise<{ results
           const mean = new Float64Array(dim);
           for (const c of chosen) {
             const trainer = new LocalTrainer([shards[shardOf.get(c.clientId)!]!], backend);
-            const { delta: update } = await trainer.train({ spec: SPEC, global: weights, training: TRAINING, dpsgd: null, miniClient: 0 });
+            const { delta: update } = await trainer.train({ spec: SPEC, task: taskName, global: weights, training: TRAINING, dpsgd: null, miniClient: 0 });
             trainer.dispose();
             const scale = clipFactor(l2Norm(update), clip);
             for (let i = 0; i < dim; i++) mean[i]! += update[i]! * scale;
@@ -181,7 +191,7 @@ export async function runUtilityExperiment(o: UtilityOptions): Promise<{ results
   return {
     results,
     config: {
-      task: 'mnist',
+      task: taskName,
       model: SPEC,
       dim,
       clientsPerRound: n,

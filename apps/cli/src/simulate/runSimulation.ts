@@ -11,13 +11,16 @@ import { join } from 'node:path';
 import { io as ioClient } from 'socket.io-client';
 import { createCoordinator, type CoordinatorEvent, type RoundSummary } from '@hushfl/coordinator';
 import { ApiError, OperatorClient } from '@hushfl/operator-client';
-import { OPERATOR_NAMESPACE, parseRunConfig, type RunConfigInput } from '@hushfl/protocol';
+import { OPERATOR_NAMESPACE, type RunConfigInput } from '@hushfl/protocol';
+import { findTask, parseTaskRunConfig } from '@hushfl/tasks';
 import { SECAGG_STAGES, type SecAggStage } from '@hushfl/secagg';
 import { startClientPool } from '@hushfl/node-client';
 import { roundProgressLine } from './progressBar.ts';
 import { RemoteMean } from './remoteMean.ts';
 
 export interface SimulationOptions {
+  /** The registry task (default mnist), trained with its default model. */
+  readonly task?: string;
   readonly clients: number;
   readonly rounds: number;
   readonly dropout?: number;
@@ -86,21 +89,23 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
   if (!(n >= 3)) throw new RangeError(`simulate needs at least 3 clients (SecAgg needs three parties), got ${n}`);
   // n_min counts parties (simulated clients), never their mini-clients: two standard deviations below the
   // expected surviving parties, at least 3.
+  const task = findTask(o.task ?? 'mnist');
   const minClients = dropout > 0 ? Math.max(3, Math.floor(n * (1 - dropout) - 2 * Math.sqrt(n * dropout * (1 - dropout)))) : n;
   const input: RunConfigInput = {
     name: `simulate-${n}x${o.rounds}`,
     rounds: o.rounds,
     selection: { clientsPerRound: contributions },
     minClients,
-    task: { shards: Math.max(contributions, 10) },
+    // Shards of about a thousand examples (at least one per contribution): rounds of the same size on every task.
+    task: { name: task.name, model: task.model, shards: Math.max(contributions, Math.ceil(task.data.train / 1000)) },
     deadlines: { training: 600, shareKeys: 60, maskedInput: 120, consistencyCheck: 60, unmasking: 120 },
-    training: { epochs: 2, batchSize: 16, learningRate: 0.1 },
+    training: task.training,
     ddg: o.epsilon !== undefined ? { bits: o.bits ?? 16, epsilon: o.epsilon } : { bits: o.bits ?? 16, noise: false },
     secagg: { dropoutRate: Math.max(0.1, dropout), ...(o.maxColluders !== undefined ? { maxColluders: o.maxColluders } : {}) },
     maxMiniClients: mini,
     ...o.overrides,
   };
-  const config = parseRunConfig(input);
+  const config = parseTaskRunConfig(input);
   const progress = o.onProgress ?? (() => {});
 
   const dataDir = o.dataDir ?? mkdtempSync(join(tmpdir(), 'hushfl-simulate-'));

@@ -1,6 +1,7 @@
 /** The client page: what this tab is doing for the federated run, and the controls it offers. */
 import { useEffect, useState } from 'react';
 import { type ClientController, SECAGG_MESSAGES, type UiState } from './controller.ts';
+import { LocalData } from './LocalData.tsx';
 
 function Bar({ label, value, detail }: { label: string; value: number; detail?: string }) {
   return (
@@ -65,6 +66,7 @@ export function App({
           {s.notice.text}
         </div>
       )}
+      {s.localData && <LocalData local={s.localData} miniClients={s.miniClients} onPick={(files, source) => void controller.pickLocalData(files, source)} />}
       <section className="grid">
         <div className="card">
           <h2>This client</h2>
@@ -100,6 +102,14 @@ export function App({
               ) : (
                 <input type="number" min={1} max={16} value={mini} onChange={(e) => setMini(Number(e.target.value))} aria-label="mini-clients" />
               )}
+            </dd>
+            <dt>Training data</dt>
+            <dd data-testid="data-source">
+              {s.dataSource === null
+                ? '—'
+                : s.dataSource.data === 'demo'
+                  ? `a demo: shards of the built-in ${s.dataSource.task} dataset, served by the coordinator (it knows what each client trains on)`
+                  : 'your own examples, kept on this device'}
             </dd>
             <dt>Local examples</dt>
             <dd>{s.examples.length ? s.examples.join(' + ') : '—'}</dd>

@@ -2,21 +2,47 @@
  * The page's controller on the main thread: UI state, the two Workers, and relay between them and the
  * coordinator. packages/client's ClientSession speaks to the coordinator (hello and resume, shards, `ready`,
  * validation) over the Socket.IO socket, with the identity and shards in IndexedDB. It never trains or
- * encrypts: the two Workers do (training; DDG encoding and SecAgg). State for the UI is a plain object.
+ * encrypts: the two Workers do (training; DDG encoding and SecAgg). With `data: local` a third Worker reads
+ * the examples the person picks (localData.worker.ts); they stay on the device. State for the UI is a plain object.
  */
 import { describeSecAggGuarantee, secaggGuaranteeOf } from '@hushfl/secagg/params';
 import { io } from 'socket.io-client';
 import type { ClientMetrics, LocalReport } from '@hushfl/client';
 import { describeSwitch } from '@hushfl/client/backendFallback';
 import { httpErrorMessage } from '@hushfl/client/httpError';
-import { ClientSession, socketIoTransport, type SessionHandlers } from '@hushfl/client/session';
+import { ClientSession, type JoinedAck, type Shard, socketIoTransport, type SessionHandlers } from '@hushfl/client/session';
 import { CLIENT_NAMESPACE, type Packed, type Status } from '@hushfl/protocol';
 // The stage table alone: the main thread never needs the SecAgg crypto code.
 import { SECAGG_STAGE_TABLE, stageOpenedBy, stageSpec } from '@hushfl/secagg/stages';
+import type { LocalDataSummary, TaskDescription } from '@hushfl/tasks';
 import { store } from './store.ts';
-import type { FromClientWorker, FromTrainWorker, IdentityInfo, TfMemory, ToClientWorker, ToTrainWorker } from './workers/messages.ts';
+import type {
+  FromClientWorker,
+  FromLocalDataWorker,
+  FromTrainWorker,
+  IdentityInfo,
+  TfMemory,
+  ToClientWorker,
+  ToLocalDataWorker,
+  ToTrainWorker,
+} from './workers/messages.ts';
 
 export type Connection = 'starting' | 'connecting' | 'connected' | 'unreachable' | 'stopped';
+
+/** The person's own examples for a `data: local` run: what the task wants, what was picked, and how far reading it got. */
+export interface LocalDataUi {
+  /** `opening`: asking the Worker what the task expects; `needed`: waiting for a pick; `reading`: a pick is being read. */
+  readonly status: 'opening' | 'needed' | 'reading' | 'ready';
+  readonly task: TaskDescription | null;
+  /** What the task's examples must be, in a sentence. */
+  readonly expectation: string;
+  /** The examples stored for the task (the latest valid pick). */
+  readonly summary: LocalDataSummary | null;
+  readonly progress: { done: number; total: number } | null;
+  /** Why the latest pick was refused (it names the file). */
+  readonly error: string | null;
+  readonly skipped: { count: number; names: string[] } | null;
+}
 
 export interface UiState {
   connection: Connection;
@@ -51,6 +77,10 @@ export interface UiState {
   resumedRound: string | null;
   /** PKI mode: the enrolled identity (public parts), once imported. */
   identity: IdentityInfo | null;
+  /** Where the run's training data comes from (the hello ack): demo shards from the coordinator, or the person's own. */
+  dataSource: { data: 'demo' | 'local'; task: string } | null;
+  /** `data: local` only. */
+  localData: LocalDataUi | null;
 }
 
 /** Client message type → its step (1-based) among the round's SecAgg uploads. Keyed by strings parsed off the wire. */
@@ -63,6 +93,9 @@ const STAGE_NAMES = new Map<string, string>(
 );
 /** No server message opens the first stage: the client enters it by sending that stage's message. */
 const FIRST_STAGE = SECAGG_STAGE_TABLE[0];
+
+/** A request to the localData Worker, before askLocalWorker gives it an id. */
+type LocalRequest = { [K in ToLocalDataWorker['type']]: Omit<Extract<ToLocalDataWorker, { type: K }>, 'id'> }[ToLocalDataWorker['type']];
 
 /** TensorFlow.js memory samples the page keeps (one per training call): enough to see growth, bounded over a long run. */
 export const TF_MEMORY_SAMPLES = 16;
@@ -85,6 +118,12 @@ export class ClientController {
   private trainWorker: Worker | null = null;
   private clientWorker: Worker | null = null;
   private workersReady: Promise<void> | null = null;
+  private localWorker: Worker | null = null;
+  private localRequests = 0;
+  /** The task and shard count the current join wants local examples for. */
+  private localWant: { task: string; parts: number } | null = null;
+  /** Resolves once the person has picked valid examples, while a join waits for them. */
+  private localPicked: { promise: Promise<void>; resolve: () => void } | null = null;
 
   constructor(coordinator = globalThis.location?.origin ?? '') {
     this.state = {
@@ -110,6 +149,8 @@ export class ClientController {
       insecure: typeof window !== 'undefined' && !window.isSecureContext,
       resumedRound: null,
       identity: null,
+      dataSource: null,
+      localData: null,
     };
   }
 
@@ -154,7 +195,8 @@ export class ClientController {
         if (!res.ok) throw new Error(httpErrorMessage(res.status, await res.text()));
         return new Uint8Array(await res.arrayBuffer());
       },
-      shardCache: { get: (index) => store.shard(index), put: (index, bytes) => store.setShard(index, bytes) },
+      shardCache: { get: (key, index) => store.shard(key, index), put: (key, index, bytes) => store.setShard(key, index, bytes) },
+      localShards: (ack) => this.localShards(ack, miniClients),
       hello: {
         miniClients,
         backend: this.state.backend ?? undefined,
@@ -180,10 +222,12 @@ export class ClientController {
           connection: 'connected',
           insecure: this.state.insecure || ack.insecureContext,
           notice: { kind: 'info', text: ack.resumed ? 'Rejoined as the same client.' : 'Joined: waiting to be selected for a round.' },
+          dataSource: { data: ack.data, task: ack.task },
+          ...(ack.data === 'demo' ? { localData: null } : {}),
         }),
       onRefused: (error) => this.set({ notice: { kind: 'error', text: `The coordinator refused this client: ${error}` } }),
       onShardsLoaded: async (shards) => {
-        const r = await this.askTrainWorker({ type: 'shards', indices: shards.map((s) => s.index) }, 'shards');
+        const r = await this.askTrainWorker({ type: 'shards', shards: shards.map((s) => s.bytes) }, 'shards');
         if (r.type === 'shards') this.set({ examples: r.examples });
         this.workersReady ??= this.initWorkers(miniClients);
         await this.workersReady;
@@ -258,6 +302,103 @@ export class ClientController {
       w.addEventListener('message', on);
       w.postMessage(m, transfer);
     });
+  }
+
+  private setLocal(patch: Partial<LocalDataUi>): void {
+    const base: LocalDataUi = this.state.localData ?? {
+      status: 'opening',
+      task: null,
+      expectation: '',
+      summary: null,
+      progress: null,
+      error: null,
+      skipped: null,
+    };
+    this.set({ localData: { ...base, ...patch } });
+  }
+
+  /** One request to the localData Worker (started on first use); its progress goes to the UI state. */
+  private askLocalWorker(m: LocalRequest): Promise<FromLocalDataWorker> {
+    this.localWorker ??= new Worker(new URL('./workers/localData.worker.ts', import.meta.url), { type: 'module' });
+    const w = this.localWorker;
+    const id = ++this.localRequests;
+    return new Promise((resolve) => {
+      const on = (e: MessageEvent<FromLocalDataWorker>) => {
+        if (e.data.id !== id) return;
+        if (e.data.type === 'progress') return this.setLocal({ progress: { done: e.data.done, total: e.data.total } });
+        w.removeEventListener('message', on);
+        resolve(e.data);
+      };
+      w.addEventListener('message', on);
+      w.postMessage({ ...m, id } as ToLocalDataWorker);
+    });
+  }
+
+  /**
+   * The session's `localShards` (`data: local`): the examples this browser stored for the task, at once when
+   * it has them (cut for as many mini-clients), else once the person has picked valid ones.
+   */
+  private async localShards(ack: JoinedAck, parts: number): Promise<Shard[]> {
+    this.localWant = { task: ack.task, parts };
+    // Another task's examples are not these: start over (a pick being read goes on and is then checked again).
+    const same = this.state.localData?.task?.name === ack.task ? this.state.localData : null;
+    this.set({ localData: null });
+    this.setLocal({ ...same, status: same?.status === 'reading' ? 'reading' : 'opening' });
+    const opened = await this.askLocalWorker({ type: 'open', task: ack.task, parts });
+    if (opened.type === 'error') {
+      this.setLocal({ status: 'needed', error: opened.message });
+      throw new Error(opened.message);
+    }
+    if (opened.type !== 'opened') throw new Error(`the local data worker answered ${opened.type}`);
+    if (opened.stored) {
+      this.setLocal({ status: 'ready', task: opened.task, expectation: opened.expectation, summary: opened.stored });
+    } else {
+      this.setLocal({ status: this.state.localData?.status === 'reading' ? 'reading' : 'needed', task: opened.task, expectation: opened.expectation });
+      this.set({
+        notice: { kind: 'info', text: `This run trains on data on your device: pick your ${opened.task.title} examples below. They never leave this device.` },
+      });
+      if (!this.localPicked) {
+        let resolve = () => {};
+        const promise = new Promise<void>((r) => (resolve = r));
+        this.localPicked = { promise, resolve };
+      }
+      await this.localPicked.promise;
+    }
+    const stored = await store.localData(ack.task);
+    if (!stored || stored.shards.length !== parts) throw new Error(`your ${ack.task} examples are no longer stored in this browser: pick them again`);
+    return stored.shards.map((bytes, index) => ({ index, bytes }));
+  }
+
+  /**
+   * The person picked files for a `data: local` run (`source` names them: "the folder 'digits'"): read and
+   * checked in the localData Worker, stored in IndexedDB. A join that waited for them goes on; examples that
+   * replace ones already in use are loaded by rejoining.
+   */
+  async pickLocalData(files: readonly File[], source: string): Promise<void> {
+    const local = this.state.localData;
+    const want = this.localWant;
+    if (!local || !want || local.status === 'reading' || local.status === 'opening') return;
+    const before = local.status;
+    this.setLocal({ status: 'reading', error: null, progress: null, skipped: null });
+    const paths = files.map((f) => f.webkitRelativePath || f.name);
+    const r = await this.askLocalWorker({ type: 'parse', task: want.task, parts: want.parts, files: [...files], paths, source });
+    if (r.type !== 'parsed') {
+      this.setLocal({ status: before, error: r.type === 'error' ? r.message : `the local data worker answered ${r.type}`, progress: null });
+      return;
+    }
+    this.setLocal({ status: 'ready', summary: r.summary, skipped: r.skipped, error: null, progress: null });
+    // A join for another task (the run changed while reading) keeps waiting: it asks for its own.
+    if (r.summary.task !== this.localWant?.task) return;
+    const waiting = this.localPicked;
+    if (waiting) {
+      this.localPicked = null;
+      waiting.resolve();
+    } else if (before === 'ready' && this.session) {
+      // The runtime trains on the examples loaded when it joined: a new join loads these.
+      this.session.stop();
+      this.session.start();
+      this.set({ notice: { kind: 'info', text: 'Your new examples are stored on this device: rejoining to train on them.' } });
+    }
   }
 
   private toClientWorker(m: ToClientWorker, transfer: Transferable[] = []): void {
@@ -367,7 +508,12 @@ export class ClientController {
   async forget(): Promise<void> {
     this.stop();
     await store.forget();
-    this.set({ clientId: null, metrics: null, notice: { kind: 'info', text: 'Forgotten: this browser keeps nothing of the client any more.' } });
+    this.set({
+      clientId: null,
+      metrics: null,
+      localData: null,
+      notice: { kind: 'info', text: 'Forgotten: this browser keeps nothing of the client any more.' },
+    });
   }
 
   stop(): void {
@@ -375,6 +521,9 @@ export class ClientController {
     this.session?.stop();
     this.trainWorker?.terminate();
     this.clientWorker?.terminate();
+    this.localWorker?.terminate();
+    this.localWorker = null;
+    this.localPicked = null;
     this.session = null;
     this.workersReady = null;
   }

@@ -5,7 +5,7 @@ import { store } from './store.ts';
 describe('IndexedDB store', () => {
   it('keeps identity, shards, the in-flight round, the model and metrics, and forgets them all', async () => {
     await store.setIdentity({ clientId: 'abcdefgh12345678', sessionToken: 't'.repeat(32), miniClients: 2, shards: [4, 9] });
-    await store.setShard(4, Uint8Array.from([1, 2, 3]));
+    await store.setShard('demo:mnist:1', 4, Uint8Array.from([1, 2, 3]));
     await store.setModel({ roundId: 'r', round: 3, weights: new Uint8Array(8) });
     await store.setMetrics({ backend: 'wasm', miniClients: 2, rounds: [], dpsgdEpsilon: 0.5, dpsgdDelta: 1e-5 });
     const round = {
@@ -16,8 +16,10 @@ describe('IndexedDB store', () => {
     };
     await store.setRound(round as never);
     expect(await store.identity()).toMatchObject({ clientId: 'abcdefgh12345678', shards: [4, 9] });
-    expect(Array.from((await store.shard(4))!)).toEqual([1, 2, 3]);
-    expect(await store.shard(5)).toBeUndefined();
+    expect(Array.from((await store.shard('demo:mnist:1', 4))!)).toEqual([1, 2, 3]);
+    expect(await store.shard('demo:mnist:1', 5)).toBeUndefined();
+    // Another run's data never reads this one's shard of the same index.
+    expect(await store.shard('demo:spam:2', 4)).toBeUndefined();
     expect((await store.model())?.round).toBe(3);
     expect((await store.metrics())?.dpsgdEpsilon).toBe(0.5);
     const back = (await store.round()) as unknown as typeof round;
@@ -26,6 +28,6 @@ describe('IndexedDB store', () => {
     expect(await store.round()).toBeUndefined();
     await store.forget();
     expect(await store.identity()).toBeUndefined();
-    expect(await store.shard(4)).toBeUndefined();
+    expect(await store.shard('demo:mnist:1', 4)).toBeUndefined();
   });
 });

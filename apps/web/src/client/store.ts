@@ -1,14 +1,17 @@
 /**
  * What a tab keeps in IndexedDB (never localStorage or the URL): its identity (client id and session token),
- * its data shards, the in-flight round (keys and SecAgg state, to continue after a reload and to keep refusing
+ * its data shards (demo shards from the coordinator, or the person's own examples: they never leave the
+ * device), the in-flight round (keys and SecAgg state, to continue after a reload and to keep refusing
  * a second unmask), the latest global model, its metrics and its mini-clients' DP-SGD ledgers. "Forget me"
  * deletes the database.
  */
 import { openDB, deleteDB, type DBSchema, type IDBPDatabase } from 'idb';
 import type { ClientMetrics, PersistedDpsgdLedger, PersistedRound } from '@hushfl/client';
 import type { IdentityFileJson } from '@hushfl/secagg';
+import type { LocalDataSummary } from '@hushfl/tasks';
 
 export const DB_NAME = 'hushfl';
+export const DB_VERSION = 4;
 
 export interface Identity {
   readonly clientId: string;
@@ -17,26 +20,41 @@ export interface Identity {
   readonly shards: number[];
 }
 
+/** The person's own examples for a task (`data: local`), as the localData Worker stored them. */
+export interface LocalData {
+  readonly task: string;
+  /** One shard per mini-client (the shard format). */
+  readonly shards: Uint8Array[];
+  readonly summary: LocalDataSummary;
+  readonly storedAt: number;
+}
+
 interface Schema extends DBSchema {
   kv: {
     key: 'identity' | 'metrics' | 'round' | 'model' | 'pki';
     value: Identity | ClientMetrics | PersistedRound | { roundId: string; round: number; weights: Uint8Array } | IdentityFileJson;
   };
-  shards: { key: number; value: Uint8Array };
+  /** Demo shards by `${dataKey}/${index}`: a run on other data never reads another's. */
+  shards: { key: string; value: Uint8Array };
   /** Each mini-client's DP-SGD ledger per run, keyed [runId, miniClient] (so ε survives a reload). */
   dpsgd: { key: [string, number]; value: PersistedDpsgdLedger };
+  /** The person's own examples by task name (`data: local`): read only by this tab's Workers, never sent. */
+  local: { key: string; value: LocalData };
 }
 
 let db: Promise<IDBPDatabase<Schema>> | null = null;
 
 function open(): Promise<IDBPDatabase<Schema>> {
-  db ??= openDB<Schema>(DB_NAME, 2, {
-    upgrade(d, oldVersion) {
+  db ??= openDB<Schema>(DB_NAME, DB_VERSION, {
+    upgrade(d, oldVersion, _newVersion, tx) {
       if (oldVersion < 1) {
         d.createObjectStore('kv');
         d.createObjectStore('shards');
       }
       if (oldVersion < 2) d.createObjectStore('dpsgd');
+      // Version 2 keyed shards by index alone (every run was MNIST): they cannot be told apart now.
+      if (oldVersion >= 1 && oldVersion < 3) void tx.objectStore('shards').clear();
+      if (oldVersion < 4) d.createObjectStore('local');
     },
     blocking() {
       // Another context (Forget me) wants to delete the database: let it.
@@ -54,11 +72,18 @@ export const store = {
   async setIdentity(i: Identity): Promise<void> {
     await (await open()).put('kv', i, 'identity');
   },
-  async shard(index: number): Promise<Uint8Array | undefined> {
-    return (await open()).get('shards', index);
+  async shard(dataKey: string, index: number): Promise<Uint8Array | undefined> {
+    return (await open()).get('shards', `${dataKey}/${index}`);
   },
-  async setShard(index: number, bytes: Uint8Array): Promise<void> {
-    await (await open()).put('shards', bytes, index);
+  async setShard(dataKey: string, index: number, bytes: Uint8Array): Promise<void> {
+    await (await open()).put('shards', bytes, `${dataKey}/${index}`);
+  },
+  /** The person's own examples for `task`, if they picked some in this browser. */
+  async localData(task: string): Promise<LocalData | undefined> {
+    return (await open()).get('local', task);
+  },
+  async setLocalData(data: LocalData): Promise<void> {
+    await (await open()).put('local', data, data.task);
   },
   async round(): Promise<PersistedRound | undefined> {
     return (await (await open()).get('kv', 'round')) as PersistedRound | undefined;

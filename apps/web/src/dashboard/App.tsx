@@ -9,6 +9,7 @@ import { ApiError, OperatorApi, type RoundRow, type RunRow } from './api.ts';
 import { Chart } from './Chart.tsx';
 import { Invites } from './Invites.tsx';
 import { Join, joinUrl } from './Join.tsx';
+import { type LayersModelSpec, ModelUpload, withUploadedModel } from './ModelUpload.tsx';
 import type { Status } from '@hushfl/protocol';
 // The stage table alone, without the SecAgg crypto code.
 import { describeSecAggGuarantee } from '@hushfl/secagg/params';
@@ -48,6 +49,7 @@ export function App() {
   const [live, setLive] = useState<{ round: number; attempt: number; stages: Record<string, LiveStage> } | null>(null);
   const [errors, setErrors] = useState<string[]>([]);
   const [config, setConfig] = useState(EXAMPLE_CONFIG);
+  const [uploadedModel, setUploadedModel] = useState<LayersModelSpec | null>(null);
   const [picked, setPicked] = useState<number | null>(null);
   const [connected, setConnected] = useState(false);
 
@@ -176,7 +178,7 @@ export function App() {
       return;
     }
     try {
-      const { runId: id } = await api.start(parsed);
+      const { runId: id } = await api.start(withUploadedModel(parsed, uploadedModel));
       setLive(null);
       await refresh(api, id);
     } catch (e) {
@@ -460,6 +462,7 @@ export function App() {
             </select>
           </label>
           <textarea value={config} onChange={(e) => setConfig(e.target.value)} spellCheck={false} rows={14} data-testid="config" />
+          <ModelUpload model={uploadedModel} onChange={setUploadedModel} />
           <div className="buttons">
             <button type="button" onClick={() => void startRun()} disabled={Boolean(active)} data-testid="start">
               Start run

@@ -67,6 +67,7 @@ describe('client Worker pipeline', () => {
         { clientId: 'o2', contributions: 1 },
       ],
       modelSpec: spec,
+      task: 'mnist',
       weights,
       training: { epochs: 1, batchSize: 8, learningRate: 0.1 },
       dpsgd: null,

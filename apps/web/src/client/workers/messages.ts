@@ -1,8 +1,9 @@
-/** Messages between the page and its two Workers (training; encoding + SecAgg). */
+/** Messages between the page and its Workers (training; encoding + SecAgg; the person's own data). */
 import type { LocalReport } from '@hushfl/client';
 import type { Packed } from '@hushfl/protocol';
 import type { BackendSwitch, ClientMetrics, TrainOutput, TrainRequest } from '@hushfl/client';
 import type { TrainProgress } from '@hushfl/client';
+import type { LocalDataSummary, TaskDescription } from '@hushfl/tasks';
 
 /** Page → client worker. */
 export type ToClientWorker =
@@ -33,7 +34,7 @@ export type FromClientWorker =
   | { type: 'error'; message: string };
 
 /** Page → train worker. */
-export type ToTrainWorker = { type: 'backend'; forced: string | null } | { type: 'port'; port: MessagePort } | { type: 'shards'; indices: number[] };
+export type ToTrainWorker = { type: 'backend'; forced: string | null } | { type: 'port'; port: MessagePort } | { type: 'shards'; shards: Uint8Array[] };
 
 /** TensorFlow.js memory after a training call (page-local, never sent on): a leak shows as growth. */
 export interface TfMemory {
@@ -58,3 +59,23 @@ export type TrainReply =
   /** `backend`: the one that trained (it changes after a fallback). */
   | { type: 'done'; id: number; output: TrainOutput; backend: string }
   | { type: 'failed'; id: number; message: string };
+
+/** Page → localData worker: the person's own examples (`data: local`), which never leave the device. `id` pairs a reply with its request. */
+export type ToLocalDataWorker =
+  /** The task's description and, when this browser holds examples for it (cut into `parts` shards), their summary. */
+  | { type: 'open'; id: number; task: string; parts: number }
+  /**
+   * The picked files, read, checked, stored in IndexedDB and summarised. `paths[i]`: file i's path inside a
+   * picked folder (its `webkitRelativePath`, which a File posted to a Worker may lose) or its name.
+   * `source` names the pick in errors ("the folder 'digits'").
+   */
+  | { type: 'parse'; id: number; task: string; parts: number; files: File[]; paths: string[]; source: string };
+
+/** localData worker → page. */
+export type FromLocalDataWorker =
+  | { type: 'opened'; id: number; task: TaskDescription; expectation: string; stored: LocalDataSummary | null }
+  | { type: 'progress'; id: number; done: number; total: number }
+  /** Stored; `skipped`: how many picked files were not examples (hidden files, other types), and the first few names. */
+  | { type: 'parsed'; id: number; summary: LocalDataSummary; skipped: { count: number; names: string[] } }
+  /** `file`: the file the problem is in, when one is. */
+  | { type: 'error'; id: number; message: string; file?: string };

@@ -1,7 +1,7 @@
 /// <reference lib="webworker" />
 /**
- * The training Worker: TensorFlow.js on the best backend this browser offers, the tab's shards from
- * IndexedDB, and local training (with DP-SGD when configured) for each mini-client. Updates go straight to the
+ * The training Worker: TensorFlow.js on the best backend this browser offers, the tab's shards (demo shards
+ * or the person's own examples, handed over by the page), and local training (with DP-SGD when configured) for each mini-client. Updates go straight to the
  * client Worker over a MessageChannel, transferred, never through the page. When training fails on WebGPU or
  * WebGL it moves to the next backend, rebuilds the model from the round's weights and trains again while the
  * deadline allows (issue 13 §5, @hushfl/client's backendFallback.ts); the page is told, and the new backend stays.
@@ -11,7 +11,6 @@ import type { BackendName } from '@hushfl/protocol';
 import { decodeShard, type Dataset } from '@hushfl/tasks';
 import * as tf from '@tensorflow/tfjs-core';
 import { dropBackend, selectBackend, startBackend } from '../backends.ts';
-import { store } from '../store.ts';
 import type { FromTrainWorker, ToTrainWorker, TrainCall, TrainReply } from './messages.ts';
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -31,12 +30,8 @@ self.onmessage = async (e: MessageEvent<ToTrainWorker>) => {
       threaded = selected.threaded;
       post({ type: 'backend', backend, threaded });
     } else if (m.type === 'shards') {
-      const loaded = [];
-      for (const i of m.indices) {
-        const bytes = await store.shard(i);
-        if (!bytes) throw new Error(`shard ${i} is not in IndexedDB`);
-        loaded.push(decodeShard(bytes));
-      }
+      // The shards themselves (demo shards, or the person's own examples): decoded and checked here, off the page.
+      const loaded = m.shards.map((bytes) => decodeShard(bytes));
       trainer?.dispose();
       trainer = null;
       datasets = loaded;
