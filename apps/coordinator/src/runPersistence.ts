@@ -6,13 +6,46 @@
  */
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type DdgPlan, type PersistOp, type RoundRecord, RunEngine, type RunSetup } from '@hushfl/engine';
+import { type DdgPlan, type FederatedMetrics, type PersistOp, type RoundRecord, RunEngine, type RunSetup } from '@hushfl/engine';
 import type { RunConfig, Status } from '@hushfl/protocol';
 import type { Logger } from './runManager.ts';
 import type { RoundRow, RunRow, Store } from './store.ts';
 
 export function metricsPath(metricsDir: string, runId: string): string {
   return join(metricsDir, runId, 'server_metrics.json');
+}
+
+/** A round's federated evaluation as its rounds columns (all null without it). */
+function federatedColumns(f: FederatedMetrics | null | undefined) {
+  return {
+    federated_accuracy: f?.accuracy ?? null,
+    federated_loss: f?.loss ?? null,
+    federated_examples: f?.examples ?? null,
+    federated_correct: f?.correct ?? null,
+    federated_loss_sum: f?.lossSum ?? null,
+    federated_train_accuracy: f?.trainAccuracy ?? null,
+    federated_train_loss: f?.trainLoss ?? null,
+    federated_train_examples: f?.trainExamples ?? null,
+    federated_train_correct: f?.trainCorrect ?? null,
+    federated_train_loss_sum: f?.trainLossSum ?? null,
+  };
+}
+
+/** The columns back as the record's `federated` (null when the row has none: the totals are always set with it). */
+function federatedOf(r: RoundRow): FederatedMetrics | null {
+  if (r.federated_examples == null || r.federated_train_examples == null) return null;
+  return {
+    accuracy: r.federated_accuracy ?? null,
+    loss: r.federated_loss ?? null,
+    examples: r.federated_examples,
+    correct: r.federated_correct ?? 0,
+    lossSum: r.federated_loss_sum ?? 0,
+    trainAccuracy: r.federated_train_accuracy ?? null,
+    trainLoss: r.federated_train_loss ?? null,
+    trainExamples: r.federated_train_examples,
+    trainCorrect: r.federated_train_correct ?? 0,
+    trainLossSum: r.federated_train_loss_sum ?? 0,
+  };
 }
 
 function roundRow(runId: string, r: RoundRecord) {
@@ -34,6 +67,7 @@ function roundRow(runId: string, r: RoundRecord) {
     dropped: JSON.stringify(r.droppedClients),
     bytes_up: r.bytesUp,
     bytes_down: r.bytesDown,
+    ...federatedColumns(r.federated),
   };
 }
 
@@ -101,6 +135,7 @@ function roundRecord(r: RoundRow): RoundRecord {
     parties: r.parties ?? null,
     accuracy: r.accuracy,
     loss: r.loss,
+    federated: federatedOf(r),
     epsilon: r.epsilon,
     epsilonVsCoordinator: r.epsilon_coordinator,
     deltaSelection: r.delta_selection,

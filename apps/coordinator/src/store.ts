@@ -52,7 +52,35 @@ export interface RoundRow {
   parties: number | null;
   /** Why an aborted attempt does not count toward maxAttempts (RoundRecord.excused); null when it counts. */
   excused?: string | null;
+  /**
+   * Federated evaluation of a released attempt (RoundRecord.federated, issue 14 §5): ratios and the raw noisy
+   * totals over its parties; null without it, for other attempts and in older rows.
+   */
+  federated_accuracy?: number | null;
+  federated_loss?: number | null;
+  federated_examples?: number | null;
+  federated_correct?: number | null;
+  federated_loss_sum?: number | null;
+  federated_train_accuracy?: number | null;
+  federated_train_loss?: number | null;
+  federated_train_examples?: number | null;
+  federated_train_correct?: number | null;
+  federated_train_loss_sum?: number | null;
 }
+
+/** The rounds columns of federated evaluation (RoundRow.federated_*). */
+export const FEDERATED_COLUMNS = [
+  'federated_accuracy',
+  'federated_loss',
+  'federated_examples',
+  'federated_correct',
+  'federated_loss_sum',
+  'federated_train_accuracy',
+  'federated_train_loss',
+  'federated_train_examples',
+  'federated_train_correct',
+  'federated_train_loss_sum',
+] as const;
 
 /**
  * The privacy ledger after a charged round attempt — written ahead, when the attempt's unmask requests go out,
@@ -140,6 +168,7 @@ export class Store {
     this.addMissingColumns('ledger', { selection_shortfall: 'REAL NOT NULL DEFAULT 0', attempt: 'INTEGER', rdp_coordinator: 'TEXT', charges: 'INTEGER' });
     this.addMissingColumns('rounds', { parties: 'INTEGER', excused: 'TEXT' });
     this.addMissingColumns('runs', { attempt_floor: 'INTEGER' });
+    this.addMissingColumns('rounds', Object.fromEntries(FEDERATED_COLUMNS.map((c) => [c, 'REAL'])));
     this.db.exec(
       'CREATE TABLE IF NOT EXISTS excluded_parties (run_id TEXT NOT NULL, client_id TEXT NOT NULL, reason TEXT NOT NULL, round INTEGER NOT NULL, attempt INTEGER NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (run_id, client_id))',
     );
@@ -190,7 +219,7 @@ export class Store {
       .prepare(
         `UPDATE rounds SET state = @state, finished_at = @finished_at, contributions = @contributions, accuracy = @accuracy, loss = @loss,
          epsilon = @epsilon, epsilon_coordinator = @epsilon_coordinator, delta_selection = @delta_selection, error = @error, durations = @durations, dropped = @dropped, bytes_up = @bytes_up, bytes_down = @bytes_down,
-         parties = @parties, excused = @excused
+         parties = @parties, excused = @excused, ${FEDERATED_COLUMNS.map((c) => `${c} = @${c}`).join(', ')}
          WHERE run_id = @run_id AND round = @round AND attempt = @attempt`,
       )
       .run({
@@ -208,6 +237,7 @@ export class Store {
         bytes_up: 0,
         bytes_down: 0,
         excused: null,
+        ...Object.fromEntries(FEDERATED_COLUMNS.map((c) => [c, null])),
         ...r,
       });
   }

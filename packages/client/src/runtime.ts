@@ -203,13 +203,13 @@ export class ClientRuntime {
         this.trainer.train(
           { spec: task.model.spec, task: task.task, global, training: task.training, dpsgd: task.dpsgd, miniClient: j, deadline, evaluation },
           (p) =>
-          this.throttledReport({
-            roundId: task.roundId,
-            phase: 'training',
-            epoch: p.epoch,
-            batch: p.batch,
-            progress: (j + (p.epoch * p.batches + p.batch) / (task.training.epochs * p.batches)) / k,
-          }),
+            this.throttledReport({
+              roundId: task.roundId,
+              phase: 'training',
+              epoch: p.epoch,
+              batch: p.batch,
+              progress: (j + (p.epoch * p.batches + p.batch) / (task.training.epochs * p.batches)) / k,
+            }),
         );
       // Mini-client j+1 trains while j is encoded (in parallel when the trainer is another Worker).
       let next: Promise<TrainOutput> = train(0);
@@ -225,11 +225,21 @@ export class ClientRuntime {
         const delta = result.delta;
         if (this.host.onClippedUpdates) {
           const norm = l2Norm(delta);
-          const s = clipFactor(norm, task.ddg.clip);
+          const s = clipFactor(norm, modelClip);
           clipped.push(delta.map((v) => v * s));
         }
         const t0 = performance.now();
-        encodeDdg(delta, task.ddg, task.rotationSeed, { rng, scratch, out: encoded });
+        if (evaluation) {
+          const m = result.metrics;
+          if (!m) throw new Error('the task asks for federated evaluation and the trainer measured none');
+          heldOut.lossSum += m.heldOut.lossSum;
+          heldOut.correct += m.heldOut.correct;
+          heldOut.examples += m.heldOut.examples;
+          // [update clipped to √(c² − c_m²) ‖ metrics scaled into norm ≤ c_m]: norm ≤ c, so encodeDdg's clip (KLS21
+          // Alg. 1 line 1) leaves it unchanged and Theorem 1 covers the metric coordinates with the same noise.
+          appendFederatedMetrics(delta, m, task.ddg.clip, evaluation, input!);
+        }
+        encodeDdg(input ?? delta, task.ddg, task.rotationSeed, { rng, scratch, out: encoded });
         addInPlace(sum, encoded, task.ddg.bits);
         encodeMs += performance.now() - t0;
         this.host.report({ roundId: task.roundId, phase: 'encoding', progress: (j + 1) / k, encodeMs });
@@ -244,6 +254,9 @@ export class ClientRuntime {
         steps,
         trainMs,
         encodeMs,
+        ...(evaluation && heldOut.examples > 0
+          ? { heldOutLoss: heldOut.lossSum / heldOut.examples, heldOutAccuracy: heldOut.correct / heldOut.examples, heldOutExamples: heldOut.examples }
+          : {}),
         status: 'secagg',
       });
       this.updateDpsgdEpsilon(task);

@@ -56,7 +56,8 @@ export interface FederatedSums {
 }
 
 export function checkMetricBounds(b: MetricBounds): void {
-  if (!Number.isInteger(b.maxExamples) || b.maxExamples < 1) throw new DdpParameterError('maxExamples', `maxExamples must be a positive integer, got ${b.maxExamples}`);
+  if (!Number.isInteger(b.maxExamples) || b.maxExamples < 1)
+    throw new DdpParameterError('maxExamples', `maxExamples must be a positive integer, got ${b.maxExamples}`);
   if (!(Number.isFinite(b.maxLoss) && b.maxLoss > 0)) throw new DdpParameterError('maxLoss', `maxLoss must be a positive finite number, got ${b.maxLoss}`);
   if (!(b.normShare > 0 && b.normShare < 1)) throw new DdpParameterError('normShare', `normShare must be in (0, 1), got ${b.normShare}`);
 }
@@ -96,7 +97,8 @@ export function appendFederatedMetrics(
 ): { readonly out: Float64Array; readonly inputNorm: number } {
   checkMetricBounds(b);
   const d = update.length;
-  if (out.length !== d + FEDERATED_METRICS) throw new DdpParameterError('out', `out has ${out.length} values, expected d + ${FEDERATED_METRICS} = ${d + FEDERATED_METRICS}`);
+  if (out.length !== d + FEDERATED_METRICS)
+    throw new DdpParameterError('out', `out has ${out.length} values, expected d + ${FEDERATED_METRICS} = ${d + FEDERATED_METRICS}`);
   const inputNorm = l2Norm(update);
   if (!Number.isFinite(inputNorm)) throw new DdpParameterError('update', 'update contains NaN or infinite values');
   const s = clipFactor(inputNorm, updateClip(clip, b));

@@ -162,7 +162,14 @@ describe('a run with federated evaluation', () => {
     const config = engineTestConfig({ rounds: 1, minClients: 3, selection: { clientsPerRound: 3 }, evaluation: { fraction: 0 } });
     const clock = new VirtualClock();
     const engine = new RunEngine(
-      { run: { id: 'run-off', name: config.name, createdAt: 0, dim: DIM }, config, plan: planDdg(config, DIM), weights: new Float32Array(DIM), momentum: null, completedRound: -1 },
+      {
+        run: { id: 'run-off', name: config.name, createdAt: 0, dim: DIM },
+        config,
+        plan: planDdg(config, DIM),
+        weights: new Float32Array(DIM),
+        momentum: null,
+        completedRound: -1,
+      },
       { now: clock.now, random: seeded(3), seeds: seeded(4) },
     );
     const tasks: { ddg: { dim: number }; evaluation?: unknown }[] = [];

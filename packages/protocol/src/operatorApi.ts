@@ -190,10 +190,7 @@ export const metricsSchema = z.looseObject({
       loss: z.number().nullable(),
       epsilon: z.number().nullable(),
       /** Federated evaluation totals and ratios (the round record's `federated`), null without it. */
-      federated: z
-        .looseObject({ accuracy: z.number().nullable(), loss: z.number().nullable(), examples: z.number() })
-        .nullable()
-        .optional(),
+      federated: z.looseObject({ accuracy: z.number().nullable(), loss: z.number().nullable(), examples: z.number() }).nullable().optional(),
     }),
   ),
 });

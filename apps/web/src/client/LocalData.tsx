@@ -125,7 +125,7 @@ export function LocalData({ local, miniClients, onPick }: { local: LocalDataUi; 
       <h2>Use my own data</h2>
       <p className="privacy" data-testid="local-data-privacy">
         This run trains on examples you pick. They are read in this tab and kept in this browser (IndexedDB); they never leave this device. The coordinator
-        receives only this tab's model update, noised and masked, summed with other clients'.
+        receives only this tab's model update, masked by secure aggregation: it sees the sum over many clients.
       </p>
       {task && (
         <dl>

@@ -376,7 +376,10 @@ export function App() {
               <th title="Contributions (mini-clients) in the sum / parties selected; n_min and ε count parties">Contributions / parties</th>
               <th>Dropped (stage)</th>
               <th>Stage durations</th>
-              <th>Accuracy</th>
+              <th title="The coordinator's own held-out set (— without one: with data: local there may be none)">Accuracy</th>
+              <th title="Federated evaluation: Σ correct / Σ examples of the round's global model on its parties' held-out splits, decoded from the securely aggregated, DDG-noised sum (no client's own figure reaches the coordinator)">
+                Federated accuracy
+              </th>
               <th>ε</th>
             </tr>
           </thead>
@@ -404,6 +407,16 @@ export function App() {
                     </div>
                   </td>
                   <td>{r.accuracy === null ? '—' : `${(r.accuracy * 100).toFixed(1)} %`}</td>
+                  <td
+                    data-testid="federated-accuracy"
+                    title={
+                      r.federated_examples == null
+                        ? ''
+                        : `≈ ${Math.round(r.federated_examples)} held-out examples (noisy total)${r.federated_loss == null ? '' : `, loss ${r.federated_loss.toFixed(3)}`}${r.federated_train_accuracy == null ? '' : `; training accuracy ${(r.federated_train_accuracy * 100).toFixed(1)} %`}`
+                    }
+                  >
+                    {r.federated_accuracy == null ? '—' : `${(r.federated_accuracy * 100).toFixed(1)} %`}
+                  </td>
                   <td>{r.epsilon === null ? '—' : r.epsilon.toFixed(3)}</td>
                 </tr>
               );

@@ -97,7 +97,6 @@ async function parse(m: Extract<ToLocalDataWorker, { type: 'parse' }>): Promise<
   const examples = new LocalExamples(task);
   if (m.paths.length !== m.files.length) throw new Error(`${m.files.length} files but ${m.paths.length} paths`);
   const files = m.files.map((file, i) => ({ file, path: m.paths[i] || file.name })).filter((f) => !isLitter(f.path));
-  const hidden = m.files.length - files.length;
   /** Files that are not examples of this task (shown by name). */
   const skipped: string[] = [];
   const csvs = files.filter((f) => CSV.test(f.path));
@@ -140,7 +139,7 @@ async function parse(m: Extract<ToLocalDataWorker, { type: 'parse' }>): Promise<
   }
   const { shards, summary } = examples.finish(m.parts, m.source);
   await store.setLocalData({ task: task.name, shards, summary, storedAt: Date.now() });
-  return { type: 'parsed', id: m.id, summary, skipped: { count: hidden + skipped.length, names: skipped.slice(0, SKIPPED_NAMES) } };
+  return { type: 'parsed', id: m.id, summary, skipped: { count: skipped.length, names: skipped.slice(0, SKIPPED_NAMES) } };
 }
 
 async function handle(m: ToLocalDataWorker): Promise<void> {

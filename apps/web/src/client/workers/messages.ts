@@ -75,7 +75,7 @@ export type ToLocalDataWorker =
 export type FromLocalDataWorker =
   | { type: 'opened'; id: number; task: TaskDescription; expectation: string; stored: LocalDataSummary | null }
   | { type: 'progress'; id: number; done: number; total: number }
-  /** Stored; `skipped`: how many picked files were not examples (hidden files, other types), and the first few names. */
+  /** Stored; `skipped`: how many picked files were not examples of the task (hidden files aside), and the first few names. */
   | { type: 'parsed'; id: number; summary: LocalDataSummary; skipped: { count: number; names: string[] } }
   /** `file`: the file the problem is in, when one is. */
   | { type: 'error'; id: number; message: string; file?: string };
