@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FEDERATED_METRICS, metricUnitsPerCoordinate, type FederatedSums } from '@hushfl/ddp';
+import { FEDERATED_METRICS, metricUnitsPerCoordinate } from '@hushfl/ddp';
 import type { RoundSetup } from '@hushfl/engine';
 import { buildModel, evaluate, getFlatWeights, setFlatWeights } from '@hushfl/tasks';
 import { boundedEvaluation, evenlySpread, heldOutSplit, subset } from './federatedMetrics.ts';
@@ -188,11 +188,11 @@ describe('client runtimes with the round engine and federated evaluation, in mem
     expect(outcome.kind).toBe('released');
     if (outcome.kind !== 'released') return;
     expect(outcome.mean.length).toBe(d);
-    const want: FederatedSums = { heldOut: { lossSum: 0, correct: 0, examples: 0 }, train: { lossSum: 0, correct: 0, examples: 0 } };
+    const want = { heldOut: { lossSum: 0, correct: 0, examples: 0 }, train: { lossSum: 0, correct: 0, examples: 0 } };
     for (const t of trainers.values())
       for (const o of t.outputs)
         for (const part of ['heldOut', 'train'] as const)
-          for (const key of ['lossSum', 'correct', 'examples'] as const) (want[part] as Record<string, number>)[key]! += o.metrics![part][key];
+          for (const key of ['lossSum', 'correct', 'examples'] as const) want[part][key] += o.metrics![part][key];
     expect(want.heldOut.examples).toBe(5 + 5 + 5 + 6);
     const got = outcome.federated!;
     const units = metricUnitsPerCoordinate(1, EVALUATION);

@@ -50,8 +50,9 @@ export interface RoundRecord {
 }
 
 /**
- * A round's federated evaluation: on the global model it sent, over the held-out splits of the parties in the
- * sum, and of their local training. Every number comes from the released sum's metric coordinates, which carry
+ * A round's federated evaluation: of the global model it sent — the model the round started from, i.e. the
+ * previous round's release, while `accuracy` is the coordinator's evaluation of this round's — over the held-out
+ * splits of the parties in the sum, and of their local training in this round. Every number comes from the released sum's metric coordinates, which carry
  * the same DDG noise as the model's: the totals may be off by that noise (even negative), so the ratios are
  * clamped (accuracy into [0, 1], loss ≥ 0) and null when the noisy example count is below one.
  */

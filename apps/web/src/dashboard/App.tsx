@@ -377,7 +377,7 @@ export function App() {
               <th>Dropped (stage)</th>
               <th>Stage durations</th>
               <th title="The coordinator's own held-out set (— without one: with data: local there may be none)">Accuracy</th>
-              <th title="Federated evaluation: Σ correct / Σ examples of the round's global model on its parties' held-out splits, decoded from the securely aggregated, DDG-noised sum (no client's own figure reaches the coordinator)">
+              <th title="Federated evaluation: Σ correct / Σ examples of the model this round started from (the previous round's) on its parties' held-out splits, decoded from the securely aggregated, DDG-noised sum; no client's own figure reaches the coordinator">
                 Federated accuracy
               </th>
               <th>ε</th>

@@ -34,7 +34,11 @@ export type FromClientWorker =
   | { type: 'error'; message: string };
 
 /** Page → train worker. */
-export type ToTrainWorker = { type: 'backend'; forced: string | null } | { type: 'port'; port: MessagePort } | { type: 'shards'; shards: Uint8Array[] };
+export type ToTrainWorker =
+  /** `wasmPath`: the absolute URL (ending in /) the tfjs .wasm files are served from. */
+  | { type: 'backend'; forced: string | null; wasmPath: string }
+  | { type: 'port'; port: MessagePort }
+  | { type: 'shards'; shards: Uint8Array[] };
 
 /** TensorFlow.js memory after a training call (page-local, never sent on): a leak shows as growth. */
 export interface TfMemory {

@@ -2,6 +2,8 @@
  * Choosing the TensorFlow.js backend for training: WebGPU when `navigator.gpu.requestAdapter()` gives an
  * adapter, then WebGL, WASM and CPU; `?backend=` forces the first one. Runs inside the training Worker, which
  * moves down the same order when training fails on a GPU (issue 13 §5, @hushfl/client's backendFallback.ts).
+ * The WASM backend loads its .wasm files from `wasmPath` (an absolute URL the page resolved: where its site
+ * serves them, same-origin so they load under COEP require-corp).
  */
 import { BACKENDS, type BackendName } from '@hushfl/protocol';
 import * as tf from '@tensorflow/tfjs-core';
@@ -11,7 +13,7 @@ interface GpuNavigator {
   gpu?: { requestAdapter(): Promise<unknown | null> };
 }
 
-async function register(name: BackendName): Promise<boolean> {
+async function register(name: BackendName, wasmPath: string): Promise<boolean> {
   switch (name) {
     case 'webgpu': {
       const gpu = (navigator as unknown as GpuNavigator).gpu;
@@ -25,7 +27,7 @@ async function register(name: BackendName): Promise<boolean> {
       return true;
     case 'wasm': {
       const wasm = await import('@tensorflow/tfjs-backend-wasm');
-      wasm.setWasmPaths(new URL('/tfjs-wasm/', self.location.origin).toString());
+      wasm.setWasmPaths(wasmPath);
       // Cross-origin isolated (COOP/COEP), the Worker has SharedArrayBuffer and tfjs loads its threaded SIMD
       // build. Its pthread Workers get the Emscripten factory as factory.toString(): the Worker bundles are
       // therefore neither mangled nor compressed (vite.config.ts), or the factory would name our variables.
@@ -49,9 +51,9 @@ async function threadedWasm(name: string): Promise<boolean> {
 }
 
 /** Makes `name` the active backend; null when this browser cannot start it. */
-export async function startBackend(name: BackendName): Promise<SelectedBackend | null> {
+export async function startBackend(name: BackendName, wasmPath: string): Promise<SelectedBackend | null> {
   try {
-    if (!(await register(name))) return null;
+    if (!(await register(name, wasmPath))) return null;
     if (await tf.setBackend(name)) {
       await tf.ready();
       return { name, threaded: await threadedWasm(name) };
@@ -63,11 +65,11 @@ export async function startBackend(name: BackendName): Promise<SelectedBackend |
 }
 
 /** The first backend of the order (or the forced one) that initialises. */
-export async function selectBackend(forced: string | null): Promise<SelectedBackend> {
+export async function selectBackend(forced: string | null, wasmPath: string): Promise<SelectedBackend> {
   const order: readonly BackendName[] = forced ? [forced as BackendName] : BACKENDS;
   if (forced && !BACKENDS.includes(forced as BackendName)) throw new Error(`unknown backend '${forced}': use one of ${BACKENDS.join(', ')}`);
   for (const name of order) {
-    const started = await startBackend(name);
+    const started = await startBackend(name, wasmPath);
     if (started) return started;
   }
   if (forced) throw new Error(`backend '${forced}' is not available in this browser`);

@@ -17,6 +17,8 @@ declare const self: DedicatedWorkerGlobalScope;
 
 let backend = 'cpu';
 let threaded = false;
+/** Where the WASM backend's .wasm files are served (from the page); kept for a later fallback to WASM. */
+let wasmPath = '';
 let datasets: Dataset[] = [];
 let trainer: LocalTrainer | null = null;
 const post = (m: FromTrainWorker) => self.postMessage(m);
@@ -25,7 +27,8 @@ self.onmessage = async (e: MessageEvent<ToTrainWorker>) => {
   const m = e.data;
   try {
     if (m.type === 'backend') {
-      const selected = await selectBackend(m.forced);
+      wasmPath = m.wasmPath;
+      const selected = await selectBackend(m.forced, wasmPath);
       backend = selected.name;
       threaded = selected.threaded;
       post({ type: 'backend', backend, threaded });
@@ -60,7 +63,7 @@ async function switchBackend(to: BackendName, failed: string): Promise<boolean> 
   }
   trainer = null;
   dropBackend(failed);
-  const started = await startBackend(to);
+  const started = await startBackend(to, wasmPath);
   if (!started) return false;
   backend = started.name;
   threaded = started.threaded;
