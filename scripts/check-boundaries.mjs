@@ -2,7 +2,10 @@
 // The import boundaries of the workspace, checked by `npm test` (one test: any violation fails it):
 // - pure packages (packages/*) import no Node built-in, no server, socket or database library, and use no
 //   DOM global: they run unchanged in browsers, Workers and Node (platform/node is the Node shell);
-// - nothing imports another workspace package's files by a relative path (import it by its @hushfl name);
+// - the browser platform's code (platform/browser/src: the SDK, its Workers) imports no Node built-in and no
+//   server library: it runs in pages and Workers (its Vite plugin, vite.mjs beside src/, runs in the build);
+// - nothing imports another workspace package's files by a relative path (import it by its @hushfl name):
+//   the example sites (examples/*) and apps/web use the SDK as any site would;
 // - no app imports another app, except apps/cli, the composition root.
 // Test files and test support (*.test.ts, testing.ts, bench/) may use Node: they run in it.
 // (dependency-cruiser cannot parse TypeScript 7 sources, so the rules are checked here, by the same names.)
@@ -14,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 
 const IO_LIBRARIES = /^(fastify|@fastify\/.*|fastify-plugin|socket\.io|socket\.io-client|engine\.io|ws|better-sqlite3|ioredis|pg|bullmq|@socket\.io\/.*)$/;
 const DOM_GLOBALS = /\b(window|document|navigator|localStorage|sessionStorage|indexedDB|XMLHttpRequest|HTMLElement|fetch)\s*[.(]/;
+const SERVER_LIBRARIES = /^(fastify|@fastify\/.*|fastify-plugin|socket\.io|engine\.io|ws|better-sqlite3|ioredis|pg|bullmq|@socket\.io\/.*)$/;
 const TESTS = /(\.test\.tsx?$|[/\\]testing\.ts$|[/\\]bench[/\\])/;
 const BUILTINS = new Set(builtinModules);
 
@@ -35,10 +39,10 @@ export function importsOf(text) {
   return out;
 }
 
-/** The workspace unit a path belongs to: "packages/engine", "apps/cli", "platform/node", "e2e", or null. */
+/** The workspace unit a path belongs to: "packages/engine", "apps/cli", "platform/node", "examples/embed-site", "e2e", or null. */
 function unitOf(rel) {
   const parts = rel.split(sep);
-  if (['packages', 'apps', 'platform'].includes(parts[0]) && parts.length > 2) return `${parts[0]}/${parts[1]}`;
+  if (['packages', 'apps', 'platform', 'examples'].includes(parts[0]) && parts.length > 2) return `${parts[0]}/${parts[1]}`;
   if (parts[0] === 'e2e') return 'e2e';
   return null;
 }
@@ -65,7 +69,7 @@ function appsOf(root) {
 export function checkBoundaries(root) {
   const violations = [];
   const apps = appsOf(root);
-  for (const top of ['packages', 'platform', 'apps', 'e2e']) {
+  for (const top of ['packages', 'platform', 'apps', 'examples', 'e2e']) {
     let files;
     try {
       files = sources(join(root, top));
@@ -76,11 +80,13 @@ export function checkBoundaries(root) {
       const rel = relative(root, file);
       const unit = unitOf(rel);
       const pure = rel.startsWith(`packages${sep}`) && !TESTS.test(rel);
+      const browser = rel.startsWith(`platform${sep}browser${sep}src${sep}`) && !TESTS.test(rel);
       const text = readFileSync(file, 'utf8');
       const report = (rule, what) => violations.push(`${rule}: ${rel} → ${what}`);
       for (const spec of importsOf(text)) {
         if (pure && (spec.startsWith('node:') || BUILTINS.has(spec.split('/')[0]))) report('pure-packages-no-node', spec);
         if (pure && IO_LIBRARIES.test(spec)) report('pure-packages-no-io-libraries', spec);
+        if (browser && (spec.startsWith('node:') || BUILTINS.has(spec.split('/')[0]) || SERVER_LIBRARIES.test(spec))) report('browser-platform-no-node', spec);
         if (spec.startsWith('.')) {
           const target = relative(root, resolve(dirname(file), spec));
           const other = unitOf(target);

@@ -46,4 +46,21 @@ describe('import boundaries', () => {
     );
     expect(v).toHaveLength(5);
   });
+
+  it("keeps Node out of the browser platform's code (not its tests or build plugin) and examples off the SDK's files", () => {
+    const root = tree({
+      'platform/browser/src/controller.ts':
+        "import { readFileSync } from 'node:fs';\nimport { io } from 'socket.io-client';\nimport { Server } from 'socket.io';\n",
+      'platform/browser/src/controller.test.ts': "import { Server } from 'socket.io';\nimport { createServer } from 'node:http';\n",
+      'platform/browser/vite.mjs': "import { copyFileSync } from 'node:fs';\n",
+      'platform/node/src/nodeClient.ts': "import { get } from 'node:http';\n",
+      'examples/site/main.ts': "import { joinFederation } from '../../platform/browser/src/index.ts';\nimport { ClientController } from '@hushfl/browser';\n",
+    });
+    const v: string[] = checkBoundaries(root);
+    expect([...v].sort()).toEqual([
+      expect.stringMatching(/^browser-platform-no-node: platform.browser.src.controller\.ts → node:fs$/),
+      expect.stringMatching(/^browser-platform-no-node: platform.browser.src.controller\.ts → socket\.io$/),
+      expect.stringMatching(/^no-relative-import-into-another-package: examples.site.main\.ts → platform.browser.src.index\.ts$/),
+    ]);
+  });
 });

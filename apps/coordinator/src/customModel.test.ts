@@ -4,7 +4,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { RunConfigInput } from '@hushfl/protocol';
 import { SUPPORTED_LAYERS, parseModelJson } from '@hushfl/tasks';
+
+type ModelSpecInput = NonNullable<NonNullable<RunConfigInput['task']>['model']>;
 import { afterEach, describe, expect, it } from 'vitest';
 import { startClients, startTestCoordinator, stopAll, testConfig } from './testing.ts';
 
@@ -19,7 +22,7 @@ describe('a Keras-converted model.json', () => {
   it('is refused by the API, each unsupported layer named with the supported list, or for the wrong classes', async () => {
     const { c } = await startTestCoordinator();
     cleanups.push(() => c.close());
-    const post = (model: unknown, task: Record<string, unknown> = {}) =>
+    const post = (model: ModelSpecInput, task: Record<string, unknown> = {}) =>
       fetch(`${c.url}/api/runs`, {
         method: 'POST',
         headers: { authorization: `Bearer ${c.operatorToken}`, 'content-type': 'application/json' },

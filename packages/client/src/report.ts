@@ -10,6 +10,9 @@ import type { Report } from '@hushfl/protocol';
  * the wire fields before anything goes to the coordinator.
  */
 export interface LocalReport extends Omit<Report, 'train'> {
+  /** Where training is (the page shows it); their count follows from the examples, so they stay here. */
+  readonly epoch?: number;
+  readonly batch?: number;
   readonly train?: NonNullable<Report['train']> & {
     readonly loss: number;
     readonly accuracy: number;
@@ -24,9 +27,8 @@ export function wireReport(r: LocalReport): Report {
   return {
     roundId: r.roundId,
     phase: r.phase,
-    ...(r.progress !== undefined ? { progress: r.progress } : {}),
-    ...(r.epoch !== undefined ? { epoch: r.epoch } : {}),
-    ...(r.batch !== undefined ? { batch: r.batch } : {}),
+    // In tenths (the schema's steps): the exact fraction's denominator is the client's batch count.
+    ...(r.progress !== undefined ? { progress: Math.round(Math.floor(r.progress * 10 + 1e-9)) / 10 } : {}),
     ...(r.train ? { train: { ms: r.train.ms, backend: r.train.backend } } : {}),
     ...(r.encodeMs !== undefined ? { encodeMs: r.encodeMs } : {}),
     ...(r.error !== undefined ? { error: r.error } : {}),

@@ -142,7 +142,6 @@ describe('ClientSession', () => {
     await vi.waitFor(() => expect(transport.events(EVENTS.ready)).toHaveLength(1));
     const local = {
       roundId: 'run-1/r0/a1',
-      task: 'mnist',
       phase: 'secagg',
       train: { loss: 0.42, accuracy: 0.9, examples: 600, steps: 19, ms: 1234, backend: 'wasm', dpsgdEpsilon: 1.5 },
       encodeMs: 12,
@@ -153,6 +152,22 @@ describe('ClientSession', () => {
     expect(reportSchema.safeParse(sent).success).toBe(true);
     // The coordinator's schema drops a report carrying them (an old or modified client).
     expect(reportSchema.safeParse(local).success).toBe(false);
+  });
+
+  it('reports training progress in tenths, with no epoch or batch, and never the same report twice in a row', async () => {
+    const { session, transport } = setup();
+    session.start();
+    await vi.waitFor(() => expect(transport.events(EVENTS.ready)).toHaveLength(1));
+    // 38 batches of one epoch: exact fractions k/38 (and the batch numbers) would tell the batch count.
+    for (let batch = 0; batch < 38; batch++) session.report({ roundId: 'r', phase: 'training', epoch: 0, batch, progress: batch / 38 });
+    const sent = transport.events(EVENTS.report) as { progress: number }[];
+    expect(sent.map((r) => r.progress)).toEqual([0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]);
+    for (const r of sent) {
+      expect(Object.keys(r).sort()).toEqual(['phase', 'progress', 'roundId']);
+      expect(reportSchema.safeParse(r).success).toBe(true);
+    }
+    expect(reportSchema.safeParse({ roundId: 'r', phase: 'training', progress: 5 / 38 }).success).toBe(false);
+    expect(reportSchema.safeParse({ roundId: 'r', phase: 'training', epoch: 1 }).success).toBe(false);
   });
 
   it('says hello as a new client, downloads its shards with the session header, then sends ready', async () => {

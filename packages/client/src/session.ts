@@ -195,6 +195,8 @@ export class ClientSession {
   /** Hello was accepted on the current connection: only then do SecAgg messages and reports go out. */
   private joined = false;
   private stopped = false;
+  /** The last report sent, as JSON (the same one is not sent twice in a row). */
+  private lastReport = '';
   /** The data the current join is for (the ack's dataKey). */
   private dataKey: string | null = null;
 
@@ -272,7 +274,13 @@ export class ClientSession {
 
   /** A progress report, as the wire allows it (nothing derived from data); dropped while not joined (see sendSecAgg). */
   report(report: LocalReport): void {
-    if (this.joined) this.transport.emit(EVENTS.report, wireReport(report));
+    if (!this.joined) return;
+    // One report per change of what the wire may say: repeats would count the batches again.
+    const wire = wireReport(report);
+    const key = JSON.stringify(wire);
+    if (key === this.lastReport) return;
+    this.lastReport = key;
+    this.transport.emit(EVENTS.report, wire);
   }
 
   private async join(connection: number): Promise<void> {

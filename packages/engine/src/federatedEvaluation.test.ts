@@ -195,4 +195,39 @@ describe('a run with federated evaluation', () => {
     expect(released[0]!.summary.federated).toBeNull();
     expect(engine.metrics().evaluation).toBeNull();
   });
+
+  it('under Poisson selection the mean divides by q·N, the totals stay sums over who took part', async () => {
+    const q = 0.5;
+    const population = 12;
+    const config = engineTestConfig({ rounds: 2, minClients: 3, selection: { sampleRate: q, population, maxShortfall: 0.03 } });
+    const plan = planDdg(config, DIM);
+    const clock = new VirtualClock();
+    const engine = new RunEngine(
+      {
+        run: { id: 'run-poisson', name: config.name, createdAt: 0, dim: DIM },
+        config,
+        plan,
+        weights: new Float32Array(DIM),
+        momentum: null,
+        completedRound: -1,
+      },
+      { now: clock.now, random: seeded(5), seeds: seeded(6) },
+    );
+    const clients = Array.from({ length: population }, (_, i) => ({
+      clientId: `p-${i}`,
+      miniClients: 1,
+      make: fakeClient({ update: (r, j) => update(i, r, j), metrics: (r, j) => metricsOf(i, r, j) }),
+    }));
+    const released: Extract<RunCommand, { kind: 'release' }>[] = [];
+    expect((await runInMemory({ engine, clock, clients, observe: (c) => c.kind === 'release' && released.push(c) })).state).toBe('completed');
+    expect(released.some((r) => r.summary.contributors !== q * population)).toBe(true);
+    const units = metricUnitsPerCoordinate(plan.params.clip, config.evaluation);
+    for (const rel of released) {
+      const own = rel.included.map((id) => metricsOf(Number(id.split('-')[1]), rel.summary.round, 0));
+      const examples = own.reduce((s, m) => s + m.heldOut.examples, 0);
+      const f = rel.summary.federated!;
+      expect(Math.abs(f.examples - examples)).toBeLessThan(16 * plan.params.gamma * Math.sqrt(own.length) * units.count);
+      expect(Math.round(f.correct)).toBe(own.reduce((s, m) => s + m.heldOut.correct, 0));
+    }
+  });
 });

@@ -89,10 +89,11 @@ export const reportSchema = z
   .object({
     roundId: z.string().max(128),
     phase: z.enum(['training', 'encoding', 'secagg', 'done', 'failed']),
-    /** 0..1 progress of the phase. */
-    progress: z.number().min(0).max(1).optional(),
-    epoch: z.number().int().min(0).max(10_000).optional(),
-    batch: z.number().int().min(0).max(10_000_000).optional(),
+    /**
+     * 0..1 progress of the phase, in tenths: finer steps (or an epoch and batch number) would tell the
+     * coordinator how many batches, so about how many examples, a client trains on.
+     */
+    progress: z.number().min(0).max(1).multipleOf(0.1).optional(),
     train: z
       .object({ ms: z.number().min(0), backend: z.string().max(32) })
       .strict()

@@ -17,7 +17,7 @@ describe('operator API contract', () => {
       'POST /api/runs/:id/resume',
       'POST /api/runs/:id/stop',
       'POST /api/invites',
-      'GET /api/tasks/mnist/shards/:index',
+      'GET /api/tasks/:task/shards/:index',
     ]);
     expect(Object.keys(roundSchema.shape)).toEqual([
       'run_id',
@@ -33,6 +33,17 @@ describe('operator API contract', () => {
       'epsilon_coordinator',
       'delta_selection',
       'error',
+      // Issue 14 §5: federated evaluation, totals over the round's parties.
+      'federated_accuracy',
+      'federated_loss',
+      'federated_examples',
+      'federated_correct',
+      'federated_loss_sum',
+      'federated_train_accuracy',
+      'federated_train_loss',
+      'federated_train_examples',
+      'federated_train_correct',
+      'federated_train_loss_sum',
       'excused',
       'durations',
       'dropped',
@@ -46,7 +57,7 @@ describe('operator API contract', () => {
 
   it('fills paths with encoded parameters', () => {
     expect(routePath(operatorRoutes.rounds, { id: 'run-1' })).toBe('/api/runs/run-1/rounds');
-    expect(routePath(operatorRoutes.shard, { index: 7 })).toBe('/api/tasks/mnist/shards/7');
+    expect(routePath(operatorRoutes.shard, { task: 'fashion-mnist', index: 7 })).toBe('/api/tasks/fashion-mnist/shards/7');
     expect(routePath(operatorRoutes.run, { id: '../x y' })).toBe('/api/runs/..%2Fx%20y');
     expect(() => routePath(operatorRoutes.run)).toThrow('parameter id is missing');
   });
@@ -56,8 +67,9 @@ describe('operator API contract', () => {
     const bad = runParamsSchema.safeParse({ id: 'a/b' });
     expect(bad.success).toBe(false);
     expect(bad.error?.issues[0]).toMatchObject({ path: ['id'], message: expect.stringMatching(/^must be a run id/) });
-    expect(shardParamsSchema.parse({ index: '12' })).toEqual({ index: 12 });
-    expect(shardParamsSchema.safeParse({ index: '1.5' }).success).toBe(false);
+    expect(shardParamsSchema.parse({ task: 'spam', index: '12' })).toEqual({ task: 'spam', index: 12 });
+    expect(shardParamsSchema.safeParse({ task: 'spam', index: '1.5' }).success).toBe(false);
+    expect(shardParamsSchema.safeParse({ task: '../etc', index: '1' }).success).toBe(false);
   });
 
   it('reads the model headers', () => {

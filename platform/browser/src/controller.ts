@@ -1,9 +1,10 @@
 /**
- * The page's controller on the main thread: UI state, the two Workers, and relay between them and the
- * coordinator. packages/client's ClientSession speaks to the coordinator (hello and resume, shards, `ready`,
- * validation) over the Socket.IO socket, with the identity and shards in IndexedDB. It never trains or
- * encrypts: the two Workers do (training; DDG encoding and SecAgg). With `data: local` a third Worker reads
- * the examples the person picks (localData.worker.ts); they stay on the device. State for the UI is a plain object.
+ * The client's controller on the main thread of a page (the client page, or any site through joinFederation):
+ * UI state, the two Workers, and relay between them and the coordinator. packages/client's ClientSession
+ * speaks to the coordinator (hello and resume, shards, `ready`, validation) over the Socket.IO socket, with
+ * the identity and shards in IndexedDB. It never trains or encrypts: the two Workers do (training; DDG
+ * encoding and SecAgg). With `data: local` a third Worker reads the examples the person picks, or checks the
+ * ones the embedding site passed (localData.worker.ts); they stay on the device. State for the UI is a plain object.
  */
 import { describeSecAggGuarantee, secaggGuaranteeOf } from '@hushfl/secagg/params';
 import { io } from 'socket.io-client';
@@ -15,6 +16,7 @@ import { CLIENT_NAMESPACE, type Packed, type Status } from '@hushfl/protocol';
 // The stage table alone: the main thread never needs the SecAgg crypto code.
 import { SECAGG_STAGE_TABLE, stageOpenedBy, stageSpec } from '@hushfl/secagg/stages';
 import type { LocalDataSummary, TaskDescription } from '@hushfl/tasks';
+import type { FederationExamples } from './examples.ts';
 import { store } from './store.ts';
 import type {
   FromClientWorker,
@@ -27,7 +29,22 @@ import type {
   ToTrainWorker,
 } from './workers/messages.ts';
 
-export type Connection = 'starting' | 'connecting' | 'connected' | 'unreachable' | 'stopped';
+/** `refused`: the coordinator turned this client away (hello, or the connection's origin); it does not retry. */
+export type Connection = 'starting' | 'connecting' | 'connected' | 'unreachable' | 'refused' | 'stopped';
+
+/** Where this client is in its current round, for code (`stage` is the name to show). */
+export type RoundPhase = 'training' | 'encoding' | 'secagg' | 'done' | 'aborted';
+
+/** The latest round's end as the coordinator announced it. */
+export interface RoundOutcome {
+  /** 0-based, as on the wire. */
+  readonly round: number;
+  readonly completed: boolean;
+  /** This client's update was in the sum. */
+  readonly included: boolean;
+  /** The global model's accuracy after the round (the coordinator's evaluation), when it gave one. */
+  readonly accuracy: number | null;
+}
 
 /** The person's own examples for a `data: local` run: what the task wants, what was picked, and how far reading it got. */
 export interface LocalDataUi {
@@ -67,6 +84,12 @@ export interface UiState {
   } | null;
   selected: boolean | null;
   stage: string | null;
+  phase: RoundPhase | null;
+  /** The coordinator's reason when it refused this client (connection is then `refused`). */
+  refused: string | null;
+  lastRound: RoundOutcome | null;
+  /** Rounds completed with this client's update in the sum, since start. */
+  roundsIncluded: number;
   progress: { training: number; encoding: number; upload: number };
   epochBatch: { epoch: number; batch: number } | null;
   lastTrain: { loss: number; accuracy: number; examples: number; ms: number } | null;
@@ -109,7 +132,20 @@ export interface StartOptions {
   readonly backend: string | null;
   /** A join code (`?joinCode=`) for a coordinator with enrollment; only a new identity uses it. */
   readonly joinCode?: string | null;
+  /**
+   * The embedding site's own examples (joinFederation): on a `data: local` run they are the client's shards,
+   * with no picker; with a `task` they are checked before connecting. Unused on a `data: demo` run.
+   */
+  readonly examples?: FederationExamples | null;
+  /** Where the tfjs .wasm files are served, resolved against the page (default `/tfjs-wasm/`). */
+  readonly wasmPath?: string;
 }
+
+/** Where the tfjs .wasm files are, unless the page says otherwise (apps/web and the Vite plugin copy them there). */
+export const DEFAULT_WASM_PATH = '/tfjs-wasm/';
+
+/** What notices call the site's examples. */
+const SITE_EXAMPLES = "this site's examples";
 
 export class ClientController {
   state: UiState;
@@ -124,6 +160,9 @@ export class ClientController {
   private localWant: { task: string; parts: number } | null = null;
   /** Resolves once the person has picked valid examples, while a join waits for them. */
   private localPicked: { promise: Promise<void>; resolve: () => void } | null = null;
+  /** The embedding site's examples (StartOptions.examples), and the shards made of them for a task and shard count. */
+  private siteExamples: FederationExamples | null = null;
+  private siteShards: { task: string; parts: number; shards: Uint8Array[] } | null = null;
 
   constructor(coordinator = globalThis.location?.origin ?? '') {
     this.state = {
@@ -140,6 +179,10 @@ export class ClientController {
       round: null,
       selected: null,
       stage: null,
+      phase: null,
+      refused: null,
+      lastRound: null,
+      roundsIncluded: 0,
       progress: { training: 0, encoding: 0, upload: 0 },
       epochBatch: null,
       lastTrain: null,
@@ -165,7 +208,8 @@ export class ClientController {
     for (const l of this.listeners) l(this.state);
   }
 
-  async start(opts: StartOptions): Promise<void> {
+  /** Connects and joins; false when this page cannot take part (no WebCrypto, no backend, site examples that do not fit): the notice says why. */
+  async start(opts: StartOptions): Promise<boolean> {
     const url = opts.url ?? this.state.coordinator;
     const known = await store.identity();
     const miniClients = known?.miniClients ?? opts.miniClients;
@@ -175,14 +219,33 @@ export class ClientController {
         insecure: true,
         notice: { kind: 'error', text: 'This page is not in a secure context, so WebCrypto is missing: open it over HTTPS (or on localhost).' },
       });
-      return;
+      return false;
     }
+    this.siteExamples = opts.examples ?? null;
+    this.siteShards = null;
+    // Examples that name their task are checked now: a site learns of a mistake in them before anyone connects.
+    if (this.siteExamples?.task !== undefined) {
+      try {
+        await this.siteShardsFor(this.siteExamples.task, miniClients);
+      } catch (e) {
+        this.set({ notice: { kind: 'error', text: `${SITE_EXAMPLES} cannot train: ${(e as Error).message}` } });
+        this.localWorker?.terminate();
+        this.localWorker = null;
+        return false;
+      }
+    }
+    // Resolved against the page, on this thread: a Worker's own location is its script's.
+    const page = globalThis.document?.baseURI ?? globalThis.location?.href;
+    const wasmPath = page ? new URL(opts.wasmPath ?? DEFAULT_WASM_PATH, page).toString() : (opts.wasmPath ?? DEFAULT_WASM_PATH);
     this.trainWorker = new Worker(new URL('./workers/train.worker.ts', import.meta.url), { type: 'module' });
     this.clientWorker = new Worker(new URL('./workers/client.worker.ts', import.meta.url), { type: 'module' });
     this.clientWorker.onmessage = (e: MessageEvent<FromClientWorker>) => this.onClientWorker(e.data);
     this.trainWorker.addEventListener('message', (e: MessageEvent<FromTrainWorker>) => this.onTrainWorker(e.data));
-    const backend = await this.askTrainWorker({ type: 'backend', forced: opts.backend }, 'backend');
-    if (backend.type !== 'backend') return;
+    const backend = await this.askTrainWorker(
+      { type: 'backend', forced: opts.backend, wasmPath: wasmPath.endsWith('/') ? wasmPath : `${wasmPath}/` },
+      'backend',
+    );
+    if (backend.type !== 'backend') return false;
     this.set({ backend: backend.backend, backendThreaded: backend.threaded });
 
     const socket = io(new URL(CLIENT_NAMESPACE, url).toString(), { transports: ['websocket'], reconnectionDelayMax: 5000, autoConnect: false });
@@ -191,7 +254,16 @@ export class ClientController {
       identities: { load: () => store.identity(), save: (identity) => store.setIdentity(identity), forget: () => store.forget() },
       coordinatorUrl: url,
       fetchShard: async (shardUrl, headers) => {
-        const res = await fetch(shardUrl, { headers });
+        let res: Response;
+        try {
+          res = await fetch(shardUrl, { headers });
+        } catch (e) {
+          // A page of another origin (a site embedding the SDK) reads the coordinator's shards only if it answers CORS.
+          const other = globalThis.location && new URL(shardUrl).origin !== globalThis.location.origin;
+          throw new Error(
+            `${(e as Error).message}${other ? ': the demo shards are served to the coordinator’s own pages; a site on another origin takes part in `data: local` runs, with its own examples' : ''}`,
+          );
+        }
         if (!res.ok) throw new Error(httpErrorMessage(res.status, await res.text()));
         return new Uint8Array(await res.arrayBuffer());
       },
@@ -200,20 +272,25 @@ export class ClientController {
       hello: {
         miniClients,
         backend: this.state.backend ?? undefined,
-        userAgent: navigator.userAgent.slice(0, 256),
+        ...(globalThis.navigator?.userAgent ? { userAgent: globalThis.navigator.userAgent.slice(0, 256) } : {}),
         ...(opts.joinCode ? { joinCode: opts.joinCode } : {}),
       },
-      handlers: this.sessionHandlers(url, miniClients),
+      handlers: this.sessionHandlers(url, miniClients, socket),
     });
     this.session.start();
+    return true;
   }
 
   /** What the page does with each session event: UI state, and relay to the Workers. */
-  private sessionHandlers(url: string, miniClients: number): SessionHandlers {
+  private sessionHandlers(url: string, miniClients: number, socket: { readonly active: boolean }): SessionHandlers {
     return {
-      onConnectError: () => this.set({ connection: 'unreachable', notice: { kind: 'error', text: `The coordinator at ${url} is unreachable; retrying…` } }),
+      onConnectError: (e) => {
+        // A refusal by the coordinator's middleware (the origin check) is final: Socket.IO does not retry it.
+        if (!socket.active) return this.refuse(e.message);
+        this.set({ connection: 'unreachable', notice: { kind: 'error', text: `The coordinator at ${url} is unreachable; retrying…` } });
+      },
       onDisconnect: (reason) => {
-        if (this.state.connection === 'stopped') return;
+        if (this.state.connection === 'stopped' || this.state.connection === 'refused') return;
         this.set({ connection: 'unreachable', notice: { kind: 'warn', text: `Disconnected from the coordinator (${reason}); reconnecting…` } });
       },
       onJoined: (ack) =>
@@ -221,11 +298,20 @@ export class ClientController {
           clientId: ack.clientId,
           connection: 'connected',
           insecure: this.state.insecure || ack.insecureContext,
-          notice: { kind: 'info', text: ack.resumed ? 'Rejoined as the same client.' : 'Joined: waiting to be selected for a round.' },
+          refused: null,
+          notice: {
+            kind: 'info',
+            text:
+              ack.data === 'demo' && this.siteExamples
+                ? `Joined a demo run: it trains on the coordinator's demo shards of the ${ack.task} dataset, not on ${SITE_EXAMPLES}.`
+                : ack.resumed
+                  ? 'Rejoined as the same client.'
+                  : 'Joined: waiting to be selected for a round.',
+          },
           dataSource: { data: ack.data, task: ack.task },
           ...(ack.data === 'demo' ? { localData: null } : {}),
         }),
-      onRefused: (error) => this.set({ notice: { kind: 'error', text: `The coordinator refused this client: ${error}` } }),
+      onRefused: (error) => this.refuse(error),
       onShardsLoaded: async (shards) => {
         const r = await this.askTrainWorker({ type: 'shards', shards: shards.map((s) => s.bytes) }, 'shards');
         if (r.type === 'shards') this.set({ examples: r.examples });
@@ -262,6 +348,7 @@ export class ClientController {
           },
           selected: true,
           stage: 'Training',
+          phase: 'training',
           progress: { training: 0, encoding: 0, upload: 0 },
           epochBatch: null,
           notice: { kind: 'info', text: `Selected for round ${task.round + 1}: training on this device's data.` },
@@ -271,7 +358,7 @@ export class ClientController {
       },
       onSecAgg: ({ message }, envelope) => {
         const opens = STAGE_NAMES.get(message.type);
-        if (opens) this.set({ stage: opens });
+        if (opens) this.set({ stage: opens, phase: 'secagg' });
         this.toClientWorker({ type: 'secagg', packed: envelope }, transferOf(envelope));
       },
       onRoundEnd: (end) => {
@@ -280,13 +367,23 @@ export class ClientController {
           end.status === 'completed'
             ? `Round ${end.round + 1} completed${end.included ? ' with this tab’s update in the sum' : ' without this tab'}: global accuracy ${((end.accuracy ?? 0) * 100).toFixed(1)} %.`
             : `Round ${end.round + 1} was aborted: ${end.reason ?? 'no reason given'}. It will be re-run.`;
+        const completed = end.status === 'completed';
+        const included = completed && Boolean(end.included);
         this.set({
-          stage: end.status === 'completed' ? 'Done' : 'Aborted',
-          notice: { kind: end.status === 'completed' ? 'info' : 'warn', text },
+          stage: completed ? 'Done' : 'Aborted',
+          phase: completed ? 'done' : 'aborted',
+          notice: { kind: completed ? 'info' : 'warn', text },
+          lastRound: { round: end.round, completed, included, accuracy: end.accuracy ?? null },
+          roundsIncluded: this.state.roundsIncluded + (included ? 1 : 0),
           ...(end.accuracy !== undefined ? { globalAccuracy: end.accuracy } : {}),
         });
       },
     };
+  }
+
+  /** The coordinator turned this client away: said on the page, and no more tries. */
+  private refuse(reason: string): void {
+    this.set({ connection: 'refused', refused: reason, notice: { kind: 'error', text: `The coordinator refused this client: ${reason}` } });
   }
 
   private askTrainWorker<T extends FromTrainWorker['type']>(m: ToTrainWorker, expect: T, transfer: Transferable[] = []): Promise<FromTrainWorker> {
@@ -339,6 +436,15 @@ export class ClientController {
    * it has them (cut for as many mini-clients), else once the person has picked valid ones.
    */
   private async localShards(ack: JoinedAck, parts: number): Promise<Shard[]> {
+    if (this.siteExamples) {
+      // An embedding site's examples: no picker, and a refusal names what in them does not fit.
+      const shards = await this.siteShardsFor(ack.task, parts).catch((e: Error) => {
+        throw new Error(`${SITE_EXAMPLES} cannot train: ${e.message}`);
+      });
+      const count = this.state.localData?.summary?.count ?? 0;
+      this.set({ notice: { kind: 'info', text: `This run trains on ${SITE_EXAMPLES} (${count}): they never leave this device.` } });
+      return shards.map((bytes, index) => ({ index, bytes }));
+    }
     this.localWant = { task: ack.task, parts };
     // Another task's examples are not these: start over (a pick being read goes on and is then checked again).
     const same = this.state.localData?.task?.name === ack.task ? this.state.localData : null;
@@ -367,6 +473,23 @@ export class ClientController {
     const stored = await store.localData(ack.task);
     if (!stored || stored.shards.length !== parts) throw new Error(`your ${ack.task} examples are no longer stored in this browser: pick them again`);
     return stored.shards.map((bytes, index) => ({ index, bytes }));
+  }
+
+  /** The embedding site's examples checked against `task` and cut into `parts` shards in the localData Worker, once per task and count. */
+  private async siteShardsFor(task: string, parts: number): Promise<Uint8Array[]> {
+    const made = this.siteShards;
+    if (made && made.task === task && made.parts === parts) return made.shards;
+    this.set({ localData: null });
+    this.setLocal({ status: 'reading' });
+    const r = await this.askLocalWorker({ type: 'examples', task, parts, examples: this.siteExamples! });
+    if (r.type !== 'built') {
+      const message = r.type === 'error' ? r.message : `the local data worker answered ${r.type}`;
+      this.setLocal({ status: 'needed', error: message });
+      throw new Error(message);
+    }
+    this.setLocal({ status: 'ready', task: r.task, expectation: r.expectation, summary: r.summary });
+    this.siteShards = { task, parts, shards: r.shards };
+    return r.shards;
   }
 
   /**
@@ -443,7 +566,7 @@ export class ClientController {
     switch (m.type) {
       case 'secagg': {
         const type = /"type":"([a-z-]+)"/.exec(m.packed.json)?.[1] ?? '';
-        if (type === FIRST_STAGE.collects) this.set({ stage: FIRST_STAGE.displayName });
+        if (type === FIRST_STAGE.collects) this.set({ stage: FIRST_STAGE.displayName, phase: 'secagg' });
         // Upload progress counts messages the coordinator confirmed (it acks once the round has handled them).
         this.session
           ?.sendSecAgg({ json: m.packed.json, bin: new Uint8Array(m.packed.bin) })
@@ -489,7 +612,10 @@ export class ClientController {
     }
     const patch: Partial<UiState> = { progress };
     if (r.phase === 'training' && r.epoch !== undefined) patch.epochBatch = { epoch: r.epoch, batch: r.batch ?? 0 };
-    if (r.phase === 'encoding') patch.stage = 'Encoding (DDG)';
+    if (r.phase === 'encoding') {
+      patch.stage = 'Encoding (DDG)';
+      patch.phase = 'encoding';
+    }
     if (r.train) {
       progress.training = 1;
       progress.encoding = 1;
@@ -524,6 +650,7 @@ export class ClientController {
     this.localWorker?.terminate();
     this.localWorker = null;
     this.localPicked = null;
+    this.siteShards = null;
     this.session = null;
     this.workersReady = null;
   }

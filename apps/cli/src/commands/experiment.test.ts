@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { accountDpsgd } from '@hushfl/ddp';
+import { SPAM_TASK } from '@hushfl/tasks';
 import { describe, expect, it } from 'vitest';
 import { centralNoiseMultiplier } from '../experiment/utility.ts';
 import { runCli } from '../runCli.testing.ts';
@@ -35,6 +36,17 @@ describe('hushfl experiment utility', () => {
     const md = readFileSync(join(out, 'utility.md'), 'utf8');
     expect(md).toContain('| DDG');
     expect(readFileSync(join(out, 'utility.svg'), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>\s*$/);
+  }, 180_000);
+
+  it('--task spam runs the same grid on the spam task with its default model, training and clip', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'utility-spam-'));
+    const { code, out: stdout } = await run('experiment', 'utility', '--quick', '--task', 'spam', '--out', out, '--json');
+    expect(code).toBe(0);
+    const json = JSON.parse(stdout);
+    expect(json.config).toMatchObject({ task: 'spam', model: SPAM_TASK.model, clip: SPAM_TASK.clip, training: SPAM_TASK.training });
+    expect(json.results.map((r: { mechanism: string }) => r.mechanism)).toEqual(['none', 'central', 'ddg']);
+    for (const r of json.results) expect(r.accuracy).toBeGreaterThan(0.5); // at least the ham majority's share, nearly
+    expect((await run('experiment', 'utility', '--task', 'cifar10')).err).toMatch(/--task must be one of mnist, fashion-mnist, spam/);
   }, 180_000);
 
   it('refuses bad flags with exit 2', async () => {

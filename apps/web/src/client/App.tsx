@@ -1,6 +1,6 @@
 /** The client page: what this tab is doing for the federated run, and the controls it offers. */
 import { useEffect, useState } from 'react';
-import { type ClientController, SECAGG_MESSAGES, type UiState } from './controller.ts';
+import { type ClientController, SECAGG_MESSAGES, type UiState } from '@hushfl/browser';
 import { LocalData } from './LocalData.tsx';
 
 function Bar({ label, value, detail }: { label: string; value: number; detail?: string }) {

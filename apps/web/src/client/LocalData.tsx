@@ -6,7 +6,7 @@
  */
 import { useEffect, useRef } from 'react';
 import type { LocalPreview } from '@hushfl/tasks';
-import type { LocalDataUi } from './controller.ts';
+import type { LocalDataUi } from '@hushfl/browser';
 
 type ImagePreview = Extract<LocalPreview, { kind: 'image' }>;
 

@@ -2,7 +2,7 @@
 import { clientPageQuerySchema } from '@hushfl/protocol';
 import { createRoot } from 'react-dom/client';
 import { App } from './App.tsx';
-import { ClientController } from './controller.ts';
+import { ClientController } from '@hushfl/browser';
 import './styles.css';
 
 // The coordinator refuses a query that breaks the schema, so it parses here; a page opened elsewhere falls back to defaults.

@@ -13,22 +13,13 @@ import { type LayersModelSpec, ModelUpload, withUploadedModel } from './ModelUpl
 import type { Status } from '@hushfl/protocol';
 // The stage table alone, without the SecAgg crypto code.
 import { describeSecAggGuarantee } from '@hushfl/secagg/params';
+import { EXAMPLE_CONFIG } from './exampleConfig.ts';
 import { SECAGG_STAGE_TABLE } from '@hushfl/secagg/stages';
 
 /** Colours of the stages, by position in the stage table. */
 const STAGE_PALETTE = ['#3a7bd5', '#7a5af5', '#e08e0b', '#2aa876', '#d64545'];
 const stageColour = (position: number) => STAGE_PALETTE[position % STAGE_PALETTE.length];
 
-export const EXAMPLE_CONFIG = `# A run of MNIST with SecAgg+ and distributed discrete Gaussian noise.
-name: mnist-ddg
-task: { model: { kind: mlp, hidden: [64] }, partition: { kind: iid }, shards: 100 }
-rounds: 10
-selection: { clientsPerRound: 6 }
-# n_min: the fewest parties (connections, each with its own keys) a released round holds; mini-clients do not count
-minClients: 4
-training: { epochs: 2, batchSize: 16, learningRate: 0.1 }
-ddg: { bits: 16, clip: 1.0, epsilon: 8, delta: 1.0e-5 }
-`;
 
 interface LiveStage {
   phase: 'open' | 'closed';

@@ -6,6 +6,9 @@
  * then stored in this browser's IndexedDB (store.ts). The page gets a summary to preview. Nothing read here
  * is sent anywhere: the training Worker reads the shards from the page, on the same device.
  *
+ * A site that embeds the SDK hands its own examples instead (`examples`, examples.ts): checked and cut the
+ * same way, and handed back as shards without being stored (the site holds them already).
+ *
  * Labels: an example's folder (the path segment right above the file), or, when the files include exactly one
  * CSV (and the task is not tabular), that labels CSV's row for the file's name (filename,label).
  */
@@ -20,6 +23,7 @@ import {
   parseLabelsCsv,
   type TaskDescription,
 } from '@hushfl/tasks';
+import { shardsFromExamples } from '../examples.ts';
 import { store } from '../store.ts';
 import type { FromLocalDataWorker, ToLocalDataWorker } from './messages.ts';
 
@@ -157,6 +161,14 @@ async function handle(m: ToLocalDataWorker): Promise<void> {
       });
     } else if (m.type === 'parse') {
       post(await parse(m));
+    } else if (m.type === 'examples') {
+      const task = findTask(m.task);
+      const { shards, summary } = shardsFromExamples(task, m.examples, m.parts);
+      const built: FromLocalDataWorker = { type: 'built', id: m.id, task, expectation: localDataExpectation(task), shards, summary };
+      self.postMessage(
+        built,
+        shards.map((s) => s.buffer as ArrayBuffer),
+      );
     }
   } catch (err) {
     const e = err as Error;

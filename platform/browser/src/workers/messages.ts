@@ -4,6 +4,7 @@ import type { Packed } from '@hushfl/protocol';
 import type { BackendSwitch, ClientMetrics, TrainOutput, TrainRequest } from '@hushfl/client';
 import type { TrainProgress } from '@hushfl/client';
 import type { LocalDataSummary, TaskDescription } from '@hushfl/tasks';
+import type { FederationExamples } from '../examples.ts';
 
 /** Page → client worker. */
 export type ToClientWorker =
@@ -36,9 +37,7 @@ export type FromClientWorker =
 /** Page → train worker. */
 export type ToTrainWorker =
   /** `wasmPath`: the absolute URL (ending in /) the tfjs .wasm files are served from. */
-  | { type: 'backend'; forced: string | null; wasmPath: string }
-  | { type: 'port'; port: MessagePort }
-  | { type: 'shards'; shards: Uint8Array[] };
+  { type: 'backend'; forced: string | null; wasmPath: string } | { type: 'port'; port: MessagePort } | { type: 'shards'; shards: Uint8Array[] };
 
 /** TensorFlow.js memory after a training call (page-local, never sent on): a leak shows as growth. */
 export interface TfMemory {
@@ -73,7 +72,9 @@ export type ToLocalDataWorker =
    * picked folder (its `webkitRelativePath`, which a File posted to a Worker may lose) or its name.
    * `source` names the pick in errors ("the folder 'digits'").
    */
-  | { type: 'parse'; id: number; task: string; parts: number; files: File[]; paths: string[]; source: string };
+  | { type: 'parse'; id: number; task: string; parts: number; files: File[]; paths: string[]; source: string }
+  /** The examples a site embedding the SDK passed (joinFederation's `examples`): checked and cut into shards, not stored. */
+  | { type: 'examples'; id: number; task: string; parts: number; examples: FederationExamples };
 
 /** localData worker → page. */
 export type FromLocalDataWorker =
@@ -81,5 +82,7 @@ export type FromLocalDataWorker =
   | { type: 'progress'; id: number; done: number; total: number }
   /** Stored; `skipped`: how many picked files were not examples of the task (hidden files aside), and the first few names. */
   | { type: 'parsed'; id: number; summary: LocalDataSummary; skipped: { count: number; names: string[] } }
+  /** The site's examples as shards (their buffers transferred), kept by the page for this session only. */
+  | { type: 'built'; id: number; task: TaskDescription; expectation: string; shards: Uint8Array[]; summary: LocalDataSummary }
   /** `file`: the file the problem is in, when one is. */
   | { type: 'error'; id: number; message: string; file?: string };
