@@ -18,8 +18,9 @@ const $ = (id: string) => document.querySelector<HTMLElement>(`[data-testid="${i
 
 function drawDigits(digits: readonly ScribbleDigit[]): void {
   const box = document.getElementById('digits')!;
-  // A digit of another size is not drawn here; the SDK says what is wrong with it.
-  for (const d of digits.filter((x) => x.pixels.length === SIDE * SIDE).slice(0, 40)) {
+  // A sample of 40 over all of them; a digit of another size is not drawn here (the SDK says what is wrong with it).
+  const step = Math.max(1, Math.ceil(digits.length / 40));
+  for (const d of digits.filter((x, i) => i % step === 0 && x.pixels.length === SIDE * SIDE)) {
     const canvas = document.createElement('canvas');
     canvas.width = SIDE;
     canvas.height = SIDE;

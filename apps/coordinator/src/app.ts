@@ -112,7 +112,11 @@ export async function createCoordinator(options: CoordinatorOptions = {}): Promi
   const manager = new RunManager(store, join(dataDir, 'runs'), app.log);
 
   // The largest message is a masked vector: 4 bytes per padded coordinate, plus framing.
-  const dim = Math.max(options.maxModelDim ?? 0, options.runConfig ? modelDimension(options.runConfig.task.model, taskShape(findTask(options.runConfig.task.name))) : 0, 1 << 17);
+  const dim = Math.max(
+    options.maxModelDim ?? 0,
+    options.runConfig ? modelDimension(options.runConfig.task.model, taskShape(findTask(options.runConfig.task.name))) : 0,
+    1 << 17,
+  );
   const maxHttpBufferSize = Math.ceil(4 * nextPowerOfTwo(dim) * 1.25) + (1 << 20);
 
   const io = new Server(app.server, { maxHttpBufferSize, serveClient: false, cors: { origin: false }, pingInterval: 10_000, pingTimeout: 20_000 });

@@ -29,9 +29,15 @@ describe('run configuration files', () => {
   });
 
   it('names the file and the key of a task config that does not fit its task', () => {
-    const bad = file('task.yaml', 'rounds: 1\nminClients: 3\nselection: { clientsPerRound: 3 }\nddg: { noise: false }\nsecagg: { maxColluders: 0 }\ntask: { name: spam }\n');
+    const bad = file(
+      'task.yaml',
+      'rounds: 1\nminClients: 3\nselection: { clientsPerRound: 3 }\nddg: { noise: false }\nsecagg: { maxColluders: 0 }\ntask: { name: spam }\n',
+    );
     expect(() => loadRunConfigFile(bad)).toThrow(`${bad}: task.model: an mlp over token ids learns nothing`);
-    const unknown = file('unknown.yaml', 'rounds: 1\nminClients: 3\nselection: { clientsPerRound: 3 }\nddg: { noise: false }\nsecagg: { maxColluders: 0 }\ntask: { name: cifar10 }\n');
+    const unknown = file(
+      'unknown.yaml',
+      'rounds: 1\nminClients: 3\nselection: { clientsPerRound: 3 }\nddg: { noise: false }\nsecagg: { maxColluders: 0 }\ntask: { name: cifar10 }\n',
+    );
     expect(() => loadRunConfigFile(unknown)).toThrow(`${unknown}: task.name: unknown task 'cifar10'`);
   });
 

@@ -32,7 +32,8 @@ describe('a Keras-converted model.json', () => {
     expect(bad.status).toBe(400);
     const body = (await bad.json()) as { issues: { path: string; message: string }[] };
     const messages = body.issues.filter((i) => i.path === 'task.model').map((i) => i.message);
-    for (const layer of ['BatchNormalization', 'LSTM', 'Dropout']) expect(messages.join('\n')).toContain(`(${layer}) is not supported (supported: ${SUPPORTED_LAYERS.join(', ')})`);
+    for (const layer of ['BatchNormalization', 'LSTM', 'Dropout'])
+      expect(messages.join('\n')).toContain(`(${layer}) is not supported (supported: ${SUPPORTED_LAYERS.join(', ')})`);
     expect(messages.join('\n')).toMatch(/\(Conv2D\): padding same is not supported/);
     const spam = await post({ kind: 'layers', topology: fixture('keras3-mnist-cnn-functional.model.json') }, { name: 'spam' });
     expect(spam.status).toBe(400);
@@ -47,7 +48,12 @@ describe('a Keras-converted model.json', () => {
       method: 'POST',
       headers: { authorization: `Bearer ${c.operatorToken}`, 'content-type': 'application/json' },
       body: JSON.stringify(
-        testConfig({ rounds: 1, minClients: 3, selection: { clientsPerRound: 3 }, task: { model: { kind: 'layers', topology: fixture('keras-mnist-cnn.model.json') } } }),
+        testConfig({
+          rounds: 1,
+          minClients: 3,
+          selection: { clientsPerRound: 3 },
+          task: { model: { kind: 'layers', topology: fixture('keras-mnist-cnn.model.json') } },
+        }),
       ),
     });
     expect(res.status, await res.clone().text()).toBe(201);

@@ -208,7 +208,8 @@ export async function operatorApiPlugin(app: FastifyInstance, o: OperatorApiOpti
       const { task, index } = req.params;
       const data = manager.currentData();
       if (task !== data.demo.description.name) return notFound(reply, `task ${task}`);
-      if (data.mode === 'local') return reply.code(409).send({ error: `the run trains on data on each device (data: local): the coordinator serves no ${task} shards` });
+      if (data.mode === 'local')
+        return reply.code(409).send({ error: `the run trains on data on each device (data: local): the coordinator serves no ${task} shards` });
       if (!sessionClients.get(req)?.shards.includes(index)) return reply.code(403).send({ error: `shard ${index} is not assigned to this client` });
       return reply
         .type(operatorRoutes.shard.binary.contentType)

@@ -46,7 +46,12 @@ describe('task-generic data', () => {
     const before = clients.map((cl) => cl.clientId);
     const runId = await c.manager.createRun(
       parseTaskRunConfig(
-        testConfig({ rounds: 1, minClients: 3, selection: { clientsPerRound: 3 }, task: { name: 'spam', model: { kind: 'embedding', dim: 8, hidden: [] }, shards: 40 } }),
+        testConfig({
+          rounds: 1,
+          minClients: 3,
+          selection: { clientsPerRound: 3 },
+          task: { name: 'spam', model: { kind: 'embedding', dim: 8, hidden: [] }, shards: 40 },
+        }),
       ),
     );
     await c.manager.whenIdle();

@@ -51,14 +51,7 @@ function gamma(rw: RandomWords, shape: number): number {
  * Cuts the example indices [0, labels.length) into `shards` disjoint shards. `authors` (natural partitions
  * only) gives each example's author id.
  */
-export function partitionIndices(
-  labels: Uint8Array,
-  shards: number,
-  spec: PartitionSpec,
-  seed: number,
-  minPerShard = 1,
-  authors?: Uint32Array,
-): Uint32Array[] {
+export function partitionIndices(labels: Uint8Array, shards: number, spec: PartitionSpec, seed: number, minPerShard = 1, authors?: Uint32Array): Uint32Array[] {
   if (!Number.isInteger(shards) || shards < 1 || shards > labels.length) throw new RangeError(`cannot cut ${labels.length} examples into ${shards} shards`);
   const rw = chachaRandomWords(seedBytes(seed, `partition/${spec.kind}`));
   if (spec.kind === 'natural') return naturalPartition(shards, rw, authors, labels.length);

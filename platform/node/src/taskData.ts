@@ -32,7 +32,6 @@ function packageDir(name: string): string {
   return dirname(require.resolve(`${name}/package.json`));
 }
 
-
 function checkSize(d: TaskDescription, split: 'train' | 'test', n: number, where: string): void {
   if (n !== d.data[split])
     throw new RangeError(`${where}: ${n} ${split} examples, the ${d.name} task expects ${d.data[split]} (a different version of ${d.data.package}?)`);
@@ -120,8 +119,8 @@ function loadSpam(d: TaskDescription): LoadedTask {
       values.set(e.tokens, i * length);
       // A message without a From: address is its own author.
       const key = e.author || `#${name}${i}`;
-      let id = authorIds.get(key);
-      if (id === undefined) authorIds.set(key, (id = authorIds.size));
+      const id = authorIds.get(key) ?? authorIds.size;
+      authorIds.set(key, id);
       authors[i] = id;
     }
     return { n: list.length, labels: Uint8Array.from(list, (e) => e.label), values, authors };

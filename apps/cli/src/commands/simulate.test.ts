@@ -162,7 +162,9 @@ describe('hushfl simulate', () => {
 
   it('refuses --url without --token and a task it does not know', async () => {
     expect((await run('simulate', '--clients', '4', '--rounds', '1', '--url', 'http://127.0.0.1:1')).err).toMatch(/--url needs --token/);
-    expect((await run('simulate', '--clients', '4', '--rounds', '1', '--task', 'cifar')).err).toMatch(/--task must be one of mnist, fashion-mnist, spam, got 'cifar'/);
+    expect((await run('simulate', '--clients', '4', '--rounds', '1', '--task', 'cifar')).err).toMatch(
+      /--task must be one of mnist, fashion-mnist, spam, got 'cifar'/,
+    );
     expect((await run('simulate', '--clients', '1', '--rounds', '1')).err).toMatch(/--clients must be an integer in \[3, 1000\]/);
     expect((await run('simulate', '--clients', '8', '--rounds', '1')).err).toMatch(/--clients\/--max-colluders: no SecAgg\+ parameters for n = 8/);
   });

@@ -20,7 +20,6 @@ import { SECAGG_STAGE_TABLE } from '@hushfl/secagg/stages';
 const STAGE_PALETTE = ['#3a7bd5', '#7a5af5', '#e08e0b', '#2aa876', '#d64545'];
 const stageColour = (position: number) => STAGE_PALETTE[position % STAGE_PALETTE.length];
 
-
 interface LiveStage {
   phase: 'open' | 'closed';
   durationMs?: number;
