@@ -162,7 +162,7 @@ export class ClientController {
   private localPicked: { promise: Promise<void>; resolve: () => void } | null = null;
   /** The embedding site's examples (StartOptions.examples), and the shards made of them for a task and shard count. */
   private siteExamples: FederationExamples | null = null;
-  private siteShards: { task: string; parts: number; shards: Uint8Array[] } | null = null;
+  private siteShards: { task: string; parts: number; shards: Uint8Array[]; count: number } | null = null;
 
   constructor(coordinator = globalThis.location?.origin ?? '') {
     this.state = {
@@ -260,9 +260,10 @@ export class ClientController {
         } catch (e) {
           // A page of another origin (a site embedding the SDK) reads the coordinator's shards only if it answers CORS.
           const other = globalThis.location && new URL(shardUrl).origin !== globalThis.location.origin;
-          throw new Error(
-            `${(e as Error).message}${other ? ': the demo shards are served to the coordinator’s own pages; a site on another origin takes part in `data: local` runs, with its own examples' : ''}`,
-          );
+          const why = other
+            ? ': the coordinator serves its demo shards to its own pages; a site on another origin takes part in data: local runs, with its own examples'
+            : '';
+          throw new Error(`${(e as Error).message}${why}`);
         }
         if (!res.ok) throw new Error(httpErrorMessage(res.status, await res.text()));
         return new Uint8Array(await res.arrayBuffer());
@@ -437,12 +438,11 @@ export class ClientController {
    */
   private async localShards(ack: JoinedAck, parts: number): Promise<Shard[]> {
     if (this.siteExamples) {
-      // An embedding site's examples: no picker, and a refusal names what in them does not fit.
+      // An embedding site's examples: no picker; the error names what in them does not fit the run's task.
       const shards = await this.siteShardsFor(ack.task, parts).catch((e: Error) => {
         throw new Error(`${SITE_EXAMPLES} cannot train: ${e.message}`);
       });
-      const count = this.state.localData?.summary?.count ?? 0;
-      this.set({ notice: { kind: 'info', text: `This run trains on ${SITE_EXAMPLES} (${count}): they never leave this device.` } });
+      this.set({ notice: { kind: 'info', text: `This run trains on ${SITE_EXAMPLES} (${this.siteShards?.count}): they never leave this device.` } });
       return shards.map((bytes, index) => ({ index, bytes }));
     }
     this.localWant = { task: ack.task, parts };
@@ -488,7 +488,7 @@ export class ClientController {
       throw new Error(message);
     }
     this.setLocal({ status: 'ready', task: r.task, expectation: r.expectation, summary: r.summary });
-    this.siteShards = { task, parts, shards: r.shards };
+    this.siteShards = { task, parts, shards: r.shards, count: r.summary.count };
     return r.shards;
   }
 

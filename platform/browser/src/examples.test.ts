@@ -1,7 +1,7 @@
 /** A site's own examples become shards by LocalExamples' checks, each error naming the example. */
 import { describe, expect, it } from 'vitest';
 import { decodeShard, LocalDataError, MNIST_TASK, SPAM_TASK, type TaskDescription } from '@hushfl/tasks';
-import { type ExampleImage, shardsFromExamples } from './examples.ts';
+import { type ExampleImage, type ExampleRow, shardsFromExamples } from './examples.ts';
 
 const SIDE = 28;
 const digit = (label: string | number, value: number, extra: Partial<ExampleImage> = {}): ExampleImage => ({
@@ -105,7 +105,7 @@ describe('shardsFromExamples', () => {
   });
 
   it('takes rows or CSV text for a tabular task, a row that does not fit named by its index', () => {
-    const rows = [
+    const rows: ExampleRow[] = [
       { 'petal length': 1.4, colour: 'red', label: 'setosa' },
       { 'petal length': '5.1', colour: 'white', label: 'virginica', note: 'ignored' },
     ];
