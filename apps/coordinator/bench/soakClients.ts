@@ -10,8 +10,7 @@
 import { poisonShareBoxes } from '@hushfl/engine/testing';
 import { connectNodeClient, initNodeTf } from '@hushfl/node';
 import { EVENTS, type RunConfigInput, unpack } from '@hushfl/protocol';
-import type { Socket } from 'socket.io-client';
-import { attacker, idleSybil, startClients } from '../src/testing.ts';
+import { attacker, idleSybil, type RawClient, startClients } from '../src/testing.ts';
 
 export interface SoakPopulation {
   readonly url: string;
@@ -68,7 +67,7 @@ async function main(p: SoakPopulation): Promise<void> {
   for (let i = 0; i < p.poisoners; i++) poisoners.push(await attacker(p.url, p.config, poisonShareBoxes));
   let sybilProbes = 0;
   let sybilsDisconnected = 0;
-  const sybils: Socket[] = [];
+  const sybils: RawClient[] = [];
   for (let i = 0; i < p.sybils; i++) {
     const s = await idleSybil(p.url, `sybil${i}`);
     s.on(EVENTS.liveness, () => sybilProbes++);
@@ -163,7 +162,7 @@ async function main(p: SoakPopulation): Promise<void> {
       honestLogs,
       honestClosed,
     };
-    for (const a of poisoners) a.socket.close();
+    for (const a of poisoners) a.close();
     for (const s of sybils) s.close();
     for (const h of honest) await h.close();
     await r.close();

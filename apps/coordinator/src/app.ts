@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Server } from 'socket.io';
-import { nextPowerOfTwo } from '@hushfl/ddp';
+import { FEDERATED_METRICS, nextPowerOfTwo } from '@hushfl/ddp';
 import { initNodeTf } from '@hushfl/node';
 import { findTask, modelDimension, taskShape } from '@hushfl/tasks';
 import type { RunConfig } from '@hushfl/protocol';
@@ -25,6 +25,8 @@ import { redactingLoggerOptions } from './redact.ts';
 import { RunManager } from './runManager.ts';
 import { Store } from './store.ts';
 
+/** The DDG dimension a coordinator takes by default: 2^20 (a masked vector of 4 MiB). */
+export const DEFAULT_MAX_MODEL_DIM = 1 << 20;
 export interface CoordinatorOptions {
   /** 0 picks a free port. */
   readonly port?: number;
@@ -37,7 +39,10 @@ export interface CoordinatorOptions {
   /** Start this run unless an interrupted one is resumed. */
   readonly runConfig?: RunConfig;
   readonly logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'silent';
-  /** Largest model dimension a client may upload a masked vector for (sizes maxHttpBufferSize). */
+  /**
+   * Largest DDG dimension (model weights plus metric coordinates) a client may upload a masked vector for
+   * (sizes maxHttpBufferSize; default DEFAULT_MAX_MODEL_DIM). Larger runs are refused at creation.
+   */
   readonly maxModelDim?: number;
   readonly maxMiniClients?: number;
   /** The built web app to serve (default: apps/web/dist). */
@@ -108,16 +113,16 @@ export async function createCoordinator(options: CoordinatorOptions = {}): Promi
       done(Object.assign(new Error('request body is not valid JSON'), { statusCode: 400 }), undefined);
     }
   });
-  const store = new Store(join(dataDir, 'hushfl.db'));
-  const manager = new RunManager(store, join(dataDir, 'runs'), app.log);
-
-  // The largest message is a masked vector: 4 bytes per padded coordinate, plus framing.
+  // The largest message is a masked vector: 4 bytes per padded coordinate, plus framing. A run whose padded
+  // dimension exceeds what the sockets take is refused when it is created (RunManager), never left to fail.
   const dim = Math.max(
-    options.maxModelDim ?? 0,
-    options.runConfig ? modelDimension(options.runConfig.task.model, taskShape(findTask(options.runConfig.task.name))) : 0,
-    1 << 17,
+    options.maxModelDim ?? DEFAULT_MAX_MODEL_DIM,
+    options.runConfig ? modelDimension(options.runConfig.task.model, taskShape(findTask(options.runConfig.task.name))) + FEDERATED_METRICS : 0,
   );
-  const maxHttpBufferSize = Math.ceil(4 * nextPowerOfTwo(dim) * 1.25) + (1 << 20);
+  const maxDimPadded = nextPowerOfTwo(dim);
+  const maxHttpBufferSize = Math.ceil(4 * maxDimPadded * 1.25) + (1 << 20);
+  const store = new Store(join(dataDir, 'hushfl.db'));
+  const manager = new RunManager(store, join(dataDir, 'runs'), app.log, maxDimPadded);
 
   const io = new Server(app.server, { maxHttpBufferSize, serveClient: false, cors: { origin: false }, pingInterval: 10_000, pingTimeout: 20_000 });
   // Before any route: every route registered after it is limited.

@@ -27,7 +27,7 @@ describe('one bad participant cannot stop a run (issue 13 §1), over Socket.IO',
     const excluded = c.store.excludedParties(runId);
     // The coordinator records who reported the attacker's share boxes (the masked-input stage row).
     const closed = c.store.stageEvents(runId, 0).find((e) => e.stage === 'masked-input' && e.phase === 'closed' && e.attempt === 1);
-    bad.socket.close();
+    bad.close();
     await stopAll(c, honest);
 
     expect(run.state).toBe('completed');
@@ -54,7 +54,7 @@ describe('one bad participant cannot stop a run (issue 13 §1), over Socket.IO',
     const runId = c.store.runs()[0]!.id;
     const run = c.store.run(runId)!;
     const excluded = c.store.excludedParties(runId);
-    bad.socket.close();
+    bad.close();
     await stopAll(c, honest);
 
     expect([run.state, rounds.map((r) => r.error)]).toEqual(['completed', [null]]);

@@ -64,6 +64,32 @@ describe('a Keras-converted model.json', () => {
     await c.manager.stop(runId);
   });
 
+  it('is refused when it pads to more coordinators than the coordinator’s sockets take, saying how to allow it', async () => {
+    const { c } = await startTestCoordinator(undefined, undefined, { maxModelDim: 100_000 });
+    cleanups.push(() => c.close());
+    const res = await fetch(`${c.url}/api/runs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${c.operatorToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify(
+        testConfig({
+          rounds: 1,
+          minClients: 3,
+          selection: { clientsPerRound: 3 },
+          task: { model: { kind: 'layers', topology: fixture('keras-mnist-cnn.model.json') } },
+        }),
+      ),
+    });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { issues: { path: string; message: string }[] };
+    expect(body.issues).toEqual([
+      {
+        path: 'task.model',
+        message: expect.stringMatching(/^347146 weights pad to 524288 coordinates; this coordinator takes at most 131072 \(start it with --max-model-dim\)$/),
+      },
+    ]);
+    expect(c.manager.activeRunId()).toBeNull();
+  });
+
   // Trained in full with the smaller Keras 3 Functional CNN (Conv2D 8 5×5 → pool → Dense 32): the test's budget.
   const models = [['keras3-mnist-cnn-functional.model.json', 5 * 5 * 8 + 8 + 1152 * 32 + 32 + 32 * 10 + 10]] as const;
   it.each(models)('trains: real clients run rounds of %s on MNIST and its accuracy rises well above chance', async (file, params) => {

@@ -23,10 +23,10 @@ import {
   secaggEnvelopeFromClient,
   unpack,
   type HelloAck,
-  type RunConfig,
 } from '@hushfl/protocol';
 import { RateLimiter, hashToken, randomToken, sameSecret } from './auth.ts';
 import { DroppedLog } from './droppedLog.ts';
+import { storedRunConfig } from './runPersistence.ts';
 import {
   GatewayCounters,
   SlidingWindow,
@@ -40,7 +40,7 @@ import {
 } from './gatewayLimits.ts';
 import { redeemJoinCode } from './invites.ts';
 import { DEFAULT_CLIENT_RETENTION_MS, DEFAULT_PRUNE_INTERVAL_MS, startPruning } from './pruning.ts';
-import type { Logger, RunManager } from './runManager.ts';
+import type { CoordinatorEvent, Logger, RunManager } from './runManager.ts';
 import type { Store } from './store.ts';
 
 /** Dropped progress reports per rate-limit strike (reports are dropped, not struck, one by one). */
@@ -121,6 +121,15 @@ export interface ClientGateway {
 
 export function attachClientGateway(io: Server, manager: RunManager, store: Store, log: Logger, opts: GatewayOptions): ClientGateway {
   const sockets = new Map<string, Socket>();
+  /** The data each session joined for (its hello ack's dataKey), ready or not. */
+  const joinedFor = new Map<string, string>();
+  // A run on other data: every session that joined for something else rejoins (a new hello) for the run's —
+  // those not yet ready too (RunManager tells the ready ones), so none waits on data no run uses.
+  manager.on('event', (e: CoordinatorEvent) => {
+    if (e.type !== 'run' || e.state !== 'running') return;
+    const key = manager.currentData().key;
+    for (const [id, k] of joinedFor) if (k !== key) sockets.get(id)?.emit(EVENTS.status, { ...manager.status(id), dataKey: key });
+  });
   const limits = resolveLimits(opts.limits);
   const now = opts.now ?? Date.now;
   const counters = opts.counters ?? new GatewayCounters();
@@ -137,7 +146,7 @@ export function attachClientGateway(io: Server, manager: RunManager, store: Stor
     if (!runId) return false;
     if (runAccess?.runId !== runId) {
       const config = store.run(runId)?.config;
-      runAccess = { runId, enrollment: Boolean(config && (JSON.parse(config) as Partial<RunConfig>).access?.enrollment) };
+      runAccess = { runId, enrollment: Boolean(config && storedRunConfig(config).access?.enrollment) };
     }
     return runAccess.enrollment;
   };
@@ -324,7 +333,8 @@ export function attachClientGateway(io: Server, manager: RunManager, store: Stor
         sessionToken: token,
         resumed,
         shards,
-        shardUrl: routePath(operatorRoutes.shard, { task: runData.demo.description.name, index: 0 }).replace(/0$/, ''),
+        // The route's path up to the index, which the client appends.
+        shardUrl: routePath(operatorRoutes.shard, { task: runData.demo.description.name, index: '' }),
         task: runData.demo.description.name,
         data: runData.mode,
         dataKey: runData.key,
@@ -334,6 +344,7 @@ export function attachClientGateway(io: Server, manager: RunManager, store: Stor
       log.info({ clientId: id, resumed, miniClients: hello.miniClients, backend: hello.backend }, 'client checked in');
       miniClients = hello.miniClients;
       dataKey = runData.key;
+      joinedFor.set(id, dataKey);
     });
 
     // A client is selectable only once it has its data.
@@ -453,6 +464,7 @@ export function attachClientGateway(io: Server, manager: RunManager, store: Stor
       }
       if (clientId && sockets.get(clientId) === socket) {
         sockets.delete(clientId);
+        joinedFor.delete(clientId);
         counters.sessions = sockets.size;
         if (ready) manager.clientDisconnected(clientId);
         try {

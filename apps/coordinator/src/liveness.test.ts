@@ -9,7 +9,7 @@ import { io, type Socket } from 'socket.io-client';
 import { describe, expect, it, vi } from 'vitest';
 import { CLIENT_NAMESPACE, EVENTS, PROTOCOL_VERSION } from '@hushfl/protocol';
 import { STORE_BUSY_TIMEOUT_MS } from './store.ts';
-import { idleSybil, startClients, startTestCoordinator, stopAll, testConfig } from './testing.ts';
+import { idleSybil, type RawClient, startClients, startTestCoordinator, stopAll, testConfig } from './testing.ts';
 
 const auth = { authorization: 'Bearer test-operator-token-0123456789' };
 
@@ -34,7 +34,7 @@ describe('liveness under attack, over Socket.IO', () => {
   it('40 idle Sybils beside 4 honest clients: never selected (they answer no liveness probe), and the run completes', async () => {
     const config = sybilRunConfig(2, 4);
     const { c, rounds } = await startTestCoordinator(config);
-    const sybils: Socket[] = [];
+    const sybils: RawClient[] = [];
     for (let i = 0; i < 40; i++) sybils.push(await idleSybil(c.url, `sybil-${i}`));
     const honest = await startClients(c.url, 4);
     await c.manager.whenIdle();
@@ -55,7 +55,7 @@ describe('liveness under attack, over Socket.IO', () => {
   it('a Sybil that echoes probes but never takes part costs only attempts that do not count; the run completes', async () => {
     const config = sybilRunConfig(1, 3);
     const { c, rounds } = await startTestCoordinator(config);
-    const sybils: Socket[] = [];
+    const sybils: RawClient[] = [];
     sybils.push(await idleSybil(c.url, 'echoing-sybil', { echoProbes: true }));
     const honest = await startClients(c.url, 5);
     await c.manager.whenIdle();

@@ -29,6 +29,7 @@ import { hashToken, sameSecret } from './auth.ts';
 import { issueJoinCodes } from './invites.ts';
 import { useZod } from './zodRoutes.ts';
 import type { CoordinatorEvent } from './runManager.ts';
+import { storedRunConfig } from './runPersistence.ts';
 import type { Store } from './store.ts';
 import type { RunData } from './taskCache.ts';
 
@@ -108,7 +109,7 @@ export async function operatorApiPlugin(app: FastifyInstance, o: OperatorApiOpti
     route(ops, operatorRoutes.join, async () => ({ urls: joinUrls() }));
 
     route(ops, operatorRoutes.runs, async () =>
-      store.runs().map(({ config, ddg, ...r }) => ({ ...r, ddg: JSON.parse(ddg), secagg: runSecAggSummary(JSON.parse(config)) })),
+      store.runs().map(({ config, ddg, ...r }) => ({ ...r, ddg: JSON.parse(ddg), secagg: runSecAggSummary(storedRunConfig(config)) })),
     );
 
     route(
@@ -131,7 +132,7 @@ export async function operatorApiPlugin(app: FastifyInstance, o: OperatorApiOpti
     route(ops, operatorRoutes.run, async (req, reply) => {
       const row = store.run(req.params.id);
       if (!row) return notFound(reply, 'run');
-      const config = JSON.parse(row.config) as RunConfig;
+      const config = storedRunConfig(row.config);
       return { ...row, config, ddg: JSON.parse(row.ddg), secagg: runSecAggSummary(config), live: manager.activeRunId() === row.id ? manager.status() : null };
     });
 
@@ -162,7 +163,7 @@ export async function operatorApiPlugin(app: FastifyInstance, o: OperatorApiOpti
       const headers: ModelHeadersInput = {
         'x-hushfl-round': String(model.round),
         'x-hushfl-dim': String(model.weights.length),
-        'x-hushfl-model': JSON.stringify(JSON.parse(row.config).task.model),
+        'x-hushfl-model': JSON.stringify(storedRunConfig(row.config).task.model),
       };
       return reply
         .type(binary.contentType)

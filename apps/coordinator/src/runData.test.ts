@@ -65,6 +65,25 @@ describe('task-generic data', () => {
     expect(c.manager.currentData().demo.description).toBe(findTask('mnist'));
   });
 
+  it('tells a client that joined but is not ready yet (still fetching its data) when a run needs other data', async () => {
+    const { c } = await startTestCoordinator();
+    cleanups.push(() => c.close());
+    const socket = io(new URL(CLIENT_NAMESPACE, c.url).toString(), { transports: ['websocket'], reconnection: false });
+    cleanups.push(async () => void socket.disconnect());
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    const ack = await socket.emitWithAck(EVENTS.hello, { v: PROTOCOL_VERSION, miniClients: 1 });
+    const told = new Promise<{ dataKey?: string }>((resolve) => socket.on(EVENTS.status, (s: { dataKey?: string }) => s.dataKey && resolve(s)));
+    await c.manager.createRun(
+      parseTaskRunConfig(
+        testConfig({ rounds: 1, minClients: 3, selection: { clientsPerRound: 3 }, task: { name: 'fashion-mnist', model: { kind: 'mlp', hidden: [] } } }),
+      ),
+    );
+    const status = await told;
+    expect(status.dataKey).toMatch(/^demo:fashion-mnist:/);
+    expect(status.dataKey).not.toBe(ack.dataKey);
+    await c.manager.stop(c.manager.activeRunId()!);
+  });
+
   it('with data: local assigns no shards and serves none', async () => {
     const { c } = await startTestCoordinator(testConfig({ rounds: 1, minClients: 3, selection: { clientsPerRound: 3 }, data: 'local' }));
     cleanups.push(() => c.close());

@@ -7,11 +7,11 @@
  */
 import { EventEmitter } from 'node:events';
 import { cryptoRandomWords, type RandomWords } from '@hushfl/ddp';
-import { planDdg, randomHex, type RunCommand, RunEngine, type RunEvent, type RunSetup } from '@hushfl/engine';
-import { ConfigError, type Report, type RunConfig, type Status } from '@hushfl/protocol';
+import { randomHex, type RunCommand, RunEngine, type RunEvent, type RunSetup } from '@hushfl/engine';
+import type { Report, RunConfig, Status } from '@hushfl/protocol';
 import type { SecAggClientMessage } from '@hushfl/secagg';
-import { taskConfigProblems } from '@hushfl/tasks';
 import { ModelEvaluator } from './evaluation.ts';
+import { dimRefusal, prepareRun } from './prepareRun.ts';
 import { lastRunStatus, metricsPath, persistRunOp, reopenRun, takeInterruptedRun } from './runPersistence.ts';
 import { runStep } from './carryOut.ts';
 import { SerialQueue } from './serialQueue.ts';
@@ -46,6 +46,8 @@ export class RunManager extends EventEmitter {
     private readonly store: Store,
     private readonly metricsDir: string,
     private readonly log: Logger,
+    /** The largest padded DDG dimension the client sockets take (app.ts sizes their buffers by it). */
+    private readonly maxDimPadded = Number.POSITIVE_INFINITY,
   ) {
     super();
     this.setMaxListeners(100);
@@ -111,20 +113,8 @@ export class RunManager extends EventEmitter {
   /** Starts a run from a validated config. One run is active at a time. */
   async createRun(config: RunConfig): Promise<string> {
     if (this.active) throw new Error(`run ${this.active.engine.runId} is in progress: stop it before starting another`);
-    const problems = taskConfigProblems(config);
-    if (problems.length) throw new ConfigError(problems);
-    // The evaluator's freshly built model gives the initial weights (and so d): one model build per run. A
-    // model.json that passed the checks but that tfjs cannot build is the config's fault, named as such.
-    const { test } = this.tasks.of(config).demo;
-    let evaluator: ModelEvaluator;
-    try {
-      evaluator = new ModelEvaluator(config.task, test);
-    } catch (e) {
-      throw new ConfigError([{ path: 'task.model', message: e instanceof Error ? e.message : String(e) }]);
-    }
-    const weights = await evaluator.weights();
+    const { evaluator, weights, plan } = await prepareRun(config, (c) => this.tasks.of(c).demo.test, this.maxDimPadded);
     const dim = weights.length;
-    const plan = planDdg(config, dim);
     const id = `run-${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}-${randomHex(this.rng, 3)}`;
     const createdAt = Date.now();
     this.store.createRun({ id, name: config.name, config: JSON.stringify(config), state: 'running', created_at: createdAt, dim, ddg: JSON.stringify(plan) });
@@ -142,6 +132,9 @@ export class RunManager extends EventEmitter {
   }
 
   private activate(setup: Omit<RunSetup, 'clients'>, evaluator?: ModelEvaluator): void {
+    // Created under a larger --max-model-dim: its masked vectors would not reach this coordinator.
+    const tooBig = dimRefusal(setup.plan, setup.run.dim, this.maxDimPadded);
+    if (tooBig) throw new Error(`run ${setup.run.id} cannot resume: ${tooBig}`);
     const data = this.tasks.of(setup.config);
     const roster = [...this.roster.values()];
     const clients = roster.filter((c) => c.dataKey === data.key).map((c) => ({ clientId: c.clientId, miniClients: c.miniClients }));

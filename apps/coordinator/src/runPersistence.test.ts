@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { MetricsDocument } from '@hushfl/engine';
-import { metricsPath, persistRunOp } from './runPersistence.ts';
+import { metricsPath, persistRunOp, storedRunConfig } from './runPersistence.ts';
 import { Store } from './store.ts';
 
 describe('server_metrics.json', () => {
@@ -22,5 +22,18 @@ describe('server_metrics.json', () => {
     expect(() => persistRunOp(store, dir, 'run-a', { op: 'metrics', document: doc(2) })).toThrow();
     expect(JSON.parse(readFileSync(path, 'utf8'))).toEqual(doc(1));
     store.close();
+  });
+});
+
+describe('storedRunConfig', () => {
+  it('gives a config stored before a key existed that key’s default (a run from before `data` trains on demo data)', () => {
+    const before = { name: 'old', rounds: 3, minClients: 3, selection: { clientsPerRound: 3 }, ddg: { noise: false }, secagg: { maxColluders: 0 } };
+    const config = storedRunConfig(JSON.stringify(before));
+    expect(config.data).toBe('demo');
+    expect(config.evaluation.fraction).toBe(0.1);
+    expect(config.task.name).toBe('mnist');
+    // One the current schema refuses keeps its stored values over the defaults.
+    const refused = storedRunConfig(JSON.stringify({ ...before, rounds: 0 }));
+    expect([refused.rounds, refused.data]).toEqual([0, 'demo']);
   });
 });

@@ -7,7 +7,7 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type DdgPlan, type FederatedMetrics, type PersistOp, type RoundRecord, RunEngine, type RunSetup } from '@hushfl/engine';
-import type { RunConfig, Status } from '@hushfl/protocol';
+import { dataSourceSchema, evaluationSchema, runConfigSchema, type RunConfig, type Status } from '@hushfl/protocol';
 import type { Logger } from './runManager.ts';
 import type { RoundRow, RunRow, Store } from './store.ts';
 
@@ -149,6 +149,18 @@ function roundRecord(r: RoundRow): RoundRecord {
 }
 
 /**
+ * A run's stored config as the current schema has it: parsed again, so keys added since the run was created get
+ * their defaults (a run from before `data` trains on demo data). One that no longer parses (a bound tightened
+ * since) keeps its stored values over those defaults.
+ */
+export function storedRunConfig(json: string): RunConfig {
+  const raw = JSON.parse(json) as Record<string, unknown>;
+  const parsed = runConfigSchema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  return { data: dataSourceSchema.parse(undefined), evaluation: evaluationSchema.parse({}), ...raw } as RunConfig;
+}
+
+/**
  * A RunSetup for an interrupted run, from its last checkpoint and ledger entry (attempts still 'running' must
  * be aborted first). The ledger entry is the last charge: an attempt interrupted after its unmask requests
  * went out is in it.
@@ -159,7 +171,7 @@ export function loadRunSetup(store: Store, row: RunRow): RunSetup {
   const ledger = store.latestLedger(row.id);
   return {
     run: { id: row.id, name: row.name, createdAt: row.created_at, dim: row.dim },
-    config: JSON.parse(row.config) as RunConfig,
+    config: storedRunConfig(row.config),
     plan: JSON.parse(row.ddg) as DdgPlan,
     weights: ckpt.weights,
     momentum: ckpt.momentum,
@@ -229,7 +241,7 @@ export function lastRunStatus(store: Store, clientsConnected: number): Status {
     runId: last.id,
     state: last.state === 'running' || last.state === 'paused' ? 'stopped' : last.state,
     round: last.completed_round + 1,
-    rounds: (JSON.parse(last.config) as RunConfig).rounds,
+    rounds: storedRunConfig(last.config).rounds,
     epsilon: store.latestLedger(last.id)?.epsilon ?? null,
     epsilonBudget: plan.epsilonBudget,
     delta: plan.delta,

@@ -33,7 +33,8 @@ export class TaskCache {
       .update(JSON.stringify(data === 'demo' ? shards : { name: task.name }))
       .digest('hex')
       .slice(0, 16)}`;
-    const full = `${key}/${task.testExamples}`;
+    // Built per everything that cuts the data (the held-out subset follows the seed even with data: local).
+    const full = JSON.stringify([data, shards, task.testExamples]);
     const hit = this.cache.get(full);
     if (hit) return hit;
     const made: RunData = { demo: new DemoTask(findTask(task.name), task, loadTaskData(task.name)), mode: data, key };

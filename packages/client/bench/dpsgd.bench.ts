@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ModelSpec } from '@hushfl/protocol';
 import { figure, medianMs, type Figure } from '../../../bench/lib.ts';
-import { buildModel } from '@hushfl/tasks';
+import { buildModel, MNIST_SHAPE } from '@hushfl/tasks';
 import { FunctionalModel, dpsgdStep, dpsgdStepNaive } from '../src/index.ts';
 import { initTestTf, syntheticDigits } from '../src/testing.ts';
 
@@ -26,7 +26,7 @@ export async function benchDpsgd(): Promise<Figure[]> {
   for (const [spec, backend, withNaive] of cases) {
     if (backend === 'wasm') await initTestTf();
     else await tf.setBackend('cpu');
-    const model = buildModel(spec);
+    const model = buildModel(spec, MNIST_SHAPE);
     const fm = new FunctionalModel(model);
     const opt = tf.train.sgd(0.01);
     const ghost = await medianMs(() => dpsgdStep(fm, opt, data, idx, batch, dp), 7, 2);

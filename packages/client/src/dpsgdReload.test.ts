@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { accountDpsgd } from '@hushfl/ddp';
 import type { RoundSetup } from '@hushfl/engine';
-import { buildModel, getFlatWeights } from '@hushfl/tasks';
+import { buildModel, getFlatWeights, MNIST_SHAPE } from '@hushfl/tasks';
 import { inMemoryClient, runRoundInMemory, type InMemoryClient } from './inMemoryRound.ts';
 import { ClientRuntime, type ClientMetrics, type PersistedDpsgdLedger } from './runtime.ts';
 import { initTestTf, syntheticDigits } from './testing.ts';
@@ -78,7 +78,7 @@ describe('DP-SGD ledgers across a reload', () => {
       ['p1', inMemoryClient('p1', (host) => new ClientRuntime(new LocalTrainer([syntheticDigits(32, 82)], tf.getBackend()), host))],
       ['p2', inMemoryClient('p2', (host) => new ClientRuntime(new LocalTrainer([syntheticDigits(32, 83)], tf.getBackend()), host))],
     ]);
-    const model = buildModel(spec);
+    const model = buildModel(spec, MNIST_SHAPE);
     const weights = await getFlatWeights(model);
     model.dispose();
     for (let round = 0; round < N; round++) expect((await runRoundInMemory(setup(round, weights), clients)).kind).toBe('released');
@@ -119,7 +119,7 @@ describe('DP-SGD ledgers across a reload', () => {
           },
         }),
     );
-    const model = buildModel(spec);
+    const model = buildModel(spec, MNIST_SHAPE);
     const weights = await getFlatWeights(model);
     model.dispose();
     const s = setup(0, weights, 4);

@@ -7,8 +7,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FEDERATED_METRICS, metricUnitsPerCoordinate } from '@hushfl/ddp';
 import type { RoundSetup } from '@hushfl/engine';
-import { buildModel, evaluate, getFlatWeights, setFlatWeights } from '@hushfl/tasks';
-import { boundedEvaluation, evenlySpread, heldOutSplit, subset } from './federatedMetrics.ts';
+import { buildModel, evaluate, getFlatWeights, setFlatWeights, subset, MNIST_SHAPE } from '@hushfl/tasks';
+import { boundedEvaluation, evenlySpread, heldOutSplit } from './federatedMetrics.ts';
 import { inMemoryClient, runRoundInMemory, type InMemoryClient } from './inMemoryRound.ts';
 import { ClientRuntime } from './runtime.ts';
 import { initTestTf, syntheticDigits } from './testing.ts';
@@ -63,7 +63,7 @@ describe('the held-out split', () => {
 
 describe('boundedEvaluation', () => {
   it('equals the plain evaluation when nothing is clipped, and bounds the sums when it is', async () => {
-    const model = buildModel(spec);
+    const model = buildModel(spec, MNIST_SHAPE);
     const data = syntheticDigits(300, 7);
     const plain = await evaluate(model, data);
     const s = await boundedEvaluation(model, data, { maxExamples: 1000, maxLoss: 1000 });
@@ -86,7 +86,7 @@ describe('boundedEvaluation', () => {
 describe('LocalTrainer with federated evaluation', () => {
   it('evaluates the global model on the held-out split, trains only on the rest and measures its training', async () => {
     const data = syntheticDigits(80, 8);
-    const model = buildModel(spec);
+    const model = buildModel(spec, MNIST_SHAPE);
     const global = await getFlatWeights(model);
     const trainer = new LocalTrainer([data], tf.getBackend());
     const req: TrainRequest = {
@@ -158,7 +158,7 @@ describe('client runtimes with the round engine and federated evaluation, in mem
         ),
       );
     }
-    const model = buildModel(spec);
+    const model = buildModel(spec, MNIST_SHAPE);
     const weights = await getFlatWeights(model);
     model.dispose();
     const d = weights.length;
@@ -225,7 +225,7 @@ describe('client runtimes with the round engine and federated evaluation, in mem
       sendSecAgg() {},
       report: (r) => r.error && reports.push(r.error),
     });
-    const model = buildModel(spec);
+    const model = buildModel(spec, MNIST_SHAPE);
     const weights = await getFlatWeights(model);
     model.dispose();
     const { vectorBytes } = await import('@hushfl/protocol');

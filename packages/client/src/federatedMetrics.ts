@@ -9,7 +9,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { MetricBounds, MetricSums } from '@hushfl/ddp';
-import type { Dataset } from '@hushfl/tasks';
+import { subset, type Dataset } from '@hushfl/tasks';
 
 /**
  * h of n indices, evenly spread and deterministic: i is picked when ⌊(i+1)·h/n⌋ > ⌊i·h/n⌋ (exactly h of
@@ -21,19 +21,6 @@ export function evenlySpread(n: number, h: number): Uint32Array {
   let k = 0;
   for (let i = 0; i < n && k < h; i++) if (Math.floor(((i + 1) * h) / n) > Math.floor((i * h) / n)) out[k++] = i;
   return out;
-}
-
-/** The examples at `indices` of a dataset (a copy). */
-export function subset(data: Dataset, indices: ArrayLike<number>): Dataset {
-  const f = data.features;
-  const x = new Float32Array(indices.length * f);
-  const labels = new Uint8Array(indices.length);
-  for (let i = 0; i < indices.length; i++) {
-    const j = indices[i]!;
-    x.set(data.x.subarray(j * f, (j + 1) * f), i * f);
-    labels[i] = data.labels[j]!;
-  }
-  return { n: indices.length, features: f, classes: data.classes, x, labels };
 }
 
 export interface HeldOutSplit {

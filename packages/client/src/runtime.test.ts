@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { accountDpsgd } from '@hushfl/ddp';
 import type { RoundSetup } from '@hushfl/engine';
 import { inMemoryClient, runRoundInMemory, type InMemoryClient } from './inMemoryRound.ts';
-import { buildModel, getFlatWeights, modelDimension } from '@hushfl/tasks';
+import { buildModel, getFlatWeights, modelDimension, MNIST_SHAPE } from '@hushfl/tasks';
 import { ClientRuntime } from './runtime.ts';
 import { LocalTrainer } from './trainer.ts';
 import { initTestTf, syntheticDigits } from './testing.ts';
@@ -59,10 +59,10 @@ describe('client runtime with the round engine, in memory', () => {
         ),
       );
     }
-    const model = buildModel(spec);
+    const model = buildModel(spec, MNIST_SHAPE);
     let weights = await getFlatWeights(model);
     model.dispose();
-    expect(weights.length).toBe(modelDimension(spec));
+    expect(weights.length).toBe(modelDimension(spec, MNIST_SHAPE));
     let tensors = -1;
     for (let round = 0; round < 3; round++) {
       const outcome = await runRoundInMemory(
@@ -115,7 +115,7 @@ describe('client runtime with the round engine, in memory', () => {
         ),
       );
     }
-    const model = buildModel(spec);
+    const model = buildModel(spec, MNIST_SHAPE);
     const weights = await getFlatWeights(model);
     model.dispose();
     const outcome = await runRoundInMemory(
@@ -168,7 +168,7 @@ describe('client runtime with the round engine, in memory', () => {
         ),
       );
     }
-    const model = buildModel(spec);
+    const model = buildModel(spec, MNIST_SHAPE);
     const weights = await getFlatWeights(model);
     model.dispose();
     const dpsgd = { clip: 1, noiseMultiplier: 1.1, sampling: 'poisson' as const, delta: 1e-5 };
@@ -215,7 +215,7 @@ describe('client runtime with the round engine, in memory', () => {
         ),
       );
     }
-    const model = buildModel(spec);
+    const model = buildModel(spec, MNIST_SHAPE);
     const weights = await getFlatWeights(model);
     model.dispose();
     const sigma = 0.01;

@@ -23,7 +23,7 @@ import {
   updateClip,
 } from '@hushfl/ddp';
 import { f32FromBytes, type TaskMessage } from '@hushfl/protocol';
-import type { LocalReport } from './report.ts';
+import type { FailureStep, LocalReport } from './report.ts';
 import {
   SecAggClient,
   addInPlace,
@@ -165,6 +165,7 @@ export class ClientRuntime {
     this.active = round;
     // Date.now(): a trainer in another Worker compares it with its own clock (performance.now() origins differ).
     const deadline = { at: Date.now() + task.trainingDeadlineMs, totalMs: task.trainingDeadlineMs };
+    let step: FailureStep = 'task';
     try {
       // Weak (k, t) for this n and the task's δ, γ / maxColluders: refused before training spends anything.
       checkSecAggParamsMeet(task.secagg.clients.length, task.secagg.neighbours, task.secagg.threshold, task.secagg);
@@ -212,8 +213,10 @@ export class ClientRuntime {
             }),
         );
       // Mini-client j+1 trains while j is encoded (in parallel when the trainer is another Worker).
+      step = 'training';
       let next: Promise<TrainOutput> = train(0);
       for (let j = 0; j < k; j++) {
+        step = 'training'; // (training and encoding overlap: either way the coordinator hears no message)
         const result = await next;
         if (j + 1 < k) next = train(j + 1);
         if (result.dpsgdRdp) this.ledgersOf(task.runId, j + 1)[j]!.add(result.dpsgdRdp);
@@ -229,6 +232,7 @@ export class ClientRuntime {
           clipped.push(delta.map((v) => v * s));
         }
         const t0 = performance.now();
+        step = 'encoding';
         if (evaluation) {
           const m = result.metrics;
           if (!m) throw new Error('the task asks for federated evaluation and the trainer measured none');
@@ -261,6 +265,7 @@ export class ClientRuntime {
       });
       this.updateDpsgdEpsilon(task);
       if (task.dpsgd) await this.host.persistDpsgdLedgers?.(this.persistedLedgers(task.runId));
+      step = 'secagg';
       const secagg = await SecAggClient.create(
         {
           roundId: task.roundId,
@@ -297,7 +302,7 @@ export class ClientRuntime {
     } catch (e) {
       record.status = 'failed';
       record.error = (e as Error).message;
-      this.host.report({ roundId: task.roundId, phase: 'failed', error: record.error.slice(0, 500) });
+      this.host.report({ roundId: task.roundId, phase: 'failed', failedAt: step, error: record.error.slice(0, 500) });
       if (this.active === round) this.active = null;
     }
   }
@@ -377,7 +382,7 @@ export class ClientRuntime {
     if (step.aborted) {
       round.record.status = 'failed';
       round.record.error = step.aborted.message;
-      this.host.report({ roundId, phase: 'failed', error: step.aborted.message.slice(0, 500) });
+      this.host.report({ roundId, phase: 'failed', failedAt: 'secagg', error: step.aborted.message.slice(0, 500) });
       return;
     }
     if (step.outgoing) await this.send(round, step.outgoing);

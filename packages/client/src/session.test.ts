@@ -105,7 +105,13 @@ const task: TaskMessage = {
 };
 
 function setup(
-  o: { answer?: (event: string, payload: unknown) => unknown; identity?: ClientIdentity; cached?: number[]; handlers?: Partial<SessionHandlers> } = {},
+  o: {
+    answer?: (event: string, payload: unknown) => unknown;
+    identity?: ClientIdentity;
+    cached?: number[];
+    handlers?: Partial<SessionHandlers>;
+    joinRetryMs?: number;
+  } = {},
 ) {
   const transport = new FakeTransport(o.answer ?? ((event) => (event === EVENTS.hello ? joinedAck() : { ok: true })));
   const identities = memoryIdentities(o.identity);
@@ -124,6 +130,7 @@ function setup(
     },
     shardCache: { get: async (k, i) => cache.get(`${k}/${i}`), put: async (k, i, b) => void cache.set(`${k}/${i}`, b) },
     hello: { miniClients: 2, name: 'test', backend: 'wasm', userAgent: 'vitest' },
+    ...(o.joinRetryMs !== undefined ? { joinRetryMs: o.joinRetryMs } : {}),
     handlers: {
       onShardsLoaded: async (shards) => void loaded.push(shards),
       onTask: (t) => void tasks.push(t),
@@ -154,6 +161,24 @@ describe('ClientSession', () => {
     expect(reportSchema.safeParse(local).success).toBe(false);
   });
 
+  it('tells the coordinator only where a round failed when training or encoding failed: their messages may quote the data', async () => {
+    const { session, transport } = setup();
+    session.start();
+    await vi.waitFor(() => expect(transport.events(EVENTS.ready)).toHaveLength(1));
+    const failure = { roundId: 'r', phase: 'failed', error: 'GatherV2: the index value 4123 is not in [0, 4095]' } as const;
+    session.report({ ...failure, failedAt: 'training' });
+    session.report({ ...failure, roundId: 'r2', failedAt: 'encoding' });
+    session.report({ ...failure, roundId: 'r3' });
+    session.report({ roundId: 'r4', phase: 'failed', failedAt: 'secagg', error: 'aborts: neighbour 3 fails the PKI check' });
+    const errors = (transport.events(EVENTS.report) as { error: string }[]).map((r) => r.error);
+    expect(errors).toEqual([
+      'local training failed (the reason stays on the device)',
+      'encoding the update failed (the reason stays on the device)',
+      'the round failed on the client (the reason stays on the device)',
+      'aborts: neighbour 3 fails the PKI check',
+    ]);
+  });
+
   it('reports training progress in tenths, with no epoch or batch, and never the same report twice in a row', async () => {
     const { session, transport } = setup();
     session.start();
@@ -168,6 +193,59 @@ describe('ClientSession', () => {
     }
     expect(reportSchema.safeParse({ roundId: 'r', phase: 'training', progress: 5 / 38 }).success).toBe(false);
     expect(reportSchema.safeParse({ roundId: 'r', phase: 'training', epoch: 1 }).success).toBe(false);
+  });
+
+  it('joins again, backing off, after a join whose data could not be had, and is ready once it has it', async () => {
+    let failures = 2;
+    const errors: string[] = [];
+    const { session, transport } = setup({
+      joinRetryMs: 20,
+      handlers: {
+        onShardsLoaded: async () => {
+          if (failures-- > 0) throw new Error('shard 3: the run trains on data on each device');
+        },
+        onError: (e) => void errors.push(e.message),
+      },
+    });
+    session.start();
+    await vi.waitFor(() => expect(transport.events(EVENTS.ready)).toHaveLength(1), { timeout: 2000 });
+    // Two failed joins, each said once; a hello per join; ready only after the third.
+    expect(errors).toEqual(['shard 3: the run trains on data on each device', 'shard 3: the run trains on data on each device']);
+    expect(transport.events(EVENTS.hello)).toHaveLength(3);
+    expect(transport.connects).toBe(3);
+    session.stop();
+  });
+
+  it('rejoins for the run’s data when a status names other data than it joined for', async () => {
+    const { session, transport } = setup();
+    session.start();
+    await vi.waitFor(() => expect(transport.events(EVENTS.ready)).toHaveLength(1));
+    transport.deliver(EVENTS.status, {
+      runId: 'run-2',
+      state: 'running',
+      round: 0,
+      rounds: 1,
+      epsilon: null,
+      epsilonBudget: null,
+      delta: null,
+      clientsConnected: 3,
+      dataKey: 'demo:mnist:0123456789abcdef',
+    });
+    expect(transport.connects).toBe(1); // the same data: nothing to do
+    transport.deliver(EVENTS.status, {
+      runId: 'run-2',
+      state: 'running',
+      round: 0,
+      rounds: 1,
+      epsilon: null,
+      epsilonBudget: null,
+      delta: null,
+      clientsConnected: 3,
+      dataKey: 'demo:spam:fedcba9876543210',
+    });
+    await vi.waitFor(() => expect(transport.events(EVENTS.hello)).toHaveLength(2));
+    expect(transport.connects).toBe(2);
+    session.stop();
   });
 
   it('says hello as a new client, downloads its shards with the session header, then sends ready', async () => {

@@ -136,12 +136,17 @@ export interface ClientSessionOptions {
    * Without it such a run cannot be joined.
    */
   readonly localShards?: (ack: JoinedAck) => Promise<Shard[]>;
+  /** The first wait before joining again after a failed join (default JOIN_RETRY_MIN_MS; it doubles). */
+  readonly joinRetryMs?: number;
   /** `joinCode`: for a coordinator with enrollment; it is sent with every hello and only a new identity uses it. */
   readonly hello: Pick<Hello, 'miniClients' | 'name' | 'backend' | 'userAgent' | 'joinCode'>;
   readonly handlers: SessionHandlers;
 }
 
 const HELLO_ACK_TIMEOUT_MS = 15_000;
+/** Waits before joining again after a join failed (its data could not be had), doubling to the maximum. */
+export const JOIN_RETRY_MIN_MS = 5_000;
+export const JOIN_RETRY_MAX_MS = 60_000;
 const SECAGG_ACK_TIMEOUT_MS = 60_000;
 
 /** What the session needs of a protocol schema (zod's safeParse). */
@@ -197,17 +202,22 @@ export class ClientSession {
   private stopped = false;
   /** The last report sent, as JSON (the same one is not sent twice in a row). */
   private lastReport = '';
+  private joinRetryMs: number;
   /** The data the current join is for (the ack's dataKey). */
   private dataKey: string | null = null;
 
   constructor(private readonly opts: ClientSessionOptions) {
+    this.joinRetryMs = opts.joinRetryMs ?? JOIN_RETRY_MIN_MS;
     this.transport = opts.transport;
     this.handlers = opts.handlers;
     const t = this.transport;
     const h = this.handlers;
     t.on('connect', () => {
-      this.connection++;
-      void this.join(this.connection).catch((e: unknown) => h.onError?.(asError(e)));
+      const connection = ++this.connection;
+      // A join superseded meanwhile (a rejoin) reports nothing: its failure is not this connection's.
+      void this.join(connection).catch((e: unknown) => {
+        if (connection === this.connection) h.onError?.(asError(e));
+      });
     });
     t.on('disconnect', (reason) => {
       this.connection++;
@@ -314,12 +324,30 @@ export class ClientSession {
     this.joined = true;
     this.dataKey = ack.dataKey;
     this.handlers.onJoined?.(ack);
-    const shards = await this.loadShards(ack);
+    try {
+      const shards = await this.loadShards(ack);
+      if (!current()) return;
+      await this.handlers.onShardsLoaded(shards);
+    } catch (e) {
+      // The data could not be had (a download refused, the run changed meanwhile): say so, then join again
+      // later — a join that gave up would otherwise never be told about the next run.
+      if (!current()) return;
+      this.retryJoin(connection);
+      throw e;
+    }
     if (!current()) return;
-    await this.handlers.onShardsLoaded(shards);
-    if (!current()) return;
+    this.joinRetryMs = this.opts.joinRetryMs ?? JOIN_RETRY_MIN_MS;
     this.transport.emit(EVENTS.ready);
     this.handlers.onReady?.();
+  }
+
+  /** Joins again after a failed join, backing off (doubling up to JOIN_RETRY_MAX_MS) until one succeeds. */
+  private retryJoin(connection: number): void {
+    const wait = this.joinRetryMs;
+    this.joinRetryMs = Math.min(JOIN_RETRY_MAX_MS, wait * 2);
+    setTimeout(() => {
+      if (connection === this.connection && !this.stopped) this.rejoin();
+    }, wait);
   }
 
   /** A new connection, so a new hello. */

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildModel, evaluate, getFlatWeights, setFlatWeights } from '@hushfl/tasks';
+import { buildModel, evaluate, getFlatWeights, setFlatWeights, MNIST_SHAPE } from '@hushfl/tasks';
 import { initTestTf, syntheticDigits } from './testing.ts';
 import { batchTensors, dpsgdStep, dpsgdStepNaive, naiveClippedSum, trainLocal } from './train.ts';
 import { FunctionalModel } from './functional.ts';
@@ -13,7 +13,7 @@ beforeAll(async () => {
 
 describe('models', () => {
   it('flatten and restore weights in layer order', async () => {
-    const m = buildModel({ kind: 'mlp', hidden: [16] });
+    const m = buildModel({ kind: 'mlp', hidden: [16] }, MNIST_SHAPE);
     const w = await getFlatWeights(m);
     expect(w.length).toBe(784 * 16 + 16 + 16 * 10 + 10);
     const changed = w.map((v, i) => v + i * 1e-3);
@@ -24,7 +24,7 @@ describe('models', () => {
   });
 
   it('builds a CNN over 28×28 inputs', () => {
-    const m = buildModel({ kind: 'cnn', filters: 4, kernel: 5, dense: 0 });
+    const m = buildModel({ kind: 'cnn', filters: 4, kernel: 5, dense: 0 }, MNIST_SHAPE);
     expect(m.countParams()).toBe(4 * 25 + 4 + 12 * 12 * 4 * 10 + 10);
     m.dispose();
   });
@@ -33,7 +33,7 @@ describe('models', () => {
 describe('local training', () => {
   it('SGD learns the synthetic classes and keeps the tensor count flat across rounds', async () => {
     const data = syntheticDigits(300, 1);
-    const m = buildModel({ kind: 'mlp', hidden: [32] });
+    const m = buildModel({ kind: 'mlp', hidden: [32] }, MNIST_SHAPE);
     const before = await evaluate(m, data);
     const start = await getFlatWeights(m);
     let tensors = -1;
@@ -51,8 +51,8 @@ describe('local training', () => {
 
   it('DP-SGD with a huge clip and negligible noise is plain SGD on the batch mean', async () => {
     const data = syntheticDigits(8, 2);
-    const a = buildModel({ kind: 'mlp', hidden: [8] });
-    const b = buildModel({ kind: 'mlp', hidden: [8] });
+    const a = buildModel({ kind: 'mlp', hidden: [8] }, MNIST_SHAPE);
+    const b = buildModel({ kind: 'mlp', hidden: [8] }, MNIST_SHAPE);
     setFlatWeights(b, await getFlatWeights(a));
     const optA = tf.train.sgd(0.5);
     const optB = tf.train.sgd(0.5);
@@ -73,7 +73,7 @@ describe('local training', () => {
 
   it('DP-SGD bounds each example’s influence: the step norm is at most lr·(B·C + noise)/B', async () => {
     const data = syntheticDigits(16, 3);
-    const m = buildModel({ kind: 'mlp', hidden: [8] });
+    const m = buildModel({ kind: 'mlp', hidden: [8] }, MNIST_SHAPE);
     const w0 = await getFlatWeights(m);
     const opt = tf.train.sgd(1);
     const C = 0.01;
@@ -114,7 +114,7 @@ describe('ghost clipping (Goodfellow 2015; Lee & Kifer 2021) against the per-exa
   ];
   for (const spec of specs) {
     it(`${spec.kind}: the functional forward pass equals model.predict`, () => {
-      const m = buildModel(spec);
+      const m = buildModel(spec, MNIST_SHAPE);
       const data = syntheticDigits(5, 7);
       const fm = new FunctionalModel(m);
       const x = tf.tensor2d(data.x, [5, 784]);
@@ -128,7 +128,7 @@ describe('ghost clipping (Goodfellow 2015; Lee & Kifer 2021) against the per-exa
     it(`${spec.kind}: per-example norms and the clipped sum match the loop over examples`, async () => {
       // tfjs' WASM backend has no Conv2D gradient kernels: convolutions train on the CPU backend in Node.
       if (spec.kind === 'cnn') await tf.setBackend('cpu');
-      const m = buildModel(spec);
+      const m = buildModel(spec, MNIST_SHAPE);
       const data = syntheticDigits(12, 8);
       const idx = Array.from({ length: 12 }, (_, i) => i);
       const naive = await naiveClippedSum(m, data, idx, 0.5);
@@ -162,8 +162,8 @@ describe('ghost clipping (Goodfellow 2015; Lee & Kifer 2021) against the per-exa
 
   it('the naive and ghost DP-SGD steps give the same update (negligible noise)', async () => {
     const data = syntheticDigits(10, 9);
-    const a = buildModel({ kind: 'mlp', hidden: [8] });
-    const b = buildModel({ kind: 'mlp', hidden: [8] });
+    const a = buildModel({ kind: 'mlp', hidden: [8] }, MNIST_SHAPE);
+    const b = buildModel({ kind: 'mlp', hidden: [8] }, MNIST_SHAPE);
     setFlatWeights(b, await getFlatWeights(a));
     const idx = Array.from({ length: 10 }, (_, i) => i);
     const dp = { clip: 0.3, noiseMultiplier: 1e-12, sampling: 'fixed' as const };
@@ -179,7 +179,7 @@ describe('ghost clipping (Goodfellow 2015; Lee & Kifer 2021) against the per-exa
   it('the book-kept mean gradient equals tfjs autodiff of the mean loss (CNN with a hidden dense layer, CPU)', async () => {
     // The CPU backend has Conv2D filter gradients, so tfjs' own autodiff is the reference here.
     await tf.setBackend('cpu');
-    const m = buildModel({ kind: 'cnn', filters: 3, kernel: 3, dense: 8 });
+    const m = buildModel({ kind: 'cnn', filters: 3, kernel: 3, dense: 8 }, MNIST_SHAPE);
     const data = syntheticDigits(6, 12);
     const { x, y } = batchTensors(data, [0, 1, 2, 3, 4, 5]);
     const vars = m.trainableWeights.map((w) => w.read() as tf.Variable);
@@ -207,7 +207,7 @@ describe('ghost clipping (Goodfellow 2015; Lee & Kifer 2021) against the per-exa
     expect(tf.getBackend()).toBe('wasm');
     const data = syntheticDigits(128, 13);
     for (const dpsgd of [null, { clip: 1, noiseMultiplier: 0.1, sampling: 'fixed' as const }]) {
-      const m = buildModel({ kind: 'cnn', filters: 4, kernel: 5, dense: 0 });
+      const m = buildModel({ kind: 'cnn', filters: 4, kernel: 5, dense: 0 }, MNIST_SHAPE);
       const before = await evaluate(m, data);
       const r = await trainLocal(m, data, { epochs: 3, batchSize: 16, learningRate: 0.1 }, { dpsgd });
       expect(r.loss).toBeLessThan(before.loss - 0.2);
@@ -219,7 +219,7 @@ describe('ghost clipping (Goodfellow 2015; Lee & Kifer 2021) against the per-exa
 
   it('DP-SGD training still learns, and reports its RDP', async () => {
     const data = syntheticDigits(256, 11);
-    const m = buildModel({ kind: 'mlp', hidden: [32] });
+    const m = buildModel({ kind: 'mlp', hidden: [32] }, MNIST_SHAPE);
     const r = await trainLocal(m, data, { epochs: 3, batchSize: 32, learningRate: 0.5 }, { dpsgd: { clip: 1, noiseMultiplier: 0.8, sampling: 'poisson' } });
     expect(r.accuracy).toBeGreaterThan(0.5);
     expect(r.dpsgdRdp).not.toBeNull();

@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelSpec } from '@hushfl/protocol';
-import { buildModel, getFlatWeights } from '@hushfl/tasks';
+import { buildModel, getFlatWeights, MNIST_SHAPE } from '@hushfl/tasks';
 import { initTestTf, syntheticDigits } from './testing.ts';
 import { LocalTrainer, type TrainRequest } from './trainer.ts';
 
@@ -25,7 +25,7 @@ const cnn: ModelSpec = { kind: 'cnn', filters: 2, kernel: 5, dense: 0 };
 const dpsgd = { clip: 1, noiseMultiplier: 1.1, delta: 1e-5 };
 
 async function requestFor(spec: ModelSpec, dp: TrainRequest['dpsgd']): Promise<TrainRequest> {
-  const m = buildModel(spec);
+  const m = buildModel(spec, MNIST_SHAPE);
   const global = await getFlatWeights(m);
   m.dispose();
   return { spec, task: 'mnist', global, training: { epochs: 1, batchSize: 8, learningRate: 0.1 }, dpsgd: dp, miniClient: 0 };

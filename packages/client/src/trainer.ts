@@ -6,7 +6,7 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { ModelSpec, TaskMessage } from '@hushfl/protocol';
 import { cryptoRandomWords, type FederatedSums } from '@hushfl/ddp';
-import { buildModel, findTask, getFlatWeights, setFlatWeights, taskShape, type Dataset } from '@hushfl/tasks';
+import { buildModel, checkDataset, findTask, getFlatWeights, setFlatWeights, taskShape, type Dataset } from '@hushfl/tasks';
 import type { TrainDeadline } from './backendFallback.ts';
 import { boundedEvaluation, heldOutSplit } from './federatedMetrics.ts';
 import { trainLocal, type TrainProgress } from './train.ts';
@@ -72,7 +72,11 @@ export class LocalTrainer implements Trainer {
     const key = JSON.stringify([task, spec]);
     if (!this.model || key !== this.modelKey) {
       this.model?.dispose();
-      this.model = buildModel(spec, taskShape(findTask(task)));
+      this.model = null;
+      const shape = taskShape(findTask(task));
+      // The shards against the task, once per model: a stale or foreign shard fails here, naming what is wrong.
+      for (const d of this.datasets) checkDataset(shape, d);
+      this.model = buildModel(spec, shape);
       this.modelKey = key;
     }
     return this.model;

@@ -2,8 +2,9 @@
  * Issue 12 §4: a task with (k, t) weaker than the minimum for its n and requirement is refused before any
  * training, and the refusal is reported (phase 'failed', the message the page shows).
  */
-import type { Report, TaskMessage } from '@hushfl/protocol';
+import type { TaskMessage } from '@hushfl/protocol';
 import { describe, expect, it } from 'vitest';
+import { type LocalReport, wireReport } from './report.ts';
 import { ClientRuntime } from './runtime.ts';
 import type { Trainer } from './trainer.ts';
 
@@ -35,7 +36,7 @@ function task(n: number, neighbours: number, threshold: number, requirement: Par
 }
 
 function runtime() {
-  const reports: Report[] = [];
+  const reports: LocalReport[] = [];
   let trained = 0;
   const trainer: Trainer = {
     miniClients: 1,
@@ -56,8 +57,15 @@ describe('the client refuses weak SecAgg parameters', () => {
     await rt.onTask(task(1000, 2, 2));
     expect(trained()).toBe(0);
     expect(reports).toEqual([
-      { roundId: 'run-weak/r0/a1', phase: 'failed', error: expect.stringMatching(/k = 2, t = 2 is too weak for n = 1000, δ = 0\.1, γ = 0\.1/) },
+      {
+        roundId: 'run-weak/r0/a1',
+        phase: 'failed',
+        failedAt: 'task',
+        error: expect.stringMatching(/k = 2, t = 2 is too weak for n = 1000, δ = 0\.1, γ = 0\.1/),
+      },
     ]);
+    // The task's own fault, about the protocol: the coordinator may hear the reason.
+    expect(wireReport(reports[0]!).error).toBe(reports[0]!.error);
     expect(reports[0]!.error!.length).toBeLessThanOrEqual(500); // the report schema's limit: the whole reason reaches the page
   });
 

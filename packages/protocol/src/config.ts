@@ -52,17 +52,17 @@ export const partitionSchema = z.discriminatedUnion('kind', [
 ]);
 export type PartitionSpec = z.infer<typeof partitionSchema>;
 
+/** A task's name as runs, routes and messages carry it (the registry's names: `hushfl tasks`). */
+export const taskNameSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'must be a task name (hushfl tasks)');
+
 export const taskSchema = z.object({
   /** A task of the registry (`hushfl tasks`); the rest of `task` is checked against it when a run is created. */
-  name: z
-    .string()
-    .regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'must be a task name (hushfl tasks)')
-    .default('mnist'),
+  name: taskNameSchema.default('mnist'),
   model: modelSpecSchema.default({ kind: 'mlp', hidden: [64] }),
   partition: partitionSchema.default({ kind: 'iid' }),
   /** How many disjoint shards the training pool is cut into; each contribution trains on one. */
   shards: z.number().int().min(1).max(10_000).default(100),
-  /** Held-out examples the coordinator evaluates the global model on. */
+  /** Held-out examples the coordinator evaluates the global model on: at most this many (a task's test split may hold fewer). */
   testExamples: z.number().int().min(10).max(5_000).default(1_000),
   /** Seed of the (public) data partition. */
   seed: z

@@ -10,7 +10,7 @@
  */
 import { z } from 'zod';
 import { bytes } from './binary.ts';
-import { modelSpecSchema } from './config.ts';
+import { modelSpecSchema, taskNameSchema } from './config.ts';
 import { secaggClientWire, secaggServerWire } from './secaggWire.ts';
 
 export const PROTOCOL_VERSION = 1;
@@ -64,7 +64,7 @@ export const helloAckSchema = z.discriminatedUnion('ok', [
     shards: z.array(z.number().int().min(0)),
     shardUrl: z.string(),
     /** The task clients train on (the registry's name: `hushfl tasks`) and where its data comes from (issue 14 §2). */
-    task: z.string().max(64),
+    task: taskNameSchema,
     /** `local`: the coordinator serves no data (`shards` is empty); the page trains on what the person picks. */
     data: z.enum(['demo', 'local']),
     /** Names the data this join is for; a status with another `dataKey` says the run needs other data. */
@@ -121,7 +121,7 @@ export const taskMessageSchema = z.object({
   attempt: z.number().int().min(1),
   roundId: z.string().max(128),
   /** The registry task (its input and classes shape the model: `hushfl tasks`). */
-  task: z.string().max(64),
+  task: taskNameSchema,
   model: z.object({ spec: modelSpecSchema, weights: bytes({ max: 4 * 2 ** 26 }) }),
   training: z.object({ epochs: z.number().int().min(1), batchSize: z.number().int().min(1), learningRate: z.number().positive() }),
   dpsgd: z

@@ -4,7 +4,7 @@
  * are public (operators' scripts use them): change them only with a new API version.
  */
 import { z } from 'zod';
-import { modelSpecSchema, runConfigSchema } from './config.ts';
+import { modelSpecSchema, runConfigSchema, taskNameSchema } from './config.ts';
 import { ddgParamsSchema, statusSchema } from './messages.ts';
 
 // ---- requests
@@ -14,7 +14,7 @@ export const runParamsSchema = z.object({ id: runIdSchema });
 export type RunParams = z.infer<typeof runParamsSchema>;
 
 export const shardParamsSchema = z.object({
-  task: z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'must be a task name'),
+  task: taskNameSchema,
   index: z
     .string()
     .regex(/^\d{1,9}$/, 'must be a shard number')

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeShard, encodeShard, subset } from './data.ts';
+import { checkDataset, decodeShard, encodeShard, subset } from './data.ts';
 import { partitionIndices } from './partition.ts';
 
 describe('shards', () => {
@@ -42,6 +42,19 @@ describe('typed shards (HFL2)', () => {
     const framed = new Uint8Array(bytes.length + 3);
     framed.set(bytes, 3);
     expect(Array.from(decodeShard(framed.subarray(3)).x)).toEqual([0.5, -2.25, 1e6]);
+  });
+});
+
+describe('checkDataset', () => {
+  const tokens = { input: { kind: 'tokens', vocabulary: 100, length: 3 }, classes: 2 } as const;
+  it('ties a decoded shard to the task: row size, classes, token ids in [0, vocabulary)', () => {
+    const ok = decodeShard(encodeShard(Uint8Array.from([0, 1]), Uint16Array.from([1, 2, 0, 99, 5, 0]), 3, 2));
+    expect(() => checkDataset(tokens, ok)).not.toThrow();
+    const far = decodeShard(encodeShard(Uint8Array.from([0, 1]), Uint16Array.from([1, 2, 0, 100, 5, 0]), 3, 2));
+    expect(() => checkDataset(tokens, far)).toThrow('token 100 of example 1 is outside [0, 100)');
+    expect(() => checkDataset({ ...tokens, classes: 3 }, ok)).toThrow('the data has 2 classes, the task has 3');
+    const image = { input: { kind: 'image', height: 2, width: 2, channels: 1 }, classes: 2 } as const;
+    expect(() => checkDataset(image, ok)).toThrow("the data has 3 values per example, the task's input takes 4");
   });
 });
 

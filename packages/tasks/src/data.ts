@@ -6,6 +6,8 @@
  * - "HFL2" ‖ n ‖ features ‖ classes ‖ value type ‖ n label bytes ‖ n·features values of that type:
  *   1 = u8 (÷255), 2 = u16 LE token ids (as is), 3 = f32 LE (as is, tabular).
  */
+import { inputSize, type ModelShape } from './input.ts';
+
 export interface Dataset {
   readonly n: number;
   readonly features: number;
@@ -82,6 +84,24 @@ export function decodeShard(bytes: Uint8Array): Dataset {
     for (let i = 0; i < x.length; i++) if (!Number.isFinite(x[i]!)) throw new RangeError(`value ${i} of the shard is not finite`);
   } else x.set(values);
   return { n, features, classes, x, labels };
+}
+
+/**
+ * Throws when a dataset is not what a model of `shape` reads: another row size or number of classes, or (token
+ * input) an id outside [0, vocabulary) — tf.gather would fail on some backends and silently read zeros on
+ * others. A shard decodes into any shape; this ties it to the task before training.
+ */
+export function checkDataset(shape: ModelShape, data: Dataset): void {
+  const features = inputSize(shape.input);
+  if (data.features !== features) throw new RangeError(`the data has ${data.features} values per example, the task's input takes ${features}`);
+  if (data.classes !== shape.classes) throw new RangeError(`the data has ${data.classes} classes, the task has ${shape.classes}`);
+  if (shape.input.kind !== 'tokens') return;
+  const v = shape.input.vocabulary;
+  const x = data.x;
+  for (let i = 0; i < x.length; i++) {
+    const id = x[i]!;
+    if (!(id >= 0 && id < v && Number.isInteger(id))) throw new RangeError(`token ${id} of example ${Math.floor(i / features)} is outside [0, ${v})`);
+  }
 }
 
 /** The examples at `indices` of a dataset. */

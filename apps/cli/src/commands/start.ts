@@ -1,5 +1,5 @@
 /** `hushfl start`: the coordinator (client gateway, operator API, pages) on an embedded SQLite file. */
-import { checkAllowedOrigins, createCoordinator, loadRunConfigFile } from '@hushfl/coordinator';
+import { DEFAULT_MAX_MODEL_DIM, checkAllowedOrigins, createCoordinator, loadRunConfigFile } from '@hushfl/coordinator';
 import { ConfigError, type RunConfig } from '@hushfl/protocol';
 import { UsageError, type FlagSpecs } from '../args.ts';
 import type { Command } from '../command.ts';
@@ -19,6 +19,12 @@ const flags = {
   'trust-proxy': {
     kind: 'bool',
     help: 'behind one reverse proxy that sets X-Forwarded-For: per-address limits use the address it forwards (only with such a proxy)',
+  },
+  'max-model-dim': {
+    kind: 'int',
+    help: `largest model a run may have, in weights (plus 6 federated-metric coordinates): sizes the client socket buffers (default ${DEFAULT_MAX_MODEL_DIM}; a larger run is refused when created)`,
+    range: 'in [1024, 67108864]',
+    ok: (v: number) => v >= 1024 && v <= 2 ** 26,
   },
   'log-level': { kind: 'string', help: 'fatal | error | warn | info | debug (default info)' },
   json: { kind: 'bool', help: 'print the start-up details as JSON' },
@@ -53,6 +59,7 @@ export const startCommand: Command<typeof flags> = {
       ...(f['operator-token'] ? { operatorToken: f['operator-token'] } : {}),
       ...(allowedOrigins.length ? { allowedOrigins } : {}),
       ...(f['trust-proxy'] ? { trustProxy: true } : {}),
+      ...(f['max-model-dim'] !== undefined ? { maxModelDim: f['max-model-dim'] } : {}),
       ...(runConfig ? { runConfig } : {}),
       logLevel: level,
     });

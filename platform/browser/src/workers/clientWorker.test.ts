@@ -8,7 +8,7 @@ import '@vitest/web-worker';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ClientRuntime, LocalTrainer, inMemoryClient } from '@hushfl/client';
-import { buildModel, getFlatWeights, modelDimension } from '@hushfl/tasks';
+import { buildModel, getFlatWeights, modelDimension, MNIST_SHAPE } from '@hushfl/tasks';
 import { RoundEngine, type EngineCommand, type RoundSetup } from '@hushfl/engine';
 import { initTestTf, syntheticDigits } from '@hushfl/client/testing';
 import { pack, secaggEnvelopeFromClient, unpack } from '@hushfl/protocol';
@@ -51,7 +51,7 @@ describe('client Worker pipeline', () => {
     worker.postMessage({ type: 'init', miniClients: 2, trainer: channel.port1, backend: tf.getBackend() }, [channel.port1]);
     expect(await next('ready')).toMatchObject({ resumedRound: null });
 
-    const model = buildModel(spec);
+    const model = buildModel(spec, MNIST_SHAPE);
     const weights = await getFlatWeights(model);
     model.dispose();
     const others = new Map(
@@ -71,7 +71,7 @@ describe('client Worker pipeline', () => {
       weights,
       training: { epochs: 1, batchSize: 8, learningRate: 0.1 },
       dpsgd: null,
-      ddg: { dim: modelDimension(spec), clip: 1, gamma: 1e-3, beta: 0, bits: 20, localStddev: 0.001 },
+      ddg: { dim: modelDimension(spec, MNIST_SHAPE), clip: 1, gamma: 1e-3, beta: 0, bits: 20, localStddev: 0.001 },
       secagg: { dropoutRate: 0.1, corruptRate: 0.1, maxColluders: 1 }, // 3 parties: no rate guarantee at 2^-40
       deadlinesMs: { 'advertise-keys': 1, 'share-keys': 1, 'masked-input': 1, 'consistency-check': 1, unmasking: 1 },
       minParties: 3,

@@ -34,10 +34,11 @@ self.onmessage = async (e: MessageEvent<ToTrainWorker>) => {
       post({ type: 'backend', backend, threaded });
     } else if (m.type === 'shards') {
       // The shards themselves (demo shards, or the person's own examples): decoded and checked here, off the page.
-      const loaded = m.shards.map((bytes) => decodeShard(bytes));
+      // The old data goes first: shards that fail to decode leave none, never the previous task's.
       trainer?.dispose();
       trainer = null;
-      datasets = loaded;
+      datasets = [];
+      datasets = m.shards.map((bytes) => decodeShard(bytes));
       post({ type: 'shards', examples: datasets.map((d) => d.n) });
     } else if (m.type === 'port') {
       m.port.onmessage = (ev: MessageEvent<TrainCall>) => void train(m.port, ev.data);
