@@ -151,6 +151,8 @@ export async function createCoordinator(options: CoordinatorOptions = {}): Promi
     store,
     operatorToken,
     joinUrls: () => joinUrls(tls ? 'https' : 'http', host, (app.server.address() as AddressInfo).port),
+    allowedOrigins,
+    secure: Boolean(tls),
   });
   await app.register(pagesPlugin, options.webRoot ? { root: options.webRoot } : {});
 

@@ -27,6 +27,7 @@ import {
 import { runSecAggSummary } from '@hushfl/engine';
 import { hashToken, sameSecret } from './auth.ts';
 import { issueJoinCodes } from './invites.ts';
+import { originAllowed } from './origins.ts';
 import { useZod } from './zodRoutes.ts';
 import type { CoordinatorEvent } from './runManager.ts';
 import { storedRunConfig } from './runPersistence.ts';
@@ -57,6 +58,12 @@ export interface OperatorApiOptions {
   readonly operatorToken: string;
   /** Where devices reach the client page (joinUrls.ts); known once the server listens. */
   readonly joinUrls?: () => string[];
+  /**
+   * Pages of these origins (`--allowed-origin`) may fetch their client's demo shards (CORS): a site embedding
+   * the SDK on another origin joins demo runs too. Checked as the client socket's origin is (origins.ts).
+   */
+  readonly allowedOrigins?: readonly string[];
+  readonly secure?: boolean;
 }
 
 type RouteTypes<R extends OperatorRoute> = { Params: RouteParams<R>; Body: RouteBody<R> };
@@ -193,7 +200,25 @@ export async function operatorApiPlugin(app: FastifyInstance, o: OperatorApiOpti
   // A client downloads its own shards: session required (checked before the index is), and only the shards
   // assigned to it.
   const sessionClients = new WeakMap<FastifyRequest, { shards: number[] }>();
+  /** CORS for a page of an allowed other origin (its errors too, so the page can read them). */
+  const corsFor = (req: FastifyRequest, reply: FastifyReply): boolean => {
+    const origin = req.headers.origin;
+    if (!origin || !o.allowedOrigins?.length || !originAllowed(origin, req.headers.host, o.allowedOrigins, o.secure ?? false)) return false;
+    reply.header('access-control-allow-origin', origin).header('vary', 'origin');
+    return true;
+  };
+  // The preflight of a cross-origin GET with the session header.
+  app.options(operatorRoutes.shard.path, async (req, reply) => {
+    if (!corsFor(req, reply)) return reply.code(403).send({ error: 'this origin may not fetch shards (hushfl start --allowed-origin)' });
+    return reply
+      .code(204)
+      .header('access-control-allow-methods', 'GET')
+      .header('access-control-allow-headers', 'x-hushfl-session')
+      .header('access-control-max-age', '600')
+      .send();
+  });
   const clientSession: onRequestHookHandler = async (req, reply) => {
+    corsFor(req, reply);
     const session = /^([A-Za-z0-9_-]{8,64}):([A-Za-z0-9_-]{16,128})$/.exec(String(req.headers['x-hushfl-session'] ?? ''));
     const client = session ? store.client(session[1]!) : undefined;
     if (!session || !client || !sameSecret(hashToken(session[2]!), client.token_hash)) {

@@ -65,6 +65,34 @@ describe('task-generic data', () => {
     expect(c.manager.currentData().demo.description).toBe(findTask('mnist'));
   });
 
+  it('lets a page of an allowed other origin fetch its client’s demo shards (CORS), and no other origin', async () => {
+    const site = 'http://site.example:5173';
+    const { c } = await startTestCoordinator(undefined, undefined, { allowedOrigins: [site] });
+    cleanups.push(() => c.close());
+    const ack = await hello(c.url);
+    const url = `${ack.shardUrl}${ack.shards[0]}`;
+    const preflight = await c.app.inject({
+      method: 'OPTIONS',
+      url,
+      headers: { origin: site, 'access-control-request-method': 'GET', 'access-control-request-headers': 'x-hushfl-session' },
+    });
+    expect(preflight.statusCode).toBe(204);
+    expect(preflight.headers).toMatchObject({
+      'access-control-allow-origin': site,
+      'access-control-allow-headers': 'x-hushfl-session',
+      'access-control-allow-methods': 'GET',
+    });
+    const session = { 'x-hushfl-session': `${ack.clientId}:${ack.sessionToken}` };
+    const got = await c.app.inject({ url, headers: { origin: site, ...session } });
+    expect([got.statusCode, got.headers['access-control-allow-origin']]).toEqual([200, site]);
+    // Its errors are readable by the page too.
+    const unauthorized = await c.app.inject({ url, headers: { origin: site } });
+    expect([unauthorized.statusCode, unauthorized.headers['access-control-allow-origin']]).toEqual([401, site]);
+    const other = 'http://evil.example';
+    expect((await c.app.inject({ method: 'OPTIONS', url, headers: { origin: other } })).statusCode).toBe(403);
+    expect((await c.app.inject({ url, headers: { origin: other, ...session } })).headers['access-control-allow-origin']).toBeUndefined();
+  });
+
   it('tells a client that joined but is not ready yet (still fetching its data) when a run needs other data', async () => {
     const { c } = await startTestCoordinator();
     cleanups.push(() => c.close());

@@ -261,7 +261,7 @@ export class ClientController {
           // A page of another origin (a site embedding the SDK) reads the coordinator's shards only if it answers CORS.
           const other = globalThis.location && new URL(shardUrl).origin !== globalThis.location.origin;
           const why = other
-            ? ': the coordinator serves its demo shards to its own pages; a site on another origin takes part in data: local runs, with its own examples'
+            ? `: the coordinator answers shard downloads of another origin only if its --allowed-origin names ${globalThis.location.origin}`
             : '';
           throw new Error(`${(e as Error).message}${why}`);
         }
