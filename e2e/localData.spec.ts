@@ -104,6 +104,8 @@ test('a tab trains on a folder of images picked through the page, the coordinato
     expect(await storedLocalCount(page, 'mnist')).toBe(100);
 
     await expect(page.getByTestId('notice')).toContainText('Round 2 completed with this tab’s update in the sum', { timeout: 120_000 });
+    // Federated evaluation: the tab shows its own held-out figure (a tenth of its 100 digits); only sums leave it.
+    await expect(page.getByTestId('held-out')).toHaveText(/^\d+\.\d % on 10 examples \(round \d\)$/);
     expect(rounds.filter((r) => r.status === 'completed' && r.contributors === 3)).toHaveLength(2);
     // The training Worker holds the 100 (and keeps a few out of training, for the run's federated evaluation).
     await expect(page.locator('dt:text-is("Local examples") + dd')).toHaveText('100');

@@ -23,6 +23,9 @@ export interface RunData {
 /** The task clients train on while no run is active: the config's defaults (one source: the schema). */
 const DEFAULT: Pick<RunConfig, 'task' | 'data'> = { task: taskSchema.parse({}), data: dataSourceSchema.parse(undefined) };
 
+/** Task configs whose demo data is kept (the default's, the active run's, a few recent ones). */
+const MAX_CACHED = 4;
+
 export class TaskCache {
   private readonly cache = new Map<string, RunData>();
 
@@ -36,9 +39,19 @@ export class TaskCache {
     // Built per everything that cuts the data (the held-out subset follows the seed even with data: local).
     const full = JSON.stringify([data, shards, task.testExamples]);
     const hit = this.cache.get(full);
-    if (hit) return hit;
+    if (hit) {
+      // Most recently used last: the oldest goes first when the cache is full.
+      this.cache.delete(full);
+      this.cache.set(full, hit);
+      return hit;
+    }
     const made: RunData = { demo: new DemoTask(findTask(task.name), task, loadTaskData(task.name)), mode: data, key };
     this.cache.set(full, made);
+    // A run holds its own RunData; the cache only saves rebuilding the few configs in use (each holds its shards).
+    for (const old of this.cache.keys()) {
+      if (this.cache.size <= MAX_CACHED) break;
+      this.cache.delete(old);
+    }
     return made;
   }
 }

@@ -47,6 +47,8 @@ export function App({
   }, []);
   const run = s.run;
   const dpsgd = s.metrics?.dpsgdEpsilon;
+  // The global model on this device's held-out examples (federated evaluation): shown here, summed in SecAgg.
+  const heldOut = s.metrics?.rounds.findLast((r) => r.heldOutAccuracy !== undefined);
   const memory = s.tfMemory.at(-1);
   return (
     <main>
@@ -184,6 +186,12 @@ export function App({
             <dt>Local loss / accuracy</dt>
             <dd data-testid="local">
               {s.lastTrain ? `${fmt(s.lastTrain.loss)} / ${(s.lastTrain.accuracy * 100).toFixed(1)} % on ${s.lastTrain.examples} examples` : '—'}
+            </dd>
+            <dt title="The model this device received, on its own held-out examples: only the sum over a round's parties reaches the coordinator, inside the masked update">
+              Held-out accuracy
+            </dt>
+            <dd data-testid="held-out">
+              {heldOut ? `${(heldOut.heldOutAccuracy! * 100).toFixed(1)} % on ${heldOut.heldOutExamples} examples (round ${heldOut.round + 1})` : '—'}
             </dd>
           </dl>
           <Bar
