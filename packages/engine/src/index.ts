@@ -5,6 +5,7 @@
  */
 export * from './ddgPlan.ts';
 export * from './fedavg.ts';
+export * from './fedOpt.ts';
 export * from './federatedEvaluation.ts';
 export * from './inMemory.ts';
 export * from './metrics.ts';
