@@ -10,22 +10,13 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MNIST_TASK, shardOf, type StoredSplit, storedSubset } from '@hushfl/tasks';
+import { MNIST_TASK, type StoredSplit } from '@hushfl/tasks';
 import { startCoordinator } from './support/coordinator.ts';
+import { firstOfEachClass, ownShard } from './support/digits.ts';
 import { encodePng } from './support/png.ts';
 
 const SIDE = 28;
 const PIXELS = SIDE * SIDE;
-
-/** Indices of the first `perClass` training digits of each class from `from` on, class by class. */
-function firstOfEachClass(train: StoredSplit, perClass: number, from = 0): number[] {
-  const out: number[][] = MNIST_TASK.classes.map(() => []);
-  for (let i = from; i < train.n && out.some((c) => c.length < perClass); i++) {
-    const c = out[train.labels[i]!]!;
-    if (c.length < perClass) c.push(i);
-  }
-  return out.flat();
-}
 
 /** Writes the digits at `indices` as PNGs into root/name/<class>/<index>.png; returns the folder. */
 function writeDigits(root: string, name: string, train: StoredSplit, indices: readonly number[]): string {
@@ -74,7 +65,7 @@ test('a tab trains on a folder of images picked through the page, the coordinato
   const served = recordRequests(c.app.server);
   const pageRequests: string[] = [];
   page.on('request', (r) => pageRequests.push(new URL(r.url()).pathname));
-  const own = (from: number) => [shardOf(MNIST_TASK, storedSubset(MNIST_TASK, train, firstOfEachClass(train, 8, from)))];
+  const own = (from: number) => ownShard(train, 8, from);
   const nodes = [await connectNodeClient({ url: c.url, localShards: own(20_000) }), await connectNodeClient({ url: c.url, localShards: own(30_000) })];
   try {
     await page.goto(`${c.url}/?backend=wasm`);

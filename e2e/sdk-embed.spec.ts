@@ -7,52 +7,23 @@
  * coordinator that does not allow the site's origin refuses it, and the site says so.
  */
 import { expect, type Page, test } from '@playwright/test';
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { mkdtempSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
-import { extname, join, normalize, sep } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createCoordinator } from '@hushfl/coordinator';
 import { parseRunConfig, type RunConfigInput } from '@hushfl/protocol';
-import { MNIST_TASK, shardOf, type StoredSplit, storedSubset } from '@hushfl/tasks';
+import type { StoredSplit } from '@hushfl/tasks';
 import type { CoordinatorEvent, RoundSummary } from '@hushfl/coordinator';
+import { firstOfEachClass, ownShard } from './support/digits.ts';
+import { serveFiles } from './support/staticServer.ts';
 
 const SITE = fileURLToPath(new URL('../examples/embed-site/dist/', import.meta.url));
 const PIXELS = 28 * 28;
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.json': 'application/json',
-  '.wasm': 'application/wasm',
-};
 
 /** The built site from disk, and `extra` files from memory, cross-origin isolated as the coordinator serves its pages. */
-async function serveSite(extra: Record<string, string>): Promise<{ url: string; close(): Promise<void> }> {
-  const server: Server = createServer((req, res) => {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    const name = path === '/' ? '/index.html' : path;
-    const file = normalize(join(SITE, name));
-    let body: string | Buffer | undefined = extra[name];
-    if (body === undefined && file.startsWith(SITE.endsWith(sep) ? SITE : `${SITE}${sep}`) && existsSync(file) && statSync(file).isFile())
-      body = readFileSync(file);
-    if (body === undefined) {
-      res.writeHead(404).end('not found');
-      return;
-    }
-    res.writeHead(200, {
-      'content-type': TYPES[extname(name)] ?? 'application/octet-stream',
-      'cross-origin-opener-policy': 'same-origin',
-      'cross-origin-embedder-policy': 'require-corp',
-      'cache-control': 'no-store',
-    });
-    res.end(body);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, close: () => new Promise((resolve) => server.close(() => resolve())) };
-}
+const serveSite = (extra: Record<string, string>) => serveFiles(extra, SITE);
 
 /** A coordinator (its own data directory) that lets `allowedOrigins` connect clients. */
 async function coordinator(config: Partial<RunConfigInput> & Pick<RunConfigInput, 'rounds' | 'minClients'>, allowedOrigins: string[]) {
@@ -81,16 +52,6 @@ async function coordinator(config: Partial<RunConfigInput> & Pick<RunConfigInput
   return { c, rounds, served };
 }
 
-/** Indices of the first `perClass` training digits of each class from `from` on. */
-function firstOfEachClass(train: StoredSplit, perClass: number, from = 0): number[] {
-  const out: number[][] = MNIST_TASK.classes.map(() => []);
-  for (let i = from; i < train.n && out.some((c) => c.length < perClass); i++) {
-    const c = out[train.labels[i]!]!;
-    if (c.length < perClass) c.push(i);
-  }
-  return out.flat();
-}
-
 /** The digits at `indices` in Scribble's own format (examples/embed-site/main.ts): the class and its 784 gray values. */
 function scribbleDigits(train: StoredSplit, indices: readonly number[]): { digit: number; pixels: number[] }[] {
   const values = train.values as Uint8Array;
@@ -111,7 +72,7 @@ test('a site embedding the SDK trains on its own digits with two Node clients; t
   const train = loadTaskData('mnist').train;
   const site = await serveSite({ '/digits.json': JSON.stringify(scribbleDigits(train, firstOfEachClass(train, 10))) });
   const { c, rounds, served } = await coordinator({ rounds: 2, minClients: 3, selection: { clientsPerRound: 3 } }, [site.url]);
-  const own = (from: number) => [shardOf(MNIST_TASK, storedSubset(MNIST_TASK, train, firstOfEachClass(train, 8, from)))];
+  const own = (from: number) => ownShard(train, 8, from);
   const nodes = [await connectNodeClient({ url: c.url, localShards: own(20_000) }), await connectNodeClient({ url: c.url, localShards: own(30_000) })];
   const toCoordinator = requestsTo(page, c.url);
   const sockets: string[] = [];

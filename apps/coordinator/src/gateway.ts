@@ -123,10 +123,10 @@ export function attachClientGateway(io: Server, manager: RunManager, store: Stor
   const sockets = new Map<string, Socket>();
   /** The data each session joined for (its hello ack's dataKey), ready or not. */
   const joinedFor = new Map<string, string>();
-  // A run on other data: every session that joined for something else rejoins (a new hello) for the run's —
-  // those not yet ready too (RunManager tells the ready ones), so none waits on data no run uses.
+  // A run on other data: every session that joined for something else, ready or not, is told to rejoin (a new
+  // hello) for the run's — the one place that says so; RunManager only keeps such clients unselectable.
   manager.on('event', (e: CoordinatorEvent) => {
-    if (e.type !== 'run' || e.state !== 'running') return;
+    if (e.type !== 'run' || (e.state !== 'running' && e.state !== 'paused')) return;
     const key = manager.currentData().key;
     for (const [id, k] of joinedFor) if (k !== key) sockets.get(id)?.emit(EVENTS.status, { ...manager.status(id), dataKey: key });
   });

@@ -60,16 +60,10 @@ export class RunManager extends EventEmitter {
   clientConnected(c: ClientConnection): void {
     this.roster.set(c.clientId, c);
     this.emitEvent({ type: 'clients', connected: this.roster.size });
-    if (this.active && this.holdsRunData(c)) void this.dispatch({ type: 'client-ready', clientId: c.clientId, miniClients: c.miniClients });
-    else if (!this.active) c.send('status', this.status(c.clientId));
-  }
-
-  /** Whether the client joined for the active run's data; if not, it is told to rejoin (and is not selectable). */
-  private holdsRunData(c: ClientConnection): boolean {
-    const key = this.active?.data.key;
-    if (c.dataKey === key) return true;
-    c.send('status', { ...this.status(c.clientId), dataKey: key });
-    return false;
+    // Only a client holding the run's data is selectable; the gateway tells the others to rejoin for it.
+    if (this.active) {
+      if (c.dataKey === this.active.data.key) void this.dispatch({ type: 'client-ready', clientId: c.clientId, miniClients: c.miniClients });
+    } else c.send('status', this.status(c.clientId));
   }
 
   clientDisconnected(clientId: string): void {
@@ -153,7 +147,6 @@ export class RunManager extends EventEmitter {
       end,
     };
     this.emitEvent({ type: 'run', runId: setup.run.id, state: setup.paused ? 'paused' : 'running', reason: null });
-    for (const c of roster) if (c.dataKey !== data.key) this.holdsRunData(c);
     void this.dispatch({ type: 'start' });
   }
 

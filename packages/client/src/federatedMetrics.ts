@@ -6,10 +6,9 @@
  * the device only as extra coordinates of the DDG-encoded, masked SecAgg input (@hushfl/ddp
  * federatedMetrics.ts, runtime.ts): the coordinator learns totals over a round's parties, never these.
  */
-import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { MetricBounds, MetricSums } from '@hushfl/ddp';
-import { subset, type Dataset } from '@hushfl/tasks';
+import { evaluationSums, subset, type Dataset } from '@hushfl/tasks';
 
 /**
  * h of n indices, evenly spread and deterministic: i is picked when ⌊(i+1)·h/n⌋ > ⌊i·h/n⌋ (exactly h of
@@ -71,30 +70,6 @@ export async function boundedEvaluation(
   batch = 512,
 ): Promise<MetricSums> {
   const counted = data.n > bounds.maxExamples ? subset(data, evenlySpread(data.n, bounds.maxExamples)) : data;
-  let lossSum = 0;
-  let correct = 0;
-  for (let start = 0; start < counted.n; start += batch) {
-    const end = Math.min(counted.n, start + batch);
-    const both = tf.tidy(() => {
-      const x = tf.tensor2d(counted.x.subarray(start * counted.features, end * counted.features), [end - start, counted.features]);
-      const labels = tf.tensor1d(counted.labels.subarray(start, end), 'int32');
-      const logits = model.predict(x) as tf.Tensor2D;
-      const perExample = tf.losses.softmaxCrossEntropy(tf.oneHot(labels, counted.classes), logits, undefined, 0, tf.Reduction.NONE);
-      const hits = tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32');
-      return tf.stack([perExample, hits]);
-    });
-    let values: Float32Array;
-    try {
-      values = (await both.data()) as Float32Array;
-    } finally {
-      both.dispose();
-    }
-    const m = end - start;
-    for (let i = 0; i < m; i++) {
-      const l = values[i]!;
-      lossSum += Number.isFinite(l) ? Math.min(bounds.maxLoss, Math.max(0, l)) : bounds.maxLoss;
-      correct += values[m + i]! > 0.5 ? 1 : 0;
-    }
-  }
+  const { lossSum, correct } = await evaluationSums(model, counted, bounds.maxLoss, batch);
   return { lossSum, correct, examples: counted.n };
 }

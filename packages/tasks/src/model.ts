@@ -108,12 +108,19 @@ export function setFlatWeights(model: tfl.LayersModel, flat: Float32Array): void
   }
 }
 
-/** Mean softmax cross-entropy and accuracy of the model on a dataset (batched, no training). */
-export async function evaluate(
+type EvalData = { n: number; features: number; classes: number; x: Float32Array; labels: Uint8Array };
+
+/**
+ * Σ softmax cross-entropy and Σ correct predictions of the model on a dataset (batched, no training). With a
+ * finite `maxLoss` each example's loss is clipped to [0, maxLoss] first, a non-finite one counting as maxLoss
+ * (federated evaluation's bounded sums: packages/client federatedMetrics.ts).
+ */
+export async function evaluationSums(
   model: tfl.LayersModel,
-  data: { n: number; features: number; classes: number; x: Float32Array; labels: Uint8Array },
+  data: EvalData,
+  maxLoss = Number.POSITIVE_INFINITY,
   batch = 512,
-): Promise<{ loss: number; accuracy: number }> {
+): Promise<{ lossSum: number; correct: number }> {
   let lossSum = 0;
   let correct = 0;
   for (let start = 0; start < data.n; start += batch) {
@@ -122,9 +129,12 @@ export async function evaluate(
       const x = tf.tensor2d(data.x.subarray(start * data.features, end * data.features), [end - start, data.features]);
       const labels = tf.tensor1d(data.labels.subarray(start, end), 'int32');
       const logits = model.predict(x) as tf.Tensor2D;
-      const loss = tf.losses.softmaxCrossEntropy(tf.oneHot(labels, data.classes), logits, undefined, 0, tf.Reduction.SUM);
-      const hits = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32'));
-      return tf.stack([loss, hits]);
+      const perExample = tf.losses.softmaxCrossEntropy(tf.oneHot(labels, data.classes), logits, undefined, 0, tf.Reduction.NONE);
+      const bounded = Number.isFinite(maxLoss)
+        ? tf.where(tf.isFinite(perExample), tf.clipByValue(perExample, 0, maxLoss), tf.fill(perExample.shape, maxLoss))
+        : perExample;
+      const hits = tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32');
+      return tf.stack([bounded, hits]);
     });
     let values: Float32Array;
     try {
@@ -132,9 +142,18 @@ export async function evaluate(
     } finally {
       both.dispose();
     }
-    const [l, c] = values;
-    lossSum += l!;
-    correct += c!;
+    // Summed here in float64: a float32 sum on the device drifts by ~1e-7 of the total.
+    const m = end - start;
+    for (let i = 0; i < m; i++) {
+      lossSum += values[i]!;
+      correct += values[m + i]!;
+    }
   }
+  return { lossSum, correct };
+}
+
+/** Mean softmax cross-entropy and accuracy of the model on a dataset (batched, no training). */
+export async function evaluate(model: tfl.LayersModel, data: EvalData, batch = 512): Promise<{ loss: number; accuracy: number }> {
+  const { lossSum, correct } = await evaluationSums(model, data, Number.POSITIVE_INFINITY, batch);
   return { loss: data.n ? lossSum / data.n : 0, accuracy: data.n ? correct / data.n : 0 };
 }
