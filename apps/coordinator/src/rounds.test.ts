@@ -9,8 +9,8 @@ import { describe, expect, it } from 'vitest';
 import type { VanishPoint } from '@hushfl/node';
 import { accountDdg } from '@hushfl/ddp';
 import { SECAGG_STAGES } from '@hushfl/secagg';
-import { planDdg, type DdgPlan } from '@hushfl/engine';
-import { parseRunConfig } from '@hushfl/protocol';
+import { type FedOptState, fedOptStep, NO_FEDOPT_STATE, planDdg, type DdgPlan } from '@hushfl/engine';
+import { parseRunConfig, serverOptimizerOf } from '@hushfl/protocol';
 import { Store } from './store.ts';
 import { startClients, startTestCoordinator, stopAll, testConfig } from './testing.ts';
 
@@ -177,6 +177,44 @@ describe('server optimizer and client DP-SGD through real rounds', () => {
     expect(worst).toBeLessThan(1e-5);
     // Each client trained with DP-SGD and reports its instance-level ε.
     for (const e of dpsgdEpsilons) expect(e).toBeGreaterThan(0);
+  });
+});
+
+describe('an adaptive server optimizer across a coordinator restart', () => {
+  it('FedAdam (with FedProx on the clients): m and v are checkpointed in SQLite, and the restarted run continues bit for bit', async () => {
+    const config = testConfig({
+      rounds: 3,
+      minClients: 4,
+      selection: { clientsPerRound: 4 },
+      server: { optimizer: 'fedadam', learningRate: 0.01, beta1: 0.9, beta2: 0.99, tau: 0.001 },
+      training: { epochs: 1, batchSize: 16, learningRate: 0.1, proximalMu: 0.1 },
+    });
+    const params = serverOptimizerOf(parseRunConfig(config).server);
+    const first = await startTestCoordinator(config);
+    const runId = first.c.store.runs()[0]!.id;
+    const w0 = first.c.manager.latestModel(runId)!.weights;
+    const clients = await startClients(first.c.url, 4);
+    await expect.poll(() => first.c.store.run(runId)!.completed_round, { timeout: 60_000, interval: 50 }).toBeGreaterThanOrEqual(0);
+    await stopAll(first.c, clients);
+    // The checkpoint is Algorithm 2 applied to the released means, from m = 0 and v = τ².
+    const store = new Store(join(first.dataDir, 'hushfl.db'));
+    const ckpt = store.latestCheckpoint(runId)!;
+    store.close();
+    let expected = { weights: w0, state: NO_FEDOPT_STATE as FedOptState };
+    for (const r of first.rounds.filter((x) => x.status === 'completed')) expected = fedOptStep(expected.weights, r.mean!, expected.state, params);
+    expect(ckpt.round).toBe(first.rounds.filter((x) => x.status === 'completed').length - 1);
+    expect(Array.from(ckpt.weights)).toEqual(Array.from(expected.weights));
+    expect(Array.from(ckpt.optimizerState.m!)).toEqual(Array.from(expected.state.m!));
+    expect(Array.from(ckpt.optimizerState.v!)).toEqual(Array.from(expected.state.v!));
+
+    const second = await startTestCoordinator(undefined, first.dataDir);
+    const more = await startClients(second.c.url, 4);
+    await expect.poll(() => second.c.store.run(runId)!.state, { timeout: 90_000, interval: 100 }).toBe('completed');
+    for (const r of second.rounds.filter((x) => x.status === 'completed')) expected = fedOptStep(expected.weights, r.mean!, expected.state, params);
+    const final = second.c.manager.latestModel(runId)!;
+    expect(final.round).toBe(2);
+    expect(Array.from(final.weights)).toEqual(Array.from(expected.weights));
+    await stopAll(second.c, more);
   });
 });
 

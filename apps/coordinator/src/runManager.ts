@@ -7,7 +7,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { cryptoRandomWords, type RandomWords } from '@hushfl/ddp';
-import { randomHex, type RunCommand, RunEngine, type RunEvent, type RunSetup } from '@hushfl/engine';
+import { NO_FEDOPT_STATE, randomHex, type RunCommand, RunEngine, type RunEvent, type RunSetup } from '@hushfl/engine';
 import type { Report, RunConfig, Status } from '@hushfl/protocol';
 import type { SecAggClientMessage } from '@hushfl/secagg';
 import { ModelEvaluator } from './evaluation.ts';
@@ -114,7 +114,7 @@ export class RunManager extends EventEmitter {
     this.store.createRun({ id, name: config.name, config: JSON.stringify(config), state: 'running', created_at: createdAt, dim, ddg: JSON.stringify(plan) });
     this.store.saveInitialCheckpoint(id, weights);
     this.log.info({ runId: id, dim, ddg: plan.params, epsilonBudget: plan.epsilonBudget }, 'run created');
-    this.activate({ run: { id, name: config.name, createdAt, dim }, config, plan, weights, momentum: null, completedRound: -1 }, evaluator);
+    this.activate({ run: { id, name: config.name, createdAt, dim }, config, plan, weights, optimizerState: NO_FEDOPT_STATE, completedRound: -1 }, evaluator);
     return id;
   }
 

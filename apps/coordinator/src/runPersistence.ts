@@ -7,7 +7,7 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type DdgPlan, type FederatedMetrics, type PersistOp, type RoundRecord, RunEngine, type RunSetup } from '@hushfl/engine';
-import { dataSourceSchema, evaluationSchema, runConfigSchema, type RunConfig, type Status } from '@hushfl/protocol';
+import { dataSourceSchema, evaluationSchema, runConfigSchema, serverConfigSchema, type RunConfig, type Status } from '@hushfl/protocol';
 import type { Logger } from './runManager.ts';
 import type { RoundRow, RunRow, Store } from './store.ts';
 
@@ -97,7 +97,12 @@ export function persistRunOp(store: Store, metricsDir: string, runId: string, p:
     case 'round-finished': {
       const row = roundRow(runId, p.record);
       if (p.commit && row.state === 'completed')
-        store.commitRound({ round: { ...row, state: 'completed' }, ledger: p.commit.ledger, weights: p.commit.weights, momentum: p.commit.momentum });
+        store.commitRound({
+          round: { ...row, state: 'completed' },
+          ledger: p.commit.ledger,
+          weights: p.commit.weights,
+          optimizerState: p.commit.optimizerState,
+        });
       else store.finishRound(row);
       for (const o of p.outcomes) store.setParticipant(runId, p.record.round, p.record.attempt, o.clientId, o.status, o.stage);
       return;
@@ -157,7 +162,8 @@ export function storedRunConfig(json: string): RunConfig {
   const raw = JSON.parse(json) as Record<string, unknown>;
   const parsed = runConfigSchema.safeParse(raw);
   if (parsed.success) return parsed.data;
-  return { data: dataSourceSchema.parse(undefined), evaluation: evaluationSchema.parse({}), ...raw } as RunConfig;
+  const server = { ...serverConfigSchema.parse({}), ...(raw.server as object | undefined) };
+  return { data: dataSourceSchema.parse(undefined), evaluation: evaluationSchema.parse({}), ...raw, server } as RunConfig;
 }
 
 /**
@@ -174,7 +180,7 @@ export function loadRunSetup(store: Store, row: RunRow): RunSetup {
     config: storedRunConfig(row.config),
     plan: JSON.parse(row.ddg) as DdgPlan,
     weights: ckpt.weights,
-    momentum: ckpt.momentum,
+    optimizerState: ckpt.optimizerState,
     completedRound: row.completed_round,
     paused: row.state === 'paused',
     rounds: store.rounds(row.id).map(roundRecord),

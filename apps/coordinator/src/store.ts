@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 
+import type { FedOptState } from '@hushfl/engine';
 import type { RunState } from '@hushfl/protocol';
 
 export type { RunState };
@@ -148,6 +149,10 @@ function f32Blob(v: Float32Array): Buffer {
   return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
 }
 
+function optionalBlob(v: Float32Array | null): Buffer | null {
+  return v ? f32Blob(v) : null;
+}
+
 function blobF32(b: Buffer): Float32Array {
   const copy = new Uint8Array(b.length);
   copy.set(b);
@@ -169,6 +174,8 @@ export class Store {
     this.addMissingColumns('rounds', { parties: 'INTEGER', excused: 'TEXT' });
     this.addMissingColumns('runs', { attempt_floor: 'INTEGER' });
     this.addMissingColumns('rounds', Object.fromEntries(FEDERATED_COLUMNS.map((c) => [c, 'REAL'])));
+    // `momentum` holds the server optimizer's first moment m, `second_moment` its v (fedOpt.ts).
+    this.addMissingColumns('checkpoints', { second_moment: 'BLOB' });
     this.db.exec(
       'CREATE TABLE IF NOT EXISTS excluded_parties (run_id TEXT NOT NULL, client_id TEXT NOT NULL, reason TEXT NOT NULL, round INTEGER NOT NULL, attempt INTEGER NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (run_id, client_id))',
     );
@@ -370,15 +377,15 @@ export class Store {
     round: Partial<RoundRow> & { run_id: string; round: number; attempt: number; state: 'completed' };
     ledger: LedgerEntry | null;
     weights: Float32Array;
-    momentum: Float32Array | null;
+    optimizerState: FedOptState;
   }): void {
     this.db.transaction(() => {
       this.finishRound(c.round);
       // Null when the attempt was charged at its unmask requests (stageEventWithCharge): never written twice.
       if (c.ledger) this.writeLedger(c.round.run_id, c.round.round, c.round.attempt, c.ledger);
       this.db
-        .prepare('INSERT OR REPLACE INTO checkpoints (run_id, round, weights, momentum, created_at) VALUES (?, ?, ?, ?, ?)')
-        .run(c.round.run_id, c.round.round, f32Blob(c.weights), c.momentum ? f32Blob(c.momentum) : null, Date.now());
+        .prepare('INSERT OR REPLACE INTO checkpoints (run_id, round, weights, momentum, second_moment, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(c.round.run_id, c.round.round, f32Blob(c.weights), optionalBlob(c.optimizerState.m), optionalBlob(c.optimizerState.v), Date.now());
       // An operator's forgiveness of aborted attempts (reopenRun) is for the round it was given at.
       this.db.prepare('UPDATE runs SET completed_round = ?, attempt_floor = NULL WHERE id = ?').run(c.round.round, c.round.run_id);
     })();
@@ -390,11 +397,17 @@ export class Store {
       .run(runId, f32Blob(weights), Date.now());
   }
 
-  latestCheckpoint(runId: string): { round: number; weights: Float32Array; momentum: Float32Array | null } | undefined {
-    const row = this.db.prepare('SELECT round, weights, momentum FROM checkpoints WHERE run_id = ? ORDER BY round DESC LIMIT 1').get(runId) as
-      | { round: number; weights: Buffer; momentum: Buffer | null }
+  latestCheckpoint(runId: string): { round: number; weights: Float32Array; optimizerState: FedOptState } | undefined {
+    const row = this.db.prepare('SELECT round, weights, momentum, second_moment FROM checkpoints WHERE run_id = ? ORDER BY round DESC LIMIT 1').get(runId) as
+      | { round: number; weights: Buffer; momentum: Buffer | null; second_moment: Buffer | null }
       | undefined;
-    return row && { round: row.round, weights: blobF32(row.weights), momentum: row.momentum ? blobF32(row.momentum) : null };
+    return (
+      row && {
+        round: row.round,
+        weights: blobF32(row.weights),
+        optimizerState: { m: row.momentum ? blobF32(row.momentum) : null, v: row.second_moment ? blobF32(row.second_moment) : null },
+      }
+    );
   }
 
   /** The cumulative ledger after the last charged attempt, or undefined when nothing was spent. */

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildModel, evaluate, getFlatWeights, setFlatWeights, MNIST_SHAPE } from '@hushfl/tasks';
 import { initTestTf, syntheticDigits } from './testing.ts';
-import { batchTensors, dpsgdStep, dpsgdStepNaive, naiveClippedSum, trainLocal } from './train.ts';
+import { batchTensors, dpsgdStep, dpsgdStepNaive, naiveClippedSum, proximalTerm, trainLocal } from './train.ts';
 import { FunctionalModel } from './functional.ts';
 import { clippedGradientSum, meanGradient, perExampleGradNormsSq } from './ghostClipping.ts';
 import { GaussianNoise } from './gaussian.ts';
@@ -104,6 +104,94 @@ describe('local training', () => {
     }
     expect(Math.abs(s / n)).toBeLessThan(5 / Math.sqrt(n));
     expect(Math.abs(s2 / n - 1)).toBeLessThan(5 * Math.sqrt(2 / n));
+  });
+});
+
+describe('FedProx (Li et al., MLSys 2020)', () => {
+  const diff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
+
+  it('each step descends F(w) + (μ/2)·‖w − w_global‖²: full-batch training equals tfjs autodiff of that objective', async () => {
+    const data = syntheticDigits(24, 4);
+    const mu = 0.5;
+    const lr = 0.3;
+    const a = buildModel({ kind: 'mlp', hidden: [8] }, MNIST_SHAPE);
+    const b = buildModel({ kind: 'mlp', hidden: [8] }, MNIST_SHAPE);
+    const w0 = await getFlatWeights(a);
+    setFlatWeights(b, w0);
+    // Three full-batch steps: the shuffle changes no batch, and from the second step on w ≠ w_global.
+    await trainLocal(a, data, { epochs: 3, batchSize: 24, learningRate: lr, proximalMu: mu });
+    const vars = b.trainableWeights.map((w) => w.read() as tf.Variable);
+    const anchor = vars.map((v) => tf.clone(v));
+    const x = tf.tensor2d(data.x, [24, 784]);
+    const y = tf.oneHot(tf.tensor1d(data.labels, 'int32'), 10);
+    const opt = tf.train.sgd(lr);
+    for (let step = 0; step < 3; step++) {
+      opt.minimize(
+        () => {
+          const loss = tf.losses.softmaxCrossEntropy(y, b.predict(x) as tf.Tensor) as tf.Scalar;
+          const prox = vars.map((v, j) => tf.sum(tf.square(tf.sub(v, anchor[j]!))));
+          return tf.add(loss, tf.mul(mu / 2, tf.addN(prox))) as tf.Scalar;
+        },
+        false,
+        vars,
+      );
+    }
+    const wa = await getFlatWeights(a);
+    const wb = await getFlatWeights(b);
+    expect(diff(wa, wb)).toBeLessThan(2e-6);
+    // And the term did something: plain SGD from w0 lands elsewhere.
+    const c = buildModel({ kind: 'mlp', hidden: [8] }, MNIST_SHAPE);
+    setFlatWeights(c, w0);
+    await trainLocal(c, data, { epochs: 3, batchSize: 24, learningRate: lr });
+    expect(diff(wa, await getFlatWeights(c))).toBeGreaterThan(1e-4);
+    tf.dispose([x, y, ...anchor]);
+    opt.dispose();
+    for (const m of [a, b, c]) m.dispose();
+  });
+
+  it('under DP-SGD the term is added after clipping and noise: one example still moves the step by at most lr·C/B, and the term adds exactly lr·μ·(w − w_global)', async () => {
+    const data = syntheticDigits(16, 5);
+    const mu = 0.8;
+    const lr = 1;
+    const C = 0.01;
+    const B = 16;
+    const m = buildModel({ kind: 'mlp', hidden: [8] }, MNIST_SHAPE);
+    const fm = new FunctionalModel(m);
+    const w0 = await getFlatWeights(m);
+    const prox = proximalTerm(fm.variables, mu)!;
+    // Away from the global model, as after some local steps.
+    const w1 = w0.map((v, i) => v + 0.02 * Math.sin(i));
+    const dp = { clip: C, noiseMultiplier: 1e-12, sampling: 'fixed' as const };
+    const stepFrom = async (idx: number[], withProx: boolean) => {
+      setFlatWeights(m, w1);
+      const opt = tf.train.sgd(lr);
+      await dpsgdStep(fm, opt, data, idx, B, dp, new GaussianNoise(), withProx ? prox : null);
+      opt.dispose();
+      return getFlatWeights(m);
+    };
+    const all = Array.from({ length: 16 }, (_, i) => i);
+    const withAll = await stepFrom(all, true);
+    const withoutOne = await stepFrom(all.slice(1), true);
+    let sq = 0;
+    for (let i = 0; i < w1.length; i++) sq += (withAll[i]! - withoutOne[i]!) ** 2;
+    expect(Math.sqrt(sq)).toBeLessThanOrEqual((lr * C * 1.0001) / B);
+    const plain = await stepFrom(all, false);
+    let worst = 0;
+    for (let i = 0; i < w1.length; i++) worst = Math.max(worst, Math.abs(plain[i]! - withAll[i]! - lr * mu * (w1[i]! - w0[i]!)));
+    expect(worst).toBeLessThan(1e-6);
+    prox.dispose();
+    m.dispose();
+  });
+
+  it('keeps the tensor count flat', async () => {
+    const data = syntheticDigits(40, 6);
+    const m = buildModel({ kind: 'mlp', hidden: [8] }, MNIST_SHAPE);
+    await trainLocal(m, data, { epochs: 1, batchSize: 8, learningRate: 0.1, proximalMu: 0.1 });
+    const tensors = tf.memory().numTensors;
+    await trainLocal(m, data, { epochs: 1, batchSize: 8, learningRate: 0.1, proximalMu: 0.1 });
+    await trainLocal(m, data, { epochs: 1, batchSize: 8, learningRate: 0.1, proximalMu: 0.1 }, { dpsgd: { clip: 1, noiseMultiplier: 1, sampling: 'poisson' } });
+    expect(tf.memory().numTensors).toBe(tensors);
+    m.dispose();
   });
 });
 

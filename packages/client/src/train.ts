@@ -5,6 +5,11 @@
  * norms from activations and output gradients, and the clipped sum assembled from the same factors by
  * book-keeping, so a batch costs one forward and one backward pass); `dpsgdStepNaive`, one
  * backward pass per example, is kept as the reference the tests and the benchmark compare against.
+ *
+ * FedProx (Li et al., MLSys 2020, Algorithm 2): with μ > 0 each step descends h(w) = F(w) + (μ/2)·‖w − w_global‖²,
+ * whose gradient adds μ·(w − w_global) to the data gradient. Under DP-SGD that term is added after the clipped
+ * sum is noised and averaged: it depends on no example, so it is post-processing of the noisy gradient and
+ * each example's contribution stays bounded by the clip C (the proximal term is not clipped, by design).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
@@ -18,6 +23,8 @@ export interface TrainConfig {
   readonly epochs: number;
   readonly batchSize: number;
   readonly learningRate: number;
+  /** FedProx's μ; absent or 0: plain SGD on the data loss. */
+  readonly proximalMu?: number;
 }
 
 export interface DpSgdConfig {
@@ -83,6 +90,7 @@ export async function trainLocal(
   const batches = Math.max(1, Math.ceil(data.n / batchSize));
   let steps = 0;
   const optimizer = tf.train.sgd(cfg.learningRate);
+  const proximal = proximalTerm(vars, cfg.proximalMu ?? 0);
   // A failure mid-training (a GPU lost, out of memory) frees what the step holds: the training Worker then
   // retries on another backend, and a tensor left behind on the failed one would never be freed.
   try {
@@ -97,13 +105,14 @@ export async function trainLocal(
               opts.dpsgd.sampling === 'poisson'
                 ? poissonBatch(data.n, q, rw)
                 : Array.from(order.subarray(b * batchSize, Math.min(data.n, (b + 1) * batchSize)));
-            await dpsgdStep(fm, optimizer, data, idx, batchSize, opts.dpsgd, noise!);
+            await dpsgdStep(fm, optimizer, data, idx, batchSize, opts.dpsgd, noise!, proximal);
           } else {
             const idx = order.subarray(b * batchSize, Math.min(data.n, (b + 1) * batchSize));
             const { x, y } = batchTensors(data, idx);
             let grads: tf.Tensor[] = [];
             try {
               grads = meanGradient(fm, x, y);
+              if (proximal) grads = proximal.addTo(grads);
               optimizer.applyGradients(Object.fromEntries(vars.map((v, j) => [v.name, grads[j]!])));
             } finally {
               tf.dispose([x, y, ...grads]);
@@ -118,13 +127,39 @@ export async function trainLocal(
     }
   } finally {
     optimizer.dispose();
+    proximal?.dispose();
   }
   const { loss, accuracy } = await evaluate(model, data);
   const dpsgdRdp = opts.dpsgd && data.n > 0 ? dpsgdStepRdp(Math.min(1, batchSize / data.n), opts.dpsgd.noiseMultiplier).map((r) => r * steps) : null;
   return { loss, accuracy, examples: data.n, steps, ms: performance.now() - started, dpsgdRdp };
 }
 
-/** ḡ = (clipped sum + N(0, σ²C²)) / B, applied by the optimizer; B is the expected (Poisson) or fixed batch size. */
+/**
+ * FedProx's μ·(w − w_global), from a copy of the variables taken when training starts (the global model the
+ * task carried). `addTo` takes the data gradients and returns new ones with the term added (disposing them).
+ */
+export interface ProximalTerm {
+  addTo(grads: tf.Tensor[]): tf.Tensor[];
+  dispose(): void;
+}
+
+export function proximalTerm(vars: readonly tf.Variable[], mu: number): ProximalTerm | null {
+  if (!(mu > 0)) return null;
+  const anchor = vars.map((v) => tf.clone(v));
+  return {
+    addTo(grads) {
+      const out = tf.tidy(() => grads.map((g, j) => tf.add(g, tf.mul(tf.scalar(mu), tf.sub(vars[j]!, anchor[j]!)))));
+      tf.dispose(grads);
+      return out;
+    },
+    dispose: () => tf.dispose(anchor),
+  };
+}
+
+/**
+ * ḡ = (clipped sum + N(0, σ²C²)) / B, applied by the optimizer; B is the expected (Poisson) or fixed batch size.
+ * FedProx's term joins after the noise: it reads no example (the module comment).
+ */
 function applyNoisyMean(
   optimizer: tf.Optimizer,
   vars: readonly tf.Variable[],
@@ -132,18 +167,20 @@ function applyNoisyMean(
   expectedBatch: number,
   dp: DpSgdConfig,
   noise: GaussianNoise,
+  proximal: ProximalTerm | null = null,
 ): void {
-  const named: Record<string, tf.Tensor> = {};
+  let grads: tf.Tensor[] = [];
   try {
-    vars.forEach((v, j) => {
+    grads = vars.map((v, j) => {
       const s = sums[j]!;
       noise.addTo(s, dp.noiseMultiplier * dp.clip);
       for (let k = 0; k < s.length; k++) s[k]! /= expectedBatch;
-      named[v.name] = tf.tensor(s, v.shape);
+      return tf.tensor(s, v.shape);
     });
-    optimizer.applyGradients(named);
+    if (proximal) grads = proximal.addTo(grads);
+    optimizer.applyGradients(Object.fromEntries(vars.map((v, j) => [v.name, grads[j]!])));
   } finally {
-    tf.dispose(Object.values(named));
+    tf.dispose(grads);
   }
 }
 
@@ -156,6 +193,7 @@ export async function dpsgdStep(
   expectedBatch: number,
   dp: DpSgdConfig,
   noise = new GaussianNoise(),
+  proximal: ProximalTerm | null = null,
 ): Promise<void> {
   const vars = fm.variables;
   let sums: Float32Array[];
@@ -173,7 +211,7 @@ export async function dpsgdStep(
       tf.dispose([x, y]);
     }
   }
-  applyNoisyMean(optimizer, vars, sums, expectedBatch, dp, noise);
+  applyNoisyMean(optimizer, vars, sums, expectedBatch, dp, noise, proximal);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { accountDdg } from './accountant/ddg.ts';
+import { accountClipCount, accountDdg } from './accountant/ddg.ts';
 import { calibrateDdg, quantizationGamma } from './calibrate.ts';
 import { DdpParameterError } from './errors.ts';
 
@@ -85,5 +85,91 @@ describe('quantizationGamma (no noise)', () => {
 
   it('refuses a ring too small for the clients', () => {
     expect(() => quantizationGamma({ clip: 1, clients: 100, dim: 10, bits: 5 })).toThrow(/bits=5 cannot hold 100 clients with k=4: need bits >= \d+/);
+  });
+});
+
+describe('calibrateDdg with the adaptive-clipping count (Andrew et al. 2021, §3 budget split)', () => {
+  const input = { epsilon: 5, delta: 1e-5, clients: 20, minClients: 16, sampleRate: 0.05, rounds: 50, dim: 10_000, clip: 1, bits: 16 };
+  const countStddev = 1;
+  const at = (cal: { gamma: number; beta: number; localStddev: number }, count?: number) =>
+    accountDdg({
+      clip: 1,
+      gamma: cal.gamma,
+      beta: cal.beta,
+      dimPadded: 16384,
+      clients: 16,
+      localStddev: cal.localStddev,
+      sampleRate: 0.05,
+      rounds: 50,
+      delta: 1e-5,
+      countStddev: count,
+    }).epsilon;
+
+  it('raises the model noise to pay for the count and still meets the target, close to it', () => {
+    const without = calibrateDdg(input);
+    const cal = calibrateDdg({ ...input, countStddev });
+    expect(cal.countStddev).toBe(countStddev);
+    expect(cal.localStddev).toBeGreaterThan(without.localStddev);
+    expect(cal.gridStddev).toBeGreaterThan(without.gridStddev);
+    expect(cal.epsilon).toBe(at(cal, countStddev));
+    expect(cal.epsilon).toBeLessThanOrEqual(5);
+    expect(at({ ...cal, localStddev: cal.localStddev * (1 - 1e-6) }, countStddev)).toBeGreaterThan(5 - 1e-3);
+    // The calibration without the count would overspend once the count is released.
+    expect(at(without, countStddev)).toBeGreaterThan(5);
+  });
+
+  it('reports the split: model and count ε alone, each below the total, and the σ without the count', () => {
+    const cal = calibrateDdg({ ...input, countStddev });
+    expect(cal.modelEpsilon).toBe(at(cal));
+    expect(cal.countEpsilon).toBe(accountClipCount({ countStddev, clients: 16, sampleRate: 0.05, rounds: 50, delta: 1e-5 }).epsilon);
+    expect(cal.modelEpsilon).toBeLessThan(cal.epsilon);
+    expect(cal.countEpsilon!).toBeLessThan(cal.epsilon);
+    expect(cal.countEpsilon!).toBeGreaterThan(0);
+    expect(cal.localStddevWithoutCount).toBe(calibrateDdg(input).localStddev);
+  });
+
+  it('without a count reports nulls and the model alone', () => {
+    const cal = calibrateDdg(input);
+    expect(cal.countStddev).toBeNull();
+    expect(cal.countEpsilon).toBeNull();
+    expect(cal.modelEpsilon).toBe(cal.epsilon);
+    expect(cal.localStddevWithoutCount).toBe(cal.localStddev);
+  });
+
+  it('a noisier count costs less model noise', () => {
+    const tight = calibrateDdg({ ...input, countStddev: 0.7 });
+    const loose = calibrateDdg({ ...input, countStddev: 4 });
+    expect(tight.localStddev).toBeGreaterThan(loose.localStddev);
+    expect(tight.countEpsilon!).toBeGreaterThan(loose.countEpsilon!);
+  });
+
+  it('refuses a count that alone spends the target, and countStddev below 1/2, naming countStddev', () => {
+    const heavy = { ...input, sampleRate: 1, countStddev: 0.5 };
+    const alone = accountClipCount({ countStddev: 0.5, clients: 16, sampleRate: 1, rounds: 50, delta: 1e-5 }).epsilon;
+    expect(alone).toBeGreaterThan(5);
+    try {
+      calibrateDdg(heavy);
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(DdpParameterError);
+      expect((e as DdpParameterError).param).toBe('countStddev');
+      expect((e as Error).message).toMatch(/count alone/);
+    }
+    expect(() => calibrateDdg({ ...input, countStddev: 0.4 })).toThrow(/countStddev/);
+  });
+
+  it('refuses a bit width too small for the count sum n + k·√n·s, saying how many bits', () => {
+    const n = 1000;
+    const s = 2;
+    const need = n + 4 * Math.sqrt(n) * s; // must be below 2^(B−1)
+    const bits = Math.floor(Math.log2(need)); // 2^(bits−1) <= need/2 < need
+    expect(2 ** (bits - 1)).toBeLessThanOrEqual(need);
+    try {
+      calibrateDdg({ epsilon: 50, delta: 1e-5, clients: n, minClients: n, sampleRate: 1, rounds: 1, dim: 1 << 16, clip: 1, bits, countStddev: s });
+      expect.unreachable();
+    } catch (e) {
+      expect((e as DdpParameterError).param).toBe('bits');
+      expect((e as Error).message).toMatch(new RegExp(`clipped count .*need bits >= ${Math.floor(Math.log2(need)) + 2}`));
+    }
   });
 });

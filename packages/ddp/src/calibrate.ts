@@ -14,8 +14,14 @@
  *       2^B >= 2k·sqrt( c²·n²/d' + (γ²/4 + σ(γ)²)·n ) / γ,
  *   with n the expected clients per round (more clients make a larger sum) and the worst-case norm growth
  *   ‖Σ xᵢ‖ <= n·c. The left side is fixed and the right decreases in γ, so bisection finds the boundary.
+ * - Adaptive clipping (Andrew, Thakkar, McMahan & Ramaswamy 2021, §3): with `countStddev` every candidate is
+ *   accounted as the composed (model sum, clipped count) round, so the bisection enlarges the model's σ to
+ *   pay for the count. This is the paper's budget split: the count's noise is fixed and the update's noise
+ *   multiplier becomes, in the Gaussian case, z_Δ = (z^(−2) − (2σ_b)^(−2))^(−1/2).
+ *   The count coordinate does not change γ: it is not scaled by γ, and its range is tiny
+ *   (|S| <= n + k·√n·s), so it only needs n + k·√n·s < 2^(B−1) to centre without wrapping, checked here.
  */
-import { MIN_GRID_STDDEV, accountDdg, checkGridStddev, type DdgAccountResult } from './accountant/ddg.ts';
+import { MIN_GRID_STDDEV, accountClipCount, accountDdg, checkCountStddev, checkGridStddev, type DdgAccountResult } from './accountant/ddg.ts';
 import { checkDelta, checkSampleRate } from './accountant/rdp.ts';
 import { DdpParameterError } from './errors.ts';
 import { nextPowerOfTwo } from './hadamard.ts';
@@ -41,6 +47,11 @@ export interface DdgCalibrationInput {
   readonly bits: number;
   readonly beta?: number;
   readonly kStddevs?: number;
+  /**
+   * Grid stddev s (>= 1/2) of each party's noise on the adaptive-clipping count coordinate (clipCount.ts);
+   * absent: no count is released. See defaultCountStddev for Andrew et al.'s σ_b = m/20.
+   */
+  readonly countStddev?: number;
 }
 
 export interface DdgCalibration {
@@ -65,6 +76,17 @@ export interface DdgCalibration {
   readonly tau: number;
   /** Standard deviations of headroom the aggregate actually has inside 2^B at these parameters. */
   readonly headroomStddevs: number;
+  /** The count coordinate's grid stddev s; null when no count is released. */
+  readonly countStddev: number | null;
+  /** ε of the model release alone over all rounds at these parameters (= epsilon without a count). */
+  readonly modelEpsilon: number;
+  /** ε of the clipped count alone over all rounds; null without a count. */
+  readonly countEpsilon: number | null;
+  /**
+   * σ a calibration of the same input without the count chooses (= localStddev without a count): with
+   * localStddev, the price of adaptive clipping in model noise.
+   */
+  readonly localStddevWithoutCount: number;
 }
 
 function positiveInt(name: string, v: number): void {
@@ -78,6 +100,42 @@ function positive(name: string, v: number): void {
 const REL_TOL = 1e-9;
 
 export function calibrateDdg(input: DdgCalibrationInput): DdgCalibration {
+  const countStddev = input.countStddev;
+  if (countStddev === undefined) {
+    const cal = calibrateModel(input, undefined);
+    return { ...cal, countStddev: null, modelEpsilon: cal.epsilon, countEpsilon: null, localStddevWithoutCount: cal.localStddev };
+  }
+  checkCountStddev(countStddev);
+  const minClients = input.minClients ?? input.clients;
+  const k = input.kStddevs ?? DEFAULT_K_STDDEVS;
+  const cal = calibrateModel(input, countStddev);
+  const countEpsilon = accountClipCount({ countStddev, clients: minClients, sampleRate: input.sampleRate, rounds: input.rounds, delta: input.delta }).epsilon;
+  // The count sum |S| <= n + k·√n·s (n signs of ±1, noise of n parties) must centre inside [−2^(B−1), 2^(B−1)).
+  const countRange = input.clients + k * Math.sqrt(input.clients) * countStddev;
+  if (!(countRange < 2 ** (input.bits - 1))) {
+    throw new DdpParameterError(
+      'bits',
+      `bits=${input.bits} cannot hold the clipped count of ${input.clients} clients with countStddev=${countStddev} and k=${k}: need bits >= ${Math.floor(Math.log2(countRange)) + 2}`,
+    );
+  }
+  const modelEpsilon = accountDdg({
+    clip: cal.clip,
+    gamma: cal.gamma,
+    beta: cal.beta,
+    dimPadded: cal.dimPadded,
+    clients: minClients,
+    localStddev: cal.localStddev,
+    sampleRate: input.sampleRate,
+    rounds: input.rounds,
+    delta: input.delta,
+  }).epsilon;
+  const localStddevWithoutCount = calibrateModel(input, undefined).localStddev;
+  return { ...cal, countStddev, modelEpsilon, countEpsilon, localStddevWithoutCount };
+}
+
+type ModelCalibration = Omit<DdgCalibration, 'countStddev' | 'modelEpsilon' | 'countEpsilon' | 'localStddevWithoutCount'>;
+
+function calibrateModel(input: DdgCalibrationInput, countStddev: number | undefined): ModelCalibration {
   positive('epsilon', input.epsilon);
   checkDelta(input.delta);
   positiveInt('clients', input.clients);
@@ -97,7 +155,30 @@ export function calibrateDdg(input: DdgCalibrationInput): DdgCalibration {
   const c = input.clip;
 
   const account = (gamma: number, localStddev: number): DdgAccountResult =>
-    accountDdg({ clip: c, gamma, beta, dimPadded, clients: minClients, localStddev, sampleRate: input.sampleRate, rounds: input.rounds, delta: input.delta });
+    accountDdg({
+      clip: c,
+      gamma,
+      beta,
+      dimPadded,
+      clients: minClients,
+      localStddev,
+      sampleRate: input.sampleRate,
+      rounds: input.rounds,
+      delta: input.delta,
+      countStddev,
+    });
+
+  // The count's ε alone is what the composed round tends to as the model's σ grows: a target at or below it
+  // cannot be met with any model noise.
+  if (countStddev !== undefined) {
+    const alone = accountClipCount({ countStddev, clients: minClients, sampleRate: input.sampleRate, rounds: input.rounds, delta: input.delta }).epsilon;
+    if (!(alone < input.epsilon)) {
+      throw new DdpParameterError(
+        'countStddev',
+        `epsilon ${input.epsilon} is not reachable with the clipped count: the count alone (countStddev=${countStddev}, n_min=${minClients}) spends ε = ${alone} over ${input.rounds} rounds; raise countStddev or the target`,
+      );
+    }
+  }
 
   /**
    * Smallest σ (to relative 1e-9, rounded up) meeting the target ε at this γ, or null when none does; never

@@ -21,6 +21,15 @@ export { type DdgParams, validateDdgParams, checkBits, checkBeta } from './param
 export { clipFactor, encodeDdg, gridNoiseVariance, l2Norm, type DdgEncoding, type EncodeOptions } from './encode.ts';
 export { decodeDdg } from './decode.ts';
 export {
+  checkClipCountParams,
+  clipCountFraction,
+  clipCountNoiseVariance,
+  decodeClipCount,
+  defaultCountStddev,
+  encodeClipCount,
+  type ClipCountParams,
+} from './clipCount.ts';
+export {
   FEDERATED_METRICS,
   METRIC_NAMES,
   NORM_MARGIN,
@@ -47,10 +56,14 @@ export {
 } from './accountant/rdp.ts';
 export {
   MIN_GRID_STDDEV,
+  accountClipCount,
   accountDdg,
+  checkCountStddev,
   checkGridStddev,
+  clipCountRdp,
   ddgRoundRdp,
   ddgTau,
+  type ClipCountAccounting,
   type DdgRoundAccounting,
   type DdgRoundRdp,
   type DdgAccountResult,

@@ -1,6 +1,5 @@
 import { chachaRandomWords } from '@hushfl/ddp';
 import { describe, expect, it } from 'vitest';
-import { fedAvgStep, type ServerState } from './fedavg.ts';
 import { checkFedOptParams, fedOptStep, NO_FEDOPT_STATE, type FedOptParams, type FedOptState } from './fedOpt.ts';
 
 /** Seeded values in [−scale, scale). */
@@ -69,16 +68,6 @@ describe('fedOptStep (Reddi et al. 2021, Algorithm 2)', () => {
       expect(Array.from(r.weights)).toEqual(Array.from(w));
     });
   }
-
-  it('fedavgm is the heavy-ball FedAvg the engine runs today', () => {
-    let a: ServerState = { weights: Float32Array.from(x0), momentum: null };
-    let b: { weights: Float32Array; state: FedOptState } = { weights: Float32Array.from(x0), state: NO_FEDOPT_STATE };
-    for (const g of means) {
-      a = fedAvgStep(a, g, { learningRate: 0.1, momentum: 0.9 });
-      b = fedOptStep(b.weights, g, b.state, { ...base, optimizer: 'fedavgm' });
-    }
-    expect(Array.from(b.weights)).toEqual(Array.from(a.weights));
-  });
 
   it('fedyogi grows v only by (1 − β2)·Δ² where Δ² > v, and shrinks it there otherwise (the sign term)', () => {
     const p = { ...base, optimizer: 'fedyogi' as const, tau: 0.1 };

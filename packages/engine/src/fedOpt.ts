@@ -14,20 +14,12 @@
  * after every step, so a run resumed from a checkpoint continues bit for bit.
  */
 
-export const SERVER_OPTIMIZERS = ['fedavg', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad'] as const;
-export type ServerOptimizerKind = (typeof SERVER_OPTIMIZERS)[number];
+import { SERVER_OPTIMIZERS, type ServerOptimizerKind, type ServerOptimizerParams } from '@hushfl/protocol';
 
-export interface FedOptParams {
-  readonly optimizer: ServerOptimizerKind;
-  /** η, the server learning rate. */
-  readonly learningRate: number;
-  /** β1: the first moment's decay (FedAvgM's momentum). */
-  readonly beta1: number;
-  /** β2: the second moment's decay (FedAdam, FedYogi). */
-  readonly beta2: number;
-  /** τ: the adaptivity (and v's starting value τ²). */
-  readonly tau: number;
-}
+export { SERVER_OPTIMIZERS, type ServerOptimizerKind };
+
+/** η (learningRate), β1, β2 and τ of the optimizer: the run config's `serverOptimizerOf(config.server)`. */
+export type FedOptParams = ServerOptimizerParams;
 
 export interface FedOptState {
   /** First moment (FedAvgM: the momentum); null before the first round, or when the optimizer keeps none. */

@@ -1,10 +1,10 @@
 /**
- * The server update (FedAvg with a server learning rate η and heavy-ball momentum μ; McMahan et al. 2017,
- * Hsu et al. 2019): m ← μ·m + mean, w ← w + η·m, with m = 0 before the first round. The mean is the
+ * What the server's step (fedOpt.ts) is applied to, and its inverse for FedAvg(M). The mean is the
  * released sum of the contributions' clipped updates over `releasedMeanDivisor`: the unweighted mean of the
  * contributions under fixed-size selection, the sum over the expected sample size under Poisson selection.
  */
 import type { RunConfig } from '@hushfl/protocol';
+import type { FedOptParams } from './fedOpt.ts';
 
 /**
  * What a round's released sum is divided by, or undefined for the realized contributions.
@@ -22,51 +22,26 @@ export function releasedMeanDivisor(config: RunConfig): number | undefined {
   return 'sampleRate' in config.selection ? config.selection.sampleRate * config.selection.population : undefined;
 }
 
-export interface ServerOptimizer {
-  readonly learningRate: number;
-  readonly momentum: number;
-}
-
-export interface ServerState {
-  readonly weights: Float32Array;
-  /** null until the first round of a run with momentum. */
-  readonly momentum: Float32Array | null;
-}
-
-/** The next global model; the inputs are not modified. */
-export function fedAvgStep(state: ServerState, mean: Float64Array, opt: ServerOptimizer): ServerState {
-  const d = state.weights.length;
-  if (mean.length !== d) throw new RangeError(`the released mean has ${mean.length} values, the model ${d}`);
-  const next = new Float32Array(d);
-  const momentum = opt.momentum > 0 ? (state.momentum ? state.momentum.slice() : new Float32Array(d)) : null;
-  for (let i = 0; i < d; i++) {
-    let step = mean[i]!;
-    if (momentum) {
-      momentum[i] = opt.momentum * momentum[i]! + step;
-      step = momentum[i]!;
-    }
-    next[i] = state.weights[i]! + opt.learningRate * step;
-  }
-  return { weights: next, momentum };
-}
-
 /**
- * The inverse of `fedAvgStep` for someone who sees only the successive global models (every client does):
- * mean_r = (w_r − w_{r−1})/η − μ·m_{r−1}, with m_{r−1} = (w_{r−1} − w_{r−2})/η. `previousStep` is m_{r−1}
- * (zeros after the initial model). Returns the mean and m_r.
+ * The inverse of FedAvg and FedAvgM's step (fedOpt.ts) for someone who sees only the successive global models
+ * (every client does): mean_r = (w_r − w_{r−1})/η − β1·m_{r−1}, with m_{r−1} = (w_{r−1} − w_{r−2})/η.
+ * `previousStep` is m_{r−1} (zeros after the initial model). Returns the mean and m_r. The adaptive optimizers
+ * divide by √v_t + τ, which moves with the unknown mean: their models do not give it back.
  */
 export function fedAvgMeanFromModels(
   before: Float32Array,
   after: Float32Array,
   previousStep: Float64Array | null,
-  opt: ServerOptimizer,
+  opt: FedOptParams,
 ): { mean: Float64Array | null; step: Float64Array } {
+  if (opt.optimizer !== 'fedavg' && opt.optimizer !== 'fedavgm') throw new RangeError(`the models of ${opt.optimizer} do not give back its means`);
+  const momentum = opt.optimizer === 'fedavgm' ? opt.beta1 : 0;
   if (before.length !== after.length) throw new RangeError(`models of ${before.length} and ${after.length} values`);
   const step = new Float64Array(after.length);
   for (let i = 0; i < step.length; i++) step[i] = (after[i]! - before[i]!) / opt.learningRate;
-  if (opt.momentum === 0) return { mean: step, step };
+  if (momentum === 0) return { mean: step, step };
   if (!previousStep) return { mean: null, step };
   const mean = new Float64Array(step.length);
-  for (let i = 0; i < mean.length; i++) mean[i] = step[i]! - opt.momentum * previousStep[i]!;
+  for (let i = 0; i < mean.length; i++) mean[i] = step[i]! - momentum * previousStep[i]!;
   return { mean, step };
 }

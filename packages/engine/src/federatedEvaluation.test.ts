@@ -7,6 +7,7 @@ import { FEDERATED_METRICS, metricUnitsPerCoordinate, type FederatedSums } from 
 import { EVENTS, taskMessageSchema, unpack } from '@hushfl/protocol';
 import { describe, expect, it } from 'vitest';
 import { planDdg } from './ddgPlan.ts';
+import { NO_FEDOPT_STATE } from './fedOpt.ts';
 import { configuredEvaluation, federatedCoordinates, federatedMetricsOf, roundEvaluation } from './federatedEvaluation.ts';
 import { runInMemory, VirtualClock } from './inMemory.ts';
 import type { PersistOp, RunCommand } from './runEngine.ts';
@@ -74,7 +75,14 @@ describe('a run with federated evaluation', () => {
     const plan = planDdg(config, DIM);
     const clock = new VirtualClock();
     const engine = new RunEngine(
-      { run: { id: 'run-fed', name: config.name, createdAt: 0, dim: DIM }, config, plan, weights: new Float32Array(DIM), momentum: null, completedRound: -1 },
+      {
+        run: { id: 'run-fed', name: config.name, createdAt: 0, dim: DIM },
+        config,
+        plan,
+        weights: new Float32Array(DIM),
+        optimizerState: NO_FEDOPT_STATE,
+        completedRound: -1,
+      },
       { now: clock.now, random: seeded(1), seeds: seeded(2) },
     );
     const miniClients = (i: number) => (i === 2 ? 2 : 1);
@@ -167,7 +175,7 @@ describe('a run with federated evaluation', () => {
         config,
         plan: planDdg(config, DIM),
         weights: new Float32Array(DIM),
-        momentum: null,
+        optimizerState: NO_FEDOPT_STATE,
         completedRound: -1,
       },
       { now: clock.now, random: seeded(3), seeds: seeded(4) },
@@ -208,7 +216,7 @@ describe('a run with federated evaluation', () => {
         config,
         plan,
         weights: new Float32Array(DIM),
-        momentum: null,
+        optimizerState: NO_FEDOPT_STATE,
         completedRound: -1,
       },
       { now: clock.now, random: seeded(5), seeds: seeded(6) },

@@ -3,11 +3,11 @@
  * (the real DDG encoder and SecAgg client), virtual time and seeded randomness.
  */
 import { chachaRandomWords, decodeDdg, l2Norm, RdpLedger, shuffleInPlace } from '@hushfl/ddp';
-import { EVENTS, pack, type RunConfig, taskMessageSchema, unpack } from '@hushfl/protocol';
+import { EVENTS, pack, type RunConfig, serverOptimizerOf, taskMessageSchema, unpack } from '@hushfl/protocol';
 import { addInPlace, type DropPoint } from '@hushfl/secagg';
 import { describe, expect, it } from 'vitest';
 import { planDdg, roundRdp, roundRdpAgainstCoordinator } from './ddgPlan.ts';
-import { fedAvgStep } from './fedavg.ts';
+import { fedOptStep, NO_FEDOPT_STATE, type FedOptState } from './fedOpt.ts';
 import { runInMemory, VirtualClock } from './inMemory.ts';
 import { selectionDelta } from './poissonSelection.ts';
 import { emptyRecord, type RoundRecord } from './records.ts';
@@ -62,7 +62,7 @@ function setupOf(config: RunConfig, extra: Partial<RunSetup> = {}): RunSetup {
     config,
     plan: planDdg(config, DIM),
     weights: new Float32Array(DIM),
-    momentum: null,
+    optimizerState: NO_FEDOPT_STATE,
     completedRound: -1,
     ...extra,
   };
@@ -164,7 +164,7 @@ describe('RunEngine: a whole run in memory', () => {
         for (let k = 0; k < DIM; k++) plain[k]! += u[k]! / 4;
       }
       expect(maxAbsDiff(rel.mean, plain)).toBeLessThan(plan.params.gamma * 4);
-      weights = fedAvgStep({ weights, momentum: null }, rel.mean, config.server).weights as Float32Array<ArrayBuffer>;
+      weights = fedOptStep(weights, rel.mean, NO_FEDOPT_STATE, serverOptimizerOf(config.server)).weights as Float32Array<ArrayBuffer>;
       expect(rel.weights).toEqual(weights);
       expect(rel.summary).toMatchObject({ round, attempt: 1, status: 'completed', contributors: 4, selected: 4, epsilon: null });
     }
@@ -409,60 +409,116 @@ describe('RunEngine: server momentum', () => {
       expect(maxAbsDiff(rel.weights, w)).toBeLessThan(1e-6);
     }
     const last = h.persisted.filter((p) => p.op === 'round-finished').at(-1)!;
-    expect(last.op === 'round-finished' && maxAbsDiff(last.commit!.momentum!, m)).toBeLessThan(1e-6);
+    expect(last.op === 'round-finished' && maxAbsDiff(last.commit!.optimizerState.m!, m)).toBeLessThan(1e-6);
+  });
+});
+
+describe('RunEngine: adaptive server optimizers', () => {
+  for (const optimizer of ['fedadam', 'fedyogi', 'fedadagrad'] as const) {
+    it(`${optimizer}: each release is Reddi et al.'s step from the previous state, and the state is committed with the round`, async () => {
+      const config = engineTestConfig({
+        rounds: 3,
+        minClients: 3,
+        selection: { clientsPerRound: 3 },
+        server: { optimizer, learningRate: 0.01, beta1: 0.8, beta2: 0.95, tau: 0.01 },
+      });
+      const h = await drive(config, { clients: 3 });
+      // Algorithm 2 coordinate by coordinate, the state rounded to float32 as the checkpoint stores it.
+      const f = Math.fround;
+      const x = new Float64Array(DIM);
+      const m = new Float64Array(DIM);
+      const v = new Float64Array(DIM).fill(f(0.01 * 0.01));
+      const rels = releases(h);
+      expect(rels).toHaveLength(3);
+      for (const rel of rels) {
+        for (let k = 0; k < DIM; k++) {
+          const g = rel.mean[k]!;
+          m[k] = f(0.8 * m[k]! + 0.2 * g);
+          if (optimizer === 'fedadagrad') v[k] = f(v[k]! + g * g);
+          else if (optimizer === 'fedadam') v[k] = f(0.95 * v[k]! + 0.05 * g * g);
+          else v[k] = f(v[k]! - 0.05 * g * g * Math.sign(v[k]! - g * g));
+          x[k] = f(x[k]! + (0.01 * m[k]!) / (Math.sqrt(v[k]!) + 0.01));
+        }
+        expect(Array.from(rel.weights)).toEqual(Array.from(x));
+      }
+      const last = h.persisted.filter((p) => p.op === 'round-finished').at(-1)!;
+      const state = last.op === 'round-finished' ? last.commit!.optimizerState : NO_FEDOPT_STATE;
+      expect(Array.from(state.m!)).toEqual(Array.from(m));
+      expect(Array.from(state.v!)).toEqual(Array.from(v));
+    });
+  }
+
+  it('refuses a server config that mixes FedAvgM momentum into another optimizer', () => {
+    expect(() => engineTestConfig({ rounds: 1, minClients: 3, server: { optimizer: 'fedadam', momentum: 0.9 } })).toThrow(
+      /momentum is FedAvgM's; fedadam takes beta1/,
+    );
+    expect(() => engineTestConfig({ rounds: 1, minClients: 3, server: { momentum: 0.9, beta1: 0.5 } })).toThrow(/same parameter of FedAvgM/);
+    expect(serverOptimizerOf(engineTestConfig({ rounds: 1, minClients: 3, server: { momentum: 0.7 } }).server)).toMatchObject({
+      optimizer: 'fedavgm',
+      beta1: 0.7,
+    });
+    expect(serverOptimizerOf(engineTestConfig({ rounds: 1, minClients: 3 }).server)).toMatchObject({ optimizer: 'fedavg' });
   });
 });
 
 describe('RunEngine: resume from persisted state', () => {
-  it('a run stopped after 2 rounds resumes from its records, ledger and checkpoint, and finishes with the same books', async () => {
-    const config = engineTestConfig({
-      rounds: 4,
-      minClients: 3,
-      selection: { clientsPerRound: 3 },
-      ddg: { bits: 20, gamma: 1e-4, localStddev: 2e-3 },
-      server: { learningRate: 1, momentum: 0.5 },
+  for (const server of [
+    { learningRate: 1, momentum: 0.5 },
+    { optimizer: 'fedadam', learningRate: 0.01 },
+  ] as const)
+    it(`a run stopped after 2 rounds resumes from its records, ledger and checkpoint, and finishes with the same books (${'optimizer' in server ? server.optimizer : 'fedavgm'})`, async () => {
+      const config = engineTestConfig({
+        rounds: 4,
+        minClients: 3,
+        selection: { clientsPerRound: 3 },
+        ddg: { bits: 20, gamma: 1e-4, localStddev: 2e-3 },
+        server,
+      });
+      // First process: stop it once round 1 is released.
+      let stopAsked = false;
+      const first = await drive(config, {
+        clients: 3,
+        interject: (h) => {
+          if (stopAsked || h.engine.lastCompletedRound < 1) return null;
+          stopAsked = true;
+          return { type: 'operator', command: 'stop', reason: 'maintenance' };
+        },
+      });
+      expect(first.result).toEqual({ state: 'stopped', reason: 'maintenance' });
+      const kept = first.engine.rounds.filter((r) => r.status !== 'running');
+      const lastCommit = first.persisted.flatMap((p) => (p.op === 'round-finished' && p.commit ? [{ record: p.record, ...p.commit }] : [])).at(-1)!;
+      expect(lastCommit.record.round).toBe(first.engine.lastCompletedRound);
+      const lastCharge = charges(first).at(-1)!.ledger!;
+      // Second process: what the store would hand back.
+      const second = await drive(config, {
+        clients: 3,
+        seed: 9,
+        setup: {
+          weights: lastCommit.weights,
+          optimizerState: lastCommit.optimizerState,
+          completedRound: lastCommit.record.round,
+          rounds: kept as RoundRecord[],
+          ledger: { ...lastCharge, rounds: lastCharge.charges! },
+        },
+      });
+      expect(second.result.state).toBe('completed');
+      const done = completed(second);
+      expect(done.map((r) => r.round)).toEqual([0, 1, 2, 3]);
+      // The ledger continued: ε after round 3 is the sum of every charged attempt's RDP (four rounds, and any
+      // attempt the stop cut short after its unmask requests).
+      const plan = planDdg(config, DIM);
+      const ledger = new RdpLedger();
+      for (const c of [...charges(first), ...charges(second)]) ledger.add(roundRdp(plan, c.parties)!);
+      expect(ledger.rounds).toBeGreaterThanOrEqual(4);
+      expect(done.at(-1)!.epsilon).toBeCloseTo(ledger.spent(plan.delta).epsilon, 12);
+      // The server optimizer continued from the checkpoint's weights and state, bit for bit.
+      expect(lastCommit.optimizerState.m).not.toBeNull();
+      if ('optimizer' in server) expect(lastCommit.optimizerState.v).not.toBeNull();
+      const firstRelease = releases(second)[0]!;
+      expect(firstRelease.weights).toEqual(
+        fedOptStep(lastCommit.weights, firstRelease.mean, lastCommit.optimizerState, serverOptimizerOf(config.server)).weights,
+      );
     });
-    // First process: stop it once round 1 is released.
-    let stopAsked = false;
-    const first = await drive(config, {
-      clients: 3,
-      interject: (h) => {
-        if (stopAsked || h.engine.lastCompletedRound < 1) return null;
-        stopAsked = true;
-        return { type: 'operator', command: 'stop', reason: 'maintenance' };
-      },
-    });
-    expect(first.result).toEqual({ state: 'stopped', reason: 'maintenance' });
-    const kept = first.engine.rounds.filter((r) => r.status !== 'running');
-    const lastCommit = first.persisted.flatMap((p) => (p.op === 'round-finished' && p.commit ? [{ record: p.record, ...p.commit }] : [])).at(-1)!;
-    expect(lastCommit.record.round).toBe(first.engine.lastCompletedRound);
-    const lastCharge = charges(first).at(-1)!.ledger!;
-    // Second process: what the store would hand back.
-    const second = await drive(config, {
-      clients: 3,
-      seed: 9,
-      setup: {
-        weights: lastCommit.weights,
-        momentum: lastCommit.momentum,
-        completedRound: lastCommit.record.round,
-        rounds: kept as RoundRecord[],
-        ledger: { ...lastCharge, rounds: lastCharge.charges! },
-      },
-    });
-    expect(second.result.state).toBe('completed');
-    const done = completed(second);
-    expect(done.map((r) => r.round)).toEqual([0, 1, 2, 3]);
-    // The ledger continued: ε after round 3 is the sum of every charged attempt's RDP (four rounds, and any
-    // attempt the stop cut short after its unmask requests).
-    const plan = planDdg(config, DIM);
-    const ledger = new RdpLedger();
-    for (const c of [...charges(first), ...charges(second)]) ledger.add(roundRdp(plan, c.parties)!);
-    expect(ledger.rounds).toBeGreaterThanOrEqual(4);
-    expect(done.at(-1)!.epsilon).toBeCloseTo(ledger.spent(plan.delta).epsilon, 12);
-    // FedAvg continued from the checkpoint's weights and momentum.
-    const firstRelease = releases(second)[0]!;
-    expect(firstRelease.weights).toEqual(fedAvgStep({ weights: lastCommit.weights, momentum: lastCommit.momentum }, firstRelease.mean, config.server).weights);
-  });
 
   it('refuses a setup with an attempt still marked running', () => {
     const config = engineTestConfig({ rounds: 2, minClients: 2 });
@@ -569,6 +625,17 @@ describe('RunEngine: one round as a snapshot', () => {
               random: seeded(7),
               seeds: seeded(8),
             });
+            if (at === 'share-keys') {
+              // An engine set up from a checkpoint behind the leader's: another model, or another optimizer state.
+              const stale = (extra: Partial<RunSetup>) => new RunEngine(setupOf(config, extra), { now: clock.now, random: seeded(7), seeds: seeded(8) });
+              await expect(stale({ weights: new Float32Array(DIM).fill(0.5) }).restoreRound(unpack(wire) as LiveRoundSnapshot)).rejects.toThrow(
+                /another global model/,
+              );
+              const otherState: FedOptState = { m: new Float32Array(DIM).fill(0.1), v: null };
+              await expect(stale({ optimizerState: otherState }).restoreRound(unpack(wire) as LiveRoundSnapshot)).rejects.toThrow(
+                /another server optimizer state/,
+              );
+            }
             const timers = await restored.restoreRound(unpack(wire) as LiveRoundSnapshot);
             expect(timers.map((c) => c.kind)).toEqual(['start-timer']);
             current = restored;

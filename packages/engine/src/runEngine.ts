@@ -3,7 +3,8 @@
  * left, a SecAgg message arrived, a named timer fired, the evaluation of a released model came back, an
  * operator command), commands out (send to a client, start or cancel a timer, persist, evaluate, release a
  * round, notify operators, end the run). It owns selection (fixed-size and Poisson with the shortfall rule),
- * the privacy-budget stop, the retry policy, FedAvg with server learning rate and momentum, both privacy
+ * the privacy-budget stop, the retry policy, the server optimizer (fedOpt.ts: FedAvg, FedAvgM, FedAdam, FedYogi,
+ * FedAdagrad) whose state is committed with each round, both privacy
  * ledgers, the per-round records that server_metrics.json is built from, and pause / resume / stop.
  *
  * Time and randomness are injected, so a test drives a whole run deterministically; the coordinator, the
@@ -18,11 +19,12 @@
  * nothing more. n_min, calibration and the accountant count parties, never the mini-clients they declare.
  */
 import type { RandomWords } from '@hushfl/ddp';
-import { EVENTS, pack, type RoundEnd, type RunConfig, type Status } from '@hushfl/protocol';
+import { EVENTS, pack, type RoundEnd, type RunConfig, serverOptimizerOf, type Status, vectorBytes } from '@hushfl/protocol';
 import { SECAGG_STAGE_TABLE, type SecAggClientMessage, type SecAggStage } from '@hushfl/secagg';
 import type { DdgPlan } from './ddgPlan.ts';
 import { federatedMetricsOf, roundEvaluation } from './federatedEvaluation.ts';
-import { fedAvgStep, releasedMeanDivisor, type ServerState } from './fedavg.ts';
+import { releasedMeanDivisor } from './fedavg.ts';
+import { type FedOptState, fedOptStep } from './fedOpt.ts';
 import { metricsDocument, type MetricsDocument } from './metrics.ts';
 import { type LedgerEntry, RunPrivacy } from './privacy.ts';
 import { droppedCounts, emptyRecord, type FederatedMetrics, type RoundRecord, type RunIdentity, type RunState } from './records.ts';
@@ -70,7 +72,8 @@ export interface RunSetup {
   readonly plan: DdgPlan;
   /** The global model after `completedRound` (the initial model for a new run). */
   readonly weights: Float32Array;
-  readonly momentum: Float32Array | null;
+  /** The server optimizer's state after `completedRound` (NO_FEDOPT_STATE for a new run). */
+  readonly optimizerState: FedOptState;
   /** Last completed round, −1 before the first. */
   readonly completedRound: number;
   readonly paused?: boolean;
@@ -173,7 +176,7 @@ export type PersistOp =
        * A completed round commits these with it, atomically. `ledger` is null when the attempt was charged at
        * its unmask requests (always, in this engine): the charge is never written twice.
        */
-      readonly commit?: { readonly ledger: LedgerEntry | null; readonly weights: Float32Array; readonly momentum: Float32Array | null };
+      readonly commit?: { readonly ledger: LedgerEntry | null; readonly weights: Float32Array; readonly optimizerState: FedOptState };
     }
   /** The evaluation of a committed round came back (the round itself was committed before it was evaluated). */
   | { readonly op: 'round-evaluated'; readonly round: number; readonly attempt: number; readonly accuracy: number | null; readonly loss: number | null }
@@ -267,11 +270,13 @@ export interface LiveRoundSnapshot {
   readonly roundShortfall: number | null;
   /** The attempt's charge, once its unmask requests went out (absent: not charged). */
   readonly charged?: { readonly parties: number; readonly contributions: number } | null;
+  /** The server optimizer's state the round's release steps from (absent in snapshots from before it was kept). */
+  readonly optimizerState?: { readonly m: Uint8Array | null; readonly v: Uint8Array | null };
 }
 
 export class RunEngine {
   private readonly roster = new Map<string, { miniClients: number; ready: boolean }>();
-  private server: ServerState;
+  private server: { readonly weights: Float32Array; readonly optimizerState: FedOptState };
   private privacy: RunPrivacy;
   private completedRound: number;
   private readonly history: RoundRecord[];
@@ -307,7 +312,7 @@ export class RunEngine {
   ) {
     if (setup.rounds?.some((r) => r.status === 'running'))
       throw new Error('a resumed run must have no attempt still running: mark interrupted attempts aborted first');
-    this.server = { weights: setup.weights, momentum: setup.momentum };
+    this.server = { weights: setup.weights, optimizerState: setup.optimizerState };
     this.completedRound = setup.completedRound;
     this.history = [...(setup.rounds ?? [])];
     this.paused = setup.paused ?? false;
@@ -969,7 +974,8 @@ export class RunEngine {
    * already) its charge — then have the model evaluated. A crash during the evaluation loses only its accuracy.
    */
   private released(live: LiveRound, r: Extract<EngineCommand, { kind: 'released' }>, out: RunCommand[]): void {
-    const next = fedAvgStep(this.server, r.mean, this.config.server);
+    const step = fedOptStep(this.server.weights, r.mean, this.server.optimizerState, serverOptimizerOf(this.config.server));
+    const next = { weights: step.weights, optimizerState: step.state };
     // Charged when its unmask requests went out; a release without that charge cannot happen, but would be
     // charged here rather than not at all.
     const { next: privacy, entry } = live.charged ? { next: this.privacy, entry: null } : this.privacy.charge(r.parties, this.roundShortfall);
@@ -1007,7 +1013,7 @@ export class RunEngine {
     this.storeFailingSince = null;
     this.replaceRecord(record);
     this.finalizing = { live, record, mean: r.mean, included: r.included, spent };
-    out.push(persist({ op: 'round-finished', record, outcomes, commit: { ledger: entry, weights: next.weights, momentum: next.momentum } }));
+    out.push(persist({ op: 'round-finished', record, outcomes, commit: { ledger: entry, weights: next.weights, optimizerState: next.optimizerState } }));
     out.push({ kind: 'evaluate', round: live.round, weights: next.weights });
   }
 
@@ -1205,6 +1211,7 @@ export class RunEngine {
       bytesDown: live.bytesDown,
       roundShortfall: this.roundShortfall,
       charged: live.charged,
+      optimizerState: optimizerStateBytes(this.server.optimizerState),
     };
   }
 
@@ -1218,6 +1225,15 @@ export class RunEngine {
     if (this.live || this.finalizing || this.ended) throw new Error(`run ${this.runId} is not between rounds: cannot restore a round into it`);
     if (s.engine.setup.runId !== this.runId || s.round !== this.completedRound + 1) {
       throw new Error(`the snapshot is of ${s.engine.setup.runId} round ${s.round}; this engine is at ${this.runId} round ${this.completedRound + 1}`);
+    }
+    // The persisted state this engine was set up from must be the one the snapshot's round stepped from: a
+    // checkpoint behind the leader's would release this round onto another model or optimizer state.
+    if (!bytesEqual(s.engine.setup.weights, vectorBytes(this.server.weights)))
+      throw new Error(`the snapshot's round ${s.round} was sent another global model than this engine holds (a stale checkpoint?)`);
+    if (s.optimizerState) {
+      const own = optimizerStateBytes(this.server.optimizerState);
+      if (!bytesEqual(s.optimizerState.m, own.m) || !bytesEqual(s.optimizerState.v, own.v))
+        throw new Error(`the snapshot's round ${s.round} steps from another server optimizer state than this engine holds (a stale checkpoint?)`);
     }
     const engine = await RoundEngine.restore(s.engine);
     const live: LiveRound = {
@@ -1251,6 +1267,17 @@ function privacyOf(setup: RunSetup): RunPrivacy {
   // Only for a ledger entry from before the coordinator-side ledger was kept in it (privacy.ts).
   const released = (setup.rounds ?? []).filter((r) => r.status === 'completed').map((r) => r.parties ?? r.contributions ?? 0);
   return setup.ledger || released.length ? RunPrivacy.restore(setup.plan, setup.ledger, released) : RunPrivacy.fresh(setup.plan);
+}
+
+function optimizerStateBytes(s: FedOptState): { m: Uint8Array | null; v: Uint8Array | null } {
+  return { m: s.m && vectorBytes(s.m), v: s.v && vectorBytes(s.v) };
+}
+
+function bytesEqual(a: Uint8Array | null, b: Uint8Array | null): boolean {
+  if (a === null || b === null) return a === b;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function persist(what: PersistOp): RunCommand {

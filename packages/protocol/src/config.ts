@@ -91,8 +91,28 @@ const selectionSchema = z.union([
     .strict(),
 ]);
 
+/**
+ * Adaptive clipping (issue 15 §3; Andrew, Thakkar, McMahan & Ramaswamy, NeurIPS 2021, Algorithm 1): the clip
+ * norm starts at `ddg.clip` and follows the `targetQuantile` of the contributions' update norms through a
+ * noisy count of those within it, one extra SecAgg coordinate with its own discrete Gaussian noise:
+ * C_{t+1} = C_t·exp(−η_C·(b̄_t − γ)). The count's noise is charged with the update's, as one release a round.
+ */
+export const adaptiveClipSchema = z
+  .object({
+    /** γ: the quantile of update norms the clip tracks (0.5: the median, the paper's default). */
+    targetQuantile: z.number().gt(0).lt(1).default(0.5),
+    /** η_C: the geometric step (the paper uses 0.2). */
+    learningRate: z.number().positive().max(10).default(0.2),
+    /** σ_b: the standard deviation of the count's noise, in contributions (default m/20 for m expected a round, §3). */
+    countNoise: z.number().positive().optional(),
+  })
+  .strict();
+export type AdaptiveClipConfig = z.infer<typeof adaptiveClipSchema>;
+
 export const ddgConfigSchema = z
   .object({
+    /** Adaptive clipping from `clip` (absent: the clip stays fixed). */
+    adaptiveClip: adaptiveClipSchema.optional(),
     bits: z.number().int().min(1).max(32).default(16),
     clip: z.number().positive().default(1),
     beta: z.number().min(0).lt(1).default(DEFAULT_BETA),
@@ -157,6 +177,55 @@ export const evaluationSchema = z
   .strict();
 export type EvaluationConfig = z.infer<typeof evaluationSchema>;
 
+/** The server optimizers (issue 15 §1; Reddi et al., "Adaptive Federated Optimization", ICLR 2021, Algorithm 2). */
+export const SERVER_OPTIMIZERS = ['fedavg', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad'] as const;
+export type ServerOptimizerKind = (typeof SERVER_OPTIMIZERS)[number];
+
+/**
+ * The server's step on each round's released mean (post-processing of the DP release: no privacy cost).
+ * `optimizer` defaults to fedavgm when `momentum` is set (the key of configs from before FedOpt) and to fedavg
+ * otherwise; `momentum` is FedAvgM's β1 and belongs to no other optimizer. The effective parameters are
+ * `serverOptimizerOf(config.server)`.
+ */
+export const serverConfigSchema = z
+  .object({
+    optimizer: z.enum(SERVER_OPTIMIZERS).optional(),
+    /** η, the server learning rate (Reddi et al. suggest about 1e-2 for FedAdam and FedYogi; 1 for FedAvg). */
+    learningRate: z.number().positive().max(100).default(1),
+    /** FedAvgM's heavy-ball momentum (its β1). */
+    momentum: z.number().min(0).lt(1).default(0),
+    /** β1: the first moment's decay (default 0.9; FedAvgM: `momentum`). */
+    beta1: z.number().min(0).lt(1).optional(),
+    /** β2: the second moment's decay (FedAdam, FedYogi). */
+    beta2: z.number().min(0).lt(1).default(0.99),
+    /** τ: the adaptivity (FedAdam, FedYogi, FedAdagrad; v starts at τ²). */
+    tau: z.number().positive().max(10).default(1e-3),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    if (s.momentum > 0 && s.optimizer !== undefined && s.optimizer !== 'fedavgm')
+      ctx.addIssue({ code: 'custom', message: `momentum is FedAvgM's; ${s.optimizer} takes beta1 (and beta2, tau)`, path: ['momentum'] });
+    if (s.momentum > 0 && s.beta1 !== undefined && s.beta1 !== s.momentum)
+      ctx.addIssue({ code: 'custom', message: `momentum ${s.momentum} and beta1 ${s.beta1} are the same parameter of FedAvgM: give one`, path: ['beta1'] });
+  });
+export type ServerConfig = z.infer<typeof serverConfigSchema>;
+export type ServerConfigInput = z.input<typeof serverConfigSchema>;
+
+/** The effective server optimizer and its parameters. */
+export interface ServerOptimizerParams {
+  readonly optimizer: ServerOptimizerKind;
+  readonly learningRate: number;
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly tau: number;
+}
+
+export function serverOptimizerOf(s: ServerConfig): ServerOptimizerParams {
+  const optimizer = s.optimizer ?? (s.momentum > 0 ? 'fedavgm' : 'fedavg');
+  const beta1 = s.beta1 ?? (optimizer === 'fedavgm' && s.momentum > 0 ? s.momentum : 0.9);
+  return { optimizer, learningRate: s.learningRate, beta1, beta2: s.beta2, tau: s.tau };
+}
+
 export const runConfigSchema = z
   .object({
     name: z.string().min(1).max(100).default('mnist'),
@@ -180,12 +249,17 @@ export const runConfigSchema = z
         unmasking: seconds(20),
       })
       .prefault({}),
-    server: z.object({ learningRate: z.number().positive().max(100).default(1), momentum: z.number().min(0).lt(1).default(0) }).prefault({}),
+    server: serverConfigSchema.prefault({}),
     training: z
       .object({
         epochs: z.number().int().min(1).max(100).default(1),
         batchSize: z.number().int().min(1).max(4096).default(32),
         learningRate: z.number().positive().max(10).default(0.1),
+        /**
+         * FedProx's μ (Li et al., MLSys 2020): the local objective gains (μ/2)·‖w − w_global‖² (0: FedAvg's).
+         * The term holds no example, so DP-SGD adds its gradient after clipping and noise (docs/PRIVACY.md).
+         */
+        proximalMu: z.number().min(0).max(100).default(0),
       })
       .prefault({}),
     dpsgd: z

@@ -123,7 +123,13 @@ export const taskMessageSchema = z.object({
   /** The registry task (its input and classes shape the model: `hushfl tasks`). */
   task: taskNameSchema,
   model: z.object({ spec: modelSpecSchema, weights: bytes({ max: 4 * 2 ** 26 }) }),
-  training: z.object({ epochs: z.number().int().min(1), batchSize: z.number().int().min(1), learningRate: z.number().positive() }),
+  training: z.object({
+    epochs: z.number().int().min(1),
+    batchSize: z.number().int().min(1),
+    learningRate: z.number().positive(),
+    /** FedProx's μ (absent: 0, plain local SGD). */
+    proximalMu: z.number().min(0).max(100).optional(),
+  }),
   dpsgd: z
     .object({ clip: z.number().positive(), noiseMultiplier: z.number().positive(), sampling: z.enum(['poisson', 'fixed']), delta: z.number() })
     .nullable(),

@@ -7,6 +7,7 @@ import { UsageError, atLeastOne, type FlagSpecs } from '../args.ts';
 import type { Command } from '../command.ts';
 import { markdownTable, svgChart } from '../experiment/report.ts';
 import { runUtilityExperiment } from '../experiment/utility.ts';
+import { strategyFlags, strategyFromFlags } from '../strategyFlags.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
 
@@ -19,6 +20,12 @@ const flags = {
   bits: { kind: 'string', help: 'comma-separated DDG bit widths (default 12,14,16,18,20)' },
   seeds: { kind: 'int', help: 'seeds per setting (default 3)', range: 'in [1, 20]', ok: (v: number) => v >= 1 && v <= 20 },
   quick: { kind: 'bool', help: 'a CI-sized run (< 3 min): 10 of 200 clients, 5 rounds, ε=8, 16 bits, 1 seed' },
+  'server-optimizer': strategyFlags['server-optimizer'],
+  'server-lr': strategyFlags['server-lr'],
+  'server-beta1': strategyFlags['server-beta1'],
+  'server-beta2': strategyFlags['server-beta2'],
+  'server-tau': strategyFlags['server-tau'],
+  'proximal-mu': strategyFlags['proximal-mu'],
   out: { kind: 'string', help: 'output directory (default docs/results)' },
   json: { kind: 'bool', help: 'print JSON' },
 } as const satisfies FlagSpecs;
@@ -47,6 +54,8 @@ export const experimentUtilityCommand: Command<typeof flags> = {
       epsilons: list('epsilons', f.epsilons, quick ? [8] : [2, 4, 8], (v) => v > 0, '> 0'),
       bits: list('bits', f.bits, quick ? [16] : [12, 14, 16, 18, 20], (v) => Number.isInteger(v) && v >= 4 && v <= 32, 'in [4, 32]'),
       seeds: f.seeds ?? (quick ? 1 : 3),
+      // One strategy for every mechanism (post-processing): reported in the JSON's config.
+      ...strategyFromFlags(f),
     };
     if (opts.clientsPerRound > opts.population)
       throw new UsageError(`--clients-per-round (${opts.clientsPerRound}) cannot exceed --population (${opts.population})`);

@@ -4,6 +4,7 @@ import { TASKS } from '@hushfl/tasks';
 import { UsageError, atLeastOne, positive, type FlagSpecs } from '../args.ts';
 import type { Command } from '../command.ts';
 import { runSimulation } from '../simulate/runSimulation.ts';
+import { strategyFlags, strategyFromFlags } from '../strategyFlags.ts';
 
 const flags = {
   task: { kind: 'string', help: `task: ${TASKS.map((t) => t.name).join(', ')} (default mnist; hushfl tasks)` },
@@ -34,6 +35,7 @@ const flags = {
   url: { kind: 'string', help: 'use this coordinator instead of starting one' },
   token: { kind: 'string', help: 'operator token of --url (to start and watch the run)' },
   data: { kind: 'string', help: 'data directory of the in-process coordinator (default: a temporary one)' },
+  ...strategyFlags,
   json: { kind: 'bool', help: 'print JSON' },
 } as const satisfies FlagSpecs;
 
@@ -61,6 +63,7 @@ export const simulateCommand: Command<typeof flags> = {
       ...(f.epsilon !== undefined ? { epsilon: f.epsilon } : {}),
       ...(f['max-colluders'] !== undefined ? { maxColluders: f['max-colluders'] } : {}),
       miniClients: f['mini-clients'] ?? 1,
+      strategy: strategyFromFlags(f),
       ...(f.workers !== undefined ? { workers: f.workers } : {}),
       ...(f.url ? { url: f.url, token: f.token! } : {}),
       ...(f.data ? { dataDir: f.data } : {}),

@@ -11,9 +11,9 @@
  */
 import { accountDpsgd, calibrateDdg, chachaRandomWords, clipFactor, cryptoRandomWords, l2Norm, type RandomWords } from '@hushfl/ddp';
 import { ClientRuntime, GaussianNoise, LocalTrainer, runtimeClient } from '@hushfl/client';
-import { fedAvgStep, type Party, planDdg, RunEngine, runInMemory, selectFixed, VirtualClock } from '@hushfl/engine';
+import { type FedOptState, fedOptStep, NO_FEDOPT_STATE, type Party, planDdg, RunEngine, runInMemory, selectFixed, VirtualClock } from '@hushfl/engine';
 import { initNodeTf, loadTaskData } from '@hushfl/node';
-import { type ModelSpec, parseRunConfig } from '@hushfl/protocol';
+import { type ModelSpec, parseRunConfig, serverConfigSchema, type ServerConfigInput, serverOptimizerOf } from '@hushfl/protocol';
 import { buildModel, decodeShard, DemoTask, evaluate, findTask, getFlatWeights, setFlatWeights, taskShape } from '@hushfl/tasks';
 
 export type Mechanism = 'none' | 'central' | 'ddg';
@@ -29,6 +29,10 @@ export interface UtilityOptions {
   readonly seeds: number;
   readonly delta?: number;
   readonly clip?: number;
+  /** The server's strategy (issue 15 §4), the same for every mechanism: it is post-processing (default FedAvg, η = 1). */
+  readonly server?: ServerConfigInput;
+  /** FedProx's μ for every mechanism's local training (default 0). */
+  readonly proximalMu?: number;
   readonly onProgress?: (line: string) => void;
 }
 
@@ -90,7 +94,7 @@ export async function runUtilityExperiment(o: UtilityOptions): Promise<{ results
   const taskName = o.task ?? 'mnist';
   const description = findTask(taskName);
   const SPEC = taskName === 'mnist' ? MNIST_SPEC : description.model;
-  const TRAINING = taskName === 'mnist' ? MNIST_TRAINING : description.training;
+  const TRAINING = { ...(taskName === 'mnist' ? MNIST_TRAINING : description.training), proximalMu: o.proximalMu ?? 0 };
   const clip = o.clip ?? description.clip;
   const task = new DemoTask(
     description,
@@ -102,6 +106,8 @@ export async function runUtilityExperiment(o: UtilityOptions): Promise<{ results
   const shardOf = new Map(parties.map((p, i) => [p.clientId, i]));
   const model = buildModel(SPEC, taskShape(description));
   const dim = (await getFlatWeights(model)).length;
+  const server = serverConfigSchema.parse(o.server ?? { learningRate: SERVER_LR });
+  const serverStep = serverOptimizerOf(server);
   const settings: Setting[] = [
     { mechanism: 'none', bits: null, epsilon: null },
     ...o.epsilons.map((epsilon) => ({ mechanism: 'central' as const, bits: null, epsilon })),
@@ -137,7 +143,7 @@ export async function runUtilityExperiment(o: UtilityOptions): Promise<{ results
           minClients: n,
           task: { name: taskName, model: SPEC, shards: o.population },
           training: TRAINING,
-          server: { learningRate: SERVER_LR, momentum: 0 },
+          server,
           ddg: { bits: s.bits!, clip, gamma: ddg!.gamma, localStddev: ddg!.localStddev, beta: Math.exp(-0.5), delta },
           // Like the baselines: every example trains, and the DDG dimension is the model's (no metric coordinates).
           evaluation: { fraction: 0 },
@@ -147,7 +153,7 @@ export async function runUtilityExperiment(o: UtilityOptions): Promise<{ results
         const clock = new VirtualClock();
         const run = { id: `utility-${seed}`, name: config.name, createdAt: 0, dim };
         const engine = new RunEngine(
-          { run, config, plan: planDdg(config, dim), weights, momentum: null, completedRound: -1 },
+          { run, config, plan: planDdg(config, dim), weights, optimizerState: NO_FEDOPT_STATE, completedRound: -1 },
           { now: clock.now, random: selection, seeds: cryptoRandomWords() },
         );
         const clients = parties.map((p, i) => ({
@@ -164,6 +170,7 @@ export async function runUtilityExperiment(o: UtilityOptions): Promise<{ results
         weights = engine.weights;
       } else {
         const gauss = new GaussianNoise();
+        let state: FedOptState = NO_FEDOPT_STATE;
         for (let round = 0; round < o.rounds; round++) {
           // A fresh copy in the population's order each round, as the engine builds its idle list.
           const chosen = selectFixed(parties.slice(), n, selection)!;
@@ -177,7 +184,7 @@ export async function runUtilityExperiment(o: UtilityOptions): Promise<{ results
           }
           if (s.mechanism === 'central') for (let i = 0; i < dim; i++) mean[i]! += z * clip * gauss.next();
           for (let i = 0; i < dim; i++) mean[i]! /= n;
-          weights = fedAvgStep({ weights, momentum: null }, mean, { learningRate: SERVER_LR, momentum: 0 }).weights;
+          ({ weights, state } = fedOptStep(weights, mean, state, serverStep));
         }
       }
       setFlatWeights(model, weights);
@@ -205,7 +212,7 @@ export async function runUtilityExperiment(o: UtilityOptions): Promise<{ results
       clip,
       delta,
       training: TRAINING,
-      serverLearningRate: SERVER_LR,
+      server: serverStep,
       kStddevs: 4,
       beta: Math.exp(-0.5),
       backend,

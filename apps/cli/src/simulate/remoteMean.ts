@@ -4,16 +4,17 @@
  * (`fedAvgMeanFromModels`, packages/engine/src/fedavg.ts). Weights travel as float32, so the result carries
  * their rounding (about 1e-7·|w|/lr per coordinate).
  */
-import { fedAvgMeanFromModels, type ServerOptimizer } from '@hushfl/engine';
+import { type FedOptParams, fedAvgMeanFromModels } from '@hushfl/engine';
 
 export class RemoteMean {
   private prev: { round: number; weights: Float32Array } | null = null;
   /** m at prev.round, when known (always for momentum 0). */
   private step: Float64Array | null = null;
-  private readonly optimizer: ServerOptimizer;
+  /** False for the adaptive optimizers: their models do not give the mean back (fedavg.ts). */
+  readonly recoverable: boolean;
 
-  constructor(learningRate: number, momentum: number) {
-    this.optimizer = { learningRate, momentum };
+  constructor(readonly optimizer: FedOptParams) {
+    this.recoverable = optimizer.optimizer === 'fedavg' || optimizer.optimizer === 'fedavgm';
   }
 
   /** Records the model after `round` (−1: the initial model); returns that round's mean when it can be known. */
@@ -24,7 +25,7 @@ export class RemoteMean {
       this.step = new Float64Array(weights.length);
       return null;
     }
-    if (!prev || prev.round !== round - 1 || prev.weights.length !== weights.length) {
+    if (!this.recoverable || !prev || prev.round !== round - 1 || prev.weights.length !== weights.length) {
       this.step = null;
       return null;
     }

@@ -11,11 +11,12 @@ import { join } from 'node:path';
 import { io as ioClient } from 'socket.io-client';
 import { createCoordinator, type CoordinatorEvent, type RoundSummary } from '@hushfl/coordinator';
 import { ApiError, OperatorClient } from '@hushfl/operator-client';
-import { OPERATOR_NAMESPACE, type RunConfigInput } from '@hushfl/protocol';
+import { OPERATOR_NAMESPACE, type RunConfigInput, serverOptimizerOf } from '@hushfl/protocol';
 import { findTask, parseTaskRunConfig } from '@hushfl/tasks';
 import { SECAGG_STAGES, type SecAggStage } from '@hushfl/secagg';
 import { startClientPool } from '@hushfl/node-client';
 import { roundProgressLine } from './progressBar.ts';
+import type { Strategy } from '../strategyFlags.ts';
 import { RemoteMean } from './remoteMean.ts';
 
 export interface SimulationOptions {
@@ -35,6 +36,8 @@ export interface SimulationOptions {
   readonly url?: string;
   readonly token?: string;
   readonly dataDir?: string;
+  /** Server optimizer, FedProx and adaptive clipping (strategyFlags.ts). */
+  readonly strategy?: Strategy;
   /** Extra run-config fields (model, training, deadlines…). */
   readonly overrides?: Partial<RunConfigInput>;
   /** Progress lines (stage changes, finished rounds). */
@@ -99,8 +102,14 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
     // Shards of about a thousand examples (at least one per contribution): rounds of the same size on every task.
     task: { name: task.name, model: task.model, shards: Math.max(contributions, Math.ceil(task.data.train / 1000)) },
     deadlines: { training: 600, shareKeys: 60, maskedInput: 120, consistencyCheck: 60, unmasking: 120 },
-    training: task.training,
-    ddg: o.epsilon !== undefined ? { bits: o.bits ?? 16, clip: task.clip, epsilon: o.epsilon } : { bits: o.bits ?? 16, clip: task.clip, noise: false },
+    training: { ...task.training, ...(o.strategy?.proximalMu !== undefined ? { proximalMu: o.strategy.proximalMu } : {}) },
+    ...(o.strategy?.server ? { server: o.strategy.server } : {}),
+    ddg: {
+      bits: o.bits ?? 16,
+      clip: task.clip,
+      ...(o.epsilon !== undefined ? { epsilon: o.epsilon } : { noise: false }),
+      ...(o.strategy?.adaptiveClip ? { adaptiveClip: o.strategy.adaptiveClip } : {}),
+    },
     secagg: { dropoutRate: Math.max(0.1, dropout), ...(o.maxColluders !== undefined ? { maxColluders: o.maxColluders } : {}) },
     maxMiniClients: mini,
     ...o.overrides,
@@ -186,7 +195,8 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
     };
     const startRemote = async () => {
       const run = await api.run(runId!);
-      remote = new RemoteMean(run.config.server.learningRate, run.config.server.momentum);
+      remote = new RemoteMean(serverOptimizerOf(run.config.server));
+      if (!remote.recoverable) progress(`the run's ${remote.optimizer.optimizer} models do not give back the decoded mean: no error figures`, true);
       const model = await fetchModel();
       if (model) remote.observe(model.round, model.weights);
     };

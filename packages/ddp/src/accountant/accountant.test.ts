@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { inflatedL2Bound } from '../rounding.ts';
-import { accountDdg, ddgRoundRdp } from './ddg.ts';
+import { accountClipCount, accountDdg, clipCountRdp, ddgRoundRdp } from './ddg.ts';
 import { accountDpsgd, sampledGaussianRdp } from './dpsgd.ts';
 import { RdpLedger } from './ledger.ts';
 import { RDP_ORDERS, rdpToEpsilon, subsampledRdp } from './rdp.ts';
@@ -186,5 +186,111 @@ describe('RdpLedger', () => {
     );
     const restored = new RdpLedger(ledger.rdp(), ledger.rounds);
     expect(restored.spent(1e-6)).toEqual(ledger.spent(1e-6));
+  });
+});
+
+describe('DDG accountant with the adaptive-clipping count (Andrew et al. 2021 §3; KLS 2021 Thm 1 at d′ = 1)', () => {
+  /** The model's unsampled RDP at order α, written out from Thm 1 / Prop. 14. */
+  function modelEps(p: { c: number; g: number; d: number; n: number; s: number }) {
+    const grid = p.s / p.g;
+    let tau = 0;
+    for (let k = 1; k <= p.n - 1; k++) tau += Math.exp(-2 * Math.PI ** 2 * grid ** 2 * (k / (k + 1)));
+    tau *= 10;
+    const d2 = p.c / p.g + Math.sqrt(p.d); // β = 0
+    const d1 = d2 * Math.min(Math.sqrt(p.d), d2);
+    const l2 = d2 / (Math.sqrt(p.n) * grid);
+    const l1 = d1 / (Math.sqrt(p.n) * grid);
+    return (alpha: number) =>
+      Math.min((alpha / 2) * l2 ** 2 + tau * p.d, (alpha / 2) * (l2 ** 2 + 2 * l1 * tau + tau ** 2 * p.d), (alpha / 2) * (l2 + Math.sqrt(p.d) * tau) ** 2);
+  }
+  /** The count's unsampled RDP: d′ = 1, Δ₂ = Δ₁ = 1, grid stddev s, n parties. */
+  function countEps(s: number, n: number) {
+    let tau = 0;
+    for (let k = 1; k <= n - 1; k++) tau += Math.exp(-2 * Math.PI ** 2 * s ** 2 * (k / (k + 1)));
+    tau *= 10;
+    const l = 1 / (Math.sqrt(n) * s);
+    return (alpha: number) => Math.min((alpha / 2) * l ** 2 + tau, (alpha / 2) * (l ** 2 + 2 * l * tau + tau ** 2), (alpha / 2) * (l + tau) ** 2);
+  }
+  const close = (got: number, want: number) => expect(Math.abs(got - want)).toBeLessThanOrEqual(1e-12 * Math.max(1, Math.abs(want)));
+
+  const p = { c: 1, g: 1e-3, d: 1024, n: 10, s: 1 };
+  const base = { clip: p.c, gamma: p.g, beta: 0, dimPadded: p.d, clients: p.n, localStddev: p.s };
+
+  for (const countStddev of [0.5, 0.7, 1, 3]) {
+    it(`at q = 1 each order's RDP is model + count (countStddev = ${countStddev})`, () => {
+      const r = ddgRoundRdp({ ...base, sampleRate: 1, countStddev });
+      const m = modelEps(p);
+      const b = countEps(countStddev, p.n);
+      RDP_ORDERS.forEach((alpha, i) => {
+        close(r.rdp[i]!, m(alpha) + b(alpha));
+        close(r.unsampledModelRdp[i]!, m(alpha));
+        close(r.unsampledCountRdp![i]!, b(alpha));
+        close(clipCountRdp(alpha, countStddev, p.n), b(alpha));
+      });
+      let tau = 0;
+      for (let k = 1; k < p.n; k++) tau += 10 * Math.exp(-2 * Math.PI ** 2 * countStddev ** 2 * (k / (k + 1)));
+      close(r.countTau!, tau);
+      expect(r.rdp[0]).toBeGreaterThan(ddgRoundRdp({ ...base, sampleRate: 1 }).rdp[0]!);
+    });
+  }
+
+  it('at q < 1 subsamples the composed pair, not each part', () => {
+    const q = 0.1;
+    const countStddev = 1;
+    const m = modelEps(p);
+    const b = countEps(countStddev, p.n);
+    const sum = (alpha: number) => m(alpha) + b(alpha);
+    const r = ddgRoundRdp({ ...base, sampleRate: q, countStddev });
+    let maxGap = 0;
+    RDP_ORDERS.forEach((alpha, i) => {
+      close(r.rdp[i]!, Math.min(subsampledRdp(alpha, q, sum), sum(alpha)));
+      const separately = Math.min(subsampledRdp(alpha, q, m), m(alpha)) + Math.min(subsampledRdp(alpha, q, b), b(alpha));
+      maxGap = Math.max(maxGap, Math.abs(r.rdp[i]! - separately) / separately);
+    });
+    expect(maxGap).toBeGreaterThan(1e-3);
+    // The unsampled parts stay unsampled.
+    RDP_ORDERS.forEach((alpha, i) => {
+      close(r.unsampledCountRdp![i]!, b(alpha));
+    });
+  });
+
+  it('accountDdg composes the pair over rounds; accountClipCount is the count alone', () => {
+    const q = 0.2;
+    const rounds = 30;
+    const delta = 1e-5;
+    const sum = (alpha: number) => modelEps(p)(alpha) + countEps(2, p.n)(alpha);
+    const total = RDP_ORDERS.map((alpha) => rounds * Math.min(subsampledRdp(alpha, q, sum), sum(alpha)));
+    const got = accountDdg({ ...base, sampleRate: q, rounds, delta, countStddev: 2 });
+    expect(got.epsilon).toBeCloseTo(rdpToEpsilon(total, delta).epsilon, 9);
+    const b = countEps(2, p.n);
+    const alone = RDP_ORDERS.map((alpha) => rounds * Math.min(subsampledRdp(alpha, q, b), b(alpha)));
+    const count = accountClipCount({ countStddev: 2, clients: p.n, sampleRate: q, rounds, delta });
+    expect(count.epsilon).toBeCloseTo(rdpToEpsilon(alone, delta).epsilon, 9);
+    expect(count.epsilon).toBeLessThan(got.epsilon);
+    expect(accountDdg({ ...base, sampleRate: q, rounds, delta }).epsilon).toBeLessThan(got.epsilon);
+  });
+
+  it('without countStddev the result is unchanged', () => {
+    for (const q of [1, 0.05]) {
+      const plain = ddgRoundRdp({ ...base, sampleRate: q });
+      const undef = ddgRoundRdp({ ...base, sampleRate: q, countStddev: undefined });
+      expect(undef.rdp).toEqual(plain.rdp);
+      expect(plain.unsampledCountRdp).toBeNull();
+      expect(plain.countTau).toBeNull();
+      const m = modelEps(p);
+      RDP_ORDERS.forEach((alpha, i) => {
+        close(plain.unsampledModelRdp[i]!, m(alpha));
+        if (q === 1) close(plain.rdp[i]!, m(alpha));
+        else close(plain.rdp[i]!, Math.min(subsampledRdp(alpha, q, m), m(alpha)));
+      });
+    }
+  });
+
+  it('refuses countStddev below 1/2, naming it', () => {
+    for (const bad of [0.49, 0, -1, Number.NaN, Infinity]) {
+      expect(() => ddgRoundRdp({ ...base, sampleRate: 1, countStddev: bad })).toThrow(/countStddev/);
+      expect(() => clipCountRdp(2, bad, 10)).toThrow(/countStddev/);
+    }
+    expect(() => ddgRoundRdp({ ...base, sampleRate: 1, countStddev: 0.49 })).toThrow(/countStddev = 0\.49 .*at least 1\/2/);
   });
 });

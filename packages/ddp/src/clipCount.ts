@@ -1,0 +1,105 @@
+/**
+ * Adaptive clipping's clipped-count coordinate (Andrew, Thakkar, McMahan & Ramaswamy, "Differentially
+ * Private Learning with Adaptive Clipping", NeurIPS 2021, Algorithm 1 / §3), on the DDG integer grid.
+ *
+ * Beside its DDG-encoded update, each mini-client contributes one more SecAgg coordinate: (2b − 1) ∈ {−1, +1}
+ * with b = [‖Δ‖ <= C_t], plus its own discrete Gaussian noise N_Z(0, s²) (s = countStddev, grid units), mod
+ * 2^B. The coordinator sees only S = Σ(2bᵢ − 1) + Σ noise (mod 2^B). Andrew et al. release Σ(bᵢ − 1/2) to
+ * halve the sensitivity; here that is S/2 in integer form, so the clipped fraction estimate is
+ *   b̄ = Σ(bᵢ − 1/2)/m̃ + 1/2 = S/(2·m̃) + 1/2
+ * with m̃ the public divisor (the expected contributions): no realized count is needed. Under add/remove
+ * adjacency S has sensitivity Δ₁ = Δ₂ = 1; its privacy is accounted in accountant/ddg.ts (`countStddev`).
+ */
+import { MIN_GRID_STDDEV } from './accountant/ddg.ts';
+import { DiscreteGaussianSampler } from './discreteGaussian.ts';
+import { DdpParameterError } from './errors.ts';
+import { checkBits } from './params.ts';
+import { cryptoRandomWords, type RandomWords } from './random.ts';
+import { rationalAtLeast, type Rational } from './rational.ts';
+
+export interface ClipCountParams {
+  /**
+   * Grid standard deviation s of this party's count noise: at least 1/2 (the DDG bound's precondition), or 0
+   * for no noise — only in a noiseless run (like DdgParams.localStddev = 0: quantization only, no DP).
+   */
+  readonly countStddev: number;
+  /** Bits B of the modular ring Z_{2^B}, the same as the model's. */
+  readonly bits: number;
+}
+
+/** Throws unless countStddev is 0 (noiseless run) or a finite number >= 1/2. */
+export function checkClipCountParams(params: ClipCountParams): void {
+  checkBits(params.bits);
+  const s = params.countStddev;
+  if (typeof s !== 'number' || !Number.isFinite(s) || !(s === 0 || s >= MIN_GRID_STDDEV)) {
+    throw new DdpParameterError(
+      'countStddev',
+      `countStddev must be 0 (no noise, no DP) or a finite number of at least 1/2 (the distributed discrete Gaussian bound needs half a grid step of noise per party), got ${s}`,
+    );
+  }
+}
+
+/** The count's noise variance s² as the exact rational the sampler uses (rounded up, as gridNoiseVariance); null for s = 0. */
+export function clipCountNoiseVariance(countStddev: number): Rational | null {
+  if (countStddev === 0) return null;
+  // A few ulps of headroom so float error in s·s can only raise, never lower, the variance.
+  return rationalAtLeast(countStddev * countStddev * (1 + 8 * Number.EPSILON));
+}
+
+/**
+ * One party's count coordinate: ((2b − 1) + Z) mod 2^B as a value in [0, 2^B), Z ~ N_Z(0, s²) drawn exactly
+ * (Canonne, Kamath & Steinke 2020, Alg. 3) from `rng` (the platform CSPRNG by default).
+ */
+export function encodeClipCount(belowClip: boolean, params: ClipCountParams, rng: RandomWords = cryptoRandomWords()): number {
+  checkClipCountParams(params);
+  if (typeof belowClip !== 'boolean') throw new DdpParameterError('belowClip', `belowClip must be a boolean, got ${String(belowClip)}`);
+  const variance = clipCountNoiseVariance(params.countStddev);
+  const noise = variance ? new DiscreteGaussianSampler(variance, rng).sample() : 0;
+  return reduce((belowClip ? 1 : -1) + noise, params.bits);
+}
+
+/** An integer reduced mod 2^B into [0, 2^B) (exact for any safe integer: ToInt32 is exact modular reduction). */
+function reduce(v: number, bits: number): number {
+  if (bits === 32) return (v & -1) >>> 0;
+  const m = 2 ** bits;
+  return ((v % m) + m) % m;
+}
+
+/**
+ * The signed value of a count sum mod 2^B, centred as decodeDdg centres the model's coordinates: into
+ * [−2^(B−1), 2^(B−1)). `sum` may be the reduced SecAgg output or any safe integer (it is reduced first).
+ */
+export function decodeClipCount(sum: number, bits: number): number {
+  checkBits(bits);
+  if (!Number.isSafeInteger(sum)) throw new DdpParameterError('sum', `sum must be a safe integer, got ${sum}`);
+  const m = 2 ** bits;
+  const u = reduce(sum, bits);
+  return u >= m / 2 ? u - m : u;
+}
+
+/**
+ * Clipped-fraction estimate b̄ = S/(2·m̃) + 1/2 from the signed sum S and the public divisor m̃ (Andrew et al.
+ * 2021, Algorithm 1: b̄_t = Σ(bᵢ − 1/2 + noise)/m̃ + 1/2). Not clamped: under noise (or when the realized
+ * count differs from m̃) it may leave [0, 1], as in the paper; the geometric update C ← C·exp(−η(b̄ − γ)) takes
+ * it as is.
+ */
+export function clipCountFraction(signedSum: number, divisor: number): number {
+  if (typeof signedSum !== 'number' || !Number.isFinite(signedSum)) throw new DdpParameterError('signedSum', `signedSum must be finite, got ${signedSum}`);
+  if (typeof divisor !== 'number' || !Number.isFinite(divisor) || divisor <= 0) {
+    throw new DdpParameterError('divisor', `divisor must be a positive finite number, got ${divisor}`);
+  }
+  return signedSum / (2 * divisor) + 0.5;
+}
+
+/**
+ * Andrew et al. (2021, §3 / experiments) recommend noise σ_b = m/20 on the count Σb, m the expected clients
+ * per round. Here the noise on Σb = (S + m)/2 is √n_min·s/2 (only n_min parties' noise is counted on, as for
+ * the model), so s = 2σ_b/√n_min = m/(10·√n_min), and never below 1/2 (MIN_GRID_STDDEV).
+ */
+export function defaultCountStddev(expectedClients: number, minClients: number): number {
+  if (typeof expectedClients !== 'number' || !Number.isFinite(expectedClients) || expectedClients <= 0) {
+    throw new DdpParameterError('clients', `expected clients must be a positive finite number, got ${expectedClients}`);
+  }
+  if (!Number.isInteger(minClients) || minClients < 1) throw new DdpParameterError('minClients', `minClients must be a positive integer, got ${minClients}`);
+  return Math.max(MIN_GRID_STDDEV, expectedClients / (10 * Math.sqrt(minClients)));
+}
