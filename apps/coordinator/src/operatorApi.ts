@@ -24,7 +24,7 @@ import {
   type RunConfig,
   type Status,
 } from '@hushfl/protocol';
-import { runSecAggSummary } from '@hushfl/engine';
+import { type DdgPlan, runSecAggSummary, runStrategySummary } from '@hushfl/engine';
 import { hashToken, sameSecret } from './auth.ts';
 import { issueJoinCodes } from './invites.ts';
 import { originAllowed } from './origins.ts';
@@ -71,6 +71,11 @@ type RouteTypes<R extends OperatorRoute> = { Params: RouteParams<R>; Body: Route
 type Handler<R extends OperatorRoute> = (req: FastifyRequest<RouteTypes<R>>, reply: FastifyReply) => Promise<RouteResponseInput<R> | FastifyReply>;
 
 /** The Fastify schema of a route: its params and body, its JSON success response and its error bodies. */
+/** A run row as the API shows it: its plan, SecAgg guarantee and strategy beside the row. */
+function runSummaryOf<R extends { dim: number }>(row: R, config: RunConfig, plan: DdgPlan) {
+  return { ...row, ddg: plan, secagg: runSecAggSummary(config), strategy: runStrategySummary(config, plan, row.dim) };
+}
+
 function schemaOf(r: OperatorRoute): FastifySchema {
   const response: Record<number, ApiSchema> = {};
   // Downloads and binary bodies go out as bytes; only JSON answers pass the serializer.
@@ -116,7 +121,7 @@ export async function operatorApiPlugin(app: FastifyInstance, o: OperatorApiOpti
     route(ops, operatorRoutes.join, async () => ({ urls: joinUrls() }));
 
     route(ops, operatorRoutes.runs, async () =>
-      store.runs().map(({ config, ddg, ...r }) => ({ ...r, ddg: JSON.parse(ddg), secagg: runSecAggSummary(storedRunConfig(config)) })),
+      store.runs().map(({ config, ddg, ...r }) => runSummaryOf(r, storedRunConfig(config), JSON.parse(ddg) as DdgPlan)),
     );
 
     route(
@@ -140,7 +145,7 @@ export async function operatorApiPlugin(app: FastifyInstance, o: OperatorApiOpti
       const row = store.run(req.params.id);
       if (!row) return notFound(reply, 'run');
       const config = storedRunConfig(row.config);
-      return { ...row, config, ddg: JSON.parse(row.ddg), secagg: runSecAggSummary(config), live: manager.activeRunId() === row.id ? manager.status() : null };
+      return { ...runSummaryOf(row, config, JSON.parse(row.ddg) as DdgPlan), config, live: manager.activeRunId() === row.id ? manager.status() : null };
     });
 
     route(ops, operatorRoutes.rounds, async (req, reply) => {

@@ -181,13 +181,14 @@ describe('server optimizer and client DP-SGD through real rounds', () => {
 });
 
 describe('an adaptive server optimizer across a coordinator restart', () => {
-  it('FedAdam (with FedProx on the clients): m and v are checkpointed in SQLite, and the restarted run continues bit for bit', async () => {
+  it('FedAdam with FedProx and adaptive clipping: m, v and C are checkpointed in SQLite, and the restarted run continues bit for bit', async () => {
     const config = testConfig({
       rounds: 3,
       minClients: 4,
       selection: { clientsPerRound: 4 },
       server: { optimizer: 'fedadam', learningRate: 0.01, beta1: 0.9, beta2: 0.99, tau: 0.001 },
       training: { epochs: 1, batchSize: 16, learningRate: 0.1, proximalMu: 0.1 },
+      ddg: { bits: 20, clip: 0.5, epsilon: 50, delta: 1e-5, adaptiveClip: { targetQuantile: 0.5, learningRate: 0.2 } },
     });
     const params = serverOptimizerOf(parseRunConfig(config).server);
     const first = await startTestCoordinator(config);
@@ -199,6 +200,7 @@ describe('an adaptive server optimizer across a coordinator restart', () => {
     // The checkpoint is Algorithm 2 applied to the released means, from m = 0 and v = τ².
     const store = new Store(join(first.dataDir, 'hushfl.db'));
     const ckpt = store.latestCheckpoint(runId)!;
+    const released = store.rounds(runId).filter((r) => r.state === 'completed');
     store.close();
     let expected = { weights: w0, state: NO_FEDOPT_STATE as FedOptState };
     for (const r of first.rounds.filter((x) => x.status === 'completed')) expected = fedOptStep(expected.weights, r.mean!, expected.state, params);
@@ -206,11 +208,17 @@ describe('an adaptive server optimizer across a coordinator restart', () => {
     expect(Array.from(ckpt.weights)).toEqual(Array.from(expected.weights));
     expect(Array.from(ckpt.optimizerState.m!)).toEqual(Array.from(expected.state.m!));
     expect(Array.from(ckpt.optimizerState.v!)).toEqual(Array.from(expected.state.v!));
+    // Each released round's clip and noisy share are stored; the checkpoint holds the next round's C.
+    expect(released[0]!.clip).toBeLessThan(0.5); // the model's share of the clip beside the federated metrics
+    const last = released.at(-1)!;
+    expect(ckpt.clip).toBeCloseTo(last.clip! * Math.exp(-0.2 * (last.clip_fraction! - 0.5)), 12);
 
     const second = await startTestCoordinator(undefined, first.dataDir);
     const more = await startClients(second.c.url, 4);
     await expect.poll(() => second.c.store.run(runId)!.state, { timeout: 90_000, interval: 100 }).toBe('completed');
     for (const r of second.rounds.filter((x) => x.status === 'completed')) expected = fedOptStep(expected.weights, r.mean!, expected.state, params);
+    const resumed = second.c.store.rounds(runId).filter((r) => r.state === 'completed' && r.round === ckpt.round + 1);
+    expect(resumed[0]!.clip).toBe(ckpt.clip);
     const final = second.c.manager.latestModel(runId)!;
     expect(final.round).toBe(2);
     expect(Array.from(final.weights)).toEqual(Array.from(expected.weights));

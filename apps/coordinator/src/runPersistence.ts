@@ -61,6 +61,8 @@ function roundRow(runId: string, r: RoundRecord) {
     epsilon: r.epsilon,
     epsilon_coordinator: r.epsilonVsCoordinator,
     delta_selection: r.deltaSelection,
+    clip: r.clip ?? null,
+    clip_fraction: r.clipFraction ?? null,
     error: r.error,
     excused: r.excused ?? null,
     durations: JSON.stringify(r.durationsMs),
@@ -102,6 +104,7 @@ export function persistRunOp(store: Store, metricsDir: string, runId: string, p:
           ledger: p.commit.ledger,
           weights: p.commit.weights,
           optimizerState: p.commit.optimizerState,
+          clip: p.commit.clip,
         });
       else store.finishRound(row);
       for (const o of p.outcomes) store.setParticipant(runId, p.record.round, p.record.attempt, o.clientId, o.status, o.stage);
@@ -143,6 +146,8 @@ function roundRecord(r: RoundRow): RoundRecord {
     federated: federatedOf(r),
     epsilon: r.epsilon,
     epsilonVsCoordinator: r.epsilon_coordinator,
+    clip: r.clip ?? null,
+    clipFraction: r.clip_fraction ?? null,
     deltaSelection: r.delta_selection,
     error: r.error,
     excused: r.excused ?? null,
@@ -181,6 +186,7 @@ export function loadRunSetup(store: Store, row: RunRow): RunSetup {
     plan: JSON.parse(row.ddg) as DdgPlan,
     weights: ckpt.weights,
     optimizerState: ckpt.optimizerState,
+    ...(ckpt.clip !== null ? { clip: ckpt.clip } : {}),
     completedRound: row.completed_round,
     paused: row.state === 'paused',
     rounds: store.rounds(row.id).map(roundRecord),

@@ -67,6 +67,9 @@ export interface RoundRow {
   federated_train_examples?: number | null;
   federated_train_correct?: number | null;
   federated_train_loss_sum?: number | null;
+  /** Adaptive clipping: the attempt's clip C_t and its noisy within-clip share b̄_t (null with a fixed clip). */
+  clip?: number | null;
+  clip_fraction?: number | null;
 }
 
 /** The rounds columns of federated evaluation (RoundRow.federated_*). */
@@ -175,7 +178,8 @@ export class Store {
     this.addMissingColumns('runs', { attempt_floor: 'INTEGER' });
     this.addMissingColumns('rounds', Object.fromEntries(FEDERATED_COLUMNS.map((c) => [c, 'REAL'])));
     // `momentum` holds the server optimizer's first moment m, `second_moment` its v (fedOpt.ts).
-    this.addMissingColumns('checkpoints', { second_moment: 'BLOB' });
+    this.addMissingColumns('checkpoints', { second_moment: 'BLOB', clip: 'REAL' });
+    this.addMissingColumns('rounds', { clip: 'REAL', clip_fraction: 'REAL' });
     this.db.exec(
       'CREATE TABLE IF NOT EXISTS excluded_parties (run_id TEXT NOT NULL, client_id TEXT NOT NULL, reason TEXT NOT NULL, round INTEGER NOT NULL, attempt INTEGER NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (run_id, client_id))',
     );
@@ -226,7 +230,7 @@ export class Store {
       .prepare(
         `UPDATE rounds SET state = @state, finished_at = @finished_at, contributions = @contributions, accuracy = @accuracy, loss = @loss,
          epsilon = @epsilon, epsilon_coordinator = @epsilon_coordinator, delta_selection = @delta_selection, error = @error, durations = @durations, dropped = @dropped, bytes_up = @bytes_up, bytes_down = @bytes_down,
-         parties = @parties, excused = @excused, ${FEDERATED_COLUMNS.map((c) => `${c} = @${c}`).join(', ')}
+         parties = @parties, excused = @excused, clip = @clip, clip_fraction = @clip_fraction, ${FEDERATED_COLUMNS.map((c) => `${c} = @${c}`).join(', ')}
          WHERE run_id = @run_id AND round = @round AND attempt = @attempt`,
       )
       .run({
@@ -238,6 +242,8 @@ export class Store {
         epsilon: null,
         epsilon_coordinator: null,
         delta_selection: null,
+        clip: null,
+        clip_fraction: null,
         error: null,
         durations: '{}',
         dropped: '{}',
@@ -378,14 +384,16 @@ export class Store {
     ledger: LedgerEntry | null;
     weights: Float32Array;
     optimizerState: FedOptState;
+    /** Adaptive clipping's C for the next round (null with a fixed clip). */
+    clip: number | null;
   }): void {
     this.db.transaction(() => {
       this.finishRound(c.round);
       // Null when the attempt was charged at its unmask requests (stageEventWithCharge): never written twice.
       if (c.ledger) this.writeLedger(c.round.run_id, c.round.round, c.round.attempt, c.ledger);
       this.db
-        .prepare('INSERT OR REPLACE INTO checkpoints (run_id, round, weights, momentum, second_moment, created_at) VALUES (?, ?, ?, ?, ?, ?)')
-        .run(c.round.run_id, c.round.round, f32Blob(c.weights), optionalBlob(c.optimizerState.m), optionalBlob(c.optimizerState.v), Date.now());
+        .prepare('INSERT OR REPLACE INTO checkpoints (run_id, round, weights, momentum, second_moment, clip, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(c.round.run_id, c.round.round, f32Blob(c.weights), optionalBlob(c.optimizerState.m), optionalBlob(c.optimizerState.v), c.clip, Date.now());
       // An operator's forgiveness of aborted attempts (reopenRun) is for the round it was given at.
       this.db.prepare('UPDATE runs SET completed_round = ?, attempt_floor = NULL WHERE id = ?').run(c.round.round, c.round.run_id);
     })();
@@ -397,15 +405,16 @@ export class Store {
       .run(runId, f32Blob(weights), Date.now());
   }
 
-  latestCheckpoint(runId: string): { round: number; weights: Float32Array; optimizerState: FedOptState } | undefined {
-    const row = this.db.prepare('SELECT round, weights, momentum, second_moment FROM checkpoints WHERE run_id = ? ORDER BY round DESC LIMIT 1').get(runId) as
-      | { round: number; weights: Buffer; momentum: Buffer | null; second_moment: Buffer | null }
-      | undefined;
+  latestCheckpoint(runId: string): { round: number; weights: Float32Array; optimizerState: FedOptState; clip: number | null } | undefined {
+    const row = this.db
+      .prepare('SELECT round, weights, momentum, second_moment, clip FROM checkpoints WHERE run_id = ? ORDER BY round DESC LIMIT 1')
+      .get(runId) as { round: number; weights: Buffer; momentum: Buffer | null; second_moment: Buffer | null; clip: number | null } | undefined;
     return (
       row && {
         round: row.round,
         weights: blobF32(row.weights),
         optimizerState: { m: row.momentum ? blobF32(row.momentum) : null, v: row.second_moment ? blobF32(row.second_moment) : null },
+        clip: row.clip,
       }
     );
   }

@@ -12,8 +12,10 @@
  */
 import {
   FEDERATED_METRICS,
+  addClipCountInto,
   appendFederatedMetrics,
   clipFactor,
+  clipToAdaptive,
   cryptoRandomWords,
   encodeDdg,
   l2Norm,
@@ -188,7 +190,11 @@ export class ClientRuntime {
       const input = evaluation ? new Float64Array(task.ddg.dim) : null;
       // What the model update is clipped to: c, or √(c² − c_m²) when the metrics take c_m of the norm.
       const modelClip = evaluation ? updateClip(task.ddg.clip, evaluation) : task.ddg.clip;
-      const sum = new Uint32Array(padded);
+      // Adaptive clipping (issue 15 §3): clip to this round's C_t, rescale onto the plan's clip, and append the
+      // clipped count after the d′ DDG coordinates (clipCount.ts): a SecAgg input of d′ + 1.
+      const adaptive = task.adaptiveClip ?? null;
+      const sum = new Uint32Array(padded + (adaptive ? 1 : 0));
+      const ddgPart = adaptive ? sum.subarray(0, padded) : sum;
       const encoded = new Uint32Array(padded);
       const scratch = new Float64Array(padded);
       const rng = cryptoRandomWords();
@@ -225,11 +231,13 @@ export class ClientRuntime {
         examples += result.examples;
         steps += result.steps;
         trainMs += result.ms;
-        const delta = result.delta;
+        let delta: Float32Array | Float64Array = result.delta;
+        let below = true;
+        if (adaptive) ({ scaled: delta, below } = clipToAdaptive(delta, adaptive.clip, modelClip));
         if (this.host.onClippedUpdates) {
-          const norm = l2Norm(delta);
-          const s = clipFactor(norm, modelClip);
-          clipped.push(delta.map((v) => v * s));
+          // What the released mean averages: the update clipped to C_t (adaptive) or to the fixed clip.
+          const s = adaptive ? adaptive.clip / modelClip : clipFactor(l2Norm(delta), modelClip);
+          clipped.push(Float32Array.from(delta, (v) => v * s));
         }
         const t0 = performance.now();
         step = 'encoding';
@@ -244,7 +252,8 @@ export class ClientRuntime {
           appendFederatedMetrics(delta, m, task.ddg.clip, evaluation, input!);
         }
         encodeDdg(input ?? delta, task.ddg, task.rotationSeed, { rng, scratch, out: encoded });
-        addInPlace(sum, encoded, task.ddg.bits);
+        addInPlace(ddgPart, encoded, task.ddg.bits);
+        if (adaptive) addClipCountInto(sum, below, { countStddev: adaptive.countStddev, bits: task.ddg.bits }, rng);
         encodeMs += performance.now() - t0;
         this.host.report({ roundId: task.roundId, phase: 'encoding', progress: (j + 1) / k, encodeMs });
       }
@@ -271,7 +280,7 @@ export class ClientRuntime {
           roundId: task.roundId,
           clients: task.secagg.clients,
           bits: task.ddg.bits,
-          dim: padded,
+          dim: sum.length,
           neighbours: task.secagg.neighbours,
           threshold: task.secagg.threshold,
           graphCommitment: task.secagg.graphCommitment,

@@ -103,3 +103,32 @@ export function defaultCountStddev(expectedClients: number, minClients: number):
   if (!Number.isInteger(minClients) || minClients < 1) throw new DdpParameterError('minClients', `minClients must be a positive integer, got ${minClients}`);
   return Math.max(MIN_GRID_STDDEV, expectedClients / (10 * Math.sqrt(minClients)));
 }
+
+/**
+ * A mini-client's update under adaptive clipping: clipped to this round's C_t and rescaled onto the plan's
+ * update clip c (norm ≤ c), so the DDG plan — calibrated for c — holds whatever C_t is; the coordinator
+ * multiplies the decoded mean by C_t/c. `below` is b = [‖Δ‖ ≤ C_t], the bit the count sums (Andrew et al. 2021,
+ * Algorithm 1). Writes into `out` (a fresh array by default).
+ */
+export function clipToAdaptive(
+  update: Float32Array | Float64Array,
+  clip: number,
+  planClip: number,
+  out: Float64Array = new Float64Array(update.length),
+): { scaled: Float64Array; below: boolean } {
+  if (!(clip > 0 && Number.isFinite(clip))) throw new DdpParameterError('clip', `the adaptive clip must be positive and finite, got ${clip}`);
+  if (!(planClip > 0 && Number.isFinite(planClip))) throw new DdpParameterError('planClip', `the plan's clip must be positive and finite, got ${planClip}`);
+  let sq = 0;
+  for (let i = 0; i < update.length; i++) sq += update[i]! * update[i]!;
+  const norm = Math.sqrt(sq);
+  const below = norm <= clip;
+  const s = (below ? 1 : clip / norm) * (planClip / clip);
+  for (let i = 0; i < update.length; i++) out[i] = update[i]! * s;
+  return { scaled: out, below };
+}
+
+/** Adds one mini-client's count coordinate (encodeClipCount) into the last coordinate of a SecAgg input, mod 2^B. */
+export function addClipCountInto(input: Uint32Array, belowClip: boolean, params: ClipCountParams, rng: RandomWords = cryptoRandomWords()): void {
+  const last = input.length - 1;
+  input[last] = reduce(input[last]! + encodeClipCount(belowClip, params, rng), params.bits);
+}

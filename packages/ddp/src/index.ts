@@ -21,7 +21,9 @@ export { type DdgParams, validateDdgParams, checkBits, checkBeta } from './param
 export { clipFactor, encodeDdg, gridNoiseVariance, l2Norm, type DdgEncoding, type EncodeOptions } from './encode.ts';
 export { decodeDdg } from './decode.ts';
 export {
+  addClipCountInto,
   checkClipCountParams,
+  clipToAdaptive,
   clipCountFraction,
   clipCountNoiseVariance,
   decodeClipCount,

@@ -6,10 +6,24 @@
  * With federated evaluation the DDG input is the model update plus FEDERATED_METRICS metric coordinates
  * (federatedEvaluation.ts): the plan — its `params.dim`, the padding, the calibration and the accountant — is
  * for that extended dimension d + k, while the model weights stay d.
+ *
+ * With adaptive clipping (issue 15 §3) each party also sends the clipped count, one SecAgg coordinate with its
+ * own noise (clipCount.ts): the plan carries that noise, and every round's RDP is the composed (update, count)
+ * release (Andrew et al. 2021, §3), in calibration and in the ledger alike.
  */
-import { calibrateDdg, ddgRoundRdp, nextPowerOfTwo, quantizationGamma, type DdgParams } from '@hushfl/ddp';
+import {
+  accountClipCount,
+  calibrateDdg,
+  ddgRoundRdp,
+  defaultCountStddev,
+  MIN_GRID_STDDEV,
+  nextPowerOfTwo,
+  quantizationGamma,
+  updateClip,
+  type DdgParams,
+} from '@hushfl/ddp';
 import type { RunConfig } from '@hushfl/protocol';
-import { federatedCoordinates } from './federatedEvaluation.ts';
+import { federatedCoordinates, roundEvaluation } from './federatedEvaluation.ts';
 import { expectedClientsPerRound } from './selection.ts';
 
 export interface DdgPlan {
@@ -19,6 +33,38 @@ export interface DdgPlan {
   readonly delta: number;
   readonly sampleRate: number;
   readonly dimPadded: number;
+  /** Adaptive clipping's count coordinate; absent with a fixed clip. */
+  readonly clipCount?: ClipCountPlan;
+}
+
+/** The clipped count's noise and the noise budget's split (shown on the dashboard and in server_metrics.json). */
+export interface ClipCountPlan {
+  /** s: each party's grid noise stddev on the count coordinate (0 without DP noise). */
+  readonly countStddev: number;
+  /** σ_b: the noise stddev of the count Σb at n_min parties, in contributions (√n_min·s/2). */
+  readonly countNoise: number;
+  /** ε of the update release alone and of the count alone over all rounds (calibrated runs; null otherwise). */
+  readonly modelEpsilon: number | null;
+  readonly countEpsilon: number | null;
+  /** The σ the update's noise would have without the count (calibrated runs; null otherwise): the price of adapting. */
+  readonly localStddevWithoutCount: number | null;
+}
+
+/**
+ * The count's per-party grid stddev s: σ_b = countNoise (default m/20, Andrew et al. §3) on Σb, which carries
+ * √n_min·s/2 of noise; never below 1/2, the DDG bound's precondition.
+ */
+function countStddevOf(config: RunConfig): number | null {
+  const a = config.ddg.adaptiveClip;
+  if (!a) return null;
+  if (!config.ddg.noise) return 0;
+  const m = expectedClientsPerRound(config);
+  if (a.countNoise === undefined) return defaultCountStddev(m, config.minClients);
+  return Math.max(MIN_GRID_STDDEV, (2 * a.countNoise) / Math.sqrt(config.minClients));
+}
+
+function clipCountPlan(countStddev: number, minClients: number, split: Omit<ClipCountPlan, 'countStddev' | 'countNoise'>): ClipCountPlan {
+  return { countStddev, countNoise: (Math.sqrt(minClients) * countStddev) / 2, ...split };
 }
 
 /** The plan for a model of dimension `modelDim`; its DDG dimension adds the run's federated evaluation coordinates. */
@@ -28,9 +74,18 @@ export function planDdg(config: RunConfig, modelDim: number): DdgPlan {
   const clients = expectedClientsPerRound(config);
   const sampleRate = accountingSampleRate(config);
   const base = { dim, clip: d.clip, beta: d.beta, bits: d.bits };
+  const countStddev = countStddevOf(config);
+  const unsplit = { modelEpsilon: null, countEpsilon: null, localStddevWithoutCount: null };
   if (!d.noise) {
     const gamma = quantizationGamma({ clip: d.clip, clients, dim, bits: d.bits, kStddevs: d.kStddevs });
-    return { params: { ...base, gamma, localStddev: 0 }, epsilonBudget: null, delta: d.delta, sampleRate, dimPadded: nextPowerOfTwo(dim) };
+    return {
+      params: { ...base, gamma, localStddev: 0 },
+      epsilonBudget: null,
+      delta: d.delta,
+      sampleRate,
+      dimPadded: nextPowerOfTwo(dim),
+      ...(countStddev !== null ? { clipCount: clipCountPlan(0, config.minClients, unsplit) } : {}),
+    };
   }
   if (d.epsilon !== undefined) {
     const cal = calibrateDdg({
@@ -45,6 +100,7 @@ export function planDdg(config: RunConfig, modelDim: number): DdgPlan {
       bits: d.bits,
       beta: d.beta,
       kStddevs: d.kStddevs,
+      ...(countStddev !== null ? { countStddev } : {}),
     });
     return {
       params: { ...base, gamma: cal.gamma, localStddev: cal.localStddev },
@@ -52,9 +108,36 @@ export function planDdg(config: RunConfig, modelDim: number): DdgPlan {
       delta: d.delta,
       sampleRate,
       dimPadded: cal.dimPadded,
+      ...(countStddev !== null
+        ? {
+            clipCount: clipCountPlan(countStddev, config.minClients, {
+              modelEpsilon: cal.modelEpsilon,
+              countEpsilon: cal.countEpsilon,
+              localStddevWithoutCount: cal.localStddevWithoutCount,
+            }),
+          }
+        : {}),
     };
   }
-  return { params: { ...base, gamma: d.gamma!, localStddev: d.localStddev! }, epsilonBudget: null, delta: d.delta, sampleRate, dimPadded: nextPowerOfTwo(dim) };
+  const explicit = {
+    params: { ...base, gamma: d.gamma!, localStddev: d.localStddev! },
+    epsilonBudget: null,
+    delta: d.delta,
+    sampleRate,
+    dimPadded: nextPowerOfTwo(dim),
+  };
+  if (countStddev === null) return explicit;
+  const countEpsilon = accountClipCount({ countStddev, clients: config.minClients, sampleRate, rounds: config.rounds, delta: d.delta }).epsilon;
+  return { ...explicit, clipCount: clipCountPlan(countStddev, config.minClients, { ...unsplit, countEpsilon }) };
+}
+
+/**
+ * Adaptive clipping's C_0: the clip the model update has under the plan — c, or its share √(c² − c_m²) beside
+ * federated metrics (the plan's dimension exceeds the model's then).
+ */
+export function initialAdaptiveClip(config: RunConfig, plan: DdgPlan, modelDim: number): number {
+  const e = roundEvaluation(config, plan.params.dim, modelDim);
+  return e ? updateClip(plan.params.clip, e) : plan.params.clip;
 }
 
 /** One round's RDP vector for the noise of `parties` parties under the plan (null without noise). */
@@ -68,6 +151,8 @@ export function roundRdp(plan: DdgPlan, parties: number): Float64Array | null {
     clients: parties,
     localStddev: plan.params.localStddev,
     sampleRate: plan.sampleRate,
+    // The count's noise, when the plan has one: one composed release with the update's (Andrew et al. §3).
+    ...(plan.clipCount ? { countStddev: plan.clipCount.countStddev } : {}),
   }).rdp;
 }
 

@@ -7,13 +7,24 @@
  * mini-clients a party declares; rounds[].contributors counts contributions. rounds[].epsilon is set on every
  * charged attempt: a released one, and one aborted after its unmask requests went out.
  */
-import type { RunConfig, RunSecAgg } from '@hushfl/protocol';
+import { type RunConfig, type RunSecAgg, type RunStrategy, serverOptimizerOf } from '@hushfl/protocol';
 import { secaggGuaranteeOf } from '@hushfl/secagg';
-import type { DdgPlan } from './ddgPlan.ts';
+import { type DdgPlan, initialAdaptiveClip } from './ddgPlan.ts';
 import { configuredEvaluation } from './federatedEvaluation.ts';
 import { droppedCounts, type RoundRecord, type RunIdentity, type RunState } from './records.ts';
 import { RoundEngine } from './roundEngine.ts';
 import { expectedClientsPerRound, minParties } from './selection.ts';
+
+/** The run's strategy (issue 15): the server optimizer's effective parameters, FedProx's μ, adaptive clipping. */
+export function runStrategySummary(config: RunConfig, plan: DdgPlan, modelDim: number): RunStrategy {
+  const a = config.ddg.adaptiveClip;
+  return {
+    server: serverOptimizerOf(config.server),
+    proximalMu: config.training.proximalMu,
+    adaptiveClip:
+      a && plan.clipCount ? { targetQuantile: a.targetQuantile, learningRate: a.learningRate, initialClip: initialAdaptiveClip(config, plan, modelDim) } : null,
+  };
+}
 
 /**
  * The run's SecAgg guarantee at the expected clients per round: rate γ at 2^-40, or at most C colluders
@@ -73,9 +84,16 @@ export function metricsDocument(
       sampleRate: plan.sampleRate,
       rounds: config.rounds,
       dpsgd: config.dpsgd.enabled ? config.dpsgd : null,
+      /**
+       * Adaptive clipping (issue 15 §3; null with a fixed clip): its settings, the count's noise (s per party on
+       * the grid, σ_b on the count at n_min) and the budget's split — ε of the update release and of the count
+       * alone, and the σ the update would have had without the count.
+       */
+      adaptiveClip: config.ddg.adaptiveClip && plan.clipCount ? { ...config.ddg.adaptiveClip, ...plan.clipCount } : null,
       selectionShortfall,
     },
     secagg: runSecAggSummary(config),
+    strategy: runStrategySummary(config, plan, run.dim),
     config,
     rounds: [...rounds]
       .sort((a, b) => a.round - b.round || a.attempt - b.attempt)
@@ -87,6 +105,9 @@ export function metricsDocument(
         loss: r.loss,
         /** Federated evaluation over the round's parties, from the noisy sum (issue 14 §5); null without it. */
         federated: r.federated ?? null,
+        /** Adaptive clipping: the clip C_t the round's updates were clipped to, and b̄_t (null with a fixed clip). */
+        clip: r.clip ?? null,
+        clipFraction: r.clipFraction ?? null,
         epsilon: r.epsilon,
         epsilonVsCoordinator: r.epsilonVsCoordinator,
         deltaSelection: r.deltaSelection,

@@ -30,6 +30,10 @@ export interface RoundRecord {
    * sum; null without federated evaluation or for an attempt not released; absent in records from before it.
    */
   readonly federated?: FederatedMetrics | null;
+  /** Adaptive clipping (issue 15 §3): the clip C_t of the updates in this attempt; null or absent with a fixed clip. */
+  readonly clip?: number | null;
+  /** b̄_t, the noisy share of contributions whose update was within C_t (released attempts; unclamped). */
+  readonly clipFraction?: number | null;
   /** ε spent after this attempt: set for a released attempt and for an aborted one that was charged. */
   readonly epsilon: number | null;
   /** ε against the coordinator (no sampling amplification); equals epsilon without Poisson selection. */

@@ -13,7 +13,7 @@
  * any of them. The close of the ConsistencyCheck, after which the coordinator can compute the sum, says so
  * (`unmasking`), so that the run charges the round's privacy before the first unmask request goes out.
  */
-import { decodeDdg, FEDERATED_METRICS, federatedTotals, nextPowerOfTwo, type DdgParams, type FederatedSums } from '@hushfl/ddp';
+import { decodeClipCount, decodeDdg, FEDERATED_METRICS, federatedTotals, nextPowerOfTwo, updateClip, type DdgParams, type FederatedSums } from '@hushfl/ddp';
 import {
   type Misbehaviour,
   type SecAggError,
@@ -55,6 +55,8 @@ export interface RoundSetup {
    * released sum's last FEDERATED_METRICS coordinates are their totals. Absent or null: none.
    */
   readonly evaluation?: FederatedEvaluation | null;
+  /** Adaptive clipping: the round's clip C_t and the count's noise (the task's `adaptiveClip`). Absent or null: fixed. */
+  readonly adaptiveClip?: TaskMessage['adaptiveClip'];
   readonly secagg: {
     readonly neighbours?: number;
     readonly threshold?: number;
@@ -109,6 +111,8 @@ export type EngineCommand =
        * from its last coordinates with the same noise as the mean; null without.
        */
       readonly federated: FederatedSums | null;
+      /** Adaptive clipping: the signed noisy sum S = Σ(2b − 1) + noise of the clipped count (null without). */
+      readonly clipCount: number | null;
       readonly contributions: number;
       /** Parties whose inputs are in the sum (the accountant's n). */
       readonly parties: number;
@@ -161,6 +165,16 @@ export interface RoundEngineSnapshot {
   readonly finished: boolean;
   /** Absent in snapshots from before it was kept. */
   readonly unanswered?: readonly number[];
+}
+
+/** The SecAgg input's length: the padded DDG dimension d′, plus the clipped count with adaptive clipping. */
+export function secaggDim(setup: Pick<RoundSetup, 'ddg' | 'adaptiveClip'>): number {
+  return nextPowerOfTwo(setup.ddg.dim) + (setup.adaptiveClip ? 1 : 0);
+}
+
+/** What the model update is clipped to inside the DDG input: c, or √(c² − c_m²) beside federated metrics. */
+export function updateClipOf(clip: number, evaluation: FederatedEvaluation | null | undefined): number {
+  return evaluation ? updateClip(clip, evaluation) : clip;
 }
 
 export function roundIdOf(runId: string, round: number, attempt: number): string {
@@ -224,7 +238,7 @@ export class RoundEngine {
       roundId,
       clients: setup.parties.map((_, i) => i + 1),
       bits: setup.ddg.bits,
-      dim: nextPowerOfTwo(setup.ddg.dim),
+      dim: secaggDim(setup),
       neighbours,
       threshold,
       graphCommitment: graphCommitment(roundId, setup.graphValue),
@@ -247,6 +261,7 @@ export class RoundEngine {
         dpsgd: setup.dpsgd,
         ddg: setup.ddg,
         ...(setup.evaluation ? { evaluation: setup.evaluation } : {}),
+        ...(setup.adaptiveClip ? { adaptiveClip: setup.adaptiveClip } : {}),
         rotationSeed: setup.rotationSeed,
         secagg: {
           id: i + 1,
@@ -518,17 +533,21 @@ export class RoundEngine {
     // The decoded sum (d + k values with federated evaluation), then the scaling decodeDdg applies — by the
     // contributions, or under Poisson selection by the expected contributions — on the model's d coordinates
     // only. The metric coordinates stay sums: their totals over the contributions, in metric units.
-    const decoded = decodeDdg(sum, this.setup.ddg, this.setup.rotationSeed, 1);
+    const padded = nextPowerOfTwo(this.setup.ddg.dim);
+    const decoded = decodeDdg(sum.subarray(0, padded), this.setup.ddg, this.setup.rotationSeed, 1);
     const d = this.setup.weights.length;
-    const inv = 1 / (this.setup.meanDivisor ?? contributions);
+    const e = this.setup.evaluation;
+    // Adaptive clipping: the parties scaled their updates clipped to C_t onto the plan's update clip; undo it.
+    const a = this.setup.adaptiveClip;
+    const inv = (a ? a.clip / updateClipOf(this.setup.ddg.clip, e) : 1) / (this.setup.meanDivisor ?? contributions);
     const mean = new Float64Array(d);
     for (let i = 0; i < d; i++) mean[i] = decoded[i]! * inv;
-    const e = this.setup.evaluation;
     const federated = e ? federatedTotals(decoded, d, this.setup.ddg.clip, e) : null;
     return {
       kind: 'released',
       mean,
       federated,
+      clipCount: a ? decodeClipCount(sum[padded]!, this.setup.ddg.bits) : null,
       contributions,
       parties: clients.length,
       included: clients,

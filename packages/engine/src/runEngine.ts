@@ -18,10 +18,10 @@
  * in-memory books take it at once. An attempt aborted after that point stays charged; its commit charges
  * nothing more. n_min, calibration and the accountant count parties, never the mini-clients they declare.
  */
-import type { RandomWords } from '@hushfl/ddp';
+import { clipCountFraction, type RandomWords } from '@hushfl/ddp';
 import { EVENTS, pack, type RoundEnd, type RunConfig, serverOptimizerOf, type Status, vectorBytes } from '@hushfl/protocol';
 import { SECAGG_STAGE_TABLE, type SecAggClientMessage, type SecAggStage } from '@hushfl/secagg';
-import type { DdgPlan } from './ddgPlan.ts';
+import { type DdgPlan, initialAdaptiveClip } from './ddgPlan.ts';
 import { federatedMetricsOf, roundEvaluation } from './federatedEvaluation.ts';
 import { releasedMeanDivisor } from './fedavg.ts';
 import { type FedOptState, fedOptStep } from './fedOpt.ts';
@@ -74,6 +74,8 @@ export interface RunSetup {
   readonly weights: Float32Array;
   /** The server optimizer's state after `completedRound` (NO_FEDOPT_STATE for a new run). */
   readonly optimizerState: FedOptState;
+  /** Adaptive clipping: the clip C after `completedRound` (absent: the initial one, the plan's update clip). */
+  readonly clip?: number;
   /** Last completed round, −1 before the first. */
   readonly completedRound: number;
   readonly paused?: boolean;
@@ -103,6 +105,9 @@ export interface RoundSummary {
    * unreleased (always set by the engine; optional for summaries built elsewhere).
    */
   federated?: FederatedMetrics | null;
+  /** Adaptive clipping: the attempt's clip C_t and its noisy within-clip share b̄_t (absent with a fixed clip). */
+  clip?: number;
+  clipFraction?: number | null;
   epsilon: number | null;
   /** ε against the coordinator, which knows who took part: no sampling amplification (= epsilon without Poisson sampling). */
   epsilonVsCoordinator: number | null;
@@ -176,7 +181,13 @@ export type PersistOp =
        * A completed round commits these with it, atomically. `ledger` is null when the attempt was charged at
        * its unmask requests (always, in this engine): the charge is never written twice.
        */
-      readonly commit?: { readonly ledger: LedgerEntry | null; readonly weights: Float32Array; readonly optimizerState: FedOptState };
+      readonly commit?: {
+        readonly ledger: LedgerEntry | null;
+        readonly weights: Float32Array;
+        readonly optimizerState: FedOptState;
+        /** Adaptive clipping's C for the next round (null with a fixed clip). */
+        readonly clip: number | null;
+      };
     }
   /** The evaluation of a committed round came back (the round itself was committed before it was evaluated). */
   | { readonly op: 'round-evaluated'; readonly round: number; readonly attempt: number; readonly accuracy: number | null; readonly loss: number | null }
@@ -277,6 +288,8 @@ export interface LiveRoundSnapshot {
 export class RunEngine {
   private readonly roster = new Map<string, { miniClients: number; ready: boolean }>();
   private server: { readonly weights: Float32Array; readonly optimizerState: FedOptState };
+  /** Adaptive clipping's C_t for the next round (null with a fixed clip). */
+  private clip: number | null;
   private privacy: RunPrivacy;
   private completedRound: number;
   private readonly history: RoundRecord[];
@@ -313,6 +326,7 @@ export class RunEngine {
     if (setup.rounds?.some((r) => r.status === 'running'))
       throw new Error('a resumed run must have no attempt still running: mark interrupted attempts aborted first');
     this.server = { weights: setup.weights, optimizerState: setup.optimizerState };
+    this.clip = setup.plan.clipCount ? (setup.clip ?? initialAdaptiveClip(setup.config, setup.plan, setup.weights.length)) : null;
     this.completedRound = setup.completedRound;
     this.history = [...(setup.rounds ?? [])];
     this.paused = setup.paused ?? false;
@@ -792,6 +806,7 @@ export class RunEngine {
           : null,
         ddg: this.setup.plan.params,
         evaluation: roundEvaluation(cfg, this.setup.plan.params.dim, this.server.weights.length),
+        adaptiveClip: this.clip === null ? null : { clip: this.clip, countStddev: this.setup.plan.clipCount!.countStddev },
         secagg: cfg.secagg,
         deadlinesMs: deadlinesMs as Record<SecAggStage, number>,
         minParties: minParties(cfg),
@@ -976,6 +991,7 @@ export class RunEngine {
   private released(live: LiveRound, r: Extract<EngineCommand, { kind: 'released' }>, out: RunCommand[]): void {
     const step = fedOptStep(this.server.weights, r.mean, this.server.optimizerState, serverOptimizerOf(this.config.server));
     const next = { weights: step.weights, optimizerState: step.state };
+    const adapted = this.adaptClip(r);
     // Charged when its unmask requests went out; a release without that charge cannot happen, but would be
     // charged here rather than not at all.
     const { next: privacy, entry } = live.charged ? { next: this.privacy, entry: null } : this.privacy.charge(r.parties, this.roundShortfall);
@@ -988,6 +1004,8 @@ export class RunEngine {
       contributions: r.contributions,
       parties: r.parties,
       federated: r.federated ? federatedMetricsOf(r.federated) : null,
+      clip: this.clip,
+      clipFraction: adapted?.fraction ?? null,
       epsilon: spent.epsilon,
       epsilonVsCoordinator: spent.epsilonVsCoordinator,
       deltaSelection: spent.deltaSelection,
@@ -1008,12 +1026,20 @@ export class RunEngine {
     this.privacy = privacy;
     this.roundShortfall = null;
     this.server = next;
+    if (adapted) this.clip = adapted.clip;
     this.completedRound = live.round;
     this.storeFailures = 0;
     this.storeFailingSince = null;
     this.replaceRecord(record);
     this.finalizing = { live, record, mean: r.mean, included: r.included, spent };
-    out.push(persist({ op: 'round-finished', record, outcomes, commit: { ledger: entry, weights: next.weights, optimizerState: next.optimizerState } }));
+    out.push(
+      persist({
+        op: 'round-finished',
+        record,
+        outcomes,
+        commit: { ledger: entry, weights: next.weights, optimizerState: next.optimizerState, clip: this.clip },
+      }),
+    );
     out.push({ kind: 'evaluate', round: live.round, weights: next.weights });
   }
 
@@ -1169,6 +1195,7 @@ export class RunEngine {
       accuracy: r.accuracy,
       loss: r.loss,
       federated: r.federated ?? null,
+      ...(r.clip != null ? { clip: r.clip, clipFraction: r.clipFraction ?? null } : {}),
       epsilon,
       epsilonVsCoordinator,
       deltaSelection,
@@ -1186,6 +1213,18 @@ export class RunEngine {
 
   private notice(notice: RunNotice): RunCommand {
     return { kind: 'notify', notice };
+  }
+
+  /**
+   * Andrew et al. 2021, Algorithm 1: b̄_t = S/(2·m̃) + 1/2 from the noisy count (clipCount.ts), m̃ the mean's
+   * divisor (the contributions, or q·N under Poisson selection: no realized count), and the geometric step
+   * C_{t+1} = C_t·exp(−η_C·(b̄_t − γ)). Post-processing of the round's release.
+   */
+  private adaptClip(r: Extract<EngineCommand, { kind: 'released' }>): { fraction: number; clip: number } | null {
+    const a = this.config.ddg.adaptiveClip;
+    if (this.clip === null || !a || r.clipCount === null) return null;
+    const fraction = clipCountFraction(r.clipCount, releasedMeanDivisor(this.config) ?? r.contributions);
+    return { fraction, clip: this.clip * Math.exp(-a.learningRate * (fraction - a.targetQuantile)) };
   }
 
   private broadcastStatus(out: RunCommand[]): void {
@@ -1230,6 +1269,10 @@ export class RunEngine {
     // checkpoint behind the leader's would release this round onto another model or optimizer state.
     if (!bytesEqual(s.engine.setup.weights, vectorBytes(this.server.weights)))
       throw new Error(`the snapshot's round ${s.round} was sent another global model than this engine holds (a stale checkpoint?)`);
+    if ((s.engine.setup.adaptiveClip?.clip ?? null) !== this.clip)
+      throw new Error(
+        `the snapshot's round ${s.round} clips at ${s.engine.setup.adaptiveClip?.clip ?? 'a fixed norm'}; this engine at ${this.clip ?? 'a fixed norm'} (a stale checkpoint?)`,
+      );
     if (s.optimizerState) {
       const own = optimizerStateBytes(this.server.optimizerState);
       if (!bytesEqual(s.optimizerState.m, own.m) || !bytesEqual(s.optimizerState.v, own.v))
@@ -1269,6 +1312,7 @@ function privacyOf(setup: RunSetup): RunPrivacy {
   return setup.ledger || released.length ? RunPrivacy.restore(setup.plan, setup.ledger, released) : RunPrivacy.fresh(setup.plan);
 }
 
+/** Adaptive clipping's C_0: the clip the model update has in the plan (beside federated metrics, its share). */
 function optimizerStateBytes(s: FedOptState): { m: Uint8Array | null; v: Uint8Array | null } {
   return { m: s.m && vectorBytes(s.m), v: s.v && vectorBytes(s.v) };
 }

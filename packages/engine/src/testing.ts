@@ -4,7 +4,7 @@
  * sums the encodings in Z_2^B and runs the real SecAgg client. It records what it encoded, so a test can
  * compute the exact modular sum the coordinator should unmask.
  */
-import { appendFederatedMetrics, encodeDdg, type FederatedSums } from '@hushfl/ddp';
+import { addClipCountInto, appendFederatedMetrics, clipToAdaptive, encodeDdg, type FederatedSums, nextPowerOfTwo, updateClip } from '@hushfl/ddp';
 import { EVENTS, pack, parseRunConfig, type RunConfigInput, secaggClientToWire, secaggEnvelopeFromServer, taskMessageSchema, unpack } from '@hushfl/protocol';
 import { addInPlace, type DropPoint, lastMessageBefore, SecAggClient, type SecAggClientMessage } from '@hushfl/secagg';
 import type { InMemoryClientFactory } from './inMemory.ts';
@@ -77,29 +77,37 @@ export function fakeClient(o: FakeClientOptions, log: FakeClientLog = { inputs: 
           const task = taskMessageSchema.parse(unpack(payload));
           const point = o.vanish?.(task.round, task.attempt) ?? null;
           if (point === 'before-advertise') return;
-          let sum: Uint32Array | null = null;
+          const padded = nextPowerOfTwo(task.ddg.dim);
+          const adaptive = task.adaptiveClip ?? null;
+          // [d′ DDG coordinates ‖ the clipped count with adaptive clipping], as the real runtime sends.
+          const sum = new Uint32Array(padded + (adaptive ? 1 : 0));
           for (let j = 0; j < task.contributions; j++) {
-            const update = o.update(task.round, j);
+            let update: Float32Array | Float64Array = o.update(task.round, j);
+            let below = true;
+            if (adaptive) {
+              const planClip = task.evaluation ? updateClip(task.ddg.clip, task.evaluation) : task.ddg.clip;
+              ({ scaled: update, below } = clipToAdaptive(update, adaptive.clip, planClip));
+            }
             const input = task.evaluation
               ? appendFederatedMetrics(update, o.metrics?.(task.round, j) ?? NO_METRICS, task.ddg.clip, task.evaluation).out
               : update;
             const { encoded } = encodeDdg(input, task.ddg, task.rotationSeed);
-            if (sum) addInPlace(sum, encoded, task.ddg.bits);
-            else sum = encoded.slice();
+            addInPlace(sum.subarray(0, padded), encoded, task.ddg.bits);
+            if (adaptive) addClipCountInto(sum, below, { countStddev: adaptive.countStddev, bits: task.ddg.bits });
           }
-          log.inputs.set(task.roundId, sum!.slice());
+          log.inputs.set(task.roundId, sum.slice());
           const client = await SecAggClient.create(
             {
               roundId: task.roundId,
               clients: task.secagg.clients,
               bits: task.ddg.bits,
-              dim: sum!.length,
+              dim: sum.length,
               neighbours: task.secagg.neighbours,
               threshold: task.secagg.threshold,
               graphCommitment: task.secagg.graphCommitment,
             },
             task.secagg.id,
-            sum!,
+            sum,
             { requirement: task.secagg },
           );
           rounds.set(task.roundId, { client, round: task.round, stopAfter: point ? lastMessageBefore(point) : null, stopped: false });

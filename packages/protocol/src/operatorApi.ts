@@ -4,7 +4,7 @@
  * are public (operators' scripts use them): change them only with a new API version.
  */
 import { z } from 'zod';
-import { modelSpecSchema, runConfigSchema, taskNameSchema } from './config.ts';
+import { modelSpecSchema, runConfigSchema, SERVER_OPTIMIZERS, taskNameSchema } from './config.ts';
 import { ddgParamsSchema, statusSchema } from './messages.ts';
 
 // ---- requests
@@ -54,7 +54,28 @@ export const runDdgSchema = z.object({
   delta: z.number(),
   sampleRate: z.number(),
   dimPadded: z.number().int(),
+  /** Adaptive clipping's count noise and the noise budget's split (engine ddgPlan.ts ClipCountPlan); absent with a fixed clip. */
+  clipCount: z
+    .object({
+      countStddev: z.number(),
+      countNoise: z.number(),
+      modelEpsilon: z.number().nullable(),
+      countEpsilon: z.number().nullable(),
+      localStddevWithoutCount: z.number().nullable(),
+    })
+    .optional(),
 });
+
+/**
+ * The run's strategy (issue 15): the server optimizer with its effective hyperparameters, FedProx's μ and
+ * adaptive clipping's settings (null with a fixed clip).
+ */
+export const runStrategySchema = z.object({
+  server: z.object({ optimizer: z.enum(SERVER_OPTIMIZERS), learningRate: z.number(), beta1: z.number(), beta2: z.number(), tau: z.number() }),
+  proximalMu: z.number(),
+  adaptiveClip: z.object({ targetQuantile: z.number(), learningRate: z.number(), initialClip: z.number() }).nullable(),
+});
+export type RunStrategy = z.infer<typeof runStrategySchema>;
 
 /**
  * The run's SecAgg+ guarantee at the expected clients per round (rate γ at 2^-40, or at most C colluders),
@@ -88,6 +109,7 @@ export const runSummarySchema = z.object({
   dim: z.number().int(),
   ddg: runDdgSchema,
   secagg: runSecAggSchema,
+  strategy: runStrategySchema,
   reason: z.string().nullable(),
 });
 export type RunSummary = z.infer<typeof runSummarySchema>;
@@ -152,6 +174,9 @@ export const roundSchema = z.object({
   federated_train_loss_sum: z.number().nullable().optional(),
   /** Why this aborted attempt does not count toward maxAttempts (misbehaving or silent parties, a store error); null when it counts. */
   excused: z.string().nullable().optional(),
+  /** Adaptive clipping (issue 15 §3): the attempt's clip C_t and b̄_t, the noisy share of updates within it; null with a fixed clip. */
+  clip: z.number().nullable().optional(),
+  clip_fraction: z.number().nullable().optional(),
   /** Milliseconds per SecAgg stage. */
   durations: z.record(z.string(), z.number()),
   /** Client id → the stage it dropped at. */
