@@ -89,6 +89,26 @@ describe('hushfl calibrate ddg', () => {
     expect(json.dimPadded).toBe(8192);
   });
 
+  it('with --count-noise, charges the clipped count beside each update and shows the split (Andrew et al. 2021)', async () => {
+    const args = ['calibrate', 'ddg', '--epsilon', '4', '--delta', '1e-5', '--clients', '20', '--min-clients', '16', '--population', '400'];
+    const rest = ['--rounds', '20', '--dim', '5000', '--clip', '0.5', '--bits', '18'];
+    const { code, out } = await run(...args, ...rest, '--count-noise', '1', '--json');
+    expect(code).toBe(0);
+    const json = JSON.parse(out);
+    // σ_b = 1 on the count at n_min = 16 parties: s = 2·1/√16 = 1/2 per party in sign units, sent as ±4 with
+    // grid noise 2 (where τ vanishes).
+    expect(json.countScale).toBe(4);
+    expect(json.countStddev).toBe(2);
+    const without = calibrateDdg({ epsilon: 4, delta: 1e-5, clients: 20, minClients: 16, sampleRate: 20 / 400, rounds: 20, dim: 5000, clip: 0.5, bits: 18 });
+    expect(json.localStddev).toBeGreaterThan(without.localStddev);
+    expect(json.localStddevWithoutCount).toBe(without.localStddev);
+    expect(json.epsilon).toBeLessThanOrEqual(4);
+    const text = await run(...args, ...rest, '--adaptive-clip');
+    expect(text.out).toMatch(
+      /adaptive clipping: the count's noise σ_b = 1\.000 contributions \(±4 with grid noise 2\.000 per party\); alone the update spends ε = [0-9.]+, the count ε = [0-9.]+/,
+    );
+  });
+
   it('refuses both --sample-rate and --population', async () => {
     const r = await run(
       'calibrate',

@@ -253,7 +253,7 @@ export class ClientRuntime {
         }
         encodeDdg(input ?? delta, task.ddg, task.rotationSeed, { rng, scratch, out: encoded });
         addInPlace(ddgPart, encoded, task.ddg.bits);
-        if (adaptive) addClipCountInto(sum, below, { countStddev: adaptive.countStddev, bits: task.ddg.bits }, rng);
+        if (adaptive) addClipCountInto(sum, below, { countStddev: adaptive.countStddev, countScale: adaptive.countScale, bits: task.ddg.bits }, rng);
         encodeMs += performance.now() - t0;
         this.host.report({ roundId: task.roundId, phase: 'encoding', progress: (j + 1) / k, encodeMs });
       }

@@ -52,6 +52,8 @@ export interface DdgCalibrationInput {
    * absent: no count is released. See defaultCountStddev for Andrew et al.'s σ_b = m/20.
    */
   readonly countStddev?: number;
+  /** h: the count's scale on the grid (its sensitivity; default 1; clipCountGrid). */
+  readonly countScale?: number;
 }
 
 export interface DdgCalibration {
@@ -78,6 +80,8 @@ export interface DdgCalibration {
   readonly headroomStddevs: number;
   /** The count coordinate's grid stddev s; null when no count is released. */
   readonly countStddev: number | null;
+  /** The count's scale h on the grid; null when no count is released. */
+  readonly countScale: number | null;
   /** ε of the model release alone over all rounds at these parameters (= epsilon without a count). */
   readonly modelEpsilon: number;
   /** ε of the clipped count alone over all rounds; null without a count. */
@@ -103,15 +107,23 @@ export function calibrateDdg(input: DdgCalibrationInput): DdgCalibration {
   const countStddev = input.countStddev;
   if (countStddev === undefined) {
     const cal = calibrateModel(input, undefined);
-    return { ...cal, countStddev: null, modelEpsilon: cal.epsilon, countEpsilon: null, localStddevWithoutCount: cal.localStddev };
+    return { ...cal, countStddev: null, countScale: null, modelEpsilon: cal.epsilon, countEpsilon: null, localStddevWithoutCount: cal.localStddev };
   }
   checkCountStddev(countStddev);
   const minClients = input.minClients ?? input.clients;
   const k = input.kStddevs ?? DEFAULT_K_STDDEVS;
   const cal = calibrateModel(input, countStddev);
-  const countEpsilon = accountClipCount({ countStddev, clients: minClients, sampleRate: input.sampleRate, rounds: input.rounds, delta: input.delta }).epsilon;
+  const countScale = input.countScale ?? 1;
+  const countEpsilon = accountClipCount({
+    countStddev,
+    countScale,
+    clients: minClients,
+    sampleRate: input.sampleRate,
+    rounds: input.rounds,
+    delta: input.delta,
+  }).epsilon;
   // The count sum |S| <= n + k·√n·s (n signs of ±1, noise of n parties) must centre inside [−2^(B−1), 2^(B−1)).
-  const countRange = input.clients + k * Math.sqrt(input.clients) * countStddev;
+  const countRange = countScale * input.clients + k * Math.sqrt(input.clients) * countStddev;
   if (!(countRange < 2 ** (input.bits - 1))) {
     throw new DdpParameterError(
       'bits',
@@ -130,10 +142,10 @@ export function calibrateDdg(input: DdgCalibrationInput): DdgCalibration {
     delta: input.delta,
   }).epsilon;
   const localStddevWithoutCount = calibrateModel(input, undefined).localStddev;
-  return { ...cal, countStddev, modelEpsilon, countEpsilon, localStddevWithoutCount };
+  return { ...cal, countStddev, countScale, modelEpsilon, countEpsilon, localStddevWithoutCount };
 }
 
-type ModelCalibration = Omit<DdgCalibration, 'countStddev' | 'modelEpsilon' | 'countEpsilon' | 'localStddevWithoutCount'>;
+type ModelCalibration = Omit<DdgCalibration, 'countStddev' | 'countScale' | 'modelEpsilon' | 'countEpsilon' | 'localStddevWithoutCount'>;
 
 function calibrateModel(input: DdgCalibrationInput, countStddev: number | undefined): ModelCalibration {
   positive('epsilon', input.epsilon);
@@ -166,12 +178,20 @@ function calibrateModel(input: DdgCalibrationInput, countStddev: number | undefi
       rounds: input.rounds,
       delta: input.delta,
       countStddev,
+      ...(input.countScale !== undefined ? { countScale: input.countScale } : {}),
     });
 
   // The count's ε alone is what the composed round tends to as the model's σ grows: a target at or below it
   // cannot be met with any model noise.
   if (countStddev !== undefined) {
-    const alone = accountClipCount({ countStddev, clients: minClients, sampleRate: input.sampleRate, rounds: input.rounds, delta: input.delta }).epsilon;
+    const alone = accountClipCount({
+      countStddev,
+      countScale: input.countScale ?? 1,
+      clients: minClients,
+      sampleRate: input.sampleRate,
+      rounds: input.rounds,
+      delta: input.delta,
+    }).epsilon;
     if (!(alone < input.epsilon)) {
       throw new DdpParameterError(
         'countStddev',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { checkCountStddev } from './accountant/ddg.ts';
-import { clipCountFraction, decodeClipCount, defaultCountStddev, encodeClipCount } from './clipCount.ts';
+import { checkCountStddev, ddgTau } from './accountant/ddg.ts';
+import { COUNT_GRID_STDDEV, clipCountFraction, clipCountGrid, countStddevFor, decodeClipCount, defaultCountStddev, encodeClipCount } from './clipCount.ts';
 import { DdpParameterError } from './errors.ts';
 import { chachaRandomWords } from './random.ts';
 import { chiSquareAgainstPmf, chiSquareCritical, discreteGaussianPmf, histogram } from './testStats.ts';
@@ -116,25 +116,53 @@ describe('encodeClipCount / decodeClipCount (Andrew et al. 2021, Alg. 1, on the 
   });
 });
 
-describe('defaultCountStddev (Andrew et al. 2021: σ_b = m/20)', () => {
-  it('is m/(10·√n_min), so that the noise on Σb, √n_min·s/2, is m/20', () => {
+describe('defaultCountStddev (Andrew et al. 2021: σ_b = m/20) and the count grid', () => {
+  it('is m/(10·√n_min) in sign units, so that the noise on Σb, √n_min·s/2, is m/20', () => {
     for (const [m, nMin] of [
       [1000, 500],
       [100, 100],
+      [10, 10],
       [400, 50],
     ] as const) {
       const s = defaultCountStddev(m, nMin);
-      expect(s).toBeCloseTo(Math.max(0.5, m / (10 * Math.sqrt(nMin))), 12);
-      if (s > 0.5) expect((Math.sqrt(nMin) * s) / 2).toBeCloseTo(m / 20, 10);
+      expect(s).toBeCloseTo(m / (10 * Math.sqrt(nMin)), 12);
+      expect((Math.sqrt(nMin) * s) / 2).toBeCloseTo(m / 20, 10);
+      expect(countStddevFor(m / 20, nMin)).toBeCloseTo(s, 12);
     }
-  });
-
-  it('never goes below 1/2', () => {
-    expect(defaultCountStddev(10, 10)).toBe(0.5); // 10/(10·√10) ≈ 0.32
-    expect(defaultCountStddev(20, 16)).toBe(0.5); // exactly 20/40
-    expect(defaultCountStddev(3, 1)).toBe(0.5);
-    expect(defaultCountStddev(21, 16)).toBeGreaterThan(0.5);
     expect(() => defaultCountStddev(0, 1)).toThrow(/clients/);
     expect(() => defaultCountStddev(10, 0)).toThrow(/minClients/);
+  });
+
+  it('scales the sign by h = ⌈2/s⌉ so the grid noise g = s·h is at least 2, where the DDG bound loses nothing to τ', () => {
+    for (const s of [0.1, 0.3162, 0.5, 1.9, 2, 7.5]) {
+      const { countScale: h, countStddev: g } = clipCountGrid(s);
+      expect(h).toBe(Math.max(1, Math.ceil(2 / s)));
+      expect(g).toBeCloseTo(s * h, 12);
+      expect(g).toBeGreaterThanOrEqual(COUNT_GRID_STDDEV - 1e-12);
+      // Same l = h/(√n·g) as an unscaled count with noise s, and a τ that no longer matters.
+      expect(ddgTau(g, 1000)).toBeLessThan(1e-12);
+    }
+    // At g = 1/2 unscaled, τ alone would charge more than a whole round's budget.
+    expect(ddgTau(0.5, 16)).toBeGreaterThan(1);
+    expect(() => clipCountGrid(0)).toThrow(/positive/);
+  });
+
+  it('a scaled count decodes to the fraction: S = h·Σ(2b − 1) + noise, b̄ = S/(2h·m̃) + 1/2', () => {
+    const bits = 16;
+    const m = 2 ** bits;
+    const n = 50;
+    const { countScale: h, countStddev: g } = clipCountGrid(defaultCountStddev(n, n));
+    const rw = seeded(9);
+    let exact = 0;
+    let noisy = 0;
+    for (let i = 0; i < n; i++) {
+      exact = (exact + encodeClipCount(i < 20, { countStddev: 0, countScale: h, bits })) % m;
+      noisy = (noisy + encodeClipCount(i < 20, { countStddev: g, countScale: h, bits }, rw)) % m;
+    }
+    expect(decodeClipCount(exact, bits)).toBe(h * (20 - 30));
+    expect(clipCountFraction(decodeClipCount(exact, bits), n, h)).toBeCloseTo(0.4, 14);
+    // σ_b = n/20 on Σb: b̄'s stddev is 1/20.
+    expect(Math.abs(clipCountFraction(decodeClipCount(noisy, bits), n, h) - 0.4)).toBeLessThan(5 / 20);
+    expect(() => encodeClipCount(true, { countStddev: g, countScale: 1.5, bits })).toThrow(/countScale/);
   });
 });

@@ -2,13 +2,17 @@
  * Adaptive clipping's clipped-count coordinate (Andrew, Thakkar, McMahan & Ramaswamy, "Differentially
  * Private Learning with Adaptive Clipping", NeurIPS 2021, Algorithm 1 / §3), on the DDG integer grid.
  *
- * Beside its DDG-encoded update, each mini-client contributes one more SecAgg coordinate: (2b − 1) ∈ {−1, +1}
- * with b = [‖Δ‖ <= C_t], plus its own discrete Gaussian noise N_Z(0, s²) (s = countStddev, grid units), mod
- * 2^B. The coordinator sees only S = Σ(2bᵢ − 1) + Σ noise (mod 2^B). Andrew et al. release Σ(bᵢ − 1/2) to
- * halve the sensitivity; here that is S/2 in integer form, so the clipped fraction estimate is
- *   b̄ = Σ(bᵢ − 1/2)/m̃ + 1/2 = S/(2·m̃) + 1/2
+ * Beside its DDG-encoded update, each mini-client contributes one more SecAgg coordinate: (2b − 1)·h with
+ * b = [‖Δ‖ <= C_t] and an integer scale h, plus its own discrete Gaussian noise N_Z(0, g²) (g = countStddev,
+ * grid units), mod 2^B. The coordinator sees only S = h·Σ(2bᵢ − 1) + Σ noise (mod 2^B). Andrew et al. release
+ * Σ(bᵢ − 1/2) to halve the sensitivity; here that is S/(2h) in integer form, so the clipped fraction estimate is
+ *   b̄ = Σ(bᵢ − 1/2)/m̃ + 1/2 = S/(2h·m̃) + 1/2
  * with m̃ the public divisor (the expected contributions): no realized count is needed. Under add/remove
- * adjacency S has sensitivity Δ₁ = Δ₂ = 1; its privacy is accounted in accountant/ddg.ts (`countStddev`).
+ * adjacency S has sensitivity Δ₁ = Δ₂ = h; its privacy is accounted in accountant/ddg.ts (`countStddev`,
+ * `countScale`). The scale is the count's grid: the noise a sign needs (s = g/h, a few tenths for Andrew et
+ * al.'s σ_b = m/20) is far below the 1/2 the DDG bound requires, and at g = 1/2 the bound's τ term (the sum of
+ * discrete Gaussians not being one) would cost more than the count itself; h makes g ≥ COUNT_GRID_STDDEV,
+ * where τ vanishes (clipCountGrid).
  */
 import { MIN_GRID_STDDEV } from './accountant/ddg.ts';
 import { DiscreteGaussianSampler } from './discreteGaussian.ts';
@@ -23,13 +27,30 @@ export interface ClipCountParams {
    * for no noise — only in a noiseless run (like DdgParams.localStddev = 0: quantization only, no DP).
    */
   readonly countStddev: number;
+  /** h: the sign is sent as ±h (default 1). */
+  readonly countScale?: number;
   /** Bits B of the modular ring Z_{2^B}, the same as the model's. */
   readonly bits: number;
+}
+
+/** The least grid stddev the count uses: τ = 10·Σ exp(−2π²g²k/(k+1)) is below 10·n·e^{−39} there. */
+export const COUNT_GRID_STDDEV = 2;
+
+/**
+ * The count's grid for noise s per party in sign units (σ_b = √n_min·s/2 on Σb): the scale h = ⌈COUNT_GRID_STDDEV/s⌉
+ * (at least 1) and the grid stddev g = s·h. Sensitivity h and noise g give the same l = h/(√n·g) = 1/(√n·s).
+ */
+export function clipCountGrid(s: number): { countScale: number; countStddev: number } {
+  if (!(s > 0 && Number.isFinite(s))) throw new DdpParameterError('countNoise', `the count's noise must be positive and finite, got ${s}`);
+  const countScale = Math.max(1, Math.ceil(COUNT_GRID_STDDEV / s));
+  return { countScale, countStddev: s * countScale };
 }
 
 /** Throws unless countStddev is 0 (noiseless run) or a finite number >= 1/2. */
 export function checkClipCountParams(params: ClipCountParams): void {
   checkBits(params.bits);
+  const h = params.countScale ?? 1;
+  if (!Number.isSafeInteger(h) || h < 1) throw new DdpParameterError('countScale', `countScale must be a positive integer, got ${h}`);
   const s = params.countStddev;
   if (typeof s !== 'number' || !Number.isFinite(s) || !(s === 0 || s >= MIN_GRID_STDDEV)) {
     throw new DdpParameterError(
@@ -55,7 +76,8 @@ export function encodeClipCount(belowClip: boolean, params: ClipCountParams, rng
   if (typeof belowClip !== 'boolean') throw new DdpParameterError('belowClip', `belowClip must be a boolean, got ${String(belowClip)}`);
   const variance = clipCountNoiseVariance(params.countStddev);
   const noise = variance ? new DiscreteGaussianSampler(variance, rng).sample() : 0;
-  return reduce((belowClip ? 1 : -1) + noise, params.bits);
+  const h = params.countScale ?? 1;
+  return reduce((belowClip ? h : -h) + noise, params.bits);
 }
 
 /** An integer reduced mod 2^B into [0, 2^B) (exact for any safe integer: ToInt32 is exact modular reduction). */
@@ -83,25 +105,25 @@ export function decodeClipCount(sum: number, bits: number): number {
  * count differs from m̃) it may leave [0, 1], as in the paper; the geometric update C ← C·exp(−η(b̄ − γ)) takes
  * it as is.
  */
-export function clipCountFraction(signedSum: number, divisor: number): number {
+export function clipCountFraction(signedSum: number, divisor: number, countScale = 1): number {
   if (typeof signedSum !== 'number' || !Number.isFinite(signedSum)) throw new DdpParameterError('signedSum', `signedSum must be finite, got ${signedSum}`);
   if (typeof divisor !== 'number' || !Number.isFinite(divisor) || divisor <= 0) {
     throw new DdpParameterError('divisor', `divisor must be a positive finite number, got ${divisor}`);
   }
-  return signedSum / (2 * divisor) + 0.5;
+  return signedSum / (2 * countScale * divisor) + 0.5;
 }
 
 /**
  * Andrew et al. (2021, §3 / experiments) recommend noise σ_b = m/20 on the count Σb, m the expected clients
- * per round. Here the noise on Σb = (S + m)/2 is √n_min·s/2 (only n_min parties' noise is counted on, as for
- * the model), so s = 2σ_b/√n_min = m/(10·√n_min), and never below 1/2 (MIN_GRID_STDDEV).
+ * per round. Here the noise on Σb is √n_min·s/2 in sign units s = g/h (only n_min parties' noise is counted on,
+ * as for the model), so s = 2σ_b/√n_min = m/(10·√n_min); clipCountGrid turns it into the grid's h and g.
  */
 export function defaultCountStddev(expectedClients: number, minClients: number): number {
   if (typeof expectedClients !== 'number' || !Number.isFinite(expectedClients) || expectedClients <= 0) {
     throw new DdpParameterError('clients', `expected clients must be a positive finite number, got ${expectedClients}`);
   }
   if (!Number.isInteger(minClients) || minClients < 1) throw new DdpParameterError('minClients', `minClients must be a positive integer, got ${minClients}`);
-  return Math.max(MIN_GRID_STDDEV, expectedClients / (10 * Math.sqrt(minClients)));
+  return expectedClients / (10 * Math.sqrt(minClients));
 }
 
 /**
@@ -131,4 +153,11 @@ export function clipToAdaptive(
 export function addClipCountInto(input: Uint32Array, belowClip: boolean, params: ClipCountParams, rng: RandomWords = cryptoRandomWords()): void {
   const last = input.length - 1;
   input[last] = reduce(input[last]! + encodeClipCount(belowClip, params, rng), params.bits);
+}
+
+/** s (sign units) for a chosen σ_b (noise on Σb at n_min parties, in contributions): 2σ_b/√n_min. */
+export function countStddevFor(countNoise: number, minClients: number): number {
+  if (!(countNoise > 0 && Number.isFinite(countNoise))) throw new DdpParameterError('countNoise', `countNoise must be positive and finite, got ${countNoise}`);
+  if (!Number.isInteger(minClients) || minClients < 1) throw new DdpParameterError('minClients', `minClients must be a positive integer, got ${minClients}`);
+  return (2 * countNoise) / Math.sqrt(minClients);
 }

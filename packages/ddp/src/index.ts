@@ -24,6 +24,9 @@ export {
   addClipCountInto,
   checkClipCountParams,
   clipToAdaptive,
+  clipCountGrid,
+  COUNT_GRID_STDDEV,
+  countStddevFor,
   clipCountFraction,
   clipCountNoiseVariance,
   decodeClipCount,
@@ -59,6 +62,7 @@ export {
 export {
   MIN_GRID_STDDEV,
   accountClipCount,
+  checkCountScale,
   accountDdg,
   checkCountStddev,
   checkGridStddev,

@@ -121,8 +121,9 @@ describe('adaptive clipping (Andrew et al. 2021) in the run engine', () => {
     });
     const plan = planDdg(config, DIM);
     const cc = plan.clipCount!;
-    // σ_b = 1 on Σb at n_min = 8: s = 2σ_b/√8 per party on the grid.
-    expect(cc.countStddev).toBeCloseTo(2 / Math.sqrt(8), 12);
+    // σ_b = 1 on Σb at n_min = 8: s = 2σ_b/√8 per party in sign units, sent as ±h with grid noise g = s·h ≥ 2.
+    expect(cc.countScale).toBe(Math.ceil(2 / (2 / Math.sqrt(8))));
+    expect(cc.countStddev).toBeCloseTo((2 / Math.sqrt(8)) * cc.countScale, 12);
     expect(cc.countNoise).toBeCloseTo(1, 12);
     expect(cc.modelEpsilon! + 1e-9).toBeLessThan(8);
     expect(cc.countEpsilon! + 1e-9).toBeLessThan(8);
@@ -139,7 +140,7 @@ describe('adaptive clipping (Andrew et al. 2021) in the run engine', () => {
       const l2 = l2s / (Math.sqrt(n) * s);
       const l1 = l1BoundFromL2(l2s, d) / (Math.sqrt(n) * s);
       const tau = ddgTau(s, n);
-      const b = 1 / (Math.sqrt(n) * cc.countStddev);
+      const b = cc.countScale / (Math.sqrt(n) * cc.countStddev);
       const tb = ddgTau(cc.countStddev, n);
       return RDP_ORDERS.map((a) => {
         const model = Math.min((a / 2) * l2 * l2 + tau * d, (a / 2) * (l2 * l2 + 2 * l1 * tau + tau * tau * d), (a / 2) * (l2 + Math.sqrt(d) * tau) ** 2);

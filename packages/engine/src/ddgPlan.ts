@@ -14,9 +14,10 @@
 import {
   accountClipCount,
   calibrateDdg,
+  clipCountGrid,
+  countStddevFor,
   ddgRoundRdp,
   defaultCountStddev,
-  MIN_GRID_STDDEV,
   nextPowerOfTwo,
   quantizationGamma,
   updateClip,
@@ -39,9 +40,11 @@ export interface DdgPlan {
 
 /** The clipped count's noise and the noise budget's split (shown on the dashboard and in server_metrics.json). */
 export interface ClipCountPlan {
-  /** s: each party's grid noise stddev on the count coordinate (0 without DP noise). */
+  /** g: each party's grid noise stddev on the count coordinate (0 without DP noise). */
   readonly countStddev: number;
-  /** σ_b: the noise stddev of the count Σb at n_min parties, in contributions (√n_min·s/2). */
+  /** h: the sign's scale on the grid, the count's sensitivity (clipCountGrid). */
+  readonly countScale: number;
+  /** σ_b: the noise stddev of the count Σb at n_min parties, in contributions (√n_min·g/(2h)). */
   readonly countNoise: number;
   /** ε of the update release alone and of the count alone over all rounds (calibrated runs; null otherwise). */
   readonly modelEpsilon: number | null;
@@ -51,20 +54,23 @@ export interface ClipCountPlan {
 }
 
 /**
- * The count's per-party grid stddev s: σ_b = countNoise (default m/20, Andrew et al. §3) on Σb, which carries
- * √n_min·s/2 of noise; never below 1/2, the DDG bound's precondition.
+ * The count's grid: σ_b = countNoise (default m/20, Andrew et al. §3) on Σb, which carries √n_min·s/2 of noise
+ * in sign units, turned into the scale h and the grid stddev g = s·h (clipCountGrid).
  */
-function countStddevOf(config: RunConfig): number | null {
+function countGridOf(config: RunConfig): { countStddev: number; countScale: number } | null {
   const a = config.ddg.adaptiveClip;
   if (!a) return null;
-  if (!config.ddg.noise) return 0;
+  if (!config.ddg.noise) return { countStddev: 0, countScale: 1 };
   const m = expectedClientsPerRound(config);
-  if (a.countNoise === undefined) return defaultCountStddev(m, config.minClients);
-  return Math.max(MIN_GRID_STDDEV, (2 * a.countNoise) / Math.sqrt(config.minClients));
+  return clipCountGrid(a.countNoise === undefined ? defaultCountStddev(m, config.minClients) : countStddevFor(a.countNoise, config.minClients));
 }
 
-function clipCountPlan(countStddev: number, minClients: number, split: Omit<ClipCountPlan, 'countStddev' | 'countNoise'>): ClipCountPlan {
-  return { countStddev, countNoise: (Math.sqrt(minClients) * countStddev) / 2, ...split };
+function clipCountPlan(
+  grid: { countStddev: number; countScale: number },
+  minClients: number,
+  split: Omit<ClipCountPlan, 'countStddev' | 'countScale' | 'countNoise'>,
+): ClipCountPlan {
+  return { ...grid, countNoise: (Math.sqrt(minClients) * grid.countStddev) / (2 * grid.countScale), ...split };
 }
 
 /** The plan for a model of dimension `modelDim`; its DDG dimension adds the run's federated evaluation coordinates. */
@@ -74,7 +80,7 @@ export function planDdg(config: RunConfig, modelDim: number): DdgPlan {
   const clients = expectedClientsPerRound(config);
   const sampleRate = accountingSampleRate(config);
   const base = { dim, clip: d.clip, beta: d.beta, bits: d.bits };
-  const countStddev = countStddevOf(config);
+  const grid = countGridOf(config);
   const unsplit = { modelEpsilon: null, countEpsilon: null, localStddevWithoutCount: null };
   if (!d.noise) {
     const gamma = quantizationGamma({ clip: d.clip, clients, dim, bits: d.bits, kStddevs: d.kStddevs });
@@ -84,7 +90,7 @@ export function planDdg(config: RunConfig, modelDim: number): DdgPlan {
       delta: d.delta,
       sampleRate,
       dimPadded: nextPowerOfTwo(dim),
-      ...(countStddev !== null ? { clipCount: clipCountPlan(0, config.minClients, unsplit) } : {}),
+      ...(grid !== null ? { clipCount: clipCountPlan(grid, config.minClients, unsplit) } : {}),
     };
   }
   if (d.epsilon !== undefined) {
@@ -100,7 +106,7 @@ export function planDdg(config: RunConfig, modelDim: number): DdgPlan {
       bits: d.bits,
       beta: d.beta,
       kStddevs: d.kStddevs,
-      ...(countStddev !== null ? { countStddev } : {}),
+      ...(grid !== null ? grid : {}),
     });
     return {
       params: { ...base, gamma: cal.gamma, localStddev: cal.localStddev },
@@ -108,9 +114,9 @@ export function planDdg(config: RunConfig, modelDim: number): DdgPlan {
       delta: d.delta,
       sampleRate,
       dimPadded: cal.dimPadded,
-      ...(countStddev !== null
+      ...(grid !== null
         ? {
-            clipCount: clipCountPlan(countStddev, config.minClients, {
+            clipCount: clipCountPlan(grid, config.minClients, {
               modelEpsilon: cal.modelEpsilon,
               countEpsilon: cal.countEpsilon,
               localStddevWithoutCount: cal.localStddevWithoutCount,
@@ -126,9 +132,9 @@ export function planDdg(config: RunConfig, modelDim: number): DdgPlan {
     sampleRate,
     dimPadded: nextPowerOfTwo(dim),
   };
-  if (countStddev === null) return explicit;
-  const countEpsilon = accountClipCount({ countStddev, clients: config.minClients, sampleRate, rounds: config.rounds, delta: d.delta }).epsilon;
-  return { ...explicit, clipCount: clipCountPlan(countStddev, config.minClients, { ...unsplit, countEpsilon }) };
+  if (grid === null) return explicit;
+  const countEpsilon = accountClipCount({ ...grid, clients: config.minClients, sampleRate, rounds: config.rounds, delta: d.delta }).epsilon;
+  return { ...explicit, clipCount: clipCountPlan(grid, config.minClients, { ...unsplit, countEpsilon }) };
 }
 
 /**
@@ -152,7 +158,7 @@ export function roundRdp(plan: DdgPlan, parties: number): Float64Array | null {
     localStddev: plan.params.localStddev,
     sampleRate: plan.sampleRate,
     // The count's noise, when the plan has one: one composed release with the update's (Andrew et al. §3).
-    ...(plan.clipCount ? { countStddev: plan.clipCount.countStddev } : {}),
+    ...(plan.clipCount ? { countStddev: plan.clipCount.countStddev, countScale: plan.clipCount.countScale } : {}),
   }).rdp;
 }
 

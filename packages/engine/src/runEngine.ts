@@ -806,7 +806,10 @@ export class RunEngine {
           : null,
         ddg: this.setup.plan.params,
         evaluation: roundEvaluation(cfg, this.setup.plan.params.dim, this.server.weights.length),
-        adaptiveClip: this.clip === null ? null : { clip: this.clip, countStddev: this.setup.plan.clipCount!.countStddev },
+        adaptiveClip:
+          this.clip === null
+            ? null
+            : { clip: this.clip, countStddev: this.setup.plan.clipCount!.countStddev, countScale: this.setup.plan.clipCount!.countScale },
         secagg: cfg.secagg,
         deadlinesMs: deadlinesMs as Record<SecAggStage, number>,
         minParties: minParties(cfg),
@@ -1223,7 +1226,7 @@ export class RunEngine {
   private adaptClip(r: Extract<EngineCommand, { kind: 'released' }>): { fraction: number; clip: number } | null {
     const a = this.config.ddg.adaptiveClip;
     if (this.clip === null || !a || r.clipCount === null) return null;
-    const fraction = clipCountFraction(r.clipCount, releasedMeanDivisor(this.config) ?? r.contributions);
+    const fraction = clipCountFraction(r.clipCount, releasedMeanDivisor(this.config) ?? r.contributions, this.setup.plan.clipCount?.countScale ?? 1);
     return { fraction, clip: this.clip * Math.exp(-a.learningRate * (fraction - a.targetQuantile)) };
   }
 

@@ -93,7 +93,7 @@ export function fakeClient(o: FakeClientOptions, log: FakeClientLog = { inputs: 
               : update;
             const { encoded } = encodeDdg(input, task.ddg, task.rotationSeed);
             addInPlace(sum.subarray(0, padded), encoded, task.ddg.bits);
-            if (adaptive) addClipCountInto(sum, below, { countStddev: adaptive.countStddev, bits: task.ddg.bits });
+            if (adaptive) addClipCountInto(sum, below, { countStddev: adaptive.countStddev, countScale: adaptive.countScale, bits: task.ddg.bits });
           }
           log.inputs.set(task.roundId, sum.slice());
           const client = await SecAggClient.create(

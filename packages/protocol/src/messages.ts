@@ -149,13 +149,22 @@ export const taskMessageSchema = z.object({
     .nullable()
     .optional(),
   /**
-   * Adaptive clipping (issue 15 §3): this round's clip C_t of the model update, and the grid noise stddev of the
-   * clipped count the client appends after its d′ DDG coordinates ((2b − 1) + N_Z(0, s²), b = [‖Δ‖ ≤ C_t]), so
+   * Adaptive clipping (issue 15 §3): this round's clip C_t of the model update, and the grid noise stddev g and
+   * scale h of the clipped count the client appends after its d′ DDG coordinates ((2b − 1)·h + N_Z(0, g²),
+   * b = [‖Δ‖ ≤ C_t]), so
    * its SecAgg input has d′ + 1 coordinates. The update is clipped to C_t and scaled onto the fixed plan's
    * clip before encoding. Absent or null: a fixed clip, d′ coordinates.
    */
   adaptiveClip: z
-    .object({ clip: z.number().positive(), countStddev: z.number().min(0) })
+    .object({
+      clip: z.number().positive(),
+      countStddev: z.number().min(0),
+      countScale: z
+        .number()
+        .int()
+        .min(1)
+        .max(2 ** 20),
+    })
     .nullable()
     .optional(),
   rotationSeed: bytes({ length: 32 }),

@@ -58,6 +58,7 @@ export const runDdgSchema = z.object({
   clipCount: z
     .object({
       countStddev: z.number(),
+      countScale: z.number(),
       countNoise: z.number(),
       modelEpsilon: z.number().nullable(),
       countEpsilon: z.number().nullable(),

@@ -1,5 +1,5 @@
 /** `hushfl calibrate ddg`: γ and local σ for a target (ε, δ) (Kairouz et al. 2021, §4.4). */
-import { DEFAULT_BETA, DEFAULT_K_STDDEVS, calibrateDdg } from '@hushfl/ddp';
+import { DEFAULT_BETA, DEFAULT_K_STDDEVS, calibrateDdg, clipCountGrid, countStddevFor, defaultCountStddev } from '@hushfl/ddp';
 import { UsageError, atLeastOne, dimension, positive, unitHalfOpen, unitOpen, type FlagSpecs } from '../args.ts';
 import type { Command } from '../command.ts';
 
@@ -16,6 +16,11 @@ const flags = {
   bits: { kind: 'int', required: true, help: 'bits B of the SecAgg ring', range: 'in [1, 32]', ok: (v: number) => v >= 1 && v <= 32 },
   beta: { kind: 'number', help: `conditional rounding β (default ${DEFAULT_BETA.toFixed(4)})`, range: 'in [0, 1)', ok: (v: number) => v >= 0 && v < 1 },
   'k-stddevs': { kind: 'number', help: `standard deviations of modular headroom (default ${DEFAULT_K_STDDEVS})`, ...positive },
+  'adaptive-clip': {
+    kind: 'bool',
+    help: "with adaptive clipping's noisy clipped count beside each update (Andrew et al. 2021): σ_b = n/20 unless --count-noise",
+  },
+  'count-noise': { kind: 'number', help: "σ_b: the clipped count's noise in contributions (implies --adaptive-clip)", ...positive },
   json: { kind: 'bool', help: 'print JSON' },
 } as const satisfies FlagSpecs;
 
@@ -31,11 +36,18 @@ export const calibrateDdgCommand: Command<typeof flags> = {
       sampleRate = f.clients! / f.population;
     }
     if (sampleRate === undefined) throw new UsageError('--sample-rate (in (0, 1]) or --population (>= clients) is required');
+    const minClients = f['min-clients'] ?? f.clients!;
+    const adaptive = f['adaptive-clip'] || f['count-noise'] !== undefined;
+    const countNoise = !adaptive
+      ? undefined
+      : f['count-noise'] !== undefined
+        ? countStddevFor(f['count-noise'], minClients)
+        : defaultCountStddev(f.clients!, minClients);
     const cal = calibrateDdg({
       epsilon: f.epsilon!,
       delta: f.delta!,
       clients: f.clients!,
-      minClients: f['min-clients'] ?? f.clients!,
+      minClients,
       sampleRate,
       rounds: f.rounds!,
       dim: f.dim!,
@@ -43,11 +55,18 @@ export const calibrateDdgCommand: Command<typeof flags> = {
       bits: f.bits!,
       beta: f.beta ?? DEFAULT_BETA,
       kStddevs: f['k-stddevs'] ?? DEFAULT_K_STDDEVS,
+      ...(countNoise !== undefined ? clipCountGrid(countNoise) : {}),
     });
     const text = [
       `γ = ${cal.gamma.toPrecision(6)}, local σ = ${cal.localStddev.toPrecision(6)} (σ/γ = ${cal.gridStddev.toPrecision(6)} on the grid)`,
       `ε = ${cal.epsilon.toFixed(4)} at δ = ${cal.delta} with n_min = ${cal.minClients} parties (order ${cal.order}); d' = ${cal.dimPadded}`,
       `the aggregate of ${cal.clients} clients keeps ${cal.headroomStddevs.toFixed(2)} standard deviations inside 2^${cal.bits}`,
+      ...(cal.countStddev !== null
+        ? [
+            `adaptive clipping: the count's noise σ_b = ${((Math.sqrt(cal.minClients) * cal.countStddev) / (2 * cal.countScale!)).toPrecision(4)} contributions (±${cal.countScale} with grid noise ${cal.countStddev.toPrecision(4)} per party); ` +
+              `alone the update spends ε = ${cal.modelEpsilon.toFixed(4)}, the count ε = ${cal.countEpsilon!.toFixed(4)}; σ without the count ${cal.localStddevWithoutCount.toPrecision(6)}`,
+          ]
+        : []),
     ].join('\n');
     return { json: cal, text };
   },

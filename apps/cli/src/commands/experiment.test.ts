@@ -39,6 +39,24 @@ describe('hushfl experiment utility', () => {
     expect(readFileSync(join(out, 'utility.svg'), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>\s*$/);
   }, 180_000);
 
+  it('runs every mechanism with the strategy the flags name, and reports it', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'utility-strategy-'));
+    const flags = ['--clients-per-round', '4', '--population', '40', '--rounds', '2', '--epsilons', '8', '--bits', '16', '--seeds', '1'];
+    const strategy = ['--server-optimizer', 'fedadam', '--server-lr', '0.01', '--server-tau', '0.01', '--proximal-mu', '0.1'];
+    const { code, out: stdout } = await run('experiment', 'utility', '--task', 'spam', ...flags, ...strategy, '--out', out, '--json');
+    expect(code).toBe(0);
+    const json = JSON.parse(stdout);
+    expect(json.config.server).toEqual({ optimizer: 'fedadam', learningRate: 0.01, beta1: 0.9, beta2: 0.99, tau: 0.01 });
+    expect(json.config.training.proximalMu).toBe(0.1);
+    expect(json.results.map((r: { mechanism: string }) => r.mechanism)).toEqual(['none', 'central', 'ddg']);
+    expect(readFileSync(join(out, 'utility.md'), 'utf8')).toContain(
+      'Server optimizer fedadam (η = 0.01, β1 = 0.9, β2 = 0.99, τ = 0.01), FedProx μ = 0.1; the same for every mechanism.',
+    );
+    expect((await run('experiment', 'utility', '--server-optimizer', 'sgd')).err).toMatch(
+      /--server-optimizer must be one of fedavg, fedavgm, fedadam, fedyogi, fedadagrad, got 'sgd'/,
+    );
+  }, 180_000);
+
   it('--task spam runs the same grid on the spam task with its default model, training and clip', async () => {
     const out = mkdtempSync(join(tmpdir(), 'utility-spam-'));
     const { code, out: stdout } = await run('experiment', 'utility', '--quick', '--task', 'spam', '--out', out, '--json');

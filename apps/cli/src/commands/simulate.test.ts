@@ -126,12 +126,18 @@ describe('hushfl simulate', () => {
     }
   });
 
-  it('keeps going when clients vanish at random stages', async () => {
-    const r = await run('simulate', '--clients', '8', '--max-colluders', '1', '--rounds', '2', '--dropout', '0.25', '--workers', '2', '--json');
+  it('keeps going when clients vanish at random stages (with the strategy flags: FedYogi, FedProx)', async () => {
+    const strategy = ['--server-optimizer', 'fedyogi', '--server-lr', '0.01', '--proximal-mu', '0.05'];
+    const r = await run('simulate', '--clients', '8', '--max-colluders', '1', '--rounds', '2', '--dropout', '0.25', '--workers', '2', ...strategy, '--json');
     expect(r.code).toBe(0);
     const json = JSON.parse(r.out);
     expect(json.rounds).toHaveLength(2);
     const metrics = JSON.parse(readFileSync(json.metricsFile, 'utf8'));
+    expect(metrics.strategy).toEqual({
+      server: { optimizer: 'fedyogi', learningRate: 0.01, beta1: 0.9, beta2: 0.99, tau: 0.001 },
+      proximalMu: 0.05,
+      adaptiveClip: null,
+    });
     for (const round of json.rounds) {
       expect(round.epsilon).toBeNull();
       // Without noise the error is rounding (tiny) plus DDG's modular clipping: a coordinate of the rotated sum

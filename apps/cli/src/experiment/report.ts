@@ -1,6 +1,20 @@
 /** Renders the utility experiment as a Markdown table and an SVG chart (accuracy against ε, error bars). */
 import type { UtilityResult } from './utility.ts';
 
+/** The strategy every mechanism used (issue 15 §4): one choice for no DP, central DP and DDG alike. */
+function strategyLine(config: Record<string, unknown>): string {
+  const s = config.server as { optimizer: string; learningRate: number; beta1: number; beta2: number; tau: number } | undefined;
+  const mu = (config.training as { proximalMu?: number } | undefined)?.proximalMu ?? 0;
+  if (!s) return `Server: FedAvg, η = ${config.serverLearningRate ?? 1}; the same for every mechanism.`;
+  const params =
+    s.optimizer === 'fedavg'
+      ? `η = ${s.learningRate}`
+      : s.optimizer === 'fedavgm'
+        ? `η = ${s.learningRate}, β1 = ${s.beta1}`
+        : `η = ${s.learningRate}, β1 = ${s.beta1}, β2 = ${s.beta2}, τ = ${s.tau}`;
+  return `Server optimizer ${s.optimizer} (${params})${mu > 0 ? `, FedProx μ = ${mu}` : ''}; the same for every mechanism.`;
+}
+
 export function markdownTable(results: readonly UtilityResult[], config: Record<string, unknown>): string {
   const epsilons = [...new Set(results.filter((r) => r.epsilon !== null).map((r) => r.epsilon!))].sort((a, b) => a - b);
   const none = results.find((r) => r.mechanism === 'none');
@@ -13,8 +27,9 @@ export function markdownTable(results: readonly UtilityResult[], config: Record<
   for (const b of bits)
     rows.push(`| DDG, ${b} bits | ${epsilons.map((e) => cell(results.find((r) => r.mechanism === 'ddg' && r.bits === b && r.epsilon === e))).join(' | ')} |`);
   return [
-    `Test accuracy (%) on MNIST, mean ± std over ${results[0]?.seeds ?? 0} seeds; no DP: ${cell(none)}.`,
+    `Test accuracy (%) on ${config.task ?? 'mnist'}, mean ± std over ${results[0]?.seeds ?? 0} seeds; no DP: ${cell(none)}.`,
     `${config.clientsPerRound} of ${config.population} clients per round (q = ${config.sampleRate}), ${config.rounds} rounds, clip ${config.clip}, δ = ${config.delta}, model ${JSON.stringify(config.model)} (d = ${config.dim}).`,
+    strategyLine(config),
     '',
     ...rows,
     '',

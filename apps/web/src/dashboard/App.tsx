@@ -1,7 +1,8 @@
 /**
  * The operator dashboard: start and steer a run, and watch it live — the round timeline with each SecAgg
  * stage's duration, who was selected, finished or dropped (and where), accuracy and loss, ε spent against the
- * budget, bytes moved, and the noise and precision in force. Errors from the coordinator are shown.
+ * budget, bytes moved, the noise and precision in force, and the strategy (Strategy.tsx). Errors from the
+ * coordinator are shown.
  */
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { parse as parseYaml } from 'yaml';
@@ -14,6 +15,7 @@ import type { Status } from '@hushfl/protocol';
 // The stage table alone, without the SecAgg crypto code.
 import { describeSecAggGuarantee } from '@hushfl/secagg/params';
 import { EXAMPLE_CONFIG } from './exampleConfig.ts';
+import { StrategyCard, StrategyPicker } from './Strategy.tsx';
 import { SECAGG_STAGE_TABLE } from '@hushfl/secagg/stages';
 
 /** Colours of the stages, by position in the stage table. */
@@ -347,6 +349,12 @@ export function App() {
         </section>
       )}
 
+      {run && (
+        <section className="grid2">
+          <StrategyCard run={run} rounds={rounds} />
+        </section>
+      )}
+
       <section className="grid2">
         <div className="card">
           <Chart title="Accuracy and loss" x={xs} series={accuracySeries} yLabel="" testId="chart-accuracy" />
@@ -465,6 +473,7 @@ export function App() {
             </select>
           </label>
           <textarea value={config} onChange={(e) => setConfig(e.target.value)} spellCheck={false} rows={14} data-testid="config" />
+          <StrategyPicker config={config} onChange={setConfig} onError={fail} />
           <ModelUpload model={uploadedModel} onChange={setUploadedModel} />
           <div className="buttons">
             <button type="button" onClick={() => void startRun()} disabled={Boolean(active)} data-testid="start">

@@ -203,18 +203,34 @@ describe('DDG accountant with the adaptive-clipping count (Andrew et al. 2021 §
     return (alpha: number) =>
       Math.min((alpha / 2) * l2 ** 2 + tau * p.d, (alpha / 2) * (l2 ** 2 + 2 * l1 * tau + tau ** 2 * p.d), (alpha / 2) * (l2 + Math.sqrt(p.d) * tau) ** 2);
   }
-  /** The count's unsampled RDP: d′ = 1, Δ₂ = Δ₁ = 1, grid stddev s, n parties. */
-  function countEps(s: number, n: number) {
+  /** The count's unsampled RDP: d′ = 1, Δ₂ = Δ₁ = h, grid stddev s, n parties. */
+  function countEps(s: number, n: number, h = 1) {
     let tau = 0;
     for (let k = 1; k <= n - 1; k++) tau += Math.exp(-2 * Math.PI ** 2 * s ** 2 * (k / (k + 1)));
     tau *= 10;
-    const l = 1 / (Math.sqrt(n) * s);
+    const l = h / (Math.sqrt(n) * s);
     return (alpha: number) => Math.min((alpha / 2) * l ** 2 + tau, (alpha / 2) * (l ** 2 + 2 * l * tau + tau ** 2), (alpha / 2) * (l + tau) ** 2);
   }
   const close = (got: number, want: number) => expect(Math.abs(got - want)).toBeLessThanOrEqual(1e-12 * Math.max(1, Math.abs(want)));
 
   const p = { c: 1, g: 1e-3, d: 1024, n: 10, s: 1 };
   const base = { clip: p.c, gamma: p.g, beta: 0, dimPadded: p.d, clients: p.n, localStddev: p.s };
+
+  it('a count scaled by h has sensitivity h: l = h/(√n·g), and τ of its grid stddev g', () => {
+    for (const [g, h] of [
+      [2.1, 7],
+      [3, 2],
+    ] as const) {
+      const r = ddgRoundRdp({ ...base, sampleRate: 1, countStddev: g, countScale: h });
+      const b = countEps(g, p.n, h);
+      RDP_ORDERS.forEach((alpha, i) => {
+        close(r.unsampledCountRdp![i]!, b(alpha));
+        close(clipCountRdp(alpha, g, p.n, h), b(alpha));
+      });
+    }
+    expect(() => clipCountRdp(2, 2, 10, 0)).toThrow(/countScale/);
+    expect(() => clipCountRdp(2, 2, 10, 1.5)).toThrow(/countScale/);
+  });
 
   for (const countStddev of [0.5, 0.7, 1, 3]) {
     it(`at q = 1 each order's RDP is model + count (countStddev = ${countStddev})`, () => {

@@ -39,6 +39,8 @@ export interface DdgRoundAccounting {
    * absent or undefined: the round releases no count.
    */
   readonly countStddev?: number;
+  /** h: the count's sign is sent as ±h on the grid (its sensitivity; default 1), so that s can be large enough for τ to vanish. */
+  readonly countScale?: number;
 }
 
 export interface DdgRoundRdp {
@@ -72,6 +74,12 @@ export function checkGridStddev(localStddev: number, gamma: number): void {
       `localStddev/gamma = ${grid} is below 1/2: the distributed discrete Gaussian bound (Kairouz, Liu & Steinke 2021) holds only when each client's noise has a standard deviation of at least half a grid step (localStddev >= gamma/2 = ${gamma / 2})`,
     );
   }
+}
+
+/** Throws unless the count's scale h is a positive safe integer (it multiplies an integer sign on the grid). */
+export function checkCountScale(countScale: number): void {
+  if (!Number.isSafeInteger(countScale) || countScale < 1)
+    throw new DdpParameterError('countScale', `countScale must be a positive integer, got ${countScale}`);
 }
 
 /** Throws unless the count's grid stddev is a finite number >= 1/2, the same DDG precondition as σ/γ. */
@@ -120,19 +128,20 @@ export function ddgTau(gridStddev: number, clients: number): number {
  *   ε_b(α) = min( α/2·l² + τ_b,  α/2·(l² + 2·l·τ_b + τ_b²),  α/2·(l + τ_b)² ).
  * (At d' = 1 and Δ₁ = Δ₂ the last two terms coincide.) τ_b is computed once per call of this factory.
  */
-function countRdpFunction(countStddev: number, clients: number): { eps: (alpha: number) => number; tau: number } {
-  const l = 1 / (Math.sqrt(clients) * countStddev);
+function countRdpFunction(countStddev: number, clients: number, countScale = 1): { eps: (alpha: number) => number; tau: number } {
+  checkCountScale(countScale);
+  const l = countScale / (Math.sqrt(clients) * countStddev);
   const tau = ddgTau(countStddev, clients);
   const eps = (alpha: number): number => Math.min((alpha / 2) * l * l + tau, (alpha / 2) * (l * l + 2 * l * tau + tau * tau), (alpha / 2) * (l + tau) ** 2);
   return { eps, tau };
 }
 
 /** Unsampled RDP at order α of one round's clipped count (grid stddev s = countStddev per party, n = clients). */
-export function clipCountRdp(alpha: number, countStddev: number, clients: number): number {
+export function clipCountRdp(alpha: number, countStddev: number, clients: number, countScale = 1): number {
   checkCountStddev(countStddev);
   if (!Number.isInteger(clients) || clients < 1) throw new DdpParameterError('clients', `clients must be a positive integer, got ${clients}`);
   if (typeof alpha !== 'number' || !(alpha > 1)) throw new RangeError(`order must be > 1, got ${alpha}`);
-  return countRdpFunction(countStddev, clients).eps(alpha);
+  return countRdpFunction(countStddev, clients, countScale).eps(alpha);
 }
 
 /** The per-round RDP vector at RDP_ORDERS. */
@@ -148,7 +157,7 @@ export function ddgRoundRdp(a: DdgRoundAccounting): DdgRoundRdp {
   const tau = ddgTau(gridStddev, a.clients);
   const sqrtD = Math.sqrt(d);
   const maxOrder = RDP_ORDERS[RDP_ORDERS.length - 1]!;
-  const count = a.countStddev === undefined ? null : countRdpFunction(a.countStddev, a.clients);
+  const count = a.countStddev === undefined ? null : countRdpFunction(a.countStddev, a.clients, a.countScale);
   // The unsampled RDP at every integer order the Zhu–Wang sum can touch (2..256), computed once: the model
   // sum's, and the composed (model sum, count) pair's, which is what one round releases.
   const modelTable = new Float64Array(maxOrder + 1);
@@ -186,6 +195,8 @@ export function ddgRoundRdp(a: DdgRoundAccounting): DdgRoundRdp {
 export interface ClipCountAccounting {
   /** Grid stddev s of each party's count noise (>= 1/2). */
   readonly countStddev: number;
+  /** h, the count's scale on the grid (its sensitivity; default 1). */
+  readonly countScale?: number;
   /** Parties whose noise is in the sum (n). */
   readonly clients: number;
   /** Poisson client sampling rate q ∈ (0, 1]. */
@@ -204,7 +215,7 @@ export function accountClipCount(a: ClipCountAccounting): PrivacyLoss {
   if (!Number.isInteger(a.clients) || a.clients < 1) throw new DdpParameterError('clients', `clients must be a positive integer, got ${a.clients}`);
   checkSampleRate(a.sampleRate);
   if (!Number.isInteger(a.rounds) || a.rounds < 0) throw new DdpParameterError('rounds', `rounds must be an integer >= 0, got ${a.rounds}`);
-  const { eps } = countRdpFunction(a.countStddev, a.clients);
+  const { eps } = countRdpFunction(a.countStddev, a.clients, a.countScale);
   const total = RDP_ORDERS.map((alpha) => {
     const plain = eps(alpha);
     return a.rounds * (a.sampleRate < 1 ? Math.min(subsampledRdp(alpha, a.sampleRate, eps), plain) : plain);

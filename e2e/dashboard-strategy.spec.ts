@@ -1,0 +1,65 @@
+/**
+ * Strategies from the dashboard (issue 15): the operator picks FedAdam, FedProx and adaptive clipping in the
+ * start-run form, the config text changes to say so, the run starts with them, and while Node clients train the
+ * Strategy card shows the optimizer, μ, the clip each round used (and its chart) and the noise budget's split.
+ */
+import { expect, test } from '@playwright/test';
+import { connectNodeClient, type NodeClient } from '@hushfl/node';
+import { OPERATOR_TOKEN, startCoordinator } from './support/coordinator.ts';
+
+const CONFIG = `name: strategies
+task: { model: { kind: mlp, hidden: [] }, partition: { kind: iid }, shards: 100 }
+rounds: 3
+selection: { clientsPerRound: 4 }
+minClients: 4
+training: { epochs: 1, batchSize: 16, learningRate: 0.1 }
+ddg: { bits: 20, clip: 0.5, epsilon: 20, delta: 1.0e-5 }
+secagg: { maxColluders: 1 }
+`;
+
+test('FedAdam, FedProx and adaptive clipping picked on the dashboard run, with the clip and the noise split shown', async ({ page }) => {
+  const { c } = await startCoordinator();
+  const clients: NodeClient[] = [];
+  try {
+    await page.goto(`${c.url}/dashboard`);
+    await page.getByTestId('token').fill(OPERATOR_TOKEN);
+    await page.getByTestId('login').click();
+    await expect(page.getByTestId('live')).toHaveText('live');
+    await page.getByTestId('config').fill(CONFIG);
+
+    await page.getByTestId('server-optimizer').selectOption('fedadam');
+    // Reddi et al.'s η for the adaptive optimizers comes with the choice.
+    await expect(page.getByTestId('server-lr')).toHaveValue('0.01');
+    await page.getByTestId('proximal-mu').fill('0.05');
+    await page.getByTestId('adaptive-clip').check();
+    await page.getByTestId('adaptive-quantile').fill('0.6');
+    const text = await page.getByTestId('config').inputValue();
+    expect(text).toMatch(/optimizer: fedadam/);
+    expect(text).toMatch(/proximalMu: 0\.05/);
+    expect(text).toMatch(/targetQuantile: 0\.6/);
+
+    await page.getByTestId('start').click();
+    await expect(page.getByTestId('run-id')).toHaveText(/^run-/);
+    const runId = (await page.getByTestId('run-id').textContent())!;
+    const stored = JSON.parse(c.store.run(runId)!.config);
+    expect(stored.server).toMatchObject({ optimizer: 'fedadam', learningRate: 0.01 });
+    expect(stored.training.proximalMu).toBe(0.05);
+    expect(stored.ddg.adaptiveClip).toMatchObject({ targetQuantile: 0.6 });
+
+    await expect(page.getByTestId('strategy-optimizer')).toHaveText('fedadam (η = 0.01, β1 = 0.9, β2 = 0.99, τ = 1.00e-3)');
+    await expect(page.getByTestId('strategy-proximal')).toHaveText('0.05');
+    await expect(page.getByTestId('noise-split')).toContainText(/update σ = [0-9.]+e-\d+ \([0-9.]+e-\d+ with a fixed clip\); count σ_b = [0-9.]+ contributions; alone, the update would spend ε = [0-9.]+ and the count ε = [0-9.]+/);
+
+    for (let i = 0; i < 4; i++) clients.push(await connectNodeClient({ url: c.url }));
+    await expect.poll(() => c.store.run(runId)!.state, { timeout: 120_000 }).toBe('completed');
+    const rows = c.store.rounds(runId).filter((r) => r.state === 'completed');
+    expect(rows).toHaveLength(3);
+    const last = rows.at(-1)!;
+    await expect(page.getByTestId('strategy-clip')).toContainText(`the 0.6 quantile of update norms (η_C = 0.2)`);
+    await expect(page.getByTestId('strategy-clip')).toContainText(`round 3: C = ${Number(last.clip!.toPrecision(3))}`);
+    await expect(page.getByTestId('chart-clip')).toBeVisible();
+  } finally {
+    for (const cl of clients) await cl.close();
+    await c.close();
+  }
+});
