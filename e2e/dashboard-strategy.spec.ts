@@ -48,7 +48,9 @@ test('FedAdam, FedProx and adaptive clipping picked on the dashboard run, with t
 
     await expect(page.getByTestId('strategy-optimizer')).toHaveText('fedadam (η = 0.01, β1 = 0.9, β2 = 0.99, τ = 1.00e-3)');
     await expect(page.getByTestId('strategy-proximal')).toHaveText('0.05');
-    await expect(page.getByTestId('noise-split')).toContainText(/update σ = [0-9.]+e-\d+ \([0-9.]+e-\d+ with a fixed clip\); count σ_b = [0-9.]+ contributions; alone, the update would spend ε = [0-9.]+ and the count ε = [0-9.]+/);
+    await expect(page.getByTestId('noise-split')).toContainText(
+      /update σ = [0-9.]+e-\d+ \([0-9.]+e-\d+ with a fixed clip\); count σ_b = [0-9.]+ contributions; alone, the update would spend ε = [0-9.]+ and the count ε = [0-9.]+/,
+    );
 
     for (let i = 0; i < 4; i++) clients.push(await connectNodeClient({ url: c.url }));
     await expect.poll(() => c.store.run(runId)!.state, { timeout: 120_000 }).toBe('completed');
