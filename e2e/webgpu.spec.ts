@@ -37,21 +37,26 @@ async function fixtureServer() {
   return serveFiles(files);
 }
 
-for (const [kind, dpsgd] of [
-  ['mlp', false],
-  ['mlp', true],
-  ['cnn', false],
-  ['cnn', true],
+for (const [kind, dpsgd, mu] of [
+  ['mlp', false, 0],
+  ['mlp', true, 0],
+  ['cnn', false, 0],
+  ['cnn', true, 0],
+  // FedProx (issue 15 §2): the proximal term on the GPU, plain and after DP-SGD's noise.
+  ['mlp', false, 2],
+  ['mlp', true, 2],
 ] as const) {
-  test(`WebGPU training of the ${kind} gives the WASM update within float tolerance${dpsgd ? ' (DP-SGD, ghost clipping)' : ''}`, async ({ page }) => {
+  test(`WebGPU training of the ${kind} gives the WASM update within float tolerance${dpsgd ? ' (DP-SGD, ghost clipping)' : ''}${mu ? ` (FedProx μ = ${mu})` : ''}`, async ({
+    page,
+  }) => {
     const server = await fixtureServer();
     try {
       await page.goto(server.url);
       await page.waitForFunction(() => 'trainOn' in window);
       type Out = { backend: string; delta: number[] };
-      type TrainOn = { trainOn(b: string, d: boolean, k: string): Promise<Out> };
-      const gpu = await page.evaluate(([dp, k]) => (window as unknown as TrainOn).trainOn('webgpu', dp, k), [dpsgd, kind] as const);
-      const wasm = await page.evaluate(([dp, k]) => (window as unknown as TrainOn).trainOn('wasm', dp, k), [dpsgd, kind] as const);
+      type TrainOn = { trainOn(b: string, d: boolean, k: string, mu: number): Promise<Out> };
+      const gpu = await page.evaluate(([dp, k, m]) => (window as unknown as TrainOn).trainOn('webgpu', dp, k, m), [dpsgd, kind, mu] as const);
+      const wasm = await page.evaluate(([dp, k, m]) => (window as unknown as TrainOn).trainOn('wasm', dp, k, m), [dpsgd, kind, mu] as const);
       expect(gpu.backend).toBe('webgpu');
       expect(wasm.backend).toBe('wasm');
       let maxErr = 0;
@@ -62,6 +67,12 @@ for (const [kind, dpsgd] of [
       }
       expect(scale).toBeGreaterThan(1e-4); // training moved the weights
       expect(maxErr).toBeLessThan(1e-3 * scale + 1e-6);
+      if (mu) {
+        // The term pulled the weights back toward the global model: the update is shorter than without it.
+        const plain = await page.evaluate(([dp, k]) => (window as unknown as TrainOn).trainOn('webgpu', dp, k, 0), [dpsgd, kind] as const);
+        const norm = (v: number[]) => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
+        expect(norm(gpu.delta)).toBeLessThan(norm(plain.delta) * 0.99);
+      }
     } finally {
       await server.close();
     }

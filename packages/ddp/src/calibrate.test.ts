@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { accountClipCount, accountDdg } from './accountant/ddg.ts';
-import { calibrateDdg, quantizationGamma } from './calibrate.ts';
+import { CLIP_COUNT_EPSILON_SHARE, calibrateDdg, defaultClipCountNoise, quantizationGamma } from './calibrate.ts';
+import { clipCountGrid } from './clipCount.ts';
 import { DdpParameterError } from './errors.ts';
 
 describe('calibrateDdg', () => {
@@ -171,5 +172,25 @@ describe('calibrateDdg with the adaptive-clipping count (Andrew et al. 2021, §3
       expect((e as DdpParameterError).param).toBe('bits');
       expect((e as Error).message).toMatch(new RegExp(`clipped count .*need bits >= ${Math.floor(Math.log2(need)) + 2}`));
     }
+  });
+});
+
+describe('defaultClipCountNoise (Andrew et al. 2021, §3: σ_b = m/20, unless that spends over a tenth of ε)', () => {
+  const spent = (s: number, i: { minClients: number; sampleRate: number; rounds: number; delta: number }) =>
+    accountClipCount({ ...clipCountGrid(s), clients: i.minClients, sampleRate: i.sampleRate, rounds: i.rounds, delta: i.delta }).epsilon;
+
+  it('is the paper’s m/(10·√n_min) in sign units where that is cheap (a few hundred per round)', () => {
+    const i = { epsilon: 8, delta: 1e-5, clients: 400, minClients: 300, sampleRate: 0.1, rounds: 20 };
+    const s = defaultClipCountNoise(i);
+    expect(s).toBeCloseTo(400 / (10 * Math.sqrt(300)), 12);
+    expect(spent(s, i)).toBeLessThanOrEqual(0.1 * 8);
+  });
+
+  it('grows the noise in a small round until the count alone spends a tenth of the target, and no less noise would do', () => {
+    const i = { epsilon: 20, delta: 1e-5, clients: 4, minClients: 4, sampleRate: 1, rounds: 3 };
+    const s = defaultClipCountNoise(i);
+    expect(s).toBeGreaterThan(4 / (10 * Math.sqrt(4)));
+    expect(spent(s, i)).toBeLessThanOrEqual(CLIP_COUNT_EPSILON_SHARE * 20);
+    expect(spent(s * 0.999, i)).toBeGreaterThan(CLIP_COUNT_EPSILON_SHARE * 20 * 0.98);
   });
 });

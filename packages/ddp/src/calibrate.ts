@@ -24,6 +24,7 @@
 import { MIN_GRID_STDDEV, accountClipCount, accountDdg, checkCountStddev, checkGridStddev, type DdgAccountResult } from './accountant/ddg.ts';
 import { checkDelta, checkSampleRate } from './accountant/rdp.ts';
 import { DdpParameterError } from './errors.ts';
+import { clipCountGrid } from './clipCount.ts';
 import { nextPowerOfTwo } from './hadamard.ts';
 import { checkBeta, checkBits } from './params.ts';
 
@@ -300,4 +301,43 @@ export function quantizationGamma(input: { clip: number; clients: number; dim: n
     throw new DdpParameterError('bits', `bits=${input.bits} cannot hold ${input.clients} clients with k=${k}: need bits >= ${need}`);
   }
   return (2 * k * input.clip * input.clients) / Math.sqrt(d * room);
+}
+
+/** The share of a run's target ε the clipped count may spend on its own, by default (defaultClipCountNoise). */
+export const CLIP_COUNT_EPSILON_SHARE = 0.1;
+
+/**
+ * The clipped count's default noise s, in sign units (σ_b = √n_min·s/2 on Σb). Andrew et al. (2021, §3)
+ * recommend σ_b = m/20 for m expected clients per round. That is cheap at their scale (m in the hundreds).
+ * In a small round it is not: at m = 4 it would spend more than a whole budget. So the default is the larger
+ * of m/20 and the least noise whose count alone spends at most CLIP_COUNT_EPSILON_SHARE of the target ε over
+ * the run. The count is always accounted at its real noise; this only chooses it.
+ */
+export function defaultClipCountNoise(input: {
+  readonly epsilon: number;
+  readonly delta: number;
+  readonly clients: number;
+  readonly minClients: number;
+  readonly sampleRate: number;
+  readonly rounds: number;
+}): number {
+  positive('epsilon', input.epsilon);
+  const recommended = input.clients / (10 * Math.sqrt(input.minClients));
+  const budget = CLIP_COUNT_EPSILON_SHARE * input.epsilon;
+  const spends = (s: number) =>
+    accountClipCount({ ...clipCountGrid(s), clients: input.minClients, sampleRate: input.sampleRate, rounds: input.rounds, delta: input.delta }).epsilon;
+  if (spends(recommended) <= budget) return recommended;
+  let lo = recommended;
+  let hi = recommended * 2;
+  for (let i = 0; spends(hi) > budget; i++) {
+    if (i > 60) throw new DdpParameterError('epsilon', `no noise on the clipped count keeps it within ${budget} of ε = ${input.epsilon}`);
+    lo = hi;
+    hi *= 2;
+  }
+  while (hi / lo > 1 + 1e-6) {
+    const mid = Math.sqrt(lo * hi);
+    if (spends(mid) <= budget) hi = mid;
+    else lo = mid;
+  }
+  return hi;
 }

@@ -76,4 +76,13 @@ export {
 } from './accountant/ddg.ts';
 export { accountDpsgd, dpsgdStepRdp, sampledGaussianRdp } from './accountant/dpsgd.ts';
 export { RdpLedger } from './accountant/ledger.ts';
-export { calibrateDdg, quantizationGamma, DEFAULT_BETA, DEFAULT_K_STDDEVS, type DdgCalibration, type DdgCalibrationInput } from './calibrate.ts';
+export {
+  CLIP_COUNT_EPSILON_SHARE,
+  calibrateDdg,
+  defaultClipCountNoise,
+  quantizationGamma,
+  DEFAULT_BETA,
+  DEFAULT_K_STDDEVS,
+  type DdgCalibration,
+  type DdgCalibrationInput,
+} from './calibrate.ts';

@@ -16,6 +16,7 @@ import {
   calibrateDdg,
   clipCountGrid,
   countStddevFor,
+  defaultClipCountNoise,
   ddgRoundRdp,
   defaultCountStddev,
   nextPowerOfTwo,
@@ -61,8 +62,15 @@ function countGridOf(config: RunConfig): { countStddev: number; countScale: numb
   const a = config.ddg.adaptiveClip;
   if (!a) return null;
   if (!config.ddg.noise) return { countStddev: 0, countScale: 1 };
+  if (a.countNoise !== undefined) return clipCountGrid(countStddevFor(a.countNoise, config.minClients));
   const m = expectedClientsPerRound(config);
-  return clipCountGrid(a.countNoise === undefined ? defaultCountStddev(m, config.minClients) : countStddevFor(a.countNoise, config.minClients));
+  const d = config.ddg;
+  // With a target ε: Andrew et al.'s m/20, or more where that would spend over a tenth of the budget.
+  if (d.epsilon === undefined) return clipCountGrid(defaultCountStddev(m, config.minClients));
+  const sampleRate = accountingSampleRate(config);
+  return clipCountGrid(
+    defaultClipCountNoise({ epsilon: d.epsilon, delta: d.delta, clients: m, minClients: config.minClients, sampleRate, rounds: config.rounds }),
+  );
 }
 
 function clipCountPlan(

@@ -103,7 +103,10 @@ export const adaptiveClipSchema = z
     targetQuantile: z.number().gt(0).lt(1).default(0.5),
     /** η_C: the geometric step (the paper uses 0.2). */
     learningRate: z.number().positive().max(10).default(0.2),
-    /** σ_b: the standard deviation of the count's noise, in contributions (default m/20 for m expected a round, §3). */
+    /**
+     * σ_b: the standard deviation of the count's noise, in contributions. Default m/20 for m expected a round
+     * (§3), or more where that would spend over a tenth of the target ε (small rounds: defaultClipCountNoise).
+     */
     countNoise: z.number().positive().optional(),
   })
   .strict();

@@ -45,6 +45,8 @@ describe('operator API contract', () => {
       'federated_train_correct',
       'federated_train_loss_sum',
       'excused',
+      'clip',
+      'clip_fraction',
       'durations',
       'dropped',
       'bytes_up',

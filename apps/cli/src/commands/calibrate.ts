@@ -1,5 +1,5 @@
 /** `hushfl calibrate ddg`: γ and local σ for a target (ε, δ) (Kairouz et al. 2021, §4.4). */
-import { DEFAULT_BETA, DEFAULT_K_STDDEVS, calibrateDdg, clipCountGrid, countStddevFor, defaultCountStddev } from '@hushfl/ddp';
+import { DEFAULT_BETA, DEFAULT_K_STDDEVS, calibrateDdg, clipCountGrid, countStddevFor, defaultClipCountNoise } from '@hushfl/ddp';
 import { UsageError, atLeastOne, dimension, positive, unitHalfOpen, unitOpen, type FlagSpecs } from '../args.ts';
 import type { Command } from '../command.ts';
 
@@ -18,7 +18,7 @@ const flags = {
   'k-stddevs': { kind: 'number', help: `standard deviations of modular headroom (default ${DEFAULT_K_STDDEVS})`, ...positive },
   'adaptive-clip': {
     kind: 'bool',
-    help: "with adaptive clipping's noisy clipped count beside each update (Andrew et al. 2021): σ_b = n/20 unless --count-noise",
+    help: "with adaptive clipping's noisy clipped count beside each update (Andrew et al. 2021): σ_b = n/20, or more where that would spend over a tenth of ε, unless --count-noise",
   },
   'count-noise': { kind: 'number', help: "σ_b: the clipped count's noise in contributions (implies --adaptive-clip)", ...positive },
   json: { kind: 'bool', help: 'print JSON' },
@@ -42,7 +42,7 @@ export const calibrateDdgCommand: Command<typeof flags> = {
       ? undefined
       : f['count-noise'] !== undefined
         ? countStddevFor(f['count-noise'], minClients)
-        : defaultCountStddev(f.clients!, minClients);
+        : defaultClipCountNoise({ epsilon: f.epsilon!, delta: f.delta!, clients: f.clients!, minClients, sampleRate, rounds: f.rounds! });
     const cal = calibrateDdg({
       epsilon: f.epsilon!,
       delta: f.delta!,
