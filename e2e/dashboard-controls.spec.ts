@@ -8,6 +8,7 @@ import { expect, test } from '@playwright/test';
 import { statSync } from 'node:fs';
 import { connectNodeClient, type NodeClient } from '@hushfl/node';
 import { OPERATOR_TOKEN, startCoordinator } from './support/coordinator.ts';
+import { openDashboard } from './support/dashboard.ts';
 
 const CONFIG = `name: poisson-controls
 task: { model: { kind: mlp, hidden: [] }, partition: { kind: iid }, shards: 107 }
@@ -24,10 +25,7 @@ test('pause, resume and stop from the dashboard; Poisson selection shows both ε
   const { c } = await startCoordinator();
   const clients: NodeClient[] = [];
   try {
-    await page.goto(`${c.url}/dashboard`);
-    await page.getByTestId('token').fill(OPERATOR_TOKEN);
-    await page.getByTestId('login').click();
-    await expect(page.getByTestId('live')).toHaveText('live');
+    await openDashboard(page, c.url, OPERATOR_TOKEN);
 
     // The coordinator's validation error reaches the operator, naming the field.
     await page.getByTestId('config').fill('rounds: 0\nminClients: 2\n');

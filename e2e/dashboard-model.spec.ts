@@ -5,6 +5,7 @@
 import { expect, test } from '@playwright/test';
 import { fileURLToPath } from 'node:url';
 import { OPERATOR_TOKEN, startCoordinator } from './support/coordinator.ts';
+import { openDashboard } from './support/dashboard.ts';
 
 const fixture = (name: string) => fileURLToPath(import.meta.resolve(`@hushfl/tasks/fixtures/${name}`));
 
@@ -20,10 +21,7 @@ secagg: { maxColluders: 1 }
 test('the dashboard takes a model.json upload into the run config; unsupported layers are named', async ({ page }) => {
   const { c } = await startCoordinator();
   try {
-    await page.goto(`${c.url}/dashboard`);
-    await page.getByTestId('token').fill(OPERATOR_TOKEN);
-    await page.getByTestId('login').click();
-    await expect(page.getByTestId('live')).toHaveText('live');
+    await openDashboard(page, c.url, OPERATOR_TOKEN);
     await page.getByTestId('config').fill(CONFIG);
 
     // Unsupported layers: the coordinator refuses the run and names each layer.

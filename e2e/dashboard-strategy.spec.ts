@@ -6,6 +6,7 @@
 import { expect, test } from '@playwright/test';
 import { connectNodeClient, type NodeClient } from '@hushfl/node';
 import { OPERATOR_TOKEN, startCoordinator } from './support/coordinator.ts';
+import { openDashboard } from './support/dashboard.ts';
 
 const CONFIG = `name: strategies
 task: { model: { kind: mlp, hidden: [] }, partition: { kind: iid }, shards: 100 }
@@ -21,10 +22,7 @@ test('FedAdam, FedProx and adaptive clipping picked on the dashboard run, with t
   const { c } = await startCoordinator();
   const clients: NodeClient[] = [];
   try {
-    await page.goto(`${c.url}/dashboard`);
-    await page.getByTestId('token').fill(OPERATOR_TOKEN);
-    await page.getByTestId('login').click();
-    await expect(page.getByTestId('live')).toHaveText('live');
+    await openDashboard(page, c.url, OPERATOR_TOKEN);
     await page.getByTestId('config').fill(CONFIG);
 
     await page.getByTestId('server-optimizer').selectOption('fedadam');

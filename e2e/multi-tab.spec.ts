@@ -8,6 +8,7 @@
 import { expect, test, type Browser, type Page } from '@playwright/test';
 import { OperatorClient } from '@hushfl/operator-client';
 import { SHARED_TOKEN } from '../playwright.config.ts';
+import { openDashboard } from './support/dashboard.ts';
 
 // maxColluders 0 (stated, not silent): with 6 parties the complete graph needs t = ⌊(k + C)/2⌋ + 1, and round 2
 // loses two tabs (one before, one after its masked input): 3 signers per secret, enough for t = 3 (C = 0) but not
@@ -106,10 +107,7 @@ test('six tabs, three DDG rounds, two tabs closed mid-round; the dashboard shows
   // The operator starts the run from the dashboard.
   const dashCtx = await browser.newContext({ acceptDownloads: true });
   const dash = await dashCtx.newPage();
-  await dash.goto(`${baseURL}/dashboard`);
-  await dash.getByTestId('token').fill(SHARED_TOKEN);
-  await dash.getByTestId('login').click();
-  await expect(dash.getByTestId('live')).toHaveText('live');
+  await openDashboard(dash, baseURL!, SHARED_TOKEN);
   await dash.getByTestId('config').fill(CONFIG);
   await dash.getByTestId('start').click();
   await expect(dash.getByTestId('run-id')).toHaveText(/^run-/);

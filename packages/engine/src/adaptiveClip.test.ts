@@ -3,22 +3,16 @@
  * quantile of update norms via the noisy clipped count, the mean is of the updates clipped to C_t, C_t is
  * committed and resumed, and the ledger is the composed (update, count) bound computed here from the formulas.
  */
-import { chachaRandomWords, ddgTau, inflatedL2Bound, l1BoundFromL2, RDP_ORDERS, rdpToEpsilon } from '@hushfl/ddp';
+import { ddgTau, inflatedL2Bound, l1BoundFromL2, RDP_ORDERS, rdpToEpsilon } from '@hushfl/ddp';
 import type { RunConfig } from '@hushfl/protocol';
 import { describe, expect, it } from 'vitest';
 import { planDdg } from './ddgPlan.ts';
 import { NO_FEDOPT_STATE } from './fedOpt.ts';
 import { runInMemory, VirtualClock } from './inMemory.ts';
 import { type PersistOp, type RunCommand, RunEngine, type RunSetup } from './runEngine.ts';
-import { engineTestConfig, fakeClient } from './testing.ts';
+import { engineTestConfig, fakeClient, seededWords } from './testing.ts';
 
 const DIM = 48;
-
-function seeded(tag: number) {
-  const s = new Uint8Array(32);
-  s[0] = tag;
-  return chachaRandomWords(s);
-}
 
 /** Client i's update: norm `norms[i]` every round, a direction of its own. */
 function updateOf(norm: number, i: number, round: number): Float32Array {
@@ -41,7 +35,7 @@ async function drive(config: RunConfig, norms: readonly number[], setup: Partial
       completedRound: -1,
       ...setup,
     },
-    { now: clock.now, random: seeded(1), seeds: seeded(2) },
+    { now: clock.now, random: seededWords(1), seeds: seededWords(2) },
   );
   const commands: RunCommand[] = [];
   const persisted: PersistOp[] = [];

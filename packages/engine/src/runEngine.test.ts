@@ -2,7 +2,7 @@
  * Whole runs through the RunEngine with no port, no tfjs and no SQLite: in-memory clients with fixed updates
  * (the real DDG encoder and SecAgg client), virtual time and seeded randomness.
  */
-import { chachaRandomWords, decodeDdg, l2Norm, RdpLedger, shuffleInPlace } from '@hushfl/ddp';
+import { decodeDdg, l2Norm, RdpLedger, shuffleInPlace } from '@hushfl/ddp';
 import { EVENTS, pack, type RunConfig, serverOptimizerOf, taskMessageSchema, unpack } from '@hushfl/protocol';
 import { addInPlace, type DropPoint } from '@hushfl/secagg';
 import { describe, expect, it } from 'vitest';
@@ -33,15 +33,12 @@ import {
   flipAllUnmaskShares,
   flipFirstUnmaskShare,
   poisonShareBoxes,
+  seededWords,
 } from './testing.ts';
 
 const DIM = 7850; // the MNIST softmax regression (mlp with no hidden layer)
 
-function seeded(tag: number): ReturnType<typeof chachaRandomWords> {
-  const s = new Uint8Array(32);
-  s[0] = tag;
-  return chachaRandomWords(s);
-}
+const seeded = seededWords;
 
 /** Client i's update in round r: small (well inside the clip) and different per client, round and contribution. */
 function update(i: number, round: number, j = 0): Float32Array {

@@ -4,11 +4,28 @@
  * sums the encodings in Z_2^B and runs the real SecAgg client. It records what it encoded, so a test can
  * compute the exact modular sum the coordinator should unmask.
  */
-import { addClipCountInto, appendFederatedMetrics, clipToAdaptive, encodeDdg, type FederatedSums, nextPowerOfTwo, updateClip } from '@hushfl/ddp';
+import {
+  addClipCountInto,
+  appendFederatedMetrics,
+  chachaRandomWords,
+  clipToAdaptive,
+  encodeDdg,
+  type FederatedSums,
+  nextPowerOfTwo,
+  type RandomWords,
+  updateClip,
+} from '@hushfl/ddp';
 import { EVENTS, pack, parseRunConfig, type RunConfigInput, secaggClientToWire, secaggEnvelopeFromServer, taskMessageSchema, unpack } from '@hushfl/protocol';
 import { addInPlace, type DropPoint, lastMessageBefore, SecAggClient, type SecAggClientMessage } from '@hushfl/secagg';
 import type { InMemoryClientFactory } from './inMemory.ts';
 import type { RoundSetup } from './roundEngine.ts';
+
+/** A deterministic word stream for tests (ChaCha20 keyed by `tag`): the engine's selection and seeds. */
+export function seededWords(tag: number): RandomWords {
+  const key = new Uint8Array(32);
+  key[0] = tag;
+  return chachaRandomWords(key);
+}
 
 export interface FakeClientOptions {
   /** The update of contribution j in round r (model dimension). */
