@@ -2,6 +2,7 @@
  * Strategies from the dashboard (issue 15): the operator picks FedAdam, FedProx and adaptive clipping in the
  * start-run form, the config text changes to say so, the run starts with them, and while Node clients train the
  * Strategy card shows the optimizer, μ, the clip each round used (and its chart) and the noise budget's split.
+ * Before it starts, the editor's config gets its utility forecast (issue 16 §3).
  */
 import { expect, test } from '@playwright/test';
 import { connectNodeClient, type NodeClient } from '@hushfl/node';
@@ -18,12 +19,22 @@ ddg: { bits: 20, clip: 0.5, epsilon: 20, delta: 1.0e-5 }
 secagg: { maxColluders: 1 }
 `;
 
-test('FedAdam, FedProx and adaptive clipping picked on the dashboard run, with the clip and the noise split shown', async ({ page }) => {
+test('FedAdam, FedProx and adaptive clipping picked on the dashboard run, with the clip and the noise split shown', async ({ page }, info) => {
   const { c } = await startCoordinator();
   const clients: NodeClient[] = [];
   try {
     await openDashboard(page, c.url, OPERATOR_TOKEN);
+    // The example config's forecast: ten-odd parties at ε = 8 drown a 50k-weight model (issue 16 §3).
+    await expect(page.getByTestId('forecast')).toHaveAttribute('data-verdict', 'no-learning', { timeout: 20_000 });
+    await expect(page.getByTestId('forecast-message')).toContainText(
+      /with n_min = 4 and ε = 8 over 10 rounds the noise norm is \d+× the clip: expect no learning/,
+    );
+    await page.getByTestId('config').fill('rounds: 0\n');
+    await expect(page.getByTestId('forecast-error')).toContainText('rounds');
     await page.getByTestId('config').fill(CONFIG);
+    await expect(page.getByTestId('forecast-message')).toContainText(/^with n_min = 4 and ε = 20 over 3 rounds the noise norm is [0-9.]+× the clip/, {
+      timeout: 20_000,
+    });
 
     await page.getByTestId('server-optimizer').selectOption('fedadam');
     // Reddi et al.'s η for the adaptive optimizers comes with the choice.
@@ -35,6 +46,11 @@ test('FedAdam, FedProx and adaptive clipping picked on the dashboard run, with t
     expect(text).toMatch(/optimizer: fedadam/);
     expect(text).toMatch(/proximalMu: 0\.05/);
     expect(text).toMatch(/targetQuantile: 0\.6/);
+    // Four parties a round are too few for the paper's σ_b = m/20 (the count alone would spend most of ε):
+    // the forecast says so, and the operator sets the count's noise.
+    await expect(page.getByTestId('forecast-error')).toContainText('too few clients per round (4)', { timeout: 20_000 });
+    await page.getByTestId('config').fill(text.replace('targetQuantile: 0.6', 'targetQuantile: 0.6, countNoise: 1'));
+    await expect(page.getByTestId('forecast-message')).toContainText(/^with n_min = 4 and ε = 20 over 3 rounds/, { timeout: 20_000 });
 
     await page.getByTestId('start').click();
     // Planning calibrates the update's noise twice (with and without the count, for the split).
@@ -59,6 +75,7 @@ test('FedAdam, FedProx and adaptive clipping picked on the dashboard run, with t
     await expect(page.getByTestId('strategy-clip')).toContainText(`the 0.6 quantile of update norms (η_C = 0.2)`);
     await expect(page.getByTestId('strategy-clip')).toContainText(`round 3: C = ${Number(last.clip!.toPrecision(3))}`);
     await expect(page.getByTestId('chart-clip')).toBeVisible();
+    await page.screenshot({ path: info.outputPath('dashboard-strategy.png'), fullPage: true });
   } finally {
     for (const cl of clients) await cl.close();
     await c.close();

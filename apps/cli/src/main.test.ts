@@ -87,6 +87,10 @@ describe('hushfl calibrate ddg', () => {
     expect(json.localStddev).toBe(direct.localStddev);
     expect(json.epsilon).toBeLessThanOrEqual(4);
     expect(json.dimPadded).toBe(8192);
+    // The utility forecast: 20 parties' noise on the released mean of 5000 weights, against the clip.
+    const stddev = Math.sqrt(20 * (direct.localStddev ** 2 + direct.gamma ** 2 / 4)) / 20;
+    expect(json.forecast.noiseToClip).toBeCloseTo((stddev * Math.sqrt(5000)) / 0.5, 9);
+    expect(json.forecast.message).toMatch(/^with n_min = 15 and ε = 4 over 20 rounds the noise norm is [0-9.]+× the clip/);
   });
 
   it('with --count-noise, charges the clipped count beside each update and shows the split (Andrew et al. 2021)', async () => {
@@ -103,16 +107,35 @@ describe('hushfl calibrate ddg', () => {
     expect(json.localStddev).toBeGreaterThan(without.localStddev);
     expect(json.localStddevWithoutCount).toBe(without.localStddev);
     expect(json.epsilon).toBeLessThanOrEqual(4);
-    // σ_b = 1 spends about 0.92 of ε = 4 on the count alone: the default takes more noise, so the count spends a tenth.
-    expect(json.countEpsilon).toBeGreaterThan(0.4);
+    // Without --count-noise: the paper's σ_b = m/20 = 1, whose count alone spends about 0.92 of ε = 4.
     const text = await run(...args, ...rest, '--adaptive-clip');
-    const m = text.out.match(
-      /adaptive clipping: the count's noise σ_b = ([0-9.]+) contributions \(±\d+ with grid noise [0-9.]+ per party\); alone the update spends ε = [0-9.]+, the count ε = ([0-9.]+)/,
+    expect(text.out).toMatch(
+      /adaptive clipping: the count's noise σ_b = 1\.000 contributions \(±4 with grid noise 2\.000 per party\); alone the update spends ε = [0-9.]+, the count ε = 0\.92/,
     );
-    expect(m, text.out).not.toBeNull();
-    expect(Number(m![1])).toBeGreaterThan(1);
-    expect(Number(m![2])).toBeLessThanOrEqual(0.4);
-    expect(Number(m![2])).toBeGreaterThan(0.39);
+    // Four clients a round are too few for a useful noisy count: refused, naming the flag.
+    const small = await run(
+      'calibrate',
+      'ddg',
+      '--epsilon',
+      '20',
+      '--delta',
+      '1e-5',
+      '--clients',
+      '4',
+      '--sample-rate',
+      '1',
+      '--rounds',
+      '3',
+      '--dim',
+      '5000',
+      '--clip',
+      '0.5',
+      '--bits',
+      '18',
+      '--adaptive-clip',
+    );
+    expect(small.code).toBe(2);
+    expect(small.err).toMatch(/--count-noise: adaptive clipping's count at σ_b = m\/20 = 0\.2 .* too few clients per round \(4\)/);
   });
 
   it('refuses both --sample-rate and --population', async () => {

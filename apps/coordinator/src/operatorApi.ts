@@ -21,6 +21,7 @@ import {
   type RouteBody,
   type RouteParams,
   type RouteResponseInput,
+  type Forecast,
   type RunConfig,
   type Status,
 } from '@hushfl/protocol';
@@ -41,6 +42,8 @@ export interface OperatorBackend {
   readonly connectedCount: number;
   /** Rejects when a run is in progress (→ 409). */
   createRun(config: RunConfig): Promise<string>;
+  /** The config's utility forecast (throws ConfigError for a config a new run would refuse → 400). */
+  forecast(config: RunConfig): Promise<Forecast>;
   /** Each throws (or rejects with) an Error with a message when the run is not the active one (→ 409). */
   pause(id: string): void | Promise<void>;
   resume(id: string): void | Promise<void>;
@@ -136,6 +139,20 @@ export async function operatorApiPlugin(app: FastifyInstance, o: OperatorApiOpti
           // A task config that does not fit its task (taskConfigProblems) is the caller's error, named per key.
           if (e instanceof ConfigError) return reply.code(400).send({ error: e.message, issues: e.issues });
           return reply.code(409).send({ error: messageOf(e) });
+        }
+      },
+      { bodyLimit: 1 << 20 },
+    );
+
+    route(
+      ops,
+      operatorRoutes.forecast,
+      async (req, reply) => {
+        try {
+          return await manager.forecast(req.body);
+        } catch (e) {
+          if (e instanceof ConfigError) return reply.code(400).send({ error: e.message, issues: e.issues });
+          throw e;
         }
       },
       { bodyLimit: 1 << 20 },

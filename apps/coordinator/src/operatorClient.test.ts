@@ -12,6 +12,7 @@ import { Server } from 'socket.io';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseRunConfig, type RunConfig, type Status } from '@hushfl/protocol';
 // The coordinator's side of the contract (a workspace app, not a dependency of this package).
+import { forecastRun } from './forecastRun.ts';
 import { operatorApiPlugin, type OperatorBackend } from './operatorApi.ts';
 import { Store } from './store.ts';
 import { ApiError, OperatorClient, type FetchLike, type FetchLikeResponse } from '@hushfl/operator-client';
@@ -53,6 +54,10 @@ class FakeManager extends EventEmitter implements OperatorBackend {
 
   activeRunId() {
     return this.active;
+  }
+
+  forecast(config: RunConfig) {
+    return forecastRun(config, Number.POSITIVE_INFINITY);
   }
 
   async createRun(config: RunConfig) {

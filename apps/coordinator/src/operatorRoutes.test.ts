@@ -15,6 +15,7 @@ import { Server } from 'socket.io';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   apiErrorSchema,
+  forecastSchema,
   f32FromBytes,
   healthSchema,
   joinUrlsSchema,
@@ -27,6 +28,7 @@ import {
   type Status,
 } from '@hushfl/protocol';
 import { hashToken } from './auth.ts';
+import { forecastRun } from './forecastRun.ts';
 import { operatorApiPlugin, type OperatorBackend } from './operatorApi.ts';
 import type { CoordinatorEvent } from './runManager.ts';
 import { Store } from './store.ts';
@@ -74,6 +76,10 @@ class FakeManager extends EventEmitter implements OperatorBackend {
 
   activeRunId(): string | null {
     return this.active;
+  }
+
+  forecast(config: RunConfig) {
+    return forecastRun(config, Number.POSITIVE_INFINITY);
   }
 
   async createRun(config: RunConfig): Promise<string> {
@@ -198,6 +204,39 @@ describe('operator routes (inject)', () => {
     expect(missing.statusCode).toBe(400);
     expect(missing.json()).toMatchObject({ issues: [{ path: 'rounds' }] });
     expect(store.runs()).toHaveLength(0);
+  });
+
+  it("forecast a config without starting it: the released mean's noise against the clip; 400 for one a run would refuse", async () => {
+    const { app, store } = await setup();
+    const config = {
+      secagg: { maxColluders: 1 },
+      rounds: 20,
+      minClients: 10,
+      selection: { clientsPerRound: 10 },
+      task: { model: { kind: 'mlp', hidden: [64] } },
+      ddg: { bits: 16, clip: 1, epsilon: 8 },
+    };
+    const res = await app.inject({ method: 'POST', url: '/api/forecast', headers: auth, payload: config });
+    expect(res.statusCode).toBe(200);
+    const f = forecastSchema.parse(res.json());
+    exactly(forecastSchema, res.json());
+    expect(f.dim).toBe(784 * 64 + 64 + 64 * 10 + 10);
+    const { localStddev: s, gamma: g } = f.ddg.params;
+    expect(f.noiseToClip).toBeCloseTo((Math.sqrt(10 * (s * s + (g * g) / 4)) / 10) * Math.sqrt(f.dim), 9);
+    expect(f.verdict).toBe('no-learning');
+    expect(f.message).toMatch(/^with n_min = 10 and ε = 8 over 20 rounds the noise norm is \d+× the clip: expect no learning; raise n_min or ε/);
+    expect(store.runs()).toHaveLength(0); // nothing started
+    const unreachable = await app.inject({ method: 'POST', url: '/api/forecast', headers: auth, payload: { ...config, ddg: { bits: 4, epsilon: 8 } } });
+    expect(unreachable.statusCode).toBe(400);
+    expect(apiErrorSchema.parse(unreachable.json()).issues?.[0]?.path).toBe('ddg.bits');
+    const badModel = await app.inject({
+      method: 'POST',
+      url: '/api/forecast',
+      headers: auth,
+      payload: { ...config, task: { name: 'spam', model: { kind: 'cnn', filters: 4, kernel: 5, dense: 0 } } },
+    });
+    expect(badModel.statusCode).toBe(400);
+    expect(badModel.json().error).toMatch(/cnn needs an image input/);
   });
 
   it('refuse a malformed run id with 400 naming the field', async () => {

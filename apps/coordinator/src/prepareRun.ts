@@ -3,6 +3,7 @@
  * run that fails later): its task config checked against the task, the model built (the evaluator's; it
  * gives the initial weights and so d), and the DDG plan within what the client sockets take.
  */
+import { DdpParameterError } from '@hushfl/ddp';
 import { planDdg, type DdgPlan } from '@hushfl/engine';
 import { ConfigError, type RunConfig } from '@hushfl/protocol';
 import { taskConfigProblems, type Dataset } from '@hushfl/tasks';
@@ -31,13 +32,33 @@ export async function prepareRun(
     throw new ConfigError([{ path: 'task.model', message: e instanceof Error ? e.message : String(e) }]);
   }
   const weights = await evaluator.weights();
-  const plan = planDdg(config, weights.length);
+  let plan: DdgPlan;
+  try {
+    plan = planOrRefuse(config, weights.length);
+  } catch (e) {
+    evaluator.dispose();
+    throw e;
+  }
   const tooBig = dimRefusal(plan, weights.length, maxDimPadded);
   if (tooBig) {
     evaluator.dispose();
     throw new ConfigError([{ path: 'task.model', message: tooBig }]);
   }
   return { evaluator, weights, plan };
+}
+
+/**
+ * The run's DDG plan, or a ConfigError naming the parameter that makes it impossible (an ε no noise reaches,
+ * bits that cannot hold the sum, a round too small for adaptive clipping's count): the operator's to fix (400).
+ */
+export function planOrRefuse(config: RunConfig, dim: number): DdgPlan {
+  try {
+    return planDdg(config, dim);
+  } catch (e) {
+    if (e instanceof DdpParameterError)
+      throw new ConfigError([{ path: e.param === 'countNoise' ? 'ddg.adaptiveClip.countNoise' : `ddg.${e.param}`, message: e.message }]);
+    throw e;
+  }
 }
 
 /** Why a run's masked vectors would not fit the client sockets (null: they fit); resuming checks it too. */

@@ -188,7 +188,7 @@ describe('an adaptive server optimizer across a coordinator restart', () => {
       selection: { clientsPerRound: 4 },
       server: { optimizer: 'fedadam', learningRate: 0.01, beta1: 0.9, beta2: 0.99, tau: 0.001 },
       training: { epochs: 1, batchSize: 16, learningRate: 0.1, proximalMu: 0.1 },
-      ddg: { bits: 20, clip: 0.5, epsilon: 50, delta: 1e-5, adaptiveClip: { targetQuantile: 0.5, learningRate: 0.2 } },
+      ddg: { bits: 20, clip: 0.5, epsilon: 50, delta: 1e-5, adaptiveClip: { targetQuantile: 0.5, learningRate: 0.2, countNoise: 1 } },
     });
     const params = serverOptimizerOf(parseRunConfig(config).server);
     const first = await startTestCoordinator(config);

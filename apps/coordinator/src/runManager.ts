@@ -8,9 +8,10 @@
 import { EventEmitter } from 'node:events';
 import { cryptoRandomWords, type RandomWords } from '@hushfl/ddp';
 import { NO_FEDOPT_STATE, randomHex, type RunCommand, RunEngine, type RunEvent, type RunSetup } from '@hushfl/engine';
-import type { Report, RunConfig, Status } from '@hushfl/protocol';
+import type { Forecast, Report, RunConfig, Status } from '@hushfl/protocol';
 import type { SecAggClientMessage } from '@hushfl/secagg';
 import { ModelEvaluator } from './evaluation.ts';
+import { forecastRun } from './forecastRun.ts';
 import { dimRefusal, prepareRun } from './prepareRun.ts';
 import { lastRunStatus, metricsPath, persistRunOp, reopenRun, takeInterruptedRun } from './runPersistence.ts';
 import { runStep } from './carryOut.ts';
@@ -105,6 +106,10 @@ export class RunManager extends EventEmitter {
   }
 
   /** Starts a run from a validated config. One run is active at a time. */
+  forecast(config: RunConfig): Promise<Forecast> {
+    return forecastRun(config, this.maxDimPadded);
+  }
+
   async createRun(config: RunConfig): Promise<string> {
     if (this.active) throw new Error(`run ${this.active.engine.runId} is in progress: stop it before starting another`);
     const { evaluator, weights, plan } = await prepareRun(config, (c) => this.tasks.of(c).demo.test, this.maxDimPadded);

@@ -193,6 +193,9 @@ export class ClientRuntime {
       // Adaptive clipping (issue 15 §3): clip to this round's C_t, rescale onto the plan's clip, and append the
       // clipped count after the d′ DDG coordinates (clipCount.ts): a SecAgg input of d′ + 1.
       const adaptive = task.adaptiveClip ?? null;
+      // A noised model beside a noiseless count would publish the clipped share exactly: refused.
+      if (adaptive && task.ddg.localStddev > 0 && adaptive.countStddev === 0)
+        throw new Error('the task asks for a clipped count without noise beside a noised update');
       const sum = new Uint32Array(padded + (adaptive ? 1 : 0));
       const ddgPart = adaptive ? sum.subarray(0, padded) : sum;
       const encoded = new Uint32Array(padded);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { accountClipCount, accountDdg } from './accountant/ddg.ts';
-import { CLIP_COUNT_EPSILON_SHARE, calibrateDdg, defaultClipCountNoise, quantizationGamma } from './calibrate.ts';
-import { clipCountGrid } from './clipCount.ts';
+import { CLIP_COUNT_MAX_SHARE, calibrateDdg, defaultClipCountNoise, quantizationGamma } from './calibrate.ts';
+import { checkClipCountRange, clipCountGrid } from './clipCount.ts';
 import { DdpParameterError } from './errors.ts';
 
 describe('calibrateDdg', () => {
@@ -175,22 +175,31 @@ describe('calibrateDdg with the adaptive-clipping count (Andrew et al. 2021, §3
   });
 });
 
-describe('defaultClipCountNoise (Andrew et al. 2021, §3: σ_b = m/20, unless that spends over a tenth of ε)', () => {
+describe('defaultClipCountNoise (Andrew et al. 2021, §3: σ_b = m/20)', () => {
   const spent = (s: number, i: { minClients: number; sampleRate: number; rounds: number; delta: number }) =>
     accountClipCount({ ...clipCountGrid(s), clients: i.minClients, sampleRate: i.sampleRate, rounds: i.rounds, delta: i.delta }).epsilon;
 
-  it('is the paper’s m/(10·√n_min) in sign units where that is cheap (a few hundred per round)', () => {
+  it('is the paper’s m/(10·√n_min) in sign units, so that b̄ carries noise m/20/m = 0.05', () => {
     const i = { epsilon: 8, delta: 1e-5, clients: 400, minClients: 300, sampleRate: 0.1, rounds: 20 };
     const s = defaultClipCountNoise(i);
     expect(s).toBeCloseTo(400 / (10 * Math.sqrt(300)), 12);
-    expect(spent(s, i)).toBeLessThanOrEqual(0.1 * 8);
+    expect((Math.sqrt(300) * s) / 2 / 400).toBeCloseTo(0.05, 12);
+    expect(spent(s, i)).toBeLessThanOrEqual(CLIP_COUNT_MAX_SHARE * 8);
   });
 
-  it('grows the noise in a small round until the count alone spends a tenth of the target, and no less noise would do', () => {
+  it('refuses a round too small for a useful noisy count: at m/20 the count alone would spend over half the target', () => {
     const i = { epsilon: 20, delta: 1e-5, clients: 4, minClients: 4, sampleRate: 1, rounds: 3 };
-    const s = defaultClipCountNoise(i);
-    expect(s).toBeGreaterThan(4 / (10 * Math.sqrt(4)));
-    expect(spent(s, i)).toBeLessThanOrEqual(CLIP_COUNT_EPSILON_SHARE * 20);
-    expect(spent(s * 0.999, i)).toBeGreaterThan(CLIP_COUNT_EPSILON_SHARE * 20 * 0.98);
+    expect(spent(4 / (10 * Math.sqrt(4)), i)).toBeGreaterThan(CLIP_COUNT_MAX_SHARE * 20);
+    expect(() => defaultClipCountNoise(i)).toThrow(
+      /adaptive clipping's count at σ_b = m\/20 = 0\.2 \(Andrew et al\.\) would alone spend ε = [0-9.]+ of the target 20 over 3 rounds: too few clients per round \(4\)/,
+    );
+  });
+
+  it('refuses a count whose sum would wrap, and a grid scale past 2^20', () => {
+    expect(() => checkClipCountRange({ countScale: 317, countStddev: 2, clients: 200, bits: 16, kStddevs: 4 })).toThrow(
+      /bits=16 cannot hold the clipped count of 200 clients/,
+    );
+    expect(() => checkClipCountRange({ countScale: 3, countStddev: 2, clients: 200, bits: 16, kStddevs: 4 })).not.toThrow();
+    expect(() => clipCountGrid(1e-7)).toThrow(/too small/);
   });
 });

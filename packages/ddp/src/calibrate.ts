@@ -24,7 +24,7 @@
 import { MIN_GRID_STDDEV, accountClipCount, accountDdg, checkCountStddev, checkGridStddev, type DdgAccountResult } from './accountant/ddg.ts';
 import { checkDelta, checkSampleRate } from './accountant/rdp.ts';
 import { DdpParameterError } from './errors.ts';
-import { clipCountGrid } from './clipCount.ts';
+import { checkClipCountRange, clipCountGrid } from './clipCount.ts';
 import { nextPowerOfTwo } from './hadamard.ts';
 import { checkBeta, checkBits } from './params.ts';
 
@@ -123,14 +123,7 @@ export function calibrateDdg(input: DdgCalibrationInput): DdgCalibration {
     rounds: input.rounds,
     delta: input.delta,
   }).epsilon;
-  // The count sum |S| <= n + k·√n·s (n signs of ±1, noise of n parties) must centre inside [−2^(B−1), 2^(B−1)).
-  const countRange = countScale * input.clients + k * Math.sqrt(input.clients) * countStddev;
-  if (!(countRange < 2 ** (input.bits - 1))) {
-    throw new DdpParameterError(
-      'bits',
-      `bits=${input.bits} cannot hold the clipped count of ${input.clients} clients with countStddev=${countStddev} and k=${k}: need bits >= ${Math.floor(Math.log2(countRange)) + 2}`,
-    );
-  }
+  checkClipCountRange({ countScale, countStddev, clients: input.clients, bits: input.bits, kStddevs: k });
   const modelEpsilon = accountDdg({
     clip: cal.clip,
     gamma: cal.gamma,
@@ -303,15 +296,16 @@ export function quantizationGamma(input: { clip: number; clients: number; dim: n
   return (2 * k * input.clip * input.clients) / Math.sqrt(d * room);
 }
 
-/** The share of a run's target ε the clipped count may spend on its own, by default (defaultClipCountNoise). */
-export const CLIP_COUNT_EPSILON_SHARE = 0.1;
+/** The most of a run's target ε the clipped count may spend on its own at its default noise (defaultClipCountNoise). */
+export const CLIP_COUNT_MAX_SHARE = 0.5;
 
 /**
- * The clipped count's default noise s, in sign units (σ_b = √n_min·s/2 on Σb). Andrew et al. (2021, §3)
- * recommend σ_b = m/20 for m expected clients per round. That is cheap at their scale (m in the hundreds).
- * In a small round it is not: at m = 4 it would spend more than a whole budget. So the default is the larger
- * of m/20 and the least noise whose count alone spends at most CLIP_COUNT_EPSILON_SHARE of the target ε over
- * the run. The count is always accounted at its real noise; this only chooses it.
+ * The clipped count's default noise s, in sign units (σ_b = √n_min·s/2 on Σb): Andrew et al.'s (2021, §3)
+ * σ_b = m/20 for m expected contributions a round, which keeps the noise on b̄ at 0.05. That is cheap at their
+ * scale (m in the hundreds); in a small round it is not (at m = 4 it spends more than a whole budget). More
+ * noise would not help: b̄'s noise σ_b/m is what makes the clip follow the quantile or wander, and at σ_b ≫ m/20
+ * the clip takes random steps. So where the count alone would spend more than CLIP_COUNT_MAX_SHARE of the
+ * target, the config is refused, naming what to change.
  */
 export function defaultClipCountNoise(input: {
   readonly epsilon: number;
@@ -322,22 +316,20 @@ export function defaultClipCountNoise(input: {
   readonly rounds: number;
 }): number {
   positive('epsilon', input.epsilon);
-  const recommended = input.clients / (10 * Math.sqrt(input.minClients));
-  const budget = CLIP_COUNT_EPSILON_SHARE * input.epsilon;
-  const spends = (s: number) =>
-    accountClipCount({ ...clipCountGrid(s), clients: input.minClients, sampleRate: input.sampleRate, rounds: input.rounds, delta: input.delta }).epsilon;
-  if (spends(recommended) <= budget) return recommended;
-  let lo = recommended;
-  let hi = recommended * 2;
-  for (let i = 0; spends(hi) > budget; i++) {
-    if (i > 60) throw new DdpParameterError('epsilon', `no noise on the clipped count keeps it within ${budget} of ε = ${input.epsilon}`);
-    lo = hi;
-    hi *= 2;
+  const s = input.clients / (10 * Math.sqrt(input.minClients));
+  const spent = accountClipCount({
+    ...clipCountGrid(s),
+    clients: input.minClients,
+    sampleRate: input.sampleRate,
+    rounds: input.rounds,
+    delta: input.delta,
+  }).epsilon;
+  if (spent > CLIP_COUNT_MAX_SHARE * input.epsilon) {
+    throw new DdpParameterError(
+      'countNoise',
+      `adaptive clipping's count at σ_b = m/20 = ${input.clients / 20} (Andrew et al.) would alone spend ε = ${spent.toFixed(3)} of the target ${input.epsilon} over ${input.rounds} rounds: ` +
+        `too few clients per round (${input.clients}) for a useful noisy count; use more clients per round, a fixed clip, or set adaptiveClip.countNoise (σ_b) knowing that b̄ then carries noise σ_b/m`,
+    );
   }
-  while (hi / lo > 1 + 1e-6) {
-    const mid = Math.sqrt(lo * hi);
-    if (spends(mid) <= budget) hi = mid;
-    else lo = mid;
-  }
-  return hi;
+  return s;
 }

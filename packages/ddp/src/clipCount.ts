@@ -33,6 +33,23 @@ export interface ClipCountParams {
   readonly bits: number;
 }
 
+/** The largest scale h a task may carry (protocol's adaptiveClip.countScale). */
+export const MAX_COUNT_SCALE = 2 ** 20;
+
+/**
+ * The count's sum |S| ≤ h·m + k·√m·g (m signs of ±h, the noise of m parties within k standard deviations) must
+ * centre inside [−2^(B−1), 2^(B−1)) to decode without a wrap; throws naming the bits it needs otherwise.
+ */
+export function checkClipCountRange(p: { countScale: number; countStddev: number; clients: number; bits: number; kStddevs: number }): void {
+  const range = p.countScale * p.clients + p.kStddevs * Math.sqrt(p.clients) * p.countStddev;
+  if (!(range < 2 ** (p.bits - 1))) {
+    throw new DdpParameterError(
+      'bits',
+      `bits=${p.bits} cannot hold the clipped count of ${p.clients} clients (±${p.countScale} each, noise ${p.countStddev} per party, k=${p.kStddevs}): need bits >= ${Math.floor(Math.log2(range)) + 2}`,
+    );
+  }
+}
+
 /** The least grid stddev the count uses: τ = 10·Σ exp(−2π²g²k/(k+1)) is below 10·n·e^{−39} there. */
 export const COUNT_GRID_STDDEV = 2;
 
@@ -43,6 +60,12 @@ export const COUNT_GRID_STDDEV = 2;
 export function clipCountGrid(s: number): { countScale: number; countStddev: number } {
   if (!(s > 0 && Number.isFinite(s))) throw new DdpParameterError('countNoise', `the count's noise must be positive and finite, got ${s}`);
   const countScale = Math.max(1, Math.ceil(COUNT_GRID_STDDEV / s));
+  if (countScale > MAX_COUNT_SCALE) {
+    throw new DdpParameterError(
+      'countNoise',
+      `the count's noise ${s} per party (sign units) is too small: its grid would need a scale of ${countScale} > 2^20`,
+    );
+  }
   return { countScale, countStddev: s * countScale };
 }
 

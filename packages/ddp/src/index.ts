@@ -22,6 +22,8 @@ export { clipFactor, encodeDdg, gridNoiseVariance, l2Norm, type DdgEncoding, typ
 export { decodeDdg } from './decode.ts';
 export {
   addClipCountInto,
+  checkClipCountRange,
+  MAX_COUNT_SCALE,
   checkClipCountParams,
   clipToAdaptive,
   clipCountGrid,
@@ -77,7 +79,7 @@ export {
 export { accountDpsgd, dpsgdStepRdp, sampledGaussianRdp } from './accountant/dpsgd.ts';
 export { RdpLedger } from './accountant/ledger.ts';
 export {
-  CLIP_COUNT_EPSILON_SHARE,
+  CLIP_COUNT_MAX_SHARE,
   calibrateDdg,
   defaultClipCountNoise,
   quantizationGamma,

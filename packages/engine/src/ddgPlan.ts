@@ -14,6 +14,7 @@
 import {
   accountClipCount,
   calibrateDdg,
+  checkClipCountRange,
   clipCountGrid,
   countStddevFor,
   defaultClipCountNoise,
@@ -74,10 +75,13 @@ function countGridOf(config: RunConfig): { countStddev: number; countScale: numb
 }
 
 function clipCountPlan(
+  config: RunConfig,
   grid: { countStddev: number; countScale: number },
-  minClients: number,
   split: Omit<ClipCountPlan, 'countStddev' | 'countScale' | 'countNoise'>,
 ): ClipCountPlan {
+  const minClients = config.minClients;
+  // Every path (calibrated, explicit, noiseless): the count's sum must decode without a wrap.
+  checkClipCountRange({ ...grid, clients: expectedClientsPerRound(config), bits: config.ddg.bits, kStddevs: config.ddg.kStddevs });
   return { ...grid, countNoise: (Math.sqrt(minClients) * grid.countStddev) / (2 * grid.countScale), ...split };
 }
 
@@ -98,7 +102,7 @@ export function planDdg(config: RunConfig, modelDim: number): DdgPlan {
       delta: d.delta,
       sampleRate,
       dimPadded: nextPowerOfTwo(dim),
-      ...(grid !== null ? { clipCount: clipCountPlan(grid, config.minClients, unsplit) } : {}),
+      ...(grid !== null ? { clipCount: clipCountPlan(config, grid, unsplit) } : {}),
     };
   }
   if (d.epsilon !== undefined) {
@@ -124,7 +128,7 @@ export function planDdg(config: RunConfig, modelDim: number): DdgPlan {
       dimPadded: cal.dimPadded,
       ...(grid !== null
         ? {
-            clipCount: clipCountPlan(grid, config.minClients, {
+            clipCount: clipCountPlan(config, grid, {
               modelEpsilon: cal.modelEpsilon,
               countEpsilon: cal.countEpsilon,
               localStddevWithoutCount: cal.localStddevWithoutCount,
@@ -142,7 +146,7 @@ export function planDdg(config: RunConfig, modelDim: number): DdgPlan {
   };
   if (grid === null) return explicit;
   const countEpsilon = accountClipCount({ ...grid, clients: config.minClients, sampleRate, rounds: config.rounds, delta: d.delta }).epsilon;
-  return { ...explicit, clipCount: clipCountPlan(grid, config.minClients, { ...unsplit, countEpsilon }) };
+  return { ...explicit, clipCount: clipCountPlan(config, grid, { ...unsplit, countEpsilon }) };
 }
 
 /**

@@ -7,6 +7,7 @@ export * from './ddgPlan.ts';
 export * from './fedavg.ts';
 export * from './fedOpt.ts';
 export * from './federatedEvaluation.ts';
+export * from './forecast.ts';
 export * from './inMemory.ts';
 export * from './metrics.ts';
 export * from './poissonSelection.ts';

@@ -1219,14 +1219,17 @@ export class RunEngine {
   }
 
   /**
-   * Andrew et al. 2021, Algorithm 1: b̄_t = S/(2·m̃) + 1/2 from the noisy count (clipCount.ts), m̃ the mean's
-   * divisor (the contributions, or q·N under Poisson selection: no realized count), and the geometric step
-   * C_{t+1} = C_t·exp(−η_C·(b̄_t − γ)). Post-processing of the round's release.
+   * Andrew et al. 2021, Algorithm 1: b̄_t = S/(2h·m̃) + 1/2 from the noisy count (clipCount.ts), m̃ the mean's
+   * divisor (the realized contributions under fixed-size selection, as the mean's; q·N under Poisson selection),
+   * and the geometric step C_{t+1} = C_t·exp(−η_C·(b̄_t − γ)). Post-processing of the round's release. Unlike
+   * the paper, b̄ is clamped to [0, 1]: a noisy estimate outside it says nothing more about the quantile, and
+   * the clamp bounds each step by e^{η_C·max(γ, 1 − γ)}.
    */
   private adaptClip(r: Extract<EngineCommand, { kind: 'released' }>): { fraction: number; clip: number } | null {
     const a = this.config.ddg.adaptiveClip;
     if (this.clip === null || !a || r.clipCount === null) return null;
-    const fraction = clipCountFraction(r.clipCount, releasedMeanDivisor(this.config) ?? r.contributions, this.setup.plan.clipCount?.countScale ?? 1);
+    const raw = clipCountFraction(r.clipCount, releasedMeanDivisor(this.config) ?? r.contributions, this.setup.plan.clipCount?.countScale ?? 1);
+    const fraction = Math.min(1, Math.max(0, raw));
     return { fraction, clip: this.clip * Math.exp(-a.learningRate * (fraction - a.targetQuantile)) };
   }
 
@@ -1315,7 +1318,7 @@ function privacyOf(setup: RunSetup): RunPrivacy {
   return setup.ledger || released.length ? RunPrivacy.restore(setup.plan, setup.ledger, released) : RunPrivacy.fresh(setup.plan);
 }
 
-/** Adaptive clipping's C_0: the clip the model update has in the plan (beside federated metrics, its share). */
+/** The optimizer state as the bytes a snapshot carries (float32, little-endian). */
 function optimizerStateBytes(s: FedOptState): { m: Uint8Array | null; v: Uint8Array | null } {
   return { m: s.m && vectorBytes(s.m), v: s.v && vectorBytes(s.v) };
 }

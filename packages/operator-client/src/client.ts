@@ -141,6 +141,11 @@ export class OperatorClient {
     return this.json(operatorRoutes.createRun, undefined, config);
   }
 
+  /** The config's utility forecast (issue 16 §3) without starting it; ApiError 400 for a config a run would refuse. */
+  forecast(config: Body<typeof operatorRoutes.forecast>) {
+    return this.json(operatorRoutes.forecast, undefined, config);
+  }
+
   control(id: RunParams['id'], action: RunAction) {
     return this.json(operatorRoutes[action], { id }, undefined);
   }

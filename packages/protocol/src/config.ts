@@ -105,7 +105,7 @@ export const adaptiveClipSchema = z
     learningRate: z.number().positive().max(10).default(0.2),
     /**
      * σ_b: the standard deviation of the count's noise, in contributions. Default m/20 for m expected a round
-     * (§3), or more where that would spend over a tenth of the target ε (small rounds: defaultClipCountNoise).
+     * (§3); a run where that count alone would spend over half the target ε is refused (defaultClipCountNoise).
      */
     countNoise: z.number().positive().optional(),
   })
@@ -193,8 +193,8 @@ export type ServerOptimizerKind = (typeof SERVER_OPTIMIZERS)[number];
 export const serverConfigSchema = z
   .object({
     optimizer: z.enum(SERVER_OPTIMIZERS).optional(),
-    /** η, the server learning rate (Reddi et al. suggest about 1e-2 for FedAdam and FedYogi; 1 for FedAvg). */
-    learningRate: z.number().positive().max(100).default(1),
+    /** η, the server learning rate (default 1 for FedAvg(M), 0.01 for the adaptive ones: Reddi et al.'s range). */
+    learningRate: z.number().positive().max(100).optional(),
     /** FedAvgM's heavy-ball momentum (its β1). */
     momentum: z.number().min(0).lt(1).default(0),
     /** β1: the first moment's decay (default 0.9; FedAvgM: `momentum`). */
@@ -226,7 +226,8 @@ export interface ServerOptimizerParams {
 export function serverOptimizerOf(s: ServerConfig): ServerOptimizerParams {
   const optimizer = s.optimizer ?? (s.momentum > 0 ? 'fedavgm' : 'fedavg');
   const beta1 = s.beta1 ?? (optimizer === 'fedavgm' && s.momentum > 0 ? s.momentum : 0.9);
-  return { optimizer, learningRate: s.learningRate, beta1, beta2: s.beta2, tau: s.tau };
+  const learningRate = s.learningRate ?? (optimizer === 'fedavg' || optimizer === 'fedavgm' ? 1 : 0.01);
+  return { optimizer, learningRate, beta1, beta2: s.beta2, tau: s.tau };
 }
 
 export const runConfigSchema = z

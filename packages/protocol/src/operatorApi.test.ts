@@ -16,6 +16,7 @@ describe('operator API contract', () => {
       'POST /api/runs/:id/pause',
       'POST /api/runs/:id/resume',
       'POST /api/runs/:id/stop',
+      'POST /api/forecast',
       'POST /api/invites',
       'GET /api/tasks/:task/shards/:index',
     ]);

@@ -68,6 +68,27 @@ export const runDdgSchema = z.object({
 });
 
 /**
+ * The utility forecast of a run config before it starts (issue 16 §3; engine forecast.ts): the released mean's
+ * noise against the clip, and a verdict with what to change when the noise dominates.
+ */
+export const forecastSchema = z.object({
+  parties: z.number(),
+  minClients: z.number().int(),
+  epsilon: z.number().nullable(),
+  rounds: z.number().int(),
+  clip: z.number(),
+  noiseStddev: z.number(),
+  noiseNorm: z.number(),
+  noiseToClip: z.number(),
+  verdict: z.enum(['learns', 'slow', 'no-learning']),
+  message: z.string(),
+  /** The model's weights d and the DDG plan the forecast is for. */
+  dim: z.number().int(),
+  ddg: runDdgSchema,
+});
+export type Forecast = z.infer<typeof forecastSchema>;
+
+/**
  * The run's strategy (issue 15): the server optimizer with its effective hyperparameters, FedProx's μ and
  * adaptive clipping's settings (null with a fixed clip).
  */
@@ -309,6 +330,8 @@ export const operatorRoutes = {
   pause: controlRoute('pause'),
   resume: controlRoute('resume'),
   stop: controlRoute('stop'),
+  /** The utility forecast of a config, without starting it (400 for a config the coordinator would refuse). */
+  forecast: { method: 'POST', path: '/api/forecast', auth: 'operator', body: createRunBodySchema, status: 200, response: forecastSchema, errors: [400, 401] },
   /** Single-use join codes for `access: { enrollment: true }` (issue 13 §2). */
   invites: { method: 'POST', path: '/api/invites', auth: 'operator', body: invitesBodySchema, status: 201, response: invitesSchema, errors: [400, 401] },
   /** A client downloads one of its own demo data shards (`data: demo`; 404 for another task, 409 with `data: local`). */

@@ -2,6 +2,7 @@
 import { DEFAULT_BETA, DEFAULT_K_STDDEVS, calibrateDdg, clipCountGrid, countStddevFor, defaultClipCountNoise } from '@hushfl/ddp';
 import { UsageError, atLeastOne, dimension, positive, unitHalfOpen, unitOpen, type FlagSpecs } from '../args.ts';
 import type { Command } from '../command.ts';
+import { forecastNoise } from '@hushfl/engine';
 
 const flags = {
   epsilon: { kind: 'number', required: true, help: 'target ε over all rounds', ...positive },
@@ -57,6 +58,18 @@ export const calibrateDdgCommand: Command<typeof flags> = {
       kStddevs: f['k-stddevs'] ?? DEFAULT_K_STDDEVS,
       ...(countNoise !== undefined ? clipCountGrid(countNoise) : {}),
     });
+    // The utility forecast (issue 16 §3), as the dashboard shows it: the released mean's noise against the clip.
+    const forecast = forecastNoise({
+      parties: cal.clients,
+      divisor: cal.clients,
+      localStddev: cal.localStddev,
+      gamma: cal.gamma,
+      dim: f.dim!,
+      clip: cal.clip,
+      minClients: cal.minClients,
+      epsilon: f.epsilon!,
+      rounds: cal.rounds,
+    });
     const text = [
       `γ = ${cal.gamma.toPrecision(6)}, local σ = ${cal.localStddev.toPrecision(6)} (σ/γ = ${cal.gridStddev.toPrecision(6)} on the grid)`,
       `ε = ${cal.epsilon.toFixed(4)} at δ = ${cal.delta} with n_min = ${cal.minClients} parties (order ${cal.order}); d' = ${cal.dimPadded}`,
@@ -67,7 +80,8 @@ export const calibrateDdgCommand: Command<typeof flags> = {
               `alone the update spends ε = ${cal.modelEpsilon.toFixed(4)}, the count ε = ${cal.countEpsilon!.toFixed(4)}; σ without the count ${cal.localStddevWithoutCount.toPrecision(6)}`,
           ]
         : []),
+      `forecast: ${forecast.message} (noise ${forecast.noiseStddev.toExponential(2)} per weight, norm ${forecast.noiseNorm.toPrecision(3)} at ${cal.clients} parties)`,
     ].join('\n');
-    return { json: cal, text };
+    return { json: { ...cal, forecast }, text };
   },
 };

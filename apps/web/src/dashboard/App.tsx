@@ -16,6 +16,7 @@ import type { Status } from '@hushfl/protocol';
 import { describeSecAggGuarantee } from '@hushfl/secagg/params';
 import { EXAMPLE_CONFIG } from './exampleConfig.ts';
 import { StrategyCard, StrategyPicker } from './Strategy.tsx';
+import { Forecast } from './Forecast.tsx';
 import { SECAGG_STAGE_TABLE } from '@hushfl/secagg/stages';
 
 /** Colours of the stages, by position in the stage table. */
@@ -474,6 +475,7 @@ export function App() {
           </label>
           <textarea value={config} onChange={(e) => setConfig(e.target.value)} spellCheck={false} rows={14} data-testid="config" />
           <StrategyPicker config={config} onChange={setConfig} onError={fail} />
+          {!active && <Forecast api={api} config={config} />}
           <ModelUpload model={uploadedModel} onChange={setUploadedModel} />
           <div className="buttons">
             <button type="button" onClick={() => void startRun()} disabled={Boolean(active)} data-testid="start">

@@ -28,6 +28,11 @@ export class OperatorApi extends OperatorClient {
     return this.createRun(parseRunConfig(config));
   }
 
+  /** The forecast of a parsed YAML/JSON document (checked here first, as `start` does). */
+  forecastOf(config: unknown) {
+    return this.forecast(parseRunConfig(config));
+  }
+
   /** Downloads a file the API serves (metrics JSON, model) with the token, as a browser download. */
   async download(path: string, filename: string): Promise<void> {
     const res = await fetch(new URL(path, this.base), { headers: { authorization: `Bearer ${this.token}` } });

@@ -33,7 +33,7 @@ export function strategyOf(text: string): StrategyChoice | null {
   const adaptive = c.ddg?.adaptiveClip;
   return {
     optimizer,
-    learningRate: c.server?.learningRate ?? 1,
+    learningRate: c.server?.learningRate ?? defaultServerLearningRate(optimizer),
     proximalMu: c.training?.proximalMu ?? 0,
     adaptiveQuantile: adaptive ? (adaptive.targetQuantile ?? 0.5) : null,
   };
