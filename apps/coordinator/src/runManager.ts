@@ -42,6 +42,8 @@ export class RunManager extends EventEmitter {
   private active: ActiveRun | null = null;
   private readonly tasks = new TaskCache();
   private readonly rng: RandomWords = cryptoRandomWords();
+  /** Demo devices the shell runs beside the coordinator (`hushfl start --demo-devices`), shown to operators. */
+  simulatedDevices = 0;
 
   constructor(
     private readonly store: Store,
@@ -102,14 +104,15 @@ export class RunManager extends EventEmitter {
   }
 
   status(clientId?: string): Status {
-    return this.active ? this.active.engine.status(clientId) : lastRunStatus(this.store, this.roster.size);
+    const s = this.active ? this.active.engine.status(clientId) : lastRunStatus(this.store, this.roster.size);
+    return clientId === undefined && this.simulatedDevices > 0 ? { ...s, simulatedDevices: this.simulatedDevices } : s;
   }
 
-  /** Starts a run from a validated config. One run is active at a time. */
   forecast(config: RunConfig): Promise<Forecast> {
     return forecastRun(config, this.maxDimPadded);
   }
 
+  /** Starts a run from a validated config. One run is active at a time. */
   async createRun(config: RunConfig): Promise<string> {
     if (this.active) throw new Error(`run ${this.active.engine.runId} is in progress: stop it before starting another`);
     const { evaluator, weights, plan } = await prepareRun(config, (c) => this.tasks.of(c).demo.test, this.maxDimPadded);

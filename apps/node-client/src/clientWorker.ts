@@ -20,6 +20,10 @@ export interface WorkerInput {
   readonly pki?: Omit<PkiClientOptions, 'now'>;
   /** The join codes of this thread's clients, one each (enrollment). */
   readonly joinCodes?: readonly string[];
+  /** Post each round's clipped updates to the parent (the simulator's error figures); false for demo devices. */
+  readonly reportClipped?: boolean;
+  /** The clients' name prefix (default `sim`). */
+  readonly namePrefix?: string;
 }
 
 export type WorkerMessage =
@@ -41,7 +45,7 @@ try {
     let self: NodeClient | undefined;
     const client = await connectNodeClient({
       url: input.url,
-      name: `sim-${input.firstIndex + i}`,
+      name: `${input.namePrefix ?? 'sim'}-${input.firstIndex + i}`,
       miniClients: input.miniClients,
       insecureTls: input.insecureTls,
       ...(input.pki ? { pki: input.pki } : {}),
@@ -52,13 +56,17 @@ try {
         post({ type: 'vanished', clientId: self?.clientId ?? '?', roundId: task.roundId, point });
         return point;
       },
-      onClippedUpdates: (roundId, clipped) => {
-        const copies = clipped.map((c) => c.slice());
-        post(
-          { type: 'clipped', clientId: self?.clientId ?? '?', roundId, clipped: copies },
-          copies.map((c) => c.buffer as ArrayBuffer),
-        );
-      },
+      ...(input.reportClipped === false
+        ? {}
+        : {
+            onClippedUpdates: (roundId: string, clipped: readonly Float32Array[]) => {
+              const copies = clipped.map((c) => c.slice());
+              post(
+                { type: 'clipped', clientId: self?.clientId ?? '?', roundId, clipped: copies },
+                copies.map((c) => c.buffer as ArrayBuffer),
+              );
+            },
+          }),
       log: (message) => post({ type: 'log', message }),
     });
     self = client;

@@ -22,6 +22,10 @@ export interface ClientPoolOptions {
   readonly pki?: Omit<PkiClientOptions, 'now'>;
   /** Single-use join codes (`hushfl invite`), one per client, for a coordinator with enrollment. */
   readonly joinCodes?: readonly string[];
+  /** Post each round's clipped updates to `onMessage` (default true: the simulator measures the DDG error). */
+  readonly reportClipped?: boolean;
+  /** The clients' name prefix (default `sim`). */
+  readonly namePrefix?: string;
 }
 
 export interface ClientPool {
@@ -50,6 +54,8 @@ export function startClientPool(o: ClientPoolOptions, onMessage: (m: WorkerMessa
       insecureTls: Boolean(o.insecureTls),
       ...(o.pki ? { pki: o.pki } : {}),
       ...(o.joinCodes ? { joinCodes: o.joinCodes.slice(first, first + clients) } : {}),
+      ...(o.reportClipped === false ? { reportClipped: false } : {}),
+      ...(o.namePrefix ? { namePrefix: o.namePrefix } : {}),
     };
     first += clients;
     const worker = new Worker(new URL('./worker.mjs', import.meta.url), { workerData: data });

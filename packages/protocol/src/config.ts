@@ -210,7 +210,15 @@ export const serverConfigSchema = z
       ctx.addIssue({ code: 'custom', message: `momentum is FedAvgM's; ${s.optimizer} takes beta1 (and beta2, tau)`, path: ['momentum'] });
     if (s.momentum > 0 && s.beta1 !== undefined && s.beta1 !== s.momentum)
       ctx.addIssue({ code: 'custom', message: `momentum ${s.momentum} and beta1 ${s.beta1} are the same parameter of FedAvgM: give one`, path: ['beta1'] });
-  });
+  })
+  // The completed config names its η: 1 for FedAvg(M), 0.01 for the adaptive optimizers (Reddi et al.'s range).
+  .transform((s) => ({ ...s, learningRate: s.learningRate ?? defaultServerLearningRate(s.optimizer ?? (s.momentum > 0 ? 'fedavgm' : 'fedavg')) }));
+
+/** η when a config gives none. */
+export function defaultServerLearningRate(o: ServerOptimizerKind): number {
+  return o === 'fedavg' || o === 'fedavgm' ? 1 : 0.01;
+}
+
 export type ServerConfig = z.infer<typeof serverConfigSchema>;
 export type ServerConfigInput = z.input<typeof serverConfigSchema>;
 
@@ -226,8 +234,7 @@ export interface ServerOptimizerParams {
 export function serverOptimizerOf(s: ServerConfig): ServerOptimizerParams {
   const optimizer = s.optimizer ?? (s.momentum > 0 ? 'fedavgm' : 'fedavg');
   const beta1 = s.beta1 ?? (optimizer === 'fedavgm' && s.momentum > 0 ? s.momentum : 0.9);
-  const learningRate = s.learningRate ?? (optimizer === 'fedavg' || optimizer === 'fedavgm' ? 1 : 0.01);
-  return { optimizer, learningRate, beta1, beta2: s.beta2, tau: s.tau };
+  return { optimizer, learningRate: s.learningRate, beta1, beta2: s.beta2, tau: s.tau };
 }
 
 export const runConfigSchema = z

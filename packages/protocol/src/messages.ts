@@ -218,6 +218,11 @@ export const statusSchema = z.object({
   message: z.string().optional(),
   /** Parties excluded from the rest of the run for misbehaving (issue 13 §1). */
   excluded: z.number().int().optional(),
+  /**
+   * Of clientsConnected, the simulated devices `hushfl start --demo-devices N` runs on the coordinator's own
+   * machine (Node clients in worker threads, each with its own keys and demo shard); operators' status only.
+   */
+  simulatedDevices: z.number().int().min(0).optional(),
   /** This client is excluded from the run (sent to that client only), with the reason. */
   excludedReason: z.string().optional(),
   /**

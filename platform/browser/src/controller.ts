@@ -90,6 +90,11 @@ export interface UiState {
   lastRound: RoundOutcome | null;
   /** Rounds completed with this client's update in the sum, since start. */
   roundsIncluded: number;
+  /**
+   * The global model's accuracy after each completed round this tab was a party of (the coordinator's, from
+   * the round end), and whether its update was in the sum.
+   */
+  accuracyCurve: readonly { readonly round: number; readonly accuracy: number; readonly included: boolean }[];
   progress: { training: number; encoding: number; upload: number };
   epochBatch: { epoch: number; batch: number } | null;
   lastTrain: { loss: number; accuracy: number; examples: number; ms: number } | null;
@@ -183,6 +188,7 @@ export class ClientController {
       refused: null,
       lastRound: null,
       roundsIncluded: 0,
+      accuracyCurve: [],
       progress: { training: 0, encoding: 0, upload: 0 },
       epochBatch: null,
       lastTrain: null,
@@ -378,6 +384,11 @@ export class ClientController {
           notice: { kind: completed ? 'info' : 'warn', text },
           lastRound: { round: end.round, completed, included, accuracy: end.accuracy ?? null },
           roundsIncluded: this.state.roundsIncluded + (included ? 1 : 0),
+          ...(completed && end.accuracy != null
+            ? {
+                accuracyCurve: [...this.state.accuracyCurve.filter((p) => p.round !== end.round), { round: end.round, accuracy: end.accuracy, included }],
+              }
+            : {}),
           ...(end.accuracy !== undefined ? { globalAccuracy: end.accuracy } : {}),
         });
       },

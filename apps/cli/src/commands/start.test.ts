@@ -134,3 +134,40 @@ describe('hushfl start: what it prints', () => {
     }
   });
 });
+
+describe('hushfl start --demo-devices', () => {
+  it('starts simulated devices beside the coordinator: they alone complete a run, and operators see them counted', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hushfl-demo-'));
+    const config = join(dir, 'run.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        rounds: 2,
+        minClients: 3,
+        selection: { sampleRate: 0.8, population: 6, maxShortfall: 0.5 },
+        task: { shards: 6 },
+        training: { epochs: 1, batchSize: 32, learningRate: 0.1 },
+        ddg: { bits: 16, noise: false },
+        secagg: { maxColluders: 1 },
+      }),
+    );
+    const s = await start(['--config', config, '--data', join(dir, 'data'), '--demo-devices', '6']);
+    try {
+      const runId = s.run!;
+      const status = await api<{ clientsConnected: number; simulatedDevices?: number }>(s.url, '/api/status');
+      expect(status.simulatedDevices).toBe(6);
+      expect(status.clientsConnected).toBe(6);
+      for (;;) {
+        const run = await api<{ state: string }>(s.url, `/api/runs/${runId}`);
+        if (run.state !== 'running') break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const rounds = await api<{ state: string; accuracy: number }[]>(s.url, `/api/runs/${runId}/rounds`);
+      expect(rounds.filter((r) => r.state === 'completed')).toHaveLength(2);
+      expect(rounds.at(-1)!.accuracy).toBeGreaterThan(0.5);
+    } finally {
+      s.child.kill('SIGTERM');
+      await new Promise((r) => s.child.once('exit', r));
+    }
+  }, 120_000);
+});

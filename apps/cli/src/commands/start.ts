@@ -3,6 +3,7 @@ import { DEFAULT_MAX_MODEL_DIM, checkAllowedOrigins, createCoordinator, loadRunC
 import { ConfigError, type RunConfig } from '@hushfl/protocol';
 import { UsageError, type FlagSpecs } from '../args.ts';
 import type { Command } from '../command.ts';
+import { startClientPool } from '@hushfl/node-client';
 
 const flags = {
   config: { kind: 'string', help: 'run configuration (YAML or JSON) to start unless an interrupted run is resumed' },
@@ -25,6 +26,12 @@ const flags = {
     help: `largest model a run may have, in weights (plus 6 federated-metric coordinates): sizes the client socket buffers (default ${DEFAULT_MAX_MODEL_DIM}; a larger run is refused when created)`,
     range: 'in [1024, 67108864]',
     ok: (v: number) => v >= 1024 && v <= 2 ** 26,
+  },
+  'demo-devices': {
+    kind: 'int',
+    help: 'simulated devices to start beside the coordinator: Node clients in worker threads on this machine, each with its own keys and demo shard (default 0; npm start: 200)',
+    range: 'in [0, 2000]',
+    ok: (v: number) => v >= 0 && v <= 2000,
   },
   'log-level': { kind: 'string', help: 'fatal | error | warn | info | debug (default info)' },
   json: { kind: 'bool', help: 'print the start-up details as JSON' },
@@ -63,7 +70,31 @@ export const startCommand: Command<typeof flags> = {
       ...(runConfig ? { runConfig } : {}),
       logLevel: level,
     });
-    const info = { url: c.url, operatorToken: c.operatorToken, run: c.manager.activeRunId(), warnings: c.warnings };
+    const devices = f['demo-devices'] ?? 0;
+    // Simulated devices (issue 16 §2): a population to select from, so one tab joins a federation that learns.
+    const pool =
+      devices > 0
+        ? startClientPool({
+            url: c.url,
+            clients: devices,
+            miniClients: 1,
+            dropout: 0,
+            reportClipped: false,
+            namePrefix: 'demo',
+            insecureTls: Boolean(f['tls-cert']),
+          })
+        : null;
+    if (pool) {
+      try {
+        await pool.ready;
+      } catch (e) {
+        await pool.stop();
+        await c.close();
+        throw new Error(`the demo devices could not join: ${(e as Error).message}`);
+      }
+      c.manager.simulatedDevices = devices;
+    }
+    const info = { url: c.url, operatorToken: c.operatorToken, run: c.manager.activeRunId(), simulatedDevices: devices, warnings: c.warnings };
     io.out(
       f.json
         ? `${JSON.stringify(info)}\n`
@@ -73,6 +104,7 @@ export const startCommand: Command<typeof flags> = {
             `  operator dashboard    ${c.url}/dashboard`,
             `  operator token        ${c.operatorToken}`,
             `  active run            ${info.run ?? 'none (POST a config to /api/runs, or restart with --config)'}`,
+            ...(devices > 0 ? [`  simulated devices     ${devices} Node clients in worker threads on this machine (--demo-devices 0: none)`] : []),
             `  simulate Node clients npm run hushfl -- simulate --url ${c.url} --token=${c.operatorToken} --clients 10 --rounds 5 --max-colluders 1`,
             ...c.warnings.map((w) => `  warning: ${w}`),
             '',
@@ -84,6 +116,7 @@ export const startCommand: Command<typeof flags> = {
       process.once('SIGTERM', stop);
     });
     io.err('shutting down…\n');
+    await pool?.stop();
     await c.close();
     return { json: null, text: '', code: 0, silent: true };
   },

@@ -1,6 +1,7 @@
 /** The client page: what this tab is doing for the federated run, and the controls it offers. */
 import { useEffect, useState } from 'react';
 import { type ClientController, SECAGG_MESSAGES, type UiState } from '@hushfl/browser';
+import { AccuracyCurve } from './AccuracyCurve.tsx';
 import { LocalData } from './LocalData.tsx';
 
 function Bar({ label, value, detail }: { label: string; value: number; detail?: string }) {
@@ -203,6 +204,7 @@ export function App({
           <Bar label="Upload" value={s.progress.upload} detail={`${Math.round(s.progress.upload * SECAGG_MESSAGES)} / ${SECAGG_MESSAGES} SecAgg messages`} />
         </div>
       </section>
+      <AccuracyCurve points={s.accuracyCurve} epsilon={run?.epsilon ?? null} />
       <footer>Updates leave this tab only DDG-encoded and SecAgg-masked: the coordinator sees the sum of many clients, never this one.</footer>
     </main>
   );

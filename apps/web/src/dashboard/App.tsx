@@ -207,7 +207,10 @@ export function App() {
             <dt>Round</dt>
             <dd data-testid="run-round">{run ? `${completed.length} / ${status?.runId === run.id ? status.rounds : '?'}` : '—'}</dd>
             <dt>Clients online</dt>
-            <dd data-testid="clients">{status?.clientsConnected ?? 0}</dd>
+            <dd data-testid="clients">
+              {status?.clientsConnected ?? 0}
+              {status?.simulatedDevices ? ` (${status.simulatedDevices} simulated devices on the coordinator's machine)` : ''}
+            </dd>
             {active && status?.state === 'waiting' && status.message && (
               <>
                 <dt>Waiting</dt>

@@ -2,7 +2,7 @@
  * The dashboard's strategy picker edits the run config's text (issue 15): the server optimizer and its
  * hyperparameters, FedProx's μ and adaptive clipping, set in place in the YAML (comments and the rest kept).
  */
-import { SERVER_OPTIMIZERS, type ServerOptimizerKind } from '@hushfl/protocol';
+import { defaultServerLearningRate, SERVER_OPTIMIZERS, type ServerOptimizerKind } from '@hushfl/protocol';
 import { isMap, parseDocument } from 'yaml';
 
 export { SERVER_OPTIMIZERS };
@@ -15,10 +15,7 @@ export interface StrategyChoice {
   readonly adaptiveQuantile: number | null;
 }
 
-/** Reddi et al. 2021 tune η ≈ 10^-2 for the adaptive optimizers; FedAvg(M) steps by the mean itself. */
-export function defaultServerLearningRate(o: ServerOptimizerKind): number {
-  return o === 'fedavg' || o === 'fedavgm' ? 1 : 0.01;
-}
+export { defaultServerLearningRate };
 
 /** What the config text chooses now (defaults where it says nothing); null when it does not parse as a mapping. */
 export function strategyOf(text: string): StrategyChoice | null {
