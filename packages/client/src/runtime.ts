@@ -80,6 +80,11 @@ export interface RuntimeHost {
    * error against the plain mean of the clipped updates. The coordinator never sees these.
    */
   onClippedUpdates?(roundId: string, clipped: readonly Float32Array[]): void;
+  /**
+   * Only the utility experiment sets this: it counts the modular wraps of the aggregate from the parties'
+   * encoded inputs (d′ coordinates mod 2^B, before masking), all of which it runs itself. Never the coordinator.
+   */
+  onEncodedInput?(roundId: string, input: Uint32Array): void;
 }
 
 export interface RoundRecord {
@@ -263,6 +268,7 @@ export class ClientRuntime {
       if (this.active !== round) return; // superseded while training
       this.metrics.backend = this.trainer.backend; // it may have fallen back from a failing GPU
       if (this.host.onClippedUpdates) this.host.onClippedUpdates(task.roundId, clipped);
+      this.host.onEncodedInput?.(task.roundId, ddgPart);
       Object.assign(record, {
         trainLoss: lossSum / Math.max(1, examples),
         trainAccuracy: accSum / Math.max(1, examples),

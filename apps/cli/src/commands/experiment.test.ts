@@ -37,6 +37,22 @@ describe('hushfl experiment utility', () => {
     const md = readFileSync(join(out, 'utility.md'), 'utf8');
     expect(md).toContain('| DDG');
     expect(readFileSync(join(out, 'utility.svg'), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>\s*$/);
+    expect(readFileSync(join(out, 'utility-bits.svg'), 'utf8')).toMatch(/^<svg[\s\S]*ε = 8[\s\S]*<\/svg>\s*$/);
+    // The rows issue 16 asks for, ε against the coordinator (no amplification: larger), DDG's wraps per round.
+    for (const r of json.results) expect(r).toMatchObject({ task: 'mnist', partition: 'iid', std: r.accuracyStd, seeds: 1 });
+    expect(central.epsilonVsCoordinator).toBeGreaterThan(8);
+    expect(ddg.epsilonVsCoordinator).toBeGreaterThan(8);
+    expect(ddg.wrapsPerRound).toBeGreaterThanOrEqual(0);
+    expect(none.wrapsPerRound).toBeNull();
+    expect(md).toContain('| DDG: wrapped coordinates per round | ε = 8 |');
+    // Resumable: the same grid again finds every cell done and trains nothing.
+    const again = await run('experiment', 'utility', '--quick', '--out', out, '--json');
+    expect(again.code).toBe(0);
+    expect(again.err).not.toMatch(/\[\d+\/\d+\]/);
+    expect(JSON.parse(again.out).results).toEqual(json.results);
+    const cells = readFileSync(join(out, 'utility.cells.jsonl'), 'utf8').trim().split('\n');
+    expect(cells).toHaveLength(3);
+    expect(JSON.parse(cells[2]!).wrapsPerRound).toHaveLength(5);
   }, 180_000);
 
   it('runs every mechanism with the strategy the flags name, and reports it', async () => {

@@ -28,7 +28,7 @@ export function markdownTable(results: readonly UtilityResult[], config: Record<
     rows.push(`| DDG, ${b} bits | ${epsilons.map((e) => cell(results.find((r) => r.mechanism === 'ddg' && r.bits === b && r.epsilon === e))).join(' | ')} |`);
   return [
     `Test accuracy (%) on ${config.task ?? 'mnist'}, mean ± std over ${results[0]?.seeds ?? 0} seeds; no DP: ${cell(none)}.`,
-    `${config.clientsPerRound} of ${config.population} clients per round (q = ${config.sampleRate}), ${config.rounds} rounds, clip ${config.clip}, δ = ${config.delta}, model ${JSON.stringify(config.model)} (d = ${config.dim}).`,
+    `${config.clientsPerRound} of ${config.population} clients per round (q = ${config.sampleRate}; ${config.partition ?? 'iid'} partition), ${config.rounds} rounds, clip ${config.clip}, δ = ${config.delta}, model ${JSON.stringify(config.model)} (d = ${config.dim}).`,
     strategyLine(config),
     '',
     ...rows,
@@ -92,4 +92,71 @@ export function svgChart(results: readonly UtilityResult[]): string {
   });
   out.push('</svg>');
   return `${out.join('\n')}\n`;
+}
+
+/** Accuracy against the DDG bit width, one line per ε, with central DP at that ε as a dashed line (issue 16 §1). */
+export function bitsChart(results: readonly UtilityResult[]): string {
+  const W = 640;
+  const H = 400;
+  const pad = { l: 60, r: 170, t: 30, b: 50 };
+  const ddg = results.filter((r) => r.mechanism === 'ddg');
+  const bits = [...new Set(ddg.map((r) => r.bits!))].sort((a, b) => a - b);
+  const epsilons = [...new Set(ddg.map((r) => r.epsilon!))].sort((a, b) => a - b);
+  const all = results.filter((r) => r.mechanism !== 'none').map((r) => r.accuracy);
+  const yMax = Math.min(1, Math.max(...all, 0) + 0.05);
+  const yMin = Math.max(0, Math.min(...all, 1) - 0.05);
+  const lo = bits[0] ?? 0;
+  const hi = bits.at(-1) ?? 1;
+  const x = (b: number) => pad.l + (hi === lo ? 0.5 : 0.08 + (0.84 * (b - lo)) / (hi - lo)) * (W - pad.l - pad.r);
+  const y = (a: number) => pad.t + (1 - (a - yMin) / (yMax - yMin || 1)) * (H - pad.t - pad.b);
+  const task = results[0]?.task ?? 'mnist';
+  const out: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="#fff"/>`,
+    `<text x="${pad.l}" y="18" font-size="14">${task} test accuracy against DDG bits per ε (dashed: central DP)</text>`,
+    `<line x1="${pad.l}" y1="${H - pad.b}" x2="${W - pad.r}" y2="${H - pad.b}" stroke="#333"/>`,
+    `<line x1="${pad.l}" y1="${pad.t}" x2="${pad.l}" y2="${H - pad.b}" stroke="#333"/>`,
+  ];
+  for (const b of bits) out.push(`<text x="${x(b)}" y="${H - pad.b + 18}" text-anchor="middle">${b}</text>`);
+  out.push(`<text x="${(pad.l + W - pad.r) / 2}" y="${H - 10}" text-anchor="middle">bits B</text>`);
+  for (let i = 0; i <= 4; i++) {
+    const a = yMin + ((yMax - yMin) * i) / 4;
+    out.push(`<text x="${pad.l - 8}" y="${y(a) + 4}" text-anchor="end">${(a * 100).toFixed(0)} %</text>`);
+    out.push(`<line x1="${pad.l}" y1="${y(a)}" x2="${W - pad.r}" y2="${y(a)}" stroke="#eee"/>`);
+  }
+  epsilons.forEach((e, i) => {
+    const color = COLORS[(i + 1) % COLORS.length];
+    const pts = ddg.filter((r) => r.epsilon === e).sort((a, b) => a.bits! - b.bits!);
+    out.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.map((p) => `${x(p.bits!)},${y(p.accuracy)}`).join(' ')}"/>`);
+    for (const p of pts) {
+      out.push(`<line x1="${x(p.bits!)}" x2="${x(p.bits!)}" y1="${y(p.accuracy - p.accuracyStd)}" y2="${y(p.accuracy + p.accuracyStd)}" stroke="${color}"/>`);
+      out.push(`<circle cx="${x(p.bits!)}" cy="${y(p.accuracy)}" r="3" fill="${color}"/>`);
+    }
+    const central = results.find((r) => r.mechanism === 'central' && r.epsilon === e);
+    if (central)
+      out.push(`<line x1="${pad.l}" y1="${y(central.accuracy)}" x2="${W - pad.r}" y2="${y(central.accuracy)}" stroke="${color}" stroke-dasharray="6 4"/>`);
+    out.push(`<rect x="${W - pad.r + 8}" y="${pad.t + 18 * i}" width="10" height="10" fill="${color}"/>`);
+    out.push(`<text x="${W - pad.r + 24}" y="${pad.t + 18 * i + 9}">ε = ${e}</text>`);
+  });
+  out.push('</svg>');
+  return `${out.join('\n')}\n`;
+}
+
+/** DDG's modular wraps per round and ε against the coordinator, per bit width and ε (issue 16 §1). */
+export function wrapsTable(results: readonly UtilityResult[]): string {
+  const ddg = results.filter((r) => r.mechanism === 'ddg');
+  if (!ddg.length) return '';
+  const epsilons = [...new Set(ddg.map((r) => r.epsilon!))].sort((a, b) => a - b);
+  const bits = [...new Set(ddg.map((r) => r.bits!))].sort((a, b) => a - b);
+  const rows = [`| DDG: wrapped coordinates per round | ${epsilons.map((e) => `ε = ${e}`).join(' | ')} |`, `|---|${epsilons.map(() => '---').join('|')}|`];
+  for (const b of bits)
+    rows.push(`| ${b} bits | ${epsilons.map((e) => ddg.find((r) => r.bits === b && r.epsilon === e)?.wrapsPerRound?.toFixed(1) ?? '—').join(' | ')} |`);
+  const vs = epsilons
+    .map((e) => {
+      const c = results.find((r) => r.mechanism === 'central' && r.epsilon === e)?.epsilonVsCoordinator;
+      const d = ddg.find((r) => r.epsilon === e)?.epsilonVsCoordinator;
+      return `ε = ${e}: ${c?.toFixed(2) ?? '—'} (central), ${d?.toFixed(2) ?? '—'} (DDG)`;
+    })
+    .join('; ');
+  return `${rows.join('\n')}\n\nε against the coordinator, which knows the sample (the same noise without amplification): ${vs}.\n`;
 }

@@ -9,11 +9,12 @@
  * per round from a population N and accounted with sampling rate q = n/N. Selection, clipping and FedAvg are the
  * engine's own functions for every mechanism (one seed, one selection stream: the same clients each round).
  */
-import { accountDpsgd, calibrateDdg, chachaRandomWords, clipFactor, cryptoRandomWords, l2Norm, type RandomWords } from '@hushfl/ddp';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { accountDdg, accountDpsgd, calibrateDdg, chachaRandomWords, clipFactor, cryptoRandomWords, l2Norm, type RandomWords } from '@hushfl/ddp';
 import { ClientRuntime, GaussianNoise, LocalTrainer, runtimeClient } from '@hushfl/client';
 import { type FedOptState, fedOptStep, NO_FEDOPT_STATE, type Party, planDdg, RunEngine, runInMemory, selectFixed, VirtualClock } from '@hushfl/engine';
 import { initNodeTf, loadTaskData } from '@hushfl/node';
-import { type ModelSpec, parseRunConfig, serverConfigSchema, type ServerConfigInput, serverOptimizerOf } from '@hushfl/protocol';
+import { type ModelSpec, type PartitionSpec, parseRunConfig, serverConfigSchema, type ServerConfigInput, serverOptimizerOf } from '@hushfl/protocol';
 import { buildModel, decodeShard, DemoTask, evaluate, findTask, getFlatWeights, setFlatWeights, taskShape } from '@hushfl/tasks';
 
 export type Mechanism = 'none' | 'central' | 'ddg';
@@ -33,17 +34,51 @@ export interface UtilityOptions {
   readonly server?: ServerConfigInput;
   /** FedProx's μ for every mechanism's local training (default 0). */
   readonly proximalMu?: number;
+  /** How the population's data is split (default IID; issue 16 §1 also runs Dirichlet α = 0.5). */
+  readonly partition?: PartitionSpec;
+  /** The model (default: the task's grid model; issue 16 §1 runs a CNN). */
+  readonly model?: ModelSpec;
+  /**
+   * A file of finished cells (JSON lines): cells of the same settings found there are not run again, and
+   * each cell is appended as it finishes, so an interrupted grid resumes where it stopped.
+   */
+  readonly cellsFile?: string;
   readonly onProgress?: (line: string) => void;
 }
 
+/** One (mechanism, bits, ε, seed) run of the grid, as the cells file keeps it. */
+export interface UtilityCell {
+  /** The settings every cell of one grid shares (cellsFile entries of other settings are ignored). */
+  readonly settings: string;
+  readonly mechanism: Mechanism;
+  readonly bits: number | null;
+  readonly epsilon: number | null;
+  readonly seed: number;
+  readonly accuracy: number;
+  /** ε against the coordinator, which knows the sample: the same noise accounted without amplification (q = 1). */
+  readonly epsilonVsCoordinator: number | null;
+  /** DDG: coordinates of the aggregate that wrapped around 2^B, per round (null for the other mechanisms). */
+  readonly wrapsPerRound: readonly number[] | null;
+  readonly noise: Record<string, number> | null;
+  readonly seconds: number;
+}
+
 export interface UtilityResult {
+  task: string;
+  partition: string;
   mechanism: Mechanism;
   bits: number | null;
   epsilon: number | null;
   delta: number;
   accuracy: number;
+  /** Standard deviation over seeds (`accuracyStd` is the same figure, kept for older readers). */
+  std: number;
   accuracyStd: number;
   seeds: number;
+  /** ε against the coordinator (no amplification); null without noise. */
+  epsilonVsCoordinator: number | null;
+  /** DDG: mean wrapped coordinates per round over the seeds (null for the other mechanisms). */
+  wrapsPerRound: number | null;
   /** The noise in force: z (central) or σ/γ on the grid and γ (DDG). */
   noise: Record<string, number> | null;
 }
@@ -93,14 +128,12 @@ export async function runUtilityExperiment(o: UtilityOptions): Promise<{ results
   const q = n / o.population;
   const taskName = o.task ?? 'mnist';
   const description = findTask(taskName);
-  const SPEC = taskName === 'mnist' ? MNIST_SPEC : description.model;
+  const SPEC = o.model ?? (taskName === 'mnist' ? MNIST_SPEC : description.model);
   const TRAINING = { ...(taskName === 'mnist' ? MNIST_TRAINING : description.training), proximalMu: o.proximalMu ?? 0 };
   const clip = o.clip ?? description.clip;
-  const task = new DemoTask(
-    description,
-    { name: taskName, model: SPEC, partition: { kind: 'iid' }, shards: o.population, testExamples: 1000, seed: 1 },
-    loadTaskData(taskName),
-  );
+  const partition = o.partition ?? { kind: 'iid' as const };
+  const partitionName = partition.kind === 'dirichlet' ? `dirichlet α=${partition.alpha}` : partition.kind;
+  const task = new DemoTask(description, { name: taskName, model: SPEC, partition, shards: o.population, testExamples: 1000, seed: 1 }, loadTaskData(taskName));
   const shards = Array.from({ length: o.population }, (_, i) => decodeShard(task.shardBytes(i)));
   const parties = population(o.population);
   const shardOf = new Map(parties.map((p, i) => [p.clientId, i]));
@@ -108,101 +141,66 @@ export async function runUtilityExperiment(o: UtilityOptions): Promise<{ results
   const dim = (await getFlatWeights(model)).length;
   const server = serverConfigSchema.parse(o.server ?? { learningRate: SERVER_LR });
   const serverStep = serverOptimizerOf(server);
+  const settingsKey = JSON.stringify({ v: 2, taskName, SPEC, partition, population: o.population, n, rounds: o.rounds, clip, delta, TRAINING, serverStep });
   const settings: Setting[] = [
     { mechanism: 'none', bits: null, epsilon: null },
     ...o.epsilons.map((epsilon) => ({ mechanism: 'central' as const, bits: null, epsilon })),
     ...o.epsilons.flatMap((epsilon) => o.bits.map((bits) => ({ mechanism: 'ddg' as const, bits, epsilon }))),
   ];
+  const cellKey = (c: { mechanism: Mechanism; bits: number | null; epsilon: number | null; seed: number }) => `${c.mechanism}/${c.bits}/${c.epsilon}/${c.seed}`;
+  const done = new Map<string, UtilityCell>();
+  for (const cell of o.cellsFile ? readCells(o.cellsFile) : []) if (cell.settings === settingsKey) done.set(cellKey(cell), cell);
+  const total = settings.length * o.seeds;
+  let finished = 0;
+  let spentSeconds = 0;
   const results: UtilityResult[] = [];
   for (const s of settings) {
-    const accuracies: number[] = [];
-    let noise: UtilityResult['noise'] = null;
+    const cells: UtilityCell[] = [];
     for (let seed = 1; seed <= o.seeds; seed++) {
+      const kept = done.get(cellKey({ ...s, seed }));
+      if (kept) {
+        cells.push(kept);
+        finished++;
+        continue;
+      }
       const started = performance.now();
-      const selection = seeded(seed, 1);
-      // Every mechanism starts from the same weights under a seed.
-      const init = seeded(seed, 2);
-      let weights: Float32Array = Float32Array.from({ length: dim }, () => ((init.next() % 2001) - 1000) / 40_000);
-      let ddg: { gamma: number; localStddev: number } | null = null;
-      let z = 0;
-      if (s.mechanism === 'central') {
-        z = centralNoiseMultiplier(s.epsilon!, delta, q, o.rounds);
-        noise = { noiseMultiplier: z };
-      } else if (s.mechanism === 'ddg') {
-        const cal = calibrateDdg({ epsilon: s.epsilon!, delta, clients: n, minClients: n, sampleRate: q, rounds: o.rounds, dim, clip, bits: s.bits! });
-        ddg = cal;
-        noise = { gamma: cal.gamma, localStddev: cal.localStddev, gridStddev: cal.gridStddev };
-      }
-      if (s.mechanism === 'ddg') {
-        // The whole DDG run goes through the RunEngine — its selection (with the same words as the baselines'),
-        // SecAgg+, decoding and FedAvg — with the real client runtimes in memory.
-        const config = parseRunConfig({
-          name: `utility-${seed}`,
-          rounds: o.rounds,
-          selection: { clientsPerRound: n },
-          minClients: n,
-          task: { name: taskName, model: SPEC, shards: o.population },
-          training: TRAINING,
-          server,
-          ddg: { bits: s.bits!, clip, gamma: ddg!.gamma, localStddev: ddg!.localStddev, beta: Math.exp(-0.5), delta },
-          // Like the baselines: every example trains, and the DDG dimension is the model's (no metric coordinates).
-          evaluation: { fraction: 0 },
-          // No dropouts here, so the collusion bound changes no number; an absolute bound lets the small quick runs (10 per round) run.
-          secagg: { dropoutRate: 0.1, corruptRate: 0.1, maxColluders: 1 },
-        });
-        const clock = new VirtualClock();
-        const run = { id: `utility-${seed}`, name: config.name, createdAt: 0, dim };
-        const engine = new RunEngine(
-          { run, config, plan: planDdg(config, dim), weights, optimizerState: NO_FEDOPT_STATE, completedRound: -1 },
-          { now: clock.now, random: selection, seeds: cryptoRandomWords() },
-        );
-        const clients = parties.map((p, i) => ({
-          clientId: p.clientId,
-          miniClients: 1,
-          make: runtimeClient(
-            (host) => new ClientRuntime(new LocalTrainer([shards[i]!], backend), host),
-            (runtime) => runtime.dispose(),
-          ),
-        }));
-        const result = await runInMemory({ engine, clock, clients });
-        const aborted = engine.rounds.find((r) => r.status === 'aborted');
-        if (result.state !== 'completed' || aborted) throw new Error(`the DDG run did not complete every round: ${aborted?.error ?? result.reason}`);
-        weights = engine.weights;
-      } else {
-        const gauss = new GaussianNoise();
-        let state: FedOptState = NO_FEDOPT_STATE;
-        for (let round = 0; round < o.rounds; round++) {
-          // A fresh copy in the population's order each round, as the engine builds its idle list.
-          const chosen = selectFixed(parties.slice(), n, selection)!;
-          const mean = new Float64Array(dim);
-          for (const c of chosen) {
-            const trainer = new LocalTrainer([shards[shardOf.get(c.clientId)!]!], backend);
-            const { delta: update } = await trainer.train({ spec: SPEC, task: taskName, global: weights, training: TRAINING, dpsgd: null, miniClient: 0 });
-            trainer.dispose();
-            const scale = clipFactor(l2Norm(update), clip);
-            for (let i = 0; i < dim; i++) mean[i]! += update[i]! * scale;
-          }
-          if (s.mechanism === 'central') for (let i = 0; i < dim; i++) mean[i]! += z * clip * gauss.next();
-          for (let i = 0; i < dim; i++) mean[i]! /= n;
-          ({ weights, state } = fedOptStep(weights, mean, state, serverStep));
-        }
-      }
-      setFlatWeights(model, weights);
-      const { accuracy } = await evaluate(model, task.test);
-      accuracies.push(accuracy);
+      const cell = await runCell(s, seed);
+      cells.push(cell);
+      if (o.cellsFile) appendFileSync(o.cellsFile, `${JSON.stringify(cell)}\n`);
+      finished++;
+      spentSeconds += cell.seconds;
+      const eta = (spentSeconds / Math.max(1, cells.length)) * (total - finished);
       o.onProgress?.(
-        `${s.mechanism}${s.bits ? ` ${s.bits} bits` : ''}${s.epsilon ? ` ε=${s.epsilon}` : ''} seed ${seed}: accuracy ${(accuracy * 100).toFixed(1)} % (${((performance.now() - started) / 1000).toFixed(1)} s)`,
+        `[${finished}/${total}] ${s.mechanism}${s.bits ? ` ${s.bits} bits` : ''}${s.epsilon ? ` ε=${s.epsilon}` : ''} seed ${seed}: accuracy ${(cell.accuracy * 100).toFixed(1)} %` +
+          `${cell.wrapsPerRound ? `, ${mean(cell.wrapsPerRound).toFixed(1)} wraps/round` : ''} (${((performance.now() - started) / 1000).toFixed(1)} s; about ${(eta / 60).toFixed(0)} min left)`,
       );
     }
-    const mean = accuracies.reduce((a, b) => a + b, 0) / accuracies.length;
-    const std = Math.sqrt(accuracies.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, accuracies.length - 1));
-    results.push({ mechanism: s.mechanism, bits: s.bits, epsilon: s.epsilon, delta, accuracy: mean, accuracyStd: std, seeds: o.seeds, noise });
+    const accuracies = cells.map((c) => c.accuracy);
+    const m = mean(accuracies);
+    const std = Math.sqrt(accuracies.reduce((a, b) => a + (b - m) ** 2, 0) / Math.max(1, accuracies.length - 1));
+    const wraps = cells.every((c) => c.wrapsPerRound) ? mean(cells.map((c) => mean(c.wrapsPerRound!))) : null;
+    results.push({
+      task: taskName,
+      partition: partitionName,
+      mechanism: s.mechanism,
+      bits: s.bits,
+      epsilon: s.epsilon,
+      delta,
+      accuracy: m,
+      std,
+      accuracyStd: std,
+      seeds: o.seeds,
+      epsilonVsCoordinator: cells[0]!.epsilonVsCoordinator,
+      wrapsPerRound: wraps,
+      noise: cells[0]!.noise,
+    });
   }
   model.dispose();
   return {
     results,
     config: {
       task: taskName,
+      partition: partitionName,
       model: SPEC,
       dim,
       clientsPerRound: n,
@@ -217,6 +215,158 @@ export async function runUtilityExperiment(o: UtilityOptions): Promise<{ results
       beta: Math.exp(-0.5),
       backend,
       sampling: 'n clients uniformly without replacement per round, accounted with q = n/N (as Kairouz et al. 2021)',
+      epsilonVsCoordinator: 'the same noise accounted without amplification (q = 1): the coordinator knows the sample',
     },
   };
+
+  async function runCell(s: Setting, seed: number): Promise<UtilityCell> {
+    const started = performance.now();
+    const selection = seeded(seed, 1);
+    // Every mechanism starts from the same weights under a seed.
+    const init = seeded(seed, 2);
+    let weights: Float32Array = Float32Array.from({ length: dim }, () => ((init.next() % 2001) - 1000) / 40_000);
+    let noise: UtilityCell['noise'] = null;
+    let epsilonVsCoordinator: number | null = null;
+    let wrapsPerRound: number[] | null = null;
+    if (s.mechanism === 'ddg') {
+      const cal = calibrateDdg({ epsilon: s.epsilon!, delta, clients: n, minClients: n, sampleRate: q, rounds: o.rounds, dim, clip, bits: s.bits! });
+      noise = { gamma: cal.gamma, localStddev: cal.localStddev, gridStddev: cal.gridStddev };
+      epsilonVsCoordinator = accountDdg({
+        clip,
+        gamma: cal.gamma,
+        beta: cal.beta,
+        dimPadded: cal.dimPadded,
+        clients: n,
+        localStddev: cal.localStddev,
+        sampleRate: 1,
+        rounds: o.rounds,
+        delta,
+      }).epsilon;
+      // The whole DDG run goes through the RunEngine — its selection (with the same words as the baselines'),
+      // SecAgg+, decoding and the server step — with the real client runtimes in memory.
+      const config = parseRunConfig({
+        name: `utility-${seed}`,
+        rounds: o.rounds,
+        selection: { clientsPerRound: n },
+        minClients: n,
+        task: { name: taskName, model: SPEC, shards: o.population },
+        training: TRAINING,
+        server,
+        ddg: { bits: s.bits!, clip, gamma: cal.gamma, localStddev: cal.localStddev, beta: Math.exp(-0.5), delta },
+        // Like the baselines: every example trains, and the DDG dimension is the model's (no metric coordinates).
+        evaluation: { fraction: 0 },
+        // No dropouts here, so the collusion bound changes no number; an absolute bound lets the small quick runs (10 per round) run.
+        secagg: { dropoutRate: 0.1, corruptRate: 0.1, maxColluders: 1 },
+      });
+      const clock = new VirtualClock();
+      const run = { id: `utility-${seed}`, name: config.name, createdAt: 0, dim };
+      const engine = new RunEngine(
+        { run, config, plan: planDdg(config, dim), weights, optimizerState: NO_FEDOPT_STATE, completedRound: -1 },
+        { now: clock.now, random: selection, seeds: cryptoRandomWords() },
+      );
+      // The plain sum of the parties' encoded inputs (each small enough to centre), to count the coordinates of
+      // the aggregate that left [−2^(B−1), 2^(B−1)): the modular wraps.
+      const wraps = new WrapCounter(s.bits!);
+      const clients = parties.map((p, i) => ({
+        clientId: p.clientId,
+        miniClients: 1,
+        make: runtimeClient(
+          (host) => new ClientRuntime(new LocalTrainer([shards[i]!], backend), { ...host, onEncodedInput: (roundId, input) => wraps.add(roundId, input) }),
+          (runtime) => runtime.dispose(),
+        ),
+      }));
+      const result = await runInMemory({ engine, clock, clients });
+      const aborted = engine.rounds.find((r) => r.status === 'aborted');
+      if (result.state !== 'completed' || aborted) throw new Error(`the DDG run did not complete every round: ${aborted?.error ?? result.reason}`);
+      weights = engine.weights;
+      wrapsPerRound = wraps.perRound();
+    } else {
+      let z = 0;
+      if (s.mechanism === 'central') {
+        z = centralNoiseMultiplier(s.epsilon!, delta, q, o.rounds);
+        noise = { noiseMultiplier: z };
+        epsilonVsCoordinator = accountDpsgd({ sampleRate: 1, noiseMultiplier: z, steps: o.rounds, delta }).epsilon;
+      }
+      const gauss = new GaussianNoise();
+      let state: FedOptState = NO_FEDOPT_STATE;
+      for (let round = 0; round < o.rounds; round++) {
+        // A fresh copy in the population's order each round, as the engine builds its idle list.
+        const chosen = selectFixed(parties.slice(), n, selection)!;
+        const mean = new Float64Array(dim);
+        for (const c of chosen) {
+          const trainer = new LocalTrainer([shards[shardOf.get(c.clientId)!]!], backend);
+          const { delta: update } = await trainer.train({ spec: SPEC, task: taskName, global: weights, training: TRAINING, dpsgd: null, miniClient: 0 });
+          trainer.dispose();
+          const scale = clipFactor(l2Norm(update), clip);
+          for (let i = 0; i < dim; i++) mean[i]! += update[i]! * scale;
+        }
+        if (s.mechanism === 'central') for (let i = 0; i < dim; i++) mean[i]! += z * clip * gauss.next();
+        for (let i = 0; i < dim; i++) mean[i]! /= n;
+        ({ weights, state } = fedOptStep(weights, mean, state, serverStep));
+      }
+    }
+    setFlatWeights(model, weights);
+    const { accuracy } = await evaluate(model, task.test);
+    return {
+      settings: settingsKey,
+      mechanism: s.mechanism,
+      bits: s.bits,
+      epsilon: s.epsilon,
+      seed,
+      accuracy,
+      epsilonVsCoordinator,
+      wrapsPerRound,
+      noise,
+      seconds: (performance.now() - started) / 1000,
+    };
+  }
+}
+
+function mean(xs: readonly number[]): number {
+  return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0;
+}
+
+/** The cells a grid has finished (JSON lines; a torn last line from an interrupted write is skipped). */
+function readCells(file: string): UtilityCell[] {
+  if (!existsSync(file)) return [];
+  const out: UtilityCell[] = [];
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      out.push(JSON.parse(line) as UtilityCell);
+    } catch {
+      // an interrupted append
+    }
+  }
+  return out;
+}
+
+/**
+ * Counts the modular wraps of a round's aggregate: each party's encoded input is small next to 2^B, so its
+ * centred value is its integer vector; their float64 sum (exact: n·2^31 < 2^53) is the aggregate before the
+ * reduction mod 2^B, and a coordinate outside [−2^(B−1), 2^(B−1)) is one the decoded sum gets wrong by 2^B.
+ */
+class WrapCounter {
+  private readonly sums = new Map<string, Float64Array>();
+  constructor(private readonly bits: number) {}
+
+  add(roundId: string, input: Uint32Array): void {
+    let acc = this.sums.get(roundId);
+    if (!acc) this.sums.set(roundId, (acc = new Float64Array(input.length)));
+    const m = 2 ** this.bits;
+    const half = m / 2;
+    for (let i = 0; i < input.length; i++) {
+      const v = input[i]!;
+      acc[i]! += v >= half ? v - m : v;
+    }
+  }
+
+  perRound(): number[] {
+    const half = 2 ** (this.bits - 1);
+    return [...this.sums.values()].map((acc) => {
+      let wraps = 0;
+      for (let i = 0; i < acc.length; i++) if (acc[i]! >= half || acc[i]! < -half) wraps++;
+      return wraps;
+    });
+  }
 }
