@@ -352,7 +352,10 @@ class WrapCounter {
 
   add(roundId: string, input: Uint32Array): void {
     let acc = this.sums.get(roundId);
-    if (!acc) this.sums.set(roundId, (acc = new Float64Array(input.length)));
+    if (!acc) {
+      acc = new Float64Array(input.length);
+      this.sums.set(roundId, acc);
+    }
     const m = 2 ** this.bits;
     const half = m / 2;
     for (let i = 0; i < input.length; i++) {
