@@ -5,6 +5,7 @@ import { accountDpsgd } from '@hushfl/ddp';
 import { loadTaskData } from '@hushfl/node';
 import { SPAM_TASK } from '@hushfl/tasks';
 import { describe, expect, it } from 'vitest';
+import { defaultMaxShortfall, poissonShortfallProbability } from '@hushfl/engine';
 import { centralNoiseMultiplier } from '../experiment/utility.ts';
 import { runCli } from '../runCli.testing.ts';
 
@@ -71,6 +72,27 @@ describe('hushfl experiment utility', () => {
     expect((await run('experiment', 'utility', '--server-optimizer', 'sgd')).err).toMatch(
       /--server-optimizer must be one of fedavg, fedavgm, fedadam, fedyogi, fedadagrad, got 'sgd'/,
     );
+  }, 180_000);
+
+  it("--sample-rate draws every mechanism by Poisson selection (the engine's own draw), the mean over q·N, DDG noised for n_min", async () => {
+    const out = mkdtempSync(join(tmpdir(), 'utility-poisson-'));
+    const flags = ['--task', 'spam', '--sample-rate', '0.1', '--population', '200', '--rounds', '2', '--epsilons', '8', '--bits', '16', '--seeds', '1'];
+    const { code, out: stdout, err } = await run('experiment', 'utility', ...flags, '--out', out, '--json');
+    expect(code, err).toBe(0);
+    expect((await run('experiment', 'utility', '--task', 'spam', '--sample-rate', '0.25', '--population', '40', '--rounds', '2', '--out', out)).err).toMatch(
+      /falls short of 3 parties too often/,
+    );
+    const json = JSON.parse(stdout);
+    // n_min: the most a first draw of Bin(200, 0.1) stays above with probability 1 − δ/T, as the engine requires.
+    let nMin = 20;
+    while (nMin > 3 && poissonShortfallProbability(200, 0.1, nMin) > defaultMaxShortfall(1e-5, 2, null)) nMin--;
+    expect(nMin).toBeGreaterThan(3);
+    expect(json.config).toMatchObject({ sampleRate: 0.1, clientsPerRound: 20, minClients: nMin });
+    expect(json.config.sampling).toMatch(/^Poisson selection at q = 0\.1/);
+    expect(json.results.map((r: { mechanism: string }) => r.mechanism)).toEqual(['none', 'central', 'ddg']);
+    const ddg = json.results.find((r: { mechanism: string }) => r.mechanism === 'ddg');
+    expect(ddg.epsilonVsCoordinator).toBeGreaterThan(8);
+    expect((await run('experiment', 'utility', '--min-clients', '5')).err).toMatch(/--min-clients goes with --sample-rate/);
   }, 180_000);
 
   it('--task spam runs the same grid on the spam task with its default model, training and clip', async () => {

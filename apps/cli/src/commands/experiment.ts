@@ -27,6 +27,18 @@ const flags = {
   'server-beta2': strategyFlags['server-beta2'],
   'server-tau': strategyFlags['server-tau'],
   'proximal-mu': strategyFlags['proximal-mu'],
+  'sample-rate': {
+    kind: 'number',
+    help: 'Poisson selection: each client joins a round with probability q (the same draws for every mechanism; replaces --clients-per-round)',
+    range: 'in (0, 1)',
+    ok: (v: number) => v > 0 && v < 1,
+  },
+  'min-clients': {
+    kind: 'int',
+    help: "n_min under Poisson selection, DDG's noise sized for it (default: the most the shortfall rule allows)",
+    range: '>= 3',
+    ok: (v: number) => v >= 3,
+  },
   partition: { kind: 'string', help: 'iid (default) or dirichlet (label skew; --alpha)' },
   alpha: { kind: 'number', help: 'Dirichlet concentration α (default 0.5)', range: '> 0', ok: (v: number) => v > 0 },
   model: { kind: 'string', help: "the model: the task's grid model (default) or cnn (8 filters of 5×5, max pool, softmax: 11 738 weights)" },
@@ -79,8 +91,11 @@ export const experimentUtilityCommand: Command<typeof flags> = {
       // One strategy for every mechanism (post-processing): reported in the JSON's config.
       ...strategyFromFlags(f),
       ...partitionOf(f.partition, f.alpha),
+      ...(f['sample-rate'] !== undefined ? { sampleRate: f['sample-rate'] } : {}),
+      ...(f['min-clients'] !== undefined ? { minClients: f['min-clients'] } : {}),
       ...(f.model !== undefined ? { model: modelOf(f.model) } : {}),
     };
+    if (f['min-clients'] !== undefined && f['sample-rate'] === undefined) throw new UsageError('--min-clients goes with --sample-rate (Poisson selection)');
     if (opts.clientsPerRound > opts.population)
       throw new UsageError(`--clients-per-round (${opts.clientsPerRound}) cannot exceed --population (${opts.population})`);
     const started = Date.now();

@@ -12,7 +12,19 @@
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { accountDdg, accountDpsgd, calibrateDdg, chachaRandomWords, clipFactor, cryptoRandomWords, l2Norm, type RandomWords } from '@hushfl/ddp';
 import { ClientRuntime, GaussianNoise, LocalTrainer, runtimeClient } from '@hushfl/client';
-import { type FedOptState, fedOptStep, NO_FEDOPT_STATE, type Party, planDdg, RunEngine, runInMemory, selectFixed, VirtualClock } from '@hushfl/engine';
+import {
+  defaultMaxShortfall,
+  type FedOptState,
+  fedOptStep,
+  NO_FEDOPT_STATE,
+  type Party,
+  planDdg,
+  poissonShortfallProbability,
+  RunEngine,
+  runInMemory,
+  selectParties,
+  VirtualClock,
+} from '@hushfl/engine';
 import { initNodeTf, loadTaskData } from '@hushfl/node';
 import { type ModelSpec, type PartitionSpec, parseRunConfig, serverConfigSchema, type ServerConfigInput, serverOptimizerOf } from '@hushfl/protocol';
 import { buildModel, decodeShard, DemoTask, evaluate, findTask, getFlatWeights, setFlatWeights, taskShape } from '@hushfl/tasks';
@@ -34,6 +46,14 @@ export interface UtilityOptions {
   readonly server?: ServerConfigInput;
   /** FedProx's μ for every mechanism's local training (default 0). */
   readonly proximalMu?: number;
+  /**
+   * Poisson selection (issue 16 §1): each client of the population joins a round with probability q, for
+   * every mechanism alike (the same draws under a seed), and the mean divides by q·N; `clientsPerRound` is then
+   * the expected q·N. Absent: n of N uniformly without replacement, accounted with q = n/N (Kairouz et al.).
+   */
+  readonly sampleRate?: number;
+  /** n_min under Poisson selection: DDG's noise is sized for it (default: the most the shortfall rule allows). */
+  readonly minClients?: number;
   /** How the population's data is split (default IID; issue 16 §1 also runs Dirichlet α = 0.5). */
   readonly partition?: PartitionSpec;
   /** The model (default: the task's grid model; issue 16 §1 runs a CNN). */
@@ -124,8 +144,21 @@ interface Setting {
 export async function runUtilityExperiment(o: UtilityOptions): Promise<{ results: UtilityResult[]; config: Record<string, unknown> }> {
   const backend = await initNodeTf();
   const delta = o.delta ?? 1e-5;
-  const n = o.clientsPerRound;
-  const q = n / o.population;
+  const poisson = o.sampleRate !== undefined;
+  const q = o.sampleRate ?? o.clientsPerRound / o.population;
+  const n = poisson ? Math.round(q * o.population) : o.clientsPerRound;
+  // Under Poisson selection: n_min, the parties DDG's noise is sized for, is the most a first draw stays above
+  // with the engine's default limit (δ/T: the experiment's runs have explicit noise, hence no target ε), so the
+  // engine never waits; every mechanism divides by the expected q·N.
+  const minClients = poisson ? (o.minClients ?? poissonMinClients(o.population, q, delta, o.rounds)) : n;
+  const divisor = poisson ? q * o.population : n;
+  const selectionConfig = parseRunConfig({
+    rounds: o.rounds,
+    minClients,
+    selection: poisson ? { sampleRate: q, population: o.population } : { clientsPerRound: n },
+    ddg: { noise: false },
+    secagg: { maxColluders: 1 },
+  });
   const taskName = o.task ?? 'mnist';
   const description = findTask(taskName);
   const SPEC = o.model ?? (taskName === 'mnist' ? MNIST_SPEC : description.model);
@@ -141,7 +174,22 @@ export async function runUtilityExperiment(o: UtilityOptions): Promise<{ results
   const dim = (await getFlatWeights(model)).length;
   const server = serverConfigSchema.parse(o.server ?? { learningRate: SERVER_LR });
   const serverStep = serverOptimizerOf(server);
-  const settingsKey = JSON.stringify({ v: 2, taskName, SPEC, partition, population: o.population, n, rounds: o.rounds, clip, delta, TRAINING, serverStep });
+  const settingsKey = JSON.stringify({
+    v: 2,
+    taskName,
+    SPEC,
+    partition,
+    population: o.population,
+    n,
+    q,
+    poisson,
+    minClients,
+    rounds: o.rounds,
+    clip,
+    delta,
+    TRAINING,
+    serverStep,
+  });
   const settings: Setting[] = [
     { mechanism: 'none', bits: null, epsilon: null },
     ...o.epsilons.map((epsilon) => ({ mechanism: 'central' as const, bits: null, epsilon })),
@@ -206,6 +254,7 @@ export async function runUtilityExperiment(o: UtilityOptions): Promise<{ results
       clientsPerRound: n,
       population: o.population,
       sampleRate: q,
+      minClients,
       rounds: o.rounds,
       clip,
       delta,
@@ -214,10 +263,23 @@ export async function runUtilityExperiment(o: UtilityOptions): Promise<{ results
       kStddevs: 4,
       beta: Math.exp(-0.5),
       backend,
-      sampling: 'n clients uniformly without replacement per round, accounted with q = n/N (as Kairouz et al. 2021)',
+      sampling: poisson
+        ? `Poisson selection at q = ${q} (about ${n} a round; the same draws for every mechanism), the mean over q·N; DDG's noise sized for n_min = ${minClients}`
+        : 'n clients uniformly without replacement per round, accounted with q = n/N (as Kairouz et al. 2021)',
       epsilonVsCoordinator: 'the same noise accounted without amplification (q = 1): the coordinator knows the sample',
     },
   };
+
+  /** One round's parties as the engine draws them (selectParties, the same words): the baselines see the DDG run's samples. */
+  function draw(random: RandomWords): Party[] {
+    let shortfall: number | null = null;
+    for (;;) {
+      const sel = selectParties({ config: selectionConfig, delta, epsilonBudget: null, free: parties.slice(), roundShortfall: shortfall, random });
+      if (sel.kind === 'selected') return sel.parties;
+      if (sel.limit !== undefined) throw new Error(`Poisson selection would wait: a draw falls short of n_min = ${minClients} too often`);
+      shortfall = sel.shortfall; // too small a draw: redrawn, as the engine does
+    }
+  }
 
   async function runCell(s: Setting, seed: number): Promise<UtilityCell> {
     const started = performance.now();
@@ -229,14 +291,14 @@ export async function runUtilityExperiment(o: UtilityOptions): Promise<{ results
     let epsilonVsCoordinator: number | null = null;
     let wrapsPerRound: number[] | null = null;
     if (s.mechanism === 'ddg') {
-      const cal = calibrateDdg({ epsilon: s.epsilon!, delta, clients: n, minClients: n, sampleRate: q, rounds: o.rounds, dim, clip, bits: s.bits! });
+      const cal = calibrateDdg({ epsilon: s.epsilon!, delta, clients: n, minClients, sampleRate: q, rounds: o.rounds, dim, clip, bits: s.bits! });
       noise = { gamma: cal.gamma, localStddev: cal.localStddev, gridStddev: cal.gridStddev };
       epsilonVsCoordinator = accountDdg({
         clip,
         gamma: cal.gamma,
         beta: cal.beta,
         dimPadded: cal.dimPadded,
-        clients: n,
+        clients: minClients,
         localStddev: cal.localStddev,
         sampleRate: 1,
         rounds: o.rounds,
@@ -247,8 +309,8 @@ export async function runUtilityExperiment(o: UtilityOptions): Promise<{ results
       const config = parseRunConfig({
         name: `utility-${seed}`,
         rounds: o.rounds,
-        selection: { clientsPerRound: n },
-        minClients: n,
+        selection: selectionConfig.selection,
+        minClients,
         task: { name: taskName, model: SPEC, shards: o.population },
         training: TRAINING,
         server,
@@ -291,7 +353,7 @@ export async function runUtilityExperiment(o: UtilityOptions): Promise<{ results
       let state: FedOptState = NO_FEDOPT_STATE;
       for (let round = 0; round < o.rounds; round++) {
         // A fresh copy in the population's order each round, as the engine builds its idle list.
-        const chosen = selectFixed(parties.slice(), n, selection)!;
+        const chosen = draw(selection);
         const mean = new Float64Array(dim);
         for (const c of chosen) {
           const trainer = new LocalTrainer([shards[shardOf.get(c.clientId)!]!], backend);
@@ -301,7 +363,7 @@ export async function runUtilityExperiment(o: UtilityOptions): Promise<{ results
           for (let i = 0; i < dim; i++) mean[i]! += update[i]! * scale;
         }
         if (s.mechanism === 'central') for (let i = 0; i < dim; i++) mean[i]! += z * clip * gauss.next();
-        for (let i = 0; i < dim; i++) mean[i]! /= n;
+        for (let i = 0; i < dim; i++) mean[i]! /= divisor;
         ({ weights, state } = fedOptStep(weights, mean, state, serverStep));
       }
     }
@@ -320,6 +382,18 @@ export async function runUtilityExperiment(o: UtilityOptions): Promise<{ results
       seconds: (performance.now() - started) / 1000,
     };
   }
+}
+
+/** The largest n_min whose Poisson first draw falls short with probability at most the engine's default limit. */
+function poissonMinClients(population: number, q: number, delta: number, rounds: number): number {
+  const limit = defaultMaxShortfall(delta, rounds, null);
+  let nMin = Math.round(q * population);
+  while (nMin > 3 && poissonShortfallProbability(population, q, nMin) > limit) nMin--;
+  if (poissonShortfallProbability(population, q, nMin) > limit)
+    throw new RangeError(
+      `Poisson selection at q = ${q} from ${population} clients falls short of 3 parties too often (more than ${limit.toExponential(1)} a round): a larger population or q`,
+    );
+  return nMin;
 }
 
 function mean(xs: readonly number[]): number {
