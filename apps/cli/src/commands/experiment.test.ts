@@ -59,12 +59,30 @@ describe('hushfl experiment utility', () => {
   it('runs every mechanism with the strategy the flags name, and reports it', async () => {
     const out = mkdtempSync(join(tmpdir(), 'utility-strategy-'));
     const flags = ['--clients-per-round', '4', '--population', '40', '--rounds', '2', '--epsilons', '8', '--bits', '16', '--seeds', '1'];
-    const strategy = ['--server-optimizer', 'fedadam', '--server-lr', '0.01', '--server-tau', '0.01', '--proximal-mu', '0.1'];
+    const strategy = [
+      '--server-optimizer',
+      'fedadam',
+      '--server-lr',
+      '0.01',
+      '--server-tau',
+      '0.01',
+      '--proximal-mu',
+      '0.1',
+      '--epochs',
+      '1',
+      '--batch-size',
+      '8',
+      '--local-lr',
+      '0.5',
+      '--clip',
+      '2',
+    ];
     const { code, out: stdout } = await run('experiment', 'utility', '--task', 'spam', ...flags, ...strategy, '--out', out, '--json');
     expect(code).toBe(0);
     const json = JSON.parse(stdout);
     expect(json.config.server).toEqual({ optimizer: 'fedadam', learningRate: 0.01, beta1: 0.9, beta2: 0.99, tau: 0.01 });
-    expect(json.config.training.proximalMu).toBe(0.1);
+    expect(json.config.training).toMatchObject({ epochs: 1, batchSize: 8, learningRate: 0.5, proximalMu: 0.1 });
+    expect(json.config.clip).toBe(2);
     expect(json.results.map((r: { mechanism: string }) => r.mechanism)).toEqual(['none', 'central', 'ddg']);
     expect(readFileSync(join(out, 'utility.md'), 'utf8')).toContain(
       'Server optimizer fedadam (η = 0.01, β1 = 0.9, β2 = 0.99, τ = 0.01), FedProx μ = 0.1; the same for every mechanism.',

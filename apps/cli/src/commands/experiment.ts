@@ -39,6 +39,10 @@ const flags = {
     range: '>= 3',
     ok: (v: number) => v >= 3,
   },
+  clip: { kind: 'number', help: "L2 clip of each client's update (default: the task's)", range: '> 0', ok: (v: number) => v > 0 },
+  epochs: { kind: 'int', help: 'local epochs a round (default 5 on MNIST, else the task’s)', range: 'in [1, 100]', ok: (v: number) => v >= 1 && v <= 100 },
+  'batch-size': { kind: 'int', help: 'local batch size', range: 'in [1, 4096]', ok: (v: number) => v >= 1 && v <= 4096 },
+  'local-lr': { kind: 'number', help: 'local SGD learning rate', range: '> 0', ok: (v: number) => v > 0 },
   partition: { kind: 'string', help: 'iid (default) or dirichlet (label skew; --alpha)' },
   alpha: { kind: 'number', help: 'Dirichlet concentration α (default 0.5)', range: '> 0', ok: (v: number) => v > 0 },
   model: { kind: 'string', help: "the model: the task's grid model (default) or cnn (8 filters of 5×5, max pool, softmax: 11 738 weights)" },
@@ -93,6 +97,12 @@ export const experimentUtilityCommand: Command<typeof flags> = {
       ...partitionOf(f.partition, f.alpha),
       ...(f['sample-rate'] !== undefined ? { sampleRate: f['sample-rate'] } : {}),
       ...(f['min-clients'] !== undefined ? { minClients: f['min-clients'] } : {}),
+      ...(f.clip !== undefined ? { clip: f.clip } : {}),
+      training: {
+        ...(f.epochs !== undefined ? { epochs: f.epochs } : {}),
+        ...(f['batch-size'] !== undefined ? { batchSize: f['batch-size'] } : {}),
+        ...(f['local-lr'] !== undefined ? { learningRate: f['local-lr'] } : {}),
+      },
       ...(f.model !== undefined ? { model: modelOf(f.model) } : {}),
     };
     if (f['min-clients'] !== undefined && f['sample-rate'] === undefined) throw new UsageError('--min-clients goes with --sample-rate (Poisson selection)');

@@ -58,6 +58,8 @@ export interface UtilityOptions {
   readonly partition?: PartitionSpec;
   /** The model (default: the task's grid model; issue 16 §1 runs a CNN). */
   readonly model?: ModelSpec;
+  /** Local training (default: the grid's MNIST settings, or the task's registry defaults), field by field. */
+  readonly training?: Partial<{ epochs: number; batchSize: number; learningRate: number }>;
   /**
    * A file of finished cells (JSON lines): cells of the same settings found there are not run again, and
    * each cell is appended as it finishes, so an interrupted grid resumes where it stopped.
@@ -162,7 +164,7 @@ export async function runUtilityExperiment(o: UtilityOptions): Promise<{ results
   const taskName = o.task ?? 'mnist';
   const description = findTask(taskName);
   const SPEC = o.model ?? (taskName === 'mnist' ? MNIST_SPEC : description.model);
-  const TRAINING = { ...(taskName === 'mnist' ? MNIST_TRAINING : description.training), proximalMu: o.proximalMu ?? 0 };
+  const TRAINING = { ...(taskName === 'mnist' ? MNIST_TRAINING : description.training), ...o.training, proximalMu: o.proximalMu ?? 0 };
   const clip = o.clip ?? description.clip;
   const partition = o.partition ?? { kind: 'iid' as const };
   const partitionName = partition.kind === 'dirichlet' ? `dirichlet α=${partition.alpha}` : partition.kind;
