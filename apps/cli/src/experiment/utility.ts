@@ -202,6 +202,7 @@ export async function runUtilityExperiment(o: UtilityOptions): Promise<{ results
   for (const cell of o.cellsFile ? readCells(o.cellsFile) : []) if (cell.settings === settingsKey) done.set(cellKey(cell), cell);
   const total = settings.length * o.seeds;
   let finished = 0;
+  let ran = 0;
   let spentSeconds = 0;
   const results: UtilityResult[] = [];
   for (const s of settings) {
@@ -218,8 +219,10 @@ export async function runUtilityExperiment(o: UtilityOptions): Promise<{ results
       cells.push(cell);
       if (o.cellsFile) appendFileSync(o.cellsFile, `${JSON.stringify(cell)}\n`);
       finished++;
+      ran++;
       spentSeconds += cell.seconds;
-      const eta = (spentSeconds / Math.max(1, cells.length)) * (total - finished);
+      // The cells run so far this time, averaged: kept cells cost nothing.
+      const eta = (spentSeconds / ran) * (total - finished);
       o.onProgress?.(
         `[${finished}/${total}] ${s.mechanism}${s.bits ? ` ${s.bits} bits` : ''}${s.epsilon ? ` ε=${s.epsilon}` : ''} seed ${seed}: accuracy ${(cell.accuracy * 100).toFixed(1)} %` +
           `${cell.wrapsPerRound ? `, ${mean(cell.wrapsPerRound).toFixed(1)} wraps/round` : ''} (${((performance.now() - started) / 1000).toFixed(1)} s; about ${(eta / 60).toFixed(0)} min left)`,
