@@ -22,7 +22,7 @@ import {
   nextPowerOfTwo,
   RdpLedger,
   rdpToEpsilon,
-  updateClip,
+  modelUpdateClip,
 } from '@hushfl/ddp';
 import { f32FromBytes, type TaskMessage } from '@hushfl/protocol';
 import type { FailureStep, LocalReport } from './report.ts';
@@ -194,7 +194,7 @@ export class ClientRuntime {
       const padded = nextPowerOfTwo(task.ddg.dim);
       const input = evaluation ? new Float64Array(task.ddg.dim) : null;
       // What the model update is clipped to: c, or √(c² − c_m²) when the metrics take c_m of the norm.
-      const modelClip = evaluation ? updateClip(task.ddg.clip, evaluation) : task.ddg.clip;
+      const modelClip = modelUpdateClip(task.ddg.clip, evaluation);
       // Adaptive clipping (issue 15 §3): clip to this round's C_t, rescale onto the plan's clip, and append the
       // clipped count after the d′ DDG coordinates (clipCount.ts): a SecAgg input of d′ + 1.
       const adaptive = task.adaptiveClip ?? null;

@@ -68,6 +68,11 @@ export function metricNormBound(clip: number, b: MetricBounds): number {
 }
 
 /** √(c² − (ρc)²)·(1 − NORM_MARGIN): what the model update is clipped to when metrics ride along. */
+/** The model update's clip inside a DDG input: c alone, or its share updateClip(c, b) beside the metrics. */
+export function modelUpdateClip(clip: number, b: MetricBounds | null | undefined): number {
+  return b ? updateClip(clip, b) : clip;
+}
+
 export function updateClip(clip: number, b: MetricBounds): number {
   return clip * Math.sqrt(1 - b.normShare * b.normShare) * (1 - NORM_MARGIN);
 }

@@ -46,6 +46,7 @@ export {
   metricNormBound,
   metricUnitsPerCoordinate,
   metricVector,
+  modelUpdateClip,
   updateClip,
   type FederatedSums,
   type MetricBounds,

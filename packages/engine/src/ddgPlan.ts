@@ -22,7 +22,7 @@ import {
   defaultCountStddev,
   nextPowerOfTwo,
   quantizationGamma,
-  updateClip,
+  modelUpdateClip,
   type DdgParams,
 } from '@hushfl/ddp';
 import type { RunConfig } from '@hushfl/protocol';
@@ -154,8 +154,7 @@ export function planDdg(config: RunConfig, modelDim: number): DdgPlan {
  * federated metrics (the plan's dimension exceeds the model's then).
  */
 export function initialAdaptiveClip(config: RunConfig, plan: DdgPlan, modelDim: number): number {
-  const e = roundEvaluation(config, plan.params.dim, modelDim);
-  return e ? updateClip(plan.params.clip, e) : plan.params.clip;
+  return modelUpdateClip(plan.params.clip, roundEvaluation(config, plan.params.dim, modelDim));
 }
 
 /** One round's RDP vector for the noise of `parties` parties under the plan (null without noise). */

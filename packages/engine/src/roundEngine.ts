@@ -13,7 +13,16 @@
  * any of them. The close of the ConsistencyCheck, after which the coordinator can compute the sum, says so
  * (`unmasking`), so that the run charges the round's privacy before the first unmask request goes out.
  */
-import { decodeClipCount, decodeDdg, FEDERATED_METRICS, federatedTotals, nextPowerOfTwo, updateClip, type DdgParams, type FederatedSums } from '@hushfl/ddp';
+import {
+  decodeClipCount,
+  decodeDdg,
+  FEDERATED_METRICS,
+  federatedTotals,
+  modelUpdateClip,
+  nextPowerOfTwo,
+  type DdgParams,
+  type FederatedSums,
+} from '@hushfl/ddp';
 import {
   type Misbehaviour,
   type SecAggError,
@@ -170,11 +179,6 @@ export interface RoundEngineSnapshot {
 /** The SecAgg input's length: the padded DDG dimension d′, plus the clipped count with adaptive clipping. */
 export function secaggDim(setup: Pick<RoundSetup, 'ddg' | 'adaptiveClip'>): number {
   return nextPowerOfTwo(setup.ddg.dim) + (setup.adaptiveClip ? 1 : 0);
-}
-
-/** What the model update is clipped to inside the DDG input: c, or √(c² − c_m²) beside federated metrics. */
-export function updateClipOf(clip: number, evaluation: FederatedEvaluation | null | undefined): number {
-  return evaluation ? updateClip(clip, evaluation) : clip;
 }
 
 export function roundIdOf(runId: string, round: number, attempt: number): string {
@@ -539,7 +543,7 @@ export class RoundEngine {
     const e = this.setup.evaluation;
     // Adaptive clipping: the parties scaled their updates clipped to C_t onto the plan's update clip; undo it.
     const a = this.setup.adaptiveClip;
-    const inv = (a ? a.clip / updateClipOf(this.setup.ddg.clip, e) : 1) / (this.setup.meanDivisor ?? contributions);
+    const inv = (a ? a.clip / modelUpdateClip(this.setup.ddg.clip, e) : 1) / (this.setup.meanDivisor ?? contributions);
     const mean = new Float64Array(d);
     for (let i = 0; i < d; i++) mean[i] = decoded[i]! * inv;
     const federated = e ? federatedTotals(decoded, d, this.setup.ddg.clip, e) : null;

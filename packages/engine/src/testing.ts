@@ -13,7 +13,7 @@ import {
   type FederatedSums,
   nextPowerOfTwo,
   type RandomWords,
-  updateClip,
+  modelUpdateClip,
 } from '@hushfl/ddp';
 import { EVENTS, pack, parseRunConfig, type RunConfigInput, secaggClientToWire, secaggEnvelopeFromServer, taskMessageSchema, unpack } from '@hushfl/protocol';
 import { addInPlace, type DropPoint, lastMessageBefore, SecAggClient, type SecAggClientMessage } from '@hushfl/secagg';
@@ -102,7 +102,7 @@ export function fakeClient(o: FakeClientOptions, log: FakeClientLog = { inputs: 
             let update: Float32Array | Float64Array = o.update(task.round, j);
             let below = true;
             if (adaptive) {
-              const planClip = task.evaluation ? updateClip(task.ddg.clip, task.evaluation) : task.ddg.clip;
+              const planClip = modelUpdateClip(task.ddg.clip, task.evaluation);
               ({ scaled: update, below } = clipToAdaptive(update, adaptive.clip, planClip));
             }
             const input = task.evaluation
