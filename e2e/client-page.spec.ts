@@ -158,7 +158,7 @@ test('says when the tab was not selected for a round, and when a round it was in
   const vanishInRoundOne = (task: { round: number }) => (task.round === 0 ? ('after-advertise' as const) : null);
   const nodes = [...(await Promise.all(Array.from({ length: 5 }, () => connectNodeClient({ url: c.url, vanish: vanishInRoundOne, rejoinAfterMs: 200 }))))];
   try {
-    await expect.poll(() => c.store.rounds(c.store.runs()[0]!.id).some((r) => r.state === 'running'), { timeout: 30_000 }).toBe(true);
+    await expect.poll(() => c.sqlite!.rounds(c.sqlite!.runs()[0]!.id).some((r) => r.state === 'running'), { timeout: 30_000 }).toBe(true);
     await page.goto(`${c.url}/?backend=wasm`);
     await expect(page.getByTestId('notice')).toContainText('This tab was not selected for round 1', { timeout: 30_000 });
     // The next attempt starts 250 ms after an abort and may replace the notice: poll it fast.

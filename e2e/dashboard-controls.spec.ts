@@ -41,7 +41,7 @@ test('pause, resume and stop from the dashboard; Poisson selection shows both ε
     await expect(page.getByTestId('waiting-reason')).toContainText('waiting for clients: 0 eligible, a round needs a Poisson draw of at least n_min = 3');
     for (let i = 0; i < 6; i++) clients.push(await connectNodeClient({ url: c.url }));
 
-    const completed = () => c.store.rounds(runId).filter((r) => r.state === 'completed').length;
+    const completed = () => c.sqlite!.rounds(runId).filter((r) => r.state === 'completed').length;
     // Live: a completed round reaches the dashboard over its socket well before its 15 s fallback poll.
     await expect.poll(completed, { timeout: 60_000, intervals: [50] }).toBeGreaterThanOrEqual(1);
     await expect(page.locator('[data-testid="round-row"].completed').first()).toBeVisible({ timeout: 5_000 });
@@ -54,7 +54,7 @@ test('pause, resume and stop from the dashboard; Poisson selection shows both ε
     expect(vsCoordinator).toBeGreaterThan(eps);
 
     // The noise and precision in force, and the traffic so far.
-    const plan = JSON.parse(c.store.run(runId)!.ddg) as { params: { bits: number; localStddev: number } };
+    const plan = JSON.parse(c.sqlite!.run(runId)!.ddg) as { params: { bits: number; localStddev: number } };
     await expect(page.getByTestId('bits')).toHaveText('16');
     await expect(page.getByTestId('sigma')).toHaveText(plan.params.localStddev.toExponential(3));
     await expect(page.getByTestId('bytes')).toHaveText(/^[1-9][0-9.]* (KiB|MiB)$/);
@@ -65,10 +65,10 @@ test('pause, resume and stop from the dashboard; Poisson selection shows both ε
     // Pause: the round in flight may finish, then nothing new starts.
     await page.getByTestId('pause').click();
     await expect(page.getByTestId('run-state')).toHaveText('paused');
-    await expect.poll(() => c.store.rounds(runId).some((r) => r.state === 'running'), { timeout: 60_000 }).toBe(false);
-    const held = c.store.rounds(runId).length;
+    await expect.poll(() => c.sqlite!.rounds(runId).some((r) => r.state === 'running'), { timeout: 60_000 }).toBe(false);
+    const held = c.sqlite!.rounds(runId).length;
     await page.waitForTimeout(3000);
-    expect(c.store.rounds(runId).length).toBe(held);
+    expect(c.sqlite!.rounds(runId).length).toBe(held);
 
     await page.getByTestId('resume').click();
     await expect(page.getByTestId('run-state')).not.toHaveText('paused');
@@ -76,7 +76,7 @@ test('pause, resume and stop from the dashboard; Poisson selection shows both ε
 
     await page.getByTestId('stop').click();
     await expect(page.getByTestId('run-state')).toHaveText('stopped');
-    expect(c.store.run(runId)!.state).toBe('stopped');
+    expect(c.sqlite!.run(runId)!.state).toBe('stopped');
     expect(completed()).toBeLessThan(30);
 
     // A stopped run resumes from the dashboard, from its last committed round; then it is stopped again.
@@ -100,7 +100,7 @@ test('pause, resume and stop from the dashboard; Poisson selection shows both ε
     const download = page.waitForEvent('download');
     await page.getByTestId('download-model').click();
     const file = await (await download).path();
-    expect(statSync(file).size).toBe(4 * c.store.run(runId)!.dim);
+    expect(statSync(file).size).toBe(4 * c.sqlite!.run(runId)!.dim);
 
     // A past run's configuration can be picked to start another like it.
     await page.getByTestId('config').fill('');

@@ -37,7 +37,7 @@ test('the dashboard takes a model.json upload into the run config; unsupported l
     await page.getByTestId('start').click();
     await expect(page.getByTestId('run-id')).toHaveText(/^run-/);
     const runId = (await page.getByTestId('run-id').textContent())!;
-    const row = c.store.run(runId)!;
+    const row = c.sqlite!.run(runId)!;
     expect(row.dim).toBe(37_434);
     expect(JSON.parse(row.config).task.model.kind).toBe('layers');
   } finally {

@@ -56,7 +56,7 @@ test('FedAdam, FedProx and adaptive clipping picked on the dashboard run, with t
     // Planning calibrates the update's noise twice (with and without the count, for the split).
     await expect(page.getByTestId('run-id')).toHaveText(/^run-/, { timeout: 20_000 });
     const runId = (await page.getByTestId('run-id').textContent())!;
-    const stored = JSON.parse(c.store.run(runId)!.config);
+    const stored = JSON.parse(c.sqlite!.run(runId)!.config);
     expect(stored.server).toMatchObject({ optimizer: 'fedadam', learningRate: 0.01 });
     expect(stored.training.proximalMu).toBe(0.05);
     expect(stored.ddg.adaptiveClip).toMatchObject({ targetQuantile: 0.6 });
@@ -68,8 +68,8 @@ test('FedAdam, FedProx and adaptive clipping picked on the dashboard run, with t
     );
 
     for (let i = 0; i < 4; i++) clients.push(await connectNodeClient({ url: c.url }));
-    await expect.poll(() => c.store.run(runId)!.state, { timeout: 120_000 }).toBe('completed');
-    const rows = c.store.rounds(runId).filter((r) => r.state === 'completed');
+    await expect.poll(() => c.sqlite!.run(runId)!.state, { timeout: 120_000 }).toBe('completed');
+    const rows = c.sqlite!.rounds(runId).filter((r) => r.state === 'completed');
     expect(rows).toHaveLength(3);
     const last = rows.at(-1)!;
     await expect(page.getByTestId('strategy-clip')).toContainText(`the 0.6 quantile of update norms (η_C = 0.2)`);

@@ -37,8 +37,8 @@ test('a tab reloaded mid-run rejoins as the same client and keeps contributing',
     await expect(x.page.getByTestId('client-id')).toHaveText(x.id, { timeout: 60_000 });
     await expect(x.page.getByTestId('notice')).toContainText(/Rejoined as the same client|Selected for round|Round/);
     await c.manager.whenIdle();
-    const runId = c.store.runs()[0]!.id;
-    const last = c.store.participants(runId, 2).filter((p) => p.client_id === x.id);
+    const runId = c.sqlite!.runs()[0]!.id;
+    const last = c.sqlite!.participants(runId, 2).filter((p) => p.client_id === x.id);
     expect(last.at(-1)).toMatchObject({ status: 'finished' });
     expect(rounds.filter((r) => r.status === 'completed')).toHaveLength(3);
   } finally {

@@ -2,9 +2,10 @@
 // Makes a fresh machine with only Node 20 and npm ready to run hushfl: pnpm at the pinned version
 // (installed locally under .tools/ when the global one differs) and the workspace's dependencies from
 // the frozen lockfile. Native addons (better-sqlite3) build against Node's local headers, never a download.
-// Usage: node scripts/bootstrap.mjs [--chromium] [-- command to run afterwards...]
+// Usage: node scripts/bootstrap.mjs [--chromium] [--cluster] [-- command to run afterwards...]
+// --chromium: Debian's Chromium (browser suites); --cluster: Redis and Postgres servers (cluster suites).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -64,21 +65,53 @@ function ensureDependencies(pnpm) {
   writeFileSync(stamp, want);
 }
 
+/** Installs Debian packages with apt when we are root (apt-get update once if the first try fails); true when it worked. */
+function aptInstall(packages, why) {
+  if (process.getuid?.() !== 0 || !existsSync('/usr/bin/apt-get')) return false;
+  log(`installing Debian ${packages.join(', ')} for ${why} (apt-get install -y ${packages.join(' ')})`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  let r = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', ...packages], { stdio: 'inherit', env });
+  if (r.status !== 0) {
+    spawnSync('apt-get', ['update'], { stdio: 'inherit', env });
+    r = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', ...packages], { stdio: 'inherit', env });
+  }
+  return r.status === 0;
+}
+
 /** Debian's Chromium for the browser suites; installed with apt when missing and we are root. */
 function ensureChromium() {
   const path = process.env.HUSHFL_CHROMIUM ?? '/usr/bin/chromium';
   if (existsSync(path)) return;
-  if (process.getuid?.() === 0 && existsSync('/usr/bin/apt-get')) {
-    log('installing Debian chromium for the browser tests (apt-get install -y chromium)');
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    let r = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'chromium'], { stdio: 'inherit', env });
-    if (r.status !== 0) {
-      spawnSync('apt-get', ['update'], { stdio: 'inherit', env });
-      r = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'chromium'], { stdio: 'inherit', env });
-    }
-    if (r.status === 0 && existsSync(path)) return;
-  }
+  if (aptInstall(['chromium'], 'the browser tests') && existsSync(path)) return;
   log(`Chromium is missing at ${path}. Install it (as root: apt-get install -y chromium) or set HUSHFL_CHROMIUM to its path.`);
+  process.exit(1);
+}
+
+/** The first of `candidates` that exists (a Debian package's versioned directory, say), or null. */
+function firstExisting(candidates) {
+  return candidates.find((p) => existsSync(p)) ?? null;
+}
+
+/** Postgres's server binaries (initdb, pg_ctl, postgres): $HUSHFL_PG_BIN, Debian's newest version, or on PATH. */
+function postgresBin() {
+  if (process.env.HUSHFL_PG_BIN) return process.env.HUSHFL_PG_BIN;
+  const base = '/usr/lib/postgresql';
+  const versions = existsSync(base)
+    ? readdirSync(base)
+        .filter((v) => /^\d+$/.test(v))
+        .sort((a, b) => Number(b) - Number(a))
+    : [];
+  return firstExisting(versions.map((v) => join(base, v, 'bin')).filter((d) => existsSync(join(d, 'initdb'))));
+}
+
+/** Redis and Postgres servers for the cluster suites (each test starts its own on loopback ports). */
+function ensureClusterServers() {
+  const missing = [];
+  if (!existsSync(process.env.HUSHFL_REDIS_SERVER ?? '/usr/bin/redis-server')) missing.push('redis-server');
+  if (!postgresBin()) missing.push('postgresql');
+  if (!missing.length) return;
+  if (aptInstall(missing, 'the cluster tests') && existsSync('/usr/bin/redis-server') && postgresBin()) return;
+  log(`${missing.join(' and ')} missing. Install them (as root: apt-get install -y ${missing.join(' ')}) or set HUSHFL_REDIS_SERVER / HUSHFL_PG_BIN.`);
   process.exit(1);
 }
 
@@ -86,6 +119,7 @@ const args = process.argv.slice(2);
 const pnpm = ensurePnpm();
 ensureDependencies(pnpm);
 if (args.includes('--chromium')) ensureChromium();
+if (args.includes('--cluster')) ensureClusterServers();
 const sep = args.indexOf('--');
 if (sep >= 0 && args.length > sep + 1) {
   const [cmd, ...rest] = args.slice(sep + 1);

@@ -315,7 +315,7 @@ export async function runSoak(input: Partial<SoakOptions> = {}): Promise<SoakRep
     let stall: Record<string, unknown> | null = null;
     if (outcome !== 'ended') {
       // Evidence first, then stop the run so the soak can report.
-      stall = { outcome, afterMs: Math.round(runMs), status: c.manager.status(), recentEvents: [...recent], lastRounds: c.store.rounds(runId).slice(-5) };
+      stall = { outcome, afterMs: Math.round(runMs), status: c.manager.status(), recentEvents: [...recent], lastRounds: c.sqlite!.rounds(runId).slice(-5) };
       const waiting = c.manager.status().message;
       failures.push(
         `${
@@ -329,9 +329,9 @@ export async function runSoak(input: Partial<SoakOptions> = {}): Promise<SoakRep
     }
     await Promise.all(sampling); // the last round's sample
 
-    const run = c.store.run(runId)!;
-    const rows = c.store.rounds(runId);
-    const excluded = c.store.excludedParties(runId);
+    const run = c.sqlite!.run(runId)!;
+    const rows = c.sqlite!.rounds(runId);
+    const excluded = c.sqlite!.excludedParties(runId);
     const gateway = c.gatewayStats();
     child.send({ type: 'stop' });
     const clients = (await nextMessage(child, 'stats', 60_000)).stats;

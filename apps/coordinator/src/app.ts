@@ -23,7 +23,9 @@ import { checkAllowedOrigins, clientOriginPlugin } from './origins.ts';
 import { pagesPlugin } from './pages.ts';
 import { redactingLoggerOptions } from './redact.ts';
 import { RunManager } from './runManager.ts';
-import { Store } from './store.ts';
+import { openStore } from './openStore.ts';
+import type { SqliteStore } from './sqliteStore.ts';
+import type { Store } from './store.ts';
 
 /** The DDG dimension a coordinator takes by default: 2^20 (a masked vector of 4 MiB). */
 export const DEFAULT_MAX_MODEL_DIM = 1 << 20;
@@ -67,6 +69,8 @@ export interface CoordinatorOptions {
    * trustProxy of one hop, and the gateway's), so per-address limits hold. Only with a proxy that sets it.
    */
   readonly trustProxy?: boolean;
+  /** A postgres:// URL: runs, rounds, the ledger, checkpoints and identities in Postgres (a cluster); default SQLite under dataDir. */
+  readonly store?: string;
 }
 
 export interface Coordinator {
@@ -74,6 +78,8 @@ export interface Coordinator {
   readonly io: Server;
   readonly manager: RunManager;
   readonly store: Store;
+  /** The embedded SQLite database (null on Postgres): for tests and tools that read it directly. */
+  readonly sqlite: SqliteStore | null;
   readonly url: string;
   readonly operatorToken: string;
   /** Warnings shown at start-up (for example: plain HTTP on a network address). */
@@ -121,8 +127,9 @@ export async function createCoordinator(options: CoordinatorOptions = {}): Promi
   );
   const maxDimPadded = nextPowerOfTwo(dim);
   const maxHttpBufferSize = Math.ceil(4 * maxDimPadded * 1.25) + (1 << 20);
-  const store = new Store(join(dataDir, 'hushfl.db'));
+  const { store, sqlite } = await openStore(dataDir, options.store);
   const manager = new RunManager(store, join(dataDir, 'runs'), app.log, maxDimPadded);
+  await manager.load();
 
   const io = new Server(app.server, { maxHttpBufferSize, serveClient: false, cors: { origin: false }, pingInterval: 10_000, pingTimeout: 20_000 });
   // Before any route: every route registered after it is limited.
@@ -169,7 +176,7 @@ export async function createCoordinator(options: CoordinatorOptions = {}): Promi
   }
   for (const w of warnings) app.log.warn(w);
 
-  const resumed = manager.resumeInterrupted();
+  const resumed = await manager.resumeInterrupted();
   if (!resumed.length && options.runConfig) await manager.createRun(options.runConfig);
 
   let closing: Promise<void> | undefined;
@@ -178,6 +185,7 @@ export async function createCoordinator(options: CoordinatorOptions = {}): Promi
     io,
     manager,
     store,
+    sqlite,
     url,
     operatorToken,
     warnings,

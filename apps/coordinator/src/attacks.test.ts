@@ -21,12 +21,12 @@ describe('one bad participant cannot stop a run (issue 13 §1), over Socket.IO',
     expect(events.find((e) => e.type === 'round-start')).toMatchObject({ selected: expect.arrayContaining([bad.clientId]) });
     honest.push(...(await startClients(c.url, 1)));
     await c.manager.whenIdle();
-    const runId = c.store.runs()[0]!.id;
-    const run = c.store.run(runId)!;
-    const stored = c.store.rounds(runId);
-    const excluded = c.store.excludedParties(runId);
+    const runId = c.sqlite!.runs()[0]!.id;
+    const run = c.sqlite!.run(runId)!;
+    const stored = c.sqlite!.rounds(runId);
+    const excluded = c.sqlite!.excludedParties(runId);
     // The coordinator records who reported the attacker's share boxes (the masked-input stage row).
-    const closed = c.store.stageEvents(runId, 0).find((e) => e.stage === 'masked-input' && e.phase === 'closed' && e.attempt === 1);
+    const closed = c.sqlite!.stageEvents(runId, 0).find((e) => e.stage === 'masked-input' && e.phase === 'closed' && e.attempt === 1);
     bad.close();
     await stopAll(c, honest);
 
@@ -51,9 +51,9 @@ describe('one bad participant cannot stop a run (issue 13 §1), over Socket.IO',
     const bad = await attacker(c.url, config, flipAllUnmaskShares);
     const honest = await startClients(c.url, 4);
     await c.manager.whenIdle();
-    const runId = c.store.runs()[0]!.id;
-    const run = c.store.run(runId)!;
-    const excluded = c.store.excludedParties(runId);
+    const runId = c.sqlite!.runs()[0]!.id;
+    const run = c.sqlite!.run(runId)!;
+    const excluded = c.sqlite!.excludedParties(runId);
     bad.close();
     await stopAll(c, honest);
 

@@ -6,12 +6,17 @@
  */
 import type { RunCommand, RunEvent } from '@hushfl/engine';
 
-export function carryOut(commands: readonly RunCommand[], execute: (c: RunCommand) => void, onStoreError: (op: string, e: Error) => void): Error | null {
+export async function carryOut(
+  commands: readonly RunCommand[],
+  execute: (c: RunCommand) => void | Promise<void>,
+  onStoreError: (op: string, e: Error) => void,
+): Promise<Error | null> {
   let storeError: Error | null = null;
   for (const c of commands) {
     if (storeError && (c.kind === 'send' || c.kind === 'release')) continue;
     try {
-      execute(c);
+      // Awaited one by one: a send after a persist goes out only once the write is stored (write-ahead).
+      await execute(c);
     } catch (e) {
       if (c.kind !== 'persist') throw e;
       storeError ??= e as Error;
@@ -30,15 +35,15 @@ export function carryOut(commands: readonly RunCommand[], execute: (c: RunComman
 export async function runStep(
   engine: { handle(e: RunEvent): Promise<RunCommand[]> },
   event: RunEvent,
-  execute: (c: RunCommand) => void,
+  execute: (c: RunCommand) => void | Promise<void>,
   onStoreError: (e: Error, op: string) => void,
 ): Promise<RunCommand[]> {
   const commands = await engine.handle(event);
-  let failed = carryOut(commands, execute, (op, e) => onStoreError(e, op));
+  let failed = await carryOut(commands, execute, (op, e) => onStoreError(e, op));
   // Bounded: an abort whose own writes fail leaves no attempt to abort, and the engine then only logs.
   for (let i = 0; failed && i < 3; i++) {
     const answer = await engine.handle({ type: 'store-failed', error: failed.message });
-    failed = carryOut(answer, execute, (op, e) => onStoreError(e, op));
+    failed = await carryOut(answer, execute, (op, e) => onStoreError(e, op));
   }
   return commands;
 }

@@ -76,7 +76,7 @@ describe('connection caps', () => {
     const g = await gateway();
     const before = await g.connect();
     expect(await hello(before.socket)).toMatchObject({ ok: true });
-    g.store.db.close();
+    g.sqlite!.db.close();
     const c = await g.connect();
     expect(await hello(c.socket)).toEqual({ ok: false, error: 'the coordinator could not store the session: try again shortly' });
     // The gateway still answers: another connection is taken and refused the same way.

@@ -41,6 +41,7 @@ import {
 import { redeemJoinCode } from './invites.ts';
 import { DEFAULT_CLIENT_RETENTION_MS, DEFAULT_PRUNE_INTERVAL_MS, startPruning } from './pruning.ts';
 import type { CoordinatorEvent, Logger, RunManager } from './runManager.ts';
+import { SerialQueue } from './serialQueue.ts';
 import type { Store } from './store.ts';
 
 /** Dropped progress reports per rate-limit strike (reports are dropped, not struck, one by one). */
@@ -138,14 +139,15 @@ export function attachClientGateway(io: Server, manager: RunManager, store: Stor
   const newSessions = new SlidingWindow(MINUTE_MS, limits.maxNewSessionsPerIpPerMinute + 1, now);
   const resumes = new SlidingWindow(MINUTE_MS, limits.maxResumesPerMinute + 1, now);
   const maxStrikeLimit = Math.max(limits.maxStrikes, ...Object.values(limits.strikeLimits));
+  const helloQueue = new SerialQueue();
 
   // The active run's `access.enrollment`, read from its stored config once per run.
   let runAccess: { runId: string; enrollment: boolean } | null = null;
-  const runEnrollment = (): boolean => {
+  const runEnrollment = async (): Promise<boolean> => {
     const runId = manager.activeRunId();
     if (!runId) return false;
     if (runAccess?.runId !== runId) {
-      const config = store.run(runId)?.config;
+      const config = (await store.run(runId))?.config;
       runAccess = { runId, enrollment: Boolean(config && storedRunConfig(config).access?.enrollment) };
     }
     return runAccess.enrollment;
@@ -233,20 +235,27 @@ export function attachClientGateway(io: Server, manager: RunManager, store: Stor
      * or a bug) is logged and answered through the ack with the reason — it never escapes into Socket.IO, where
      * it would take the coordinator down. `hello` answers `{ok: false, error}`, the other events `{ok: false, reason}`.
      */
-    const on = (event: string, handler: (...args: unknown[]) => void) =>
+    const on = (event: string, handler: (...args: unknown[]) => void | Promise<void>) =>
       socket.on(event, (...args: unknown[]) => {
-        try {
-          handler(...args);
-        } catch (e) {
+        const failed = (e: unknown) => {
           log.error({ clientId, socket: socket.id, event, err: (e as Error).stack }, `handling ${event} failed`);
           const ack = args.at(-1);
           const why = event === EVENTS.hello ? 'the coordinator could not store the session: try again shortly' : 'the coordinator failed to handle it';
           if (typeof ack === 'function') ack(event === EVENTS.hello ? { ok: false, error: why } : { ok: false, reason: why });
           else if (event === EVENTS.hello) socket.emit(EVENTS.hello, { ok: false, error: why } satisfies HelloAck);
+        };
+        try {
+          handler(...args)?.catch(failed);
+        } catch (e) {
+          failed(e);
         }
       });
 
-    on(EVENTS.hello, (payload: unknown, ack?: unknown) => {
+    // Hellos one at a time, coordinator-wide: each reads the shard table and then writes it (store calls may
+    // answer over a socket, and two hellos must not both take the same free shard).
+    on(EVENTS.hello, (payload: unknown, ack?: unknown) => helloQueue.run(() => onHello(payload, ack)));
+
+    async function onHello(payload: unknown, ack?: unknown): Promise<void> {
       const reply = (r: HelloAck) => (typeof ack === 'function' ? ack(r) : socket.emit(EVENTS.hello, r));
       const refuseHello = (error: string) => reply({ ok: false, error });
       if (clientId) return strike('repeated-hello', EVENTS.hello, 'hello already received on this connection', refuseHello);
@@ -269,7 +278,7 @@ export function attachClientGateway(io: Server, manager: RunManager, store: Stor
       let resumed = false;
       let shards: number[] | null;
       const runData = manager.currentData();
-      const known = hello.resume ? store.client(hello.resume.clientId) : undefined;
+      const known = hello.resume ? await store.client(hello.resume.clientId) : undefined;
       if (hello.resume) {
         if (!known || !sameSecret(hashToken(hello.resume.sessionToken), known.token_hash)) {
           droppedLog.hit('unknown-session', 'hello with an unknown session: disconnecting', { socket: socket.id, claimed: hello.resume.clientId });
@@ -289,7 +298,7 @@ export function attachClientGateway(io: Server, manager: RunManager, store: Stor
         token = hello.resume.sessionToken;
         resumed = true;
         // Its own shards again, where it still holds them; none when clients bring their own data.
-        shards = runData.mode === 'local' ? [] : assign(id, hello.miniClients, store.shardsOf(id));
+        shards = runData.mode === 'local' ? [] : await assign(id, hello.miniClients, await store.shardsOf(id));
       } else {
         // Every attempt counts, admitted or not: guessing join codes costs as much as making identities.
         if (capped && newSessions.hit(address) > limits.maxNewSessionsPerIpPerMinute) {
@@ -300,21 +309,23 @@ export function attachClientGateway(io: Server, manager: RunManager, store: Stor
         }
         id = randomToken(12);
         token = randomToken(24);
-        shards = runData.mode === 'local' ? [] : assign(id, hello.miniClients, []);
+        shards = runData.mode === 'local' ? [] : await assign(id, hello.miniClients, []);
       }
       if (!shards) {
         log.warn({ socket: socket.id, miniClients: hello.miniClients }, 'hello refused: every data shard is held by a connected client');
         return refuseHello(`no free data shard for ${hello.miniClients} mini-client(s): all ${runData.demo.shards} are held by connected clients`);
       }
       // Redeemed last, once nothing else can refuse the hello: a refused client keeps its code.
-      if (!resumed && (opts.enrollment || runEnrollment())) {
-        const why = redeemJoinCode(store, hello.joinCode, id);
+      if (!resumed && (opts.enrollment || (await runEnrollment()))) {
+        const why = await redeemJoinCode(store, hello.joinCode, id);
         if (why) return strike('join-code', EVENTS.hello, why, refuseHello);
       }
-      store.upsertClientWithShards(
+      await store.upsertClientWithShards(
         { id, token_hash: hashToken(token), name: hello.name ?? null, mini_clients: hello.miniClients, shards },
         runData.demo.shards,
       );
+      // Gone while its session was stored: nothing to take over (its disconnect found no identity to release).
+      if (closed || socket.disconnected) return;
       const previous = sockets.get(id);
       clearTimeout(helloTimer);
       clientId = id;
@@ -345,7 +356,7 @@ export function attachClientGateway(io: Server, manager: RunManager, store: Stor
       miniClients = hello.miniClients;
       dataKey = runData.key;
       joinedFor.set(id, dataKey);
-    });
+    }
 
     // A client is selectable only once it has its data.
     on(EVENTS.ready, (...args: unknown[]) => {
@@ -366,10 +377,10 @@ export function attachClientGateway(io: Server, manager: RunManager, store: Stor
      * every shard is held are the shards of identities not connected now taken, least recently seen first (such
      * an identity gets new shards if it returns). Null when even that leaves fewer than k.
      */
-    function assign(id: string, k: number, keep: readonly number[]): number[] | null {
+    async function assign(id: string, k: number, keep: readonly number[]): Promise<number[] | null> {
       const total = manager.currentData().demo.shards;
       const holders = new Map<number, { client_id: string; last_seen: number }[]>();
-      for (const a of store.shardAssignments()) {
+      for (const a of await store.shardAssignments()) {
         if (a.client_id === id) continue;
         const list = holders.get(a.shard % total) ?? [];
         list.push(a);
@@ -467,11 +478,8 @@ export function attachClientGateway(io: Server, manager: RunManager, store: Stor
         joinedFor.delete(clientId);
         counters.sessions = sockets.size;
         if (ready) manager.clientDisconnected(clientId);
-        try {
-          store.touchClient(clientId); // retention counts from when it left
-        } catch {
-          // the store is already closed: the coordinator is shutting down
-        }
+        // Retention counts from when it left; a closed store means the coordinator is shutting down.
+        store.touchClient(clientId).catch(() => undefined);
         log.info({ clientId, reason }, 'client disconnected');
       }
     });

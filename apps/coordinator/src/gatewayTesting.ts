@@ -15,7 +15,8 @@ import { clientGatewayPlugin, type GatewayOptions } from './gateway.ts';
 import { GatewayCounters } from './gatewayLimits.ts';
 import { enginePlugin, storePlugin } from './lifecycle.ts';
 import { RunManager } from './runManager.ts';
-import { Store } from './store.ts';
+import { SqliteStore } from './sqliteStore.ts';
+import { asyncStore } from './store.ts';
 
 export type GatewayTestOptions = Partial<Omit<GatewayOptions, 'io' | 'manager' | 'store'>>;
 
@@ -31,7 +32,8 @@ export function fakeClock(start = 1_700_000_000_000) {
 }
 
 export async function startGateway(o: GatewayTestOptions = {}, dataDir = mkdtempSync(join(tmpdir(), 'hushfl-gateway-'))) {
-  const store = new Store(join(dataDir, 'hushfl.db'));
+  const sqlite = new SqliteStore(join(dataDir, 'hushfl.db'));
+  const store = asyncStore(sqlite);
   const app = Fastify({ logger: { level: 'silent' } });
   const warnings: string[] = [];
   app.log.warn = ((obj: unknown, msg?: string) => void warnings.push(`${msg ?? ''} ${JSON.stringify(obj)}`)) as never;
@@ -47,6 +49,7 @@ export async function startGateway(o: GatewayTestOptions = {}, dataDir = mkdtemp
   return {
     app,
     store,
+    sqlite,
     manager,
     counters,
     warnings,

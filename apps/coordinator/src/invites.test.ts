@@ -53,7 +53,7 @@ describe('enrollment with join codes', () => {
     const all = [...first, ...codes];
     expect(new Set(all).size).toBe(5);
     for (const code of all) expect(code).toMatch(/^[A-Za-z0-9_-]{22}$/);
-    const stored = c.store.db.prepare('SELECT code_hash FROM join_codes').all() as { code_hash: string }[];
+    const stored = c.sqlite!.db.prepare('SELECT code_hash FROM join_codes').all() as { code_hash: string }[];
     expect(stored.map((r) => r.code_hash).sort()).toEqual(all.map(hashToken).sort());
     await expect(api.invite(0)).rejects.toBeInstanceOf(ApiError);
 
@@ -66,14 +66,14 @@ describe('enrollment with join codes', () => {
     const admitted = await hello(await connect(c.url), { joinCode: codes[0] });
     expect(admitted).toMatchObject({ ok: true, resumed: false });
     expect(await hello(await connect(c.url), { joinCode: codes[0] })).toEqual({ ok: false, error: 'this join code was already used: each admits one client' });
-    expect(c.store.clientCount()).toBe(1);
+    expect(c.sqlite!.clientCount()).toBe(1);
     const { clientId, sessionToken } = admitted as Extract<HelloAck, { ok: true }>;
-    expect(c.store.db.prepare('SELECT client_id FROM join_codes WHERE code_hash = ?').get(hashToken(codes[0]!))).toEqual({ client_id: clientId });
+    expect(c.sqlite!.db.prepare('SELECT client_id FROM join_codes WHERE code_hash = ?').get(hashToken(codes[0]!))).toEqual({ client_id: clientId });
 
     // The admitted identity resumes without a code; another code admits another client.
     expect(await hello(await connect(c.url), { resume: { clientId, sessionToken } })).toMatchObject({ ok: true, resumed: true, clientId });
     expect(await hello(await connect(c.url), { joinCode: codes[1] })).toMatchObject({ ok: true });
-    expect(c.store.clientCount()).toBe(2);
+    expect(c.sqlite!.clientCount()).toBe(2);
   });
 
   it('a refused hello keeps its code; without a run, the coordinator option decides; the code is a strike', async () => {
@@ -83,7 +83,7 @@ describe('enrollment with join codes', () => {
     open.push(plain.close);
     expect((await hello((await plain.connect()).socket)).ok).toBe(true); // no enrollment: no code needed
 
-    const [code] = issueJoinCodes(g.store, 1);
+    const [code] = await issueJoinCodes(g.store, 1);
     expect(await hello((await g.connect()).socket, { miniClients: 3, joinCode: code })).toMatchObject({ ok: false, error: /at most 2 mini-clients/ });
     expect(await hello((await g.connect()).socket)).toMatchObject({ ok: false, error: /join code only/ });
     expect(await hello((await g.connect()).socket, { joinCode: code })).toMatchObject({ ok: true });

@@ -8,18 +8,18 @@ import { hashToken, randomToken } from './auth.ts';
 import type { Store } from './store.ts';
 
 /** Issues `count` fresh codes; the caller shows them to the operator once. */
-export function issueJoinCodes(store: Store, count: number): string[] {
+export async function issueJoinCodes(store: Store, count: number): Promise<string[]> {
   const codes = Array.from({ length: count }, () => randomToken(16));
-  store.addJoinCodes(codes.map(hashToken));
+  await store.addJoinCodes(codes.map(hashToken));
   return codes;
 }
 
 /** Why a code does not admit a new identity, or null when it does (it is then used up by `clientId`). */
-export function redeemJoinCode(store: Store, code: string | undefined, clientId: string): string | null {
+export async function redeemJoinCode(store: Store, code: string | undefined, clientId: string): Promise<string | null> {
   if (code === undefined) return 'this coordinator admits new clients with a join code only: ask the operator for one (hushfl invite)';
   const hash = hashToken(code);
-  const row = store.joinCode(hash);
+  const row = await store.joinCode(hash);
   if (!row) return 'unknown join code: ask the operator for a new one';
-  if (row.used_at !== null || !store.redeemJoinCode(hash, clientId)) return 'this join code was already used: each admits one client';
+  if (row.used_at !== null || !(await store.redeemJoinCode(hash, clientId))) return 'this join code was already used: each admits one client';
   return null;
 }

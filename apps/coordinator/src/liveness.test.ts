@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { io, type Socket } from 'socket.io-client';
 import { describe, expect, it, vi } from 'vitest';
 import { CLIENT_NAMESPACE, EVENTS, PROTOCOL_VERSION } from '@hushfl/protocol';
-import { STORE_BUSY_TIMEOUT_MS } from './store.ts';
+import { STORE_BUSY_TIMEOUT_MS } from './sqliteStore.ts';
 import { idleSybil, type RawClient, startClients, startTestCoordinator, stopAll, testConfig } from './testing.ts';
 
 const auth = { authorization: 'Bearer test-operator-token-0123456789' };
@@ -38,11 +38,11 @@ describe('liveness under attack, over Socket.IO', () => {
     for (let i = 0; i < 40; i++) sybils.push(await idleSybil(c.url, `sybil-${i}`));
     const honest = await startClients(c.url, 4);
     await c.manager.whenIdle();
-    const runId = c.store.runs()[0]!.id;
-    const run = c.store.run(runId)!;
-    const stored = c.store.rounds(runId);
+    const runId = c.sqlite!.runs()[0]!.id;
+    const run = c.sqlite!.run(runId)!;
+    const stored = c.sqlite!.rounds(runId);
     // No Sybil was ever a party.
-    const parties = new Set(stored.flatMap((r) => c.store.participants(runId, r.round).map((p) => p.client_id)));
+    const parties = new Set(stored.flatMap((r) => c.sqlite!.participants(runId, r.round).map((p) => p.client_id)));
     for (const s of sybils) s.close();
     await stopAll(c, honest);
 
@@ -59,9 +59,9 @@ describe('liveness under attack, over Socket.IO', () => {
     sybils.push(await idleSybil(c.url, 'echoing-sybil', { echoProbes: true }));
     const honest = await startClients(c.url, 5);
     await c.manager.whenIdle();
-    const runId = c.store.runs()[0]!.id;
-    const run = c.store.run(runId)!;
-    const stored = c.store.rounds(runId);
+    const runId = c.sqlite!.runs()[0]!.id;
+    const run = c.sqlite!.run(runId)!;
+    const stored = c.sqlite!.rounds(runId);
     for (const s of sybils) s.close();
     await stopAll(c, honest);
 
@@ -144,8 +144,8 @@ describe('liveness under attack, over Socket.IO', () => {
     other.exec('COMMIT');
     other.close();
     await c.manager.whenIdle();
-    const runId = c.store.runs()[0]!.id;
-    const run = c.store.run(runId)!;
+    const runId = c.sqlite!.runs()[0]!.id;
+    const run = c.sqlite!.run(runId)!;
     await stopAll(c, clients);
 
     expect(run.state).toBe('completed');
@@ -163,7 +163,7 @@ describe('liveness under attack, over Socket.IO', () => {
     const config = testConfig({ rounds: 2, minClients: 3, selection: { clientsPerRound: 3 }, maxAttempts: 1 });
     const { c, rounds } = await startTestCoordinator(config);
     const clients = await startClients(c.url, 3);
-    const runId = c.store.runs()[0]!.id;
+    const runId = c.sqlite!.runs()[0]!.id;
     // Let round 0 complete, then stop the run between rounds.
     await new Promise<void>((resolve) => {
       const onEvent = (e: { type: string; status?: string }) => {
@@ -176,12 +176,12 @@ describe('liveness under attack, over Socket.IO', () => {
     const post = (action: string) => fetch(`${c.url}/api/runs/${runId}/${action}`, { method: 'POST', headers: auth });
     expect((await post('stop')).status).toBe(200);
     await c.manager.whenIdle();
-    expect(c.store.run(runId)!.state).toBe('stopped');
+    expect(c.sqlite!.run(runId)!.state).toBe('stopped');
     // Resumed: from round 1, its earlier attempt forgiven.
     const resumed = await post('resume');
     expect(resumed.status).toBe(200);
     await c.manager.whenIdle();
-    const run = c.store.run(runId)!;
+    const run = c.sqlite!.run(runId)!;
     // A completed run cannot be resumed: the reason is given.
     const again = await post('resume');
     await stopAll(c, clients);

@@ -40,7 +40,7 @@ describe('operator API', () => {
     expect((await (await fetch(`${c.url}/api/runs/${runId}/pause`, { method: 'POST', headers: auth })).json()).status.state).toBe('paused');
     const clients = await startClients(c.url, 4);
     await new Promise((r) => setTimeout(r, 300));
-    expect(c.store.rounds(runId)).toHaveLength(0); // paused: no round starts
+    expect(await c.store.rounds(runId)).toHaveLength(0); // paused: no round starts
     expect((await fetch(`${c.url}/api/runs/${runId}/resume`, { method: 'POST', headers: auth })).status).toBe(200);
     await c.manager.whenIdle();
 

@@ -49,7 +49,7 @@ export interface OperatorBackend {
   resume(id: string): void | Promise<void>;
   stop(id: string): void | Promise<void>;
   metricsPath(id: string): string;
-  latestModel(id: string): { round: number; weights: Float32Array } | undefined;
+  latestModel(id: string): Promise<{ round: number; weights: Float32Array } | undefined>;
   currentData(): Pick<RunData, 'mode' | 'demo'>;
   on(event: 'event', listener: (e: CoordinatorEvent) => void): unknown;
 }
@@ -124,7 +124,7 @@ export async function operatorApiPlugin(app: FastifyInstance, o: OperatorApiOpti
     route(ops, operatorRoutes.join, async () => ({ urls: joinUrls() }));
 
     route(ops, operatorRoutes.runs, async () =>
-      store.runs().map(({ config, ddg, ...r }) => runSummaryOf(r, storedRunConfig(config), JSON.parse(ddg) as DdgPlan)),
+      (await store.runs()).map(({ config, ddg, ...r }) => runSummaryOf(r, storedRunConfig(config), JSON.parse(ddg) as DdgPlan)),
     );
 
     route(
@@ -159,7 +159,7 @@ export async function operatorApiPlugin(app: FastifyInstance, o: OperatorApiOpti
     );
 
     route(ops, operatorRoutes.run, async (req, reply) => {
-      const row = store.run(req.params.id);
+      const row = await store.run(req.params.id);
       if (!row) return notFound(reply, 'run');
       const config = storedRunConfig(row.config);
       return { ...runSummaryOf(row, config, JSON.parse(row.ddg) as DdgPlan), config, live: manager.activeRunId() === row.id ? manager.status() : null };
@@ -167,14 +167,16 @@ export async function operatorApiPlugin(app: FastifyInstance, o: OperatorApiOpti
 
     route(ops, operatorRoutes.rounds, async (req, reply) => {
       const { id } = req.params;
-      if (!store.run(id)) return notFound(reply, 'run');
-      return store.rounds(id).map((r) => ({
-        ...r,
-        durations: JSON.parse(r.durations),
-        dropped: JSON.parse(r.dropped),
-        participants: store.participants(id, r.round).filter((p) => p.attempt === r.attempt),
-        stages: store.stageEvents(id, r.round).filter((e) => e.attempt === r.attempt),
-      }));
+      if (!(await store.run(id))) return notFound(reply, 'run');
+      return Promise.all(
+        (await store.rounds(id)).map(async (r) => ({
+          ...r,
+          durations: JSON.parse(r.durations),
+          dropped: JSON.parse(r.dropped),
+          participants: (await store.participants(id, r.round)).filter((p) => p.attempt === r.attempt),
+          stages: (await store.stageEvents(id, r.round)).filter((e) => e.attempt === r.attempt),
+        })),
+      );
     });
 
     route(ops, operatorRoutes.metrics, async (req, reply) => {
@@ -185,8 +187,8 @@ export async function operatorApiPlugin(app: FastifyInstance, o: OperatorApiOpti
 
     route(ops, operatorRoutes.model, async (req, reply) => {
       const { id } = req.params;
-      const row = store.run(id);
-      const model = row && manager.latestModel(id);
+      const row = await store.run(id);
+      const model = row && (await manager.latestModel(id));
       if (!row || !model) return notFound(reply, 'model');
       const { binary } = operatorRoutes.model;
       const headers: ModelHeadersInput = {
@@ -204,7 +206,7 @@ export async function operatorApiPlugin(app: FastifyInstance, o: OperatorApiOpti
     // Single-use join codes for `access: { enrollment: true }`: shown once, stored hashed (invites.ts).
     route(ops, operatorRoutes.invites, async (req, reply) => {
       reply.code(201);
-      return { codes: issueJoinCodes(store, req.body.count) };
+      return { codes: await issueJoinCodes(store, req.body.count) };
     });
 
     for (const action of RUN_ACTIONS) {
@@ -242,7 +244,7 @@ export async function operatorApiPlugin(app: FastifyInstance, o: OperatorApiOpti
   const clientSession: onRequestHookHandler = async (req, reply) => {
     corsFor(req, reply);
     const session = /^([A-Za-z0-9_-]{8,64}):([A-Za-z0-9_-]{16,128})$/.exec(String(req.headers['x-hushfl-session'] ?? ''));
-    const client = session ? store.client(session[1]!) : undefined;
+    const client = session ? await store.client(session[1]!) : undefined;
     if (!session || !client || !sameSecret(hashToken(session[2]!), client.token_hash)) {
       await reply.code(401).send({ error: 'client session required: X-Hushfl-Session: <clientId>:<sessionToken>' });
       return;

@@ -14,7 +14,8 @@ import { parseRunConfig, type RunConfig, type Status } from '@hushfl/protocol';
 // The coordinator's side of the contract (a workspace app, not a dependency of this package).
 import { forecastRun } from './forecastRun.ts';
 import { operatorApiPlugin, type OperatorBackend } from './operatorApi.ts';
-import { Store } from './store.ts';
+import { SqliteStore } from './sqliteStore.ts';
+import { asyncStore } from './store.ts';
 import { ApiError, OperatorClient, type FetchLike, type FetchLikeResponse } from '@hushfl/operator-client';
 
 const TOKEN = 'client-test-operator-token-0123456789';
@@ -33,7 +34,7 @@ class FakeManager extends EventEmitter implements OperatorBackend {
   readonly models = new Map<string, { round: number; weights: Float32Array }>();
 
   constructor(
-    private readonly store: Store,
+    private readonly store: SqliteStore,
     private readonly dir: string,
   ) {
     super();
@@ -97,7 +98,7 @@ class FakeManager extends EventEmitter implements OperatorBackend {
     return join(this.dir, 'runs', id, 'server_metrics.json');
   }
 
-  latestModel(id: string) {
+  async latestModel(id: string) {
     return this.models.get(id);
   }
 
@@ -128,10 +129,16 @@ afterEach(async () => {
 
 async function setup(token = TOKEN) {
   const dir = mkdtempSync(join(tmpdir(), 'hushfl-client-'));
-  const store = new Store(join(dir, 'hushfl.db'));
+  const store = new SqliteStore(join(dir, 'hushfl.db'));
   const manager = new FakeManager(store, dir);
   const app = Fastify({ logger: false });
-  await app.register(operatorApiPlugin, { io: new Server(), manager, store, operatorToken: TOKEN, joinUrls: () => ['https://192.168.1.5:8443/'] });
+  await app.register(operatorApiPlugin, {
+    io: new Server(),
+    manager,
+    store: asyncStore(store),
+    operatorToken: TOKEN,
+    joinUrls: () => ['https://192.168.1.5:8443/'],
+  });
   await app.ready();
   open.push(async () => {
     await app.close();

@@ -31,7 +31,8 @@ import { hashToken } from './auth.ts';
 import { forecastRun } from './forecastRun.ts';
 import { operatorApiPlugin, type OperatorBackend } from './operatorApi.ts';
 import type { CoordinatorEvent } from './runManager.ts';
-import { Store } from './store.ts';
+import { SqliteStore } from './sqliteStore.ts';
+import { asyncStore } from './store.ts';
 
 const TOKEN = 'routes-test-operator-token-0123456789';
 const auth = { authorization: `Bearer ${TOKEN}` };
@@ -54,7 +55,7 @@ class FakeManager extends EventEmitter implements OperatorBackend {
   private runs = 0;
 
   constructor(
-    private readonly store: Store,
+    private readonly store: SqliteStore,
     private readonly dir: string,
   ) {
     super();
@@ -123,7 +124,7 @@ class FakeManager extends EventEmitter implements OperatorBackend {
     return join(this.dir, 'runs', id, 'server_metrics.json');
   }
 
-  latestModel(id: string) {
+  async latestModel(id: string) {
     return this.models.get(id);
   }
 
@@ -145,12 +146,12 @@ afterEach(async () => {
 
 async function setup() {
   const dir = mkdtempSync(join(tmpdir(), 'hushfl-routes-'));
-  const store = new Store(join(dir, 'hushfl.db'));
+  const store = new SqliteStore(join(dir, 'hushfl.db'));
   const manager = new FakeManager(store, dir);
   // Not attached to an HTTP server: the namespace and its events exist, nothing listens (nothing to close).
   const io = new Server();
   const app = Fastify({ logger: false });
-  await app.register(operatorApiPlugin, { io, manager, store, operatorToken: TOKEN, joinUrls: () => ['http://10.0.0.2:8080/'] });
+  await app.register(operatorApiPlugin, { io, manager, store: asyncStore(store), operatorToken: TOKEN, joinUrls: () => ['http://10.0.0.2:8080/'] });
   await app.ready();
   open.push(async () => {
     await app.close();

@@ -34,8 +34,8 @@ describe('Poisson client selection', () => {
     );
     const clients = await startClients(c.url, 8);
     await c.manager.whenIdle();
-    const runId = c.store.runs()[0]!.id;
-    const plan = JSON.parse(c.store.run(runId)!.ddg) as DdgPlan;
+    const runId = c.sqlite!.runs()[0]!.id;
+    const plan = JSON.parse(c.sqlite!.run(runId)!.ddg) as DdgPlan;
     const metrics = JSON.parse(readFileSync(c.manager.metricsPath(runId), 'utf8'));
     await stopAll(c, clients);
 

@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { accountDdg } from '@hushfl/ddp';
 import type { DdgPlan } from '@hushfl/engine';
 import type { CoordinatorEvent } from './runManager.ts';
-import { Store } from './store.ts';
+import { SqliteStore } from './sqliteStore.ts';
 import { startClients, startTestCoordinator, stopAll, testConfig } from './testing.ts';
 
 describe('n_min counts parties at the coordinator (issue 12 §2)', () => {
@@ -24,8 +24,8 @@ describe('n_min counts parties at the coordinator (issue 12 §2)', () => {
     const statusWithTwo = c.manager.status();
     clients.push(...(await startClients(c.url, 1)));
     await new Promise((r) => setTimeout(r, 1_500));
-    const runId = c.store.runs()[0]!.id;
-    const stored = c.store.rounds(runId);
+    const runId = c.sqlite!.runs()[0]!.id;
+    const stored = c.sqlite!.rounds(runId);
     const status = c.manager.status();
     await stopAll(c, clients);
     expect(statusWithTwo).toMatchObject({ state: 'waiting', clientsConnected: 2 });
@@ -44,13 +44,13 @@ describe('privacy is spent before the sum is computable (issue 12 §3)', () => {
     const crashDir = mkdtempSync(join(tmpdir(), 'hushfl-crash-'));
     let cut = false;
     let closing: Promise<void> | null = null;
-    let ledgerAtRequests: ReturnType<Store['latestLedger']> | undefined;
+    let ledgerAtRequests: ReturnType<SqliteStore['latestLedger']> | undefined;
     // The notice that Unmasking opened comes right after the engine's unmask requests were sent, in the same
     // step: a shutdown dispatched here is the next event the run handles, before any client can answer.
     first.c.manager.on('event', (e: CoordinatorEvent) => {
       if (cut || e.type !== 'stage' || e.stage !== 'unmasking' || e.phase !== 'open') return;
       cut = true;
-      ledgerAtRequests = first.c.store.latestLedger(e.runId);
+      ledgerAtRequests = first.c.sqlite!.latestLedger(e.runId);
       // What a SIGKILL now would leave on disk: the database and its write-ahead log, copied as they are.
       mkdirSync(join(crashDir, 'runs'), { recursive: true });
       for (const f of ['hushfl.db', 'hushfl.db-wal']) if (existsSync(join(first.dataDir, f))) copyFileSync(join(first.dataDir, f), join(crashDir, f));
@@ -59,8 +59,8 @@ describe('privacy is spent before the sum is computable (issue 12 §3)', () => {
     const clients = await startClients(first.c.url, 3);
     await expect.poll(() => cut, { timeout: 60_000, interval: 20 }).toBe(true);
     await closing;
-    const runId = first.c.store.runs()[0]!.id;
-    const plan = JSON.parse(first.c.store.run(runId)!.ddg) as DdgPlan;
+    const runId = first.c.sqlite!.runs()[0]!.id;
+    const plan = JSON.parse(first.c.sqlite!.run(runId)!.ddg) as DdgPlan;
     const epsilonAfter = (charges: number) =>
       accountDdg({
         clip: plan.params.clip,
@@ -77,11 +77,11 @@ describe('privacy is spent before the sum is computable (issue 12 §3)', () => {
     // The charge was on disk before the first unmask request went out, and the attempt ended aborted and charged.
     expect(ledgerAtRequests).toMatchObject({ round: 0, attempt: 1, charges: 1 });
     expect(ledgerAtRequests!.epsilon).toBeCloseTo(one, 9);
-    const aborted = first.c.store.rounds(runId);
+    const aborted = first.c.sqlite!.rounds(runId);
     expect(aborted).toEqual([expect.objectContaining({ round: 0, attempt: 1, state: 'aborted', error: 'coordinator shutting down', parties: 3 })]);
     expect(aborted[0]!.epsilon).toBeCloseTo(one, 9);
-    expect(first.c.store.run(runId)!.completed_round).toBe(-1);
-    const stageRow = first.c.store.stageEvents(runId, 0).find((s) => s.stage === 'consistency-check' && s.phase === 'closed');
+    expect(first.c.sqlite!.run(runId)!.completed_round).toBe(-1);
+    const stageRow = first.c.sqlite!.stageEvents(runId, 0).find((s) => s.stage === 'consistency-check' && s.phase === 'closed');
     expect(stageRow).toBeDefined();
     await stopAll(first.c, clients);
 
@@ -92,8 +92,8 @@ describe('privacy is spent before the sum is computable (issue 12 §3)', () => {
     expect(second.c.manager.status().epsilon).toBeCloseTo(one, 9);
     const more = await startClients(second.c.url, 3);
     await second.c.manager.whenIdle();
-    const rows = second.c.store.rounds(runId);
-    const ledger = second.c.store.latestLedger(runId)!;
+    const rows = second.c.sqlite!.rounds(runId);
+    const ledger = second.c.sqlite!.latestLedger(runId)!;
     await stopAll(second.c, more);
     expect(rows.map((r) => [r.round, r.attempt, r.state])).toEqual([
       [0, 1, 'aborted'],
@@ -107,13 +107,13 @@ describe('privacy is spent before the sum is computable (issue 12 §3)', () => {
 
     // The crash image: the attempt is still 'running' there, its charge already in the ledger; a coordinator
     // started on it aborts the attempt and resumes with ε charged.
-    const image = new Store(join(crashDir, 'hushfl.db'));
+    const image = new SqliteStore(join(crashDir, 'hushfl.db'));
     expect(image.rounds(runId).map((r) => r.state)).toEqual(['running']);
     expect(image.latestLedger(runId)!.epsilon).toBeCloseTo(one, 9);
     image.close();
     const revived = await startTestCoordinator(undefined, crashDir);
     const revivedStatus = revived.c.manager.status();
-    const revivedRows = revived.c.store.rounds(runId);
+    const revivedRows = revived.c.sqlite!.rounds(runId);
     await revived.c.close();
     expect(revivedStatus).toMatchObject({ runId });
     expect(revivedStatus.epsilon).toBeCloseTo(one, 9);

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { hello, settle, startGateway } from './gatewayTesting.ts';
 import { pruneClients } from './pruning.ts';
-import { Store } from './store.ts';
+import { SqliteStore } from './sqliteStore.ts';
+import { asyncStore } from './store.ts';
 
 const DAY = 86_400_000;
 const silent = { info: () => {}, warn: () => {}, error: () => {} };
@@ -18,20 +19,20 @@ afterEach(async () => {
   for (const close of open.splice(0)) await close();
 });
 
-function client(store: Store, id: string, lastSeen: number, shards: number[] = []) {
+function client(store: SqliteStore, id: string, lastSeen: number, shards: number[] = []) {
   store.upsertClientWithShards({ id, token_hash: 'h'.repeat(64), name: null, mini_clients: Math.max(1, shards.length), shards }, 100);
   store.db.prepare('UPDATE clients SET last_seen = ? WHERE id = ?').run(lastSeen, id);
 }
 
-function finishedARound(store: Store, id: string) {
+function finishedARound(store: SqliteStore, id: string) {
   if (!store.run('run-1')) store.createRun({ id: 'run-1', name: 't', config: '{}', state: 'running', created_at: 0, dim: 1, ddg: '{}' });
   store.addParticipants([{ run_id: 'run-1', round: 0, attempt: 1, client_id: id, secagg_id: 1, contributions: 1 }]);
   store.setParticipant('run-1', 0, 1, id, 'finished', null);
 }
 
 describe('pruning client identities', () => {
-  it('deletes the stale ones that never finished a round, with their shards; keeps finished, recent and connected ones', () => {
-    const store = new Store(join(mkdtempSync(join(tmpdir(), 'hushfl-prune-')), 'hushfl.db'));
+  it('deletes the stale ones that never finished a round, with their shards; keeps finished, recent and connected ones', async () => {
+    const store = new SqliteStore(join(mkdtempSync(join(tmpdir(), 'hushfl-prune-')), 'hushfl.db'));
     open.push(() => store.close());
     const now = 100 * DAY;
     client(store, 'stale-aaaaaa', now - 8 * DAY, [3, 4]);
@@ -45,7 +46,14 @@ describe('pruning client identities', () => {
     store.setParticipant('run-1', 1, 1, 'dropped-bbbb', 'dropped', 'masked-input');
 
     const pruned: number[] = [];
-    const ids = pruneClients({ store, retentionMs: 7 * DAY, connected: () => ['online-eeee'], log: silent, now: () => now, onPruned: (n) => pruned.push(n) });
+    const ids = await pruneClients({
+      store: asyncStore(store),
+      retentionMs: 7 * DAY,
+      connected: () => ['online-eeee'],
+      log: silent,
+      now: () => now,
+      onPruned: (n) => pruned.push(n),
+    });
     expect(ids.sort()).toEqual(['dropped-bbbb', 'stale-aaaaaa']);
     expect(pruned).toEqual([2]);
     expect(store.client('stale-aaaaaa')).toBeUndefined();
@@ -55,13 +63,15 @@ describe('pruning client identities', () => {
       [7, 'online-eeee'],
     ]);
     // Nothing more is stale until time passes.
-    expect(pruneClients({ store, retentionMs: 7 * DAY, connected: () => [], log: silent, now: () => now })).toEqual(['online-eeee']);
-    expect(pruneClients({ store, retentionMs: 7 * DAY, connected: () => [], log: silent, now: () => now + 2 * DAY })).toEqual(['recent-dddd']);
+    expect(await pruneClients({ store: asyncStore(store), retentionMs: 7 * DAY, connected: () => [], log: silent, now: () => now })).toEqual(['online-eeee']);
+    expect(await pruneClients({ store: asyncStore(store), retentionMs: 7 * DAY, connected: () => [], log: silent, now: () => now + 2 * DAY })).toEqual([
+      'recent-dddd',
+    ]);
   });
 
   it('runs at start and periodically in the gateway, never touching an identity connected now', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hushfl-prune-'));
-    const before = new Store(join(dir, 'hushfl.db'));
+    const before = new SqliteStore(join(dir, 'hushfl.db'));
     client(before, 'left-long-ago', Date.now() - 8 * DAY, [1]);
     client(before, 'left-recently', Date.now() - DAY, [2]);
     before.close();
@@ -69,30 +79,30 @@ describe('pruning client identities', () => {
     const g = await startGateway({ clientRetentionMs: 7 * DAY, pruneIntervalMs: 50 }, dir);
     open.push(g.close);
     expect(g.counters.stats().pruned).toBe(1); // at start
-    expect(g.store.client('left-long-ago')).toBeUndefined();
-    expect(g.store.client('left-recently')).toBeDefined();
+    expect(g.sqlite!.client('left-long-ago')).toBeUndefined();
+    expect(g.sqlite!.client('left-recently')).toBeDefined();
 
     const c = await g.connect();
     const ack = await hello(c.socket);
     if (!ack.ok) throw new Error(ack.error);
-    const stale = () => g.store.db.prepare('UPDATE clients SET last_seen = 0 WHERE id = ?').run(ack.clientId);
+    const stale = () => g.sqlite!.db.prepare('UPDATE clients SET last_seen = 0 WHERE id = ?').run(ack.clientId);
     stale();
     await settle(200); // several periodic runs
-    expect(g.store.client(ack.clientId)).toBeDefined();
+    expect(g.sqlite!.client(ack.clientId)).toBeDefined();
 
     const left = Date.now();
     c.socket.disconnect();
     await settle();
     // It left: its retention counts from now, so it is kept ...
-    expect((g.store.db.prepare('SELECT last_seen FROM clients WHERE id = ?').get(ack.clientId) as { last_seen: number }).last_seen).toBeGreaterThanOrEqual(
+    expect((g.sqlite!.db.prepare('SELECT last_seen FROM clients WHERE id = ?').get(ack.clientId) as { last_seen: number }).last_seen).toBeGreaterThanOrEqual(
       left,
     );
     await settle(200);
-    expect(g.store.client(ack.clientId)).toBeDefined();
+    expect(g.sqlite!.client(ack.clientId)).toBeDefined();
     // ... until it has been away longer than the retention.
     stale();
     await settle(200);
-    expect(g.store.client(ack.clientId)).toBeUndefined();
+    expect(g.sqlite!.client(ack.clientId)).toBeUndefined();
     expect(g.counters.stats().pruned).toBe(2);
   });
 });

@@ -25,8 +25,8 @@ export interface PruningOptions {
 }
 
 /** Prunes once; returns the ids deleted. */
-export function pruneClients(o: Omit<PruningOptions, 'intervalMs'>): string[] {
-  const ids = o.store.pruneClients((o.now ?? Date.now)() - o.retentionMs, o.connected());
+export async function pruneClients(o: Omit<PruningOptions, 'intervalMs'>): Promise<string[]> {
+  const ids = await o.store.pruneClients((o.now ?? Date.now)() - o.retentionMs, o.connected());
   if (ids.length) o.log.info({ pruned: ids.length, retentionMs: o.retentionMs }, 'pruned client identities that never finished a round');
   o.onPruned?.(ids.length);
   return ids;
@@ -35,11 +35,7 @@ export function pruneClients(o: Omit<PruningOptions, 'intervalMs'>): string[] {
 /** Prunes now and every `intervalMs` (an unref'd timer: it keeps no process alive) until stopped. */
 export function startPruning(o: PruningOptions): { stop(): void } {
   const run = () => {
-    try {
-      pruneClients(o);
-    } catch (e) {
-      o.log.error({ err: (e as Error).stack }, 'pruning client identities failed');
-    }
+    pruneClients(o).catch((e: Error) => o.log.error({ err: e.stack }, 'pruning client identities failed'));
   };
   run();
   const timer = setInterval(run, o.intervalMs);

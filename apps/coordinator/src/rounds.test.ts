@@ -11,7 +11,7 @@ import { accountDdg } from '@hushfl/ddp';
 import { SECAGG_STAGES } from '@hushfl/secagg';
 import { type FedOptState, fedOptStep, NO_FEDOPT_STATE, planDdg, type DdgPlan } from '@hushfl/engine';
 import { parseRunConfig, serverOptimizerOf } from '@hushfl/protocol';
-import { Store } from './store.ts';
+import { SqliteStore } from './sqliteStore.ts';
 import { startClients, startTestCoordinator, stopAll, testConfig } from './testing.ts';
 
 describe('federated rounds over Socket.IO', () => {
@@ -31,7 +31,7 @@ describe('federated rounds over Socket.IO', () => {
     const { c, rounds } = await startTestCoordinator(config);
     const clients = await startClients(c.url, 8);
     await c.manager.whenIdle();
-    const runId = c.store.runs()[0]!.id;
+    const runId = c.sqlite!.runs()[0]!.id;
     const metrics = JSON.parse(readFileSync(c.manager.metricsPath(runId), 'utf8'));
     await stopAll(c, clients);
     const done = rounds.filter((r) => r.status === 'completed');
@@ -84,8 +84,8 @@ describe('federated rounds over Socket.IO', () => {
       vanish: (task) => plan[task.round]?.find(([who]) => who === i)?.[1] ?? null,
     }));
     await c.manager.whenIdle();
-    const runId = c.store.runs()[0]!.id;
-    const participants = [0, 1, 2].map((r) => c.store.participants(runId, r));
+    const runId = c.sqlite!.runs()[0]!.id;
+    const participants = [0, 1, 2].map((r) => c.sqlite!.participants(runId, r));
     await stopAll(c, clients);
     const done = rounds.filter((r) => r.status === 'completed');
     const summary = JSON.stringify(rounds.map((r) => ({ round: r.round, attempt: r.attempt, status: r.status, dropped: r.droppedClients, error: r.error })));
@@ -128,9 +128,9 @@ describe('mini-clients in the ledger', () => {
     const { c, rounds } = await startTestCoordinator(testConfig({ rounds: 1, minClients: 3, selection: { clientsPerRound: 5 }, maxMiniClients: 4, ddg }));
     const clients = await startClients(c.url, 3, (i) => ({ miniClients: i === 0 ? 3 : 1 }));
     await c.manager.whenIdle();
-    const runId = c.store.runs()[0]!.id;
-    const plan = JSON.parse(c.store.run(runId)!.ddg) as DdgPlan;
-    const row = c.store.rounds(runId)[0]!;
+    const runId = c.sqlite!.runs()[0]!.id;
+    const plan = JSON.parse(c.sqlite!.run(runId)!.ddg) as DdgPlan;
+    const row = c.sqlite!.rounds(runId)[0]!;
     await stopAll(c, clients);
     const [r] = rounds;
     expect(r).toMatchObject({ status: 'completed', contributors: 5, parties: 3, selected: 3 });
@@ -158,12 +158,12 @@ describe('server optimizer and client DP-SGD through real rounds', () => {
         dpsgd: { enabled: true, clip: 1, noiseMultiplier: 0.8 },
       }),
     );
-    const runId = c.store.runs()[0]!.id;
-    const w0 = c.manager.latestModel(runId)!;
+    const runId = c.sqlite!.runs()[0]!.id;
+    const w0 = (await c.manager.latestModel(runId))!;
     expect(w0.round).toBe(-1);
     const clients = await startClients(c.url, 4);
     await c.manager.whenIdle();
-    const w2 = c.manager.latestModel(runId)!;
+    const w2 = (await c.manager.latestModel(runId))!;
     const dpsgdEpsilons = clients.map((cl) => cl.runtime.metrics.dpsgdEpsilon);
     await stopAll(c, clients);
     const [r0, r1] = rounds.filter((r) => r.status === 'completed');
@@ -192,13 +192,13 @@ describe('an adaptive server optimizer across a coordinator restart', () => {
     });
     const params = serverOptimizerOf(parseRunConfig(config).server);
     const first = await startTestCoordinator(config);
-    const runId = first.c.store.runs()[0]!.id;
-    const w0 = first.c.manager.latestModel(runId)!.weights;
+    const runId = first.c.sqlite!.runs()[0]!.id;
+    const w0 = (await first.c.manager.latestModel(runId))!.weights;
     const clients = await startClients(first.c.url, 4);
-    await expect.poll(() => first.c.store.run(runId)!.completed_round, { timeout: 60_000, interval: 50 }).toBeGreaterThanOrEqual(0);
+    await expect.poll(() => first.c.sqlite!.run(runId)!.completed_round, { timeout: 60_000, interval: 50 }).toBeGreaterThanOrEqual(0);
     await stopAll(first.c, clients);
     // The checkpoint is Algorithm 2 applied to the released means, from m = 0 and v = τ².
-    const store = new Store(join(first.dataDir, 'hushfl.db'));
+    const store = new SqliteStore(join(first.dataDir, 'hushfl.db'));
     const ckpt = store.latestCheckpoint(runId)!;
     const released = store.rounds(runId).filter((r) => r.state === 'completed');
     store.close();
@@ -215,11 +215,11 @@ describe('an adaptive server optimizer across a coordinator restart', () => {
 
     const second = await startTestCoordinator(undefined, first.dataDir);
     const more = await startClients(second.c.url, 4);
-    await expect.poll(() => second.c.store.run(runId)!.state, { timeout: 90_000, interval: 100 }).toBe('completed');
+    await expect.poll(() => second.c.sqlite!.run(runId)!.state, { timeout: 90_000, interval: 100 }).toBe('completed');
     for (const r of second.rounds.filter((x) => x.status === 'completed')) expected = fedOptStep(expected.weights, r.mean!, expected.state, params);
-    const resumed = second.c.store.rounds(runId).filter((r) => r.state === 'completed' && r.round === ckpt.round + 1);
+    const resumed = second.c.sqlite!.rounds(runId).filter((r) => r.state === 'completed' && r.round === ckpt.round + 1);
     expect(resumed[0]!.clip).toBe(ckpt.clip);
-    const final = second.c.manager.latestModel(runId)!;
+    const final = (await second.c.manager.latestModel(runId))!;
     expect(final.round).toBe(2);
     expect(Array.from(final.weights)).toEqual(Array.from(expected.weights));
     await stopAll(second.c, more);
@@ -233,12 +233,12 @@ describe('the privacy budget', () => {
     const config = testConfig({ rounds: 4, minClients: 4, selection: { clientsPerRound: 4 }, ddg: { bits: 16, epsilon: 40, delta: 1e-5 } });
     const first = await startTestCoordinator(config);
     const clients = await startClients(first.c.url, 4);
-    const runId = first.c.store.runs()[0]!.id;
-    await expect.poll(() => first.c.store.run(runId)!.completed_round, { timeout: 60_000, interval: 50 }).toBeGreaterThanOrEqual(0);
+    const runId = first.c.sqlite!.runs()[0]!.id;
+    await expect.poll(() => first.c.sqlite!.run(runId)!.completed_round, { timeout: 60_000, interval: 50 }).toBeGreaterThanOrEqual(0);
     for (const cl of clients) await cl.close();
     await first.c.close();
 
-    const spent = new Store(join(first.dataDir, 'hushfl.db'));
+    const spent = new SqliteStore(join(first.dataDir, 'hushfl.db'));
     const row = spent.run(runId)!;
     const epsilonSoFar = spent.latestLedger(runId)!.epsilon;
     const plan = JSON.parse(row.ddg) as DdgPlan;
@@ -246,10 +246,10 @@ describe('the privacy budget', () => {
     spent.close();
 
     const second = await startTestCoordinator(undefined, first.dataDir);
-    await expect.poll(() => second.c.store.run(runId)!.state, { timeout: 30_000 }).toBe('completed');
-    const after = second.c.store.run(runId)!;
+    await expect.poll(() => second.c.sqlite!.run(runId)!.state, { timeout: 30_000 }).toBe('completed');
+    const after = second.c.sqlite!.run(runId)!;
     expect(after.reason).toMatch(/privacy budget reached: another round could spend ε = [0-9.]+ > /);
-    expect(second.c.store.latestLedger(runId)!.epsilon).toBeLessThanOrEqual(epsilonSoFar * 1.01);
+    expect(second.c.sqlite!.latestLedger(runId)!.epsilon).toBeLessThanOrEqual(epsilonSoFar * 1.01);
     await second.c.close();
   });
 });

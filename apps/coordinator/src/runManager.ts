@@ -44,6 +44,8 @@ export class RunManager extends EventEmitter {
   private readonly rng: RandomWords = cryptoRandomWords();
   /** Demo devices the shell runs beside the coordinator (`hushfl start --demo-devices`), shown to operators. */
   simulatedDevices = 0;
+  /** Between runs: the last run's final status (read from the store by load(), kept as runs end). */
+  private idle: Status = { runId: null, state: 'idle', round: 0, rounds: 0, epsilon: null, epsilonBudget: null, delta: null, clientsConnected: 0 };
 
   constructor(
     private readonly store: Store,
@@ -104,7 +106,7 @@ export class RunManager extends EventEmitter {
   }
 
   status(clientId?: string): Status {
-    const s = this.active ? this.active.engine.status(clientId) : lastRunStatus(this.store, this.roster.size);
+    const s = this.active ? this.active.engine.status(clientId) : { ...this.idle, clientsConnected: this.roster.size };
     return clientId === undefined && this.simulatedDevices > 0 ? { ...s, simulatedDevices: this.simulatedDevices } : s;
   }
 
@@ -119,16 +121,29 @@ export class RunManager extends EventEmitter {
     const dim = weights.length;
     const id = `run-${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}-${randomHex(this.rng, 3)}`;
     const createdAt = Date.now();
-    this.store.createRun({ id, name: config.name, config: JSON.stringify(config), state: 'running', created_at: createdAt, dim, ddg: JSON.stringify(plan) });
-    this.store.saveInitialCheckpoint(id, weights);
+    await this.store.createRun({
+      id,
+      name: config.name,
+      config: JSON.stringify(config),
+      state: 'running',
+      created_at: createdAt,
+      dim,
+      ddg: JSON.stringify(plan),
+    });
+    await this.store.saveInitialCheckpoint(id, weights);
     this.log.info({ runId: id, dim, ddg: plan.params, epsilonBudget: plan.epsilonBudget }, 'run created');
     this.activate({ run: { id, name: config.name, createdAt, dim }, config, plan, weights, optimizerState: NO_FEDOPT_STATE, completedRound: -1 }, evaluator);
     return id;
   }
 
+  /** Reads what status() reports between runs from the store (once, before clients connect). */
+  async load(): Promise<void> {
+    this.idle = await lastRunStatus(this.store, 0);
+  }
+
   /** After a restart: resume the run that was running, from its last completed round. */
-  resumeInterrupted(): string[] {
-    const setup = this.active ? null : takeInterruptedRun(this.store, this.log);
+  async resumeInterrupted(): Promise<string[]> {
+    const setup = this.active ? null : await takeInterruptedRun(this.store, this.log);
     if (setup) this.activate(setup);
     return setup ? [setup.run.id] : [];
   }
@@ -163,7 +178,7 @@ export class RunManager extends EventEmitter {
   resume = async (runId: string): Promise<void> => {
     if (this.active?.engine.runId === runId) return this.operator(runId, 'resume');
     if (this.active) throw new Error(`run ${this.active.engine.runId} is in progress: stop it before resuming ${runId}`);
-    const setup = reopenRun(this.store, runId);
+    const setup = await reopenRun(this.store, runId);
     this.log.info({ runId, fromRound: setup.completedRound + 1 }, 'run resumed by the operator');
     this.activate(setup);
   };
@@ -188,10 +203,10 @@ export class RunManager extends EventEmitter {
   }
 
   /** Latest global weights of a run (the active one from memory, others from their checkpoint). */
-  latestModel(runId: string): { round: number; weights: Float32Array } | undefined {
+  async latestModel(runId: string): Promise<{ round: number; weights: Float32Array } | undefined> {
     const e = this.active?.engine;
     if (e?.runId === runId) return { round: e.lastCompletedRound, weights: e.weights };
-    const c = this.store.latestCheckpoint(runId);
+    const c = await this.store.latestCheckpoint(runId);
     return c && { round: c.round, weights: c.weights };
   }
 
@@ -219,7 +234,7 @@ export class RunManager extends EventEmitter {
     this.emitEvent({ type: 'log', level: 'error', message: `store write failed: ${e.message}` });
   }
 
-  private execute(run: ActiveRun, c: RunCommand): void {
+  private async execute(run: ActiveRun, c: RunCommand): Promise<void> {
     switch (c.kind) {
       case 'send':
         this.roster.get(c.to)?.send(c.event, c.payload);
@@ -238,7 +253,7 @@ export class RunManager extends EventEmitter {
         run.timers.delete(c.key);
         break;
       case 'persist':
-        persistRunOp(this.store, this.metricsDir, run.engine.runId, c.what);
+        await persistRunOp(this.store, this.metricsDir, run.engine.runId, c.what);
         break;
       case 'evaluate':
         // Settles once the engine has handled the answer (close() waits for it).
@@ -261,8 +276,7 @@ export class RunManager extends EventEmitter {
       case 'end':
         stopClocks(run);
         run.evaluator.dispose();
-        if (this.active === run) this.active = null;
-        run.end();
+        this.ended(run);
         break;
     }
   }
@@ -276,7 +290,21 @@ export class RunManager extends EventEmitter {
     await run.evaluating;
     stopClocks(run);
     run.evaluator.dispose();
-    this.active = null;
+    this.ended(run);
+  }
+
+  /** A run ended: status() reports its final state (the store's view replaces it once read), and waiters go on. */
+  private ended(run: ActiveRun): void {
+    if (this.active === run) {
+      this.idle = run.engine.status();
+      this.active = null;
+      void lastRunStatus(this.store, 0).then(
+        (s) => {
+          if (!this.active) this.idle = s;
+        },
+        () => undefined,
+      );
+    }
     run.end();
   }
 }

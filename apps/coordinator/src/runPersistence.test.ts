@@ -5,23 +5,25 @@ import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { MetricsDocument } from '@hushfl/engine';
 import { metricsPath, persistRunOp, storedRunConfig } from './runPersistence.ts';
-import { Store } from './store.ts';
+import { SqliteStore } from './sqliteStore.ts';
+import { asyncStore } from './store.ts';
 
 describe('server_metrics.json', () => {
-  it('is written to a temporary file and renamed over the old one; a failed write leaves the old document whole', () => {
+  it('is written to a temporary file and renamed over the old one; a failed write leaves the old document whole', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hushfl-metrics-'));
-    const store = new Store(':memory:');
+    const sqlite = new SqliteStore(':memory:');
+    const store = asyncStore(sqlite);
     const doc = (round: number) => ({ rounds: [{ round }] }) as unknown as MetricsDocument;
-    persistRunOp(store, dir, 'run-a', { op: 'metrics', document: doc(0) });
-    persistRunOp(store, dir, 'run-a', { op: 'metrics', document: doc(1) });
+    await persistRunOp(store, dir, 'run-a', { op: 'metrics', document: doc(0) });
+    await persistRunOp(store, dir, 'run-a', { op: 'metrics', document: doc(1) });
     const path = metricsPath(dir, 'run-a');
     expect(JSON.parse(readFileSync(path, 'utf8'))).toEqual(doc(1));
     expect(readdirSync(dirname(path))).toEqual(['server_metrics.json']);
     // The temporary file cannot be written (a directory is in its way): the write fails, the document stays.
     mkdirSync(`${path}.${process.pid}.tmp`);
-    expect(() => persistRunOp(store, dir, 'run-a', { op: 'metrics', document: doc(2) })).toThrow();
+    await expect(persistRunOp(store, dir, 'run-a', { op: 'metrics', document: doc(2) })).rejects.toThrow();
     expect(JSON.parse(readFileSync(path, 'utf8'))).toEqual(doc(1));
-    store.close();
+    sqlite.close();
   });
 });
 

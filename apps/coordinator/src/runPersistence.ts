@@ -1,5 +1,5 @@
 /**
- * The run engine's persistence, carried out against the SQLite store: each PersistOp as the store's calls
+ * The run engine's persistence, carried out against the store (SQLite or Postgres, store.ts): each PersistOp as the store's calls
  * (an attempt's privacy charge with the stage row that precedes its unmask requests, in one transaction; a
  * completed round and its checkpoint in another), server_metrics.json on disk, and the reverse — a RunSetup
  * rebuilt from the store to resume an interrupted run, its ledger from the charges written ahead.
@@ -73,11 +73,11 @@ function roundRow(runId: string, r: RoundRecord) {
   };
 }
 
-export function persistRunOp(store: Store, metricsDir: string, runId: string, p: PersistOp): void {
+export async function persistRunOp(store: Store, metricsDir: string, runId: string, p: PersistOp): Promise<void> {
   switch (p.op) {
     case 'round-started':
-      store.startRound({ run_id: runId, round: p.record.round, attempt: p.record.attempt, selected: p.record.selected });
-      store.addParticipants(
+      await store.startRound({ run_id: runId, round: p.record.round, attempt: p.record.attempt, selected: p.record.selected });
+      await store.addParticipants(
         p.participants.map((x) => ({
           run_id: runId,
           round: p.record.round,
@@ -92,32 +92,32 @@ export function persistRunOp(store: Store, metricsDir: string, runId: string, p:
       const event = { run_id: runId, round: p.round, attempt: p.attempt, stage: p.stage, phase: p.phase, detail: p.detail };
       // Write-ahead: the charge and this stage row commit together, and before the engine's next commands
       // (the unmask requests) are carried out — RunManager executes a step's commands in order.
-      if (p.charge) store.stageEventWithCharge(event, p.charge.ledger);
-      else store.stageEvent(event);
+      if (p.charge) await store.stageEventWithCharge(event, p.charge.ledger);
+      else await store.stageEvent(event);
       return;
     }
     case 'round-finished': {
       const row = roundRow(runId, p.record);
       if (p.commit && row.state === 'completed')
-        store.commitRound({
+        await store.commitRound({
           round: { ...row, state: 'completed' },
           ledger: p.commit.ledger,
           weights: p.commit.weights,
           optimizerState: p.commit.optimizerState,
           clip: p.commit.clip,
         });
-      else store.finishRound(row);
-      for (const o of p.outcomes) store.setParticipant(runId, p.record.round, p.record.attempt, o.clientId, o.status, o.stage);
+      else await store.finishRound(row);
+      for (const o of p.outcomes) await store.setParticipant(runId, p.record.round, p.record.attempt, o.clientId, o.status, o.stage);
       return;
     }
     case 'round-evaluated':
-      store.setRoundEvaluation(runId, p.round, p.attempt, p.accuracy, p.loss);
+      await store.setRoundEvaluation(runId, p.round, p.attempt, p.accuracy, p.loss);
       return;
     case 'party-excluded':
-      store.excludeParty({ run_id: runId, client_id: p.clientId, reason: p.reason, round: p.round, attempt: p.attempt });
+      await store.excludeParty({ run_id: runId, client_id: p.clientId, reason: p.reason, round: p.round, attempt: p.attempt });
       return;
     case 'run-state':
-      store.setRunState(runId, p.state, p.reason);
+      await store.setRunState(runId, p.state, p.reason);
       return;
     case 'metrics': {
       // Temp file + rename: a reader (or a crash) never sees a half-written document.
@@ -176,10 +176,10 @@ export function storedRunConfig(json: string): RunConfig {
  * be aborted first). The ledger entry is the last charge: an attempt interrupted after its unmask requests
  * went out is in it.
  */
-export function loadRunSetup(store: Store, row: RunRow): RunSetup {
-  const ckpt = store.latestCheckpoint(row.id);
+export async function loadRunSetup(store: Store, row: RunRow): Promise<RunSetup> {
+  const ckpt = await store.latestCheckpoint(row.id);
   if (!ckpt) throw new Error(`run ${row.id} has no checkpoint`);
-  const ledger = store.latestLedger(row.id);
+  const ledger = await store.latestLedger(row.id);
   return {
     run: { id: row.id, name: row.name, createdAt: row.created_at, dim: row.dim },
     config: storedRunConfig(row.config),
@@ -189,8 +189,8 @@ export function loadRunSetup(store: Store, row: RunRow): RunSetup {
     ...(ckpt.clip !== null ? { clip: ckpt.clip } : {}),
     completedRound: row.completed_round,
     paused: row.state === 'paused',
-    rounds: store.rounds(row.id).map(roundRecord),
-    excluded: store.excludedParties(row.id).map((x) => ({ clientId: x.client_id, reason: x.reason })),
+    rounds: (await store.rounds(row.id)).map(roundRecord),
+    excluded: (await store.excludedParties(row.id)).map((x) => ({ clientId: x.client_id, reason: x.reason })),
     ...(row.attempt_floor ? { attemptFloor: row.attempt_floor } : {}),
     ...(ledger
       ? {
@@ -212,16 +212,16 @@ export function loadRunSetup(store: Store, row: RunRow): RunSetup {
  * After a restart: the run left running or paused, as a RunSetup (its interrupted attempt marked aborted, to
  * be re-run); any other run left running is stopped. Null when there is none.
  */
-export function takeInterruptedRun(store: Store, log: Pick<Logger, 'info' | 'warn'>): RunSetup | null {
+export async function takeInterruptedRun(store: Store, log: Pick<Logger, 'info' | 'warn'>): Promise<RunSetup | null> {
   let setup: RunSetup | null = null;
-  for (const row of store.activeRuns()) {
+  for (const row of await store.activeRuns()) {
     if (setup) {
-      store.setRunState(row.id, 'stopped', 'another run was resumed first');
+      await store.setRunState(row.id, 'stopped', 'another run was resumed first');
       continue;
     }
-    const aborted = store.abortInterrupted(row.id, 'coordinator restarted during the round; it is re-run');
+    const aborted = await store.abortInterrupted(row.id, 'coordinator restarted during the round; it is re-run');
     if (aborted) log.warn({ runId: row.id, aborted }, 'aborted the round interrupted by the restart; it will be re-run');
-    setup = loadRunSetup(store, row);
+    setup = await loadRunSetup(store, row);
     log.info({ runId: row.id, fromRound: row.completed_round + 1 }, 'run resumed');
   }
   return setup;
@@ -232,21 +232,21 @@ export function takeInterruptedRun(store: Store, log: Pick<Logger, 'info' | 'war
  * written, and the next round's earlier aborted attempts forgiven (store.reopenRun). Throws, saying why, for
  * a run that is not failed or stopped, or whose rounds or privacy budget are spent (RunEngine.resumeRefusal).
  */
-export function reopenRun(store: Store, runId: string): RunSetup {
-  const row = store.run(runId);
+export async function reopenRun(store: Store, runId: string): Promise<RunSetup> {
+  const row = await store.run(runId);
   if (!row) throw new Error(`run ${runId} not found`);
   if (row.state !== 'failed' && row.state !== 'stopped') throw new Error(`run ${runId} is ${row.state}: only a failed or stopped run can be resumed`);
-  const why = RunEngine.resumeRefusal(loadRunSetup(store, row));
+  const why = RunEngine.resumeRefusal(await loadRunSetup(store, row));
   if (why) throw new Error(`run ${runId} cannot be resumed: ${why}`);
-  store.abortInterrupted(runId, 'the run ended during the round');
-  const floor = store.lastAttempt(runId, row.completed_round + 1);
-  store.reopenRun(runId, floor);
-  return loadRunSetup(store, store.run(runId)!);
+  await store.abortInterrupted(runId, 'the run ended during the round');
+  const floor = await store.lastAttempt(runId, row.completed_round + 1);
+  await store.reopenRun(runId, floor);
+  return loadRunSetup(store, (await store.run(runId))!);
 }
 
 /** Between runs: the most recent run's final state, round and ε (a run left running is reported stopped). */
-export function lastRunStatus(store: Store, clientsConnected: number): Status {
-  const last = store.runs()[0];
+export async function lastRunStatus(store: Store, clientsConnected: number): Promise<Status> {
+  const last = (await store.runs())[0];
   if (!last) return { runId: null, state: 'idle', round: 0, rounds: 0, epsilon: null, epsilonBudget: null, delta: null, clientsConnected };
   const plan = JSON.parse(last.ddg) as DdgPlan;
   return {
@@ -254,7 +254,7 @@ export function lastRunStatus(store: Store, clientsConnected: number): Status {
     state: last.state === 'running' || last.state === 'paused' ? 'stopped' : last.state,
     round: last.completed_round + 1,
     rounds: storedRunConfig(last.config).rounds,
-    epsilon: store.latestLedger(last.id)?.epsilon ?? null,
+    epsilon: (await store.latestLedger(last.id))?.epsilon ?? null,
     epsilonBudget: plan.epsilonBudget,
     delta: plan.delta,
     clientsConnected,

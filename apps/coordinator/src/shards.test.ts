@@ -7,7 +7,7 @@ import { io, type Socket } from 'socket.io-client';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLIENT_NAMESPACE, EVENTS, PROTOCOL_VERSION } from '@hushfl/protocol';
-import { Store } from './store.ts';
+import { SqliteStore } from './sqliteStore.ts';
 import { startTestCoordinator, testConfig } from './testing.ts';
 
 type Ack = { ok: true; clientId: string; sessionToken: string; shards: number[]; resumed: boolean } | { ok: false; error: string };
@@ -85,7 +85,7 @@ describe('shard assignment', () => {
     open.push(f.socket);
     ids.f = identity(f.ack);
     expect(ids.f.shards).toEqual(ids.c!.shards);
-    expect(second.c.store.client(ids.c!.clientId)!.shards).toEqual([]); // c may no longer download it
+    expect(second.c.sqlite!.client(ids.c!.clientId)!.shards).toEqual([]); // c may no longer download it
     const c = await hello(second.c.url, 1, ids.c);
     open.push(c.socket);
     expect(c.ack).toMatchObject({ ok: false, error: expect.stringMatching(/no free data shard/) });
@@ -93,7 +93,7 @@ describe('shard assignment', () => {
     await second.c.close();
 
     // What the file holds: one holder per shard, and each client row agrees with it.
-    const store = new Store(join(first.dataDir, 'hushfl.db'));
+    const store = new SqliteStore(join(first.dataDir, 'hushfl.db'));
     const rows = store.shardAssignments();
     expect(rows.map((r) => r.shard)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     for (const name of ['a', 'b', 'd', 'e', 'f']) {

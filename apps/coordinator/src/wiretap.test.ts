@@ -126,7 +126,7 @@ describe('wire tap: no per-client metric reaches the coordinator in the clear (i
   let roundsApi: Record<string, unknown>[] = [];
   let metricsFile: { rounds: { federated: unknown }[] } = { rounds: [] };
   let participants: { round: number; clientId: string; status: string }[] = [];
-  let reloaded: ReturnType<typeof loadRunSetup>['rounds'] = [];
+  let reloaded: Awaited<ReturnType<typeof loadRunSetup>>['rounds'] = [];
   let stop: () => Promise<void> = async () => {};
 
   beforeAll(async () => {
@@ -159,13 +159,13 @@ describe('wire tap: no per-client metric reaches the coordinator in the clear (i
     // The last round-end may still be on its way to a client: wait until every runtime has closed every round.
     for (let t = 0; t < 100 && !clients.every((cl) => cl.runtime.metrics.rounds.filter((r) => r.status === 'completed').length >= ROUNDS); t++)
       await new Promise((r) => setTimeout(r, 50));
-    runId = c.store.runs()[0]!.id;
+    runId = c.sqlite!.runs()[0]!.id;
     const res = await c.app.inject({ method: 'GET', url: `/api/runs/${runId}/rounds`, headers: { authorization: 'Bearer test-operator-token-0123456789' } });
     roundsApi = res.json();
     metricsFile = JSON.parse(readFileSync(c.manager.metricsPath(runId), 'utf8'));
-    reloaded = loadRunSetup(c.store, c.store.run(runId)!).rounds;
+    reloaded = (await loadRunSetup(c.store, c.sqlite!.run(runId)!)).rounds;
     participants = [...Array(ROUNDS).keys()].flatMap((round) =>
-      c.store.participants(runId, round).map((p) => ({ round, clientId: p.client_id, status: p.status })),
+      c.sqlite!.participants(runId, round).map((p) => ({ round, clientId: p.client_id, status: p.status })),
     );
     stop = () => stopAll(c, clients);
   }, 120_000);

@@ -44,7 +44,7 @@ describe('hushfl invite', () => {
       const client = await connectNodeClient({ url: c.url, joinCode: codes[0] });
       await client.close();
       await expect(connectNodeClient({ url: c.url, joinCode: codes[0] })).rejects.toThrow(/this join code was already used/);
-      expect(c.store.clientCount()).toBe(1);
+      expect(await c.store.clientCount()).toBe(1);
 
       // hushfl-node-client --join-code: one code per client, each worker thread given its own.
       const more = JSON.parse((await runCli('invite', '--count', '2', '--url', c.url, '--token', TOKEN, '--json')).out) as { codes: string[] };
@@ -52,7 +52,7 @@ describe('hushfl invite', () => {
       const pool = startClientPool({ url: c.url, clients: 2, miniClients: 1, dropout: 0, workers: 2, joinCodes: more.codes });
       await pool.ready;
       await pool.stop();
-      expect(c.store.clientCount()).toBe(3);
+      expect(await c.store.clientCount()).toBe(3);
 
       const wrong = await runCli('invite', '--count', '1', '--url', c.url, '--token', 'not-the-operator-token-0123456789');
       expect(wrong).toMatchObject({ code: 1, err: expect.stringMatching(/operator token required/) });

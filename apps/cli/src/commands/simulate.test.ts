@@ -113,7 +113,7 @@ describe('hushfl simulate', () => {
       expect(r.code, r.err).toBe(0);
       const json = JSON.parse(r.out);
       expect(json.rounds).toHaveLength(2);
-      const runId = c.store.runs()[0]!.id;
+      const runId = c.sqlite!.runs()[0]!.id;
       const metrics = JSON.parse(readFileSync(c.manager.metricsPath(runId), 'utf8'));
       const expected = Math.sqrt((metrics.model.dim * metrics.privacy.localStddev ** 2) / 4);
       for (const round of json.rounds) {

@@ -7,7 +7,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createDatabase, type LocalServer, startPostgres } from '@hushfl/coordinator';
 import { connectNodeClient, type NodeClient } from '@hushfl/node';
 
 const bin = fileURLToPath(new URL('../../bin/hushfl.mjs', import.meta.url));
@@ -41,9 +42,21 @@ async function clients(url: string, n: number): Promise<NodeClient[]> {
   return out;
 }
 
-describe('hushfl start: kill mid-round and resume', () => {
+// The same restart on each store: the embedded SQLite file, and Postgres (a real server started here) as a
+// cluster's nodes share it (issue 17 §1) — what a node taking over a run reads back.
+let postgres: LocalServer | null = null;
+afterAll(async () => {
+  await postgres?.stop();
+});
+
+describe.each(['sqlite', 'postgres'])('hushfl start on %s: kill mid-round and resume', (store) => {
   it('resumes from the last completed round and re-runs the interrupted one', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hushfl-restart-'));
+    let storeArgs: string[] = [];
+    if (store === 'postgres') {
+      postgres ??= await startPostgres();
+      storeArgs = ['--store', await createDatabase(postgres, 'restart')];
+    }
     const config = join(dir, 'run.json');
     writeFileSync(
       config,
@@ -58,7 +71,7 @@ describe('hushfl start: kill mid-round and resume', () => {
         secagg: { maxColluders: 1 }, // 6 per round: too few for γ = 0.1 at 2^-40
       }),
     );
-    const args = ['--config', config, '--data', join(dir, 'data')];
+    const args = ['--config', config, '--data', join(dir, 'data'), ...storeArgs];
     const first = await start(args);
     expect(first.run).toMatch(/^run-/);
     const runId = first.run!;

@@ -1,5 +1,5 @@
-/** `hushfl start`: the coordinator (client gateway, operator API, pages) on an embedded SQLite file. */
-import { DEFAULT_MAX_MODEL_DIM, checkAllowedOrigins, createCoordinator, loadRunConfigFile } from '@hushfl/coordinator';
+/** `hushfl start`: the coordinator (client gateway, operator API, pages) on an embedded SQLite file, or on Postgres (--store). */
+import { DEFAULT_MAX_MODEL_DIM, checkAllowedOrigins, createCoordinator, isPostgresUrl, loadRunConfigFile } from '@hushfl/coordinator';
 import { ConfigError, type RunConfig } from '@hushfl/protocol';
 import { UsageError, type FlagSpecs } from '../args.ts';
 import type { Command } from '../command.ts';
@@ -10,6 +10,10 @@ const flags = {
   port: { kind: 'int', help: 'port (default 8080; 0 picks a free one)', range: 'in [0, 65535]', ok: (v: number) => v >= 0 && v <= 65535 },
   host: { kind: 'string', help: 'address to listen on (default 127.0.0.1; 0.0.0.0 for phones on the network, with TLS)' },
   data: { kind: 'string', help: 'data directory for the SQLite file, metrics and checkpoints (default ./data)' },
+  store: {
+    kind: 'string',
+    help: 'postgres://user@host:port/db: keep runs, rounds, the ledger, checkpoints and client identities in Postgres instead of the SQLite file (metrics stay under --data)',
+  },
   'tls-cert': { kind: 'string', help: 'TLS certificate (PEM) to serve HTTPS' },
   'tls-key': { kind: 'string', help: 'TLS private key (PEM)' },
   'operator-token': { kind: 'string', help: 'operator bearer token (default $HUSHFL_OPERATOR_TOKEN or a random one)' },
@@ -52,6 +56,7 @@ export const startCommand: Command<typeof flags> = {
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
+    if (f.store !== undefined && !isPostgresUrl(f.store)) throw new UsageError(`--store must be a postgres:// or postgresql:// URL, got '${f.store}'`);
     let runConfig: RunConfig | undefined;
     try {
       runConfig = f.config ? loadRunConfigFile(f.config) : undefined;
@@ -62,6 +67,7 @@ export const startCommand: Command<typeof flags> = {
       port: f.port ?? 8080,
       host: f.host ?? '127.0.0.1',
       dataDir: f.data ?? 'data',
+      ...(f.store !== undefined ? { store: f.store } : {}),
       ...(f['tls-cert'] ? { tls: { cert: f['tls-cert'], key: f['tls-key']! } } : {}),
       ...(f['operator-token'] ? { operatorToken: f['operator-token'] } : {}),
       ...(allowedOrigins.length ? { allowedOrigins } : {}),
