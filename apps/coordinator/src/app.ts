@@ -23,7 +23,10 @@ import { checkAllowedOrigins, clientOriginPlugin } from './origins.ts';
 import { pagesPlugin } from './pages.ts';
 import { redactingLoggerOptions } from './redact.ts';
 import { RunManager } from './runManager.ts';
+import type { ClusterBackend } from './cluster/clusterBackend.ts';
+import { type ClusterNodeOptions, joinCluster } from './cluster/joinCluster.ts';
 import { openStore } from './openStore.ts';
+import type { RunBackend } from './runBackend.ts';
 import type { SqliteStore } from './sqliteStore.ts';
 import type { Store } from './store.ts';
 
@@ -71,6 +74,8 @@ export interface CoordinatorOptions {
   readonly trustProxy?: boolean;
   /** A postgres:// URL: runs, rounds, the ledger, checkpoints and identities in Postgres (a cluster); default SQLite under dataDir. */
   readonly store?: string;
+  /** redis://…: run as a node of a cluster sharing this Redis and the Postgres `store` (cluster/joinCluster.ts). */
+  readonly cluster?: ClusterNodeOptions;
 }
 
 export interface Coordinator {
@@ -78,6 +83,8 @@ export interface Coordinator {
   readonly io: Server;
   readonly manager: RunManager;
   readonly store: Store;
+  /** This node's part in a cluster (null on one machine): whether it leads, its takeovers. */
+  readonly cluster: ClusterBackend | null;
   /** The embedded SQLite database (null on Postgres): for tests and tools that read it directly. */
   readonly sqlite: SqliteStore | null;
   readonly url: string;
@@ -136,13 +143,18 @@ export async function createCoordinator(options: CoordinatorOptions = {}): Promi
   await registerHttpRateLimit(app, options.httpRateLimit);
   // The plugin tree, in one place. Each plugin is encapsulated and gets the services it uses as options.
   await app.register(storePlugin, { store });
-  await app.register(enginePlugin, { manager, io });
+  const cluster = options.cluster
+    ? await joinCluster({ ...options.cluster, io, manager, store, log: app.log, ...(options.runConfig ? { runConfig: options.runConfig } : {}) })
+    : null;
+  // What the gateway and the operator API drive: the run manager, or on a cluster the node's backend.
+  const backend: RunBackend = cluster?.backend ?? manager;
+  await app.register(enginePlugin, { manager, io, cluster });
   // Before the gateway: a socket from a page of another site never reaches its `connection` handler.
   await app.register(clientOriginPlugin, { io, allowedOrigins, secure: Boolean(tls) });
   const gatewayCounters = new GatewayCounters();
   await app.register(clientGatewayPlugin, {
     io,
-    manager,
+    manager: backend,
     store,
     maxMiniClients: options.maxMiniClients ?? options.runConfig?.maxMiniClients ?? 16,
     secure: Boolean(tls),
@@ -154,7 +166,7 @@ export async function createCoordinator(options: CoordinatorOptions = {}): Promi
   });
   await app.register(operatorApiPlugin, {
     io,
-    manager,
+    manager: backend,
     store,
     operatorToken,
     joinUrls: () => joinUrls(tls ? 'https' : 'http', host, (app.server.address() as AddressInfo).port),
@@ -176,8 +188,11 @@ export async function createCoordinator(options: CoordinatorOptions = {}): Promi
   }
   for (const w of warnings) app.log.warn(w);
 
-  const resumed = await manager.resumeInterrupted();
-  if (!resumed.length && options.runConfig) await manager.createRun(options.runConfig);
+  if (cluster) await cluster.start();
+  else {
+    const resumed = await manager.resumeInterrupted();
+    if (!resumed.length && options.runConfig) await manager.createRun(options.runConfig);
+  }
 
   let closing: Promise<void> | undefined;
   return {
@@ -186,6 +201,7 @@ export async function createCoordinator(options: CoordinatorOptions = {}): Promi
     manager,
     store,
     sqlite,
+    cluster: cluster?.backend ?? null,
     url,
     operatorToken,
     warnings,

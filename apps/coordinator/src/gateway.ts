@@ -40,7 +40,8 @@ import {
 } from './gatewayLimits.ts';
 import { redeemJoinCode } from './invites.ts';
 import { DEFAULT_CLIENT_RETENTION_MS, DEFAULT_PRUNE_INTERVAL_MS, startPruning } from './pruning.ts';
-import type { CoordinatorEvent, Logger, RunManager } from './runManager.ts';
+import { clientRoom, type RunBackend } from './runBackend.ts';
+import type { ClientConnection, CoordinatorEvent, Logger } from './shellTypes.ts';
 import { SerialQueue } from './serialQueue.ts';
 import type { Store } from './store.ts';
 
@@ -53,7 +54,7 @@ const RESERVED_EVENTS: ReadonlySet<string> = new Set(['connect', 'connect_error'
 
 export interface GatewayOptions {
   readonly io: Server;
-  readonly manager: RunManager;
+  readonly manager: RunBackend;
   readonly store: Store;
   readonly maxMiniClients: number;
   readonly secure: boolean;
@@ -120,8 +121,13 @@ export interface ClientGateway {
   connected(): Iterable<string>;
 }
 
-export function attachClientGateway(io: Server, manager: RunManager, store: Store, log: Logger, opts: GatewayOptions): ClientGateway {
+export function attachClientGateway(io: Server, manager: RunBackend, store: Store, log: Logger, opts: GatewayOptions): ClientGateway {
   const sockets = new Map<string, Socket>();
+  /** The sessions that said `ready`, as the run was told of them (a new leader of a cluster is told again). */
+  const readySessions = new Map<string, ClientConnection>();
+  manager.on('reannounce', () => {
+    for (const c of readySessions.values()) manager.clientConnected(c);
+  });
   /** The data each session joined for (its hello ack's dataKey), ready or not. */
   const joinedFor = new Map<string, string>();
   // A run on other data: every session that joined for something else, ready or not, is told to rejoin (a new
@@ -332,6 +338,8 @@ export function attachClientGateway(io: Server, manager: RunManager, store: Stor
       // The new connection takes the identity before the old one closes: the old one's disconnect is then no
       // departure of the party (the round in progress keeps it, and its `ready` repeats what it missed).
       sockets.set(id, socket);
+      // A cluster's leader reaches this session through its room, whichever node holds the socket.
+      void socket.join(clientRoom(id));
       if (previous && previous.id !== socket.id) {
         previous.emit(EVENTS.bye, { reason: 'replaced by a newer connection of the same client' });
         previous.disconnect(true);
@@ -367,7 +375,9 @@ export function attachClientGateway(io: Server, manager: RunManager, store: Stor
       ack?.({ ok: true });
       if (ready) return;
       ready = true;
-      manager.clientConnected({ clientId: id, miniClients, dataKey, send: (event, p) => socket.emit(event, p) });
+      const connection: ClientConnection = { clientId: id, miniClients, dataKey, send: (event, p) => socket.emit(event, p) };
+      readySessions.set(id, connection);
+      manager.clientConnected(connection);
     });
 
     /**
@@ -477,6 +487,7 @@ export function attachClientGateway(io: Server, manager: RunManager, store: Stor
         sockets.delete(clientId);
         joinedFor.delete(clientId);
         counters.sessions = sockets.size;
+        readySessions.delete(clientId);
         if (ready) manager.clientDisconnected(clientId);
         // Retention counts from when it left; a closed store means the coordinator is shutting down.
         store.touchClient(clientId).catch(() => undefined);

@@ -18,9 +18,11 @@ export const storePlugin = fp(
 );
 
 export const enginePlugin = fp(
-  async (app: FastifyInstance, o: { manager: RunManager; io: Server }) => {
+  async (app: FastifyInstance, o: { manager: RunManager; io: Server; cluster?: { close(): Promise<void> } | null }) => {
     app.addHook('preClose', async () => {
       await o.manager.close();
+      // A cluster node hands its lease back only once its run is shut down (nothing of it is written later).
+      await o.cluster?.close();
       o.io.close();
     });
   },

@@ -6,7 +6,6 @@
  * `Authorization: Bearer <token>`; client routes (shard download) require the client's session instead.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema, onRequestHookHandler } from 'fastify';
-import { existsSync, readFileSync } from 'node:fs';
 import type { Server } from 'socket.io';
 import {
   apiErrorSchema,
@@ -48,7 +47,8 @@ export interface OperatorBackend {
   pause(id: string): void | Promise<void>;
   resume(id: string): void | Promise<void>;
   stop(id: string): void | Promise<void>;
-  metricsPath(id: string): string;
+  /** server_metrics.json of a run, or null when this coordinator has none (a cluster's leader writes it). */
+  metricsDocument(id: string): Promise<Buffer | null>;
   latestModel(id: string): Promise<{ round: number; weights: Float32Array } | undefined>;
   currentData(): Pick<RunData, 'mode' | 'demo'>;
   on(event: 'event', listener: (e: CoordinatorEvent) => void): unknown;
@@ -180,9 +180,9 @@ export async function operatorApiPlugin(app: FastifyInstance, o: OperatorApiOpti
     });
 
     route(ops, operatorRoutes.metrics, async (req, reply) => {
-      const path = manager.metricsPath(req.params.id);
-      if (!existsSync(path)) return notFound(reply, 'metrics');
-      return reply.type('application/json').header('content-disposition', `attachment; filename="${operatorRoutes.metrics.download}"`).send(readFileSync(path));
+      const doc = await manager.metricsDocument(req.params.id);
+      if (!doc) return notFound(reply, 'metrics');
+      return reply.type('application/json').header('content-disposition', `attachment; filename="${operatorRoutes.metrics.download}"`).send(doc);
     });
 
     route(ops, operatorRoutes.model, async (req, reply) => {
@@ -277,10 +277,11 @@ export async function operatorApiPlugin(app: FastifyInstance, o: OperatorApiOpti
     else next(new Error('operator token required'));
   });
   ops.on('connection', (socket) => socket.emit('status', manager.status()));
+  // To this node's operator sockets only: on a cluster every node hears the leader's events and tells its own.
   manager.on('event', (e: CoordinatorEvent) => {
     if (e.type === 'round') {
       const { mean: _mean, included: _included, ...publicSummary } = e;
-      ops.emit('round', publicSummary);
-    } else ops.emit(e.type, e);
+      ops.local.emit('round', publicSummary);
+    } else ops.local.emit(e.type, e);
   });
 }

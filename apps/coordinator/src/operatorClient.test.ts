@@ -4,7 +4,7 @@
  */
 import type { DemoTask } from '@hushfl/tasks';
 import { EventEmitter } from 'node:events';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -96,6 +96,10 @@ class FakeManager extends EventEmitter implements OperatorBackend {
 
   metricsPath(id: string) {
     return join(this.dir, 'runs', id, 'server_metrics.json');
+  }
+
+  async metricsDocument(id: string): Promise<Buffer | null> {
+    return existsSync(this.metricsPath(id)) ? readFileSync(this.metricsPath(id)) : null;
   }
 
   async latestModel(id: string) {

@@ -7,7 +7,7 @@
 import { chooseSecAggParams } from '@hushfl/secagg';
 import type { DemoTask } from '@hushfl/tasks';
 import { EventEmitter } from 'node:events';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import Fastify from 'fastify';
@@ -122,6 +122,10 @@ class FakeManager extends EventEmitter implements OperatorBackend {
 
   metricsPath(id: string): string {
     return join(this.dir, 'runs', id, 'server_metrics.json');
+  }
+
+  async metricsDocument(id: string): Promise<Buffer | null> {
+    return existsSync(this.metricsPath(id)) ? readFileSync(this.metricsPath(id)) : null;
   }
 
   async latestModel(id: string) {
@@ -415,7 +419,8 @@ describe('operator routes (inject)', () => {
 
   it('send live events to the operator namespace, without the decoded mean', async () => {
     const { io, manager } = await setup();
-    const emit = vi.spyOn(io.of(OPERATOR_NAMESPACE), 'emit');
+    // To this node's operator sockets (`local`): on a cluster each node tells its own the leader's events.
+    const emit = vi.spyOn(Object.getPrototypeOf(io.of(OPERATOR_NAMESPACE).local) as { emit(...a: unknown[]): boolean }, 'emit');
     const summary = {
       runId: 'run-1',
       round: 0,

@@ -6,6 +6,7 @@
  * engine's. A failed engine step is logged at error level and reported to operators, never swallowed.
  */
 import { EventEmitter } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import { cryptoRandomWords, type RandomWords } from '@hushfl/ddp';
 import { NO_FEDOPT_STATE, randomHex, type RunCommand, RunEngine, type RunEvent, type RunSetup } from '@hushfl/engine';
 import type { Forecast, Report, RunConfig, Status } from '@hushfl/protocol';
@@ -33,6 +34,8 @@ interface ActiveRun {
   readonly timers: Map<string, NodeJS.Timeout>;
   readonly ticker: NodeJS.Timeout;
   evaluating: Promise<void> | null;
+  /** Dropped by abandon(): commands of steps still queued are not carried out. */
+  abandoned: boolean;
   readonly ended: Promise<void>;
   end(): void;
 }
@@ -105,6 +108,26 @@ export class RunManager extends EventEmitter {
     return this.active?.data ?? this.tasks.of();
   }
 
+  /** The data of a run's config (a cluster node that does not lead serves the leader's run's shards). */
+  dataFor(config: RunConfig): RunData {
+    return this.tasks.of(config);
+  }
+
+  /**
+   * This node no longer leads (a cluster's lease was lost): the active run is dropped without another write,
+   * its clients forgotten — the node that leads now resumes it from the store, and clients are announced to it.
+   */
+  abandon(): void {
+    const run = this.active;
+    this.roster.clear();
+    if (!run) return;
+    run.abandoned = true;
+    stopClocks(run);
+    run.evaluator.dispose();
+    this.active = null;
+    run.end();
+  }
+
   status(clientId?: string): Status {
     const s = this.active ? this.active.engine.status(clientId) : { ...this.idle, clientsConnected: this.roster.size };
     return clientId === undefined && this.simulatedDevices > 0 ? { ...s, simulatedDevices: this.simulatedDevices } : s;
@@ -166,6 +189,7 @@ export class RunManager extends EventEmitter {
       timers: new Map(),
       ticker: setInterval(() => void this.dispatch({ type: 'tick' }), TICK_MS).unref(),
       evaluating: null,
+      abandoned: false,
       ended,
       end,
     };
@@ -202,6 +226,14 @@ export class RunManager extends EventEmitter {
     return metricsPath(this.metricsDir, runId);
   }
 
+  async metricsDocument(runId: string): Promise<Buffer | null> {
+    try {
+      return await readFile(this.metricsPath(runId));
+    } catch {
+      return null;
+    }
+  }
+
   /** Latest global weights of a run (the active one from memory, others from their checkpoint). */
   async latestModel(runId: string): Promise<{ round: number; weights: Float32Array } | undefined> {
     const e = this.active?.engine;
@@ -235,6 +267,7 @@ export class RunManager extends EventEmitter {
   }
 
   private async execute(run: ActiveRun, c: RunCommand): Promise<void> {
+    if (run.abandoned) return;
     switch (c.kind) {
       case 'send':
         this.roster.get(c.to)?.send(c.event, c.payload);

@@ -77,7 +77,16 @@ describe.each(engines)('the %s store', (kind, open) => {
       await s.stageEvent({ run_id: 'run-1', round: 0, attempt: 1, stage: 'advertise-keys', phase: 'open' });
       await s.stageEvent({ run_id: 'run-1', round: 0, attempt: 1, stage: 'advertise-keys', phase: 'close', detail: { received: 3 } });
       await s.setParticipant('run-1', 0, 1, 'b', 'dropped', 'masked-input');
-      await s.finishRound({ run_id: 'run-1', round: 0, attempt: 1, state: 'aborted', error: 'too few', durations: '{"a":1}', bytes_up: 5_000_000_000, delta_selection: Number.NaN });
+      await s.finishRound({
+        run_id: 'run-1',
+        round: 0,
+        attempt: 1,
+        state: 'aborted',
+        error: 'too few',
+        durations: '{"a":1}',
+        bytes_up: 5_000_000_000,
+        delta_selection: Number.NaN,
+      });
       await s.startRound({ run_id: 'run-1', round: 0, attempt: 2, selected: 3 });
       expect(await s.lastAttempt('run-1', 0)).toBe(2);
       expect(await s.lastAttempt('run-1', 1)).toBe(0);
@@ -88,7 +97,15 @@ describe.each(engines)('the %s store', (kind, open) => {
         [0, 1, 'aborted', 'too few'],
         [0, 2, 'aborted', 'restarted'],
       ]);
-      expect(rounds[0]).toMatchObject({ selected: 3, durations: '{"a":1}', dropped: '{}', bytes_up: 5_000_000_000, bytes_down: 0, contributions: null, delta_selection: null });
+      expect(rounds[0]).toMatchObject({
+        selected: 3,
+        durations: '{"a":1}',
+        dropped: '{}',
+        bytes_up: 5_000_000_000,
+        bytes_down: 0,
+        contributions: null,
+        delta_selection: null,
+      });
       const stages = await s.stageEvents('run-1', 0);
       expect(stages.map((e) => [e.stage, e.phase, e.attempt, e.detail])).toEqual([
         ['advertise-keys', 'open', 1, null],

@@ -5,7 +5,7 @@
  */
 import { maskSeedInfo } from './context.ts';
 import type { CryptoSuite } from './suite.ts';
-import { expandWords, hkdfSha256 } from './symmetric.ts';
+import { expandWords, expandWordsAt, hkdfSha256 } from './symmetric.ts';
 import { addInPlace, subInPlace } from './vector.ts';
 
 export async function pairwiseSeed(
@@ -44,3 +44,40 @@ export async function runLimited(jobs: readonly (() => Promise<void>)[], limit: 
 
 /** How many mask expansions to keep in flight. */
 export const EXPANSION_CONCURRENCY = 4;
+
+/** One mask the unmasking removes: its PRG seed, added (+1) or subtracted (−1). */
+export interface MaskTerm {
+  readonly seed: Uint8Array;
+  readonly sign: 1 | -1;
+}
+
+/**
+ * Where unmasking regenerates its masks — the heavy step of a round. In process by default; a coordinator
+ * may split it by coordinate ranges across worker threads (each computing `maskSlice` of its range).
+ */
+export interface MaskApplier {
+  /** sum ← sum + Σ sign·PRG(seed) mod 2^bits. */
+  apply(sum: Uint32Array, terms: readonly MaskTerm[], bits: number): Promise<void>;
+}
+
+export const inProcessMasks: MaskApplier = {
+  apply: (sum, terms, bits) =>
+    runLimited(
+      terms.map((t) => () => applyMask(sum, t.seed, t.sign, bits)),
+      EXPANSION_CONCURRENCY,
+    ),
+};
+
+/** Σ sign·PRG(seed) over words [start, start + count), mod 2^bits: one range's share of the masks. */
+export async function maskSlice(terms: readonly MaskTerm[], start: number, count: number, bits: number): Promise<Uint32Array> {
+  const acc = new Uint32Array(count);
+  await runLimited(
+    terms.map((t) => async () => {
+      const words = await expandWordsAt(t.seed, start, count);
+      if (t.sign === 1) addInPlace(acc, words, bits);
+      else subInPlace(acc, words, bits);
+    }),
+    EXPANSION_CONCURRENCY,
+  );
+  return acc;
+}

@@ -14,7 +14,7 @@ import { type Misbehaviour, SecAggError } from './errors.ts';
 import { neighbourGraph, type NeighbourGraph } from './graph.ts';
 import { equalBytes, graphCommitment, graphSeedOf } from './graphSeed.ts';
 import { verifyIdentityProof } from './identity.ts';
-import { EXPANSION_CONCURRENCY, applyMask, applyPairwiseMask, pairwiseSeed, runLimited } from './masks.ts';
+import { EXPANSION_CONCURRENCY, inProcessMasks, type MaskApplier, type MaskTerm, pairwiseSeed, runLimited } from './masks.ts';
 import type {
   AdvertiseKeysMsg,
   AdvertisedKeys,
@@ -73,14 +73,19 @@ export type { Misbehaviour };
  * is secret until AdvertiseKeys closes: keep snapshots on the coordinator.
  */
 export interface SecAggServerSnapshot {
-  readonly version: 2;
+  /** 3 keeps the running sum of the masked inputs; 2 (older) kept each input. */
+  readonly version: 2 | 3;
   readonly config: SecAggConfig;
   readonly graphValue: Uint8Array;
   readonly state: SecAggServerState;
   readonly expected: readonly number[];
   readonly keys: readonly AdvertiseKeysMsg[];
   readonly shareMsgs: readonly ShareKeysMsg[];
-  readonly masked: readonly { readonly from: number; readonly masked: Uint8Array }[];
+  /** Version 2: every accepted masked input. */
+  readonly masked?: readonly { readonly from: number; readonly masked: Uint8Array }[];
+  /** Version 3: who sent an accepted masked input, and their running sum mod 2^B (null before the first). */
+  readonly maskedFrom?: readonly number[];
+  readonly maskedSum?: Uint8Array | null;
   readonly signatures: readonly { readonly from: number; readonly signature: Uint8Array }[];
   readonly unmaskRequests: readonly UnmaskRequestMsg[];
   readonly unmaskShares: readonly UnmaskSharesMsg[];
@@ -104,6 +109,8 @@ export interface SecAggServerOptions {
   readonly authorityKey?: Uint8Array;
   /** The clock certificates are checked against (default Date.now). */
   readonly now?: () => number;
+  /** Where unmasking regenerates the masks (default in process; a coordinator's worker threads, say). */
+  readonly masks?: MaskApplier;
 }
 
 export class SecAggServer {
@@ -112,7 +119,13 @@ export class SecAggServer {
   private expectedSet: Set<number>;
   private readonly keys = new Map<number, AdvertiseKeysMsg>();
   private readonly shareMsgs = new Map<number, ShareKeysMsg>();
-  private readonly masked = new Map<number, Uint32Array>();
+  /**
+   * The accepted masked inputs as their running sum Σ y_u mod 2^B and who sent them: O(d) memory, not O(n·d).
+   * The unmasked sum is over exactly these senders (U3, Bonawitz et al. Fig. 4 round 4), so nothing else of
+   * an input is ever needed — dropout recovery removes masks, never inputs.
+   */
+  private readonly maskedFrom = new Set<number>();
+  private maskedSum: Uint32Array | null = null;
   private readonly signatures = new Map<number, Uint8Array>();
   private readonly unmaskRequests = new Map<number, UnmaskRequestMsg>();
   private readonly unmaskShares = new Map<number, UnmaskSharesMsg>();
@@ -134,6 +147,7 @@ export class SecAggServer {
     private readonly graphValue: Uint8Array,
     private readonly suite: CryptoSuite,
     private readonly pki?: { readonly authorityKey: Uint8Array; readonly now: () => number },
+    private readonly masks: MaskApplier = inProcessMasks,
   ) {
     this.expectedSet = new Set(ids);
   }
@@ -147,7 +161,7 @@ export class SecAggServer {
     if (authorityKey !== undefined && (!(authorityKey instanceof Uint8Array) || isSmallOrderEd25519(authorityKey)))
       throw new SecAggError('bad-parameters', 'the authority key must be a 32-byte canonical Ed25519 key not of small order');
     const pki = authorityKey ? { authorityKey: Uint8Array.from(authorityKey), now: options.now ?? Date.now } : undefined;
-    return new SecAggServer(config, ids, Uint8Array.from(graphValue), options.suite ?? (await defaultSuite()), pki);
+    return new SecAggServer(config, ids, Uint8Array.from(graphValue), options.suite ?? (await defaultSuite()), pki, options.masks);
   }
 
   get state(): SecAggServerState {
@@ -156,14 +170,15 @@ export class SecAggServer {
 
   snapshot(): SecAggServerSnapshot {
     return {
-      version: 2,
+      version: 3,
       config: this.config,
       graphValue: this.graphValue,
       state: this.stateValue,
       expected: [...this.expectedSet],
       keys: [...this.keys.values()],
       shareMsgs: [...this.shareMsgs.values()],
-      masked: [...this.masked].map(([from, m]) => ({ from, masked: wordsAsBytes(m) })),
+      maskedFrom: [...this.maskedFrom],
+      maskedSum: this.maskedSum ? wordsAsBytes(this.maskedSum) : null,
       signatures: [...this.signatures].map(([from, signature]) => ({ from, signature })),
       unmaskRequests: [...this.unmaskRequests.values()],
       unmaskShares: [...this.unmaskShares.values()],
@@ -177,16 +192,26 @@ export class SecAggServer {
 
   /** Rebuilds a server from `snapshot()`; the masked inputs are checked like fresh input. */
   static async restore(s: SecAggServerSnapshot, options: SecAggServerOptions = {}): Promise<SecAggServer> {
-    if (s?.version !== 2) throw new SecAggError('bad-parameters', 'unknown SecAgg server snapshot version');
+    if (s?.version !== 2 && s?.version !== 3) throw new SecAggError('bad-parameters', 'unknown SecAgg server snapshot version');
     const server = await SecAggServer.create(s.config, s.graphValue, options);
     server.stateValue = s.state;
     server.expectedSet = new Set(s.expected);
     for (const m of s.keys) server.keys.set(m.from, m);
     for (const m of s.shareMsgs) server.shareMsgs.set(m.from, m);
-    for (const { from, masked } of s.masked) {
+    for (const { from, masked } of s.masked ?? []) {
       const words = bytesAsWords(masked);
       checkRingVector(words, s.config.dim, s.config.bits, from);
-      server.masked.set(from, words);
+      server.addMasked(from, words);
+    }
+    if (s.version === 3) {
+      if (s.maskedSum) {
+        const words = bytesAsWords(s.maskedSum);
+        checkRingVector(words, s.config.dim, s.config.bits);
+        server.maskedSum = words;
+      }
+      for (const from of s.maskedFrom ?? []) server.maskedFrom.add(from);
+      if ((server.maskedSum === null) !== (server.maskedFrom.size === 0))
+        throw new SecAggError('bad-parameters', 'SecAgg server snapshot: masked-input senders without their sum (or a sum without senders)');
     }
     for (const { from, signature } of s.signatures) server.signatures.set(from, signature);
     for (const m of s.unmaskRequests) server.unmaskRequests.set(m.to, m);
@@ -198,6 +223,13 @@ export class SecAggServer {
     for (const r of s.boxReports ?? []) server.boxReports.set(r.from, r.unopened);
     if (s.state !== 'advertise-keys' && server.u1.size > 0) await server.buildGraph();
     return server;
+  }
+
+  /** Σ y_u ← Σ y_u + y_from mod 2^B (a checked ring vector). */
+  private addMasked(from: number, words: Uint32Array): void {
+    if (!this.maskedSum) this.maskedSum = new Uint32Array(this.config.dim);
+    addInPlace(this.maskedSum, words, this.config.bits);
+    this.maskedFrom.add(from);
   }
 
   /** The neighbours of a client in this round's graph. */
@@ -233,7 +265,7 @@ export class SecAggServer {
       case 'share-keys':
         return this.shareMsgs;
       case 'masked-input':
-        return this.masked;
+        return this.maskedFrom;
       case 'consistency-check':
         return this.signatures;
       case 'unmasking':
@@ -323,7 +355,7 @@ export class SecAggServer {
               from,
             );
         }
-        this.masked.set(from, m.masked);
+        this.addMasked(from, m.masked);
         if (unopened.length > 0) this.boxReports.set(from, [...unopened]);
         return;
       }
@@ -495,7 +527,7 @@ export class SecAggServer {
   }
 
   private closeMaskedInput(dropped: number[]): ServerStep {
-    this.u3 = new Set(this.masked.keys());
+    this.u3 = new Set(this.maskedFrom);
     // A sum of two inputs is each one's input to the other.
     if (this.u3.size < 3) throw new SecAggError('unrecoverable', `only ${this.u3.size} client(s) sent a masked input; SecAgg needs at least 3`);
     this.checkRecoverable(this.u3, 'sent a masked input');
@@ -600,19 +632,20 @@ export class SecAggServer {
     const maskKeys = new Map(droppedSharers.map((v) => [v, recovered.secrets.get(v)!]));
 
     // Σ y_u − Σ PRG(b_u) − Σ_{v dropped, w ∈ N(v) ∩ U3} p_{w,v}
-    const sum = new Uint32Array(dim);
-    for (const u of survivors) addInPlace(sum, this.masked.get(u)!, bits);
-    const jobs: (() => Promise<void>)[] = [];
-    for (const v of survivors) jobs.push(() => applyMask(sum, selfSeeds.get(v)!, -1, bits));
-    for (const v of droppedSharers) {
-      for (const w of this.liveNeighbours(v, this.u3)) {
-        // Removing p_{w,v} from w's input is adding p_{v,w} = −p_{w,v}.
-        jobs.push(async () =>
-          applyPairwiseMask(sum, await pairwiseSeed(this.suite, roundId, v, maskKeys.get(v)!, w, this.keys.get(w)!.maskingKey), v, w, bits),
-        );
-      }
-    }
-    await runLimited(jobs, EXPANSION_CONCURRENCY);
+    // The running sum is the sum of exactly U3's inputs; it is unmasked in place (the round is done after).
+    const sum = this.maskedSum ?? new Uint32Array(dim);
+    this.maskedSum = null;
+    const terms: MaskTerm[] = survivors.map((v) => ({ seed: selfSeeds.get(v)!, sign: -1 }));
+    const pairs = droppedSharers.flatMap((v) => this.liveNeighbours(v, this.u3).map((w) => [v, w] as const));
+    const pairTerms: MaskTerm[] = new Array(pairs.length);
+    // Removing p_{w,v} from w's input is adding p_{v,w} = Δ_{v,w}·PRG(s_{v,w}), Δ_{v,w} = +1 when v < w.
+    await runLimited(
+      pairs.map(([v, w], i) => async () => {
+        pairTerms[i] = { seed: await pairwiseSeed(this.suite, roundId, v, maskKeys.get(v)!, w, this.keys.get(w)!.maskingKey), sign: v < w ? 1 : -1 };
+      }),
+      EXPANSION_CONCURRENCY,
+    );
+    await this.masks.apply(sum, terms.concat(pairTerms), bits);
     this.stateValue = 'done';
     return { outgoing: [], dropped, state: 'done', result: { sum, included: survivors }, ...misbehaving };
   }

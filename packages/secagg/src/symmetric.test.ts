@@ -2,7 +2,7 @@ import { createCipheriv } from 'node:crypto';
 import { ctr } from '@noble/ciphers/aes.js';
 import { describe, expect, it } from 'vitest';
 import { SecAggError } from './errors.ts';
-import { aesCtrKeystream, aesGcmOpen, aesGcmSeal, expandMask, hkdfSha256 } from './symmetric.ts';
+import { aesCtrKeystream, aesGcmOpen, aesGcmSeal, expandMask, expandWords, expandWordsAt, hkdfSha256 } from './symmetric.ts';
 
 const hex = (s: string) => Uint8Array.from(s.match(/../g)!.map((b) => parseInt(b, 16)));
 const toHex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -50,6 +50,33 @@ describe('expandMask (the mask PRG)', () => {
     const flipped = seed.slice();
     flipped[31] = 1; // the last byte matters: no folding of the seed
     expect(Array.from(await expandMask(flipped, 64, 32))).not.toEqual(Array.from(full));
+  });
+});
+
+describe('expandWordsAt (a mask by coordinate ranges)', () => {
+  it('is the same words as the whole keystream, at any start (aligned to a block or not)', async () => {
+    const seed = Uint8Array.from({ length: 32 }, (_, i) => i * 7 + 1);
+    const whole = await expandWords(seed, 1000);
+    for (const [start, count] of [
+      [0, 1000],
+      [4, 96],
+      [5, 3],
+      [7, 500],
+      [999, 1],
+      [1000, 0],
+    ] as const) {
+      expect(Array.from(await expandWordsAt(seed, start, count)), `[${start}, +${count})`).toEqual(Array.from(whole.subarray(start, start + count)));
+    }
+  });
+
+  it('agrees with an independent AES-256-CTR (noble) past a counter block that carries into the next byte', async () => {
+    const seed = Uint8Array.from({ length: 32 }, (_, i) => 255 - i);
+    const start = 4 * 300; // block 300 = 0x012c: the low counter byte wrapped
+    const iv = new Uint8Array(16);
+    new DataView(iv.buffer).setBigUint64(8, 300n, false);
+    const want = new Uint32Array(ctr(seed, iv).encrypt(new Uint8Array(64)).buffer);
+    expect(Array.from(await expandWordsAt(seed, start, 16))).toEqual(Array.from(want));
+    await expect(expandWordsAt(seed, -1, 4)).rejects.toBeInstanceOf(SecAggError);
   });
 });
 

@@ -99,6 +99,28 @@ export async function expandWords(seed: Uint8Array, count: number): Promise<Uint
 }
 
 /**
+ * Words [start, start + count) of `expandWords(seed, ·)` without the ones before: CTR mode is seekable, so the
+ * keystream from block ⌊start/4⌋ is the counter block with that block number in its low 64 bits (the
+ * counter length aesCtrKeystream uses). Unmasking splits a mask by coordinate ranges this way (issue 17 §2).
+ */
+export async function expandWordsAt(seed: Uint8Array, start: number, count: number): Promise<Uint32Array> {
+  if (seed.length !== 32) throw new SecAggError('bad-message', 'mask seeds are 32 bytes');
+  if (!Number.isSafeInteger(start) || start < 0 || !Number.isSafeInteger(count) || count < 0)
+    throw new SecAggError('bad-parameters', `bad keystream range [${start}, ${start}+${count})`);
+  const block = Math.floor(start / 4);
+  const skip = start - 4 * block;
+  const counter = new Uint8Array(16);
+  new DataView(counter.buffer).setBigUint64(8, BigInt(block), false);
+  const bytes = await aesCtrKeystream(seed, counter, (count + skip) * 4);
+  const words = new Uint32Array(bytes.buffer, bytes.byteOffset + skip * 4, count);
+  if (!isLittleEndian) {
+    const view = new DataView(bytes.buffer, bytes.byteOffset + skip * 4, count * 4);
+    for (let i = 0; i < count; i++) words[i] = view.getUint32(i * 4, true);
+  }
+  return words;
+}
+
+/**
  * The mask PRG: `count` values uniform in [0, 2^bits), the low `bits` bits of the words of `expandWords`
  * (uniform because 2^bits divides 2^32). Adding the raw words and reducing mod 2^B gives the same result,
  * which is what the masking code does to save a pass.

@@ -2,45 +2,16 @@
  * `hushfl start` as a real process: kill it with SIGKILL in the middle of a round, start it again, and the
  * run resumes from the last completed round — the interrupted round aborted cleanly and re-run.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createDatabase, type LocalServer, startPostgres } from '@hushfl/coordinator';
-import { connectNodeClient, type NodeClient } from '@hushfl/node';
+import { api, clients, start } from '../startProcess.testing.ts';
 
 const bin = fileURLToPath(new URL('../../bin/hushfl.mjs', import.meta.url));
-const TOKEN = 'restart-test-token-0123456789abcdef';
-
-function start(args: string[]): Promise<{ child: ChildProcess; url: string; run: string | null }> {
-  const child = spawn(process.execPath, [bin, 'start', ...args, '--port', '0', '--operator-token', TOKEN, '--json', '--log-level', 'error'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let err = '';
-    child.stderr!.on('data', (d) => (err += d));
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const line = out.split('\n')[0];
-      if (out.includes('\n')) resolve({ child, ...JSON.parse(line!) });
-    });
-    child.once('exit', (code) => reject(new Error(`hushfl start exited with ${code}: ${err}`)));
-  });
-}
-
-async function api<T>(url: string, path: string): Promise<T> {
-  const res = await fetch(new URL(path, url), { headers: { authorization: `Bearer ${TOKEN}` } });
-  return (await res.json()) as T;
-}
-
-async function clients(url: string, n: number): Promise<NodeClient[]> {
-  const out: NodeClient[] = [];
-  for (let i = 0; i < n; i++) out.push(await connectNodeClient({ url }));
-  return out;
-}
 
 // The same restart on each store: the embedded SQLite file, and Postgres (a real server started here) as a
 // cluster's nodes share it (issue 17 §1) — what a node taking over a run reads back.

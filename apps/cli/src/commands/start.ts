@@ -14,6 +14,17 @@ const flags = {
     kind: 'string',
     help: 'postgres://user@host:port/db: keep runs, rounds, the ledger, checkpoints and client identities in Postgres instead of the SQLite file (metrics stay under --data)',
   },
+  redis: {
+    kind: 'string',
+    help: 'redis://host:port: run as one node of a cluster sharing this Redis and the --store Postgres (one node leads the run, the others hold clients and forward)',
+  },
+  'node-id': { kind: 'string', help: "this cluster node's name in logs and the lease (default: host name, pid and a random suffix)" },
+  'leader-lease-ms': {
+    kind: 'int',
+    help: 'the leader lease ttl: a dead leader is replaced within about 4/3 of it (default 5000)',
+    range: 'in [300, 600000]',
+    ok: (v: number) => v >= 300 && v <= 600_000,
+  },
   'tls-cert': { kind: 'string', help: 'TLS certificate (PEM) to serve HTTPS' },
   'tls-key': { kind: 'string', help: 'TLS private key (PEM)' },
   'operator-token': { kind: 'string', help: 'operator bearer token (default $HUSHFL_OPERATOR_TOKEN or a random one)' },
@@ -57,6 +68,10 @@ export const startCommand: Command<typeof flags> = {
       throw new UsageError((e as Error).message);
     }
     if (f.store !== undefined && !isPostgresUrl(f.store)) throw new UsageError(`--store must be a postgres:// or postgresql:// URL, got '${f.store}'`);
+    if (f.redis !== undefined && !/^rediss?:\/\//.test(f.redis)) throw new UsageError(`--redis must be a redis:// or rediss:// URL, got '${f.redis}'`);
+    if (f.redis !== undefined && f.store === undefined) throw new UsageError('--redis needs --store postgres://…: the nodes of a cluster share one Postgres');
+    if (f.redis === undefined && (f['node-id'] !== undefined || f['leader-lease-ms'] !== undefined))
+      throw new UsageError('--node-id and --leader-lease-ms go with --redis');
     let runConfig: RunConfig | undefined;
     try {
       runConfig = f.config ? loadRunConfigFile(f.config) : undefined;
@@ -68,6 +83,15 @@ export const startCommand: Command<typeof flags> = {
       host: f.host ?? '127.0.0.1',
       dataDir: f.data ?? 'data',
       ...(f.store !== undefined ? { store: f.store } : {}),
+      ...(f.redis !== undefined
+        ? {
+            cluster: {
+              redis: f.redis,
+              ...(f['node-id'] !== undefined ? { nodeId: f['node-id'] } : {}),
+              ...(f['leader-lease-ms'] !== undefined ? { leaseMs: f['leader-lease-ms'] } : {}),
+            },
+          }
+        : {}),
       ...(f['tls-cert'] ? { tls: { cert: f['tls-cert'], key: f['tls-key']! } } : {}),
       ...(f['operator-token'] ? { operatorToken: f['operator-token'] } : {}),
       ...(allowedOrigins.length ? { allowedOrigins } : {}),
@@ -100,7 +124,14 @@ export const startCommand: Command<typeof flags> = {
       }
       c.manager.simulatedDevices = devices;
     }
-    const info = { url: c.url, operatorToken: c.operatorToken, run: c.manager.activeRunId(), simulatedDevices: devices, warnings: c.warnings };
+    const info = {
+      url: c.url,
+      operatorToken: c.operatorToken,
+      run: c.manager.activeRunId(),
+      simulatedDevices: devices,
+      warnings: c.warnings,
+      ...(c.cluster ? { node: c.cluster.nodeId, leader: c.cluster.isLeader } : {}),
+    };
     io.out(
       f.json
         ? `${JSON.stringify(info)}\n`

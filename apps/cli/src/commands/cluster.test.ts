@@ -1,0 +1,141 @@
+/**
+ * A 2-node cluster (issue 17 §1) as real processes: `hushfl start --redis … --store postgres://…` twice, on a
+ * Redis and a Postgres this test starts on free loopback ports, Node clients on both nodes. The leader is
+ * killed with SIGKILL in the middle of a round; the other node takes the lease, resumes the run from the
+ * shared store (the interrupted attempt aborted and re-run, the ledger as it was written ahead) and the run
+ * completes with the clients still connected to it.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createDatabase, type LocalServer, startPostgres, startRedis } from '@hushfl/coordinator';
+import type { NodeClient } from '@hushfl/node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { api, clients, start } from '../startProcess.testing.ts';
+
+let redis: LocalServer;
+let postgres: LocalServer;
+beforeAll(async () => {
+  [redis, postgres] = await Promise.all([startRedis(), startPostgres()]);
+}, 60_000);
+afterAll(async () => {
+  await Promise.all([redis?.stop(), postgres?.stop()]);
+});
+
+type Status = { runId: string | null; state: string; round: number; clientsConnected: number };
+type Round = {
+  round: number;
+  attempt: number;
+  state: string;
+  error: string | null;
+  epsilon: number | null;
+  finished_at: number | null;
+  participants: { client_id: string }[];
+};
+
+async function until<T>(what: string, get: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await get().catch(() => undefined);
+    if (v !== undefined && ok(v)) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: last ${JSON.stringify(v)?.slice(0, 500)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('a 2-node cluster on Redis and Postgres', () => {
+  it('runs with clients on both nodes, and completes the run on the other node after the leader is killed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hushfl-cluster-'));
+    const config = join(dir, 'run.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        rounds: 4,
+        minClients: 3,
+        selection: { clientsPerRound: 3 },
+        task: { shards: 200 },
+        training: { epochs: 1, batchSize: 16, learningRate: 0.1 },
+        deadlines: { training: 60, shareKeys: 10, maskedInput: 10, consistencyCheck: 10, unmasking: 10 },
+        ddg: { bits: 16, gamma: 2e-4, localStddev: 0.004, delta: 1e-5 },
+        secagg: { maxColluders: 1 },
+      }),
+    );
+    const store = await createDatabase(postgres, 'cluster');
+    const node = (name: string) =>
+      start(['--config', config, '--data', join(dir, name), '--store', store, '--redis', redis.url, '--node-id', name, '--leader-lease-ms', '1500']);
+    const a = await node('a');
+    // The first node takes the lease and starts the configured run.
+    const led = await until(
+      'node a to lead a run',
+      () => api<Status>(a.url, '/api/status'),
+      (s) => s.runId !== null,
+      30_000,
+    );
+    const runId = led.runId!;
+    const b = await node('b');
+    expect(b.node).toBe('b');
+    const all: NodeClient[] = [];
+    try {
+      // Two on the leader, four on the other node: every round of three has a party the leader reaches across nodes.
+      const onA = await clients(a.url, 2);
+      const onB = await clients(b.url, 4);
+      all.push(...onA, ...onB);
+      // The leader sees the clients of both nodes; the other node answers with the leader's status.
+      await until(
+        '6 clients on the leader',
+        () => api<Status>(a.url, '/api/status'),
+        (s) => s.clientsConnected === 6,
+        30_000,
+      );
+      await until(
+        'node b to report the leader status',
+        () => api<Status>(b.url, '/api/status'),
+        (s) => s.runId === runId && s.clientsConnected === 6,
+        30_000,
+      );
+      // Round 0 is completed with parties selected from both nodes (whichever node answers, from the store).
+      const rounds = await until(
+        'round 1 in progress',
+        () => api<Round[]>(b.url, `/api/runs/${runId}/rounds`),
+        (r) => r.some((x) => x.round >= 1 && x.state === 'running'),
+        90_000,
+      );
+      const completed0 = rounds.find((r) => r.round === 0 && r.state === 'completed')!;
+      const aIds = new Set(onA.map((c) => c.clientId));
+      expect(completed0.participants).toHaveLength(3);
+      expect(completed0.participants.some((p) => !aIds.has(p.client_id))).toBe(true);
+      const killedAt = Date.now();
+
+      a.child.kill('SIGKILL');
+      await new Promise((r) => a.child.once('exit', r));
+      for (const c of onA) await c.close();
+
+      const run = await until(
+        'the run to end on node b',
+        () => api<{ state: string; completed_round: number; reason: string | null }>(b.url, `/api/runs/${runId}`),
+        (r) => r.state !== 'running',
+        120_000,
+      );
+      expect(run, b.stderr()).toMatchObject({ state: 'completed', completed_round: 3 });
+      const final = await api<Round[]>(b.url, `/api/runs/${runId}/rounds`);
+      for (let r = 0; r < 4; r++) expect(final.filter((x) => x.round === r && x.state === 'completed')).toHaveLength(1);
+      const rerun = final.find((x) => x.state === 'completed' && x.round === (final.find((y) => y.state === 'aborted')?.round ?? -1));
+      console.log(JSON.stringify({ failoverToRoundCompletedMs: rerun ? rerun.finished_at! - killedAt : null }));
+      // The attempt the kill interrupted was aborted by the node that took over, and re-run.
+      const interrupted = final.find((x) => x.state === 'aborted' && /restarted during the round/.test(x.error ?? ''));
+      expect(interrupted).toBeDefined();
+      expect(final.find((x) => x.round === interrupted!.round && x.state === 'completed')!.attempt).toBeGreaterThan(interrupted!.attempt);
+      // ε grows with every released round, across the failover.
+      const released = [0, 1, 2, 3].map((r) => final.find((x) => x.round === r && x.state === 'completed')!.epsilon!);
+      for (let r = 1; r < 4; r++) expect(released[r]!).toBeGreaterThan(released[r - 1]!);
+      // After the failover only node b's clients take part.
+      const bIds = new Set(onB.map((c) => c.clientId));
+      const afterKill = final.filter((x) => x.state === 'completed' && x.round > interrupted!.round);
+      for (const r of afterKill) for (const p of r.participants) expect(bIds.has(p.client_id)).toBe(true);
+    } finally {
+      for (const c of all) await c.close().catch(() => undefined);
+      for (const n of [a, b]) if (n.child.exitCode === null && n.child.signalCode === null) n.child.kill('SIGTERM');
+      await Promise.all([a, b].map((n) => (n.child.exitCode === null && n.child.signalCode === null ? new Promise((r) => n.child.once('exit', r)) : null)));
+    }
+  }, 300_000);
+});

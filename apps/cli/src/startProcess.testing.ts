@@ -1,0 +1,35 @@
+/** `hushfl start` as a real child process, for the restart and cluster tests: started, asked, and its clients. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { connectNodeClient, type NodeClient } from '@hushfl/node';
+
+export const bin = fileURLToPath(new URL('../bin/hushfl.mjs', import.meta.url));
+export const TOKEN = 'restart-test-token-0123456789abcdef';
+
+export function start(args: string[]): Promise<{ child: ChildProcess; url: string; run: string | null; node?: string; leader?: boolean; stderr(): string }> {
+  const child = spawn(process.execPath, [bin, 'start', ...args, '--port', '0', '--operator-token', TOKEN, '--json', '--log-level', 'error'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    child.stderr!.on('data', (d) => (err += d));
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const line = out.split('\n')[0];
+      if (out.includes('\n')) resolve({ child, ...JSON.parse(line!), stderr: () => err });
+    });
+    child.once('exit', (code) => reject(new Error(`hushfl start exited with ${code}: ${err}`)));
+  });
+}
+
+export async function api<T>(url: string, path: string): Promise<T> {
+  const res = await fetch(new URL(path, url), { headers: { authorization: `Bearer ${TOKEN}` } });
+  return (await res.json()) as T;
+}
+
+export async function clients(url: string, n: number): Promise<NodeClient[]> {
+  const out: NodeClient[] = [];
+  for (let i = 0; i < n; i++) out.push(await connectNodeClient({ url }));
+  return out;
+}

@@ -1,0 +1,72 @@
+/**
+ * Makes this coordinator a node of a cluster: Socket.IO rooms and broadcasts across nodes through the Redis
+ * adapter, the bus the nodes talk over, and the ClusterBackend that leads or forwards (clusterBackend.ts).
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { createAdapter } from '@socket.io/redis-adapter';
+import type { RunConfig } from '@hushfl/protocol';
+import { Redis } from 'ioredis';
+import type { Server } from 'socket.io';
+import type { RunManager } from '../runManager.ts';
+import type { Logger } from '../shellTypes.ts';
+import type { Store } from '../store.ts';
+import { ClusterBus } from './bus.ts';
+import { ClusterBackend } from './clusterBackend.ts';
+import { DEFAULT_LEASE_MS } from './lease.ts';
+
+export interface ClusterNodeOptions {
+  /** redis://host:port (the nodes' shared Redis). */
+  readonly redis: string;
+  /** This node's name (default: host name, pid and a random suffix). */
+  readonly nodeId?: string;
+  /** The leader lease's ttl (default 5 s): failover takes about 4/3 of it, plus resuming the run. */
+  readonly leaseMs?: number;
+}
+
+export interface ClusterNode {
+  readonly backend: ClusterBackend;
+  /** Starts competing for the lease (after the node listens). */
+  start(): Promise<void>;
+  /** Hands the lease back and disconnects from Redis (after the run manager closed). */
+  close(): Promise<void>;
+}
+
+export async function joinCluster(
+  o: ClusterNodeOptions & { io: Server; manager: RunManager; store: Store; log: Logger; runConfig?: RunConfig },
+): Promise<ClusterNode> {
+  if (o.store.kind !== 'postgres') throw new Error('a cluster node needs the shared Postgres store: give --store postgres://… with --redis');
+  const nodeId = o.nodeId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const bus = await ClusterBus.connect(o.redis, nodeId);
+  const pub = new Redis(o.redis, { lazyConnect: true });
+  const sub = pub.duplicate();
+  for (const r of [pub, sub]) r.on('error', () => undefined);
+  try {
+    await Promise.all([pub.connect(), sub.connect()]);
+  } catch (e) {
+    await bus.close();
+    pub.disconnect();
+    sub.disconnect();
+    throw new Error(`cannot reach Redis at ${o.redis}: ${(e as Error).message}`);
+  }
+  o.io.adapter(createAdapter(pub, sub, { key: 'hushfl-io' }));
+  const backend = new ClusterBackend({
+    manager: o.manager,
+    bus,
+    io: o.io,
+    store: o.store,
+    log: o.log,
+    leaseMs: o.leaseMs ?? DEFAULT_LEASE_MS,
+    ...(o.runConfig ? { runConfig: o.runConfig } : {}),
+  });
+  return {
+    backend,
+    start: () => backend.start(),
+    close: async () => {
+      await backend.close();
+      await bus.close();
+      pub.disconnect();
+      sub.disconnect();
+    },
+  };
+}
