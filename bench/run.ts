@@ -19,6 +19,7 @@ import { benchSecAgg } from '../packages/secagg/bench/secagg.bench.ts';
 import { benchRounds } from '../apps/cli/bench/rounds.bench.ts';
 import { benchDpsgd } from '../packages/client/bench/dpsgd.bench.ts';
 import { benchSoak } from '../apps/coordinator/bench/soak.bench.ts';
+import { benchScale } from '../apps/coordinator/bench/scale.bench.ts';
 import { resultsDir, writeResults, type Figure } from './lib.ts';
 import { writeReport } from './report.ts';
 
@@ -31,6 +32,7 @@ const suites: Record<string, () => Promise<SuiteOutput>> = {
   dpsgd: benchDpsgd,
   rounds: () => benchRounds({ quick }),
   soak: () => benchSoak({ quick }),
+  scale: () => benchScale({ quick }),
 };
 /** A child's exit status when it wrote its results but a check failed. */
 const CHECKS_FAILED = 3;

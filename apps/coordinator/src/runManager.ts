@@ -12,6 +12,7 @@ import { NO_FEDOPT_STATE, randomHex, type RunCommand, RunEngine, type RunEvent, 
 import type { Forecast, Report, RunConfig, Status } from '@hushfl/protocol';
 import type { SecAggClientMessage } from '@hushfl/secagg';
 import { ModelEvaluator } from './evaluation.ts';
+import { MaskPool } from './unmask/maskPool.ts';
 import { forecastRun } from './forecastRun.ts';
 import { dimRefusal, prepareRun } from './prepareRun.ts';
 import { lastRunStatus, metricsPath, persistRunOp, reopenRun, takeInterruptedRun } from './runPersistence.ts';
@@ -47,6 +48,8 @@ export class RunManager extends EventEmitter {
   private readonly rng: RandomWords = cryptoRandomWords();
   /** Demo devices the shell runs beside the coordinator (`hushfl start --demo-devices`), shown to operators. */
   simulatedDevices = 0;
+  /** Unmasking on worker threads (unmask/maskPool.ts): one pool for the coordinator's life. */
+  private readonly masks = new MaskPool();
   /** Between runs: the last run's final status (read from the store by load(), kept as runs end). */
   private idle: Status = { runId: null, state: 'idle', round: 0, rounds: 0, epsilon: null, epsilonBudget: null, delta: null, clientsConnected: 0 };
 
@@ -178,7 +181,7 @@ export class RunManager extends EventEmitter {
     const data = this.tasks.of(setup.config);
     const roster = [...this.roster.values()];
     const clients = roster.filter((c) => c.dataKey === data.key).map((c) => ({ clientId: c.clientId, miniClients: c.miniClients }));
-    const engine = new RunEngine({ ...setup, clients }, { now: Date.now, random: this.rng, seeds: cryptoRandomWords() });
+    const engine = new RunEngine({ ...setup, clients }, { now: Date.now, random: this.rng, seeds: cryptoRandomWords(), masks: this.masks });
     let end = () => {};
     const ended = new Promise<void>((resolve) => (end = resolve));
     this.active = {
@@ -315,6 +318,11 @@ export class RunManager extends EventEmitter {
   }
 
   async close(): Promise<void> {
+    await this.closeRun();
+    await this.masks.close();
+  }
+
+  private async closeRun(): Promise<void> {
     const run = this.active;
     if (!run) return;
     // Shutdown first: the round in progress is aborted and nothing new starts; then an evaluation in flight

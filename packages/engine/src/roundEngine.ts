@@ -24,6 +24,7 @@ import {
   type FederatedSums,
 } from '@hushfl/ddp';
 import {
+  type MaskApplier,
   type Misbehaviour,
   type SecAggError,
   SecAggServer,
@@ -227,7 +228,7 @@ export class RoundEngine {
   }
 
   /** Builds the engine and the commands that open the round (a task per party, the first deadline). */
-  static async start(setup: RoundSetup): Promise<{ engine: RoundEngine; commands: EngineCommand[] }> {
+  static async start(setup: RoundSetup, masks?: MaskApplier): Promise<{ engine: RoundEngine; commands: EngineCommand[] }> {
     const n = setup.parties.length;
     const roundId = roundIdOf(setup.runId, setup.round, setup.attempt);
     const extra = setup.evaluation ? FEDERATED_METRICS : 0;
@@ -247,7 +248,7 @@ export class RoundEngine {
       threshold,
       graphCommitment: graphCommitment(roundId, setup.graphValue),
     };
-    const server = await SecAggServer.create(config, setup.graphValue);
+    const server = await SecAggServer.create(config, setup.graphValue, masks ? { masks } : {});
     const engine = new RoundEngine(setup, roundId, server, params);
     const weights = vectorBytes(setup.weights);
     const commands: EngineCommand[] = setup.parties.map((p, i) => ({
@@ -298,11 +299,16 @@ export class RoundEngine {
     };
   }
 
-  static async restore(s: RoundEngineSnapshot): Promise<RoundEngine> {
+  static async restore(s: RoundEngineSnapshot, masks?: MaskApplier): Promise<RoundEngine> {
     if (s?.version !== 1) throw new Error('unknown round snapshot version');
     const setup: RoundSetup = { ...s.setup, weights: f32FromBytes(s.setup.weights) };
     const params = RoundEngine.secaggParams(setup.parties.length, setup.secagg);
-    const engine = new RoundEngine(setup, roundIdOf(setup.runId, setup.round, setup.attempt), await SecAggServer.restore(s.server), params);
+    const engine = new RoundEngine(
+      setup,
+      roundIdOf(setup.runId, setup.round, setup.attempt),
+      await SecAggServer.restore(s.server, masks ? { masks } : {}),
+      params,
+    );
     for (const id of s.gone) engine.gone.add(id);
     for (const { clientId, ...slot } of s.lastSent) engine.lastSent.set(clientId, { ...slot });
     for (const id of s.unanswered ?? []) engine.unanswered.add(id);

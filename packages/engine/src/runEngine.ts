@@ -20,7 +20,7 @@
  */
 import { clipCountFraction, type RandomWords } from '@hushfl/ddp';
 import { EVENTS, pack, type RoundEnd, type RunConfig, serverOptimizerOf, type Status, vectorBytes } from '@hushfl/protocol';
-import { SECAGG_STAGE_TABLE, type SecAggClientMessage, type SecAggStage } from '@hushfl/secagg';
+import { type MaskApplier, SECAGG_STAGE_TABLE, type SecAggClientMessage, type SecAggStage } from '@hushfl/secagg';
 import { type DdgPlan, initialAdaptiveClip } from './ddgPlan.ts';
 import { federatedMetricsOf, roundEvaluation } from './federatedEvaluation.ts';
 import { releasedMeanDivisor } from './fedavg.ts';
@@ -63,6 +63,8 @@ export interface RunEngineDeps {
   readonly random: RandomWords;
   /** Each attempt's public rotation and graph seeds, and liveness nonces. A CSPRNG in production. */
   readonly seeds: RandomWords;
+  /** Where unmasking regenerates masks (default in process; the coordinator's worker threads). */
+  readonly masks?: MaskApplier;
 }
 
 /** Everything a run is made from, new or resumed from persisted state. */
@@ -792,31 +794,34 @@ export class RunEngine {
     const seeds = randomBytes(this.deps.seeds, 64);
     let started: Awaited<ReturnType<typeof RoundEngine.start>>;
     try {
-      started = await RoundEngine.start({
-        runId: this.runId,
-        round,
-        attempt,
-        parties,
-        modelSpec: cfg.task.model,
-        task: cfg.task.name,
-        weights: this.server.weights,
-        training: cfg.training,
-        dpsgd: cfg.dpsgd.enabled
-          ? { clip: cfg.dpsgd.clip, noiseMultiplier: cfg.dpsgd.noiseMultiplier, sampling: cfg.dpsgd.sampling, delta: cfg.dpsgd.delta }
-          : null,
-        ddg: this.setup.plan.params,
-        evaluation: roundEvaluation(cfg, this.setup.plan.params.dim, this.server.weights.length),
-        adaptiveClip:
-          this.clip === null
-            ? null
-            : { clip: this.clip, countStddev: this.setup.plan.clipCount!.countStddev, countScale: this.setup.plan.clipCount!.countScale },
-        secagg: cfg.secagg,
-        deadlinesMs: deadlinesMs as Record<SecAggStage, number>,
-        minParties: minParties(cfg),
-        ...(releasedMeanDivisor(cfg) !== undefined ? { meanDivisor: releasedMeanDivisor(cfg)! } : {}),
-        rotationSeed: seeds.slice(0, 32),
-        graphValue: seeds.slice(32),
-      });
+      started = await RoundEngine.start(
+        {
+          runId: this.runId,
+          round,
+          attempt,
+          parties,
+          modelSpec: cfg.task.model,
+          task: cfg.task.name,
+          weights: this.server.weights,
+          training: cfg.training,
+          dpsgd: cfg.dpsgd.enabled
+            ? { clip: cfg.dpsgd.clip, noiseMultiplier: cfg.dpsgd.noiseMultiplier, sampling: cfg.dpsgd.sampling, delta: cfg.dpsgd.delta }
+            : null,
+          ddg: this.setup.plan.params,
+          evaluation: roundEvaluation(cfg, this.setup.plan.params.dim, this.server.weights.length),
+          adaptiveClip:
+            this.clip === null
+              ? null
+              : { clip: this.clip, countStddev: this.setup.plan.clipCount!.countStddev, countScale: this.setup.plan.clipCount!.countScale },
+          secagg: cfg.secagg,
+          deadlinesMs: deadlinesMs as Record<SecAggStage, number>,
+          minParties: minParties(cfg),
+          ...(releasedMeanDivisor(cfg) !== undefined ? { meanDivisor: releasedMeanDivisor(cfg)! } : {}),
+          rotationSeed: seeds.slice(0, 32),
+          graphValue: seeds.slice(32),
+        },
+        this.deps.masks,
+      );
     } catch (e) {
       // The round cannot be set up (for example no SecAgg parameters for this many parties): nothing was sent.
       out.push(log('error', 'run failed', { runId: this.runId, err: (e as Error).stack }));
@@ -1284,7 +1289,7 @@ export class RunEngine {
       if (!bytesEqual(s.optimizerState.m, own.m) || !bytesEqual(s.optimizerState.v, own.v))
         throw new Error(`the snapshot's round ${s.round} steps from another server optimizer state than this engine holds (a stale checkpoint?)`);
     }
-    const engine = await RoundEngine.restore(s.engine);
+    const engine = await RoundEngine.restore(s.engine, this.deps.masks);
     const live: LiveRound = {
       engine,
       round: s.round,

@@ -56,7 +56,8 @@ export { graphCommitment, graphSeedOf, freshGraphRandomness, type GraphContribut
 export { splitSecret, reconstructSecret, encodeShare, decodeShare, SHARE_BYTES, type ShamirShare } from './shamir.ts';
 export { decodeShares, type ShareDecoding } from './reedSolomon.ts';
 export { FIELD_PRIME } from './field.ts';
-export { expandMask, expandWords, hkdfSha256, aesCtrKeystream, aesGcmSeal, aesGcmOpen, sha256 } from './symmetric.ts';
+export { inProcessMasks, maskSlice, type MaskApplier, type MaskTerm } from './masks.ts';
+export { expandMask, expandWords, expandWordsAt, hkdfSha256, aesCtrKeystream, aesGcmSeal, aesGcmOpen, sha256 } from './symmetric.ts';
 export { defaultSuite, webCryptoSuite, nobleSuite, type CryptoSuite, type KeyPair } from './suite.ts';
 export { addInPlace, subInPlace, checkRingVector, ringMask, wordsAsBytes, bytesAsWords } from './vector.ts';
 export { isSmallOrderEd25519, isSmallOrderX25519 } from './smallOrder.ts';
