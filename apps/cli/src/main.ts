@@ -13,6 +13,7 @@ import { secaggParamsCommand } from './commands/secaggParams.ts';
 import { secaggSimCommand } from './commands/secaggSim.ts';
 import { experimentUtilityCommand } from './commands/experiment.ts';
 import { inviteCommand } from './commands/invite.ts';
+import { loadtestCommand } from './commands/loadtest.ts';
 import { simulateCommand } from './commands/simulate.ts';
 import { startCommand } from './commands/start.ts';
 import { tasksCommand } from './commands/tasks.ts';
@@ -21,6 +22,7 @@ import { printJson, processIO, type CliIO } from './io.ts';
 // biome-ignore lint/suspicious/noExplicitAny: each command is typed by its own flag specs where it is defined
 const commands: Command<any>[] = [
   startCommand,
+  loadtestCommand,
   accountDdgCommand,
   accountDpsgdCommand,
   calibrateDdgCommand,

@@ -25,6 +25,7 @@ import { redactingLoggerOptions } from './redact.ts';
 import { RunManager } from './runManager.ts';
 import type { ClusterBackend } from './cluster/clusterBackend.ts';
 import { type ClusterNodeOptions, joinCluster } from './cluster/joinCluster.ts';
+import { memoryMb } from './nodeInfo.ts';
 import { openStore } from './openStore.ts';
 import type { RunBackend } from './runBackend.ts';
 import type { SqliteStore } from './sqliteStore.ts';
@@ -170,6 +171,14 @@ export async function createCoordinator(options: CoordinatorOptions = {}): Promi
     store,
     operatorToken,
     joinUrls: () => joinUrls(tls ? 'https' : 'http', host, (app.server.address() as AddressInfo).port),
+    nodeInfo: () => ({
+      node: cluster?.backend.nodeId ?? null,
+      leader: cluster ? cluster.backend.isLeader : true,
+      takeovers: cluster?.backend.takeovers ?? 0,
+      store: store.kind,
+      sessions: gatewayCounters.stats().sessions,
+      ...memoryMb(),
+    }),
     allowedOrigins,
     secure: Boolean(tls),
   });

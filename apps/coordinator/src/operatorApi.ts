@@ -21,6 +21,7 @@ import {
   type RouteParams,
   type RouteResponseInput,
   type Forecast,
+  type NodeInfo,
   type RunConfig,
   type Status,
 } from '@hushfl/protocol';
@@ -30,6 +31,7 @@ import { issueJoinCodes } from './invites.ts';
 import { originAllowed } from './origins.ts';
 import { useZod } from './zodRoutes.ts';
 import type { CoordinatorEvent } from './runManager.ts';
+import { localNodeInfo } from './nodeInfo.ts';
 import { storedRunConfig } from './runPersistence.ts';
 import type { Store } from './store.ts';
 import type { RunData } from './taskCache.ts';
@@ -61,6 +63,8 @@ export interface OperatorApiOptions {
   readonly operatorToken: string;
   /** Where devices reach the client page (joinUrls.ts); known once the server listens. */
   readonly joinUrls?: () => string[];
+  /** This process's role and memory (GET /api/node). */
+  readonly nodeInfo?: () => NodeInfo;
   /**
    * Pages of these origins (`--allowed-origin`) may fetch their client's demo shards (CORS): a site embedding
    * the SDK on another origin joins demo runs too. Checked as the client socket's origin is (origins.ts).
@@ -122,6 +126,8 @@ export async function operatorApiPlugin(app: FastifyInstance, o: OperatorApiOpti
     route(ops, operatorRoutes.status, async () => manager.status());
 
     route(ops, operatorRoutes.join, async () => ({ urls: joinUrls() }));
+
+    route(ops, operatorRoutes.node, async () => o.nodeInfo?.() ?? localNodeInfo(o.store.kind, manager.connectedCount));
 
     route(ops, operatorRoutes.runs, async () =>
       (await store.runs()).map(({ config, ddg, ...r }) => runSummaryOf(r, storedRunConfig(config), JSON.parse(ddg) as DdgPlan)),

@@ -24,6 +24,8 @@ export interface WorkerInput {
   readonly reportClipped?: boolean;
   /** The clients' name prefix (default `sim`). */
   readonly namePrefix?: string;
+  /** Load-generator clients: synthetic updates, no training, no data (connectNodeClient `synthetic`). */
+  readonly synthetic?: boolean;
 }
 
 export type WorkerMessage =
@@ -48,6 +50,7 @@ try {
       name: `${input.namePrefix ?? 'sim'}-${input.firstIndex + i}`,
       miniClients: input.miniClients,
       insecureTls: input.insecureTls,
+      ...(input.synthetic ? { synthetic: true } : {}),
       ...(input.pki ? { pki: input.pki } : {}),
       ...(input.joinCodes?.[i] ? { joinCode: input.joinCodes[i] } : {}),
       vanish: (task) => {

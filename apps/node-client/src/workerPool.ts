@@ -26,6 +26,8 @@ export interface ClientPoolOptions {
   readonly reportClipped?: boolean;
   /** The clients' name prefix (default `sim`). */
   readonly namePrefix?: string;
+  /** Load-generator clients: synthetic updates, no training, no data (`hushfl loadtest`). */
+  readonly synthetic?: boolean;
 }
 
 export interface ClientPool {
@@ -56,6 +58,7 @@ export function startClientPool(o: ClientPoolOptions, onMessage: (m: WorkerMessa
       ...(o.joinCodes ? { joinCodes: o.joinCodes.slice(first, first + clients) } : {}),
       ...(o.reportClipped === false ? { reportClipped: false } : {}),
       ...(o.namePrefix ? { namePrefix: o.namePrefix } : {}),
+      ...(o.synthetic ? { synthetic: true } : {}),
     };
     first += clients;
     const worker = new Worker(new URL('./worker.mjs', import.meta.url), { workerData: data });

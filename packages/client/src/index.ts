@@ -8,6 +8,7 @@ export * from './ghostClipping.ts';
 export * from './gaussian.ts';
 export * from './runtime.ts';
 export * from './trainer.ts';
+export { SyntheticTrainer } from './syntheticTrainer.ts';
 export * from './backendFallback.ts';
 export * from './inMemoryRound.ts';
 export * from './session.ts';

@@ -119,6 +119,11 @@ export class OperatorClient {
     return this.json(operatorRoutes.status, undefined, undefined);
   }
 
+  /** The process answering: its cluster role and memory. */
+  node() {
+    return this.json(operatorRoutes.node, undefined, undefined);
+  }
+
   /** Where devices reach the client page. */
   joinUrls() {
     return this.json(operatorRoutes.join, undefined, undefined);

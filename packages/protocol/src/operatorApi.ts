@@ -43,6 +43,22 @@ export const healthSchema = z.object({ ok: z.literal(true) });
 
 export const joinUrlsSchema = z.object({ urls: z.array(z.string()) });
 
+/** The coordinator process answering (on a cluster, one node): its role and its memory (issue 17 §3's loadtest). */
+export const nodeInfoSchema = z.object({
+  /** The cluster node's name; null on one machine. */
+  node: z.string().nullable(),
+  /** Whether it runs the run engine (always true on one machine). */
+  leader: z.boolean(),
+  /** Times this node took the leader lease (failovers are the takeovers after a cluster's first). */
+  takeovers: z.number().int().min(0),
+  store: z.enum(['sqlite', 'postgres']),
+  /** Client sessions connected to this process. */
+  sessions: z.number().int().min(0),
+  rssMb: z.number(),
+  heapUsedMb: z.number(),
+});
+export type NodeInfo = z.infer<typeof nodeInfoSchema>;
+
 export const runStateSchema = z.enum(['running', 'paused', 'stopped', 'completed', 'failed']);
 export type RunState = z.infer<typeof runStateSchema>;
 
@@ -296,6 +312,7 @@ export const operatorRoutes = {
   health: { method: 'GET', path: '/api/health', auth: 'none', status: 200, response: healthSchema, errors: [] },
   status: { method: 'GET', path: '/api/status', auth: 'operator', status: 200, response: statusSchema, errors: [401] },
   join: { method: 'GET', path: '/api/join', auth: 'operator', status: 200, response: joinUrlsSchema, errors: [401] },
+  node: { method: 'GET', path: '/api/node', auth: 'operator', status: 200, response: nodeInfoSchema, errors: [401] },
   runs: { method: 'GET', path: '/api/runs', auth: 'operator', status: 200, response: z.array(runSummarySchema), errors: [401] },
   createRun: {
     method: 'POST',

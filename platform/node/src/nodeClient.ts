@@ -12,6 +12,7 @@ import {
   ClientSession,
   httpErrorMessage,
   LocalTrainer,
+  SyntheticTrainer,
   socketIoTransport,
   type ClientIdentity,
   type IdentityStore,
@@ -48,6 +49,11 @@ export interface NodeClientOptions {
    * format, @hushfl/tasks encodeShard) per mini-client. Unused on a `data: demo` run.
    */
   readonly localShards?: readonly Uint8Array[];
+  /**
+   * The load generator's client (`hushfl loadtest`): no training and no data — each update is a synthetic
+   * vector (SyntheticTrainer); DDG, SecAgg and the protocol are real. On a `data: local` run it brings no shards.
+   */
+  readonly synthetic?: boolean;
 }
 
 export interface NodeClient {
@@ -100,7 +106,8 @@ export async function connectNodeClient(opts: NodeClientOptions): Promise<NodeCl
     throw new RangeError(
       `localShards: ${own.length} shard${own.length === 1 ? '' : 's'} for ${miniClients} mini-client${miniClients === 1 ? '' : 's'}: give one per mini-client`,
     );
-  const backend = await initNodeTf();
+  const synthetic = Boolean(opts.synthetic);
+  const backend = synthetic ? 'synthetic' : await initNodeTf();
   const log = opts.log ?? (() => {});
   const insecureTls = Boolean(opts.insecureTls);
   const socket = io(new URL(CLIENT_NAMESPACE, opts.url).toString(), {
@@ -177,6 +184,7 @@ export async function connectNodeClient(opts: NodeClientOptions): Promise<NodeCl
       put: async (key, index, bytes) => void shardBytes.set(`${key}/${index}`, bytes),
     },
     ...(own ? { localShards: async () => own.map((bytes, index) => ({ index, bytes })) } : {}),
+    ...(synthetic && !own ? { localShards: async () => Array.from({ length: miniClients }, (_, index) => ({ index, bytes: new Uint8Array(0) })) } : {}),
     hello: { miniClients, name: opts.name, backend, ...(opts.joinCode ? { joinCode: opts.joinCode } : {}) },
     handlers: {
       onJoined: (ack) => {
@@ -191,10 +199,12 @@ export async function connectNodeClient(opts: NodeClientOptions): Promise<NodeCl
         }
         runtimeData = joinedFor;
         runtime ??= new ClientRuntime(
-          new LocalTrainer(
-            shards.map((s) => decodeShard(s.bytes)),
-            backend,
-          ),
+          synthetic
+            ? new SyntheticTrainer(miniClients)
+            : new LocalTrainer(
+                shards.map((s) => decodeShard(s.bytes)),
+                backend,
+              ),
           host,
           opts.pki ? { pki: opts.pki } : {},
         );

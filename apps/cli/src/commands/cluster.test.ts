@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { createDatabase, type LocalServer, startPostgres, startRedis } from '@hushfl/coordinator';
 import type { NodeClient } from '@hushfl/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, clients, start } from '../startProcess.testing.ts';
+import { runCli } from '../runCli.testing.ts';
+import { api, clients, start, TOKEN } from '../startProcess.testing.ts';
 
 let redis: LocalServer;
 let postgres: LocalServer;
@@ -136,6 +137,57 @@ describe('a 2-node cluster on Redis and Postgres', () => {
       for (const c of all) await c.close().catch(() => undefined);
       for (const n of [a, b]) if (n.child.exitCode === null && n.child.signalCode === null) n.child.kill('SIGTERM');
       await Promise.all([a, b].map((n) => (n.child.exitCode === null && n.child.signalCode === null ? new Promise((r) => n.child.once('exit', r)) : null)));
+    }
+  }, 300_000);
+
+  it('hushfl loadtest spreads its protocol clients over both nodes and reports the run', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hushfl-loadtest-'));
+    const store = await createDatabase(postgres, 'loadtest');
+    const node = (name: string) => start(['--data', join(dir, name), '--store', store, '--redis', redis.url, '--node-id', name, '--leader-lease-ms', '1500']);
+    const [a, b] = [await node('a'), await node('b')];
+    try {
+      await until(
+        'a leader',
+        () => Promise.all([a, b].map((n) => api<{ leader: boolean }>(n.url, '/api/node'))),
+        (r) => r.some((x) => x.leader),
+        30_000,
+      );
+      const r = await runCli(
+        'loadtest',
+        '--url',
+        `${a.url},${b.url}`,
+        '--token',
+        TOKEN,
+        '--clients',
+        '8',
+        '--selected',
+        '5',
+        '--rounds',
+        '2',
+        '--dim',
+        '8000',
+        '--workers',
+        '1',
+        '--json',
+      );
+      expect(r.code, r.err).toBe(0);
+      const out = JSON.parse(r.out) as {
+        state: string;
+        connected: number;
+        rounds: number;
+        roundSeconds: number[];
+        failovers: number;
+        rssMb: Record<string, number>;
+        dim: number;
+      };
+      expect(out).toMatchObject({ state: 'completed', connected: 8, rounds: 2, failovers: 0, dim: 7960 }); // 784·10 + 10 + 10·10 + 10: the widest MLP within 8 000
+      expect(out.roundSeconds).toHaveLength(2);
+      for (const s of out.roundSeconds) expect(s).toBeGreaterThan(0);
+      expect(Object.keys(out.rssMb).sort()).toEqual([a.url, b.url].sort());
+      for (const mb of Object.values(out.rssMb)) expect(mb).toBeGreaterThan(20);
+    } finally {
+      for (const n of [a, b]) n.child.kill('SIGTERM');
+      await Promise.all([a, b].map((n) => new Promise((res) => n.child.once('exit', res))));
     }
   }, 300_000);
 });
