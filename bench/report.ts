@@ -25,7 +25,7 @@ const ABOUT: Record<string, string> = {
     'packages/client: one DP-SGD step (per-example clipping + noise) with ghost norms and book-keeping (Bu et al. 2023; one backward pass per batch) against the naive per-example loop, on the tfjs backend named.',
   rounds: 'apps/coordinator + apps/node-client: wall time of whole rounds over Socket.IO on loopback (training included), mean per round.',
   scale:
-    'apps/coordinator/bench/scale.bench.ts (issue 17): the unmasking step split by coordinate ranges over worker threads against the same masks regenerated in process (every core; the masks of n survivors at 10 % and 30 % dropout, d = 100 000).',
+    'apps/coordinator/bench/scale.bench.ts and apps/cli/bench/cluster.bench.ts (issue 17): unmasking split by coordinate ranges over worker threads against in process (the masks of n survivors at 10 % and 30 % dropout, d = 100 000); then two `hushfl start` nodes on a Redis and a Postgres on loopback under `hushfl loadtest` clients (synthetic updates, real DDG and SecAgg), all on this machine: peak connections, rounds of many parties at d = 2^16, a leader killed with SIGKILL mid-round.',
   soak: "apps/coordinator/bench/soak.bench.ts (issue 13): a whole run over Socket.IO on loopback with share-poisoning clients, idle Sybils and a client that reconnects in a loop beside honest Node clients; every round must complete and the coordinator's memory (heapUsed + external after full GCs, its own process) stay flat.",
 };
 

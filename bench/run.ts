@@ -20,6 +20,7 @@ import { benchRounds } from '../apps/cli/bench/rounds.bench.ts';
 import { benchDpsgd } from '../packages/client/bench/dpsgd.bench.ts';
 import { benchSoak } from '../apps/coordinator/bench/soak.bench.ts';
 import { benchScale } from '../apps/coordinator/bench/scale.bench.ts';
+import { benchCluster } from '../apps/cli/bench/cluster.bench.ts';
 import { resultsDir, writeResults, type Figure } from './lib.ts';
 import { writeReport } from './report.ts';
 
@@ -32,7 +33,11 @@ const suites: Record<string, () => Promise<SuiteOutput>> = {
   dpsgd: benchDpsgd,
   rounds: () => benchRounds({ quick }),
   soak: () => benchSoak({ quick }),
-  scale: () => benchScale({ quick }),
+  scale: async () => {
+    const unmask = await benchScale({ quick });
+    const cluster = await benchCluster({ quick });
+    return { figures: [...unmask.figures, ...cluster.figures], details: { ...unmask.details, ...cluster.details } };
+  },
 };
 /** A child's exit status when it wrote its results but a check failed. */
 const CHECKS_FAILED = 3;

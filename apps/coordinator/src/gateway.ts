@@ -43,7 +43,7 @@ import { DEFAULT_CLIENT_RETENTION_MS, DEFAULT_PRUNE_INTERVAL_MS, startPruning } 
 import { clientRoom, type RunBackend } from './runBackend.ts';
 import type { ClientConnection, CoordinatorEvent, Logger } from './shellTypes.ts';
 import { SerialQueue } from './serialQueue.ts';
-import type { Store } from './store.ts';
+import { ShardTakenError, type Store } from './store.ts';
 
 /** Dropped progress reports per rate-limit strike (reports are dropped, not struck, one by one). */
 export const REPORT_DROPS_PER_STRIKE = 20;
@@ -326,10 +326,22 @@ export function attachClientGateway(io: Server, manager: RunBackend, store: Stor
         const why = await redeemJoinCode(store, hello.joinCode, id);
         if (why) return strike('join-code', EVENTS.hello, why, refuseHello);
       }
-      await store.upsertClientWithShards(
-        { id, token_hash: hashToken(token), name: hello.name ?? null, mini_clients: hello.miniClients, shards },
-        runData.demo.shards,
-      );
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await store.upsertClientWithShards(
+            { id, token_hash: hashToken(token), name: hello.name ?? null, mini_clients: hello.miniClients, shards },
+            runData.demo.shards,
+          );
+          break;
+        } catch (e) {
+          // A cluster's other node gave one of these free shards away meanwhile: choose again (twice at most).
+          if (!(e instanceof ShardTakenError) || attempt >= 3) throw e;
+          const again = await assign(id, hello.miniClients, resumed ? await store.shardsOf(id) : []);
+          if (!again)
+            return refuseHello(`no free data shard for ${hello.miniClients} mini-client(s): all ${runData.demo.shards} are held by connected clients`);
+          shards = again;
+        }
+      }
       // Gone while its session was stored: nothing to take over (its disconnect found no identity to release).
       if (closed || socket.disconnected) return;
       const previous = sockets.get(id);

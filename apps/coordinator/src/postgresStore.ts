@@ -19,6 +19,7 @@ import {
   type RoundRow,
   type RunRow,
   type StageEventInput,
+  ShardTakenError,
   type Store,
 } from './store.ts';
 
@@ -485,6 +486,14 @@ export class PostgresStore implements Store {
   }
 
   upsertClientWithShards(c: ClientUpsert, shardCount: number): Promise<void> {
+    return this.shardTx(c, shardCount).catch((e: { code?: string }) => {
+      // 23505 unique_violation: another node's hello took one of these free shards in the meantime.
+      if (e?.code === '23505') throw new ShardTakenError(`a shard of ${c.shards.join(', ')} was just given to another client`);
+      throw e;
+    });
+  }
+
+  private shardTx(c: ClientUpsert, shardCount: number): Promise<void> {
     return this.tx(async (q) => {
       await q.query('DELETE FROM shard_assignments WHERE client_id = $1', [c.id]);
       for (const s of c.shards) {

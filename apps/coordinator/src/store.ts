@@ -99,6 +99,9 @@ export interface LedgerEntry {
   charges?: number;
 }
 
+/** upsertClientWithShards lost a race: another node gave one of the shards to another identity first. */
+export class ShardTakenError extends Error {}
+
 /** A stage row (stage_events). */
 export interface StageEventInput {
   run_id: string;

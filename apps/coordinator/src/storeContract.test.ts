@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase, type LocalServer, startPostgres } from './localServers.ts';
 import { PostgresStore } from './postgresStore.ts';
 import { SqliteStore } from './sqliteStore.ts';
-import { asyncStore, type LedgerEntry, type Store } from './store.ts';
+import { asyncStore, type LedgerEntry, ShardTakenError, type Store } from './store.ts';
 
 let postgres: LocalServer | null = null;
 let databases = 0;
@@ -258,8 +258,10 @@ describe('the Postgres store', () => {
       expect((await b.run('run-1'))!.name).toBe('contract');
       // One free shard, two nodes: exactly one of the two hellos gets it.
       const hello = (s: Store, n: string) => s.upsertClientWithShards({ id: n, token_hash: 'h', name: null, mini_clients: 1, shards: [7] }, 10);
-      await Promise.allSettled([hello(a, 'x'), hello(b, 'y')]);
+      const outcomes = await Promise.allSettled([hello(a, 'x'), hello(b, 'y')]);
       expect((await a.shardAssignments()).filter((r) => r.shard === 7)).toHaveLength(1);
+      // The loser (when they overlapped) is told so, and the gateway chooses again.
+      for (const o of outcomes) if (o.status === 'rejected') expect(o.reason).toBeInstanceOf(ShardTakenError);
     } finally {
       await Promise.all([a.close(), b.close()]);
     }

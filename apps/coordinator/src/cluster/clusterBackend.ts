@@ -89,10 +89,7 @@ export class ClusterBackend extends EventEmitter implements RunBackend {
   async start(): Promise<void> {
     const { bus } = this.o;
     await bus.on('events', (v) => void this.heard(v as { from: string; event: CoordinatorEvent }));
-    await bus.on('status', (v) => {
-      const m = v as { from: string; status: Status };
-      if (m.from !== bus.nodeId) this.leaderStatus = m.status;
-    });
+    await bus.on('status', (v) => void this.heardStatus(v as { from: string; status: Status }));
     await bus.on('leader', (v) => {
       const m = v as { nodeId: string };
       if (m.nodeId === bus.nodeId) return;
@@ -208,6 +205,15 @@ export class ClusterBackend extends EventEmitter implements RunBackend {
     // The run's data first: the gateway asks for it as it hears that a run started.
     if (e.type === 'run') await this.follow(e.state === 'running' || e.state === 'paused' ? e.runId : null).catch(() => undefined);
     this.emit('event', e);
+  }
+
+  /** The leader's status, reported once this node knows the data of the run it names (hellos join for it). */
+  private async heardStatus(m: { from: string; status: Status }): Promise<void> {
+    if (m.from === this.o.bus.nodeId || this.lease.isLeader) return;
+    const s = m.status;
+    const live = s.state === 'running' || s.state === 'paused' || s.state === 'waiting';
+    await this.follow(live ? s.runId : null).catch(() => undefined);
+    if (!this.lease.isLeader) this.leaderStatus = s;
   }
 
   private async follow(runId: string | null): Promise<void> {
