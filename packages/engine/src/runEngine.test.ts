@@ -220,6 +220,32 @@ describe('RunEngine: selection', () => {
     expect(starts[0]).toEqual(expected);
   });
 
+  it('while a population gathers, tells clients the waiting count O(n) times, not once per arrival (O(n²))', async () => {
+    const n = 300;
+    const config = engineTestConfig({ rounds: 1, minClients: 3, selection: { clientsPerRound: n + 1 } });
+    const clock = new VirtualClock();
+    const engine = new RunEngine(setupOf(config), { now: clock.now, random: seeded(1), seeds: seeded(2) });
+    await engine.handle({ type: 'start' });
+    let statusSends = 0;
+    const count = (cs: readonly RunCommand[]) => {
+      statusSends += cs.filter((c) => c.kind === 'send' && c.event === EVENTS.status).length;
+    };
+    for (let i = 0; i < n; i++) {
+      clock.advanceTo(clock.now() + 5); // 300 arrivals in 1.5 s
+      const cs = await engine.handle({ type: 'client-ready', clientId: `c${i}`, miniClients: 1 });
+      count(cs);
+      count(await answerProbes(engine, cs));
+    }
+    // Each arrival is told the status once (its own ready); a broadcast to everyone at most every 2 s.
+    expect(statusSends).toBeLessThan(3 * n);
+    // The next selection attempt after the interval (a timer or a tick) tells everyone the latest count.
+    clock.advanceTo(clock.now() + 2_000);
+    const tick = [...(await engine.handle({ type: 'timer', key: 'run#next' })), ...(await engine.handle({ type: 'tick' }))];
+    const told = tick.filter((c) => c.kind === 'send' && c.event === EVENTS.status);
+    expect(told).toHaveLength(n);
+    expect((told[0]!.kind === 'send' && (told[0]!.payload as { message: string }).message) || '').toMatch(/^waiting for clients: 300 eligible/);
+  });
+
   it('waits without selecting while too few clients are ready, and starts once enough are', async () => {
     const config = engineTestConfig({ rounds: 1, minClients: 3, selection: { clientsPerRound: 3 } });
     const clock = new VirtualClock();

@@ -37,6 +37,8 @@ export const NEXT_ROUND_TIMER = 'run#next';
 export const SELECT_RETRY_MS = 500;
 export const ABORT_RETRY_MS = 250;
 const SHORTFALL_LOG_MS = 30_000;
+/** At most this often are clients told a new waiting count (setWaiting). */
+const WAITING_STATUS_MS = 2_000;
 /** A stage still open this long after its deadline is a stall: the watchdog aborts the attempt, loudly. */
 export const WATCHDOG_GRACE_MS = 5_000;
 /** Invalid SecAgg messages from a selected party after which it is excluded from the run. */
@@ -320,6 +322,9 @@ export class RunEngine {
   /** Why no round can start now (shown as the status message while waiting), null when none is waiting. */
   private waiting: string | null = null;
   private lastWaitingLog = Number.NEGATIVE_INFINITY;
+  /** The waiting reason the clients were last told, and when (setWaiting). */
+  private waitingSent: string | null = null;
+  private waitingSentAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     readonly setup: RunSetup,
@@ -777,13 +782,23 @@ export class RunEngine {
   }
 
   private setWaiting(reason: string | null, out: RunCommand[]): void {
-    if (reason === this.waiting) return;
-    this.waiting = reason;
     const now = this.deps.now();
-    if (reason && now - this.lastWaitingLog > SHORTFALL_LOG_MS) {
-      this.lastWaitingLog = now;
-      out.push(log('info', reason, { runId: this.runId }));
+    if (reason !== this.waiting) {
+      this.waiting = reason;
+      if (reason && now - this.lastWaitingLog > SHORTFALL_LOG_MS) {
+        this.lastWaitingLog = now;
+        out.push(log('info', reason, { runId: this.runId }));
+      }
     }
+    if (reason === this.waitingSent) return;
+    // The reason counts the clients, so it changes with every arrival: telling every ready client each time
+    // is O(n²) messages while a population gathers (issue 17's load test: 5 000 clients stalled two nodes).
+    // Starting or stopping to wait is told at once; a changed count at most every WAITING_STATUS_MS (the
+    // tick that calls this again sends the latest).
+    const started = (reason === null) !== (this.waitingSent === null);
+    if (!started && now - this.waitingSentAt < WAITING_STATUS_MS) return;
+    this.waitingSent = reason;
+    this.waitingSentAt = now;
     this.broadcastStatus(out);
   }
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { accountDpsgd } from '@hushfl/ddp';
@@ -54,6 +54,14 @@ describe('hushfl experiment utility', () => {
     const cells = readFileSync(join(out, 'utility.cells.jsonl'), 'utf8').trim().split('\n');
     expect(cells).toHaveLength(3);
     expect(JSON.parse(cells[2]!).wrapsPerRound).toHaveLength(5);
+    // --report on a grid in progress: the finished cells only, nothing run, the unfinished setting left out.
+    writeFileSync(join(out, 'utility.cells.jsonl'), `${cells.slice(0, 2).join('\n')}\n`);
+    const partial = await run('experiment', 'utility', '--quick', '--out', out, '--report', '--json');
+    expect(partial.code).toBe(0);
+    expect(partial.err).not.toMatch(/\[\d+\/\d+\]/);
+    expect(JSON.parse(partial.out).results.map((r: { mechanism: string }) => r.mechanism)).toEqual(['none', 'central']);
+    expect(readFileSync(join(out, 'utility.md'), 'utf8')).toContain('a grid in progress');
+    expect(readFileSync(join(out, 'utility.cells.jsonl'), 'utf8').trim().split('\n')).toHaveLength(2);
   }, 180_000);
 
   it('runs every mechanism with the strategy the flags name, and reports it', async () => {

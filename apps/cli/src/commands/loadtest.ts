@@ -29,7 +29,12 @@ const flags = {
     range: '>= 0',
     ok: (v: number) => v >= 0,
   },
-  workers: { kind: 'int', help: 'worker threads per URL running the clients (default: the available parallelism)', range: '>= 1', ok: (v: number) => v >= 1 },
+  workers: {
+    kind: 'int',
+    help: 'worker threads per URL running the clients (default: one per 40 clients, at least the available parallelism, at most 32)',
+    range: '>= 1',
+    ok: (v: number) => v >= 1,
+  },
   'deadline-s': { kind: 'int', help: 'each SecAgg stage deadline in seconds (default 300)', range: 'in [10, 3600]', ok: (v: number) => v >= 10 && v <= 3600 },
   'timeout-s': { kind: 'int', help: 'give up (and stop the run) after this long (default 3600)', range: '>= 10', ok: (v: number) => v >= 10 },
   json: { kind: 'bool', help: 'print the result as JSON' },

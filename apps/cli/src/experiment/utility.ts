@@ -27,6 +27,7 @@ import {
 } from '@hushfl/engine';
 import { initNodeTf, loadTaskData } from '@hushfl/node';
 import { type ModelSpec, type PartitionSpec, parseRunConfig, serverConfigSchema, type ServerConfigInput, serverOptimizerOf } from '@hushfl/protocol';
+import { WrapCounter } from './wrapCounter.ts';
 import { buildModel, decodeShard, DemoTask, evaluate, findTask, getFlatWeights, setFlatWeights, taskShape } from '@hushfl/tasks';
 
 export type Mechanism = 'none' | 'central' | 'ddg';
@@ -65,6 +66,8 @@ export interface UtilityOptions {
    * each cell is appended as it finishes, so an interrupted grid resumes where it stopped.
    */
   readonly cellsFile?: string;
+  /** Run no cell: report the finished ones of cellsFile (a grid in progress); settings with none are left out. */
+  readonly reportOnly?: boolean;
   readonly onProgress?: (line: string) => void;
 }
 
@@ -143,7 +146,9 @@ interface Setting {
   epsilon: number | null;
 }
 
-export async function runUtilityExperiment(o: UtilityOptions): Promise<{ results: UtilityResult[]; config: Record<string, unknown> }> {
+export async function runUtilityExperiment(
+  o: UtilityOptions,
+): Promise<{ results: UtilityResult[]; config: Record<string, unknown> & { cellMinutes: number } }> {
   const backend = await initNodeTf();
   const delta = o.delta ?? 1e-5;
   const poisson = o.sampleRate !== undefined;
@@ -205,6 +210,8 @@ export async function runUtilityExperiment(o: UtilityOptions): Promise<{ results
   let ran = 0;
   let spentSeconds = 0;
   const results: UtilityResult[] = [];
+  /** Minutes the reported cells took to run (whenever they ran). */
+  let cellMinutes = 0;
   for (const s of settings) {
     const cells: UtilityCell[] = [];
     for (let seed = 1; seed <= o.seeds; seed++) {
@@ -214,6 +221,7 @@ export async function runUtilityExperiment(o: UtilityOptions): Promise<{ results
         finished++;
         continue;
       }
+      if (o.reportOnly) continue;
       const started = performance.now();
       const cell = await runCell(s, seed);
       cells.push(cell);
@@ -228,6 +236,8 @@ export async function runUtilityExperiment(o: UtilityOptions): Promise<{ results
           `${cell.wrapsPerRound ? `, ${mean(cell.wrapsPerRound).toFixed(1)} wraps/round` : ''} (${((performance.now() - started) / 1000).toFixed(1)} s; about ${(eta / 60).toFixed(0)} min left)`,
       );
     }
+    if (!cells.length) continue;
+    cellMinutes += cells.reduce((t, c) => t + c.seconds, 0) / 60;
     const accuracies = cells.map((c) => c.accuracy);
     const m = mean(accuracies);
     const std = Math.sqrt(accuracies.reduce((a, b) => a + (b - m) ** 2, 0) / Math.max(1, accuracies.length - 1));
@@ -242,7 +252,7 @@ export async function runUtilityExperiment(o: UtilityOptions): Promise<{ results
       accuracy: m,
       std,
       accuracyStd: std,
-      seeds: o.seeds,
+      seeds: cells.length,
       epsilonVsCoordinator: cells[0]!.epsilonVsCoordinator,
       wrapsPerRound: wraps,
       noise: cells[0]!.noise,
@@ -256,6 +266,7 @@ export async function runUtilityExperiment(o: UtilityOptions): Promise<{ results
       partition: partitionName,
       model: SPEC,
       dim,
+      cellMinutes,
       clientsPerRound: n,
       population: o.population,
       sampleRate: q,
@@ -418,37 +429,4 @@ function readCells(file: string): UtilityCell[] {
     }
   }
   return out;
-}
-
-/**
- * Counts the modular wraps of a round's aggregate: each party's encoded input is small next to 2^B, so its
- * centred value is its integer vector; their float64 sum (exact: n·2^31 < 2^53) is the aggregate before the
- * reduction mod 2^B, and a coordinate outside [−2^(B−1), 2^(B−1)) is one the decoded sum gets wrong by 2^B.
- */
-class WrapCounter {
-  private readonly sums = new Map<string, Float64Array>();
-  constructor(private readonly bits: number) {}
-
-  add(roundId: string, input: Uint32Array): void {
-    let acc = this.sums.get(roundId);
-    if (!acc) {
-      acc = new Float64Array(input.length);
-      this.sums.set(roundId, acc);
-    }
-    const m = 2 ** this.bits;
-    const half = m / 2;
-    for (let i = 0; i < input.length; i++) {
-      const v = input[i]!;
-      acc[i]! += v >= half ? v - m : v;
-    }
-  }
-
-  perRound(): number[] {
-    const half = 2 ** (this.bits - 1);
-    return [...this.sums.values()].map((acc) => {
-      let wraps = 0;
-      for (let i = 0; i < acc.length; i++) if (acc[i]! >= half || acc[i]! < -half) wraps++;
-      return wraps;
-    });
-  }
 }

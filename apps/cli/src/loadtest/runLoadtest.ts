@@ -2,9 +2,13 @@
  * The load generator behind `hushfl loadtest` and `pnpm bench scale` (issue 17 §3): a run created through the
  * operator API, N synthetic-update protocol clients spread over the coordinator URLs, and what was seen.
  */
+import { availableParallelism } from 'node:os';
 import { OperatorClient } from '@hushfl/operator-client';
 import { startClientPool, type ClientPool } from '@hushfl/node-client';
 import type { RunConfigInput } from '@hushfl/protocol';
+
+/** Clients per worker thread by default. */
+const CLIENTS_PER_THREAD = 40;
 
 export interface LoadtestOptions {
   readonly urls: readonly string[];
@@ -110,7 +114,10 @@ export async function runLoadtest(o: LoadtestOptions, log: (line: string) => voi
           synthetic: true,
           reportClipped: false,
           namePrefix: `load${i}`,
-          ...(o.workers !== undefined ? { workers: o.workers } : {}),
+          // Many threads, few clients each: a thread's clients share its event loop, and one blocked for
+          // longer than the coordinator's ping timeout (SecAgg's key agreements for hundreds of parties) would
+          // have its sockets closed — a load generator's artefact, not the coordinator's limit.
+          workers: o.workers ?? Math.min(32, Math.max(availableParallelism(), Math.ceil(share / CLIENTS_PER_THREAD))),
         }),
       );
     }
