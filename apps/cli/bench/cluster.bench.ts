@@ -24,13 +24,13 @@ export async function benchCluster(o: { quick?: boolean } = {}): Promise<{ figur
   const log = (line: string) => process.stderr.write(`  scale: ${line}\n`);
   try {
     const store = await createDatabase(postgres, 'bench');
-    const node = (name: string) => start(['--data', join(dir, name), '--store', store, '--redis', redis.url, '--node-id', name, '--leader-lease-ms', '3000']);
+    const node = (name: string) => start(['--data', join(dir, name), '--store', store, '--redis', redis.url, '--node-id', name, '--leader-lease-ms', '15000']);
     nodes.push(await node('a'), await node('b'));
     const urls = nodes.map((n) => n.url);
     const base = { urls, token: TOKEN, bits: 16, deadlineS: 600, timeoutS: 3600 };
 
     // 1. Connections: many idle sessions over both nodes, one small round.
-    const connections = q ? 300 : 5000;
+    const connections = q ? 300 : Number(process.env.HUSHFL_SCALE_CONNECTIONS ?? 5000);
     const c = await runLoadtest({ ...base, clients: connections, selected: 10, rounds: 1, dim: 7850 }, log);
     details.connections = c;
     figures.push(
@@ -46,7 +46,8 @@ export async function benchCluster(o: { quick?: boolean } = {}): Promise<{ figur
       figures.push(figure({ name: 'cluster node peak rss', inputs: { node: url === urls[0] ? 'a' : 'b', clients: connections }, value: mb, unit: 'MB' }));
 
     // 2. Big rounds: every client selected, d = 2^16.
-    const big = q ? 60 : 1000;
+    // Issue 17's target is 1 000; HUSHFL_SCALE_ROUND_PARTIES sets another (the clients share this machine's cores).
+    const big = q ? 60 : Number(process.env.HUSHFL_SCALE_ROUND_PARTIES ?? 1000);
     const r = await runLoadtest({ ...base, clients: big, selected: big, rounds: 2, dim: 2 ** 16 }, log);
     details.bigRounds = r;
     const mean = r.roundSeconds.reduce((a, b) => a + b, 0) / Math.max(1, r.roundSeconds.length);

@@ -63,7 +63,7 @@ describe('a 2-node cluster on Redis and Postgres', () => {
     );
     const store = await createDatabase(postgres, 'cluster');
     const node = (name: string) =>
-      start(['--config', config, '--data', join(dir, name), '--store', store, '--redis', redis.url, '--node-id', name, '--leader-lease-ms', '1500']);
+      start(['--config', config, '--data', join(dir, name), '--store', store, '--redis', redis.url, '--node-id', name, '--leader-lease-ms', '3000']);
     const a = await node('a');
     // The first node takes the lease and starts the configured run.
     const led = await until(
@@ -143,7 +143,7 @@ describe('a 2-node cluster on Redis and Postgres', () => {
   it('hushfl loadtest spreads its protocol clients over both nodes and reports the run', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hushfl-loadtest-'));
     const store = await createDatabase(postgres, 'loadtest');
-    const node = (name: string) => start(['--data', join(dir, name), '--store', store, '--redis', redis.url, '--node-id', name, '--leader-lease-ms', '1500']);
+    const node = (name: string) => start(['--data', join(dir, name), '--store', store, '--redis', redis.url, '--node-id', name, '--leader-lease-ms', '3000']);
     const [a, b] = [await node('a'), await node('b')];
     try {
       await until(

@@ -21,7 +21,7 @@ const flags = {
   'node-id': { kind: 'string', help: "this cluster node's name in logs and the lease (default: host name, pid and a random suffix)" },
   'leader-lease-ms': {
     kind: 'int',
-    help: 'the leader lease ttl: a dead leader is replaced within about 4/3 of it (default 5000)',
+    help: 'the leader lease ttl: a dead leader is replaced within about 4/3 of it; keep it above the longest event-loop stall of a busy leader (default 10000)',
     range: 'in [300, 600000]',
     ok: (v: number) => v >= 300 && v <= 600_000,
   },

@@ -26,6 +26,8 @@ import { LeaderLease } from './lease.ts';
 
 /** The leader's status is broadcast at most this often (and on every run event). */
 const STATUS_EVERY_MS = 1_000;
+/** A `ready` the leader did not answer is sent again after this long. */
+const READY_RETRY_MS = 2_000;
 
 export interface ClusterOptions {
   readonly manager: RunManager;
@@ -42,6 +44,8 @@ type Remote = { clientId: string; miniClients: number; dataKey: string; node: st
 
 export class ClusterBackend extends EventEmitter implements RunBackend {
   private readonly lease: LeaderLease;
+  /** Not leading: this node's ready clients as announced to the leader (announce retries until it hears). */
+  private readonly localReady = new Map<string, Remote>();
   /** Leader: the node holding each client announced from elsewhere. */
   private readonly remote = new Map<string, string>();
   /** Not leading: the leader's last status, and the data of the run it leads. */
@@ -232,6 +236,20 @@ export class ClusterBackend extends EventEmitter implements RunBackend {
     return this.o.bus.request(method, args) as Promise<T>;
   }
 
+  /**
+   * Tells the leader a client here is ready, again until it hears (a request lost in a failover would leave
+   * the client unselectable for the rest of the run).
+   */
+  private announce(remote: Remote): void {
+    this.o.bus.request('ready', [remote]).catch((e: Error) => {
+      if (this.closed || this.lease.isLeader || this.localReady.get(remote.clientId) !== remote) return;
+      this.o.log.warn({ clientId: remote.clientId, err: e.message }, 'a ready client did not reach the leader: told again');
+      setTimeout(() => {
+        if (!this.closed && !this.lease.isLeader && this.localReady.get(remote.clientId) === remote) this.announce(remote);
+      }, READY_RETRY_MS).unref();
+    });
+  }
+
   private forward(method: string, args: unknown[]): void {
     this.o.bus.request(method, args).catch((e: Error) => this.o.log.warn({ method, err: e.message }, 'a client event did not reach the leader'));
   }
@@ -244,7 +262,8 @@ export class ClusterBackend extends EventEmitter implements RunBackend {
       return;
     }
     const remote: Remote = { clientId: c.clientId, miniClients: c.miniClients, dataKey: c.dataKey, node: this.o.bus.nodeId };
-    this.forward('ready', [remote]);
+    this.localReady.set(c.clientId, remote);
+    this.announce(remote);
   }
 
   clientDisconnected(clientId: string): void {
@@ -252,6 +271,7 @@ export class ClusterBackend extends EventEmitter implements RunBackend {
       this.o.manager.clientDisconnected(clientId);
       return;
     }
+    this.localReady.delete(clientId);
     this.forward('gone', [clientId]);
   }
 

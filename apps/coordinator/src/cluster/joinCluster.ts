@@ -20,7 +20,7 @@ export interface ClusterNodeOptions {
   readonly redis: string;
   /** This node's name (default: host name, pid and a random suffix). */
   readonly nodeId?: string;
-  /** The leader lease's ttl (default 5 s): failover takes about 4/3 of it, plus resuming the run. */
+  /** The leader lease's ttl (default 10 s): failover takes about 4/3 of it, plus resuming the run. */
   readonly leaseMs?: number;
 }
 

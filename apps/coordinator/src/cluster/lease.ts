@@ -12,7 +12,7 @@ import type { Redis } from 'ioredis';
 const RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
 const RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 
-export const DEFAULT_LEASE_MS = 5_000;
+export const DEFAULT_LEASE_MS = 10_000;
 
 export interface LeaseEvents {
   /** This node now leads (resume the run from the store). */
