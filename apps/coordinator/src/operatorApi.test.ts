@@ -62,6 +62,11 @@ describe('operator API', () => {
     expect((await fetch(`${c.url}/api/runs/nope`, { headers: auth })).status).toBe(404);
     expect(await (await fetch(`${c.url}/api/join`, { headers: auth })).json()).toEqual({ urls: [`${c.url}/`] });
     expect((await fetch(`${c.url}/api/join`)).status).toBe(401);
+    // One machine: no cluster name, always the leader, on SQLite; its sessions and memory.
+    const node = (await (await fetch(`${c.url}/api/node`, { headers: auth })).json()) as Record<string, unknown>;
+    expect(node).toMatchObject({ node: null, leader: true, takeovers: 0, store: 'sqlite' });
+    expect(node.rssMb).toBeGreaterThan(20);
+    expect((await fetch(`${c.url}/api/node`)).status).toBe(401);
     expect((await fetch(`${c.url}/api/runs/${runId}/stop`, { method: 'POST', headers: auth })).status).toBe(409);
 
     // Shards: only with the client's own session, and only its own shards.

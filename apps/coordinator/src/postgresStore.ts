@@ -9,13 +9,21 @@ import pg from 'pg';
 import type { RunState } from '@hushfl/protocol';
 import {
   type Checkpoint,
+  CHECKPOINT_COLUMNS,
+  type CheckpointRow,
+  checkpointOf,
+  f32Bytes,
   type ClientIdentity,
   type ClientUpsert,
   type ExcludedParty,
   FEDERATED_COLUMNS,
+  LEDGER_COLUMNS,
   type LedgerEntry,
+  ledgerOf,
+  type LedgerRow,
   type ParticipantRow,
   type RoundCommit,
+  ROUND_DEFAULTS,
   type RoundRow,
   type RunRow,
   type StageEventInput,
@@ -88,36 +96,8 @@ const types = {
 
 type Queryable = Pick<pg.PoolClient, 'query'>;
 
-function f32Bytes(v: Float32Array): Buffer {
-  return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-}
-
-function bytesF32(b: Buffer): Float32Array {
-  const copy = new Uint8Array(b.length);
-  copy.set(b);
-  return new Float32Array(copy.buffer);
-}
-
-const ROUND_DEFAULTS = {
-  contributions: null,
-  parties: null,
-  accuracy: null,
-  loss: null,
-  epsilon: null,
-  epsilon_coordinator: null,
-  delta_selection: null,
-  clip: null,
-  clip_fraction: null,
-  error: null,
-  durations: '{}',
-  dropped: '{}',
-  bytes_up: 0,
-  bytes_down: 0,
-  excused: null,
-} as const;
-
 /** The columns finishRound sets, in its parameter order ($5 onwards; $1–$4 are the key and finished_at). */
-const FINISH_COLUMNS = [...Object.keys(ROUND_DEFAULTS), 'state', ...FEDERATED_COLUMNS] as const;
+const FINISH_COLUMNS = [...Object.keys(ROUND_DEFAULTS), 'state'] as const;
 
 export class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
@@ -212,7 +192,7 @@ export class PostgresStore implements Store {
     r: Partial<RoundRow> & { run_id: string; round: number; attempt: number; state: 'completed' | 'aborted' },
     q: Queryable = this.pool,
   ): Promise<void> {
-    const row: Record<string, unknown> = { ...ROUND_DEFAULTS, ...Object.fromEntries(FEDERATED_COLUMNS.map((c) => [c, null])), ...r };
+    const row: Record<string, unknown> = { ...ROUND_DEFAULTS, ...r };
     const sets = FINISH_COLUMNS.map((c, i) => `${c} = $${i + 5}`).join(', ');
     return q
       .query(`UPDATE rounds SET finished_at = $4, ${sets} WHERE run_id = $1 AND round = $2 AND attempt = $3`, [
@@ -379,41 +359,13 @@ export class PostgresStore implements Store {
   }
 
   async latestCheckpoint(runId: string): Promise<Checkpoint | undefined> {
-    const [row] = await this.rows<{ round: number; weights: Buffer; momentum: Buffer | null; second_moment: Buffer | null; clip: number | null }>(
-      'SELECT round, weights, momentum, second_moment, clip FROM checkpoints WHERE run_id = $1 ORDER BY round DESC LIMIT 1',
-      [runId],
-    );
-    return (
-      row && {
-        round: row.round,
-        weights: bytesF32(row.weights),
-        optimizerState: { m: row.momentum ? bytesF32(row.momentum) : null, v: row.second_moment ? bytesF32(row.second_moment) : null },
-        clip: row.clip,
-      }
-    );
+    const [row] = await this.rows<CheckpointRow>(`SELECT ${CHECKPOINT_COLUMNS} FROM checkpoints WHERE run_id = $1 ORDER BY round DESC LIMIT 1`, [runId]);
+    return row && checkpointOf(row);
   }
 
   async latestLedger(runId: string): Promise<(LedgerEntry & { round: number; attempt: number | null }) | undefined> {
-    const [row] = await this.rows<{
-      round: number;
-      attempt: number | null;
-      rdp: string;
-      epsilon: number;
-      selection_shortfall: number;
-      rdp_coordinator: string | null;
-      charges: number | null;
-    }>('SELECT round, attempt, rdp, epsilon, selection_shortfall, rdp_coordinator, charges FROM ledger WHERE run_id = $1 ORDER BY round DESC LIMIT 1', [runId]);
-    return (
-      row && {
-        round: row.round,
-        attempt: row.attempt,
-        rdp: JSON.parse(row.rdp),
-        epsilon: row.epsilon,
-        selectionShortfall: row.selection_shortfall,
-        ...(row.rdp_coordinator ? { rdpCoordinator: JSON.parse(row.rdp_coordinator) as number[] } : {}),
-        ...(row.charges !== null ? { charges: row.charges } : {}),
-      }
-    );
+    const [row] = await this.rows<LedgerRow>(`SELECT ${LEDGER_COLUMNS} FROM ledger WHERE run_id = $1 ORDER BY round DESC LIMIT 1`, [runId]);
+    return row && ledgerOf(row);
   }
 
   async upsertClient(c: ClientUpsert, q: Queryable = this.pool): Promise<void> {

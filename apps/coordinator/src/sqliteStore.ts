@@ -8,13 +8,21 @@ import { dirname } from 'node:path';
 import type { RunState } from '@hushfl/protocol';
 import {
   type Checkpoint,
+  CHECKPOINT_COLUMNS,
+  type CheckpointRow,
+  checkpointOf,
+  f32Bytes,
   type ClientIdentity,
   type ClientUpsert,
   type ExcludedParty,
   FEDERATED_COLUMNS,
+  LEDGER_COLUMNS,
   type LedgerEntry,
+  ledgerOf,
+  type LedgerRow,
   type ParticipantRow,
   type RoundCommit,
+  ROUND_DEFAULTS,
   type RoundRow,
   type RunRow,
   type StageEventInput,
@@ -68,18 +76,8 @@ CREATE TABLE IF NOT EXISTS join_codes (
  */
 export const STORE_BUSY_TIMEOUT_MS = 2_000;
 
-function f32Blob(v: Float32Array): Buffer {
-  return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-}
-
 function optionalBlob(v: Float32Array | null): Buffer | null {
-  return v ? f32Blob(v) : null;
-}
-
-function blobF32(b: Buffer): Float32Array {
-  const copy = new Uint8Array(b.length);
-  copy.set(b);
-  return new Float32Array(copy.buffer);
+  return v ? f32Bytes(v) : null;
 }
 
 export class SqliteStore implements SyncStore {
@@ -154,26 +152,7 @@ export class SqliteStore implements SyncStore {
          parties = @parties, excused = @excused, clip = @clip, clip_fraction = @clip_fraction, ${FEDERATED_COLUMNS.map((c) => `${c} = @${c}`).join(', ')}
          WHERE run_id = @run_id AND round = @round AND attempt = @attempt`,
       )
-      .run({
-        finished_at: Date.now(),
-        contributions: null,
-        parties: null,
-        accuracy: null,
-        loss: null,
-        epsilon: null,
-        epsilon_coordinator: null,
-        delta_selection: null,
-        clip: null,
-        clip_fraction: null,
-        error: null,
-        durations: '{}',
-        dropped: '{}',
-        bytes_up: 0,
-        bytes_down: 0,
-        excused: null,
-        ...Object.fromEntries(FEDERATED_COLUMNS.map((c) => [c, null])),
-        ...r,
-      });
+      .run({ finished_at: Date.now(), ...ROUND_DEFAULTS, ...r });
   }
 
   /** A committed round's evaluation (it is committed before it is evaluated). */
@@ -295,7 +274,7 @@ export class SqliteStore implements SyncStore {
       if (c.ledger) this.writeLedger(c.round.run_id, c.round.round, c.round.attempt, c.ledger);
       this.db
         .prepare('INSERT OR REPLACE INTO checkpoints (run_id, round, weights, momentum, second_moment, clip, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-        .run(c.round.run_id, c.round.round, f32Blob(c.weights), optionalBlob(c.optimizerState.m), optionalBlob(c.optimizerState.v), c.clip, Date.now());
+        .run(c.round.run_id, c.round.round, f32Bytes(c.weights), optionalBlob(c.optimizerState.m), optionalBlob(c.optimizerState.v), c.clip, Date.now());
       // An operator's forgiveness of aborted attempts (reopenRun) is for the round it was given at.
       this.db.prepare('UPDATE runs SET completed_round = ?, attempt_floor = NULL WHERE id = ?').run(c.round.round, c.round.run_id);
     })();
@@ -304,49 +283,20 @@ export class SqliteStore implements SyncStore {
   saveInitialCheckpoint(runId: string, weights: Float32Array): void {
     this.db
       .prepare('INSERT OR REPLACE INTO checkpoints (run_id, round, weights, momentum, created_at) VALUES (?, -1, ?, NULL, ?)')
-      .run(runId, f32Blob(weights), Date.now());
+      .run(runId, f32Bytes(weights), Date.now());
   }
 
   latestCheckpoint(runId: string): Checkpoint | undefined {
-    const row = this.db
-      .prepare('SELECT round, weights, momentum, second_moment, clip FROM checkpoints WHERE run_id = ? ORDER BY round DESC LIMIT 1')
-      .get(runId) as { round: number; weights: Buffer; momentum: Buffer | null; second_moment: Buffer | null; clip: number | null } | undefined;
-    return (
-      row && {
-        round: row.round,
-        weights: blobF32(row.weights),
-        optimizerState: { m: row.momentum ? blobF32(row.momentum) : null, v: row.second_moment ? blobF32(row.second_moment) : null },
-        clip: row.clip,
-      }
-    );
+    const row = this.db.prepare(`SELECT ${CHECKPOINT_COLUMNS} FROM checkpoints WHERE run_id = ? ORDER BY round DESC LIMIT 1`).get(runId) as
+      | CheckpointRow
+      | undefined;
+    return row && checkpointOf(row);
   }
 
   /** The cumulative ledger after the last charged attempt, or undefined when nothing was spent. */
   latestLedger(runId: string): (LedgerEntry & { round: number; attempt: number | null }) | undefined {
-    const row = this.db
-      .prepare('SELECT round, attempt, rdp, epsilon, selection_shortfall, rdp_coordinator, charges FROM ledger WHERE run_id = ? ORDER BY round DESC LIMIT 1')
-      .get(runId) as
-      | {
-          round: number;
-          attempt: number | null;
-          rdp: string;
-          epsilon: number;
-          selection_shortfall: number;
-          rdp_coordinator: string | null;
-          charges: number | null;
-        }
-      | undefined;
-    return (
-      row && {
-        round: row.round,
-        attempt: row.attempt,
-        rdp: JSON.parse(row.rdp),
-        epsilon: row.epsilon,
-        selectionShortfall: row.selection_shortfall,
-        ...(row.rdp_coordinator ? { rdpCoordinator: JSON.parse(row.rdp_coordinator) as number[] } : {}),
-        ...(row.charges !== null ? { charges: row.charges } : {}),
-      }
-    );
+    const row = this.db.prepare(`SELECT ${LEDGER_COLUMNS} FROM ledger WHERE run_id = ? ORDER BY round DESC LIMIT 1`).get(runId) as LedgerRow | undefined;
+    return row && ledgerOf(row);
   }
 
   upsertClient(c: ClientUpsert): void {

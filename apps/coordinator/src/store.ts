@@ -99,6 +99,83 @@ export interface LedgerEntry {
   charges?: number;
 }
 
+/** A checkpoints row as both engines return it (BLOB / BYTEA as Buffers). */
+export interface CheckpointRow {
+  round: number;
+  weights: Buffer;
+  momentum: Buffer | null;
+  second_moment: Buffer | null;
+  clip: number | null;
+}
+
+/** A ledger row as both engines return it. */
+export interface LedgerRow {
+  round: number;
+  attempt: number | null;
+  rdp: string;
+  epsilon: number;
+  selection_shortfall: number;
+  rdp_coordinator: string | null;
+  charges: number | null;
+}
+
+/** The columns the two latest* reads select. */
+export const CHECKPOINT_COLUMNS = 'round, weights, momentum, second_moment, clip';
+export const LEDGER_COLUMNS = 'round, attempt, rdp, epsilon, selection_shortfall, rdp_coordinator, charges';
+
+/** A float32 vector as the bytes stored (little-endian on the machines we run on). */
+export function f32Bytes(v: Float32Array): Buffer {
+  return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+}
+
+/** Stored bytes back as a float32 vector in a buffer of its own (aligned, independent of the driver's). */
+export function bytesF32(b: Buffer): Float32Array {
+  const copy = new Uint8Array(b.length);
+  copy.set(b);
+  return new Float32Array(copy.buffer);
+}
+
+export function checkpointOf(row: CheckpointRow): Checkpoint {
+  return {
+    round: row.round,
+    weights: bytesF32(row.weights),
+    optimizerState: { m: row.momentum ? bytesF32(row.momentum) : null, v: row.second_moment ? bytesF32(row.second_moment) : null },
+    clip: row.clip,
+  };
+}
+
+export function ledgerOf(row: LedgerRow): LedgerEntry & { round: number; attempt: number | null } {
+  return {
+    round: row.round,
+    attempt: row.attempt,
+    rdp: JSON.parse(row.rdp),
+    epsilon: row.epsilon,
+    selectionShortfall: row.selection_shortfall,
+    ...(row.rdp_coordinator ? { rdpCoordinator: JSON.parse(row.rdp_coordinator) as number[] } : {}),
+    ...(row.charges !== null ? { charges: row.charges } : {}),
+  };
+}
+
+/** What finishRound writes for a column the caller leaves out. */
+export const ROUND_DEFAULTS = {
+  contributions: null,
+  parties: null,
+  accuracy: null,
+  loss: null,
+  epsilon: null,
+  epsilon_coordinator: null,
+  delta_selection: null,
+  clip: null,
+  clip_fraction: null,
+  error: null,
+  durations: '{}',
+  dropped: '{}',
+  bytes_up: 0,
+  bytes_down: 0,
+  excused: null,
+  ...Object.fromEntries(FEDERATED_COLUMNS.map((c) => [c, null])),
+} as const;
+
 /** upsertClientWithShards lost a race: another node gave one of the shards to another identity first. */
 export class ShardTakenError extends Error {}
 

@@ -7,6 +7,7 @@ describe('operator API contract', () => {
       'GET /api/health',
       'GET /api/status',
       'GET /api/join',
+      'GET /api/node',
       'GET /api/runs',
       'POST /api/runs',
       'GET /api/runs/:id',
