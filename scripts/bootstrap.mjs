@@ -5,10 +5,11 @@
 // Usage: node scripts/bootstrap.mjs [--chromium] [--cluster] [-- command to run afterwards...]
 // --chromium: Debian's Chromium (browser suites); --cluster: Redis and Postgres servers (cluster suites).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { postgresBinDir, redisServerPath } from './serverBins.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pinned = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).packageManager.split('@')[1];
@@ -87,30 +88,13 @@ function ensureChromium() {
   process.exit(1);
 }
 
-/** The first of `candidates` that exists (a Debian package's versioned directory, say), or null. */
-function firstExisting(candidates) {
-  return candidates.find((p) => existsSync(p)) ?? null;
-}
-
-/** Postgres's server binaries (initdb, pg_ctl, postgres): $HUSHFL_PG_BIN, Debian's newest version, or on PATH. */
-function postgresBin() {
-  if (process.env.HUSHFL_PG_BIN) return process.env.HUSHFL_PG_BIN;
-  const base = '/usr/lib/postgresql';
-  const versions = existsSync(base)
-    ? readdirSync(base)
-        .filter((v) => /^\d+$/.test(v))
-        .sort((a, b) => Number(b) - Number(a))
-    : [];
-  return firstExisting(versions.map((v) => join(base, v, 'bin')).filter((d) => existsSync(join(d, 'initdb'))));
-}
-
 /** Redis and Postgres servers for the cluster suites (each test starts its own on loopback ports). */
 function ensureClusterServers() {
   const missing = [];
-  if (!existsSync(process.env.HUSHFL_REDIS_SERVER ?? '/usr/bin/redis-server')) missing.push('redis-server');
-  if (!postgresBin()) missing.push('postgresql');
+  if (!redisServerPath()) missing.push('redis-server');
+  if (!postgresBinDir()) missing.push('postgresql');
   if (!missing.length) return;
-  if (aptInstall(missing, 'the cluster tests') && existsSync('/usr/bin/redis-server') && postgresBin()) return;
+  if (aptInstall(missing, 'the cluster tests') && redisServerPath() && postgresBinDir()) return;
   log(`${missing.join(' and ')} missing. Install them (as root: apt-get install -y ${missing.join(' ')}) or set HUSHFL_REDIS_SERVER / HUSHFL_PG_BIN.`);
   process.exit(1);
 }

@@ -7,25 +7,23 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createDatabase, startPostgres, startRedis } from '@hushfl/coordinator';
+import { startPostgres, startRedis } from '@hushfl/coordinator';
 import { figure, type Figure } from '../../../bench/lib.ts';
 import { runLoadtest } from '../src/loadtest/runLoadtest.ts';
-import { api, start, TOKEN } from '../src/startProcess.testing.ts';
-
-type Node = Awaited<ReturnType<typeof start>>;
+import { api, startCluster, TOKEN } from '../src/startProcess.testing.ts';
 
 export async function benchCluster(o: { quick?: boolean } = {}): Promise<{ figures: Figure[]; details: Record<string, unknown> }> {
   const q = Boolean(o.quick);
   const [redis, postgres] = await Promise.all([startRedis(), startPostgres()]);
   const dir = mkdtempSync(join(tmpdir(), 'hushfl-bench-cluster-'));
-  const nodes: Node[] = [];
+  const cluster = await startCluster({ redis, postgres, database: 'bench', dir, leaseMs: 15_000 });
+  const nodes = cluster.nodes;
   const figures: Figure[] = [];
   const details: Record<string, unknown> = {};
   const log = (line: string) => process.stderr.write(`  scale: ${line}\n`);
   try {
-    const store = await createDatabase(postgres, 'bench');
-    const node = (name: string) => start(['--data', join(dir, name), '--store', store, '--redis', redis.url, '--node-id', name, '--leader-lease-ms', '15000']);
-    nodes.push(await node('a'), await node('b'));
+    await cluster.node('a');
+    await cluster.node('b');
     const urls = nodes.map((n) => n.url);
     const base = { urls, token: TOKEN, bits: 16, deadlineS: 600, timeoutS: 3600 };
 
@@ -99,8 +97,7 @@ export async function benchCluster(o: { quick?: boolean } = {}): Promise<{ figur
       }),
     );
   } finally {
-    for (const n of nodes) if (n.child.exitCode === null && n.child.signalCode === null) n.child.kill('SIGTERM');
-    await Promise.all(nodes.map((n) => (n.child.exitCode === null && n.child.signalCode === null ? new Promise((r) => n.child.once('exit', r)) : null)));
+    await cluster.stop();
     await Promise.all([redis.stop(), postgres.stop()]);
   }
   return { figures, details };

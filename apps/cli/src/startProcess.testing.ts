@@ -1,6 +1,8 @@
 /** `hushfl start` as a real child process, for the restart and cluster tests: started, asked, and its clients. */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createDatabase, type LocalServer } from '@hushfl/coordinator';
 import { connectNodeClient, type NodeClient } from '@hushfl/node';
 
 export const bin = fileURLToPath(new URL('../bin/hushfl.mjs', import.meta.url));
@@ -32,4 +34,49 @@ export async function clients(url: string, n: number): Promise<NodeClient[]> {
   const out: NodeClient[] = [];
   for (let i = 0; i < n; i++) out.push(await connectNodeClient({ url }));
   return out;
+}
+
+export type StartedNode = Awaited<ReturnType<typeof start>>;
+
+/**
+ * Nodes of one cluster (`hushfl start --store postgres://… --redis …`) on a fresh database of `postgres`:
+ * `node(name)` starts one more (its data folder under `dir`), `stop()` ends the living ones and waits for them.
+ */
+export async function startCluster(o: {
+  redis: LocalServer;
+  postgres: LocalServer;
+  database: string;
+  dir: string;
+  leaseMs: number;
+  args?: readonly string[];
+}): Promise<{ nodes: StartedNode[]; node(name: string): Promise<StartedNode>; stop(): Promise<void> }> {
+  const store = await createDatabase(o.postgres, o.database);
+  const nodes: StartedNode[] = [];
+  const alive = (n: StartedNode) => n.child.exitCode === null && n.child.signalCode === null;
+  return {
+    nodes,
+    async node(name) {
+      const n = await start([
+        ...(o.args ?? []),
+        '--data',
+        join(o.dir, name),
+        '--store',
+        store,
+        '--redis',
+        o.redis.url,
+        '--node-id',
+        name,
+        '--leader-lease-ms',
+        String(o.leaseMs),
+      ]);
+      nodes.push(n);
+      return n;
+    },
+    async stop() {
+      const living = nodes.filter(alive);
+      const exited = living.map((n) => new Promise((r) => n.child.once('exit', r)));
+      for (const n of living) n.child.kill('SIGTERM');
+      await Promise.all(exited);
+    },
+  };
 }

@@ -257,9 +257,13 @@ export function attachClientGateway(io: Server, manager: RunBackend, store: Stor
         }
       });
 
-    // Hellos one at a time, coordinator-wide: each reads the shard table and then writes it (store calls may
-    // answer over a socket, and two hellos must not both take the same free shard).
-    on(EVENTS.hello, (payload: unknown, ack?: unknown) => helloQueue.run(() => onHello(payload, ack)));
+    // Where the coordinator hands out data shards, hellos run one at a time on this node: each reads the shard
+    // table and then writes it (store calls may answer over a socket, and two hellos must not both take the same
+    // free shard; across nodes the store's unique shard key refuses the second, and it chooses again). Clients
+    // that bring their own data take no shard, and their hellos run side by side.
+    on(EVENTS.hello, (payload: unknown, ack?: unknown) =>
+      manager.currentData().mode === 'local' ? onHello(payload, ack) : helloQueue.run(() => onHello(payload, ack)),
+    );
 
     async function onHello(payload: unknown, ack?: unknown): Promise<void> {
       const reply = (r: HelloAck) => (typeof ack === 'function' ? ack(r) : socket.emit(EVENTS.hello, r));

@@ -6,11 +6,12 @@
  * and is killed by its own PID. Postgres refuses to run as root: as root it runs as the `postgres` user.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { postgresBinDir, redisServerPath } from '../../../scripts/serverBins.mjs';
 
 export interface LocalServer {
   /** A URL clients connect with (postgres://… or redis://…). */
@@ -35,22 +36,7 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Postgres's server binaries: $HUSHFL_PG_BIN, else Debian's newest /usr/lib/postgresql/<v>/bin; null when absent. */
-export function postgresBinDir(): string | null {
-  if (process.env.HUSHFL_PG_BIN) return process.env.HUSHFL_PG_BIN;
-  const base = '/usr/lib/postgresql';
-  if (!existsSync(base)) return null;
-  const versions = readdirSync(base)
-    .filter((v) => /^\d+$/.test(v))
-    .sort((a, b) => Number(b) - Number(a));
-  for (const v of versions) if (existsSync(join(base, v, 'bin', 'initdb'))) return join(base, v, 'bin');
-  return null;
-}
-
-export function redisServerPath(): string | null {
-  const p = process.env.HUSHFL_REDIS_SERVER ?? '/usr/bin/redis-server';
-  return existsSync(p) ? p : null;
-}
+export { postgresBinDir, redisServerPath };
 
 const MISSING = 'install them with `node scripts/bootstrap.mjs --cluster` (apt-get install -y redis-server postgresql, as root)';
 

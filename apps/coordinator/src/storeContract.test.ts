@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase, type LocalServer, startPostgres } from './localServers.ts';
 import { PostgresStore } from './postgresStore.ts';
 import { SqliteStore } from './sqliteStore.ts';
+import pg from 'pg';
 import { asyncStore, type LedgerEntry, ShardTakenError, type Store } from './store.ts';
 
 let postgres: LocalServer | null = null;
@@ -256,12 +257,32 @@ describe('the Postgres store', () => {
     try {
       await a.createRun(RUN);
       expect((await b.run('run-1'))!.name).toBe('contract');
-      // One free shard, two nodes: exactly one of the two hellos gets it.
-      const hello = (s: Store, n: string) => s.upsertClientWithShards({ id: n, token_hash: 'h', name: null, mini_clients: 1, shards: [7] }, 10);
-      const outcomes = await Promise.allSettled([hello(a, 'x'), hello(b, 'y')]);
-      expect((await a.shardAssignments()).filter((r) => r.shard === 7)).toHaveLength(1);
-      // The loser (when they overlapped) is told so, and the gateway chooses again.
-      for (const o of outcomes) if (o.status === 'rejected') expect(o.reason).toBeInstanceOf(ShardTakenError);
+      // One free shard, two nodes whose hellos overlap: another node's transaction has taken shard 7 and not yet
+      // committed when this node's hello, which saw it free, inserts it. This one waits on the key, then loses,
+      // and is told so (the gateway chooses again); the other keeps the shard.
+      const other = new pg.Client({ connectionString: url });
+      await other.connect();
+      try {
+        await other.query('BEGIN');
+        await other.query("INSERT INTO shard_assignments (shard, client_id, slot, assigned_at) VALUES (7, 'y', 0, 1)");
+        const mine = a.upsertClientWithShards({ id: 'x', token_hash: 'h', name: null, mini_clients: 1, shards: [7] }, 10);
+        const settled = mine.then(
+          () => 'stored',
+          (e: unknown) => e,
+        );
+        // Still waiting on the other transaction's key, not stored past it.
+        expect(await Promise.race([settled, new Promise((r) => setTimeout(() => r('waiting'), 300))])).toBe('waiting');
+        await other.query('COMMIT');
+        expect(await settled).toBeInstanceOf(ShardTakenError);
+      } finally {
+        await other.end();
+      }
+      expect((await b.shardAssignments()).filter((r) => r.shard === 7).map((r) => r.client_id)).toEqual(['y']);
+      // Its transaction rolled back whole: no client row half-written either.
+      expect(await b.client('x')).toBeUndefined();
+      // Without an overlap the same hello simply takes a free shard.
+      await a.upsertClientWithShards({ id: 'x', token_hash: 'h', name: null, mini_clients: 1, shards: [8] }, 10);
+      expect(await b.shardsOf('x')).toEqual([8]);
     } finally {
       await Promise.all([a.close(), b.close()]);
     }

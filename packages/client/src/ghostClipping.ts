@@ -10,8 +10,8 @@
  *   [T, T] Gram matrices (Li, Tramèr, Liang & Hashimoto, ICLR 2022, "ghost clipping") where 2T² ≤ in·out, else from
  *   the materialised ∇Wᵢ (Bu et al.'s mixed rule); the clipped sum is one matmul over all B·T rows.
  * - Conv2D: ∇W = Σₚ patchᵢₚᵀ gᵢₚ over output positions p. For small kernels it is cheaper to form it per example
- *   (Lee & Kifer's / Bu et al.'s mixed rule: when T² > k²·Cin·Cout), one batched matmul per kernel offset; the
- *   per-example kernel gradients are kept and the clipped sum is cᵀ·[∇Wᵢ], one matmul. ∇b = Σₚ gᵢₚ likewise.
+ *   (Lee & Kifer's / Bu et al.'s mixed rule: when T² > k²·Cin·Cout), as one depthwise convolution over (example,
+ *   channel) pairs; the clipped sum Σᵢ cᵢ·∇Wᵢ is one convolution of the input by c-weighted g. ∇b = Σₚ gᵢₚ likewise.
  * - Embedding (a Dense layer over one-hot tokens, no bias): ∇Eᵢ = Σₜ onehot(xᵢₜ)ᵀgᵢₜ, so
  *   ‖∇Eᵢ‖² = Σₜₜ' [xᵢₜ = xᵢₜ'] ⟨gᵢₜ, gᵢₜ'⟩ — the Gram matrix of the output gradients masked by token equality
  *   (Li et al. 2022, ghost clipping of the embedding layer), never the [vocabulary, dim] gradient per example;
@@ -84,24 +84,38 @@ function denseBook(a: tf.Tensor, g: tf.Tensor, kernelShape: number[], bias: bool
 
 function convBook(input: tf.Tensor4D, g: tf.Tensor4D, kernelShape: number[], bias: boolean): LayerBook {
   const [kh, kw] = kernelShape as [number, number];
-  const [b, , , cin] = input.shape;
+  const [b, height, width, cin] = input.shape;
   const [, oh, ow, cout] = g.shape;
-  const gFlat = tf.reshape(g, [b, oh * ow, cout]);
-  const offsets: tf.Tensor2D[] = [];
-  for (let dy = 0; dy < kh; dy++) {
-    for (let dx = 0; dx < kw; dx++) {
-      const patch = tf.reshape(tf.slice(input, [0, dy, dx, 0], [b, oh, ow, cin]), [b, oh * ow, cin]);
-      // (B, Cin, P) × (B, P, Cout) → (B, Cin, Cout): every example's kernel gradient at offset (dy, dx).
-      offsets.push(tf.reshape(tf.matMul(patch, gFlat, true, false), [b, cin * cout]));
-    }
-  }
-  // Offsets in (dy, dx) row-major order, then (Cin, Cout): the layout of the [kh, kw, Cin, Cout] kernel.
-  const kernelGrads = tf.concat(offsets, 1);
+  // ∇W[dy, dx, ci, co] = Σ_{y,x} input[y+dy, x+dx, ci]·g[y, x, co] is a valid cross-correlation of the input by g:
+  // both as convolutions, which every backend has (tfjs-wasm has no Conv2D filter-gradient kernel, and one slice per
+  // kernel offset cost 20× the convolution there).
+  // Σᵢ cᵢ·∇Wᵢ: the batch becomes the contraction axis (input [Cin, H, W, B], filter g as [oh, ow, B, Cout]).
+  const sumOfKernelGrads = (c: tf.Tensor1D): tf.Tensor =>
+    tf.transpose(
+      tf.conv2d(
+        tf.transpose(input, [3, 1, 2, 0]) as tf.Tensor4D,
+        tf.transpose(tf.mul(g, tf.reshape(c, [-1, 1, 1, 1])), [1, 2, 0, 3]) as tf.Tensor4D,
+        1,
+        'valid',
+      ),
+      [1, 2, 0, 3],
+    );
+  // Every example's ∇Wᵢ (for the norms): one depthwise convolution whose channels are (example, Cin) pairs, each
+  // filtered by its example's g — [B, kh·kw·Cin·Cout] rows in the kernel's [kh, kw, Cin, Cout] layout. Formed once, on demand.
+  let perExample: tf.Tensor2D | null = null;
+  const kernelGrads = (): tf.Tensor2D => {
+    if (perExample) return perExample;
+    const channels = tf.reshape(tf.transpose(input, [1, 2, 0, 3]), [1, height, width, b * cin]) as tf.Tensor4D;
+    const filters = tf.reshape(tf.tile(tf.expandDims(tf.transpose(g, [1, 2, 0, 3]), 3), [1, 1, 1, cin, 1]), [oh, ow, b * cin, cout]) as tf.Tensor4D;
+    const out = tf.depthwiseConv2d(channels, filters, 1, 'valid');
+    perExample = tf.reshape(tf.transpose(tf.reshape(out, [kh, kw, b, cin, cout]), [2, 0, 1, 3, 4]), [b, kh * kw * cin * cout]);
+    return perExample;
+  };
   const biasGrads = bias ? (tf.sum(g, [1, 2]) as tf.Tensor2D) : null;
   return {
-    normsSq: () => (biasGrads ? tf.add(rowSumSq(kernelGrads), rowSumSq(biasGrads)) : rowSumSq(kernelGrads)),
+    normsSq: () => (biasGrads ? tf.add(rowSumSq(kernelGrads()), rowSumSq(biasGrads)) : rowSumSq(kernelGrads())),
     weightedSum: (c) => {
-      const w = weightedRowSum(c, kernelGrads, kernelShape);
+      const w = sumOfKernelGrads(c);
       return biasGrads ? [w, weightedRowSum(c, biasGrads, [cout])] : [w];
     },
   };

@@ -88,14 +88,7 @@ const isLittleEndian = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
  * (counter block 0) read little-endian. The full 256-bit seed keys AES: nothing is folded or truncated.
  */
 export async function expandWords(seed: Uint8Array, count: number): Promise<Uint32Array> {
-  if (seed.length !== 32) throw new SecAggError('bad-message', 'mask seeds are 32 bytes');
-  const bytes = await aesCtrKeystream(seed, new Uint8Array(16), count * 4);
-  const words = new Uint32Array(bytes.buffer, bytes.byteOffset, count);
-  if (!isLittleEndian) {
-    const view = new DataView(bytes.buffer, bytes.byteOffset, count * 4);
-    for (let i = 0; i < count; i++) words[i] = view.getUint32(i * 4, true);
-  }
-  return words;
+  return expandWordsAt(seed, 0, count);
 }
 
 /**

@@ -8,11 +8,11 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createDatabase, type LocalServer, startPostgres, startRedis } from '@hushfl/coordinator';
+import { type LocalServer, startPostgres, startRedis } from '@hushfl/coordinator';
 import type { NodeClient } from '@hushfl/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../runCli.testing.ts';
-import { api, clients, start, TOKEN } from '../startProcess.testing.ts';
+import { api, clients, startCluster, TOKEN } from '../startProcess.testing.ts';
 
 let redis: LocalServer;
 let postgres: LocalServer;
@@ -61,10 +61,8 @@ describe('a 2-node cluster on Redis and Postgres', () => {
         secagg: { maxColluders: 1 },
       }),
     );
-    const store = await createDatabase(postgres, 'cluster');
-    const node = (name: string) =>
-      start(['--config', config, '--data', join(dir, name), '--store', store, '--redis', redis.url, '--node-id', name, '--leader-lease-ms', '3000']);
-    const a = await node('a');
+    const cluster = await startCluster({ redis, postgres, database: 'cluster', dir, leaseMs: 3000, args: ['--config', config] });
+    const a = await cluster.node('a');
     // The first node takes the lease and starts the configured run.
     const led = await until(
       'node a to lead a run',
@@ -73,7 +71,7 @@ describe('a 2-node cluster on Redis and Postgres', () => {
       30_000,
     );
     const runId = led.runId!;
-    const b = await node('b');
+    const b = await cluster.node('b');
     expect(b.node).toBe('b');
     const all: NodeClient[] = [];
     try {
@@ -135,16 +133,14 @@ describe('a 2-node cluster on Redis and Postgres', () => {
       for (const r of afterKill) for (const p of r.participants) expect(bIds.has(p.client_id)).toBe(true);
     } finally {
       for (const c of all) await c.close().catch(() => undefined);
-      for (const n of [a, b]) if (n.child.exitCode === null && n.child.signalCode === null) n.child.kill('SIGTERM');
-      await Promise.all([a, b].map((n) => (n.child.exitCode === null && n.child.signalCode === null ? new Promise((r) => n.child.once('exit', r)) : null)));
+      await cluster.stop();
     }
   }, 300_000);
 
   it('hushfl loadtest spreads its protocol clients over both nodes and reports the run', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hushfl-loadtest-'));
-    const store = await createDatabase(postgres, 'loadtest');
-    const node = (name: string) => start(['--data', join(dir, name), '--store', store, '--redis', redis.url, '--node-id', name, '--leader-lease-ms', '3000']);
-    const [a, b] = [await node('a'), await node('b')];
+    const cluster = await startCluster({ redis, postgres, database: 'loadtest', dir, leaseMs: 3000 });
+    const [a, b] = [await cluster.node('a'), await cluster.node('b')];
     try {
       await until(
         'a leader',
@@ -186,8 +182,7 @@ describe('a 2-node cluster on Redis and Postgres', () => {
       expect(Object.keys(out.rssMb).sort()).toEqual([a.url, b.url].sort());
       for (const mb of Object.values(out.rssMb)) expect(mb).toBeGreaterThan(20);
     } finally {
-      for (const n of [a, b]) n.child.kill('SIGTERM');
-      await Promise.all([a, b].map((n) => new Promise((res) => n.child.once('exit', res))));
+      await cluster.stop();
     }
   }, 300_000);
 });

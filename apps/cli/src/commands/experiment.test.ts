@@ -62,6 +62,14 @@ describe('hushfl experiment utility', () => {
     expect(JSON.parse(partial.out).results.map((r: { mechanism: string }) => r.mechanism)).toEqual(['none', 'central']);
     expect(readFileSync(join(out, 'utility.md'), 'utf8')).toContain('a grid in progress');
     expect(readFileSync(join(out, 'utility.cells.jsonl'), 'utf8').trim().split('\n')).toHaveLength(2);
+    // --mechanisms runs those cells only (tuning a baseline): the kept none cell, the missing DDG cell not run.
+    const baselines = await run('experiment', 'utility', '--quick', '--out', out, '--mechanisms', 'none,central', '--json');
+    expect(baselines.code).toBe(0);
+    expect(baselines.err).not.toMatch(/\[\d+\/\d+\]/);
+    expect(JSON.parse(baselines.out).results.map((r: { mechanism: string }) => r.mechanism)).toEqual(['none', 'central']);
+    const bad = await run('experiment', 'utility', '--quick', '--out', out, '--mechanisms', 'none,local');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--mechanisms must be a comma-separated list of none, central, ddg, got 'none,local'/);
   }, 180_000);
 
   it('runs every mechanism with the strategy the flags name, and reports it', async () => {

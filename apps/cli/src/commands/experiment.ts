@@ -50,6 +50,13 @@ const flags = {
     kind: 'bool',
     help: 'run nothing: write the JSON, table and plots from the cells finished so far (a grid in progress; each row says how many seeds it holds)',
   },
+  mechanisms: { kind: 'string', help: 'comma-separated mechanisms to run: none, central, ddg (default all; e.g. none,central to tune the baseline)' },
+  'test-examples': {
+    kind: 'int',
+    help: "test examples the final model is scored on (default the task's whole test split)",
+    range: '>= 100',
+    ok: (v: number) => v >= 100,
+  },
   restart: { kind: 'bool', help: 'discard the finished cells of an earlier run of the same grid (default: resume, skipping them)' },
   out: { kind: 'string', help: 'output directory (default docs/results)' },
   json: { kind: 'bool', help: 'print JSON' },
@@ -80,6 +87,15 @@ function modelOf(name: string): ModelSpec {
   throw new UsageError(`--model must be cnn (or omitted for the task's grid model), got '${name}'`);
 }
 
+const MECHANISMS = ['none', 'central', 'ddg'] as const;
+
+function mechanismsOf(text: string): (typeof MECHANISMS)[number][] {
+  const names = text.split(',').map((t) => t.trim());
+  const bad = names.find((n) => !(MECHANISMS as readonly string[]).includes(n));
+  if (bad !== undefined || !names.length) throw new UsageError(`--mechanisms must be a comma-separated list of ${MECHANISMS.join(', ')}, got '${text}'`);
+  return names as (typeof MECHANISMS)[number][];
+}
+
 export const experimentUtilityCommand: Command<typeof flags> = {
   name: 'experiment utility',
   summary: 'accuracy of no DP vs central DP vs DDG at each bit width, to the same (ε, δ)',
@@ -108,6 +124,8 @@ export const experimentUtilityCommand: Command<typeof flags> = {
         ...(f['local-lr'] !== undefined ? { learningRate: f['local-lr'] } : {}),
       },
       ...(f.model !== undefined ? { model: modelOf(f.model) } : {}),
+      ...(f.mechanisms !== undefined ? { mechanisms: mechanismsOf(f.mechanisms) } : {}),
+      ...(f['test-examples'] !== undefined ? { testExamples: f['test-examples'] } : {}),
     };
     if (f['min-clients'] !== undefined && f['sample-rate'] === undefined) throw new UsageError('--min-clients goes with --sample-rate (Poisson selection)');
     if (opts.clientsPerRound > opts.population)

@@ -68,6 +68,10 @@ export interface UtilityOptions {
   readonly cellsFile?: string;
   /** Run no cell: report the finished ones of cellsFile (a grid in progress); settings with none are left out. */
   readonly reportOnly?: boolean;
+  /** Which mechanisms' cells to run (default all three): tuning the baseline runs `none` or `central` alone. */
+  readonly mechanisms?: readonly Mechanism[];
+  /** Test examples the final model is scored on (default the task's whole test split: 10 000 for MNIST). */
+  readonly testExamples?: number;
   readonly onProgress?: (line: string) => void;
 }
 
@@ -172,18 +176,22 @@ export async function runUtilityExperiment(
   const TRAINING = { ...(taskName === 'mnist' ? MNIST_TRAINING : description.training), ...o.training, proximalMu: o.proximalMu ?? 0 };
   const clip = o.clip ?? description.clip;
   const partition = o.partition ?? { kind: 'iid' as const };
+  const testExamples = o.testExamples ?? description.data.test;
   const partitionName = partition.kind === 'dirichlet' ? `dirichlet α=${partition.alpha}` : partition.kind;
-  const task = new DemoTask(description, { name: taskName, model: SPEC, partition, shards: o.population, testExamples: 1000, seed: 1 }, loadTaskData(taskName));
+  const task = new DemoTask(description, { name: taskName, model: SPEC, partition, shards: o.population, testExamples, seed: 1 }, loadTaskData(taskName));
   const shards = Array.from({ length: o.population }, (_, i) => decodeShard(task.shardBytes(i)));
   const parties = population(o.population);
   const shardOf = new Map(parties.map((p, i) => [p.clientId, i]));
   const model = buildModel(SPEC, taskShape(description));
+  // The baselines train every shard on one model (mini-client i is shard i): the same training, built once.
+  const baselineTrainer = new LocalTrainer(shards, backend);
   const dim = (await getFlatWeights(model)).length;
   const server = serverConfigSchema.parse(o.server ?? { learningRate: SERVER_LR });
   const serverStep = serverOptimizerOf(server);
   const settingsKey = JSON.stringify({
-    v: 2,
+    v: 3,
     taskName,
+    testExamples,
     SPEC,
     partition,
     population: o.population,
@@ -197,11 +205,12 @@ export async function runUtilityExperiment(
     TRAINING,
     serverStep,
   });
+  const mechanisms = new Set<Mechanism>(o.mechanisms ?? ['none', 'central', 'ddg']);
   const settings: Setting[] = [
-    { mechanism: 'none', bits: null, epsilon: null },
+    { mechanism: 'none' as const, bits: null, epsilon: null },
     ...o.epsilons.map((epsilon) => ({ mechanism: 'central' as const, bits: null, epsilon })),
     ...o.epsilons.flatMap((epsilon) => o.bits.map((bits) => ({ mechanism: 'ddg' as const, bits, epsilon }))),
-  ];
+  ].filter((s) => mechanisms.has(s.mechanism));
   const cellKey = (c: { mechanism: Mechanism; bits: number | null; epsilon: number | null; seed: number }) => `${c.mechanism}/${c.bits}/${c.epsilon}/${c.seed}`;
   const done = new Map<string, UtilityCell>();
   for (const cell of o.cellsFile ? readCells(o.cellsFile) : []) if (cell.settings === settingsKey) done.set(cellKey(cell), cell);
@@ -259,6 +268,7 @@ export async function runUtilityExperiment(
     });
   }
   model.dispose();
+  baselineTrainer.dispose();
   return {
     results,
     config: {
@@ -372,9 +382,14 @@ export async function runUtilityExperiment(
         const chosen = draw(selection);
         const mean = new Float64Array(dim);
         for (const c of chosen) {
-          const trainer = new LocalTrainer([shards[shardOf.get(c.clientId)!]!], backend);
-          const { delta: update } = await trainer.train({ spec: SPEC, task: taskName, global: weights, training: TRAINING, dpsgd: null, miniClient: 0 });
-          trainer.dispose();
+          const { delta: update } = await baselineTrainer.train({
+            spec: SPEC,
+            task: taskName,
+            global: weights,
+            training: TRAINING,
+            dpsgd: null,
+            miniClient: shardOf.get(c.clientId)!,
+          });
           const scale = clipFactor(l2Norm(update), clip);
           for (let i = 0; i < dim; i++) mean[i]! += update[i]! * scale;
         }

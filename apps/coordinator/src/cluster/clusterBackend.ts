@@ -26,6 +26,8 @@ import { LeaderLease } from './lease.ts';
 
 /** The leader's status is broadcast at most this often (and on every run event). */
 const STATUS_EVERY_MS = 1_000;
+/** The events after which the leader's status is broadcast at once, not on the throttle. */
+const STATUS_NOW: ReadonlySet<CoordinatorEvent['type']> = new Set(['run', 'round-start', 'stage', 'round']);
 /** A `ready` the leader did not answer is sent again after this long. */
 const READY_RETRY_MS = 2_000;
 
@@ -77,7 +79,9 @@ export class ClusterBackend extends EventEmitter implements RunBackend {
       // The released mean is for in-process observers only: other nodes get the public summary.
       const { mean: _m, included: _i, ...wire } = e as CoordinatorEvent & { mean?: unknown; included?: unknown };
       void this.o.bus.publish('events', { from: bus.nodeId, event: wire }).catch(() => undefined);
-      this.publishStatus(true);
+      // The run's and the rounds' changes reach the other nodes' status at once; client counts and progress
+      // (one event per client report: thousands a round) at most once a STATUS_EVERY_MS.
+      this.publishStatus(STATUS_NOW.has(e.type));
     });
   }
 

@@ -42,8 +42,9 @@ export class LeaderLease {
     return this.leading;
   }
 
-  /** Starts trying (at once, then every ttl/3). */
+  /** Starts trying (at once, then every ttl/3); after pause(), resumes. */
   start(): void {
+    if (this.timer) return;
     const tick = () => {
       this.ticking ??= this.tick().finally(() => {
         this.ticking = null;
@@ -88,6 +89,15 @@ export class LeaderLease {
   /** Whether a node's heartbeat is alive. */
   async nodeAlive(heartbeatKey: string): Promise<boolean> {
     return (await this.redis.exists(heartbeatKey)) === 1;
+  }
+
+  /**
+   * Stops trying without handing the lease back, as a process frozen by a stall would: the lease runs out
+   * elsewhere, and this node learns that it lost it at its first renewal after start().
+   */
+  pause(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
   }
 
   /** Stops renewing; hands the lease back (a clean shutdown: the next node need not wait for the ttl). */

@@ -1,0 +1,2 @@
+export declare function postgresBinDir(): string | null;
+export declare function redisServerPath(): string | null;
