@@ -10,8 +10,7 @@
  *   [T, T] Gram matrices (Li, Tramèr, Liang & Hashimoto, ICLR 2022, "ghost clipping") where 2T² ≤ in·out, else from
  *   the materialised ∇Wᵢ (Bu et al.'s mixed rule); the clipped sum is one matmul over all B·T rows.
  * - Conv2D: ∇W = Σₚ patchᵢₚᵀ gᵢₚ over output positions p. For small kernels it is cheaper to form it per example
- *   (Lee & Kifer's / Bu et al.'s mixed rule: when T² > k²·Cin·Cout), as one depthwise convolution over (example,
- *   channel) pairs; the clipped sum Σᵢ cᵢ·∇Wᵢ is one convolution of the input by c-weighted g. ∇b = Σₚ gᵢₚ likewise.
+ *   (Lee & Kifer's / Bu et al.'s mixed rule: when T² > k²·Cin·Cout), one batched matmul per kernel offset; the clipped sum Σᵢ cᵢ·∇Wᵢ is one convolution of the input by c-weighted g. ∇b = Σₚ gᵢₚ likewise.
  * - Embedding (a Dense layer over one-hot tokens, no bias): ∇Eᵢ = Σₜ onehot(xᵢₜ)ᵀgᵢₜ, so
  *   ‖∇Eᵢ‖² = Σₜₜ' [xᵢₜ = xᵢₜ'] ⟨gᵢₜ, gᵢₜ'⟩ — the Gram matrix of the output gradients masked by token equality
  *   (Li et al. 2022, ghost clipping of the embedding layer), never the [vocabulary, dim] gradient per example;
@@ -84,7 +83,7 @@ function denseBook(a: tf.Tensor, g: tf.Tensor, kernelShape: number[], bias: bool
 
 function convBook(input: tf.Tensor4D, g: tf.Tensor4D, kernelShape: number[], bias: boolean): LayerBook {
   const [kh, kw] = kernelShape as [number, number];
-  const [b, height, width, cin] = input.shape;
+  const [b, , , cin] = input.shape;
   const [, oh, ow, cout] = g.shape;
   // ∇W[dy, dx, ci, co] = Σ_{y,x} input[y+dy, x+dx, ci]·g[y, x, co] is a valid cross-correlation of the input by g:
   // both as convolutions, which every backend has (tfjs-wasm has no Conv2D filter-gradient kernel, and one slice per
@@ -100,15 +99,19 @@ function convBook(input: tf.Tensor4D, g: tf.Tensor4D, kernelShape: number[], bia
       ),
       [1, 2, 0, 3],
     );
-  // Every example's ∇Wᵢ (for the norms): one depthwise convolution whose channels are (example, Cin) pairs, each
-  // filtered by its example's g — [B, kh·kw·Cin·Cout] rows in the kernel's [kh, kw, Cin, Cout] layout. Formed once, on demand.
+  // Every example's ∇Wᵢ (for the norms): one batched matmul per kernel offset, (B, Cin, P) × (B, P, Cout), in the
+  // kernel's [kh, kw, Cin, Cout] layout. Formed once, on demand.
   let perExample: tf.Tensor2D | null = null;
   const kernelGrads = (): tf.Tensor2D => {
     if (perExample) return perExample;
-    const channels = tf.reshape(tf.transpose(input, [1, 2, 0, 3]), [1, height, width, b * cin]) as tf.Tensor4D;
-    const filters = tf.reshape(tf.tile(tf.expandDims(tf.transpose(g, [1, 2, 0, 3]), 3), [1, 1, 1, cin, 1]), [oh, ow, b * cin, cout]) as tf.Tensor4D;
-    const out = tf.depthwiseConv2d(channels, filters, 1, 'valid');
-    perExample = tf.reshape(tf.transpose(tf.reshape(out, [kh, kw, b, cin, cout]), [2, 0, 1, 3, 4]), [b, kh * kw * cin * cout]);
+    const gFlat = tf.reshape(g, [b, oh * ow, cout]);
+    const offsets: tf.Tensor2D[] = [];
+    for (let dy = 0; dy < kh; dy++)
+      for (let dx = 0; dx < kw; dx++) {
+        const patch = tf.reshape(tf.slice(input, [0, dy, dx, 0], [b, oh, ow, cin]), [b, oh * ow, cin]);
+        offsets.push(tf.reshape(tf.matMul(patch, gFlat, true, false), [b, cin * cout]));
+      }
+    perExample = tf.concat(offsets, 1);
     return perExample;
   };
   const biasGrads = bias ? (tf.sum(g, [1, 2]) as tf.Tensor2D) : null;
