@@ -149,6 +149,15 @@ describe('isSmallOrderEd25519', () => {
     const rfc = Uint8Array.from(Buffer.from('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a', 'hex'));
     expect(isSmallOrderEd25519(rfc)).toBe(false);
   });
+
+  it('answers the same when asked again (accepted keys are remembered, refused ones decoded each time)', async () => {
+    const honest = (await webCryptoSuite().ed25519KeyPair()).publicKey;
+    const identity = encodePoint(TORSION[0]!);
+    for (let i = 0; i < 3; i++) {
+      expect(isSmallOrderEd25519(honest)).toBe(false);
+      expect(isSmallOrderEd25519(identity)).toBe(true);
+    }
+  });
 });
 
 // ---- In the protocol: refused before use, by the server and by every client.

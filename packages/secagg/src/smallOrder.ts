@@ -41,6 +41,29 @@ export function isSmallOrderX25519(key: Uint8Array): boolean {
  */
 export function isSmallOrderEd25519(key: Uint8Array): boolean {
   if (!(key instanceof Uint8Array) || key.length !== 32) return true;
+  // Every neighbour of a key's owner checks it (k decodings of one key a round); where many clients share a
+  // process (the simulator, the utility experiment, a load generator) a key checked once is not decoded again.
+  // Only accepted keys are remembered, and the memo is bounded.
+  const hex = toHex(key);
+  if (ACCEPTED_ED25519.has(hex)) return false;
+  const refused = checkEd25519(key);
+  if (!refused) {
+    if (ACCEPTED_ED25519.size >= ACCEPTED_LIMIT) ACCEPTED_ED25519.clear();
+    ACCEPTED_ED25519.add(hex);
+  }
+  return refused;
+}
+
+const ACCEPTED_LIMIT = 65_536;
+const ACCEPTED_ED25519 = new Set<string>();
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+function toHex(b: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < b.length; i++) s += HEX[b[i]!];
+  return s;
+}
+
+function checkEd25519(key: Uint8Array): boolean {
   let point: ReturnType<typeof ed25519.Point.fromBytes>;
   try {
     point = ed25519.Point.fromBytes(key, false); // strict RFC 8032 decoding, not ZIP-215

@@ -154,10 +154,38 @@ describe('hushfl experiment utility', () => {
     expect((await run('experiment', 'utility', '--task', 'cifar10')).err).toMatch(/--task must be one of mnist, fashion-mnist, spam/);
   }, 180_000);
 
+  it('--worker K/N splits a grid between processes on one cells file, seed-major, each reporting all finished cells', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'utility-workers-'));
+    const flags = ['--clients-per-round', '4', '--population', '40', '--rounds', '1', '--epsilons', '8', '--bits', '16', '--seeds', '2'];
+    const grid = [...flags, '--mechanisms', 'none,central', '--out', out, '--json'];
+    const cellsOf = () =>
+      readFileSync(join(out, 'utility.cells.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { mechanism: string; seed: number });
+    // Seed-major order: none/1, central/1, none/2, central/2; worker 1 of 2 takes the 1st and 3rd.
+    const first = await run('experiment', 'utility', ...grid, '--worker', '1/2');
+    expect(first.code).toBe(0);
+    expect(first.err).toMatch(/worker 1\/2/);
+    expect(cellsOf().map((c) => `${c.mechanism}/${c.seed}`)).toEqual(['none/1', 'none/2']);
+    const second = await run('experiment', 'utility', ...grid, '--worker', '2/2');
+    expect(second.code).toBe(0);
+    expect(cellsOf().map((c) => `${c.mechanism}/${c.seed}`)).toEqual(['none/1', 'none/2', 'central/1', 'central/2']);
+    // The last worker's report holds every row at both seeds, the other's cells read back from the file.
+    expect(JSON.parse(second.out).results.map((r: { mechanism: string; seeds: number }) => `${r.mechanism}×${r.seeds}`)).toEqual(['none×2', 'central×2']);
+    for (const bad of ['0/2', '3/2', '1', 'a/b']) {
+      const r = await run('experiment', 'utility', ...flags, '--out', out, '--worker', bad);
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(/--worker must be K\/N/);
+    }
+  }, 180_000);
+
   it('refuses bad flags with exit 2', async () => {
     expect((await run('experiment', 'utility', '--bits', '3')).code).toBe(2);
     expect((await run('experiment', 'utility', '--epsilons', 'x')).code).toBe(2);
     expect((await run('experiment', 'utility', '--clients-per-round', '50', '--population', '10')).code).toBe(2);
+    expect((await run('experiment', 'utility', '--filters', '16')).err).toMatch(/--filters goes with --model cnn/);
+    expect((await run('experiment', 'utility', '--model', 'cnn', '--filters', '0')).code).toBe(2);
   });
 });
 

@@ -46,6 +46,7 @@ const flags = {
   partition: { kind: 'string', help: 'iid (default) or dirichlet (label skew; --alpha)' },
   alpha: { kind: 'number', help: 'Dirichlet concentration α (default 0.5)', range: '> 0', ok: (v: number) => v > 0 },
   model: { kind: 'string', help: "the model: the task's grid model (default) or cnn (8 filters of 5×5, max pool, softmax: 11 738 weights)" },
+  filters: { kind: 'int', help: 'the cnn model’s 5×5 filters (default 8)', range: 'in [1, 64]', ok: (v: number) => v >= 1 && v <= 64 },
   report: {
     kind: 'bool',
     help: 'run nothing: write the JSON, table and plots from the cells finished so far (a grid in progress; each row says how many seeds it holds)',
@@ -56,6 +57,10 @@ const flags = {
     help: "test examples the final model is scored on (default the task's whole test split)",
     range: '>= 100',
     ok: (v: number) => v >= 100,
+  },
+  worker: {
+    kind: 'string',
+    help: "K/N: one of N processes sharing --out's grid (one per core): this one runs every N-th missing cell from the K-th (1-based)",
   },
   restart: { kind: 'bool', help: 'discard the finished cells of an earlier run of the same grid (default: resume, skipping them)' },
   out: { kind: 'string', help: 'output directory (default docs/results)' },
@@ -82,9 +87,18 @@ function partitionOf(kind: string | undefined, alpha: number | undefined) {
 /** The grid's CNN (issue 16 §1): small, so the DP noise stays small against the clip. */
 const GRID_CNN: ModelSpec = { kind: 'cnn', filters: 8, kernel: 5, dense: 0 };
 
-function modelOf(name: string): ModelSpec {
-  if (name === 'cnn') return GRID_CNN;
+function modelOf(name: string, filters: number | undefined): ModelSpec {
+  if (filters !== undefined && name !== 'cnn') throw new UsageError('--filters goes with --model cnn');
+  if (name === 'cnn') return { ...GRID_CNN, filters: filters ?? GRID_CNN.filters };
   throw new UsageError(`--model must be cnn (or omitted for the task's grid model), got '${name}'`);
+}
+
+function workerOf(text: string): { index: number; count: number } {
+  const m = /^(\d+)\/(\d+)$/.exec(text.trim());
+  const k = m ? Number(m[1]) : Number.NaN;
+  const n = m ? Number(m[2]) : Number.NaN;
+  if (!(n >= 1 && n <= 64 && k >= 1 && k <= n)) throw new UsageError(`--worker must be K/N with 1 ≤ K ≤ N ≤ 64, got '${text}'`);
+  return { index: k - 1, count: n };
 }
 
 function mechanismsOf(text: string): Mechanism[] {
@@ -121,10 +135,13 @@ export const experimentUtilityCommand: Command<typeof flags> = {
         ...(f['batch-size'] !== undefined ? { batchSize: f['batch-size'] } : {}),
         ...(f['local-lr'] !== undefined ? { learningRate: f['local-lr'] } : {}),
       },
-      ...(f.model !== undefined ? { model: modelOf(f.model) } : {}),
+      ...(f.model !== undefined ? { model: modelOf(f.model, f.filters) } : {}),
       ...(f.mechanisms !== undefined ? { mechanisms: mechanismsOf(f.mechanisms) } : {}),
       ...(f['test-examples'] !== undefined ? { testExamples: f['test-examples'] } : {}),
+      ...(f.worker !== undefined ? { worker: workerOf(f.worker) } : {}),
     };
+    if (f.filters !== undefined && f.model === undefined) throw new UsageError('--filters goes with --model cnn');
+    if (f.worker !== undefined && f.report) throw new UsageError('--report runs nothing: it needs no --worker');
     if (f['min-clients'] !== undefined && f['sample-rate'] === undefined) throw new UsageError('--min-clients goes with --sample-rate (Poisson selection)');
     if (opts.clientsPerRound > opts.population)
       throw new UsageError(`--clients-per-round (${opts.clientsPerRound}) cannot exceed --population (${opts.population})`);

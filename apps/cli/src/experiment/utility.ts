@@ -74,6 +74,11 @@ export interface UtilityOptions {
   readonly mechanisms?: readonly Mechanism[];
   /** Test examples the final model is scored on (default the task's whole test split: 10 000 for MNIST). */
   readonly testExamples?: number;
+  /**
+   * One of several processes sharing a grid's cells file (both cores): this one runs the missing cells at
+   * positions index, index + count, … of the grid's seed-major order (default the only worker).
+   */
+  readonly worker?: { readonly index: number; readonly count: number };
   readonly onProgress?: (line: string) => void;
 }
 
@@ -216,10 +221,30 @@ export async function runUtilityExperiment(
   const cellKey = (c: { mechanism: Mechanism; bits: number | null; epsilon: number | null; seed: number }) => `${c.mechanism}/${c.bits}/${c.epsilon}/${c.seed}`;
   const done = new Map<string, UtilityCell>();
   for (const cell of o.cellsFile ? readCells(o.cellsFile) : []) if (cell.settings === settingsKey) done.set(cellKey(cell), cell);
-  const total = settings.length * o.seeds;
-  let finished = 0;
+  // Seed-major: a grid in progress holds every row at one seed before any at two.
+  const plan = Array.from({ length: o.seeds }, (_, i) => settings.map((s) => ({ ...s, seed: i + 1 }))).flat();
+  const worker = o.worker ?? { index: 0, count: 1 };
+  const mine = plan.filter((c, i) => i % worker.count === worker.index && !done.has(cellKey(c)));
+  let finished = plan.length - plan.filter((c) => !done.has(cellKey(c))).length;
   let ran = 0;
   let spentSeconds = 0;
+  for (const c of o.reportOnly ? [] : mine) {
+    const started = performance.now();
+    const cell = await runCell(c, c.seed);
+    done.set(cellKey(c), cell);
+    if (o.cellsFile) appendFileSync(o.cellsFile, `${JSON.stringify(cell)}\n`);
+    finished++;
+    ran++;
+    spentSeconds += cell.seconds;
+    // This process's cells so far, averaged: kept cells cost nothing, other workers' are theirs to count.
+    const eta = (spentSeconds / ran) * (mine.length - ran);
+    o.onProgress?.(
+      `[${finished}/${plan.length}${worker.count > 1 ? `, worker ${worker.index + 1}/${worker.count}` : ''}] ${c.mechanism}${c.bits ? ` ${c.bits} bits` : ''}${c.epsilon ? ` ε=${c.epsilon}` : ''} seed ${c.seed}: accuracy ${(cell.accuracy * 100).toFixed(1)} %` +
+        `${cell.wrapsPerRound ? `, ${mean(cell.wrapsPerRound).toFixed(1)} wraps/round` : ''} (${((performance.now() - started) / 1000).toFixed(1)} s; about ${(eta / 60).toFixed(0)} min left)`,
+    );
+  }
+  // Cells other workers on the same file finished meanwhile.
+  if (o.cellsFile && worker.count > 1) for (const cell of readCells(o.cellsFile)) if (cell.settings === settingsKey) done.set(cellKey(cell), cell);
   const results: UtilityResult[] = [];
   /** Minutes the reported cells took to run (whenever they ran). */
   let cellMinutes = 0;
@@ -227,25 +252,7 @@ export async function runUtilityExperiment(
     const cells: UtilityCell[] = [];
     for (let seed = 1; seed <= o.seeds; seed++) {
       const kept = done.get(cellKey({ ...s, seed }));
-      if (kept) {
-        cells.push(kept);
-        finished++;
-        continue;
-      }
-      if (o.reportOnly) continue;
-      const started = performance.now();
-      const cell = await runCell(s, seed);
-      cells.push(cell);
-      if (o.cellsFile) appendFileSync(o.cellsFile, `${JSON.stringify(cell)}\n`);
-      finished++;
-      ran++;
-      spentSeconds += cell.seconds;
-      // The cells run so far this time, averaged: kept cells cost nothing.
-      const eta = (spentSeconds / ran) * (total - finished);
-      o.onProgress?.(
-        `[${finished}/${total}] ${s.mechanism}${s.bits ? ` ${s.bits} bits` : ''}${s.epsilon ? ` ε=${s.epsilon}` : ''} seed ${seed}: accuracy ${(cell.accuracy * 100).toFixed(1)} %` +
-          `${cell.wrapsPerRound ? `, ${mean(cell.wrapsPerRound).toFixed(1)} wraps/round` : ''} (${((performance.now() - started) / 1000).toFixed(1)} s; about ${(eta / 60).toFixed(0)} min left)`,
-      );
+      if (kept) cells.push(kept);
     }
     if (!cells.length) continue;
     cellMinutes += cells.reduce((t, c) => t + c.seconds, 0) / 60;
