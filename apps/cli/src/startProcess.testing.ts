@@ -1,5 +1,6 @@
 /** `hushfl start` as a real child process, for the restart and cluster tests: started, asked, and its clients. */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createDatabase, type LocalServer } from '@hushfl/coordinator';
@@ -30,10 +31,61 @@ export async function api<T>(url: string, path: string): Promise<T> {
   return (await res.json()) as T;
 }
 
-export async function clients(url: string, n: number): Promise<NodeClient[]> {
+export async function clients(url: string, n: number, o: { reconnect?: boolean } = {}): Promise<NodeClient[]> {
   const out: NodeClient[] = [];
-  for (let i = 0; i < n; i++) out.push(await connectNodeClient({ url }));
+  for (let i = 0; i < n; i++) out.push(await connectNodeClient({ url, ...o }));
   return out;
+}
+
+/**
+ * A TCP load balancer in front of a cluster's nodes, as a deployment puts one (docs/DEPLOY.md): each new
+ * connection goes to the node `route` names, or to the next that accepts when that one refuses (a dead node).
+ * A WebSocket-only client needs no sticky sessions: its one connection stays on one node.
+ */
+export async function startBalancer(nodes: readonly string[], route: (connection: number) => number): Promise<{ url: string; close(): Promise<void> }> {
+  const targets = nodes.map((u) => new URL(u));
+  const open = new Set<Socket>();
+  const track = (s: Socket) => {
+    open.add(s);
+    s.once('close', () => open.delete(s));
+  };
+  let count = 0;
+  const server = createServer((downstream) => {
+    track(downstream);
+    downstream.pause();
+    downstream.on('error', () => downstream.destroy());
+    const first = route(count++);
+    const attempt = (k: number) => {
+      if (k === targets.length) return void downstream.destroy();
+      const t = targets[(first + k) % targets.length]!;
+      const upstream = connect(Number(t.port), t.hostname);
+      let connected = false;
+      upstream.once('connect', () => {
+        connected = true;
+        track(upstream);
+        upstream.pipe(downstream);
+        downstream.pipe(upstream);
+        downstream.resume();
+        upstream.once('close', () => downstream.destroy());
+        downstream.once('close', () => upstream.destroy());
+      });
+      upstream.on('error', () => {
+        if (connected) upstream.destroy();
+        else attempt(k + 1);
+      });
+    };
+    attempt(0);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of open) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
 }
 
 export type StartedNode = Awaited<ReturnType<typeof start>>;

@@ -54,6 +54,12 @@ export interface NodeClientOptions {
    * vector (SyntheticTrainer); DDG, SecAgg and the protocol are real. On a `data: local` run it brings no shards.
    */
   readonly synthetic?: boolean;
+  /**
+   * Reconnect by itself when the connection drops, with Socket.IO's backoff, as a browser tab does (default
+   * off: a test client that loses its coordinator stays gone). Behind a load balancer the new connection may
+   * reach another node of a cluster; hello resumes the same identity there.
+   */
+  readonly reconnect?: boolean;
 }
 
 export interface NodeClient {
@@ -112,7 +118,9 @@ export async function connectNodeClient(opts: NodeClientOptions): Promise<NodeCl
   const insecureTls = Boolean(opts.insecureTls);
   const socket = io(new URL(CLIENT_NAMESPACE, opts.url).toString(), {
     transports: ['websocket'],
-    reconnection: false,
+    reconnection: Boolean(opts.reconnect),
+    reconnectionDelay: 200,
+    reconnectionDelayMax: 2000,
     autoConnect: false,
     ...(insecureTls ? { rejectUnauthorized: false } : {}),
   });

@@ -2,8 +2,9 @@
  * A 2-node cluster (issue 17 §1) as real processes: `hushfl start --redis … --store postgres://…` twice, on a
  * Redis and a Postgres this test starts on free loopback ports, Node clients on both nodes. The leader is
  * killed with SIGKILL in the middle of a round; the other node takes the lease, resumes the run from the
- * shared store (the interrupted attempt aborted and re-run, the ledger as it was written ahead) and the run
- * completes with the clients still connected to it.
+ * shared store (the interrupted attempt aborted and re-run, the ledger as it was written ahead), the dead
+ * node's clients reconnect through a load balancer to the living node as themselves, and the run completes
+ * with all of them.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +13,7 @@ import { type LocalServer, startPostgres, startRedis } from '@hushfl/coordinator
 import type { NodeClient } from '@hushfl/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../runCli.testing.ts';
-import { api, clients, startCluster, TOKEN } from '../startProcess.testing.ts';
+import { api, clients, startBalancer, startCluster, TOKEN } from '../startProcess.testing.ts';
 
 let redis: LocalServer;
 let postgres: LocalServer;
@@ -52,8 +53,9 @@ describe('a 2-node cluster on Redis and Postgres', () => {
       config,
       JSON.stringify({
         rounds: 4,
-        minClients: 3,
-        selection: { clientsPerRound: 3 },
+        // Every round needs all six: after the kill the run completes only if the dead node's clients move.
+        minClients: 6,
+        selection: { clientsPerRound: 6 },
         task: { shards: 200 },
         training: { epochs: 1, batchSize: 16, learningRate: 0.1 },
         deadlines: { training: 60, shareKeys: 10, maskedInput: 10, consistencyCheck: 10, unmasking: 10 },
@@ -74,10 +76,14 @@ describe('a 2-node cluster on Redis and Postgres', () => {
     const b = await cluster.node('b');
     expect(b.node).toBe('b');
     const all: NodeClient[] = [];
+    const stops: (() => Promise<void>)[] = [];
     try {
-      // Two on the leader, four on the other node: every round of three has a party the leader reaches across nodes.
-      const onA = await clients(a.url, 2);
-      const onB = await clients(b.url, 4);
+      // Through a load balancer: two on the leader, four on the other node (the leader reaches parties across
+      // nodes every round). The clients reconnect by themselves, as browser tabs do.
+      const balancer = await startBalancer([a.url, b.url], (connection) => (connection < 2 ? 0 : 1));
+      stops.push(balancer.close);
+      const onA = await clients(balancer.url, 2, { reconnect: true });
+      const onB = await clients(balancer.url, 4, { reconnect: true });
       all.push(...onA, ...onB);
       // The leader sees the clients of both nodes; the other node answers with the leader's status.
       await until(
@@ -101,13 +107,12 @@ describe('a 2-node cluster on Redis and Postgres', () => {
       );
       const completed0 = rounds.find((r) => r.round === 0 && r.state === 'completed')!;
       const aIds = new Set(onA.map((c) => c.clientId));
-      expect(completed0.participants).toHaveLength(3);
-      expect(completed0.participants.some((p) => !aIds.has(p.client_id))).toBe(true);
+      expect(completed0.participants).toHaveLength(6);
+      expect(completed0.participants.filter((p) => aIds.has(p.client_id))).toHaveLength(2);
       const killedAt = Date.now();
 
       a.child.kill('SIGKILL');
       await new Promise((r) => a.child.once('exit', r));
-      for (const c of onA) await c.close();
 
       const run = await until(
         'the run to end on node b',
@@ -127,12 +132,15 @@ describe('a 2-node cluster on Redis and Postgres', () => {
       // ε grows with every released round, across the failover.
       const released = [0, 1, 2, 3].map((r) => final.find((x) => x.round === r && x.state === 'completed')!.epsilon!);
       for (let r = 1; r < 4; r++) expect(released[r]!).toBeGreaterThan(released[r - 1]!);
-      // After the failover only node b's clients take part.
-      const bIds = new Set(onB.map((c) => c.clientId));
-      const afterKill = final.filter((x) => x.state === 'completed' && x.round > interrupted!.round);
-      for (const r of afterKill) for (const p of r.participants) expect(bIds.has(p.client_id)).toBe(true);
+      // The dead node's clients reconnected through the balancer to node b and resumed as themselves: every round
+      // from the re-run on has all six, and no new identity joined.
+      const ids = all.map((c) => c.clientId).sort();
+      for (const r of final.filter((x) => x.state === 'completed' && x.round >= interrupted!.round))
+        expect(r.participants.map((p) => p.client_id).sort()).toEqual(ids);
+      expect((await api<Status>(b.url, '/api/status')).clientsConnected).toBe(6);
     } finally {
       for (const c of all) await c.close().catch(() => undefined);
+      for (const stop of stops) await stop();
       await cluster.stop();
     }
   }, 300_000);

@@ -184,7 +184,7 @@ describe('hushfl experiment utility', () => {
     expect((await run('experiment', 'utility', '--bits', '3')).code).toBe(2);
     expect((await run('experiment', 'utility', '--epsilons', 'x')).code).toBe(2);
     expect((await run('experiment', 'utility', '--clients-per-round', '50', '--population', '10')).code).toBe(2);
-    expect((await run('experiment', 'utility', '--filters', '16')).err).toMatch(/--filters goes with --model cnn/);
+    expect((await run('experiment', 'utility', '--filters', '16')).err).toMatch(/--filters and --dense go with --model cnn/);
     expect((await run('experiment', 'utility', '--model', 'cnn', '--filters', '0')).code).toBe(2);
   });
 });

@@ -47,6 +47,12 @@ const flags = {
   alpha: { kind: 'number', help: 'Dirichlet concentration α (default 0.5)', range: '> 0', ok: (v: number) => v > 0 },
   model: { kind: 'string', help: "the model: the task's grid model (default) or cnn (8 filters of 5×5, max pool, softmax: 11 738 weights)" },
   filters: { kind: 'int', help: 'the cnn model’s 5×5 filters (default 8)', range: 'in [1, 64]', ok: (v: number) => v >= 1 && v <= 64 },
+  dense: {
+    kind: 'int',
+    help: 'the cnn model’s hidden dense units before the softmax (default 0: none)',
+    range: 'in [0, 1024]',
+    ok: (v: number) => v >= 0 && v <= 1024,
+  },
   report: {
     kind: 'bool',
     help: 'run nothing: write the JSON, table and plots from the cells finished so far (a grid in progress; each row says how many seeds it holds)',
@@ -85,11 +91,11 @@ function partitionOf(kind: string | undefined, alpha: number | undefined) {
 }
 
 /** The grid's CNN (issue 16 §1): small, so the DP noise stays small against the clip. */
-const GRID_CNN: ModelSpec = { kind: 'cnn', filters: 8, kernel: 5, dense: 0 };
+const GRID_CNN = { kind: 'cnn', filters: 8, kernel: 5, dense: 0 } as const satisfies ModelSpec;
 
-function modelOf(name: string, filters: number | undefined): ModelSpec {
-  if (filters !== undefined && name !== 'cnn') throw new UsageError('--filters goes with --model cnn');
-  if (name === 'cnn') return { ...GRID_CNN, filters: filters ?? GRID_CNN.filters };
+function modelOf(name: string, filters: number | undefined, dense: number | undefined): ModelSpec {
+  if ((filters !== undefined || dense !== undefined) && name !== 'cnn') throw new UsageError('--filters and --dense go with --model cnn');
+  if (name === 'cnn') return { ...GRID_CNN, filters: filters ?? GRID_CNN.filters, dense: dense ?? GRID_CNN.dense };
   throw new UsageError(`--model must be cnn (or omitted for the task's grid model), got '${name}'`);
 }
 
@@ -135,12 +141,12 @@ export const experimentUtilityCommand: Command<typeof flags> = {
         ...(f['batch-size'] !== undefined ? { batchSize: f['batch-size'] } : {}),
         ...(f['local-lr'] !== undefined ? { learningRate: f['local-lr'] } : {}),
       },
-      ...(f.model !== undefined ? { model: modelOf(f.model, f.filters) } : {}),
+      ...(f.model !== undefined ? { model: modelOf(f.model, f.filters, f.dense) } : {}),
       ...(f.mechanisms !== undefined ? { mechanisms: mechanismsOf(f.mechanisms) } : {}),
       ...(f['test-examples'] !== undefined ? { testExamples: f['test-examples'] } : {}),
       ...(f.worker !== undefined ? { worker: workerOf(f.worker) } : {}),
     };
-    if (f.filters !== undefined && f.model === undefined) throw new UsageError('--filters goes with --model cnn');
+    if ((f.filters !== undefined || f.dense !== undefined) && f.model === undefined) throw new UsageError('--filters and --dense go with --model cnn');
     if (f.worker !== undefined && f.report) throw new UsageError('--report runs nothing: it needs no --worker');
     if (f['min-clients'] !== undefined && f['sample-rate'] === undefined) throw new UsageError('--min-clients goes with --sample-rate (Poisson selection)');
     if (opts.clientsPerRound > opts.population)
