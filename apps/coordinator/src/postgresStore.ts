@@ -27,6 +27,7 @@ import {
   type RoundRow,
   type RunRow,
   type StageEventInput,
+  FencedError,
   ShardTakenError,
   type Store,
 } from './store.ts';
@@ -83,6 +84,8 @@ CREATE TABLE IF NOT EXISTS shard_assignments (
   shard INTEGER PRIMARY KEY, client_id TEXT NOT NULL, slot INTEGER NOT NULL, assigned_at BIGINT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS shard_assignments_by_client ON shard_assignments (client_id, slot);
+CREATE TABLE IF NOT EXISTS leader_fence (id INTEGER PRIMARY KEY, token BIGINT NOT NULL);
+INSERT INTO leader_fence (id, token) VALUES (1, 0) ON CONFLICT DO NOTHING;
 `;
 
 /** Schema creation from several nodes at once: one at a time (CREATE ... IF NOT EXISTS still races in Postgres). */
@@ -101,6 +104,9 @@ const FINISH_COLUMNS = [...Object.keys(ROUND_DEFAULTS), 'state'] as const;
 
 export class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
+
+  /** The fencing token this node leads under (takeFence); null: run writes unchecked (one node alone). */
+  private fence: number | null = null;
 
   private constructor(private readonly pool: pg.Pool) {}
 
@@ -137,6 +143,40 @@ export class PostgresStore implements Store {
     }
   }
 
+  /**
+   * Fencing (Kleppmann's fencing tokens, with the token in the store itself): a new leader bumps the token;
+   * each run write first takes the fence row FOR SHARE and checks it still holds the newest. The bump
+   * (UPDATE) waits for a write in flight, and a write after the bump sees the new token: a deposed leader's
+   * writes either land before its successor reads the store or not at all.
+   */
+  async takeFence(): Promise<number> {
+    const [r] = await this.rows<{ token: number }>('UPDATE leader_fence SET token = token + 1 WHERE id = 1 RETURNING token');
+    this.fence = r!.token;
+    return this.fence;
+  }
+
+  private async checkFence(q: Queryable): Promise<void> {
+    if (this.fence === null) return;
+    const [r] = await this.rows<{ token: number }>('SELECT token FROM leader_fence WHERE id = 1 FOR SHARE', [], q);
+    if (r?.token !== this.fence)
+      throw new FencedError(`this node no longer leads: it took fencing token ${this.fence}, and another node has taken ${r?.token} since`);
+  }
+
+  /** A transaction of run writes: fenced (checkFence first) once this node has taken a token. */
+  private runTx<T>(fn: (c: Queryable) => Promise<T>): Promise<T> {
+    return this.tx(async (c) => {
+      await this.checkFence(c);
+      return fn(c);
+    });
+  }
+
+  /** One run write: a plain statement on one node alone; in a transaction with the fence check once fenced. */
+  private runWrite(sql: string, params: unknown[], q?: Queryable): Promise<pg.QueryResult> {
+    if (q) return q.query(sql, params); // inside a runTx: checked already
+    if (this.fence === null) return this.pool.query(sql, params);
+    return this.runTx((c) => c.query(sql, params));
+  }
+
   private async rows<T>(sql: string, params: unknown[] = [], q: Queryable = this.pool): Promise<T[]> {
     return (await q.query(sql, params)).rows as T[];
   }
@@ -146,7 +186,7 @@ export class PostgresStore implements Store {
   }
 
   async createRun(r: Omit<RunRow, 'finished_at' | 'completed_round' | 'reason'>): Promise<void> {
-    await this.pool.query('INSERT INTO runs (id, name, config, state, created_at, dim, ddg) VALUES ($1, $2, $3, $4, $5, $6, $7)', [
+    await this.runWrite('INSERT INTO runs (id, name, config, state, created_at, dim, ddg) VALUES ($1, $2, $3, $4, $5, $6, $7)', [
       r.id,
       r.name,
       r.config,
@@ -171,12 +211,12 @@ export class PostgresStore implements Store {
 
   async setRunState(id: string, state: RunState, reason: string | null = null): Promise<void> {
     const finished = state === 'completed' || state === 'failed' || state === 'stopped' ? Date.now() : null;
-    await this.pool.query('UPDATE runs SET state = $1, reason = $2, finished_at = $3 WHERE id = $4', [state, reason, finished, id]);
+    await this.runWrite('UPDATE runs SET state = $1, reason = $2, finished_at = $3 WHERE id = $4', [state, reason, finished, id]);
   }
 
   async startRound(r: { run_id: string; round: number; attempt: number; selected: number }): Promise<void> {
     // As SQLite's INSERT OR REPLACE: a row of the same key starts over.
-    await this.tx(async (q) => {
+    await this.runTx(async (q) => {
       await q.query('DELETE FROM rounds WHERE run_id = $1 AND round = $2 AND attempt = $3', [r.run_id, r.round, r.attempt]);
       await q.query("INSERT INTO rounds (run_id, round, attempt, state, started_at, selected) VALUES ($1, $2, $3, 'running', $4, $5)", [
         r.run_id,
@@ -188,26 +228,25 @@ export class PostgresStore implements Store {
     });
   }
 
-  finishRound(
-    r: Partial<RoundRow> & { run_id: string; round: number; attempt: number; state: 'completed' | 'aborted' },
-    q: Queryable = this.pool,
-  ): Promise<void> {
+  finishRound(r: Partial<RoundRow> & { run_id: string; round: number; attempt: number; state: 'completed' | 'aborted' }, q?: Queryable): Promise<void> {
     const row: Record<string, unknown> = { ...ROUND_DEFAULTS, ...r };
     const sets = FINISH_COLUMNS.map((c, i) => `${c} = $${i + 5}`).join(', ');
-    return q
-      .query(`UPDATE rounds SET finished_at = $4, ${sets} WHERE run_id = $1 AND round = $2 AND attempt = $3`, [
+    return this.runWrite(
+      `UPDATE rounds SET finished_at = $4, ${sets} WHERE run_id = $1 AND round = $2 AND attempt = $3`,
+      [
         r.run_id,
         r.round,
         r.attempt,
         Date.now(),
         // NaN as NULL, as SQLite stores it (a round's δ of selection is NaN before it is known).
         ...FINISH_COLUMNS.map((c) => (Number.isNaN(row[c]) ? null : (row[c] ?? null))),
-      ])
-      .then(() => undefined);
+      ],
+      q,
+    ).then(() => undefined);
   }
 
   async setRoundEvaluation(runId: string, round: number, attempt: number, accuracy: number | null, loss: number | null): Promise<void> {
-    await this.pool.query('UPDATE rounds SET accuracy = $1, loss = $2 WHERE run_id = $3 AND round = $4 AND attempt = $5', [
+    await this.runWrite('UPDATE rounds SET accuracy = $1, loss = $2 WHERE run_id = $3 AND round = $4 AND attempt = $5', [
       accuracy,
       loss,
       runId,
@@ -217,10 +256,14 @@ export class PostgresStore implements Store {
   }
 
   async excludeParty(e: { run_id: string; client_id: string; reason: string; round: number; attempt: number }): Promise<void> {
-    await this.pool.query(
-      'INSERT INTO excluded_parties (run_id, client_id, reason, round, attempt, at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING',
-      [e.run_id, e.client_id, e.reason, e.round, e.attempt, Date.now()],
-    );
+    await this.runWrite('INSERT INTO excluded_parties (run_id, client_id, reason, round, attempt, at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING', [
+      e.run_id,
+      e.client_id,
+      e.reason,
+      e.round,
+      e.attempt,
+      Date.now(),
+    ]);
   }
 
   excludedParties(runId: string): Promise<ExcludedParty[]> {
@@ -228,11 +271,11 @@ export class PostgresStore implements Store {
   }
 
   async reopenRun(id: string, attemptFloor: number): Promise<void> {
-    await this.pool.query("UPDATE runs SET state = 'running', reason = NULL, finished_at = NULL, attempt_floor = $1 WHERE id = $2", [attemptFloor, id]);
+    await this.runWrite("UPDATE runs SET state = 'running', reason = NULL, finished_at = NULL, attempt_floor = $1 WHERE id = $2", [attemptFloor, id]);
   }
 
   async abortInterrupted(runId: string, reason: string): Promise<number> {
-    const r = await this.pool.query("UPDATE rounds SET state = 'aborted', error = $1, finished_at = $2 WHERE run_id = $3 AND state = 'running'", [
+    const r = await this.runWrite("UPDATE rounds SET state = 'aborted', error = $1, finished_at = $2 WHERE run_id = $3 AND state = 'running'", [
       reason,
       Date.now(),
       runId,
@@ -249,20 +292,16 @@ export class PostgresStore implements Store {
     return r?.a ?? 0;
   }
 
-  async stageEvent(e: StageEventInput, q: Queryable = this.pool): Promise<void> {
-    await q.query('INSERT INTO stage_events (run_id, round, attempt, stage, phase, at, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)', [
-      e.run_id,
-      e.round,
-      e.attempt,
-      e.stage,
-      e.phase,
-      Date.now(),
-      e.detail === undefined ? null : JSON.stringify(e.detail),
-    ]);
+  async stageEvent(e: StageEventInput, q?: Queryable): Promise<void> {
+    await this.runWrite(
+      'INSERT INTO stage_events (run_id, round, attempt, stage, phase, at, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+      [e.run_id, e.round, e.attempt, e.stage, e.phase, Date.now(), e.detail === undefined ? null : JSON.stringify(e.detail)],
+      q,
+    );
   }
 
   stageEventWithCharge(e: StageEventInput, ledger: LedgerEntry | null): Promise<void> {
-    return this.tx(async (c) => {
+    return this.runTx(async (c) => {
       await this.stageEvent(e, c);
       if (ledger) await this.writeLedger(c, e.run_id, e.round, e.attempt, ledger);
     });
@@ -294,22 +333,20 @@ export class PostgresStore implements Store {
   addParticipants(rows: { run_id: string; round: number; attempt: number; client_id: string; secagg_id: number; contributions: number }[]): Promise<void> {
     if (!rows.length) return Promise.resolve();
     // One statement for the whole selection (a round of 1 000 parties is one round trip): arrays unnested.
-    return this.pool
-      .query(
-        `INSERT INTO participants (run_id, round, attempt, client_id, secagg_id, contributions, status)
+    return this.runWrite(
+      `INSERT INTO participants (run_id, round, attempt, client_id, secagg_id, contributions, status)
          SELECT $1, $2, $3, u.client_id, u.secagg_id, u.contributions, 'selected' FROM unnest($4::text[], $5::int[], $6::int[]) AS u(client_id, secagg_id, contributions)
          ON CONFLICT (run_id, round, attempt, client_id) DO UPDATE SET secagg_id = EXCLUDED.secagg_id, contributions = EXCLUDED.contributions, status = 'selected', dropped_stage = NULL`,
-        [rows[0]!.run_id, rows[0]!.round, rows[0]!.attempt, rows.map((r) => r.client_id), rows.map((r) => r.secagg_id), rows.map((r) => r.contributions)],
-      )
-      .then(() => {
-        // Rows of several attempts in one call (never done by the engine): the rest one statement each.
-        const rest = rows.filter((r) => r.run_id !== rows[0]!.run_id || r.round !== rows[0]!.round || r.attempt !== rows[0]!.attempt);
-        return rest.length ? this.addParticipants(rest) : undefined;
-      });
+      [rows[0]!.run_id, rows[0]!.round, rows[0]!.attempt, rows.map((r) => r.client_id), rows.map((r) => r.secagg_id), rows.map((r) => r.contributions)],
+    ).then(() => {
+      // Rows of several attempts in one call (never done by the engine): the rest one statement each.
+      const rest = rows.filter((r) => r.run_id !== rows[0]!.run_id || r.round !== rows[0]!.round || r.attempt !== rows[0]!.attempt);
+      return rest.length ? this.addParticipants(rest) : undefined;
+    });
   }
 
   async setParticipant(runId: string, round: number, attempt: number, clientId: string, status: 'finished' | 'dropped', stage: string | null): Promise<void> {
-    await this.pool.query('UPDATE participants SET status = $1, dropped_stage = $2 WHERE run_id = $3 AND round = $4 AND attempt = $5 AND client_id = $6', [
+    await this.runWrite('UPDATE participants SET status = $1, dropped_stage = $2 WHERE run_id = $3 AND round = $4 AND attempt = $5 AND client_id = $6', [
       status,
       stage,
       runId,
@@ -327,7 +364,7 @@ export class PostgresStore implements Store {
   }
 
   commitRound(c: RoundCommit): Promise<void> {
-    return this.tx(async (q) => {
+    return this.runTx(async (q) => {
       await this.finishRound(c.round, q);
       // Null when the attempt was charged at its unmask requests (stageEventWithCharge): never written twice.
       if (c.ledger) await this.writeLedger(q, c.round.run_id, c.round.round, c.round.attempt, c.ledger);
@@ -351,7 +388,7 @@ export class PostgresStore implements Store {
   }
 
   async saveInitialCheckpoint(runId: string, weights: Float32Array): Promise<void> {
-    await this.pool.query(
+    await this.runWrite(
       `INSERT INTO checkpoints (run_id, round, weights, momentum, created_at) VALUES ($1, -1, $2, NULL, $3)
        ON CONFLICT (run_id, round) DO UPDATE SET weights = EXCLUDED.weights, momentum = NULL, second_moment = NULL, clip = NULL, created_at = EXCLUDED.created_at`,
       [runId, f32Bytes(weights), Date.now()],

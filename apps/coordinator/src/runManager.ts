@@ -18,7 +18,7 @@ import { dimRefusal, prepareRun } from './prepareRun.ts';
 import { lastRunStatus, metricsPath, persistRunOp, reopenRun, takeInterruptedRun } from './runPersistence.ts';
 import { runStep } from './carryOut.ts';
 import { SerialQueue } from './serialQueue.ts';
-import type { Store } from './store.ts';
+import { FencedError, type Store } from './store.ts';
 import type { ClientConnection, CoordinatorEvent, Logger } from './shellTypes.ts';
 import { TaskCache, type RunData } from './taskCache.ts';
 
@@ -265,6 +265,13 @@ export class RunManager extends EventEmitter {
   }
 
   private storeFailed(run: ActiveRun, e: Error, op: string): void {
+    if (e instanceof FencedError) {
+      // Another node took the run over while this one stalled: nothing of this step was written or sent, and
+      // nothing more will be (its lease, when next renewed, says the same).
+      this.log.warn({ runId: run.engine.runId, op, err: e.message }, 'deposed: another node leads the run now; this node drops it');
+      if (this.active === run) this.abandon();
+      return;
+    }
     this.log.error({ runId: run.engine.runId, op, err: e.message }, 'store write failed');
     this.emitEvent({ type: 'log', level: 'error', message: `store write failed: ${e.message}` });
   }

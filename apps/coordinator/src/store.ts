@@ -179,6 +179,13 @@ export const ROUND_DEFAULTS = {
 /** upsertClientWithShards lost a race: another node gave one of the shards to another identity first. */
 export class ShardTakenError extends Error {}
 
+/**
+ * A run write from a node that no longer leads: a newer leader took the fence (takeFence) since this node
+ * did. Nothing was written. A leader whose event loop stalled past its lease gets this instead of writing over
+ * the run its successor resumed.
+ */
+export class FencedError extends Error {}
+
 /** A stage row (stage_events). */
 export interface StageEventInput {
   run_id: string;
@@ -301,6 +308,13 @@ export interface Store {
    * of its new shards (as a data index: shard mod `shardCount`) loses that one.
    */
   upsertClientWithShards(c: ClientUpsert, shardCount: number): Promise<void>;
+  /**
+   * A shared store (several nodes, one leader at a time): this node now leads. Returns a fencing token
+   * greater than every earlier one; from here every run write (runs, rounds, stages, participants, ledger,
+   * checkpoints) of this store checks in the same transaction that no node has taken a newer token, or fails
+   * with FencedError. Absent on a store only one process uses (SQLite).
+   */
+  takeFence?(): Promise<number>;
 }
 
 /** The contract with every method answering at once: SQLite's, which better-sqlite3 runs synchronously. */

@@ -11,7 +11,7 @@ import { createDatabase, type LocalServer, startPostgres } from './localServers.
 import { PostgresStore } from './postgresStore.ts';
 import { SqliteStore } from './sqliteStore.ts';
 import pg from 'pg';
-import { asyncStore, type LedgerEntry, ShardTakenError, type Store } from './store.ts';
+import { asyncStore, FencedError, type LedgerEntry, ShardTakenError, type Store } from './store.ts';
 
 let postgres: LocalServer | null = null;
 let databases = 0;
@@ -283,6 +283,48 @@ describe('the Postgres store', () => {
       // Without an overlap the same hello simply takes a free shard.
       await a.upsertClientWithShards({ id: 'x', token_hash: 'h', name: null, mini_clients: 1, shards: [8] }, 10);
       expect(await b.shardsOf('x')).toEqual([8]);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('fences a deposed leader: after another node takes a newer token, its run writes fail and change nothing', async () => {
+    const url = await createDatabase(postgres!, 'contract_fence');
+    const [a, b] = await Promise.all([PostgresStore.connect(url), PostgresStore.connect(url)]);
+    try {
+      const first = await a.takeFence();
+      await a.createRun(RUN);
+      await a.startRound({ run_id: 'run-1', round: 0, attempt: 1, selected: 3 });
+      // b takes over (a stalled past its lease, say): a newer token.
+      expect(await b.takeFence()).toBeGreaterThan(first);
+      const commit = {
+        round: { run_id: 'run-1', round: 0, attempt: 1, state: 'completed' as const },
+        ledger: LEDGER,
+        weights: new Float32Array([1, 2, 3, 4]),
+        optimizerState: { m: null, v: null },
+        clip: null,
+      };
+      // Each kind of run write from a, thawed: refused, none written.
+      await expect(a.setRunState('run-1', 'failed', 'a thinks it leads')).rejects.toBeInstanceOf(FencedError);
+      await expect(a.commitRound(commit)).rejects.toBeInstanceOf(FencedError);
+      await expect(a.stageEventWithCharge({ run_id: 'run-1', round: 0, attempt: 1, stage: 'unmasking', phase: 'start' }, LEDGER)).rejects.toBeInstanceOf(
+        FencedError,
+      );
+      await expect(a.setParticipant('run-1', 0, 1, 'c1', 'dropped', 'training')).rejects.toThrow(/another node has taken/);
+      expect((await b.run('run-1'))!.state).toBe('running');
+      expect(await b.latestLedger('run-1')).toBeUndefined();
+      expect(await b.latestCheckpoint('run-1')).toBeUndefined();
+      expect(await b.stageEvents('run-1', 0)).toEqual([]);
+      // The new leader writes; client identities (any node's, unfenced) still go through from a.
+      await b.commitRound(commit);
+      expect((await b.latestLedger('run-1'))!.epsilon).toBe(LEDGER.epsilon);
+      await a.upsertClient({ id: 'c9', token_hash: 'h', name: null, mini_clients: 1, shards: [] });
+      expect(await b.client('c9')).toBeDefined();
+      // a retaking the lease later takes a newer token again, and writes.
+      await a.takeFence();
+      await a.setRunState('run-1', 'completed');
+      await expect(b.setRunState('run-1', 'failed')).rejects.toBeInstanceOf(FencedError);
+      expect((await a.run('run-1'))!.state).toBe('completed');
     } finally {
       await Promise.all([a.close(), b.close()]);
     }

@@ -117,7 +117,10 @@ export class ClusterBackend extends EventEmitter implements RunBackend {
     this.takeovers++;
     this.remote.clear();
     bus.serve((r) => this.answer(r));
-    log.info({ node: bus.nodeId, takeover: this.takeovers }, 'this coordinator node leads the run now');
+    // Fenced before reading the run: a deposed leader still writing (its event loop stalled past the lease) is
+    // refused from here, so what this node resumes is what stays written.
+    const fence = (await store.takeFence?.()) ?? null;
+    log.info({ node: bus.nodeId, takeover: this.takeovers, fence }, 'this coordinator node leads the run now');
     await manager.load();
     const resumed = await manager.resumeInterrupted();
     if (!resumed.length && this.o.runConfig && !(await store.runs()).length) await manager.createRun(this.o.runConfig);
