@@ -144,9 +144,32 @@ export async function startRedis(): Promise<LocalServer> {
   if (!bin) throw new Error(`redis-server is not installed: ${MISSING}`);
   const dir = mkdtempSync(join(tmpdir(), 'hushfl-redis-'));
   const port = await freePort();
-  const child = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  // A node subscribed to the Socket.IO adapter receives every message for its clients from the leader: a round's
+  // tasks carry the model to each (d = 2^16: 260 kB a party), more than Redis's default 32 MB pub/sub output
+  // buffer holds, after which Redis drops the subscriber (docs/DEPLOY.md).
+  const child = spawn(
+    bin,
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir,
+      '--client-output-buffer-limit',
+      'pubsub',
+      '1gb',
+      '512mb',
+      '60',
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const stop = async () => {
     await stopChild(child, 'SIGTERM');
     rmSync(dir, { recursive: true, force: true });
