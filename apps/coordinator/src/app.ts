@@ -50,6 +50,12 @@ export interface CoordinatorOptions {
    * (sizes maxHttpBufferSize; default DEFAULT_MAX_MODEL_DIM). Larger runs are refused at creation.
    */
   readonly maxModelDim?: number;
+  /**
+   * How long a client's socket may go without answering the heartbeat before it is closed (Socket.IO's
+   * pingTimeout; default 20 000 ms, pings every 10 s). A device busy with its own SecAgg work still answers in
+   * time; a load generator running a thousand clients on the coordinator's own cores needs longer.
+   */
+  readonly pingTimeoutMs?: number;
   readonly maxMiniClients?: number;
   /** The built web app to serve (default: apps/web/dist). */
   readonly webRoot?: string;
@@ -139,7 +145,13 @@ export async function createCoordinator(options: CoordinatorOptions = {}): Promi
   const manager = new RunManager(store, join(dataDir, 'runs'), app.log, maxDimPadded);
   await manager.load();
 
-  const io = new Server(app.server, { maxHttpBufferSize, serveClient: false, cors: { origin: false }, pingInterval: 10_000, pingTimeout: 20_000 });
+  const io = new Server(app.server, {
+    maxHttpBufferSize,
+    serveClient: false,
+    cors: { origin: false },
+    pingInterval: 10_000,
+    pingTimeout: options.pingTimeoutMs ?? 20_000,
+  });
   // Before any route: every route registered after it is limited.
   await registerHttpRateLimit(app, options.httpRateLimit);
   // The plugin tree, in one place. Each plugin is encapsulated and gets the services it uses as options.

@@ -25,6 +25,12 @@ const flags = {
     range: 'in [300, 600000]',
     ok: (v: number) => v >= 300 && v <= 600_000,
   },
+  'ping-timeout-ms': {
+    kind: 'int',
+    help: "how long a client's socket may leave the heartbeat unanswered before it is closed (default 20000; a load generator sharing the coordinator's cores needs more)",
+    range: 'in [1000, 600000]',
+    ok: (v: number) => v >= 1000 && v <= 600_000,
+  },
   'tls-cert': { kind: 'string', help: 'TLS certificate (PEM) to serve HTTPS' },
   'tls-key': { kind: 'string', help: 'TLS private key (PEM)' },
   'operator-token': { kind: 'string', help: 'operator bearer token (default $HUSHFL_OPERATOR_TOKEN or a random one)' },
@@ -97,6 +103,7 @@ export const startCommand: Command<typeof flags> = {
       ...(allowedOrigins.length ? { allowedOrigins } : {}),
       ...(f['trust-proxy'] ? { trustProxy: true } : {}),
       ...(f['max-model-dim'] !== undefined ? { maxModelDim: f['max-model-dim'] } : {}),
+      ...(f['ping-timeout-ms'] !== undefined ? { pingTimeoutMs: f['ping-timeout-ms'] } : {}),
       ...(runConfig ? { runConfig } : {}),
       logLevel: level,
     });
