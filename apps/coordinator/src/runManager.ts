@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { cryptoRandomWords, type RandomWords } from '@hushfl/ddp';
 import { NO_FEDOPT_STATE, randomHex, type RunCommand, RunEngine, type RunEvent, type RunSetup } from '@hushfl/engine';
 import type { Forecast, Report, RunConfig, Status } from '@hushfl/protocol';
-import type { SecAggClientMessage } from '@hushfl/secagg';
+import type { MaskApplier, SecAggClientMessage } from '@hushfl/secagg';
 import { ModelEvaluator } from './evaluation.ts';
 import { MaskPool } from './unmask/maskPool.ts';
 import { forecastRun } from './forecastRun.ts';
@@ -49,7 +49,9 @@ export class RunManager extends EventEmitter {
   /** Demo devices the shell runs beside the coordinator (`hushfl start --demo-devices`), shown to operators. */
   simulatedDevices = 0;
   /** Unmasking on worker threads (unmask/maskPool.ts): one pool for the coordinator's life. */
-  private readonly masks = new MaskPool();
+  readonly maskPool = new MaskPool();
+  /** What unmasks the rounds: this node's threads, or on a cluster every node's (useMasks). */
+  private masks: MaskApplier = this.maskPool;
   /** Between runs: the last run's final status (read from the store by load(), kept as runs end). */
   private idle: Status = { runId: null, state: 'idle', round: 0, rounds: 0, epsilon: null, epsilonBudget: null, delta: null, clientsConnected: 0 };
 
@@ -62,6 +64,11 @@ export class RunManager extends EventEmitter {
   ) {
     super();
     this.setMaxListeners(100);
+  }
+
+  /** Unmask the runs started from here with `masks` (a cluster's nodes: unmask/clusterMasks.ts). */
+  useMasks(masks: MaskApplier): void {
+    this.masks = masks;
   }
 
   private emitEvent(e: CoordinatorEvent): void {
@@ -326,7 +333,7 @@ export class RunManager extends EventEmitter {
 
   async close(): Promise<void> {
     await this.closeRun();
-    await this.masks.close();
+    await this.maskPool.close();
   }
 
   private async closeRun(): Promise<void> {

@@ -4,7 +4,6 @@
  * configured probability at a uniformly chosen point (CSPRNG). The clipped updates go to the parent thread
  * only — never to the coordinator — so the simulator can measure the DDG error.
  */
-import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { cryptoRandomWords } from '@hushfl/ddp';
 import { connectNodeClient, type NodeClient, type VanishPoint } from '@hushfl/node';
@@ -27,8 +26,6 @@ export interface WorkerInput {
   readonly namePrefix?: string;
   /** Load-generator clients: synthetic updates, no training, no data (connectNodeClient `synthetic`). */
   readonly synthetic?: boolean;
-  /** This thread's nice value (ClientPoolOptions.nice). */
-  readonly nice?: number;
 }
 
 export type WorkerMessage =
@@ -41,13 +38,6 @@ export type WorkerMessage =
 
 const input = workerData as WorkerInput;
 const port = parentPort!;
-if (input.nice !== undefined) {
-  try {
-    setPriority(input.nice); // pid 0: on Linux, this thread
-  } catch {
-    // not permitted here: the clients run at the process's priority
-  }
-}
 const rng = cryptoRandomWords();
 const post = (m: WorkerMessage, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 

@@ -28,11 +28,6 @@ export interface ClientPoolOptions {
   readonly namePrefix?: string;
   /** Load-generator clients: synthetic updates, no training, no data (`hushfl loadtest`). */
   readonly synthetic?: boolean;
-  /**
-   * A nice value (1–19) for the client threads: a load generator on the coordinator's own machine yields the
-   * CPU to the coordinator it measures (on Linux a thread's priority is its own, so each thread sets it).
-   */
-  readonly nice?: number;
 }
 
 export interface ClientPool {
@@ -64,7 +59,6 @@ export function startClientPool(o: ClientPoolOptions, onMessage: (m: WorkerMessa
       ...(o.reportClipped === false ? { reportClipped: false } : {}),
       ...(o.namePrefix ? { namePrefix: o.namePrefix } : {}),
       ...(o.synthetic ? { synthetic: true } : {}),
-      ...(o.nice !== undefined ? { nice: o.nice } : {}),
     };
     first += clients;
     const worker = new Worker(new URL('./worker.mjs', import.meta.url), { workerData: data });

@@ -114,8 +114,6 @@ export async function runLoadtest(o: LoadtestOptions, log: (line: string) => voi
           synthetic: true,
           reportClipped: false,
           namePrefix: `load${i}`,
-          // The clients yield the CPU to the nodes they load: on one machine, the figures are the coordinator's.
-          nice: 10,
           // Many threads, few clients each: a thread's clients share its event loop, and one blocked for
           // longer than the coordinator's ping timeout (SecAgg's key agreements for hundreds of parties) would
           // have its sockets closed — a load generator's artefact, not the coordinator's limit.

@@ -14,6 +14,7 @@ import type { Store } from '../store.ts';
 import { ClusterBus } from './bus.ts';
 import { ClusterBackend } from './clusterBackend.ts';
 import { DEFAULT_LEASE_MS } from './lease.ts';
+import { ClusterMasks, queueConnection, startUnmaskWorker } from '../unmask/clusterMasks.ts';
 
 export interface ClusterNodeOptions {
   /** redis://host:port (the nodes' shared Redis). */
@@ -50,6 +51,13 @@ export async function joinCluster(
     throw new Error(`cannot reach Redis at ${o.redis}: ${(e as Error).message}`);
   }
   o.io.adapter(createAdapter(pub, sub, { key: 'hushfl-io' }));
+  // Unmasking across the nodes (BullMQ on the same Redis): every node works on ranges, the leader's rounds
+  // hand them out (unmask/clusterMasks.ts).
+  const queueRedis = queueConnection(o.redis);
+  const unmaskWorker = startUnmaskWorker(queueRedis, { prefix: 'hushfl' });
+  unmaskWorker.on('error', (e) => o.log.warn({ err: e.message }, 'the unmasking worker lost Redis'));
+  const masks = await ClusterMasks.open(queueRedis, o.manager.maskPool, { prefix: 'hushfl' });
+  o.manager.useMasks(masks);
   const backend = new ClusterBackend({
     manager: o.manager,
     bus,
@@ -64,6 +72,7 @@ export async function joinCluster(
     start: () => backend.start(),
     close: async () => {
       await backend.close();
+      await Promise.all([unmaskWorker.close(), masks.close()]);
       await bus.close();
       pub.disconnect();
       sub.disconnect();

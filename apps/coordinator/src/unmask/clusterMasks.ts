@@ -1,0 +1,133 @@
+/**
+ * Unmasking across a cluster's nodes (issue 17 §2): a round whose masks are many (terms × dimension above
+ * `minWords`) is split by coordinate ranges into BullMQ jobs on the cluster's Redis. Every node runs a worker
+ * (`startUnmaskWorker`) that regenerates its range's Σ sign·PRG(seed) — AES-CTR is seekable, so a range needs
+ * no other — and returns that slice; the leader adds the slices into the sum. A job whose node dies is taken
+ * again by another node (BullMQ's stalled-job check); one that is not done in `timeoutMs` is computed here.
+ *
+ * The jobs carry mask seeds (the pairwise seeds of dropped parties, the self-mask seeds of survivors): secrets
+ * of the coordinator, so they travel only between its own nodes, through its own Redis, and are deleted from
+ * Redis as soon as a job ends (docs/DEPLOY.md: keep that Redis private).
+ */
+import { type ConnectionOptions, type Job, Queue, QueueEvents, Worker } from 'bullmq';
+import { addInPlace, type MaskApplier, type MaskTerm, maskSlice } from '@hushfl/secagg';
+import { sliceRanges } from './maskPool.ts';
+
+export const UNMASK_QUEUE = 'hushfl-unmask';
+/** Below this many keystream words in all, one node's own threads are faster than the round trips. */
+export const MIN_CLUSTER_WORDS = 1 << 26;
+
+/** BullMQ's connection to a redis:// or rediss:// URL (its blocking calls need no retry limit). */
+export function queueConnection(url: string): ConnectionOptions {
+  const u = new URL(url);
+  return {
+    host: u.hostname,
+    port: Number(u.port || 6379),
+    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
+    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+    ...(u.pathname.length > 1 ? { db: Number(u.pathname.slice(1)) } : {}),
+    ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
+    maxRetriesPerRequest: null,
+  };
+}
+
+/** A range's job as it crosses Redis (JSON: bytes as base64). */
+export interface UnmaskJob {
+  readonly seeds: string;
+  readonly signs: string;
+  readonly start: number;
+  readonly count: number;
+  readonly bits: number;
+}
+
+const b64 = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength).toString('base64');
+const bytes = (s: string) => {
+  const b = Buffer.from(s, 'base64');
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+};
+
+export function termsOf(job: UnmaskJob): MaskTerm[] {
+  const seeds = bytes(job.seeds);
+  const signs = new Int8Array(bytes(job.signs).slice().buffer);
+  if (seeds.length !== 32 * signs.length) throw new RangeError(`an unmasking job with ${seeds.length} seed bytes for ${signs.length} signs`);
+  return Array.from(signs, (sign, i) => ({ seed: seeds.slice(32 * i, 32 * i + 32), sign: sign as 1 | -1 }));
+}
+
+/** The worker every node runs: its ranges' mask sums, answered as base64 words. */
+export function startUnmaskWorker(connection: ConnectionOptions, o: { prefix: string; concurrency?: number }): Worker<UnmaskJob, string> {
+  return new Worker<UnmaskJob, string>(
+    UNMASK_QUEUE,
+    async (job: Job<UnmaskJob>) => {
+      const { start, count, bits } = job.data;
+      const slice = await maskSlice(termsOf(job.data), start, count, bits);
+      return b64(new Uint8Array(slice.buffer));
+    },
+    { connection, prefix: o.prefix, concurrency: o.concurrency ?? 1 },
+  );
+}
+
+export class ClusterMasks implements MaskApplier {
+  private constructor(
+    private readonly queue: Queue<UnmaskJob, string>,
+    private readonly events: QueueEvents,
+    private readonly local: MaskApplier,
+    private readonly o: { parts: () => Promise<number>; minWords: number; timeoutMs: number },
+  ) {}
+
+  static async open(
+    connection: ConnectionOptions,
+    local: MaskApplier,
+    o: { prefix: string; parts?: () => Promise<number>; minWords?: number; timeoutMs?: number },
+  ): Promise<ClusterMasks> {
+    const queue = new Queue<UnmaskJob, string>(UNMASK_QUEUE, { connection, prefix: o.prefix });
+    const events = new QueueEvents(UNMASK_QUEUE, { connection, prefix: o.prefix });
+    await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
+    return new ClusterMasks(queue, events, local, {
+      // One range per node whose worker is listening (the leader's own among them).
+      parts: o.parts ?? (() => queue.getWorkersCount()),
+      minWords: o.minWords ?? MIN_CLUSTER_WORDS,
+      timeoutMs: o.timeoutMs ?? 120_000,
+    });
+  }
+
+  async apply(sum: Uint32Array, terms: readonly MaskTerm[], bits: number): Promise<void> {
+    if (terms.length * sum.length < this.o.minWords) return this.local.apply(sum, terms, bits);
+    const parts = await this.o.parts().catch(() => 1);
+    if (parts <= 1) return this.local.apply(sum, terms, bits);
+    const seeds = new Uint8Array(32 * terms.length);
+    const signs = new Int8Array(terms.length);
+    terms.forEach((t, i) => {
+      seeds.set(t.seed, 32 * i);
+      signs[i] = t.sign;
+    });
+    const common = { seeds: b64(seeds), signs: b64(new Uint8Array(signs.buffer)), bits };
+    const ranges = sliceRanges(sum.length, parts);
+    const jobs = await this.queue.addBulk(
+      ranges.map((r) => ({
+        name: 'slice',
+        data: { ...common, start: r.start, count: r.count },
+        // Seeds are secrets: gone from Redis once the job ends, whichever way.
+        opts: { removeOnComplete: true, removeOnFail: true, attempts: 2 },
+      })),
+    );
+    const slices = await Promise.all(
+      jobs.map(async (job, i) => {
+        const { start, count } = ranges[i]!;
+        try {
+          const words = bytes(await job.waitUntilFinished(this.events, this.o.timeoutMs));
+          if (words.length !== 4 * count) throw new RangeError(`a slice of ${words.length} bytes for ${count} words`);
+          return new Uint32Array(words.slice().buffer);
+        } catch {
+          // Not answered in time (every other node busy or gone): this range here, and the job withdrawn.
+          await job.remove().catch(() => undefined);
+          return maskSlice(terms, start, count, bits);
+        }
+      }),
+    );
+    for (let i = 0; i < ranges.length; i++) addInPlace(sum.subarray(ranges[i]!.start, ranges[i]!.start + ranges[i]!.count), slices[i]!, bits);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.queue.close(), this.events.close()]);
+  }
+}
