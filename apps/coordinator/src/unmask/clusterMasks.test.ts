@@ -71,7 +71,12 @@ describe('unmasking across the cluster (BullMQ)', () => {
     await stuck.waitUntilReady();
     await stuck.pause(true);
     let local = 0;
-    const counting = { apply: (s: Uint32Array, t: readonly MaskTerm[], b: number) => (local++, inProcessMasks.apply(s, t, b)) };
+    const counting = {
+      apply: (s: Uint32Array, t: readonly MaskTerm[], b: number) => {
+        local++;
+        return inProcessMasks.apply(s, t, b);
+      },
+    };
     const masks = await ClusterMasks.open(connection, counting, { prefix, minWords: 0, timeoutMs: 500, parts: async () => 2 });
     const small = await ClusterMasks.open(connection, counting, { prefix, minWords: 1 << 20 });
     try {
