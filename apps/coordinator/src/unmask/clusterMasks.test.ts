@@ -49,6 +49,7 @@ describe('unmasking across the cluster (BullMQ)', () => {
       }
       // Every range went through a node's worker: two a round (one per worker listening), two rounds.
       expect(done.a! + done.b!).toBe(4);
+      expect(masks.ranges).toEqual({ byNodes: 4, here: 0 });
       const r = new Redis(redis.url);
       try {
         const keys = await r.keys(`${prefix}:hushfl-unmask:*`);
@@ -85,6 +86,7 @@ describe('unmasking across the cluster (BullMQ)', () => {
       await masks.apply(sum, terms, 16);
       expect(Buffer.from(sum.buffer).equals(Buffer.from((await expected(terms, start, 16)).buffer))).toBe(true);
       expect(local).toBe(0); // ranges computed here one by one, not the whole round handed back
+      expect(masks.ranges).toEqual({ byNodes: 0, here: 2 });
       // Below the threshold: the node's own applier.
       await small.apply(start.slice(), terms, 16);
       expect(local).toBe(1);

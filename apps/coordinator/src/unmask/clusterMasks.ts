@@ -67,6 +67,9 @@ export function startUnmaskWorker(connection: ConnectionOptions, o: { prefix: st
 }
 
 export class ClusterMasks implements MaskApplier {
+  /** Ranges answered by a node's worker, and ranges computed here after no node answered in time. */
+  readonly ranges = { byNodes: 0, here: 0 };
+
   private constructor(
     private readonly queue: Queue<UnmaskJob, string>,
     private readonly events: QueueEvents,
@@ -116,10 +119,12 @@ export class ClusterMasks implements MaskApplier {
         try {
           const words = bytes(await job.waitUntilFinished(this.events, this.o.timeoutMs));
           if (words.length !== 4 * count) throw new RangeError(`a slice of ${words.length} bytes for ${count} words`);
+          this.ranges.byNodes++;
           return new Uint32Array(words.slice().buffer);
         } catch {
           // Not answered in time (every other node busy or gone): this range here, and the job withdrawn.
           await job.remove().catch(() => undefined);
+          this.ranges.here++;
           return maskSlice(terms, start, count, bits);
         }
       }),
