@@ -39,42 +39,48 @@ export async function clients(url: string, n: number, o: { reconnect?: boolean }
 
 /**
  * A TCP load balancer in front of a cluster's nodes, as a deployment puts one (docs/DEPLOY.md): each new
- * connection goes to the node `route` names, or to the next that accepts when that one refuses (a dead node).
- * A WebSocket-only client needs no sticky sessions: its one connection stays on one node.
+ * WebSocket connection goes to the node `route` names for it (counting WebSocket connections only: a client's
+ * shard downloads are plain HTTP, sent to the last node), or to the next that accepts when that one refuses
+ * (a dead node). A WebSocket-only client needs no sticky sessions: its one connection stays on one node.
  */
-export async function startBalancer(nodes: readonly string[], route: (connection: number) => number): Promise<{ url: string; close(): Promise<void> }> {
+export async function startBalancer(nodes: readonly string[], route: (websocket: number) => number): Promise<{ url: string; close(): Promise<void> }> {
   const targets = nodes.map((u) => new URL(u));
   const open = new Set<Socket>();
   const track = (s: Socket) => {
     open.add(s);
     s.once('close', () => open.delete(s));
   };
-  let count = 0;
+  let websockets = 0;
   const server = createServer((downstream) => {
     track(downstream);
-    downstream.pause();
     downstream.on('error', () => downstream.destroy());
-    const first = route(count++);
-    const attempt = (k: number) => {
-      if (k === targets.length) return void downstream.destroy();
-      const t = targets[(first + k) % targets.length]!;
-      const upstream = connect(Number(t.port), t.hostname);
-      let connected = false;
-      upstream.once('connect', () => {
-        connected = true;
+    downstream.once('data', (first: Buffer) => {
+      downstream.pause();
+      const upgrade = /^upgrade:\s*websocket/im.test(first.toString('latin1'));
+      const firstTarget = upgrade ? route(websockets++) : targets.length - 1;
+      const attempt = (k: number) => {
+        if (k === targets.length || downstream.destroyed) return void downstream.destroy();
+        const t = targets[(firstTarget + k) % targets.length]!;
+        const upstream = connect(Number(t.port), t.hostname);
         track(upstream);
-        upstream.pipe(downstream);
-        downstream.pipe(upstream);
-        downstream.resume();
-        upstream.once('close', () => downstream.destroy());
-        downstream.once('close', () => upstream.destroy());
-      });
-      upstream.on('error', () => {
-        if (connected) upstream.destroy();
-        else attempt(k + 1);
-      });
-    };
-    attempt(0);
+        let connected = false;
+        upstream.once('connect', () => {
+          connected = true;
+          if (downstream.destroyed) return void upstream.destroy();
+          upstream.write(first);
+          upstream.pipe(downstream);
+          downstream.pipe(upstream);
+          downstream.resume();
+          upstream.once('close', () => downstream.destroy());
+          downstream.once('close', () => upstream.destroy());
+        });
+        upstream.on('error', () => {
+          if (connected) upstream.destroy();
+          else attempt(k + 1);
+        });
+      };
+      attempt(0);
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

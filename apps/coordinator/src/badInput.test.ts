@@ -50,7 +50,7 @@ describe('bad input on the client gateway', () => {
     expect(ack.ok).toBe(true);
     s3.emit(EVENTS.secagg, { not: 'an envelope' });
     s3.emit(EVENTS.secagg, { json: '{"a":{"$bin":[0,99]}}', bin: new Uint8Array(4) });
-    s3.emit(EVENTS.secagg, pack({ roundId: 'r', message: { type: 'masked-input', roundId: 'r', from: 1, masked: new Uint8Array(7) } }));
+    s3.emit(EVENTS.secagg, pack({ roundId: 'r', message: { type: 'masked-input', roundId: 'r', from: 1, bits: 16, count: 4, masked: new Uint8Array(7) } }));
     s3.emit('frobnicate', { x: 1 });
     s3.emit(EVENTS.report, { roundId: 'r', phase: 'training', progress: 5 });
     for (let i = 0; i < 40; i++) s3.emit(EVENTS.report, { roundId: 'r', phase: 'training', progress: 0.5 });
@@ -85,7 +85,7 @@ describe('bad input on the client gateway', () => {
     expect(all).toMatch(/hello with an unknown session/);
     expect(all).toMatch(/dropped a client message: envelope\.bin must be binary|dropped a client message: envelope\.json must be a string/);
     expect(all).toMatch(/dropped a client message: binary reference .* outside/);
-    expect(all).toMatch(/dropped a client message: schema: message\.masked: masked input must be whole 32-bit words/);
+    expect(all).toMatch(/dropped a client message: schema: message\.masked: 4 words of 16 bits take 8 bytes, got 7/);
     expect(all).toMatch(/dropped a client message: unknown event/);
     expect(all).toMatch(/dropped a client message: rate limit exceeded/);
     expect(all).toMatch(/dropped a client message: schema: progress/);

@@ -22,7 +22,7 @@ async function gateway(o: GatewayTestOptions = {}) {
 
 const joined = (ack: unknown) => ack as { ok: true; clientId: string; sessionToken: string };
 /** A SecAgg message that passes the schema (for a round that is not in progress). */
-const lateMaskedInput = pack({ roundId: 'r-old', message: { type: 'masked-input', roundId: 'r-old', from: 1, masked: new Uint8Array(8) } });
+const lateMaskedInput = pack({ roundId: 'r-old', message: { type: 'masked-input', roundId: 'r-old', from: 1, bits: 16, count: 4, masked: new Uint8Array(8) } });
 
 describe('connection caps', () => {
   it('refuses connections past the total cap with a bye naming it, and takes new ones once others left', async () => {
@@ -155,7 +155,7 @@ describe('strikes and acks with reasons', () => {
     const c = await g.connect();
     await hello(c.socket);
     expect(await c.socket.emitWithAck(EVENTS.secagg, { not: 'an envelope' })).toEqual({ ok: false, reason: 'envelope.json must be a string' });
-    const badSchema = pack({ roundId: 'r', message: { type: 'masked-input', roundId: 'r', from: 1, masked: new Uint8Array(7) } });
+    const badSchema = pack({ roundId: 'r', message: { type: 'masked-input', roundId: 'r', from: 1, bits: 16, count: 4, masked: new Uint8Array(7) } });
     expect(await c.socket.emitWithAck(EVENTS.secagg, badSchema)).toMatchObject({ ok: false, reason: expect.stringMatching(/^schema: message\.masked/) });
     expect(await c.socket.emitWithAck(EVENTS.report, { roundId: 'r', phase: 'training', progress: 5 })).toMatchObject({
       ok: false,

@@ -112,7 +112,9 @@ export class PostgresStore implements Store {
 
   /** Connects, creates the tables where missing, and answers once the database is usable. */
   static async connect(url: string, o: { max?: number } = {}): Promise<PostgresStore> {
-    const pool = new pg.Pool({ connectionString: url, max: o.max ?? 10, types });
+    // A node that stalls inside a transaction (its event loop frozen mid-write) must not hold the fence row's
+    // lock for ever: Postgres ends such a session after 10 s, so a successor's takeFence waits at most that.
+    const pool = new pg.Pool({ connectionString: url, max: o.max ?? 10, types, options: '-c idle_in_transaction_session_timeout=10000' });
     // A connection that fails while idle (the server restarted) is dropped by the pool; it must not crash us.
     pool.on('error', () => undefined);
     const store = new PostgresStore(pool);
@@ -131,7 +133,8 @@ export class PostgresStore implements Store {
   private async tx<T>(fn: (c: Queryable) => Promise<T>): Promise<T> {
     const c = await this.pool.connect();
     try {
-      await c.query('BEGIN');
+      // Read committed whatever the server's default: a fenced write must see a newer token, not fail to serialize.
+      await c.query('BEGIN ISOLATION LEVEL READ COMMITTED');
       const out = await fn(c);
       await c.query('COMMIT');
       return out;

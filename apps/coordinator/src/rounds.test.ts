@@ -59,7 +59,9 @@ describe('federated rounds over Socket.IO', () => {
       expect(r).toMatchObject({ status: 'completed', contributors: 8, selected: 8 });
       expect(r.accuracy).toBeGreaterThan(0);
       expect(Object.keys(r.durationsMs)).toEqual(SECAGG_STAGES);
-      expect(r.bytesUp).toBeGreaterThan(8 * 4 * 65536); // eight masked inputs of 2^16 words
+      // Eight masked inputs of 2^16 coordinates at 16 bits each (issue 18 §1): 2 bytes a coordinate, not 4.
+      expect(r.bytesUp).toBeGreaterThan(8 * 2 * 65536);
+      expect(r.bytesUp).toBeLessThan(8 * 4 * 65536);
       expect(r.bytesDown).toBeGreaterThan(8 * 4 * 50_890); // eight copies of the global model
     }
   });

@@ -273,8 +273,8 @@ export class RunManager extends EventEmitter {
 
   private storeFailed(run: ActiveRun, e: Error, op: string): void {
     if (e instanceof FencedError) {
-      // Another node took the run over while this one stalled: nothing of this step was written or sent, and
-      // nothing more will be (its lease, when next renewed, says the same).
+      // Another node took the run over while this one stalled: this write and the step's sends and releases
+      // after it did not happen, and nothing more will be (its lease, when next renewed, says the same).
       this.log.warn({ runId: run.engine.runId, op, err: e.message }, 'deposed: another node leads the run now; this node drops it');
       if (this.active === run) this.abandon();
       return;

@@ -10,6 +10,7 @@
  * nevertheless the clients' own accuracies weighted by their examples, up to quantisation (no noise).
  */
 import type { IncomingMessage } from 'node:http';
+import { unpackWords } from '@hushfl/secagg';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NodeClient } from '@hushfl/node';
@@ -246,10 +247,11 @@ describe('wire tap: no per-client metric reaches the coordinator in the clear (i
       expect(b.event).toBe(EVENTS.secagg);
       expect(b.type).toBe('masked-input');
       expect(b.path).toBe('message.masked');
-      expect(b.bytes.length).toBe(4 * plan.dimPadded);
+      // Packed at B bits a coordinate (issue 18 §1), not in 32-bit words.
+      expect(b.bytes.length).toBe(Math.ceil((plan.dimPadded * BITS) / 8));
       // Masked: the words are uniform in Z_2^B (χ² over the top 4 bits, 15 degrees of freedom; p < 10⁻⁷ above 60).
       // An unmasked encoding concentrates around 0 (the grid is sized for the sum of all parties in 2^B).
-      const words = new Uint32Array(b.bytes.slice().buffer);
+      const words = unpackWords(b.bytes, plan.dimPadded, BITS);
       const bins = new Array<number>(16).fill(0);
       let max = 0;
       for (const w of words) {

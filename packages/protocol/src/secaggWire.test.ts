@@ -95,3 +95,44 @@ describe('secagg wire: PKI identity proofs', () => {
     for (const identity of bad) expect(secaggServerWire.safeParse({ ...nk, keys: [{ ...entry, identity }] }).success).toBe(false);
   });
 });
+
+describe('the masked input on the wire (issue 18 §1)', () => {
+  const masked = (bits: number, d: number) => Uint32Array.from({ length: d }, (_, i) => (i * 40503) % 2 ** bits);
+  const through = (m: unknown) => secaggEnvelopeFromClient.parse(unpack(pack({ roundId: 'r', message: m }))).message;
+
+  it('travels at B bits a coordinate, ceil(d′·B/8) bytes, and arrives as the same words', () => {
+    for (const [bits, d] of [
+      [16, 4096],
+      [12, 1001],
+      [20, 7],
+      [32, 5],
+      [1, 9],
+    ] as const) {
+      const m = { type: 'masked-input' as const, roundId: 'r', from: 3, bits, masked: masked(bits, d) };
+      const wire = secaggClientToWire(m) as { masked: Uint8Array; count: number };
+      expect(wire.masked.length).toBe(Math.ceil((d * bits) / 8));
+      expect(wire.count).toBe(d);
+      const { bin } = pack({ roundId: 'r', message: wire });
+      expect(bin.length).toBeLessThan(4 * d * (bits / 32) + 8); // the envelope holds the packed bytes, not 32-bit words
+      expect(through(wire)).toEqual(m);
+    }
+  });
+
+  it('refuses a length that is not exactly ceil(count·B/8), a wrong count, non-zero padding, a bad width', () => {
+    const wire = secaggClientToWire({ type: 'masked-input', roundId: 'r', from: 3, bits: 12, masked: masked(12, 3) }) as {
+      masked: Uint8Array;
+      count: number;
+      bits: number;
+    };
+    const bad = (change: Record<string, unknown>) => secaggClientWire.safeParse({ ...wire, ...change });
+    expect(bad({}).success).toBe(true);
+    expect(bad({ masked: wire.masked.subarray(0, 4) }).error?.message).toMatch(/3 words of 12 bits take 5 bytes, got 4/);
+    expect(bad({ masked: Uint8Array.from([...wire.masked, 0]) }).error?.message).toMatch(/take 5 bytes, got 6/);
+    expect(bad({ count: 4 }).error?.message).toMatch(/4 words of 12 bits take 6 bytes, got 5/);
+    const padded = wire.masked.slice();
+    padded[4]! |= 0xf0;
+    expect(bad({ masked: padded }).error?.message).toMatch(/padding bits/);
+    for (const bits of [0, 33, 2.5]) expect(bad({ bits }).success).toBe(false);
+    expect(bad({ count: 2 ** 28 + 1 }).success).toBe(false);
+  });
+});

@@ -2,11 +2,23 @@
  * Runtime schemas for the SecAgg+ messages of packages/secagg on the wire. Sizes are checked here (keys 32
  * bytes, share boxes exactly SHARE_BOX_BYTES, signatures 64, shares 33); the state machines check the rest.
  */
-import { CERTIFICATE_SUBJECT, MAX_SUBJECT_LENGTH, SHARE_BOX_BYTES, SHARE_BYTES, type SecAggClientMessage, type SecAggServerMessage } from '@hushfl/secagg';
+import {
+  CERTIFICATE_SUBJECT,
+  MAX_SUBJECT_LENGTH,
+  packedLength,
+  packWords,
+  SHARE_BOX_BYTES,
+  SHARE_BYTES,
+  type SecAggClientMessage,
+  type SecAggServerMessage,
+  unpackWords,
+} from '@hushfl/secagg';
 import { z } from 'zod';
-import { bytes, u32FromBytes, vectorBytes } from './binary.ts';
+import { bytes } from './binary.ts';
 
 export const MAX_CLIENTS_PER_ROUND = 10_000;
+/** The most coordinates a masked input may have (2^28). */
+const MAX_MASKED_WORDS = 2 ** 28;
 const clientId = z.number().int().min(1).max(0xffffffff);
 const roundId = z.string().min(1).max(128);
 const idList = z.array(clientId).max(MAX_CLIENTS_PER_ROUND);
@@ -43,19 +55,30 @@ export const secaggClientWire: z.ZodType<SecAggClientMessage, unknown> = z.discr
     selfMaskCommitment: bytes({ length: 32 }),
     shares: z.array(z.object({ to: clientId, ciphertext: bytes({ length: SHARE_BOX_BYTES }) })).max(MAX_CLIENTS_PER_ROUND),
   }),
-  z.object({
-    type: z.literal('masked-input'),
-    roundId,
-    from: clientId,
-    masked: bytes({ max: 4 * 2 ** 28 }).transform((b, ctx) => {
-      if (b.length % 4 !== 0) {
-        ctx.addIssue({ code: 'custom', message: 'masked input must be whole 32-bit words' });
+  // y_u at B bits a coordinate (issue 18 §1): `count` words packed in exactly ceil(count·B/8) bytes.
+  z
+    .object({
+      type: z.literal('masked-input'),
+      roundId,
+      from: clientId,
+      bits: z.number().int().min(1).max(32),
+      count: z.number().int().min(0).max(MAX_MASKED_WORDS),
+      masked: bytes({ max: 4 * MAX_MASKED_WORDS }),
+      unopenedShareBoxes: z.array(clientId).max(MAX_CLIENTS_PER_ROUND).optional(),
+    })
+    .transform(({ count, masked, ...m }, ctx) => {
+      const want = packedLength(count, m.bits);
+      if (masked.length !== want) {
+        ctx.addIssue({ code: 'custom', path: ['masked'], message: `${count} words of ${m.bits} bits take ${want} bytes, got ${masked.length}` });
         return z.NEVER;
       }
-      return u32FromBytes(b);
+      try {
+        return { ...m, masked: unpackWords(masked, count, m.bits) };
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', path: ['masked'], message: (e as Error).message });
+        return z.NEVER;
+      }
     }),
-    unopenedShareBoxes: z.array(clientId).max(MAX_CLIENTS_PER_ROUND).optional(),
-  }),
   z.object({ type: z.literal('consistency-signature'), roundId, from: clientId, signature: bytes({ length: 64 }) }),
   z.object({
     type: z.literal('unmask-shares'),
@@ -102,7 +125,7 @@ export const secaggServerWire: z.ZodType<SecAggServerMessage, unknown> = z.discr
   }),
 ]);
 
-/** A client SecAgg message ready for the wire (the masked vector as bytes). */
+/** A client SecAgg message ready for the wire (the masked vector packed at B bits a word). */
 export function secaggClientToWire(m: SecAggClientMessage): unknown {
-  return m.type === 'masked-input' ? { ...m, masked: vectorBytes(m.masked) } : m;
+  return m.type === 'masked-input' ? { ...m, count: m.masked.length, masked: packWords(m.masked, m.bits) } : m;
 }

@@ -436,7 +436,7 @@ export class SecAggClient {
     this.pairSeeds.clear();
     this.stateValue = 'masked';
     const report = unopened.length > 0 ? { unopenedShareBoxes: unopened.sort((a, b) => a - b) } : {};
-    return { warnings, outgoing: { type: 'masked-input', roundId, from: this.id, masked, ...report } };
+    return { warnings, outgoing: { type: 'masked-input', roundId, from: this.id, bits: this.config.bits, masked, ...report } };
   }
 
   /** Stage 3 (ConsistencyCheck): sign the survivor set U3 the server announced. */

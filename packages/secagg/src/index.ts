@@ -60,6 +60,7 @@ export { inProcessMasks, maskSlice, type MaskApplier, type MaskTerm } from './ma
 export { expandMask, expandWords, expandWordsAt, hkdfSha256, aesCtrKeystream, aesGcmSeal, aesGcmOpen, sha256 } from './symmetric.ts';
 export { defaultSuite, webCryptoSuite, nobleSuite, type CryptoSuite, type KeyPair } from './suite.ts';
 export { addInPlace, subInPlace, checkRingVector, ringMask, wordsAsBytes, bytesAsWords } from './vector.ts';
+export { packedLength, packWords, unpackWords } from './bitPacking.ts';
 export { isSmallOrderEd25519, isSmallOrderX25519 } from './smallOrder.ts';
 export {
   SECAGG_STAGE_TABLE,

@@ -62,6 +62,8 @@ export interface MaskedInputMsg {
   readonly type: 'masked-input';
   readonly roundId: string;
   readonly from: number;
+  /** The round's B: every word of `masked` is below 2^bits, and the wire packs it at B bits a word. */
+  readonly bits: number;
   readonly masked: Uint32Array;
   /**
    * The neighbours whose share box to this client failed to open (authentication or parse), ascending; absent

@@ -235,7 +235,7 @@ describe('bad input is refused with a typed error and the round still completes'
     const r = await stagedRound();
     const ad = r.advertisements[0]!;
     expect(await r.server.receive({ ...ad, roundId: 'another-round' })).toMatchObject({ code: 'wrong-round' });
-    expect(await r.server.receive({ type: 'masked-input', roundId: r.cfg.roundId, from: 1, masked: new Uint32Array(32) })).toMatchObject({
+    expect(await r.server.receive({ type: 'masked-input', roundId: r.cfg.roundId, from: 1, bits: r.cfg.bits, masked: new Uint32Array(32) })).toMatchObject({
       code: 'wrong-stage',
     });
     expect(await r.server.receive({ ...ad, from: 99 })).toMatchObject({ code: 'unknown-client' });
@@ -263,6 +263,11 @@ describe('bad input is refused with a typed error and the round still completes'
     big[5] = 65536;
     expect(await r.server.receive({ ...m, masked: big })).toMatchObject({ code: 'out-of-range' });
     expect(await r.server.receive({ ...m, masked: Array.from(m.masked) as never })).toMatchObject({ code: 'bad-message' });
+    // Another ring than the round's (the words would fit 2^17 too): refused, whatever the values.
+    expect(await r.server.receive({ ...m, bits: m.bits + 1 })).toMatchObject({
+      code: 'bad-message',
+      message: expect.stringMatching(/mod 2\^17; the round is mod 2\^16/),
+    });
     const result = await r.finish(masked);
     expect(Array.from(result.sum)).toEqual(Array.from(r.expected));
   });

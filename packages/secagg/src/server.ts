@@ -342,6 +342,8 @@ export class SecAggServer {
         return;
       }
       case 'masked-input': {
+        if (m.bits !== this.config.bits)
+          throw new SecAggError('bad-message', `client ${from} sent a masked input mod 2^${m.bits}; the round is mod 2^${this.config.bits}`, from);
         checkRingVector(m.masked, this.config.dim, this.config.bits, from);
         const unopened = m.unopenedShareBoxes ?? [];
         if (!Array.isArray(unopened)) throw new SecAggError('bad-message', `client ${from}'s unopened share boxes are not a list`, from);

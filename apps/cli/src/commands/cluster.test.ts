@@ -80,7 +80,7 @@ describe('a 2-node cluster on Redis and Postgres', () => {
     try {
       // Through a load balancer: two on the leader, four on the other node (the leader reaches parties across
       // nodes every round). The clients reconnect by themselves, as browser tabs do.
-      const balancer = await startBalancer([a.url, b.url], (connection) => (connection < 2 ? 0 : 1));
+      const balancer = await startBalancer([a.url, b.url], (websocket) => (websocket < 2 ? 0 : 1));
       stops.push(balancer.close);
       const onA = await clients(balancer.url, 2, { reconnect: true });
       const onB = await clients(balancer.url, 4, { reconnect: true });
@@ -92,6 +92,9 @@ describe('a 2-node cluster on Redis and Postgres', () => {
         (s) => s.clientsConnected === 6,
         30_000,
       );
+      // Each node holds the sessions the balancer sent it.
+      expect((await api<{ sessions: number }>(a.url, '/api/node')).sessions).toBe(2);
+      expect((await api<{ sessions: number }>(b.url, '/api/node')).sessions).toBe(4);
       await until(
         'node b to report the leader status',
         () => api<Status>(b.url, '/api/status'),
@@ -138,6 +141,7 @@ describe('a 2-node cluster on Redis and Postgres', () => {
       for (const r of final.filter((x) => x.state === 'completed' && x.round >= interrupted!.round))
         expect(r.participants.map((p) => p.client_id).sort()).toEqual(ids);
       expect((await api<Status>(b.url, '/api/status')).clientsConnected).toBe(6);
+      expect((await api<{ sessions: number }>(b.url, '/api/node')).sessions).toBe(6);
     } finally {
       for (const c of all) await c.close().catch(() => undefined);
       for (const stop of stops) await stop();

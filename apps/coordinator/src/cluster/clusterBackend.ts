@@ -116,10 +116,10 @@ export class ClusterBackend extends EventEmitter implements RunBackend {
     const { manager, store, bus, log } = this.o;
     this.takeovers++;
     this.remote.clear();
-    bus.serve((r) => this.answer(r));
-    // Fenced before reading the run: a deposed leader still writing (its event loop stalled past the lease) is
-    // refused from here, so what this node resumes is what stays written.
+    // Fenced before reading the run or answering a forwarded call: a deposed leader still writing (its event
+    // loop stalled past the lease) is refused from here, so what this node resumes is what stays written.
     const fence = (await store.takeFence?.()) ?? null;
+    bus.serve((r) => this.answer(r));
     log.info({ node: bus.nodeId, takeover: this.takeovers, fence }, 'this coordinator node leads the run now');
     await manager.load();
     const resumed = await manager.resumeInterrupted();

@@ -54,9 +54,19 @@ export async function joinCluster(
   // Unmasking across the nodes (BullMQ on the same Redis): every node works on ranges, the leader's rounds
   // hand them out (unmask/clusterMasks.ts).
   const queueRedis = queueConnection(o.redis);
+  const onQueueError = (e: Error) => o.log.warn({ err: e.message }, 'cross-node unmasking: Redis error');
   const unmaskWorker = startUnmaskWorker(queueRedis, { prefix: 'hushfl' });
-  unmaskWorker.on('error', (e) => o.log.warn({ err: e.message }, 'the unmasking worker lost Redis'));
-  const masks = await ClusterMasks.open(queueRedis, o.manager.maskPool, { prefix: 'hushfl' });
+  unmaskWorker.on('error', onQueueError);
+  let masks: ClusterMasks;
+  try {
+    masks = await ClusterMasks.open(queueRedis, o.manager.maskPool, { prefix: 'hushfl', onError: onQueueError });
+  } catch (e) {
+    await unmaskWorker.close().catch(() => undefined);
+    await bus.close();
+    pub.disconnect();
+    sub.disconnect();
+    throw new Error(`cannot open the unmasking queue on Redis at ${o.redis}: ${(e as Error).message}`);
+  }
   o.manager.useMasks(masks);
   const backend = new ClusterBackend({
     manager: o.manager,

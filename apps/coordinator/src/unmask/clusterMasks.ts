@@ -38,6 +38,8 @@ export interface UnmaskJob {
   readonly start: number;
   readonly count: number;
   readonly bits: number;
+  /** Epoch ms after which no leader waits for it (a dead leader's round): a worker drops it unopened. */
+  readonly deadline: number;
 }
 
 const b64 = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength).toString('base64');
@@ -58,7 +60,8 @@ export function startUnmaskWorker(connection: ConnectionOptions, o: { prefix: st
   return new Worker<UnmaskJob, string>(
     UNMASK_QUEUE,
     async (job: Job<UnmaskJob>) => {
-      const { start, count, bits } = job.data;
+      const { start, count, bits, deadline } = job.data;
+      if (Date.now() > deadline) throw new Error('stale: its round is no longer waiting for it');
       const slice = await maskSlice(termsOf(job.data), start, count, bits);
       return b64(new Uint8Array(slice.buffer));
     },
@@ -80,10 +83,16 @@ export class ClusterMasks implements MaskApplier {
   static async open(
     connection: ConnectionOptions,
     local: MaskApplier,
-    o: { prefix: string; parts?: () => Promise<number>; minWords?: number; timeoutMs?: number },
+    o: { prefix: string; parts?: () => Promise<number>; minWords?: number; timeoutMs?: number; onError?: (e: Error) => void },
   ): Promise<ClusterMasks> {
-    const queue = new Queue<UnmaskJob, string>(UNMASK_QUEUE, { connection, prefix: o.prefix });
+    // The events stream carries each slice back (as the job's return value): kept short, as no slice is needed
+    // once its round has it, and slices of masks are not left lying in Redis.
+    const queue = new Queue<UnmaskJob, string>(UNMASK_QUEUE, { connection, prefix: o.prefix, streams: { events: { maxLen: 64 } } });
     const events = new QueueEvents(UNMASK_QUEUE, { connection, prefix: o.prefix });
+    if (o.onError) {
+      queue.on('error', o.onError);
+      events.on('error', o.onError);
+    }
     await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
     return new ClusterMasks(queue, events, local, {
       // One range per node whose worker is listening (the leader's own among them).
@@ -105,14 +114,20 @@ export class ClusterMasks implements MaskApplier {
     });
     const common = { seeds: b64(seeds), signs: b64(new Uint8Array(signs.buffer)), bits };
     const ranges = sliceRanges(sum.length, parts);
-    const jobs = await this.queue.addBulk(
-      ranges.map((r) => ({
-        name: 'slice',
-        data: { ...common, start: r.start, count: r.count },
-        // Seeds are secrets: gone from Redis once the job ends, whichever way.
-        opts: { removeOnComplete: true, removeOnFail: true, attempts: 2 },
-      })),
-    );
+    const deadline = Date.now() + this.o.timeoutMs;
+    let jobs: Job<UnmaskJob, string>[];
+    try {
+      jobs = await this.queue.addBulk(
+        ranges.map((r) => ({
+          name: 'slice',
+          data: { ...common, start: r.start, count: r.count, deadline },
+          // Seeds are secrets: gone from Redis once the job ends, whichever way.
+          opts: { removeOnComplete: true, removeOnFail: true, attempts: 2 },
+        })),
+      );
+    } catch {
+      return this.local.apply(sum, terms, bits); // Redis unreachable: this node's own threads
+    }
     const slices = await Promise.all(
       jobs.map(async (job, i) => {
         const { start, count } = ranges[i]!;
