@@ -320,8 +320,21 @@ describe('the Postgres store', () => {
       expect((await b.latestLedger('run-1'))!.epsilon).toBe(LEDGER.epsilon);
       await a.upsertClient({ id: 'c9', token_hash: 'h', name: null, mini_clients: 1, shards: [] });
       expect(await b.client('c9')).toBeDefined();
-      // a retaking the lease later takes a newer token again, and writes.
-      await a.takeFence();
+      // A write in flight (its fence check done, not committed) holds the bump back: the successor's token is
+      // taken only once that write has landed, so it reads what the write wrote, or the write fails.
+      const inFlight = new pg.Client({ connectionString: url });
+      await inFlight.connect();
+      try {
+        await inFlight.query('BEGIN');
+        await inFlight.query('SELECT token FROM leader_fence WHERE id = 1 FOR SHARE');
+        const bump = a.takeFence().then((t) => t);
+        expect(await Promise.race([bump, new Promise((r) => setTimeout(() => r('waiting'), 300))])).toBe('waiting');
+        await inFlight.query('COMMIT');
+        expect(await bump).toBeGreaterThan(first);
+      } finally {
+        await inFlight.end();
+      }
+      // a, holding the newest token now, writes.
       await a.setRunState('run-1', 'completed');
       await expect(b.setRunState('run-1', 'failed')).rejects.toBeInstanceOf(FencedError);
       expect((await a.run('run-1'))!.state).toBe('completed');
