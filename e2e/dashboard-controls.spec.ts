@@ -58,6 +58,15 @@ test('pause, resume and stop from the dashboard; Poisson selection shows both ε
     await expect(page.getByTestId('bits')).toHaveText('16');
     await expect(page.getByTestId('sigma')).toHaveText(plan.params.localStddev.toExponential(3));
     await expect(page.getByTestId('bytes')).toHaveText(/^[1-9][0-9.]* (KiB|MiB)$/);
+    // Per party in the last completed round: up (the masked input packed at 16 bits) and down, as stored.
+    const perParty = (await page.getByTestId('bytes-per-party').textContent())!;
+    const m = /^([0-9.]+) (KiB|MiB) up, ([0-9.]+) (KiB|MiB) down$/.exec(perParty);
+    expect(m, perParty).not.toBeNull();
+    const shown = (v: string, unit: string) => Number(v) * (unit === 'MiB' ? 1 << 20 : 1024);
+    const stored = c.sqlite!.rounds(runId).filter((r) => r.state === 'completed');
+    const last = stored.at(-1)!;
+    expect(Math.abs(shown(m![1]!, m![2]!) - last.bytes_up / last.selected)).toBeLessThan(0.06 * (last.bytes_up / last.selected) + 1024);
+    expect(Math.abs(shown(m![3]!, m![4]!) - last.bytes_down / last.selected)).toBeLessThan(0.06 * (last.bytes_down / last.selected) + 1024);
     // The SecAgg guarantee in force (never an unstated γ = 0): at most 1 colluder, k and t for the expected n.
     await expect(page.getByTestId('secagg-guarantee')).toHaveText(/^at most 1 client colluding with the coordinator/);
     await expect(page.getByTestId('secagg-params')).toHaveText(/^k = \d+, t = \d+ \(n = 5, complete graph\); abort ≤ /);

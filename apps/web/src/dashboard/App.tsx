@@ -179,6 +179,7 @@ export function App() {
     }
   };
   const bytes = rounds.reduce((s, r) => s + r.bytes_up + r.bytes_down, 0);
+  const lastCompleted = completed.at(-1);
   const active = status?.runId === runId && ['running', 'waiting', 'paused'].includes(status?.state ?? '');
   const detail = picked === null ? null : (rounds[picked] ?? null);
 
@@ -305,6 +306,12 @@ export function App() {
           <dl>
             <dt>Bytes moved</dt>
             <dd data-testid="bytes">{fmtBytes(bytes)}</dd>
+            <dt title="The last completed round's bytes over its parties: masked inputs at B bits a coordinate up, the model down">Per party, last round</dt>
+            <dd data-testid="bytes-per-party">
+              {lastCompleted
+                ? `${fmtBytes(lastCompleted.bytes_up / lastCompleted.selected)} up, ${fmtBytes(lastCompleted.bytes_down / lastCompleted.selected)} down`
+                : '—'}
+            </dd>
             <dt>Rounds completed</dt>
             <dd>{completed.length}</dd>
             <dt>Attempts aborted</dt>
