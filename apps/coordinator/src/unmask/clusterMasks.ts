@@ -102,7 +102,18 @@ export class ClusterMasks implements MaskApplier {
     });
   }
 
-  async apply(sum: Uint32Array, terms: readonly MaskTerm[], bits: number): Promise<void> {
+  /** Applies in progress: close() waits for them (BullMQ's waits must not see their connection closed). */
+  private readonly inFlight = new Set<Promise<void>>();
+
+  apply(sum: Uint32Array, terms: readonly MaskTerm[], bits: number): Promise<void> {
+    const p = this.applyAcross(sum, terms, bits);
+    this.inFlight.add(p);
+    const done = () => void this.inFlight.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  private async applyAcross(sum: Uint32Array, terms: readonly MaskTerm[], bits: number): Promise<void> {
     if (terms.length * sum.length < this.o.minWords) return this.local.apply(sum, terms, bits);
     const parts = await this.o.parts().catch(() => 1);
     if (parts <= 1) return this.local.apply(sum, terms, bits);
@@ -148,6 +159,7 @@ export class ClusterMasks implements MaskApplier {
   }
 
   async close(): Promise<void> {
+    await Promise.allSettled([...this.inFlight]);
     await Promise.all([this.queue.close(), this.events.close()]);
   }
 }
