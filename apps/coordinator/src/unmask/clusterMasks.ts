@@ -11,7 +11,7 @@
  */
 import { type ConnectionOptions, type Job, Queue, QueueEvents, Worker } from 'bullmq';
 import { addInPlace, type MaskApplier, type MaskTerm, maskSlice } from '@hushfl/secagg';
-import { sliceRanges } from './maskPool.ts';
+import { packTerms, sliceRanges, unpackTerms } from './maskPool.ts';
 
 export const UNMASK_QUEUE = 'hushfl-unmask';
 /** Below this many keystream words in all, one node's own threads are faster than the round trips. */
@@ -49,10 +49,7 @@ const bytes = (s: string) => {
 };
 
 export function termsOf(job: UnmaskJob): MaskTerm[] {
-  const seeds = bytes(job.seeds);
-  const signs = new Int8Array(bytes(job.signs).slice().buffer);
-  if (seeds.length !== 32 * signs.length) throw new RangeError(`an unmasking job with ${seeds.length} seed bytes for ${signs.length} signs`);
-  return Array.from(signs, (sign, i) => ({ seed: seeds.slice(32 * i, 32 * i + 32), sign: sign as 1 | -1 }));
+  return unpackTerms(bytes(job.seeds), new Int8Array(bytes(job.signs).slice().buffer));
 }
 
 /** The worker every node runs: its ranges' mask sums, answered as base64 words. */
@@ -117,12 +114,7 @@ export class ClusterMasks implements MaskApplier {
     if (terms.length * sum.length < this.o.minWords) return this.local.apply(sum, terms, bits);
     const parts = await this.o.parts().catch(() => 1);
     if (parts <= 1) return this.local.apply(sum, terms, bits);
-    const seeds = new Uint8Array(32 * terms.length);
-    const signs = new Int8Array(terms.length);
-    terms.forEach((t, i) => {
-      seeds.set(t.seed, 32 * i);
-      signs[i] = t.sign;
-    });
+    const { seeds, signs } = packTerms(terms);
     const common = { seeds: b64(seeds), signs: b64(new Uint8Array(signs.buffer)), bits };
     const ranges = sliceRanges(sum.length, parts);
     const deadline = Date.now() + this.o.timeoutMs;

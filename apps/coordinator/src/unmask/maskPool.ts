@@ -23,6 +23,23 @@ export interface SliceJob {
 
 export type SliceResult = { readonly id: number; readonly slice: Uint32Array } | { readonly id: number; readonly error: string };
 
+/** Mask terms as one seed buffer (32 bytes each) and their signs: how a slice job carries them to a thread or a node. */
+export function packTerms(terms: readonly MaskTerm[]): { seeds: Uint8Array; signs: Int8Array } {
+  const seeds = new Uint8Array(32 * terms.length);
+  const signs = new Int8Array(terms.length);
+  terms.forEach((t, i) => {
+    seeds.set(t.seed, 32 * i);
+    signs[i] = t.sign;
+  });
+  return { seeds, signs };
+}
+
+/** packTerms undone; RangeError when the seeds and signs disagree in number. */
+export function unpackTerms(seeds: Uint8Array, signs: Int8Array): MaskTerm[] {
+  if (seeds.length !== 32 * signs.length) throw new RangeError(`an unmasking job with ${seeds.length} seed bytes for ${signs.length} signs`);
+  return Array.from(signs, (sign, i) => ({ seed: seeds.subarray(32 * i, 32 * i + 32), sign: sign === 1 ? 1 : -1 }));
+}
+
 /** The ranges of [0, dim) for `parts` threads, each starting on a 4-word (AES block) boundary. */
 export function sliceRanges(dim: number, parts: number): { start: number; count: number }[] {
   const blocks = Math.ceil(dim / 4);
@@ -72,12 +89,7 @@ export class MaskPool implements MaskApplier {
   async apply(sum: Uint32Array, terms: readonly MaskTerm[], bits: number): Promise<void> {
     if (this.threads <= 1 || terms.length * sum.length < this.minParallelWords) return inProcessMasks.apply(sum, terms, bits);
     this.spawn();
-    const seeds = new Uint8Array(32 * terms.length);
-    const signs = new Int8Array(terms.length);
-    terms.forEach((t, i) => {
-      seeds.set(t.seed, 32 * i);
-      signs[i] = t.sign;
-    });
+    const { seeds, signs } = packTerms(terms);
     const ranges = sliceRanges(sum.length, this.workers.length);
     const slices = await Promise.all(
       ranges.map(
