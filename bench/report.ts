@@ -95,7 +95,7 @@ export function renderReport(docs: readonly SuiteDoc[], generated = new Date()):
   out.push('## Against naive baselines', '');
   if (cmp.length) out.push('| comparison | inputs | ours | baseline | speed-up |', '|---|---|---|---|---|', ...cmp, '');
   out.push(
-    "BigInt vs typed-array encoding: not compared; the encoder was written on typed arrays (Float64Array/Uint32Array, in place) from the start, and BigInt appears only in the sampler's rare exact fallback.",
+    "BigInt vs typed-array encoding: not compared; the encoder was written on typed arrays (Float64Array/Uint32Array, in place) from the start, and BigInt appears only in the sampler's exact fallback for draws whose integers pass 2^52.",
     '',
   );
   for (const d of docs) {

@@ -1,13 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import {
-  DiscreteGaussianSampler,
-  bernoulliExpMinusOne,
-  bernoulliExpNeg,
-  bernoulliExpNegBig,
-  sampleDiscreteLaplace,
-  uniformBelow,
-  uniformBelowBig,
-} from './discreteGaussian.ts';
+import { DiscreteGaussianSampler, bernoulliExpMinusOne, bernoulliExpNeg, bernoulliExpNegBig, uniformBelow, uniformBelowBig } from './discreteGaussian.ts';
 import { chachaRandomWords, cryptoRandomWords } from './random.ts';
 import { parseRational, rational, rationalAtLeast } from './rational.ts';
 import { chiSquareAgainstPmf, chiSquareCritical, discreteGaussianPmf, histogram } from './testStats.ts';
@@ -112,34 +104,23 @@ describe('Bernoulli(exp(−γ)) — CKS Algorithm 1', () => {
   });
 });
 
-describe('discrete Laplace — CKS Algorithm 2', () => {
-  for (const t of [1, 3, 50]) {
-    it(`Lap_Z(${t}) fits exp(−|x|/t) by χ²`, () => {
-      const rw = seeded(6);
-      const n = 100_000;
-      const xs = Array.from({ length: n }, () => sampleDiscreteLaplace(rw, t));
-      // P(x) = (1 − e^(−1/t)) / (1 + e^(−1/t)) · e^(−|x|/t)
-      const r = Math.exp(-1 / t);
-      const pmf = (y: number) => ((1 - r) / (1 + r)) * Math.exp(-Math.abs(y) / t);
-      const lim = 40 * t;
-      const { stat, df } = chiSquareAgainstPmf(histogram(xs), n, pmf, -lim, lim);
-      expect(stat).toBeLessThan(chiSquareCritical(df));
-    });
-  }
-});
-
-describe('discrete Gaussian — CKS Algorithm 3', () => {
-  // σ² < 1, small, rational, large (≥ 10^6) and one past the double fast path (BigInt arithmetic).
-  const cases: [string, number][] = [
+describe('discrete Gaussian — Gaussian-block rejection', () => {
+  // σ² < 1, small, rational, large (≥ 10^6), issue 18's four (1/3, 9/4, 10^6, 10^12), one whose draws leave
+  // the double range (q = 2^45: x²·q > 2^52 for |x| > 11, decided in BigInt) and one past the hot path
+  // altogether (p > 2^51: every step in BigInt).
+  const exact: [string, number][] = [
+    ['1/3', 150_000],
     ['1/2', 150_000],
     ['1', 150_000],
+    ['9/4', 150_000],
     ['7/3', 150_000],
     ['100', 150_000],
+    [`${100n * 2n ** 45n + 1n}/${2n ** 45n}`, 40_000],
     ['1000000', 150_000],
     ['123456789', 60_000],
   ];
-  for (const [s2text, n] of cases) {
-    it(`N_Z(0, ${s2text}) fits the exact pmf (χ²) and its variance`, () => {
+  for (const [s2text, n] of exact) {
+    it(`N_Z(0, ${s2text}) fits the exact pmf (χ²) and its moments`, () => {
       const sigma2 = parseRational(s2text);
       const s2 = Number(sigma2.num) / Number(sigma2.den);
       const sampler = new DiscreteGaussianSampler(sigma2, seeded(7));
@@ -148,15 +129,56 @@ describe('discrete Gaussian — CKS Algorithm 3', () => {
       const { pmf, limit, variance } = discreteGaussianPmf(s2);
       const { stat, df } = chiSquareAgainstPmf(histogram(xs), n, pmf, -limit, limit);
       expect(stat).toBeLessThan(chiSquareCritical(df));
-      let sum = 0;
-      let sq = 0;
+      expectMoments(xs, variance);
+    });
+  }
+
+  // At σ ≥ 10^6 the discrete and continuous Gaussians' bin masses differ by far less than e^{−σ²}: bins of σ/8
+  // against the normal CDF, the position inside a block (x mod w, where a wrong J or w would show) and parity.
+  for (const s2text of ['1000000000000', `${10n ** 20n}/7`]) {
+    it(`N_Z(0, ${s2text}) fits by binned χ², within-block position, parity and moments`, () => {
+      const sigma2 = parseRational(s2text);
+      const s2 = Number(sigma2.num) / Number(sigma2.den);
+      const sigma = Math.sqrt(s2);
+      const sampler = new DiscreteGaussianSampler(sigma2, seeded(8));
+      const n = 120_000;
+      const xs = new Float64Array(n);
+      for (let i = 0; i < n; i++) xs[i] = sampler.sample();
+      const edges: number[] = [];
+      for (let e = -6; e <= 6; e += 1 / 8) edges.push(e);
+      const counts = new Array<number>(edges.length + 1).fill(0);
+      let odd = 0;
+      const blockBins = 10;
+      const blocks = new Array<number>(blockBins).fill(0);
       for (const x of xs) {
-        sum += x;
-        sq += x * x;
+        let b = 0;
+        while (b < edges.length && x / sigma >= edges[b]!) b++;
+        counts[b]!++;
+        if (Math.abs(x) % 2 === 1) odd++;
+        blocks[Math.floor(((Math.abs(x) % sampler.w) * blockBins) / sampler.w)]!++;
       }
-      // Mean 0 and E[x²] = the pmf's variance, each within 5 standard errors (Var x² ≈ 2σ⁴ for a Gaussian).
-      expect(Math.abs(sum / n)).toBeLessThan(5 * Math.sqrt(variance / n));
-      expect(Math.abs(sq / n - variance)).toBeLessThan(5 * Math.sqrt((2 * variance * variance + variance) / n));
+      let stat = 0;
+      for (let b = 0; b <= edges.length; b++) {
+        const lo = b === 0 ? 0 : normalCdf(edges[b - 1]!);
+        const hi = b === edges.length ? 1 : normalCdf(edges[b]!);
+        const e = n * (hi - lo);
+        if (e > 0) stat += (counts[b]! - e) ** 2 / e;
+      }
+      expect(stat).toBeLessThan(chiSquareCritical(edges.length));
+      expectProportion(odd, n, 0.5);
+      // |x| mod w against the folded normal's mass in each tenth of every block.
+      const blockExpected = new Array<number>(blockBins).fill(0);
+      for (let k = 0; k < 12; k++) {
+        for (let i = 0; i < blockBins; i++) {
+          const lo = ((k + i / blockBins) * sampler.w) / sigma;
+          const hi = ((k + (i + 1) / blockBins) * sampler.w) / sigma;
+          blockExpected[i]! += 2 * (normalCdf(hi) - normalCdf(lo));
+        }
+      }
+      let blockStat = 0;
+      for (let i = 0; i < blockBins; i++) blockStat += (blocks[i]! - n * blockExpected[i]!) ** 2 / (n * blockExpected[i]!);
+      expect(blockStat).toBeLessThan(chiSquareCritical(blockBins - 1));
+      expectMoments(xs, s2);
     });
   }
 
@@ -179,11 +201,22 @@ describe('discrete Gaussian — CKS Algorithm 3', () => {
     expect(log).not.toHaveBeenCalled();
   });
 
-  it('takes t = floor(σ) + 1 and refuses σ ≥ 2^40', () => {
-    expect(new DiscreteGaussianSampler(rational(1n, 2n), cryptoRandomWords()).t).toBe(1);
-    expect(new DiscreteGaussianSampler(rational(99n, 1n), cryptoRandomWords()).t).toBe(10);
-    expect(new DiscreteGaussianSampler(rational(100n, 1n), cryptoRandomWords()).t).toBe(11);
-    expect(() => new DiscreteGaussianSampler(rational(1n << 82n, 1n), cryptoRandomWords())).toThrow(/too large/);
+  it('takes blocks of w = ceil(σ·√2), the least w with w² ≥ 2σ², and refuses σ ≥ 2^40', () => {
+    expect(new DiscreteGaussianSampler(rational(1n, 3n), cryptoRandomWords()).w).toBe(1);
+    expect(new DiscreteGaussianSampler(rational(1n, 2n), cryptoRandomWords()).w).toBe(1);
+    expect(new DiscreteGaussianSampler(rational(1n, 1n), cryptoRandomWords()).w).toBe(2);
+    expect(new DiscreteGaussianSampler(rational(9n, 4n), cryptoRandomWords()).w).toBe(3);
+    expect(new DiscreteGaussianSampler(rational(50n, 1n), cryptoRandomWords()).w).toBe(10);
+    expect(new DiscreteGaussianSampler(rational(51n, 1n), cryptoRandomWords()).w).toBe(11);
+    expect(new DiscreteGaussianSampler(rational(10n ** 12n, 1n), cryptoRandomWords()).w).toBe(1414214);
+    expect(() => new DiscreteGaussianSampler(rational(1n << 80n, 1n), cryptoRandomWords())).toThrow(/too large/);
+    expect(() => new DiscreteGaussianSampler(rational((1n << 80n) - 1n, 1n), cryptoRandomWords())).not.toThrow();
+  });
+
+  it('draws the same stream of samples from the same words (the buffered hot path is deterministic)', () => {
+    const a = new DiscreteGaussianSampler(rational(10n ** 6n, 1n), seeded(9));
+    const b = new DiscreteGaussianSampler(rational(10n ** 6n, 1n), seeded(9));
+    for (let i = 0; i < 5000; i++) expect(a.sample()).toBe(b.sample());
   });
 });
 
@@ -206,6 +239,37 @@ describe('rationals', () => {
     for (const bad of ['0', '1/0', '-1/2', '1.5', 'abc', '']) expect(() => parseRational(bad)).toThrow();
   });
 });
+
+/** Mean 0 and E[x²] = the variance, each within 5 standard errors (Var x² ≈ 2σ⁴ for a Gaussian). */
+function expectMoments(xs: Float64Array, variance: number) {
+  const n = xs.length;
+  let sum = 0;
+  let sq = 0;
+  for (const x of xs) {
+    sum += x;
+    sq += x * x;
+  }
+  expect(Math.abs(sum / n)).toBeLessThan(5 * Math.sqrt(variance / n));
+  expect(Math.abs(sq / n - variance)).toBeLessThan(5 * Math.sqrt((2 * variance * variance + variance) / n));
+}
+
+/** Φ(z) from erfc by Numerical Recipes' Chebyshev fit (relative error below 1.2e-7), ample for these χ² tests. */
+function normalCdf(z: number): number {
+  const x = Math.abs(z) / Math.SQRT2;
+  const t = 1 / (1 + 0.5 * x);
+  const erfc =
+    t *
+    Math.exp(
+      -x * x -
+        1.26551223 +
+        t *
+          (1.00002368 +
+            t *
+              (0.37409196 +
+                t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+    );
+  return z >= 0 ? 1 - erfc / 2 : erfc / 2;
+}
 
 /** x = m·2^e exactly, for a positive double x. */
 function dyadic(x: number): [bigint, number] {

@@ -1,11 +1,16 @@
 /**
- * Exact sampling from the discrete Gaussian N_Z(0, σ²), Canonne, Kamath & Steinke, "The Discrete Gaussian
- * for Differential Privacy" (NeurIPS 2020), Algorithms 1–3.
+ * Exact sampling from the discrete Gaussian N_Z(0, σ²) for a rational σ² = p/q.
+ *
+ * The Bernoulli(exp(−γ)) building block is Canonne, Kamath & Steinke, "The Discrete Gaussian for Differential
+ * Privacy" (NeurIPS 2020), Algorithm 1. The sampler itself is a rejection scheme on Gaussian-shaped blocks, in
+ * the spirit of Karney, "Sampling exactly from the normal distribution" (ACM TOMS 2016), Algorithm D, but with
+ * blocks of integer width so that σ need not be rational (see `DiscreteGaussianSampler`). It replaces CKS
+ * Algorithm 3, whose Laplace proposal needs 2·p·q·t² and left the 2^52 range of doubles above σ ≈ 6 900, so
+ * that every acceptance test ran in BigInt (issue 18 §2).
  *
  * Every accept/reject decision compares uniform integers from a CSPRNG with exact integer bounds; no
- * floating-point exp or log is ever evaluated. σ² is an exact rational num/den. Arithmetic runs on doubles
- * only while every integer involved stays below 2^52 (where doubles are exact); otherwise the same
- * algorithms run on BigInt. Both paths produce exactly the same distribution.
+ * floating-point exp or log is ever evaluated. Doubles hold integers only, each below 2^53, where they are
+ * exact; past that the same decisions run on BigInt. Both paths produce exactly the same distribution.
  */
 import type { RandomWords } from './random.ts';
 import type { Rational } from './rational.ts';
@@ -13,10 +18,12 @@ import type { Rational } from './rational.ts';
 const TWO32 = 4294967296;
 /** Integers below this are exact in a double, with room for one more bit. */
 const FAST_LIMIT = 2 ** 52;
-/** |a| below this keeps a² below FAST_LIMIT. */
-const FAST_ROOT = 2 ** 26;
-/** Largest supported Laplace scale t = floor(σ)+1, so that U + t·V stays exact. */
-const MAX_T = 2 ** 40;
+/** Largest supported σ (block width w ≈ σ·√2 stays a safe integer with room to spare). */
+const MAX_SIGMA_LOG2 = 40;
+const TWO30 = 1073741824;
+const MASK30 = 0x3fffffff;
+/** Words the sampler buffers from its RandomWords at a time. */
+const SAMPLER_WORDS = 1024;
 
 /** A uniform integer in [0, m) for 1 <= m <= 2^30, by rejection on ceil(log2 m) bits (acceptance > 1/2). */
 function uniformBelowSmall(rw: RandomWords, m: number): number {
@@ -132,26 +139,6 @@ export function bernoulliExpNegBig(rw: RandomWords, num: bigint, den: bigint): b
   }
 }
 
-/**
- * Discrete Laplace Lap_Z(t) with P(x) ∝ exp(-|x|/t) — Algorithm 2 with s = 1: a uniform U < t accepted
- * with probability exp(-U/t), plus t·V for a geometric V from Bernoulli(exp(-1)) draws, and a sign that
- * rejects "-0" so that 0 is not counted twice.
- */
-export function sampleDiscreteLaplace(rw: RandomWords, t: number): number {
-  for (;;) {
-    const u = t <= 0x40000000 ? uniformBelowSmall(rw, t) : uniformBelow(rw, t);
-    if (!bernoulliExpNegFraction(rw, u, t)) continue;
-    let v = 0;
-    while (bernoulliExpMinusOne(rw)) v++;
-    const x = u + t * v;
-    if (rw.bit() === 1) {
-      if (x === 0) continue;
-      return -x;
-    }
-    return x;
-  }
-}
-
 function isqrt(n: bigint): bigint {
   if (n < 2n) return n;
   let x = BigInt(Math.floor(Math.sqrt(Number(n))));
@@ -166,69 +153,396 @@ function isqrt(n: bigint): bigint {
   return x;
 }
 
+/** EXP_MINUS_ONE_TABLE indexed by any 7-bit value: 3 marks the 8 values ≥ 120, which are redrawn. */
+const EXP_MINUS_ONE_BY_7_BITS: Uint8Array = (() => {
+  const table = new Uint8Array(128).fill(3);
+  table.set(EXP_MINUS_ONE_TABLE);
+  return table;
+})();
+
 /**
- * Sampler for N_Z(0, σ²) with σ² = num/den — Algorithm 3: draw Y ~ Lap_Z(t) with t = floor(σ)+1 and
- * accept with probability exp(-(|Y| − σ²/t)² / (2σ²)). With σ² = p/q that exponent is the exact
- * rational (|Y|·q·t − p)² / (2·p·q·t²).
+ * The geometric count G of successes of Bernoulli(exp(−1)) before its first failure (P(G ≥ g) = e^−g), decided
+ * by two calls' first four draws each, W₁ + 120·W₂ for a uniform 14-bit index below 14 400 (W₁, W₂ independent
+ * and uniform in [0, 120)): 0 (the first failed), 1 (the first succeeded, the second failed), 2 (the first
+ * succeeded, the second is a success or undecided: count on), 3 (the first is undecided), 4 (index ≥ 14 400).
+ */
+const GEOMETRIC_TABLE: Uint8Array = (() => {
+  const table = new Uint8Array(16384).fill(4);
+  for (let w2 = 0; w2 < 120; w2++) {
+    for (let w1 = 0; w1 < 120; w1++) {
+      const first = EXP_MINUS_ONE_TABLE[w1]!;
+      const second = EXP_MINUS_ONE_TABLE[w2]!;
+      table[w1 + 120 * w2] = first === 0 ? 0 : first === 2 ? 3 : second === 0 ? 1 : 2;
+    }
+  }
+  return table;
+})();
+
+/**
+ * Sampler for N_Z(0, σ²), σ² = p/q, by rejection from Gaussian-shaped blocks of integer width
+ * w = ceil(σ·√2) (the least w with w²·q ≥ 2p):
+ *
+ *  1. K ≥ 0 with P(K = k) ∝ e^{−k²}: G geometric (P(G ≥ g) = e^{−g}, successes of Bernoulli(e^{−1})), kept
+ *     with probability e^{−G(G−1)} (G(G−1) more Bernoulli(e^{−1}) successes), since e^{−k} · e^{−k(k−1)} = e^{−k²}
+ *     (Karney 2016, Algorithm D steps 1–2 with e^{−1} for e^{−1/2});
+ *  2. J uniform in [0, w), a sign S; x = S·(K·w + J), where the pair (S = −1, x = 0) is redrawn so that 0 is not
+ *     proposed twice. Every integer x is then proposed with probability ∝ e^{−K²}, K = floor(|x|/w);
+ *  3. accept with probability exp(−(x²/(2σ²) − K²)) = exp(−(x²·q − 2K²·p) / (2p)), an exact rational in [0, 1]
+ *     because |x| ≥ K·w ≥ K·σ·√2 (CKS 2020 Algorithm 1 decides it).
+ *
+ * The accepted x has probability ∝ e^{−K²} · e^{−x²/(2σ²) + K²} = e^{−x²/(2σ²)}: exactly N_Z(0, σ²). All integers
+ * stay small (x²·q ≈ K²·2p, the denominator 2p), so doubles hold them exactly up to σ ≈ 2^25 and far beyond
+ * for typical draws; a draw whose x²·q passes 2^52 is decided in BigInt. About 1.6 proposals a sample at
+ * large σ (an acceptance of √π / (2·Σ_k e^{−k²}) ≈ 0.64), each a few 30-bit words.
+ *
+ * The hot path keeps its word buffer, bit reservoir and read position in locals, written back to the
+ * instance around the rare paths that are methods: the speed target (issue 18 §2) is ≥ 8 M samples/s.
  */
 export class DiscreteGaussianSampler {
   readonly sigma2: Rational;
-  /** Laplace scale t = floor(σ) + 1. */
-  readonly t: number;
-  private readonly p: bigint;
-  private readonly qt: bigint;
-  private readonly denBig: bigint;
+  /** Block width w = ceil(σ·√2). */
+  readonly w: number;
+  private readonly p: number;
+  private readonly q: number;
+  /** The acceptance exponent's denominator 2p. */
+  private readonly den: number;
+  private readonly pBig: bigint;
+  private readonly qBig: bigint;
+  private readonly wBig: bigint;
+  /** Whether p, q, 2p and w are exact doubles small enough for the hot path. */
   private readonly fast: boolean;
-  private readonly pNum: number;
-  private readonly qtNum: number;
-  private readonly denNum: number;
+  private readonly wBits: number;
+  /** Lemire's rejection threshold 2^30 mod w, for w above 2^15. */
+  private readonly lemireThreshold: number;
+  /** When 2p ≤ 2^30: the bits of a uniform below 2p; otherwise −1 and the split below. */
+  private readonly denBits: number;
+  /** When 2p > 2^30: floor((2p − 1)/2^30) and its bit length. */
+  private readonly denHi: number;
+  private readonly denHiBits: number;
+  private readonly buf = new Uint32Array(SAMPLER_WORDS);
+  private pos = SAMPLER_WORDS;
+  private reservoir = 0;
+  private reservoirBits = 0;
 
   constructor(
     sigma2: Rational,
     private readonly rw: RandomWords,
   ) {
     if (sigma2.num <= 0n || sigma2.den <= 0n) throw new RangeError('σ² must be a positive rational');
-    const t = isqrt(sigma2.num / sigma2.den) + 1n;
-    if (t > BigInt(MAX_T)) throw new RangeError(`σ² = ${sigma2.num}/${sigma2.den} is too large: σ must be below 2^40`);
+    if (sigma2.num / sigma2.den >= 1n << BigInt(2 * MAX_SIGMA_LOG2)) {
+      throw new RangeError(`σ² = ${sigma2.num}/${sigma2.den} is too large: σ must be below 2^${MAX_SIGMA_LOG2}`);
+    }
+    const twoP = 2n * sigma2.num;
+    let w = isqrt(twoP / sigma2.den);
+    while (w * w * sigma2.den < twoP) w++;
     this.sigma2 = sigma2;
-    this.t = Number(t);
-    this.p = sigma2.num;
-    this.qt = sigma2.den * t;
-    this.denBig = 2n * sigma2.num * sigma2.den * t * t;
-    this.fast = this.denBig <= BigInt(FAST_LIMIT) && this.p <= BigInt(FAST_LIMIT) && this.qt <= BigInt(FAST_LIMIT);
-    this.pNum = Number(this.p);
-    this.qtNum = Number(this.qt);
-    this.denNum = Number(this.denBig);
+    this.w = Number(w);
+    this.wBig = w;
+    this.pBig = sigma2.num;
+    this.qBig = sigma2.den;
+    this.p = Number(sigma2.num);
+    this.q = Number(sigma2.den);
+    this.den = 2 * this.p;
+    const limit = BigInt(FAST_LIMIT);
+    this.fast = twoP <= limit && sigma2.den <= limit && w <= BigInt(TWO30);
+    this.wBits = this.w <= 1 ? 0 : 32 - Math.clz32(this.w - 1);
+    this.lemireThreshold = TWO30 % this.w;
+    if (this.den <= TWO30) {
+      this.denBits = 32 - Math.clz32(this.den - 1);
+      this.denHi = 0;
+      this.denHiBits = 0;
+    } else {
+      this.denBits = -1;
+      this.denHi = Math.floor((this.den - 1) / TWO30);
+      this.denHiBits = 32 - Math.clz32(this.denHi);
+    }
   }
 
   /** One exact sample. */
   sample(): number {
-    const rw = this.rw;
+    if (!this.fast) return this.sampleBig();
+    const w = this.w;
+    const wBits = this.wBits;
+    const q = this.q;
+    const p = this.p;
+    const den = this.den;
+    const buf = this.buf;
+    let pos = this.pos;
+    let res = this.reservoir;
+    let rb = this.reservoirBits;
     for (;;) {
-      const y = sampleDiscreteLaplace(rw, this.t);
-      const ay = y < 0 ? -y : y;
-      let accept: boolean;
-      if (this.fast && ay * this.qtNum <= FAST_LIMIT) {
-        const a = ay * this.qtNum - this.pNum;
-        if (a < FAST_ROOT && a > -FAST_ROOT) {
-          accept = bernoulliExpNeg(rw, a * a, this.denNum);
-        } else {
-          accept = this.acceptBig(ay);
+      // 1. K from one 14-bit index (two Bernoulli(e^−1) calls); the rest of the cases in slowBlock.
+      let index: number;
+      do {
+        if (rb < 14) {
+          if (pos === SAMPLER_WORDS) pos = this.refill();
+          res = buf[pos++]! & MASK30;
+          rb = 30;
         }
-      } else {
-        accept = this.acceptBig(ay);
+        index = res & 0x3fff;
+        res >>>= 14;
+        rb -= 14;
+      } while (index >= 14400);
+      let k = GEOMETRIC_TABLE[index]!;
+      if (k > 1) {
+        this.save(pos, res, rb);
+        k = this.slowBlock(k, (index / 120) | 0);
+        pos = this.pos;
+        res = this.reservoir;
+        rb = this.reservoirBits;
+        if (k < 0) continue;
       }
-      if (accept) return y;
+      // 2. J uniform in [0, w): for 2^15 < w ≤ 2^22, Lemire's multiply-shift on one 30-bit word r (r·w < 2^52,
+      // exact), rejecting the 2^30 mod w lowest products; otherwise rejection on wBits reservoir bits.
+      let j = 0;
+      if (wBits > 15 && wBits <= 22) {
+        for (;;) {
+          if (pos === SAMPLER_WORDS) pos = this.refill();
+          const prod = (buf[pos++]! & MASK30) * w;
+          j = Math.floor(prod / TWO30);
+          if (prod - j * TWO30 >= this.lemireThreshold) break;
+        }
+      } else if (wBits > 0) {
+        do {
+          if (rb < wBits) {
+            if (pos === SAMPLER_WORDS) pos = this.refill();
+            res = buf[pos++]! & MASK30;
+            rb = 30;
+          }
+          j = res & ((1 << wBits) - 1);
+          res >>>= wBits;
+          rb -= wBits;
+        } while (j >= w);
+      }
+      if (rb < 1) {
+        if (pos === SAMPLER_WORDS) pos = this.refill();
+        res = buf[pos++]! & MASK30;
+        rb = 30;
+      }
+      const negative = res & 1;
+      res >>>= 1;
+      rb -= 1;
+      const x = k * w + j;
+      if (negative === 1 && x === 0) continue;
+      // 3. Accept with exp(−(x²q − 2K²p)/(2p)). x²q is exact whenever it is ≤ 2^52 (a product whose true value
+      // exceeds 2^53 rounds to at least 2^53), and then so is 2K²p ≤ x²q.
+      const square = x * x * q;
+      if (square > FAST_LIMIT) {
+        this.save(pos, res, rb);
+        const xb = BigInt(x);
+        const kb = BigInt(k);
+        if (bernoulliExpNegBig(this.rw, xb * xb * this.qBig - 2n * kb * kb * this.pBig, 2n * this.pBig)) return negative === 1 ? -x : x;
+        continue;
+      }
+      const num = square - 2 * k * k * p;
+      // exp(−num/den) = exp(−1)^whole · exp(−r/den) (CKS Algorithm 1, γ > 1 case).
+      let r = num;
+      if (num >= den) {
+        let whole = Math.floor(num / den);
+        // The float quotient may round across an integer; settle the floor exactly (products stay below 2^53).
+        if (whole * den > num) whole--;
+        else if ((whole + 1) * den <= num) whole++;
+        r = num - whole * den;
+        let success = true;
+        for (; whole > 0 && success; whole--) {
+          let outcome: number;
+          do {
+            if (rb < 7) {
+              if (pos === SAMPLER_WORDS) pos = this.refill();
+              res = buf[pos++]! & MASK30;
+              rb = 30;
+            }
+            outcome = EXP_MINUS_ONE_BY_7_BITS[res & 127]!;
+            res >>>= 7;
+            rb -= 7;
+          } while (outcome === 3);
+          if (outcome === 2) {
+            this.save(pos, res, rb);
+            success = this.finishExpMinusOne();
+            pos = this.pos;
+            res = this.reservoir;
+            rb = this.reservoirBits;
+          } else success = outcome === 1;
+        }
+        if (!success) continue;
+      }
+      let accept = true;
+      if (r !== 0) {
+        // CKS Algorithm 1 for γ = r/den < 1: its first draw A₁ ~ Bernoulli(γ) inline (v uniform below den, by
+        // rejection); A₁ failing, the common case, accepts.
+        let first: boolean;
+        if (this.denBits >= 0) {
+          const bits = this.denBits;
+          let v: number;
+          do {
+            if (rb < bits) {
+              if (pos === SAMPLER_WORDS) pos = this.refill();
+              res = buf[pos++]! & MASK30;
+              rb = 30;
+            }
+            v = res & ((1 << bits) - 1);
+            res >>>= bits;
+            rb -= bits;
+          } while (v >= den);
+          first = v < r;
+        } else {
+          // v = hi·2^30 + lo, decided on hi alone unless hi ties r's or den's top part.
+          const hiBits = this.denHiBits;
+          const denHi = this.denHi;
+          const rHi = Math.floor(r / TWO30);
+          for (;;) {
+            if (rb < hiBits) {
+              if (pos === SAMPLER_WORDS) pos = this.refill();
+              res = buf[pos++]! & MASK30;
+              rb = 30;
+            }
+            const hi = res & ((1 << hiBits) - 1);
+            res >>>= hiBits;
+            rb -= hiBits;
+            if (hi > denHi) continue;
+            if (hi < rHi) {
+              first = true;
+              break;
+            }
+            if (hi > rHi && hi < denHi) {
+              first = false;
+              break;
+            }
+            if (pos === SAMPLER_WORDS) pos = this.refill();
+            const v = hi * TWO30 + (buf[pos++]! & MASK30);
+            if (v >= den) continue;
+            first = v < r;
+            break;
+          }
+        }
+        if (first) {
+          this.save(pos, res, rb);
+          accept = this.expFractionFrom(r, 2);
+          pos = this.pos;
+          res = this.reservoir;
+          rb = this.reservoirBits;
+        }
+      }
+      if (accept) {
+        this.save(pos, res, rb);
+        return negative === 1 ? -x : x;
+      }
     }
-  }
-
-  private acceptBig(ay: number): boolean {
-    const a = BigInt(ay) * this.qt - this.p;
-    return bernoulliExpNegBig(this.rw, a * a, this.denBig);
   }
 
   /** Adds one independent sample to each element of `out`. */
   addTo(out: Float64Array): void {
     for (let i = 0; i < out.length; i++) out[i]! += this.sample();
+  }
+
+  private save(pos: number, reservoir: number, reservoirBits: number): void {
+    this.pos = pos;
+    this.reservoir = reservoir;
+    this.reservoirBits = reservoirBits;
+  }
+
+  /** Refills the word buffer from the stream; returns the new read position 0. */
+  private refill(): number {
+    this.rw.fill(this.buf);
+    return 0;
+  }
+
+  private word(): number {
+    if (this.pos === SAMPLER_WORDS) this.pos = this.refill();
+    return this.buf[this.pos++]! & MASK30;
+  }
+
+  private bits(n: number): number {
+    if (this.reservoirBits < n) {
+      this.reservoir = this.word();
+      this.reservoirBits = 30;
+    }
+    const v = this.reservoir & ((1 << n) - 1);
+    this.reservoir >>>= n;
+    this.reservoirBits -= n;
+    return v;
+  }
+
+  private below(m: number): number {
+    if (m === 1) return 0;
+    const n = 32 - Math.clz32(m - 1);
+    for (;;) {
+      const v = this.bits(n);
+      if (v < m) return v;
+    }
+  }
+
+  /** Bernoulli(e^−1) whose first four draws left it undecided: keep drawing from k = 6 (see bernoulliExpMinusOne). */
+  private finishExpMinusOne(): boolean {
+    let k = 6;
+    while (this.below(k) === 0) k++;
+    return (k & 1) === 1;
+  }
+
+  private expMinusOne(outcome: number): boolean {
+    return outcome === 2 ? this.finishExpMinusOne() : outcome === 1;
+  }
+
+  private nextExpMinusOne(): boolean {
+    for (;;) {
+      const outcome = EXP_MINUS_ONE_BY_7_BITS[this.bits(7)]!;
+      if (outcome !== 3) return this.expMinusOne(outcome);
+    }
+  }
+
+  /** Step 1 for GEOMETRIC_TABLE's codes 2 and 3 (W₂ = second): K, or −1 when e^{−K(K−1)} rejects it. */
+  private slowBlock(code: number, second: number): number {
+    let k: number;
+    if (code === 3 && !this.finishExpMinusOne()) k = 0;
+    else if (!this.expMinusOne(EXP_MINUS_ONE_TABLE[second]!)) k = 1;
+    else {
+      k = 2;
+      while (this.nextExpMinusOne()) k++;
+    }
+    for (let i = k * (k - 1); i > 0; i--) if (!this.nextExpMinusOne()) return -1;
+    return k;
+  }
+
+  /** Bernoulli(r/den) for 0 ≤ r < den, by a uniform below den. */
+  private fractionTest(r: number): boolean {
+    const den = this.den;
+    if (this.denBits >= 0) {
+      for (;;) {
+        const v = this.bits(this.denBits);
+        if (v < den) return v < r;
+      }
+    }
+    for (;;) {
+      const v = this.bits(this.denHiBits) * TWO30 + this.word();
+      if (v < den) return v < r;
+    }
+  }
+
+  /**
+   * CKS Algorithm 1 for γ = r/den < 1 from its k-th draw, the earlier ones having succeeded:
+   * A_k ~ Bernoulli(γ/k), drawn as Bernoulli(1/k) ∧ Bernoulli(γ) (independent, so their product).
+   */
+  private expFractionFrom(r: number, k: number): boolean {
+    for (;;) {
+      if (!(this.below(k) === 0 && this.fractionTest(r))) return (k & 1) === 1;
+      k++;
+    }
+  }
+
+  /** The same three steps entirely in BigInt, for σ² whose p, q or w are too large for the hot path. */
+  private sampleBig(): number {
+    const rw = this.rw;
+    for (;;) {
+      let k = 0n;
+      while (bernoulliExpMinusOne(rw)) k++;
+      let kept = true;
+      for (let i = k * (k - 1n); i > 0n && kept; i--) kept = bernoulliExpMinusOne(rw);
+      if (!kept) continue;
+      const j = uniformBelowBig(rw, this.wBig);
+      const negative = rw.bit();
+      const x = k * this.wBig + j;
+      if (negative === 1 && x === 0n) continue;
+      if (bernoulliExpNegBig(rw, x * x * this.qBig - 2n * k * k * this.pBig, 2n * this.pBig)) return Number(negative === 1 ? -x : x);
+    }
   }
 }

@@ -7,7 +7,6 @@ export { RandomWords, cryptoRandomWords, chachaRandomWords, randomSeed, shuffleI
 export { type Rational, rational, rationalAtLeast, parseRational, rationalToNumber, formatRational } from './rational.ts';
 export {
   DiscreteGaussianSampler,
-  sampleDiscreteLaplace,
   bernoulliExpNeg,
   bernoulliExpNegBig,
   bernoulliExpMinusOne,

@@ -32,6 +32,21 @@ export class RandomWords {
     return this.buf[this.pos++]!;
   }
 
+  /** Fills `out` with the stream's next words (in stream order), in bulk. */
+  fill(out: Uint32Array): void {
+    let o = 0;
+    while (o < out.length) {
+      if (this.pos === WORDS_PER_BATCH) {
+        this.refill(this.buf);
+        this.pos = 0;
+      }
+      const take = Math.min(WORDS_PER_BATCH - this.pos, out.length - o);
+      out.set(this.buf.subarray(this.pos, this.pos + take), o);
+      this.pos += take;
+      o += take;
+    }
+  }
+
   /**
    * A uniform integer in [0, 2^n) for 1 <= n <= 30, taken from a 30-bit reservoir. 30 bits keep every value a
    * small integer in V8 (no heap-number boxing on the sampler's hot path); the two spare bits are discarded.

@@ -1,6 +1,6 @@
 /**
  * Exact positive rationals for the noise variance σ². The sampler works on σ² = num/den exactly
- * (Canonne, Kamath & Steinke 2020, Algorithm 3 takes a rational σ²).
+ * (the exponent x²/(2σ²) of every acceptance test is then an exact rational).
  *
  * Turning a double into a rational (`rationalAtLeast`): every finite double is a dyadic rational, but its
  * exact denominator can be 2^1074, which would push the sampler onto slow BigInt arithmetic. We instead
