@@ -24,7 +24,7 @@ import {
   rdpToEpsilon,
   modelUpdateClip,
 } from '@hushfl/ddp';
-import { f32FromBytes, type TaskMessage } from '@hushfl/protocol';
+import { decodeModelWeights, type TaskMessage } from '@hushfl/protocol';
 import type { FailureStep, LocalReport } from './report.ts';
 import {
   SecAggClient,
@@ -182,7 +182,7 @@ export class ClientRuntime {
       if (k > this.trainer.miniClients) {
         throw new Error(`the coordinator counts ${k} contributions for this client, it runs only ${this.trainer.miniClients} mini-clients`);
       }
-      const global = f32FromBytes(task.model.weights).slice();
+      const global = decodeModelWeights(task.model).slice();
       // Federated evaluation: the DDG input is [update ‖ FEDERATED_METRICS metric sums], d + k values.
       const evaluation = task.evaluation ?? null;
       const extra = evaluation ? FEDERATED_METRICS : 0;

@@ -38,7 +38,7 @@ import {
   type SecAggServerSnapshot,
   type SecAggStage,
 } from '@hushfl/secagg';
-import { f32FromBytes, vectorBytes, type ModelSpec, type TaskMessage } from '@hushfl/protocol';
+import { encodeModelWeights, f32FromBytes, vectorBytes, type ModelEncoding, type ModelSpec, type TaskMessage } from '@hushfl/protocol';
 import type { FederatedEvaluation } from './federatedEvaluation.ts';
 
 export interface Party {
@@ -56,6 +56,8 @@ export interface RoundSetup {
   /** The registry task the model is for (the task message's `task`). */
   readonly task: string;
   readonly weights: Float32Array;
+  /** How the weights travel (the run's task.modelEncoding; absent: float32). */
+  readonly modelEncoding?: ModelEncoding;
   readonly training: TaskMessage['training'];
   readonly dpsgd: TaskMessage['dpsgd'];
   /** The DDG parameters; `ddg.dim` is the model's dimension plus FEDERATED_METRICS with `evaluation`. */
@@ -250,7 +252,7 @@ export class RoundEngine {
     };
     const server = await SecAggServer.create(config, setup.graphValue, masks ? { masks } : {});
     const engine = new RoundEngine(setup, roundId, server, params);
-    const weights = vectorBytes(setup.weights);
+    const model = { spec: setup.modelSpec, ...encodeModelWeights(setup.weights, setup.modelEncoding ?? 'float32') };
     const commands: EngineCommand[] = setup.parties.map((p, i) => ({
       kind: 'send',
       to: p.clientId,
@@ -261,7 +263,7 @@ export class RoundEngine {
         attempt: setup.attempt,
         roundId,
         task: setup.task,
-        model: { spec: setup.modelSpec, weights },
+        model,
         training: setup.training,
         dpsgd: setup.dpsgd,
         ddg: setup.ddg,

@@ -818,6 +818,7 @@ export class RunEngine {
           modelSpec: cfg.task.model,
           task: cfg.task.name,
           weights: this.server.weights,
+          modelEncoding: cfg.task.modelEncoding,
           training: cfg.training,
           dpsgd: cfg.dpsgd.enabled
             ? { clip: cfg.dpsgd.clip, noiseMultiplier: cfg.dpsgd.noiseMultiplier, sampling: cfg.dpsgd.sampling, delta: cfg.dpsgd.delta }

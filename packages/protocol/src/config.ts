@@ -2,6 +2,7 @@
  * The run configuration (a JSON or YAML task file) and its validation. Every error names the field:
  * "ddg.bits: must be at most 32". Defaults are filled in so the rest of the system sees a complete config.
  */
+import { MODEL_ENCODINGS } from './modelEncoding.ts';
 import { DEFAULT_BETA, DEFAULT_K_STDDEVS, MIN_GRID_STDDEV } from '@hushfl/ddp';
 import { SecAggError, checkSecAggParamsMeet, chooseSecAggParams } from '@hushfl/secagg';
 import { z } from 'zod';
@@ -60,6 +61,12 @@ export const taskSchema = z.object({
   name: taskNameSchema.default('mnist'),
   model: modelSpecSchema.default({ kind: 'mlp', hidden: [64] }),
   partition: partitionSchema.default({ kind: 'iid' }),
+  /**
+   * How the global model travels to the parties each round (issue 18 §1): `float32`, or `float16` at half the
+   * bytes, each weight rounded to nearest (relative error ≤ 2^−11; the coordinator keeps float32 and a model
+   * float16 cannot hold goes as float32). bench/REPORT.md gives the bytes and the error.
+   */
+  modelEncoding: z.enum(MODEL_ENCODINGS).default('float32'),
   /** How many disjoint shards the training pool is cut into; each contribution trains on one. */
   shards: z.number().int().min(1).max(10_000).default(100),
   /** Held-out examples the coordinator evaluates the global model on: at most this many (a task's test split may hold fewer). */

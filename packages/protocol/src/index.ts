@@ -8,3 +8,4 @@ export * from './messages.ts';
 export * from './operatorApi.ts';
 export * from './secaggWire.ts';
 export * from './pages.ts';
+export * from './modelEncoding.ts';

@@ -8,6 +8,7 @@
  * No message carries a client's plaintext update: the only update-derived data a client sends is its
  * masked SecAgg input.
  */
+import { MODEL_ENCODINGS } from './modelEncoding.ts';
 import { z } from 'zod';
 import { bytes } from './binary.ts';
 import { modelSpecSchema, taskNameSchema } from './config.ts';
@@ -122,7 +123,8 @@ export const taskMessageSchema = z.object({
   roundId: z.string().max(128),
   /** The registry task (its input and classes shape the model: `hushfl tasks`). */
   task: taskNameSchema,
-  model: z.object({ spec: modelSpecSchema, weights: bytes({ max: 4 * 2 ** 26 }) }),
+  /** The global model; `encoding` (absent: float32) says how `weights` holds it (modelEncoding.ts). */
+  model: z.object({ spec: modelSpecSchema, weights: bytes({ max: 4 * 2 ** 26 }), encoding: z.enum(MODEL_ENCODINGS).optional() }),
   training: z.object({
     epochs: z.number().int().min(1),
     batchSize: z.number().int().min(1),

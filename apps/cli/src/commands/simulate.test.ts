@@ -166,6 +166,24 @@ describe('hushfl simulate', () => {
     });
   }
 
+  it('--model-encoding float16: the model goes down at 2 bytes a weight and the federation still learns', async () => {
+    const r = await run('simulate', '--clients', '3', '--max-colluders', '0', '--rounds', '3', '--workers', '2', '--model-encoding', 'float16', '--json');
+    expect(r.code, r.err).toBe(0);
+    const json = JSON.parse(r.out);
+    const metrics = JSON.parse(readFileSync(json.metricsFile, 'utf8'));
+    const d = metrics.model.dim as number;
+    for (const round of json.rounds as { bytesDown: number; selected: number }[]) {
+      const perParty = round.bytesDown / round.selected;
+      // The float16 model (2d bytes) plus the round's keys and shares, well under the float32 model alone (4d).
+      expect(perParty).toBeGreaterThan(2 * d);
+      expect(perParty).toBeLessThan(3 * d);
+    }
+    expect(json.rounds.at(-1).accuracy).toBeGreaterThan(0.8);
+    expect((await run('simulate', '--clients', '4', '--rounds', '1', '--model-encoding', 'bf16')).err).toMatch(
+      /--model-encoding must be one of float32, float16, got 'bf16'/,
+    );
+  });
+
   it('refuses --url without --token and a task it does not know', async () => {
     expect((await run('simulate', '--clients', '4', '--rounds', '1', '--url', 'http://127.0.0.1:1')).err).toMatch(/--url needs --token/);
     expect((await run('simulate', '--clients', '4', '--rounds', '1', '--task', 'cifar')).err).toMatch(

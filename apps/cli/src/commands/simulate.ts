@@ -1,5 +1,6 @@
 /** `hushfl simulate`: real rounds with N Node clients in worker threads over Socket.IO (see runSimulation). */
 import { SecAggError, chooseSecAggParams } from '@hushfl/secagg';
+import { MODEL_ENCODINGS, type ModelEncoding } from '@hushfl/protocol';
 import { TASKS } from '@hushfl/tasks';
 import { UsageError, atLeastOne, positive, type FlagSpecs } from '../args.ts';
 import type { Command } from '../command.ts';
@@ -31,6 +32,7 @@ const flags = {
     ok: (v: number) => v >= 0,
   },
   'mini-clients': { kind: 'int', help: 'mini-clients per simulated client (default 1)', range: 'in [1, 16]', ok: (v: number) => v >= 1 && v <= 16 },
+  'model-encoding': { kind: 'string', help: `how the model travels to the clients: ${MODEL_ENCODINGS.join(' or ')} (default float32; task.modelEncoding)` },
   workers: { kind: 'int', help: 'worker threads (default: cores, at most clients)', ...atLeastOne },
   url: { kind: 'string', help: 'use this coordinator instead of starting one' },
   token: { kind: 'string', help: 'operator token of --url (to start and watch the run)' },
@@ -46,6 +48,10 @@ export const simulateCommand: Command<typeof flags> = {
   async run(f, io) {
     const task = f.task ?? 'mnist';
     if (!TASKS.some((t) => t.name === task)) throw new UsageError(`--task must be one of ${TASKS.map((t) => t.name).join(', ')}, got '${task}'`);
+    const encoding = f['model-encoding'];
+    if (encoding !== undefined && !(MODEL_ENCODINGS as readonly string[]).includes(encoding)) {
+      throw new UsageError(`--model-encoding must be one of ${MODEL_ENCODINGS.join(', ')}, got '${encoding}'`);
+    }
     if (f.url && !f.token) throw new UsageError('--url needs --token: the operator token that lets the simulator start and watch the run');
     // Refuse up front what every round would fail on: no SecAgg+ parameters for this many parties.
     try {
@@ -64,6 +70,7 @@ export const simulateCommand: Command<typeof flags> = {
       ...(f['max-colluders'] !== undefined ? { maxColluders: f['max-colluders'] } : {}),
       miniClients: f['mini-clients'] ?? 1,
       strategy: strategyFromFlags(f),
+      ...(encoding !== undefined ? { modelEncoding: encoding as ModelEncoding } : {}),
       ...(f.workers !== undefined ? { workers: f.workers } : {}),
       ...(f.url ? { url: f.url, token: f.token! } : {}),
       ...(f.data ? { dataDir: f.data } : {}),

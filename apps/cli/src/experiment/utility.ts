@@ -185,7 +185,11 @@ export async function runUtilityExperiment(
   const partition = o.partition ?? { kind: 'iid' as const };
   const testExamples = o.testExamples ?? description.data.test;
   const partitionName = partition.kind === 'dirichlet' ? `dirichlet α=${partition.alpha}` : partition.kind;
-  const task = new DemoTask(description, { name: taskName, model: SPEC, partition, shards: o.population, testExamples, seed: 1 }, loadTaskData(taskName));
+  const task = new DemoTask(
+    description,
+    { name: taskName, model: SPEC, modelEncoding: 'float32', partition, shards: o.population, testExamples, seed: 1 },
+    loadTaskData(taskName),
+  );
   const shards = Array.from({ length: o.population }, (_, i) => decodeShard(task.shardBytes(i)));
   const parties = population(o.population);
   const shardOf = new Map(parties.map((p, i) => [p.clientId, i]));

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { io as ioClient } from 'socket.io-client';
 import { createCoordinator, type CoordinatorEvent, type RoundSummary } from '@hushfl/coordinator';
 import { ApiError, OperatorClient } from '@hushfl/operator-client';
-import { OPERATOR_NAMESPACE, type RunConfigInput, serverOptimizerOf } from '@hushfl/protocol';
+import { OPERATOR_NAMESPACE, type ModelEncoding, type RunConfigInput, serverOptimizerOf } from '@hushfl/protocol';
 import { findTask, parseTaskRunConfig } from '@hushfl/tasks';
 import { SECAGG_STAGES, type SecAggStage } from '@hushfl/secagg';
 import { startClientPool } from '@hushfl/node-client';
@@ -38,6 +38,8 @@ export interface SimulationOptions {
   readonly dataDir?: string;
   /** Server optimizer, FedProx and adaptive clipping (strategyFlags.ts). */
   readonly strategy?: Strategy;
+  /** How the model travels down (task.modelEncoding; default float32). */
+  readonly modelEncoding?: ModelEncoding;
   /** Extra run-config fields (model, training, deadlines…). */
   readonly overrides?: Partial<RunConfigInput>;
   /** Progress lines (stage changes, finished rounds). */
@@ -53,6 +55,10 @@ export interface SimulatedRound {
   attempts: number;
   dropped: Record<string, number>;
   durationsMs: Record<string, number>;
+  /** Parties selected, and the bytes the coordinator received from and sent to them this attempt. */
+  selected: number;
+  bytesUp: number;
+  bytesDown: number;
   error: { l1: number; l2: number; linf: number } | null;
 }
 
@@ -100,7 +106,12 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
     selection: { clientsPerRound: contributions },
     minClients,
     // Shards of about a thousand examples (at least one per contribution): rounds of the same size on every task.
-    task: { name: task.name, model: task.model, shards: Math.max(contributions, Math.ceil(task.data.train / 1000)) },
+    task: {
+      name: task.name,
+      model: task.model,
+      shards: Math.max(contributions, Math.ceil(task.data.train / 1000)),
+      ...(o.modelEncoding ? { modelEncoding: o.modelEncoding } : {}),
+    },
     deadlines: { training: 600, shareKeys: 60, maskedInput: 120, consistencyCheck: 60, unmasking: 120 },
     training: { ...task.training, ...(o.strategy?.proximalMu !== undefined ? { proximalMu: o.strategy.proximalMu } : {}) },
     ...(o.strategy?.server ? { server: o.strategy.server } : {}),
@@ -272,6 +283,9 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
       attempts: s.attempt,
       dropped: s.dropped as Record<string, number>,
       durationsMs: s.durationsMs as Record<string, number>,
+      selected: s.selected,
+      bytesUp: s.bytesUp,
+      bytesDown: s.bytesDown,
       error: errors.get(`${s.runId}/r${s.round}/a${s.attempt}`) ?? null,
     })),
     aborted: summaries.length - completed.length,
