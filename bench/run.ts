@@ -3,7 +3,7 @@
  * `npm run bench -- ddp` runs one suite; `--quick` shrinks the secagg grid (n = 100, d = 2^16). Ends by writing
  * bench/REPORT.md from every stored result (see report.ts).
  *
- * Each suite runs in a process of its own. The per-party suites (ddp, secagg, dpsgd) are pinned to one core
+ * Each suite runs in a process of its own. The per-party suites (ddp, secagg, dpsgd, browser) are pinned to one core
  * with `taskset` where it exists, so "on one core" holds even for work Node hands to its threadpool
  * (WebCrypto); the round-latency suite measures the whole system and gets every core, as does the liveness
  * soak (issue 13: a whole run under attack, about a minute; `bench/soak.ts` runs it alone with its options).
@@ -21,6 +21,7 @@ import { benchDpsgd } from '../packages/client/bench/dpsgd.bench.ts';
 import { benchSoak } from '../apps/coordinator/bench/soak.bench.ts';
 import { benchScale } from '../apps/coordinator/bench/scale.bench.ts';
 import { benchCluster } from '../apps/cli/bench/cluster.bench.ts';
+import { benchBrowser } from '../e2e/bench/browser.bench.ts';
 import { resultsDir, writeResults, type Figure } from './lib.ts';
 import { writeReport } from './report.ts';
 
@@ -32,6 +33,7 @@ const suites: Record<string, () => Promise<SuiteOutput>> = {
   secagg: () => benchSecAgg({ quick }),
   dpsgd: benchDpsgd,
   rounds: () => benchRounds({ quick }),
+  browser: () => benchBrowser({ quick }),
   soak: () => benchSoak({ quick }),
   scale: async () => {
     const unmask = await benchScale({ quick });
@@ -51,7 +53,7 @@ writes bench/results/<suite>.json, prints the JSON and rewrites bench/REPORT.md.
 `);
   process.exit(0);
 }
-const PINNED = new Set(['ddp', 'secagg', 'dpsgd']);
+const PINNED = new Set(['ddp', 'secagg', 'dpsgd', 'browser']);
 
 const child = process.env.HUSHFL_BENCH_SUITE;
 if (child) {

@@ -1,0 +1,77 @@
+/**
+ * `pnpm bench browser` (issue 18 §3): the client's heavy work in a dedicated Worker of real Chromium (Debian's,
+ * through playwright-core), as the client page runs it: the whole DDG encoding (clip, rotate, round, noise,
+ * mod) at d ∈ {2^16, 2^20}, the exact sampler at three grid σ, and a SecAgg+ round's mean client time per
+ * stage (all parties in the Worker, so the per-client figures are one thread's share). Target: encode of 2^20
+ * coordinates ≤ 300 ms in the Worker. bench/run.ts pins the browser to core 0 like the Node client suites.
+ */
+import { build } from 'esbuild';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { figure, type Figure } from '../../bench/lib.ts';
+import { chromiumArgs, chromiumPath } from '../../playwright.config.ts';
+import type { BenchRequest, BenchResult } from '../fixtures/bench-worker.ts';
+import { serveFiles } from '../support/staticServer.ts';
+
+export async function benchBrowser(options: { quick?: boolean } = {}): Promise<Figure[]> {
+  const bundle = await build({
+    entryPoints: [fileURLToPath(new URL('../fixtures/bench-worker.ts', import.meta.url))],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    write: false,
+  });
+  const server = await serveFiles({ '/index.html': '<!doctype html><title>hushfl browser bench</title>', '/worker.js': bundle.outputFiles[0]!.text });
+  const browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs, headless: true });
+  try {
+    const page = await browser.newPage();
+    await page.goto(server.url);
+    const request: BenchRequest = {
+      encodeDims: options.quick ? [2 ** 16] : [2 ** 16, 2 ** 20],
+      sigmas: options.quick ? [1000] : [1, 1000, 2 ** 20],
+      secagg: [{ n: 100, dim: 2 ** 16, dropout: 0.1 }],
+      repeats: options.quick ? 3 : 5,
+    };
+    const reply = await page.evaluate(
+      (req) =>
+        new Promise<{ ok: boolean; result?: BenchResult; error?: string }>((resolve) => {
+          const w = new Worker('/worker.js', { type: 'module' });
+          w.onmessage = (e) => resolve(e.data);
+          w.onerror = (e) => resolve({ ok: false, error: e.message });
+          w.postMessage(req);
+        }),
+      request,
+    );
+    if (!reply.ok || !reply.result) throw new Error(`browser bench worker failed: ${reply.error}`);
+    const version = browser.version();
+    const r = reply.result;
+    const figures: Figure[] = [];
+    for (const e of r.encode) {
+      figures.push(
+        figure({
+          name: 'browser-encode-ddg',
+          inputs: { d: e.d, gridStddev: 1000, bits: 16, chromium: version },
+          value: e.ms,
+          unit: 'ms',
+          ...(e.d === 2 ** 20 ? { target: { op: '<=', value: 300 } } : {}),
+        }),
+      );
+    }
+    for (const s of r.sampler) {
+      figures.push(
+        figure({ name: 'browser-dgauss-sampler-throughput', inputs: { sigma: s.sigma, chromium: version }, value: 1000 / s.nsPerSample, unit: 'M samples/s' }),
+      );
+    }
+    for (const s of r.secagg) {
+      const inputs = { n: s.n, d: s.d, dropout: s.dropout, k: s.k, t: s.t, chromium: version };
+      for (const [stage, ms] of Object.entries(s.clientMs)) figures.push(figure({ name: `browser-secagg-client-${stage}`, inputs, value: ms, unit: 'ms' }));
+      figures.push(figure({ name: 'browser-secagg-server-unmask', inputs, value: s.serverUnmaskMs, unit: 'ms' }));
+    }
+    process.stderr.write(`  browser: encode ${r.encode.map((e) => `${e.d}: ${e.ms.toFixed(0)} ms`).join(', ')}\n`);
+    return figures;
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+}
