@@ -231,7 +231,15 @@ export class PostgresStore implements Store {
     });
   }
 
-  finishRound(r: Partial<RoundRow> & { run_id: string; round: number; attempt: number; state: 'completed' | 'aborted' }, q?: Queryable): Promise<void> {
+  finishRound(r: Partial<RoundRow> & { run_id: string; round: number; attempt: number; state: 'completed' | 'aborted' }): Promise<void> {
+    return this.writeFinishRound(r);
+  }
+
+  /** finishRound inside a caller's fenced transaction `q` (private: a caller outside runTx must not skip the fence). */
+  private writeFinishRound(
+    r: Partial<RoundRow> & { run_id: string; round: number; attempt: number; state: 'completed' | 'aborted' },
+    q?: Queryable,
+  ): Promise<void> {
     const row: Record<string, unknown> = { ...ROUND_DEFAULTS, ...r };
     const sets = FINISH_COLUMNS.map((c, i) => `${c} = $${i + 5}`).join(', ');
     return this.runWrite(
@@ -295,7 +303,12 @@ export class PostgresStore implements Store {
     return r?.a ?? 0;
   }
 
-  async stageEvent(e: StageEventInput, q?: Queryable): Promise<void> {
+  stageEvent(e: StageEventInput): Promise<void> {
+    return this.writeStageEvent(e);
+  }
+
+  /** stageEvent inside a caller's fenced transaction `q` (private, like writeFinishRound). */
+  private async writeStageEvent(e: StageEventInput, q?: Queryable): Promise<void> {
     await this.runWrite(
       'INSERT INTO stage_events (run_id, round, attempt, stage, phase, at, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)',
       [e.run_id, e.round, e.attempt, e.stage, e.phase, Date.now(), e.detail === undefined ? null : JSON.stringify(e.detail)],
@@ -305,7 +318,7 @@ export class PostgresStore implements Store {
 
   stageEventWithCharge(e: StageEventInput, ledger: LedgerEntry | null): Promise<void> {
     return this.runTx(async (c) => {
-      await this.stageEvent(e, c);
+      await this.writeStageEvent(e, c);
       if (ledger) await this.writeLedger(c, e.run_id, e.round, e.attempt, ledger);
     });
   }
@@ -368,7 +381,7 @@ export class PostgresStore implements Store {
 
   commitRound(c: RoundCommit): Promise<void> {
     return this.runTx(async (q) => {
-      await this.finishRound(c.round, q);
+      await this.writeFinishRound(c.round, q);
       // Null when the attempt was charged at its unmask requests (stageEventWithCharge): never written twice.
       if (c.ledger) await this.writeLedger(q, c.round.run_id, c.round.round, c.round.attempt, c.ledger);
       await q.query(
