@@ -15,6 +15,7 @@
  * Every signed byte string is domain separated ("hushfl/secagg/v1/…|") and each field is length prefixed
  * (u32, big-endian), so no two different field lists encode alike. Pure code: no I/O (files are the CLI's).
  */
+import { toHex } from './hex.ts';
 import { SecAggError } from './errors.ts';
 import { isSmallOrderEd25519 } from './smallOrder.ts';
 import { defaultSuite, type CryptoSuite, type KeyPair } from './suite.ts';
@@ -210,9 +211,7 @@ export async function verifyIdentityProof(
 
 // ---- JSON encodings (hex fields), for the files `hushfl enroll` writes and the Node client reads.
 
-export function toHex(b: Uint8Array): string {
-  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
-}
+export { toHex };
 
 /** Parses `bytes` bytes of hex (upper or lower case); throws SecAggError('bad-message') naming `what`. */
 export function fromHex(text: unknown, bytes: number, what: string): Uint8Array {

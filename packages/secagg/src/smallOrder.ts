@@ -1,3 +1,4 @@
+import { toHex } from './hex.ts';
 import { ed25519 } from '@noble/curves/ed25519.js';
 
 /**
@@ -56,12 +57,6 @@ export function isSmallOrderEd25519(key: Uint8Array): boolean {
 
 const ACCEPTED_LIMIT = 65_536;
 const ACCEPTED_ED25519 = new Set<string>();
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-function toHex(b: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < b.length; i++) s += HEX[b[i]!];
-  return s;
-}
 
 function checkEd25519(key: Uint8Array): boolean {
   let point: ReturnType<typeof ed25519.Point.fromBytes>;
