@@ -4,7 +4,7 @@
  * clients' own metrics (the test knows them; the coordinator only ever holds the masked inputs and their sum).
  */
 import { FEDERATED_METRICS, metricUnitsPerCoordinate, type FederatedSums } from '@hushfl/ddp';
-import { EVENTS, taskMessageSchema, unpack } from '@hushfl/protocol';
+import type { TaskMessage } from '@hushfl/protocol';
 import { describe, expect, it } from 'vitest';
 import { planDdg } from './ddgPlan.ts';
 import { NO_FEDOPT_STATE } from './fedOpt.ts';
@@ -12,7 +12,7 @@ import { configuredEvaluation, federatedCoordinates, federatedMetricsOf, roundEv
 import { runInMemory, VirtualClock } from './inMemory.ts';
 import type { PersistOp, RunCommand } from './runEngine.ts';
 import { RunEngine } from './runEngine.ts';
-import { engineTestConfig, fakeClient } from './testing.ts';
+import { engineTestConfig, fakeClient, recordingTasks } from './testing.ts';
 import { chachaRandomWords } from '@hushfl/ddp';
 
 const DIM = 7850;
@@ -86,22 +86,14 @@ describe('a run with federated evaluation', () => {
       { now: clock.now, random: seeded(1), seeds: seeded(2) },
     );
     const miniClients = (i: number) => (i === 2 ? 2 : 1);
-    const tasks: unknown[] = [];
+    const tasks: TaskMessage[] = [];
     const commands: RunCommand[] = [];
     const clients = Array.from({ length: 5 }, (_, i) => {
       const fake = fakeClient({ update: (r, j) => update(i, r, j), metrics: (r, j) => metricsOf(i, r, j) });
       return {
         clientId: `client-${i}`,
         miniClients: miniClients(i),
-        make: (id: string, to: (event: string, payload: unknown) => void) => {
-          const endpoint = fake(id, to);
-          return {
-            deliver(event: string, payload: unknown) {
-              if (event === EVENTS.task) tasks.push(taskMessageSchema.parse(unpack(payload)));
-              return endpoint.deliver(event, payload);
-            },
-          };
-        },
+        make: recordingTasks(fake, tasks),
       };
     });
     const result = await runInMemory({ engine, clock, clients, observe: (c) => commands.push(c) });
@@ -180,21 +172,13 @@ describe('a run with federated evaluation', () => {
       },
       { now: clock.now, random: seeded(3), seeds: seeded(4) },
     );
-    const tasks: { ddg: { dim: number }; evaluation?: unknown }[] = [];
+    const tasks: TaskMessage[] = [];
     const clients = Array.from({ length: 3 }, (_, i) => {
       const fake = fakeClient({ update: (r, j) => update(i, r, j) });
       return {
         clientId: `c-${i}`,
         miniClients: 1,
-        make: (id: string, to: (event: string, payload: unknown) => void) => {
-          const endpoint = fake(id, to);
-          return {
-            deliver(event: string, payload: unknown) {
-              if (event === EVENTS.task) tasks.push(taskMessageSchema.parse(unpack(payload)));
-              return endpoint.deliver(event, payload);
-            },
-          };
-        },
+        make: recordingTasks(fake, tasks),
       };
     });
     const released: Extract<RunCommand, { kind: 'release' }>[] = [];

@@ -4,13 +4,13 @@
  * float16 cannot hold goes as float32 that round.
  */
 import { chachaRandomWords } from '@hushfl/ddp';
-import { decodeModelWeights, EVENTS, f32FromFloat16Bytes, float16Bytes, taskMessageSchema, unpack, type TaskMessage } from '@hushfl/protocol';
+import { decodeModelWeights, f32FromFloat16Bytes, float16Bytes, type TaskMessage } from '@hushfl/protocol';
 import { describe, expect, it } from 'vitest';
 import { planDdg } from './ddgPlan.ts';
 import { NO_FEDOPT_STATE } from './fedOpt.ts';
 import { runInMemory, VirtualClock } from './inMemory.ts';
 import { RunEngine, type RunCommand } from './runEngine.ts';
-import { engineTestConfig, fakeClient } from './testing.ts';
+import { engineTestConfig, fakeClient, recordingTasks } from './testing.ts';
 
 const DIM = 7850;
 
@@ -46,15 +46,7 @@ async function run(encoding: 'float32' | 'float16', initial: Float32Array) {
     return {
       clientId: `client-${i}`,
       miniClients: 1,
-      make: (id: string, to: (event: string, payload: unknown) => void) => {
-        const endpoint = fake(id, to);
-        return {
-          deliver(event: string, payload: unknown) {
-            if (event === EVENTS.task) tasks.push(taskMessageSchema.parse(unpack(payload)));
-            return endpoint.deliver(event, payload);
-          },
-        };
-      },
+      make: recordingTasks(fake, tasks),
     };
   });
   const result = await runInMemory({ engine, clock, clients, observe: (c) => commands.push(c) });

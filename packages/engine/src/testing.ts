@@ -15,7 +15,17 @@ import {
   type RandomWords,
   modelUpdateClip,
 } from '@hushfl/ddp';
-import { EVENTS, pack, parseRunConfig, type RunConfigInput, secaggClientToWire, secaggEnvelopeFromServer, taskMessageSchema, unpack } from '@hushfl/protocol';
+import {
+  EVENTS,
+  pack,
+  parseRunConfig,
+  type RunConfigInput,
+  secaggClientToWire,
+  secaggEnvelopeFromServer,
+  taskMessageSchema,
+  type TaskMessage,
+  unpack,
+} from '@hushfl/protocol';
 import { addInPlace, type DropPoint, lastMessageBefore, SecAggClient, type SecAggClientMessage } from '@hushfl/secagg';
 import type { InMemoryClientFactory } from './inMemory.ts';
 import type { RoundSetup } from './roundEngine.ts';
@@ -77,6 +87,19 @@ export interface FakeClientLog {
 }
 
 const NO_METRICS: FederatedSums = { heldOut: { lossSum: 0, correct: 0, examples: 0 }, train: { lossSum: 0, correct: 0, examples: 0 } };
+
+/** `make`, with every task message it receives parsed and appended to `tasks` (what the coordinator sent it). */
+export function recordingTasks(make: InMemoryClientFactory, tasks: TaskMessage[]): InMemoryClientFactory {
+  return (id, to) => {
+    const endpoint = make(id, to);
+    return {
+      deliver(event: string, payload: unknown) {
+        if (event === EVENTS.task) tasks.push(taskMessageSchema.parse(unpack(payload)));
+        return endpoint.deliver(event, payload);
+      },
+    };
+  };
+}
 
 export function fakeClient(o: FakeClientOptions, log: FakeClientLog = { inputs: new Map() }): InMemoryClientFactory {
   return (_clientId, toCoordinator) => {
