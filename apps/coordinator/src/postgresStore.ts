@@ -21,6 +21,7 @@ import {
   type LedgerEntry,
   ledgerOf,
   type LedgerRow,
+  type ParticipantOutcome,
   type ParticipantRow,
   type RoundCommit,
   ROUND_DEFAULTS,
@@ -370,6 +371,17 @@ export class PostgresStore implements Store {
       attempt,
       clientId,
     ]);
+  }
+
+  async setParticipants(runId: string, round: number, attempt: number, outcomes: readonly ParticipantOutcome[]): Promise<void> {
+    if (!outcomes.length) return;
+    // One fenced statement for the whole attempt, the outcomes unnested (issue 17 review: not one transaction each).
+    await this.runWrite(
+      `UPDATE participants AS p SET status = u.status, dropped_stage = u.stage
+         FROM unnest($4::text[], $5::text[], $6::text[]) AS u(client_id, status, stage)
+         WHERE p.run_id = $1 AND p.round = $2 AND p.attempt = $3 AND p.client_id = u.client_id`,
+      [runId, round, attempt, outcomes.map((o) => o.clientId), outcomes.map((o) => o.status), outcomes.map((o) => o.stage)],
+    );
   }
 
   participants(runId: string, round: number): Promise<ParticipantRow[]> {

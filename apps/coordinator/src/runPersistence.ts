@@ -107,7 +107,7 @@ export async function persistRunOp(store: Store, metricsDir: string, runId: stri
           clip: p.commit.clip,
         });
       else await store.finishRound(row);
-      for (const o of p.outcomes) await store.setParticipant(runId, p.record.round, p.record.attempt, o.clientId, o.status, o.stage);
+      await store.setParticipants(runId, p.record.round, p.record.attempt, p.outcomes);
       return;
     }
     case 'round-evaluated':

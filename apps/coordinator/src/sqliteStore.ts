@@ -26,6 +26,7 @@ import {
   type RoundRow,
   type RunRow,
   type StageEventInput,
+  type ParticipantOutcome,
   type SyncStore,
 } from './store.ts';
 
@@ -253,6 +254,13 @@ export class SqliteStore implements SyncStore {
     this.db
       .prepare('UPDATE participants SET status = ?, dropped_stage = ? WHERE run_id = ? AND round = ? AND attempt = ? AND client_id = ?')
       .run(status, stage, runId, round, attempt, clientId);
+  }
+
+  setParticipants(runId: string, round: number, attempt: number, outcomes: readonly ParticipantOutcome[]): void {
+    const stmt = this.db.prepare('UPDATE participants SET status = ?, dropped_stage = ? WHERE run_id = ? AND round = ? AND attempt = ? AND client_id = ?');
+    this.db.transaction(() => {
+      for (const o of outcomes) stmt.run(o.status, o.stage, runId, round, attempt, o.clientId);
+    })();
   }
 
   participants(runId: string, round: number): ParticipantRow[] {

@@ -240,6 +240,13 @@ export interface RoundCommit {
   clip: number | null;
 }
 
+/** A party's outcome of an attempt: it finished, or dropped at `stage`. */
+export interface ParticipantOutcome {
+  readonly clientId: string;
+  readonly status: 'finished' | 'dropped';
+  readonly stage: string | null;
+}
+
 /**
  * The persistence contract, asynchronous (Postgres answers over a socket). Writes that must be atomic are one
  * call each (stageEventWithCharge, commitRound, upsertClientWithShards, pruneClients); each implementation
@@ -278,6 +285,8 @@ export interface Store {
   stageEvents(runId: string, round: number): Promise<{ stage: string; phase: string; at: number; attempt: number; detail: string | null }[]>;
   addParticipants(rows: { run_id: string; round: number; attempt: number; client_id: string; secagg_id: number; contributions: number }[]): Promise<void>;
   setParticipant(runId: string, round: number, attempt: number, clientId: string, status: 'finished' | 'dropped', stage: string | null): Promise<void>;
+  /** Every party's outcome of one attempt in one write (a round of 1 000 parties is one statement on Postgres). */
+  setParticipants(runId: string, round: number, attempt: number, outcomes: readonly ParticipantOutcome[]): Promise<void>;
   participants(runId: string, round: number): Promise<ParticipantRow[]>;
   /** A completed round atomically: its row, the ledger entry, the checkpoint and the run's progress. */
   commitRound(c: RoundCommit): Promise<void>;

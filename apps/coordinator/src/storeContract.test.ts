@@ -118,6 +118,20 @@ describe.each(engines)('the %s store', (kind, open) => {
         { client_id: 'b', attempt: 1, secagg_id: 2, contributions: 2, status: 'dropped', dropped_stage: 'masked-input' },
         { client_id: 'c', attempt: 1, secagg_id: 3, contributions: 3, status: 'selected', dropped_stage: null },
       ]);
+      // Every outcome of an attempt in one write: only that attempt's rows change, null stages stay null.
+      await s.addParticipants(['a', 'c'].map((client_id, i) => ({ run_id: 'run-1', round: 0, attempt: 2, client_id, secagg_id: i + 1, contributions: 1 })));
+      await s.setParticipants('run-1', 0, 2, [
+        { clientId: 'a', status: 'finished', stage: null },
+        { clientId: 'c', status: 'dropped', stage: 'unmasking' },
+      ]);
+      await s.setParticipants('run-1', 0, 2, []);
+      expect((await s.participants('run-1', 0)).map((p) => [p.client_id, p.attempt, p.status, p.dropped_stage])).toEqual([
+        ['a', 1, 'selected', null],
+        ['b', 1, 'dropped', 'masked-input'],
+        ['c', 1, 'selected', null],
+        ['a', 2, 'finished', null],
+        ['c', 2, 'dropped', 'unmasking'],
+      ]);
       // A restarted attempt of the same key starts over.
       await s.startRound({ run_id: 'run-1', round: 0, attempt: 2, selected: 4 });
       expect((await s.rounds('run-1')).at(-1)).toMatchObject({ attempt: 2, state: 'running', selected: 4, error: null });
@@ -311,6 +325,7 @@ describe('the Postgres store', () => {
         FencedError,
       );
       await expect(a.setParticipant('run-1', 0, 1, 'c1', 'dropped', 'training')).rejects.toThrow(/another node has taken/);
+      await expect(a.setParticipants('run-1', 0, 1, [{ clientId: 'c1', status: 'dropped', stage: 'training' }])).rejects.toThrow(/another node has taken/);
       expect((await b.run('run-1'))!.state).toBe('running');
       expect(await b.latestLedger('run-1')).toBeUndefined();
       expect(await b.latestCheckpoint('run-1')).toBeUndefined();
