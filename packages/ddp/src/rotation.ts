@@ -14,8 +14,9 @@ export function applyRademacherSigns(x: Float64Array, seed: Uint8Array): void {
   for (let base = 0; base < n; base += 32) {
     let w = words.next();
     const end = Math.min(n, base + 32);
+    // Branch-free: the sign bits are coin flips, which a branch would mispredict half the time.
     for (let i = base; i < end; i++) {
-      if (w & 1) x[i] = -x[i]!;
+      x[i]! *= 1 - 2 * (w & 1);
       w >>>= 1;
     }
   }
