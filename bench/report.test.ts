@@ -38,6 +38,52 @@ const docs: SuiteDoc[] = [
   },
 ];
 
+describe('bench report: wire and scaling', () => {
+  const rounds = { clients: 20, rounds: 2, mechanism: 'none', bits: 16, d: 50890, download: 'float16' };
+  // An exact power law t = n^1.5 · d / 10^6 at four points: the fit must recover a = 1.5, b = 1.
+  const law = (n: number, d: number) => (n ** 1.5 * d) / 1e6;
+  const points = [
+    [100, 65536],
+    [100, 100000],
+    [500, 65536],
+    [500, 100000],
+  ] as const;
+  const md = renderReport(
+    [
+      {
+        suite: 'rounds',
+        machine,
+        figures: [
+          figure({ name: 'bytes-up-per-party', inputs: rounds, value: 137000, unit: 'bytes' }),
+          figure({ name: 'bytes-down-per-party', inputs: rounds, value: 114000, unit: 'bytes' }),
+          figure({ name: 'masked-input-bytes', inputs: rounds, value: 131072, unit: 'bytes' }),
+          figure({ name: 'model-download-bytes', inputs: rounds, value: 101780, unit: 'bytes' }),
+          figure({ name: 'round-accuracy', inputs: rounds, value: 83.8, unit: '%' }),
+        ],
+      },
+      {
+        suite: 'secagg',
+        machine,
+        figures: points.map(([n, d]) => figure({ name: 'secagg-server-unmask', inputs: { n, d, dropout: 0.1, k: 42, t: 25 }, value: law(n, d), unit: 'ms' })),
+      },
+    ],
+    new Date('2026-11-27T00:00:00Z'),
+  );
+
+  it('tabulates bytes per party up and down beside the masked input and the model', () => {
+    expect(md).toContain('| clients=20, rounds=2, mechanism=none, bits=16, d=50890, download=float16 | 137 kB | 131 kB | 114 kB | 102 kB | 83.8 % |');
+  });
+
+  it('fits t ∝ n^a·d^b to the measured points and marks its values where nothing was measured', () => {
+    const row = md.split('\n').find((l) => l.startsWith('| server unmask | 0.1 |'))!;
+    expect(row).toContain('n^1.50 · d^1.00');
+    expect(row).toContain(`| ${law(100, 65536).toFixed(1)} ms |`); // 65.5: one decimal below 100
+    expect(row).toContain(`(${law(1000, 2 ** 20).toFixed(0)} ms)`);
+    // Too few points for a fit: no row pretends to have one.
+    expect(md.split('\n').find((l) => l.startsWith('| client masking | 0.1 |'))).toContain('too few points');
+  });
+});
+
 describe('bench report', () => {
   const md = renderReport(docs, new Date('2026-11-27T00:00:00Z'));
 

@@ -1,6 +1,6 @@
 /**
  * bench/REPORT.md from bench/results/*.json: every figure with its target, the machine and the date of its
- * suite, and the comparisons with naive baselines. `pnpm bench` writes it after the suites; on its own,
+ * suite, the comparisons with naive baselines, the bytes on the wire and SecAgg+'s scaling in n and d. `pnpm bench` writes it after the suites; on its own,
  * `node --import tsx bench/report.ts` regenerates it from the stored results.
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -78,6 +78,72 @@ function comparisons(docs: readonly SuiteDoc[]): string[] {
   return rows;
 }
 
+/** Bytes per party per round on the wire (the rounds suite's figures), one row per run. */
+function wireRows(docs: readonly SuiteDoc[]): string[] {
+  const all = docs.flatMap((d) => d.figures);
+  const rows: string[] = [];
+  for (const up of all.filter((f) => f.name === 'bytes-up-per-party')) {
+    const same = (name: string) => all.find((f) => f.name === name && JSON.stringify(f.inputs) === JSON.stringify(up.inputs));
+    const down = same('bytes-down-per-party');
+    const masked = same('masked-input-bytes');
+    const model = same('model-download-bytes');
+    const accuracy = same('round-accuracy');
+    rows.push(
+      `| ${inputsText(up.inputs)} | ${fmt(up.value / 1000)} kB | ${masked ? `${fmt(masked.value / 1000)} kB` : ''} | ${down ? `${fmt(down.value / 1000)} kB` : ''} | ${model ? `${fmt(model.value / 1000)} kB` : ''} | ${accuracy ? `${fmt(accuracy.value)} %` : ''} |`,
+    );
+  }
+  return rows;
+}
+
+/**
+ * Client and server SecAgg+ time against n and d (the secagg suite's figures): the measured points, and the
+ * least-squares fit of log t = c + a·log n + b·log d over them, with its values where nothing was measured.
+ */
+function scalingRows(docs: readonly SuiteDoc[]): string[] {
+  const all = docs.flatMap((d) => d.figures);
+  const rows: string[] = [];
+  const what = { 'secagg-client-masking': 'client masking', 'secagg-server-unmask': 'server unmask' } as const;
+  for (const [name, label] of Object.entries(what)) {
+    for (const dropout of [0.1, 0.3]) {
+      const points = all
+        .filter((f) => f.name === name && f.inputs.dropout === dropout && typeof f.inputs.n === 'number' && typeof f.inputs.d === 'number')
+        .map((f) => ({ n: f.inputs.n as number, d: f.inputs.d as number, t: f.value }));
+      const fit = fitPowerLaw(points);
+      const cells: string[] = [];
+      for (const n of [100, 500, 1000]) {
+        for (const d of [2 ** 16, 100_000, 2 ** 20]) {
+          const m = points.find((p) => p.n === n && p.d === d);
+          cells.push(m ? `${fmt(m.t)} ms` : fit ? `(${fmt(fit.at(n, d))} ms)` : '—');
+        }
+      }
+      rows.push(`| ${label} | ${dropout} | ${cells.join(' | ')} | ${fit ? `n^${fit.a.toFixed(2)} · d^${fit.b.toFixed(2)}` : 'too few points'} |`);
+    }
+  }
+  return rows;
+}
+
+/** log t = c + a·log n + b·log d by least squares (needs points spanning two n and two d). */
+function fitPowerLaw(points: readonly { n: number; d: number; t: number }[]): { a: number; b: number; at: (n: number, d: number) => number } | null {
+  if (new Set(points.map((p) => p.n)).size < 2 || new Set(points.map((p) => p.d)).size < 2 || points.some((p) => !(p.t > 0))) return null;
+  // Normal equations of the 3-parameter linear model in (1, log n, log d).
+  const xs = points.map((p) => [1, Math.log(p.n), Math.log(p.d)]);
+  const ys = points.map((p) => Math.log(p.t));
+  const ata = [0, 1, 2].map((i) => [0, 1, 2].map((j) => xs.reduce((s, x) => s + x[i]! * x[j]!, 0)));
+  const aty = [0, 1, 2].map((i) => xs.reduce((s, x, k) => s + x[i]! * ys[k]!, 0));
+  const [c, a, b] = solve3(ata, aty);
+  return { a, b, at: (n, d) => Math.exp(c + a * Math.log(n) + b * Math.log(d)) };
+}
+
+function solve3(m: number[][], v: number[]): [number, number, number] {
+  const det = (x: number[][]) =>
+    x[0]![0]! * (x[1]![1]! * x[2]![2]! - x[1]![2]! * x[2]![1]!) -
+    x[0]![1]! * (x[1]![0]! * x[2]![2]! - x[1]![2]! * x[2]![0]!) +
+    x[0]![2]! * (x[1]![0]! * x[2]![1]! - x[1]![1]! * x[2]![0]!);
+  const d = det(m);
+  const col = (k: number) => det(m.map((row, i) => row.map((e, j) => (j === k ? v[i]! : e))));
+  return [col(0) / d, col(1) / d, col(2) / d];
+}
+
 export function renderReport(docs: readonly SuiteDoc[], generated = new Date()): string {
   const out: string[] = [
     '# Benchmark report',
@@ -100,6 +166,32 @@ export function renderReport(docs: readonly SuiteDoc[], generated = new Date()):
     "BigInt vs typed-array encoding: not compared; the encoder was written on typed arrays (Float64Array/Uint32Array, in place) from the start, and BigInt appears only in the sampler's exact fallback for draws whose integers pass 2^52.",
     '',
   );
+  const wire = wireRows(docs);
+  if (wire.length) {
+    out.push(
+      '## Bytes on the wire',
+      '',
+      "Per party and round (the rounds suite): up is every upload (keys, shares, the masked input at B bits a coordinate, unmasking), down every download (the task with the model, the neighbours' keys and shares).",
+      '',
+      '| run | up | of which the masked input | down | of which the model | accuracy after the run |',
+      '|---|---|---|---|---|---|',
+      ...wire,
+      '',
+    );
+  }
+  const scaling = scalingRows(docs);
+  if (scaling.some((r) => !r.endsWith('too few points |'))) {
+    out.push(
+      '## Scaling',
+      '',
+      'SecAgg+ time against the parties n and the dimension d (the secagg suite: all parties in one process, one core). Measured points as they are; in parentheses the fitted power law t ∝ n^a·d^b at points not measured (a fit, not a measurement).',
+      '',
+      '| time | dropout | n=100, d=2^16 | n=100, d=100 000 | n=100, d=2^20 | n=500, d=2^16 | n=500, d=100 000 | n=500, d=2^20 | n=1000, d=2^16 | n=1000, d=100 000 | n=1000, d=2^20 | fitted growth |',
+      '|---|---|---|---|---|---|---|---|---|---|---|---|',
+      ...scaling,
+      '',
+    );
+  }
   for (const d of docs) {
     out.push(
       `## ${d.suite}`,
@@ -118,7 +210,7 @@ export function renderReport(docs: readonly SuiteDoc[], generated = new Date()):
   return out.join('\n');
 }
 
-const ORDER = ['ddp', 'secagg', 'dpsgd', 'rounds', 'soak', 'scale'];
+const ORDER = ['ddp', 'secagg', 'dpsgd', 'browser', 'rounds', 'soak', 'scale'];
 
 export function readResults(dir = resultsDir): SuiteDoc[] {
   const docs = readdirSync(dir)
