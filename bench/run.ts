@@ -35,6 +35,8 @@ const suites: Record<string, () => Promise<SuiteOutput>> = {
   rounds: () => benchRounds({ quick }),
   browser: () => benchBrowser({ quick }),
   soak: () => benchSoak({ quick }),
+  // The unmasking half of `scale` alone (issue 18 §3's server targets), without the cluster runs.
+  unmask: async () => benchScale({ quick }),
   scale: async () => {
     const unmask = await benchScale({ quick });
     const cluster = await benchCluster({ quick });
