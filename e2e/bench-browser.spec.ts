@@ -5,7 +5,7 @@
 import { expect, test } from '@playwright/test';
 import { benchBrowser } from './bench/browser.bench.ts';
 
-test('pnpm bench browser times the encoding, the sampler and the SecAgg stages inside a Worker', async () => {
+test('pnpm bench browser times the encoding, the sampler and the SecAgg stages inside a Worker, and training on the page', async () => {
   const figures = await benchBrowser({ quick: true });
   const named = (name: string) => figures.filter((f) => f.name === name);
   const encode = named('browser-encode-ddg');
@@ -25,4 +25,11 @@ test('pnpm bench browser times the encoding, the sampler and the SecAgg stages i
   // Masking (84 pairwise AES-CTR masks of 2^16 words) costs more than advertising two public keys.
   expect(named('browser-secagg-client-masked-input')[0]!.value).toBeGreaterThan(named('browser-secagg-client-advertise-keys')[0]!.value);
   expect(named('browser-secagg-server-unmask')[0]!.value).toBeGreaterThan(0);
+  // A training step of the example model on the page's WASM backend, plain and DP-SGD.
+  const steps = named('browser-train-step');
+  expect(steps.map((f) => [f.inputs.backend, f.inputs.dpsgd])).toEqual([
+    ['wasm', false],
+    ['wasm', true],
+  ]);
+  for (const f of steps) expect(f.value).toBeGreaterThan(0);
 });

@@ -2,10 +2,15 @@
  * `pnpm bench browser` (issue 18 §3): the client's heavy work in a dedicated Worker of real Chromium (Debian's,
  * through playwright-core), as the client page runs it: the whole DDG encoding (clip, rotate, round, noise,
  * mod) at d ∈ {2^16, 2^20}, the exact sampler at three grid σ, and a SecAgg+ round's mean client time per
- * stage (all parties in the Worker, so the per-client figures are one thread's share). Target: encode of 2^20
+ * stage (all parties in the Worker, so the per-client figures are one thread's share); and on the page, a local
+ * training step of the example model (MNIST MLP, batch 16, plain and DP-SGD) on each TensorFlow.js backend it
+ * has (WebGPU on SwiftShader here, started with --enable-unsafe-webgpu; WASM; CPU). Target: encode of 2^20
  * coordinates ≤ 300 ms in the Worker. bench/run.ts pins the browser to core 0 like the Node client suites.
  */
 import { build } from 'esbuild';
+import { readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { figure, type Figure } from '../../bench/lib.ts';
@@ -22,8 +27,24 @@ export async function benchBrowser(options: { quick?: boolean } = {}): Promise<F
     target: 'es2022',
     write: false,
   });
-  const server = await serveFiles({ '/index.html': '<!doctype html><title>hushfl browser bench</title>', '/worker.js': bundle.outputFiles[0]!.text });
-  const browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs, headless: true });
+  const train = await build({
+    entryPoints: [fileURLToPath(new URL('../fixtures/bench-train.ts', import.meta.url))],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    write: false,
+    define: { 'process.env.NODE_ENV': '"production"' },
+  });
+  const files: Record<string, string | Buffer> = {
+    '/index.html': '<!doctype html><title>hushfl browser bench</title><script type="module" src="/train.js"></script>',
+    '/worker.js': bundle.outputFiles[0]!.text,
+    '/train.js': train.outputFiles[0]!.text,
+  };
+  const wasmDir = join(dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
+  for (const f of readdirSync(wasmDir)) if (f.endsWith('.wasm')) files[`/tfjs-wasm/${f}`] = readFileSync(join(wasmDir, f));
+  const server = await serveFiles(files);
+  const browser = await chromium.launch({ executablePath: chromiumPath, args: [...chromiumArgs, '--enable-unsafe-webgpu'], headless: true });
   try {
     const page = await browser.newPage();
     await page.goto(server.url);
@@ -67,6 +88,23 @@ export async function benchBrowser(options: { quick?: boolean } = {}): Promise<F
       const inputs = { n: s.n, d: s.d, dropout: s.dropout, k: s.k, t: s.t, chromium: version };
       for (const [stage, ms] of Object.entries(s.clientMs)) figures.push(figure({ name: `browser-secagg-client-${stage}`, inputs, value: ms, unit: 'ms' }));
       figures.push(figure({ name: 'browser-secagg-server-unmask', inputs, value: s.serverUnmaskMs, unit: 'ms' }));
+    }
+    await page.waitForFunction(() => 'timeTraining' in window);
+    type Timed = { backend: string; msPerStep?: number; error?: string };
+    for (const backend of options.quick ? ['wasm'] : ['webgpu', 'wasm', 'cpu']) {
+      for (const dpsgd of [false, true]) {
+        const t = await page.evaluate(
+          ([b, dp]) => (window as unknown as { timeTraining(b: string, dp: boolean): Promise<Timed> }).timeTraining(b as string, dp as boolean),
+          [backend, dpsgd] as const,
+        );
+        if (t.msPerStep === undefined || t.backend !== backend) {
+          process.stderr.write(`  browser: training on ${backend}: ${t.error ?? `fell back to ${t.backend}`}, no figure\n`);
+          continue;
+        }
+        figures.push(
+          figure({ name: 'browser-train-step', inputs: { backend, model: 'mlp-64', batch: 16, dpsgd, chromium: version }, value: t.msPerStep, unit: 'ms' }),
+        );
+      }
     }
     process.stderr.write(`  browser: encode ${r.encode.map((e) => `${e.d}: ${e.ms.toFixed(0)} ms`).join(', ')}\n`);
     return figures;
