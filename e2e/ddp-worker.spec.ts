@@ -3,25 +3,16 @@
  * seeds: the rotation's signs, the ChaCha-keyed rounding and the exact sampler's noise.
  */
 import { expect, test } from '@playwright/test';
-import { build } from 'esbuild';
-import { fileURLToPath } from 'node:url';
 import { chachaRandomWords, encodeDdg, type DdgParams } from '@hushfl/ddp';
+import { bundleFixture } from './support/fixtureBundle.ts';
 import { serveFiles, type StaticServer } from './support/staticServer.ts';
 
 let server: StaticServer;
 
 test.beforeAll(async () => {
-  const bundle = await build({
-    entryPoints: [fileURLToPath(new URL('./fixtures/ddp-worker.ts', import.meta.url))],
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    write: false,
-  });
   server = await serveFiles({
     '/index.html': '<!doctype html><title>ddp worker</title>',
-    '/worker.js': bundle.outputFiles[0]!.text,
+    '/worker.js': await bundleFixture('ddp-worker.ts'),
   });
 });
 

@@ -5,36 +5,20 @@
  * full round.
  */
 import { expect, test } from '@playwright/test';
-import { build } from 'esbuild';
-import { readFileSync, readdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { connectNodeClient } from '@hushfl/node';
 import { chromiumArgs, chromiumPath } from '../playwright.config.ts';
 import { startCoordinator } from './support/coordinator.ts';
+import { bundleFixture, tfjsWasmFiles } from './support/fixtureBundle.ts';
 import { serveFiles } from './support/staticServer.ts';
 
 test.use({ launchOptions: { executablePath: chromiumPath, args: [...chromiumArgs, '--enable-unsafe-webgpu'] } });
 
 async function fixtureServer() {
-  const bundle = await build({
-    entryPoints: [fileURLToPath(new URL('./fixtures/train-backends.ts', import.meta.url))],
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    write: false,
-    define: { 'process.env.NODE_ENV': '"production"' },
-  });
-  const require = createRequire(import.meta.url);
-  const wasmDir = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
-  const files: Record<string, string | Buffer> = {
+  return serveFiles({
     '/index.html': '<!doctype html><script type="module" src="/train.js"></script>',
-    '/train.js': bundle.outputFiles[0]!.text,
-  };
-  for (const f of readdirSync(wasmDir)) if (f.endsWith('.wasm')) files[`/tfjs-wasm/${f}`] = readFileSync(join(wasmDir, f));
-  return serveFiles(files);
+    '/train.js': await bundleFixture('train-backends.ts'),
+    ...tfjsWasmFiles(),
+  });
 }
 
 for (const [kind, dpsgd, mu] of [

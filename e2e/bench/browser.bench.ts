@@ -7,42 +7,20 @@
  * has (WebGPU on SwiftShader here, started with --enable-unsafe-webgpu; WASM; CPU). Target: encode of 2^20
  * coordinates ≤ 300 ms in the Worker. bench/run.ts pins the browser to core 0 like the Node client suites.
  */
-import { build } from 'esbuild';
-import { readdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { figure, type Figure } from '../../bench/lib.ts';
 import { chromiumArgs, chromiumPath } from '../../playwright.config.ts';
 import type { BenchRequest, BenchResult } from '../fixtures/bench-worker.ts';
+import { bundleFixture, tfjsWasmFiles } from '../support/fixtureBundle.ts';
 import { serveFiles } from '../support/staticServer.ts';
 
 export async function benchBrowser(options: { quick?: boolean } = {}): Promise<Figure[]> {
-  const bundle = await build({
-    entryPoints: [fileURLToPath(new URL('../fixtures/bench-worker.ts', import.meta.url))],
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    write: false,
-  });
-  const train = await build({
-    entryPoints: [fileURLToPath(new URL('../fixtures/bench-train.ts', import.meta.url))],
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    write: false,
-    define: { 'process.env.NODE_ENV': '"production"' },
-  });
   const files: Record<string, string | Buffer> = {
     '/index.html': '<!doctype html><title>hushfl browser bench</title><script type="module" src="/train.js"></script>',
-    '/worker.js': bundle.outputFiles[0]!.text,
-    '/train.js': train.outputFiles[0]!.text,
+    '/worker.js': await bundleFixture('bench-worker.ts'),
+    '/train.js': await bundleFixture('bench-train.ts'),
+    ...tfjsWasmFiles(),
   };
-  const wasmDir = join(dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
-  for (const f of readdirSync(wasmDir)) if (f.endsWith('.wasm')) files[`/tfjs-wasm/${f}`] = readFileSync(join(wasmDir, f));
   const server = await serveFiles(files);
   const browser = await chromium.launch({ executablePath: chromiumPath, args: [...chromiumArgs, '--enable-unsafe-webgpu'], headless: true });
   try {
