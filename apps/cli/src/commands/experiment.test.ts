@@ -154,6 +154,16 @@ describe('hushfl experiment utility', () => {
     expect((await run('experiment', 'utility', '--task', 'cifar10')).err).toMatch(/--task must be one of mnist, fashion-mnist, spam/);
   }, 180_000);
 
+  it('skips a DDG cell whose bit width cannot hold the sum at its ε, says why, and runs the rest of the grid', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'hushfl-exp-'));
+    const flags = ['--task', 'spam', '--clients-per-round', '4', '--population', '40', '--rounds', '1', '--epsilons', '2', '--bits', '6,16', '--seeds', '1'];
+    const r = await run('experiment', 'utility', ...flags, '--mechanisms', 'ddg', '--out', out, '--json');
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toMatch(/ddg 6 bits ε=2 seed 1: not run, bits=6 cannot hold 4 clients .*need bits >= \d+/);
+    const rows = JSON.parse(r.out).results as { mechanism: string; bits: number | null }[];
+    expect(rows.filter((x) => x.mechanism === 'ddg').map((x) => x.bits)).toEqual([16]);
+  });
+
   it('--worker K/N splits a grid between processes on one cells file, seed-major, each reporting all finished cells', async () => {
     const out = mkdtempSync(join(tmpdir(), 'utility-workers-'));
     const flags = ['--clients-per-round', '4', '--population', '40', '--rounds', '1', '--epsilons', '8', '--bits', '16', '--seeds', '2'];

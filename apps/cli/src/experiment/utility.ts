@@ -10,7 +10,17 @@
  * engine's own functions for every mechanism (one seed, one selection stream: the same clients each round).
  */
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
-import { accountDdg, accountDpsgd, calibrateDdg, chachaRandomWords, clipFactor, cryptoRandomWords, l2Norm, type RandomWords } from '@hushfl/ddp';
+import {
+  accountDdg,
+  accountDpsgd,
+  calibrateDdg,
+  chachaRandomWords,
+  clipFactor,
+  cryptoRandomWords,
+  DdpParameterError,
+  l2Norm,
+  type RandomWords,
+} from '@hushfl/ddp';
 import { ClientRuntime, GaussianNoise, LocalTrainer, runtimeClient } from '@hushfl/client';
 import {
   defaultMaxShortfall,
@@ -234,7 +244,15 @@ export async function runUtilityExperiment(
   let spentSeconds = 0;
   for (const c of o.reportOnly ? [] : mine) {
     const started = performance.now();
-    const cell = await runCell(c, c.seed);
+    let cell: UtilityCell;
+    try {
+      cell = await runCell(c, c.seed);
+    } catch (e) {
+      // A bit width too narrow for this ε (calibrateDdg refuses it): no cell to run, the rest of the grid goes on.
+      if (!(e instanceof DdpParameterError && e.param === 'bits')) throw e;
+      o.onProgress?.(`[${finished}/${plan.length}] ${c.mechanism} ${c.bits} bits ε=${c.epsilon} seed ${c.seed}: not run, ${e.message}`);
+      continue;
+    }
     done.set(cellKey(c), cell);
     if (o.cellsFile) appendFileSync(o.cellsFile, `${JSON.stringify(cell)}\n`);
     finished++;
