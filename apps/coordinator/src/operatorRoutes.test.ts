@@ -281,7 +281,7 @@ describe('operator routes (inject)', () => {
     store.startRound({ run_id: runId, round: 0, attempt: 1, selected: 4 });
     store.addParticipants([1, 2, 3, 4].map((i) => ({ run_id: runId, round: 0, attempt: 1, client_id: `client-000${i}`, secagg_id: i, contributions: 1 })));
     store.stageEvent({ run_id: runId, round: 0, attempt: 1, stage: 'advertise-keys', phase: 'open' });
-    store.setParticipant(runId, 0, 1, 'client-0004', 'dropped', 'masked-input');
+    store.setParticipants(runId, 0, 1, [{ clientId: 'client-0004', status: 'dropped', stage: 'masked-input' }]);
     store.finishRound({
       run_id: runId,
       round: 0,

@@ -362,17 +362,6 @@ export class PostgresStore implements Store {
     });
   }
 
-  async setParticipant(runId: string, round: number, attempt: number, clientId: string, status: 'finished' | 'dropped', stage: string | null): Promise<void> {
-    await this.runWrite('UPDATE participants SET status = $1, dropped_stage = $2 WHERE run_id = $3 AND round = $4 AND attempt = $5 AND client_id = $6', [
-      status,
-      stage,
-      runId,
-      round,
-      attempt,
-      clientId,
-    ]);
-  }
-
   async setParticipants(runId: string, round: number, attempt: number, outcomes: readonly ParticipantOutcome[]): Promise<void> {
     if (!outcomes.length) return;
     // One fenced statement for the whole attempt, the outcomes unnested (issue 17 review: not one transaction each).

@@ -27,7 +27,7 @@ function client(store: SqliteStore, id: string, lastSeen: number, shards: number
 function finishedARound(store: SqliteStore, id: string) {
   if (!store.run('run-1')) store.createRun({ id: 'run-1', name: 't', config: '{}', state: 'running', created_at: 0, dim: 1, ddg: '{}' });
   store.addParticipants([{ run_id: 'run-1', round: 0, attempt: 1, client_id: id, secagg_id: 1, contributions: 1 }]);
-  store.setParticipant('run-1', 0, 1, id, 'finished', null);
+  store.setParticipants('run-1', 0, 1, [{ clientId: id, status: 'finished', stage: null }]);
 }
 
 describe('pruning client identities', () => {
@@ -43,7 +43,7 @@ describe('pruning client identities', () => {
     finishedARound(store, 'finished-ccc');
     // Selected and dropped is not finished.
     store.addParticipants([{ run_id: 'run-1', round: 1, attempt: 1, client_id: 'dropped-bbbb', secagg_id: 2, contributions: 1 }]);
-    store.setParticipant('run-1', 1, 1, 'dropped-bbbb', 'dropped', 'masked-input');
+    store.setParticipants('run-1', 1, 1, [{ clientId: 'dropped-bbbb', status: 'dropped', stage: 'masked-input' }]);
 
     const pruned: number[] = [];
     const ids = await pruneClients({

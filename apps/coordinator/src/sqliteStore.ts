@@ -250,12 +250,6 @@ export class SqliteStore implements SyncStore {
     })();
   }
 
-  setParticipant(runId: string, round: number, attempt: number, clientId: string, status: 'finished' | 'dropped', stage: string | null): void {
-    this.db
-      .prepare('UPDATE participants SET status = ?, dropped_stage = ? WHERE run_id = ? AND round = ? AND attempt = ? AND client_id = ?')
-      .run(status, stage, runId, round, attempt, clientId);
-  }
-
   setParticipants(runId: string, round: number, attempt: number, outcomes: readonly ParticipantOutcome[]): void {
     const stmt = this.db.prepare('UPDATE participants SET status = ?, dropped_stage = ? WHERE run_id = ? AND round = ? AND attempt = ? AND client_id = ?');
     this.db.transaction(() => {

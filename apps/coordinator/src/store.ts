@@ -284,7 +284,6 @@ export interface Store {
   stageEventWithCharge(e: StageEventInput, ledger: LedgerEntry | null): Promise<void>;
   stageEvents(runId: string, round: number): Promise<{ stage: string; phase: string; at: number; attempt: number; detail: string | null }[]>;
   addParticipants(rows: { run_id: string; round: number; attempt: number; client_id: string; secagg_id: number; contributions: number }[]): Promise<void>;
-  setParticipant(runId: string, round: number, attempt: number, clientId: string, status: 'finished' | 'dropped', stage: string | null): Promise<void>;
   /** Every party's outcome of one attempt in one write (a round of 1 000 parties is one statement on Postgres). */
   setParticipants(runId: string, round: number, attempt: number, outcomes: readonly ParticipantOutcome[]): Promise<void>;
   participants(runId: string, round: number): Promise<ParticipantRow[]>;

@@ -77,7 +77,7 @@ describe.each(engines)('the %s store', (kind, open) => {
       );
       await s.stageEvent({ run_id: 'run-1', round: 0, attempt: 1, stage: 'advertise-keys', phase: 'open' });
       await s.stageEvent({ run_id: 'run-1', round: 0, attempt: 1, stage: 'advertise-keys', phase: 'close', detail: { received: 3 } });
-      await s.setParticipant('run-1', 0, 1, 'b', 'dropped', 'masked-input');
+      await s.setParticipants('run-1', 0, 1, [{ clientId: 'b', status: 'dropped', stage: 'masked-input' }]);
       await s.finishRound({
         run_id: 'run-1',
         round: 0,
@@ -240,7 +240,7 @@ describe.each(engines)('the %s store', (kind, open) => {
       expect(await s.clientCount()).toBe(3);
       // Bob finished a round: kept however stale. Carol is connected now: kept.
       await s.addParticipants([{ run_id: 'run-1', round: 0, attempt: 1, client_id: 'bob', secagg_id: 1, contributions: 1 }]);
-      await s.setParticipant('run-1', 0, 1, 'bob', 'finished', null);
+      await s.setParticipants('run-1', 0, 1, [{ clientId: 'bob', status: 'finished', stage: null }]);
       expect(await s.pruneClients(Date.now() + 1000, ['carol'])).toEqual(['alice']);
       expect(await s.client('alice')).toBeUndefined();
       expect((await s.shardAssignments()).map((a) => a.client_id)).toEqual(['bob', 'carol']);
@@ -324,7 +324,6 @@ describe('the Postgres store', () => {
       await expect(a.stageEventWithCharge({ run_id: 'run-1', round: 0, attempt: 1, stage: 'unmasking', phase: 'start' }, LEDGER)).rejects.toBeInstanceOf(
         FencedError,
       );
-      await expect(a.setParticipant('run-1', 0, 1, 'c1', 'dropped', 'training')).rejects.toThrow(/another node has taken/);
       await expect(a.setParticipants('run-1', 0, 1, [{ clientId: 'c1', status: 'dropped', stage: 'training' }])).rejects.toThrow(/another node has taken/);
       expect((await b.run('run-1'))!.state).toBe('running');
       expect(await b.latestLedger('run-1')).toBeUndefined();

@@ -182,7 +182,7 @@ export class ClientRuntime {
       if (k > this.trainer.miniClients) {
         throw new Error(`the coordinator counts ${k} contributions for this client, it runs only ${this.trainer.miniClients} mini-clients`);
       }
-      const global = decodeModelWeights(task.model).slice();
+      const global = decodeModelWeights(task.model);
       // Federated evaluation: the DDG input is [update ‖ FEDERATED_METRICS metric sums], d + k values.
       const evaluation = task.evaluation ?? null;
       const extra = evaluation ? FEDERATED_METRICS : 0;

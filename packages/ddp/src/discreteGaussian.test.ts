@@ -202,13 +202,21 @@ describe('discrete Gaussian — Gaussian-block rejection', () => {
   });
 
   it('takes blocks of w = ceil(σ·√2), the least w with w² ≥ 2σ², and refuses σ ≥ 2^40', () => {
-    expect(new DiscreteGaussianSampler(rational(1n, 3n), cryptoRandomWords()).w).toBe(1);
-    expect(new DiscreteGaussianSampler(rational(1n, 2n), cryptoRandomWords()).w).toBe(1);
-    expect(new DiscreteGaussianSampler(rational(1n, 1n), cryptoRandomWords()).w).toBe(2);
-    expect(new DiscreteGaussianSampler(rational(9n, 4n), cryptoRandomWords()).w).toBe(3);
-    expect(new DiscreteGaussianSampler(rational(50n, 1n), cryptoRandomWords()).w).toBe(10);
-    expect(new DiscreteGaussianSampler(rational(51n, 1n), cryptoRandomWords()).w).toBe(11);
-    expect(new DiscreteGaussianSampler(rational(10n ** 12n, 1n), cryptoRandomWords()).w).toBe(1414214);
+    for (const [p, q] of [
+      [1n, 3n],
+      [1n, 2n],
+      [1n, 1n],
+      [9n, 4n],
+      [50n, 1n],
+      [51n, 1n],
+      [10n ** 12n, 1n],
+      [10n ** 20n, 7n],
+    ] as const) {
+      const w = BigInt(new DiscreteGaussianSampler(rational(p, q), cryptoRandomWords()).w);
+      // The definition, in exact integers: w²·q ≥ 2p > (w − 1)²·q; and the float formula agrees where it can.
+      expect(w * w * q >= 2n * p && (w - 1n) * (w - 1n) * q < 2n * p, `${p}/${q}`).toBe(true);
+      if (p < 2n ** 50n) expect(Number(w)).toBe(Math.ceil(Math.sqrt((2 * Number(p)) / Number(q))));
+    }
     expect(() => new DiscreteGaussianSampler(rational(1n << 80n, 1n), cryptoRandomWords())).toThrow(/too large/);
     expect(() => new DiscreteGaussianSampler(rational((1n << 80n) - 1n, 1n), cryptoRandomWords())).not.toThrow();
   });

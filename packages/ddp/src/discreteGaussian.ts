@@ -88,42 +88,44 @@ const EXP_MINUS_ONE_TABLE: Uint8Array = (() => {
   return table;
 })();
 
+/** Bernoulli(e^−1) from an EXP_MINUS_ONE_TABLE outcome: 0/1 decided, 2 (its first four draws succeeded) drawn on from k = 6. */
+function expMinusOneFrom(rw: RandomWords, outcome: number): boolean {
+  if (outcome !== 2) return outcome === 1;
+  let k = 6;
+  while (uniformBelowSmall(rw, k) === 0) k++;
+  return (k & 1) === 1;
+}
+
 /** Bernoulli(exp(-1)) — Algorithm 1 at γ = 1: its first draw Bernoulli(1/1) always succeeds, so K >= 2. */
 export function bernoulliExpMinusOne(rw: RandomWords): boolean {
   for (;;) {
     const w = rw.bits(7);
-    if (w >= 120) continue;
-    const outcome = EXP_MINUS_ONE_TABLE[w]!;
-    if (outcome !== 2) return outcome === 1;
-    let k = 6;
-    while (uniformBelowSmall(rw, k) === 0) k++;
-    return (k & 1) === 1;
+    if (w < 120) return expMinusOneFrom(rw, EXP_MINUS_ONE_TABLE[w]!);
   }
 }
 
+/** floor(num/den) for integers below 2^52: the float quotient may round across an integer, so settle it exactly. */
+function exactFloor(num: number, den: number): number {
+  const q = Math.floor(num / den);
+  if (q * den > num) return q - 1;
+  return (q + 1) * den <= num ? q + 1 : q;
+}
+
 /**
- * Bernoulli(exp(-num/den)) for 0 <= num <= den (Algorithm 1, γ ∈ [0,1]): draw A_k ~ Bernoulli(γ/k) for
- * k = 1, 2, … until one fails; the answer is whether that k is odd. Needs num, den < 2^52.
+ * Bernoulli(exp(-num/den)) for 0 <= num < den <= 2^52 (Algorithm 1, γ ∈ [0,1)) from its k-th draw, the earlier
+ * ones having succeeded: A_k ~ Bernoulli(γ/k), drawn as Bernoulli(1/k) ∧ Bernoulli(γ) (independent, so their
+ * product), until one fails; the answer is whether that k is odd.
  */
-function bernoulliExpNegFraction(rw: RandomWords, num: number, den: number): boolean {
+function bernoulliExpNegFractionFrom(rw: RandomWords, num: number, den: number, k: number): boolean {
   if (num === 0) return true;
-  let k = 1;
-  for (;;) {
-    const dk = den * k;
-    const success = dk <= FAST_LIMIT ? uniformBelow(rw, dk) < num : uniformBelowBig(rw, BigInt(den) * BigInt(k)) < BigInt(num);
-    if (!success) return (k & 1) === 1;
-    k++;
-  }
+  for (; ; k++) if (!((k === 1 || uniformBelow(rw, k) === 0) && uniformBelow(rw, den) < num)) return (k & 1) === 1;
 }
 
 /** Bernoulli(exp(-num/den)) for num >= 0, den >= 1, both below 2^52 (Algorithm 1, both cases). */
 export function bernoulliExpNeg(rw: RandomWords, num: number, den: number): boolean {
-  let whole = Math.floor(num / den);
-  // The float quotient may round across an integer; settle the floor exactly (products stay below 2^53).
-  if (whole * den > num) whole--;
-  else if ((whole + 1) * den <= num) whole++;
+  const whole = exactFloor(num, den);
   for (let i = 0; i < whole; i++) if (!bernoulliExpMinusOne(rw)) return false;
-  return bernoulliExpNegFraction(rw, num - whole * den, den);
+  return bernoulliExpNegFractionFrom(rw, num - whole * den, den, 1);
 }
 
 /** Bernoulli(exp(-num/den)) in BigInt, the same Algorithm 1 for integers of any size. */
@@ -195,8 +197,10 @@ const GEOMETRIC_TABLE: Uint8Array = (() => {
  * for typical draws; a draw whose x²·q passes 2^52 is decided in BigInt. About 1.6 proposals a sample at
  * large σ (an acceptance of √π / (2·Σ_k e^{−k²}) ≈ 0.64), each a few 30-bit words.
  *
- * The hot path keeps its word buffer, bit reservoir and read position in locals, written back to the
- * instance around the rare paths that are methods: the speed target (issue 18 §2) is ≥ 8 M samples/s.
+ * The hot path keeps its word buffer, bit reservoir and read position in locals (the speed target, issue 18 §2,
+ * is ≥ 8 M samples/s), so its word-taking lines repeat rather than call a method; the rare paths (a block K ≥ 2,
+ * an undecided Bernoulli(e^−1), Algorithm 1 past its first draw) draw from the RandomWords itself through the
+ * functions above, whose words are as fresh and independent as the buffer's.
  */
 export class DiscreteGaussianSampler {
   readonly sigma2: Rational;
@@ -285,11 +289,8 @@ export class DiscreteGaussianSampler {
       } while (index >= 14400);
       let k = GEOMETRIC_TABLE[index]!;
       if (k > 1) {
-        this.save(pos, res, rb);
+        // The rare cases draw from the RandomWords itself (independent fresh words too), not the buffer.
         k = this.slowBlock(k, (index / 120) | 0);
-        pos = this.pos;
-        res = this.reservoir;
-        rb = this.reservoirBits;
         if (k < 0) continue;
       }
       // 2. J uniform in [0, w): for 2^15 < w ≤ 2^22, Lemire's multiply-shift on one 30-bit word r (r·w < 2^52,
@@ -338,10 +339,7 @@ export class DiscreteGaussianSampler {
       // exp(−num/den) = exp(−1)^whole · exp(−r/den) (CKS Algorithm 1, γ > 1 case).
       let r = num;
       if (num >= den) {
-        let whole = Math.floor(num / den);
-        // The float quotient may round across an integer; settle the floor exactly (products stay below 2^53).
-        if (whole * den > num) whole--;
-        else if ((whole + 1) * den <= num) whole++;
+        let whole = exactFloor(num, den);
         r = num - whole * den;
         let success = true;
         for (; whole > 0 && success; whole--) {
@@ -356,13 +354,7 @@ export class DiscreteGaussianSampler {
             res >>>= 7;
             rb -= 7;
           } while (outcome === 3);
-          if (outcome === 2) {
-            this.save(pos, res, rb);
-            success = this.finishExpMinusOne();
-            pos = this.pos;
-            res = this.reservoir;
-            rb = this.reservoirBits;
-          } else success = outcome === 1;
+          success = expMinusOneFrom(this.rw, outcome);
         }
         if (!success) continue;
       }
@@ -415,13 +407,7 @@ export class DiscreteGaussianSampler {
             break;
           }
         }
-        if (first) {
-          this.save(pos, res, rb);
-          accept = this.expFractionFrom(r, 2);
-          pos = this.pos;
-          res = this.reservoir;
-          rb = this.reservoirBits;
-        }
+        if (first) accept = bernoulliExpNegFractionFrom(this.rw, r, den, 2);
       }
       if (accept) {
         this.save(pos, res, rb);
@@ -447,86 +433,18 @@ export class DiscreteGaussianSampler {
     return 0;
   }
 
-  private word(): number {
-    if (this.pos === SAMPLER_WORDS) this.pos = this.refill();
-    return this.buf[this.pos++]! & MASK30;
-  }
-
-  private bits(n: number): number {
-    if (this.reservoirBits < n) {
-      this.reservoir = this.word();
-      this.reservoirBits = 30;
-    }
-    const v = this.reservoir & ((1 << n) - 1);
-    this.reservoir >>>= n;
-    this.reservoirBits -= n;
-    return v;
-  }
-
-  private below(m: number): number {
-    if (m === 1) return 0;
-    const n = 32 - Math.clz32(m - 1);
-    for (;;) {
-      const v = this.bits(n);
-      if (v < m) return v;
-    }
-  }
-
-  /** Bernoulli(e^−1) whose first four draws left it undecided: keep drawing from k = 6 (see bernoulliExpMinusOne). */
-  private finishExpMinusOne(): boolean {
-    let k = 6;
-    while (this.below(k) === 0) k++;
-    return (k & 1) === 1;
-  }
-
-  private expMinusOne(outcome: number): boolean {
-    return outcome === 2 ? this.finishExpMinusOne() : outcome === 1;
-  }
-
-  private nextExpMinusOne(): boolean {
-    for (;;) {
-      const outcome = EXP_MINUS_ONE_BY_7_BITS[this.bits(7)]!;
-      if (outcome !== 3) return this.expMinusOne(outcome);
-    }
-  }
-
   /** Step 1 for GEOMETRIC_TABLE's codes 2 and 3 (W₂ = second): K, or −1 when e^{−K(K−1)} rejects it. */
   private slowBlock(code: number, second: number): number {
+    const rw = this.rw;
     let k: number;
-    if (code === 3 && !this.finishExpMinusOne()) k = 0;
-    else if (!this.expMinusOne(EXP_MINUS_ONE_TABLE[second]!)) k = 1;
+    if (code === 3 && !expMinusOneFrom(rw, 2)) k = 0;
+    else if (!expMinusOneFrom(rw, EXP_MINUS_ONE_TABLE[second]!)) k = 1;
     else {
       k = 2;
-      while (this.nextExpMinusOne()) k++;
+      while (bernoulliExpMinusOne(rw)) k++;
     }
-    for (let i = k * (k - 1); i > 0; i--) if (!this.nextExpMinusOne()) return -1;
+    for (let i = k * (k - 1); i > 0; i--) if (!bernoulliExpMinusOne(rw)) return -1;
     return k;
-  }
-
-  /** Bernoulli(r/den) for 0 ≤ r < den, by a uniform below den. */
-  private fractionTest(r: number): boolean {
-    const den = this.den;
-    if (this.denBits >= 0) {
-      for (;;) {
-        const v = this.bits(this.denBits);
-        if (v < den) return v < r;
-      }
-    }
-    for (;;) {
-      const v = this.bits(this.denHiBits) * TWO30 + this.word();
-      if (v < den) return v < r;
-    }
-  }
-
-  /**
-   * CKS Algorithm 1 for γ = r/den < 1 from its k-th draw, the earlier ones having succeeded:
-   * A_k ~ Bernoulli(γ/k), drawn as Bernoulli(1/k) ∧ Bernoulli(γ) (independent, so their product).
-   */
-  private expFractionFrom(r: number, k: number): boolean {
-    for (;;) {
-      if (!(this.below(k) === 0 && this.fractionTest(r))) return (k & 1) === 1;
-      k++;
-    }
   }
 
   /** The same three steps entirely in BigInt, for σ² whose p, q or w are too large for the hot path. */

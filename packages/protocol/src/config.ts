@@ -64,7 +64,7 @@ export const taskSchema = z.object({
   /**
    * How the global model travels to the parties each round (issue 18 §1): `float32`, or `float16` at half the
    * bytes, each weight rounded to nearest (relative error ≤ 2^−11; the coordinator keeps float32 and a model
-   * float16 cannot hold goes as float32). bench/REPORT.md gives the bytes and the error.
+   * float16 cannot hold goes as float32). bench/REPORT.md gives the bytes and the accuracy beside float32's.
    */
   modelEncoding: z.enum(MODEL_ENCODINGS).default('float32'),
   /** How many disjoint shards the training pool is cut into; each contribution trains on one. */

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { decodeModelWeights, encodeModelWeights, f32FromFloat16Bytes, float16Bytes, float16MaxError } from './modelEncoding.ts';
+import { decodeModelWeights, encodeModelWeights, f32FromFloat16Bytes, float16Bytes } from './modelEncoding.ts';
 
 /** Every finite binary16 value in increasing order, from its definition (sign, 5-bit exponent, 10-bit fraction). */
 function allHalves(): number[] {
@@ -60,7 +60,7 @@ describe('float16 model encoding', () => {
     }
   });
 
-  it('keeps relative error ≤ 2^−11 in the normal range and reports the largest absolute error', () => {
+  it('keeps relative error ≤ 2^−11 in the normal range', () => {
     const w = Float32Array.from({ length: 5000 }, () => (randomInt(-1e6, 1e6) / 1e6) * 0.3);
     const back = f32FromFloat16Bytes(float16Bytes(w)!);
     let max = 0;
@@ -69,7 +69,6 @@ describe('float16 model encoding', () => {
       max = Math.max(max, err);
       if (Math.abs(w[i]!) >= 2 ** -14) expect(err / Math.abs(w[i]!)).toBeLessThanOrEqual(2 ** -11);
     }
-    expect(float16MaxError(w)).toBe(max);
     expect(max).toBeGreaterThan(0);
   });
 
@@ -90,6 +89,11 @@ describe('float16 model encoding', () => {
     expect(encodeModelWeights(fine, 'float32').weights.length).toBe(12);
     expect(Array.from(decodeModelWeights({ weights: encodeModelWeights(fine, 'float32').weights }))).toEqual(Array.from(fine));
     expect(() => f32FromFloat16Bytes(new Uint8Array(3))).toThrow(/even number of bytes/);
+    // The decoded weights are the caller's own: training on them leaves the message's bytes as they came.
+    const message = encodeModelWeights(fine, 'float32');
+    const own = decodeModelWeights(message);
+    own[0] = 99;
+    expect(decodeModelWeights(message)[0]).toBe(0.5);
   });
 
   function float16Round(x: number): number {

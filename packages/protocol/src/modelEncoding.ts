@@ -74,17 +74,8 @@ export function encodeModelWeights(weights: Float32Array, encoding: ModelEncodin
   return { encoding: 'float32', weights: vectorBytes(weights) };
 }
 
-/** A task's model weights as float32, whatever their wire encoding (absent: float32). */
+/** A task's model weights as float32, whatever their wire encoding (absent: float32): an array of the caller's own. */
 export function decodeModelWeights(model: { encoding?: ModelEncoding | undefined; weights: Uint8Array }): Float32Array {
-  return (model.encoding ?? 'float32') === 'float16' ? f32FromFloat16Bytes(model.weights) : f32FromBytes(model.weights);
-}
-
-/** The largest |float16(w) − w| over the weights (the encoding's error, reported by the bench), 0 for float32. */
-export function float16MaxError(weights: Float32Array): number {
-  const half = float16Bytes(weights);
-  if (!half) return 0;
-  const back = f32FromFloat16Bytes(half);
-  let max = 0;
-  for (let i = 0; i < weights.length; i++) max = Math.max(max, Math.abs(back[i]! - weights[i]!));
-  return max;
+  // f32FromBytes is a view on the message's bytes; f32FromFloat16Bytes already allocates.
+  return (model.encoding ?? 'float32') === 'float16' ? f32FromFloat16Bytes(model.weights) : f32FromBytes(model.weights).slice();
 }

@@ -9,7 +9,8 @@ import { consistencyMessage, validateConfig } from './context.ts';
 import { SecAggError } from './errors.ts';
 import { checkClientIds, neighbourGraph } from './graph.ts';
 import { equalBytes, freshGraphRandomness, graphCommitment, graphSeedOf } from './graphSeed.ts';
-import { checkOwnIdentity, signRoundKeys, toHex, verifyIdentityProof, type PkiClientOptions } from './identity.ts';
+import { toHex } from './hex.ts';
+import { checkOwnIdentity, signRoundKeys, verifyIdentityProof, type PkiClientOptions } from './identity.ts';
 import { EXPANSION_CONCURRENCY, applyMask, applyPairwiseMask, pairwiseSeed, runLimited } from './masks.ts';
 import { checkSecAggParamsMeet, type SecAggRequirement } from './params.ts';
 import type {

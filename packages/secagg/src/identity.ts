@@ -211,8 +211,6 @@ export async function verifyIdentityProof(
 
 // ---- JSON encodings (hex fields), for the files `hushfl enroll` writes and the Node client reads.
 
-export { toHex };
-
 /** Parses `bytes` bytes of hex (upper or lower case); throws SecAggError('bad-message') naming `what`. */
 export function fromHex(text: unknown, bytes: number, what: string): Uint8Array {
   if (typeof text !== 'string' || text.length !== 2 * bytes || !/^[0-9a-fA-F]*$/.test(text))

@@ -29,7 +29,6 @@ export {
   certificateFromJson,
   identityFromJson,
   identityFileOf,
-  toHex,
   fromHex,
   type Certificate,
   type CertificateFields,
@@ -39,6 +38,7 @@ export {
   type PkiClientOptions,
   type RoundKeys,
 } from './identity.ts';
+export { toHex } from './hex.ts';
 export {
   chooseSecAggParams,
   checkSecAggParamsMeet,
