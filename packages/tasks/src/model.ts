@@ -128,7 +128,8 @@ export async function evaluationSums(
     const both = tf.tidy(() => {
       const x = tf.tensor2d(data.x.subarray(start * data.features, end * data.features), [end - start, data.features]);
       const labels = tf.tensor1d(data.labels.subarray(start, end), 'int32');
-      const logits = model.predict(x) as tf.Tensor2D;
+      // predict's own batchSize (32 by default) would cut this batch again into 16 runs of every kernel.
+      const logits = model.predict(x, { batchSize: end - start }) as tf.Tensor2D;
       const perExample = tf.losses.softmaxCrossEntropy(tf.oneHot(labels, data.classes), logits, undefined, 0, tf.Reduction.NONE);
       const bounded = Number.isFinite(maxLoss)
         ? tf.where(tf.isFinite(perExample), tf.clipByValue(perExample, 0, maxLoss), tf.fill(perExample.shape, maxLoss))
