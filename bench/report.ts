@@ -25,7 +25,8 @@ const ABOUT: Record<string, string> = {
     'packages/client: one DP-SGD step (per-example clipping + noise) with ghost norms and book-keeping (Bu et al. 2023; one backward pass per batch) against the naive per-example loop, on the tfjs backend named.',
   browser:
     "e2e/bench: the client's DDG encoding, exact sampler and SecAgg+ stages inside a dedicated Worker of real Chromium (playwright-core), one core; the SecAgg round runs all its parties in the Worker.",
-  rounds: 'apps/coordinator + apps/node-client: wall time of whole rounds over Socket.IO on loopback (training included), mean per round.',
+  rounds:
+    "apps/coordinator + apps/node-client: wall time of whole rounds over Socket.IO on loopback (training included), mean per round. The largest stage at 10 clients is AdvertiseKeys, which holds the clients' local training (issue 18 §3: 93 % of a 5.4 s round on 2026-12-02); it was cut by running tfjs-wasm's transposed matrix products as a Transpose and a plain product (3–4× faster there) and evaluating in batches of 512 instead of predict's 32: 3.5 s a round, training still 89 %.",
   scale:
     'apps/coordinator/bench/scale.bench.ts and apps/cli/bench/cluster.bench.ts (issue 17): unmasking split by coordinate ranges over worker threads against in process (the masks of n survivors at 10 % and 30 % dropout, d = 100 000); then two `hushfl start` nodes on a Redis and a Postgres on loopback under `hushfl loadtest` clients (synthetic updates, real DDG and SecAgg), all on this machine: peak connections, rounds of many parties at d = 2^16, a leader killed with SIGKILL mid-round.',
   unmask:
