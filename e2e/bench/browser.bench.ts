@@ -4,7 +4,7 @@
  * mod) at d ∈ {2^16, 2^20}, the exact sampler at three grid σ, and a SecAgg+ round's mean client time per
  * stage (all parties in the Worker, so the per-client figures are one thread's share); and on the page, a local
  * training step of the example model (MNIST MLP, batch 16, plain and DP-SGD) on each TensorFlow.js backend it
- * has (WebGPU on SwiftShader here, started with --enable-unsafe-webgpu; WASM; CPU). Target: encode of 2^20
+ * has (WebGPU on SwiftShader here, started with --enable-unsafe-webgpu; WebGL on SwiftShader; WASM; CPU). Target: encode of 2^20
  * coordinates ≤ 300 ms in the Worker. bench/run.ts pins the browser to core 0 like the Node client suites.
  */
 import { chromium } from 'playwright-core';
@@ -69,7 +69,7 @@ export async function benchBrowser(options: { quick?: boolean } = {}): Promise<F
     }
     await page.waitForFunction(() => 'timeTraining' in window);
     type Timed = { backend: string; msPerStep?: number; error?: string };
-    for (const backend of options.quick ? ['wasm'] : ['webgpu', 'wasm', 'cpu']) {
+    for (const backend of options.quick ? ['wasm'] : ['webgpu', 'webgl', 'wasm', 'cpu']) {
       for (const dpsgd of [false, true]) {
         const t = await page.evaluate(
           ([b, dp]) => (window as unknown as { timeTraining(b: string, dp: boolean): Promise<Timed> }).timeTraining(b as string, dp as boolean),
