@@ -6,13 +6,17 @@ import { nodeMaskSliceSync } from './nodeMaskSlice.ts';
 describe('nodeMaskSliceSync', () => {
   const terms: MaskTerm[] = Array.from({ length: 7 }, (_, i) => ({ seed: new Uint8Array(randomBytes(32)), sign: i % 3 === 0 ? -1 : 1 }));
 
-  it('is bit-for-bit the portable maskSlice, at any start (mid-block too) and ring width', async () => {
+  it('is bit-for-bit the portable maskSlice, at any start (mid-block too), length (several keystream chunks) and ring width', async () => {
     for (const bits of [12, 16, 32]) {
       for (const [start, count] of [
         [0, 1000],
         [3, 17],
         [4, 4096],
         [1_000_001, 999],
+        // Across the 8 192-word keystream chunks, with the first chunk's skipped words and a short last chunk.
+        [5, 20_000],
+        [2, 8190],
+        [1, 8192],
       ] as const) {
         const want = await maskSlice(terms, start, count, bits);
         const got = nodeMaskSliceSync(terms, start, count, bits);
