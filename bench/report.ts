@@ -30,7 +30,7 @@ const ABOUT: Record<string, string> = {
   scale:
     'apps/coordinator/bench/scale.bench.ts and apps/cli/bench/cluster.bench.ts (issue 17): unmasking split by coordinate ranges over worker threads against in process (the masks of n survivors at 10 % and 30 % dropout, d = 100 000); then two `hushfl start` nodes on a Redis and a Postgres on loopback under `hushfl loadtest` clients (synthetic updates, real DDG and SecAgg), all on this machine: peak connections, rounds of many parties at d = 2^16, a leader killed with SIGKILL mid-round.',
   unmask:
-    'apps/coordinator/bench/scale.bench.ts alone (issue 18 §3): the masks a server removes for n = 500 at d = 100 000, regenerated in process (WebCrypto) and split by coordinate ranges over worker threads (node:crypto AES-256-CTR, int32 sums), k as chooseSecAggParams picks it.',
+    'apps/coordinator/bench/scale.bench.ts alone (issue 18 §3): the masks a server removes for n = 500 at d = 100 000, regenerated in process (WebCrypto) and split by coordinate ranges over worker threads (node:crypto AES-256-CTR in 32 KiB pieces, int32 sums in WebAssembly SIMD), k as chooseSecAggParams picks it. Issue 18's reference k, measured 2026-12-03 on a day this machine ran the in-process path 20 % slower than the day before: 1.0 s → 0.44 s at 10 % and 7.5 s → 2.6 s at 30 % with the SIMD sums.',
   soak: "apps/coordinator/bench/soak.bench.ts (issue 13): a whole run over Socket.IO on loopback with share-poisoning clients, idle Sybils and a client that reconnects in a loop beside honest Node clients; every round must complete and the coordinator's memory (heapUsed + external after full GCs, its own process) stay flat.",
 };
 

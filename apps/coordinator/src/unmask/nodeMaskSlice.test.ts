@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { maskSlice, type MaskTerm } from '@hushfl/secagg';
 import { describe, expect, it } from 'vitest';
 import { nodeMaskSliceSync } from './nodeMaskSlice.ts';
+import { createSimdInt32Sum } from './simdInt32Sum.ts';
 
 describe('nodeMaskSliceSync', () => {
   const terms: MaskTerm[] = Array.from({ length: 7 }, (_, i) => ({ seed: new Uint8Array(randomBytes(32)), sign: i % 3 === 0 ? -1 : 1 }));
@@ -19,10 +20,16 @@ describe('nodeMaskSliceSync', () => {
         [1, 8192],
       ] as const) {
         const want = await maskSlice(terms, start, count, bits);
-        const got = nodeMaskSliceSync(terms, start, count, bits);
-        expect(Array.from(got), `bits=${bits} start=${start}`).toEqual(Array.from(want));
+        for (const simd of [true, false]) {
+          const got = nodeMaskSliceSync(terms, start, count, bits, simd);
+          expect(Array.from(got), `bits=${bits} start=${start} count=${count} simd=${simd}`).toEqual(Array.from(want));
+        }
       }
     }
+  });
+
+  it('runs on WebAssembly SIMD here (Node 20 has it)', () => {
+    expect(createSimdInt32Sum()).not.toBeNull();
   });
 
   it('gives an all-zero slice for no masks and refuses a short seed', () => {
