@@ -9,7 +9,7 @@
 import { createCipheriv } from 'node:crypto';
 import { endianness } from 'node:os';
 import { maskSlice, type MaskTerm } from '@hushfl/secagg';
-import { createSimdInt32Sum } from './simdInt32Sum.ts';
+import { createSimdInt32Sum, type SimdInt32Sum } from './simdInt32Sum.ts';
 
 const LITTLE_ENDIAN = endianness() === 'LE';
 /**
@@ -24,26 +24,26 @@ const zeros = Buffer.alloc(CHUNK_BYTES);
 const simd = createSimdInt32Sum();
 const WASM_PAGE = 65536;
 
-/** The keystream words [first, first + n) of each mask's stream, as (stream chunk, where it lands) to `add`. */
-function forEachChunk(
-  terms: readonly MaskTerm[],
-  iv: Buffer,
-  streamWords: number,
-  add: (keystream: Buffer, sign: 1 | -1, first: number, n: number) => void,
-): void {
+/**
+ * Each mask's keystream words [skip, skip + count), a chunk at a time, as (words, sign, where they land in the
+ * slice): the first chunk drops the `skip` words before the slice starts, so both adders see slice words only.
+ */
+function forEachChunk(terms: readonly MaskTerm[], iv: Buffer, skip: number, count: number, add: (keystream: Buffer, sign: 1 | -1, at: number) => void): void {
+  const streamWords = skip + count;
   for (const t of terms) {
     if (t.seed.length !== 32) throw new RangeError('mask seeds are 32 bytes');
     const cipher = createCipheriv('aes-256-ctr', t.seed, iv);
     for (let first = 0; first < streamWords; first += CHUNK_BYTES / 4) {
       const n = Math.min(CHUNK_BYTES / 4, streamWords - first);
-      add(cipher.update(n * 4 === CHUNK_BYTES ? zeros : zeros.subarray(0, n * 4)), t.sign, first, n);
+      const keystream = cipher.update(n * 4 === CHUNK_BYTES ? zeros : zeros.subarray(0, n * 4));
+      const drop = first < skip ? skip - first : 0;
+      add(drop === 0 ? keystream : keystream.subarray(drop * 4), t.sign, first + drop - skip);
     }
   }
 }
 
-/** Σ ± keystream words in int32 lanes, four at a time: slice word j = stream word j + skip. */
-function sumSimd(terms: readonly MaskTerm[], iv: Buffer, skip: number, count: number): Int32Array {
-  const sum = simd!;
+/** Σ ± keystream words in int32 lanes, four at a time. */
+function sumSimd(sum: SimdInt32Sum, terms: readonly MaskTerm[], iv: Buffer, skip: number, count: number): Int32Array {
   // [0, CHUNK_BYTES + 16): one chunk's words (padded with zeros to 16 bytes); then the sums, padded likewise.
   const accAt = CHUNK_BYTES + 16;
   const accBytes = Math.ceil((count * 4) / 16) * 16 + 16;
@@ -51,16 +51,14 @@ function sumSimd(terms: readonly MaskTerm[], iv: Buffer, skip: number, count: nu
   if (sum.memory.buffer.byteLength < need) sum.memory.grow(Math.ceil((need - sum.memory.buffer.byteLength) / WASM_PAGE));
   const heap = new Uint8Array(sum.memory.buffer);
   heap.fill(0, accAt, accAt + accBytes);
-  forEachChunk(terms, iv, count + skip, (keystream, sign, first, n) => {
-    const drop = first < skip ? skip - first : 0;
-    const bytes = (n - drop) * 4;
+  forEachChunk(terms, iv, skip, count, (keystream, sign, at) => {
+    const bytes = keystream.length;
     const padded = Math.ceil(bytes / 16) * 16;
-    heap.set(keystream.subarray(drop * 4), 0);
+    heap.set(keystream, 0);
     // Zeros past the chunk's words: the padded add then leaves the next words' sums as they are.
     heap.fill(0, bytes, padded);
-    const at = accAt + (first + drop - skip) * 4;
-    if (sign === 1) sum.add(at, 0, padded);
-    else sum.sub(at, 0, padded);
+    if (sign === 1) sum.add(accAt + at * 4, 0, padded);
+    else sum.sub(accAt + at * 4, 0, padded);
   });
   return new Int32Array(sum.memory.buffer.slice(accAt, accAt + count * 4));
 }
@@ -69,7 +67,8 @@ function sumSimd(terms: readonly MaskTerm[], iv: Buffer, skip: number, count: nu
 function sumScalar(terms: readonly MaskTerm[], iv: Buffer, skip: number, count: number): Int32Array {
   const acc = new Int32Array(count);
   const aligned = new Int32Array(CHUNK_BYTES / 4);
-  forEachChunk(terms, iv, count + skip, (keystream, sign, first, n) => {
+  forEachChunk(terms, iv, skip, count, (keystream, sign, at) => {
+    const n = keystream.length / 4;
     let words: Int32Array;
     if (keystream.byteOffset % 4 === 0) words = new Int32Array(keystream.buffer, keystream.byteOffset, n);
     else {
@@ -77,11 +76,8 @@ function sumScalar(terms: readonly MaskTerm[], iv: Buffer, skip: number, count: 
       new Uint8Array(aligned.buffer).set(keystream);
       words = aligned;
     }
-    // Stream words [first, first + n) land on acc[first − skip …]; the first chunk drops its `skip` words.
-    const from = first < skip ? skip - first : 0;
-    const base = first - skip;
-    if (sign === 1) for (let i = from; i < n; i++) acc[base + i] = (acc[base + i]! + words[i]!) | 0;
-    else for (let i = from; i < n; i++) acc[base + i] = (acc[base + i]! - words[i]!) | 0;
+    if (sign === 1) for (let i = 0; i < n; i++) acc[at + i] = (acc[at + i]! + words[i]!) | 0;
+    else for (let i = 0; i < n; i++) acc[at + i] = (acc[at + i]! - words[i]!) | 0;
   });
   return acc;
 }
@@ -91,7 +87,7 @@ export function nodeMaskSliceSync(terms: readonly MaskTerm[], start: number, cou
   const skip = start - 4 * block;
   const iv = Buffer.alloc(16);
   iv.writeBigUInt64BE(BigInt(block), 8);
-  const acc = useSimd && simd ? sumSimd(terms, iv, skip, count) : sumScalar(terms, iv, skip, count);
+  const acc = useSimd && simd ? sumSimd(simd, terms, iv, skip, count) : sumScalar(terms, iv, skip, count);
   const out = new Uint32Array(acc.buffer, acc.byteOffset, count);
   if (bits < 32) {
     const mask = 2 ** bits - 1;
