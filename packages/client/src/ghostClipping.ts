@@ -114,18 +114,34 @@ function convBook(input: tf.Tensor4D, g: tf.Tensor4D, kernelShape: number[], bia
       ),
       [1, 2, 0, 3],
     );
-  // Every example's ∇Wᵢ, for DP-SGD's norms only: one batched matmul per kernel offset, (B, Cin, P) × (B, P, Cout),
-  // in the kernel's [kh, kw, Cin, Cout] layout, formed on demand. (A depthwise convolution over (example, channel)
-  // pairs is 3× faster on WASM but lost the WebGPU device under SwiftShader in e2e/webgpu.spec.ts.)
+  // Every example's ∇Wᵢ, for DP-SGD's norms only, in the kernel's [kh, kw, Cin, Cout] layout, formed on demand.
   let perExample: tf.Tensor2D | null = null;
   const kernelGrads = (): tf.Tensor2D => {
     if (perExample) return perExample;
-    const gFlat = tf.reshape(g, [b, oh * ow, cout]);
+    const gFlat = tf.reshape(g, [b, oh * ow, cout]) as tf.Tensor3D;
+    if (tf.getBackend() === 'wasm') {
+      // ∇Wᵢ[dy, dx, ci, co] = Σ_{y,x} inputᵢ[y+dy, x+dx, ci]·gᵢ[y, x, co] for every (i, ci) at once: a depthwise
+      // convolution of the input as one image of B·Cin channels by g (replicated over ci) as its oh×ow filter,
+      // Cout a channel. tfjs-wasm runs a 4-D Slice as a JavaScript loop (the kh·kw slices below took two thirds of
+      // a CNN step there) and its Gather with a per-index check; its depthwise kernel is XNNPACK's.
+      const image = tf.reshape(tf.transpose(input, [1, 2, 0, 3]), [1, input.shape[1], input.shape[2], b * cin]) as tf.Tensor4D;
+      const filter = tf.reshape(tf.broadcastTo(tf.reshape(tf.transpose(g, [1, 2, 0, 3]), [oh, ow, b, 1, cout]), [oh, ow, b, cin, cout]), [
+        oh,
+        ow,
+        b * cin,
+        cout,
+      ]) as tf.Tensor4D;
+      const grads = tf.depthwiseConv2d(image, filter, 1, 'valid'); // [1, kh, kw, B·Cin·Cout]
+      perExample = tf.reshape(tf.transpose(tf.reshape(grads, [kh, kw, b, cin * cout]), [2, 0, 1, 3]), [b, kh * kw * cin * cout]) as tf.Tensor2D;
+      return perExample;
+    }
+    // Elsewhere one batched product per kernel offset, (B, Cin, P) × (B, P, Cout): the depthwise route lost the
+    // WebGPU device under SwiftShader in e2e/webgpu.spec.ts.
     const offsets: tf.Tensor2D[] = [];
     for (let dy = 0; dy < kh; dy++)
       for (let dx = 0; dx < kw; dx++) {
         const patch = tf.reshape(tf.slice(input, [0, dy, dx, 0], [b, oh, ow, cin]), [b, oh * ow, cin]);
-        offsets.push(tf.reshape(matMulT(patch as tf.Tensor3D, gFlat as tf.Tensor3D, true, false), [b, cin * cout]));
+        offsets.push(tf.reshape(matMulT(patch as tf.Tensor3D, gFlat, true, false), [b, cin * cout]));
       }
     perExample = tf.concat(offsets, 1);
     return perExample;
