@@ -1,6 +1,14 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { DiscreteGaussianSampler, bernoulliExpMinusOne, bernoulliExpNeg, bernoulliExpNegBig, uniformBelow, uniformBelowBig } from './discreteGaussian.ts';
-import { chachaRandomWords, cryptoRandomWords } from './random.ts';
+import {
+  DiscreteGaussianSampler,
+  bernoulliExpMinusOne,
+  bernoulliExpNeg,
+  bernoulliExpNegBig,
+  bernoulliRatio,
+  uniformBelow,
+  uniformBelowBig,
+} from './discreteGaussian.ts';
+import { RandomWords, chachaRandomWords, cryptoRandomWords } from './random.ts';
 import { parseRational, rational, rationalAtLeast } from './rational.ts';
 import { chiSquareAgainstPmf, chiSquareCritical, discreteGaussianPmf, histogram } from './testStats.ts';
 
@@ -58,6 +66,45 @@ describe('uniform integers', () => {
     }
     expect(outOfRange).toBe(0);
     expectProportion(below, n, 0.5);
+  });
+});
+
+describe('Bernoulli(num/den) on a lazily drawn uniform', () => {
+  it('has mean num/den for small, 32-bit and 52-bit denominators, the edges included', () => {
+    const rw = seeded(6);
+    for (const [num, den] of [
+      [1, 3],
+      [2, 3],
+      [0, 7],
+      [7, 7],
+      [1_234_567_890, 3_000_000_001],
+      [2 ** 51 + 1, 3 * 2 ** 50 - 5],
+      [1, 2 ** 52],
+    ] as const) {
+      const n = 60_000;
+      let hits = 0;
+      for (let i = 0; i < n; i++) if (bernoulliRatio(rw, num, den)) hits++;
+      if (num === 0 || num === den) expect(hits, `${num}/${den}`).toBe(num === 0 ? 0 : n);
+      else expectProportion(hits, n, num / den);
+    }
+  });
+
+  /** A RandomWords that yields these words, then zeros. */
+  const words = (...ws: number[]) =>
+    new RandomWords((out) => {
+      out.fill(0);
+      out.set(ws.splice(0, out.length));
+    });
+
+  it('settles an undecided first word exactly on the next ones (U straddling num/den)', () => {
+    // u = floor(2^32/3): U ∈ [u, u + 1)·2^−32 holds 1/3, so the first word decides nothing.
+    const u = Math.floor(2 ** 32 / 3);
+    // Then zeros: U = u·2^−32 < 1/3. Then all ones: U → (u + 1)·2^−32 > 1/3.
+    expect(bernoulliRatio(words(u, 0, 0), 1, 3)).toBe(true);
+    expect(bernoulliRatio(words(u, 0xffffffff, 0xffffffff), 1, 3)).toBe(false);
+    // A first word away from the bound decides alone.
+    expect(bernoulliRatio(words(u - 1, 0xffffffff), 1, 3)).toBe(true);
+    expect(bernoulliRatio(words(u + 1, 0), 1, 3)).toBe(false);
   });
 });
 

@@ -112,13 +112,42 @@ function exactFloor(num: number, den: number): number {
 }
 
 /**
+ * Bernoulli(num/den), 0 <= num <= den <= 2^52, as U < num/den for U uniform in [0, 1) whose binary digits are drawn
+ * lazily, 32 at a time: with U's first 32 bits u, U ∈ [u, u + 1)·2^−32, so (u + 1)·den <= num·2^32 decides true
+ * and u·den >= num·2^32 false — no rejection, unlike a uniform below den. The products are doubles, correctly
+ * rounded and so monotone: fl((u + 1)·den) < num·2^32 (exact, a power of two times an integer) implies the exact
+ * product is ≤ it, and fl(u·den) > num·2^32 that the exact one is >. What neither decides (U's interval straddles
+ * num/den, or a product rounds onto the bound: about 2^−32 of calls) goes on exactly in BigInt.
+ */
+export function bernoulliRatio(rw: RandomWords, num: number, den: number): boolean {
+  const u = rw.next();
+  const g = num * TWO32;
+  if ((u + 1) * den < g) return true;
+  if (u * den > g) return false;
+  return bernoulliRatioFrom(rw, u, num, den);
+}
+
+/** bernoulliRatio after its first 32 bits u left it undecided: more bits of U, compared exactly. */
+function bernoulliRatioFrom(rw: RandomWords, u: number, num: number, den: number): boolean {
+  const d = BigInt(den);
+  let prefix = BigInt(u);
+  let target = BigInt(num) << 32n;
+  for (;;) {
+    if ((prefix + 1n) * d <= target) return true;
+    if (prefix * d >= target) return false;
+    prefix = (prefix << 32n) | BigInt(rw.next());
+    target <<= 32n;
+  }
+}
+
+/**
  * Bernoulli(exp(-num/den)) for 0 <= num < den <= 2^52 (Algorithm 1, γ ∈ [0,1)) from its k-th draw, the earlier
  * ones having succeeded: A_k ~ Bernoulli(γ/k), drawn as Bernoulli(1/k) ∧ Bernoulli(γ) (independent, so their
  * product), until one fails; the answer is whether that k is odd.
  */
 function bernoulliExpNegFractionFrom(rw: RandomWords, num: number, den: number, k: number): boolean {
   if (num === 0) return true;
-  for (; ; k++) if (!((k === 1 || uniformBelow(rw, k) === 0) && uniformBelow(rw, den) < num)) return (k & 1) === 1;
+  for (; ; k++) if (!((k === 1 || uniformBelow(rw, k) === 0) && bernoulliRatio(rw, num, den))) return (k & 1) === 1;
 }
 
 /** Bernoulli(exp(-num/den)) for num >= 0, den >= 1, both below 2^52 (Algorithm 1, both cases). */
@@ -180,6 +209,25 @@ const GEOMETRIC_TABLE: Uint8Array = (() => {
   return table;
 })();
 
+/** Refills a sampler's word buffer from its stream; returns the new read position 0. */
+function refill(rw: RandomWords, buf: Uint32Array): number {
+  rw.fill(buf);
+  return 0;
+}
+
+/** Step 1 for GEOMETRIC_TABLE's codes 2 and 3 (W₂ = second): K, or −1 when e^{−K(K−1)} rejects it. */
+function slowBlock(rw: RandomWords, code: number, second: number): number {
+  let k: number;
+  if (code === 3 && !expMinusOneFrom(rw, 2)) k = 0;
+  else if (!expMinusOneFrom(rw, EXP_MINUS_ONE_TABLE[second]!)) k = 1;
+  else {
+    k = 2;
+    while (bernoulliExpMinusOne(rw)) k++;
+  }
+  for (let i = k * (k - 1); i > 0; i--) if (!bernoulliExpMinusOne(rw)) return -1;
+  return k;
+}
+
 /**
  * Sampler for N_Z(0, σ²), σ² = p/q, by rejection from Gaussian-shaped blocks of integer width
  * w = ceil(σ·√2) (the least w with w²·q ≥ 2p):
@@ -187,10 +235,11 @@ const GEOMETRIC_TABLE: Uint8Array = (() => {
  *  1. K ≥ 0 with P(K = k) ∝ e^{−k²}: G geometric (P(G ≥ g) = e^{−g}, successes of Bernoulli(e^{−1})), kept
  *     with probability e^{−G(G−1)} (G(G−1) more Bernoulli(e^{−1}) successes), since e^{−k} · e^{−k(k−1)} = e^{−k²}
  *     (Karney 2016, Algorithm D steps 1–2 with e^{−1} for e^{−1/2});
- *  2. J uniform in [0, w), a sign S; x = S·(K·w + J), where the pair (S = −1, x = 0) is redrawn so that 0 is not
- *     proposed twice. Every integer x is then proposed with probability ∝ e^{−K²}, K = floor(|x|/w);
+ *  2. J uniform in [0, w) and a sign: m = K·w + J, x = m for +, x = −(m + 1) for −. Every integer x is proposed by
+ *     exactly one (K, J, sign), with probability ∝ e^{−K²}, K = floor(m/w) — the negative side shifted by one, so
+ *     that no draw is wasted on −0 (redrawing it cost a fifth of the proposals at σ = 1, where w = 2);
  *  3. accept with probability exp(−(x²/(2σ²) − K²)) = exp(−(x²·q − 2K²·p) / (2p)), an exact rational in [0, 1]
- *     because |x| ≥ K·w ≥ K·σ·√2 (CKS 2020 Algorithm 1 decides it).
+ *     because |x| ≥ m ≥ K·w ≥ K·σ·√2 (CKS 2020 Algorithm 1 decides it).
  *
  * The accepted x has probability ∝ e^{−K²} · e^{−x²/(2σ²) + K²} = e^{−x²/(2σ²)}: exactly N_Z(0, σ²). All integers
  * stay small (x²·q ≈ K²·2p, the denominator 2p), so doubles hold them exactly up to σ ≈ 2^25 and far beyond
@@ -216,13 +265,8 @@ export class DiscreteGaussianSampler {
   /** Whether p, q, 2p and w are exact doubles small enough for the hot path. */
   private readonly fast: boolean;
   private readonly wBits: number;
-  /** Lemire's rejection threshold 2^30 mod w, for w above 2^15. */
+  /** Lemire's rejection threshold 2^30 mod w, for 2 < w ≤ 2^22. */
   private readonly lemireThreshold: number;
-  /** When 2p ≤ 2^30: the bits of a uniform below 2p; otherwise −1 and the split below. */
-  private readonly denBits: number;
-  /** When 2p > 2^30: floor((2p − 1)/2^30) and its bit length. */
-  private readonly denHi: number;
-  private readonly denHiBits: number;
   private readonly buf = new Uint32Array(SAMPLER_WORDS);
   private pos = SAMPLER_WORDS;
   private reservoir = 0;
@@ -251,15 +295,6 @@ export class DiscreteGaussianSampler {
     this.fast = twoP <= limit && sigma2.den <= limit && w <= BigInt(TWO30);
     this.wBits = this.w <= 1 ? 0 : 32 - Math.clz32(this.w - 1);
     this.lemireThreshold = TWO30 % this.w;
-    if (this.den <= TWO30) {
-      this.denBits = 32 - Math.clz32(this.den - 1);
-      this.denHi = 0;
-      this.denHiBits = 0;
-    } else {
-      this.denBits = -1;
-      this.denHi = Math.floor((this.den - 1) / TWO30);
-      this.denHiBits = 32 - Math.clz32(this.denHi);
-    }
   }
 
   /** One exact sample. */
@@ -271,6 +306,10 @@ export class DiscreteGaussianSampler {
     const p = this.p;
     const den = this.den;
     const buf = this.buf;
+    const rw = this.rw;
+    const lemireThreshold = this.lemireThreshold;
+    const pBig = this.pBig;
+    const qBig = this.qBig;
     let pos = this.pos;
     let res = this.reservoir;
     let rb = this.reservoirBits;
@@ -279,7 +318,7 @@ export class DiscreteGaussianSampler {
       let index: number;
       do {
         if (rb < 14) {
-          if (pos === SAMPLER_WORDS) pos = this.refill();
+          if (pos === SAMPLER_WORDS) pos = refill(rw, buf);
           res = buf[pos++]! & MASK30;
           rb = 30;
         }
@@ -290,23 +329,24 @@ export class DiscreteGaussianSampler {
       let k = GEOMETRIC_TABLE[index]!;
       if (k > 1) {
         // The rare cases draw from the RandomWords itself (independent fresh words too), not the buffer.
-        k = this.slowBlock(k, (index / 120) | 0);
+        k = slowBlock(rw, k, (index / 120) | 0);
         if (k < 0) continue;
       }
-      // 2. J uniform in [0, w): for 2^15 < w ≤ 2^22, Lemire's multiply-shift on one 30-bit word r (r·w < 2^52,
-      // exact), rejecting the 2^30 mod w lowest products; otherwise rejection on wBits reservoir bits.
+      // 2. J uniform in [0, w): for 2 < w ≤ 2^22, Lemire's multiply-shift on one 30-bit word r (r·w < 2^52,
+      // exact), rejecting the 2^30 mod w lowest products (under 2^−8 of them) — rejection on wBits reservoir bits
+      // threw away up to half the draws (31 % at σ = 1 000, w = 1 415); otherwise (w ≤ 2, or w > 2^22) those bits.
       let j = 0;
-      if (wBits > 15 && wBits <= 22) {
+      if (w > 2 && wBits <= 22) {
         for (;;) {
-          if (pos === SAMPLER_WORDS) pos = this.refill();
+          if (pos === SAMPLER_WORDS) pos = refill(rw, buf);
           const prod = (buf[pos++]! & MASK30) * w;
           j = Math.floor(prod / TWO30);
-          if (prod - j * TWO30 >= this.lemireThreshold) break;
+          if (prod - j * TWO30 >= lemireThreshold) break;
         }
       } else if (wBits > 0) {
         do {
           if (rb < wBits) {
-            if (pos === SAMPLER_WORDS) pos = this.refill();
+            if (pos === SAMPLER_WORDS) pos = refill(rw, buf);
             res = buf[pos++]! & MASK30;
             rb = 30;
           }
@@ -316,15 +356,15 @@ export class DiscreteGaussianSampler {
         } while (j >= w);
       }
       if (rb < 1) {
-        if (pos === SAMPLER_WORDS) pos = this.refill();
+        if (pos === SAMPLER_WORDS) pos = refill(rw, buf);
         res = buf[pos++]! & MASK30;
         rb = 30;
       }
       const negative = res & 1;
       res >>>= 1;
       rb -= 1;
-      const x = k * w + j;
-      if (negative === 1 && x === 0) continue;
+      // |x|: m = k·w + j, or m + 1 on the negative side.
+      const x = k * w + j + negative;
       // 3. Accept with exp(−(x²q − 2K²p)/(2p)). x²q is exact whenever it is ≤ 2^52 (a product whose true value
       // exceeds 2^53 rounds to at least 2^53), and then so is 2K²p ≤ x²q.
       const square = x * x * q;
@@ -332,7 +372,7 @@ export class DiscreteGaussianSampler {
         this.save(pos, res, rb);
         const xb = BigInt(x);
         const kb = BigInt(k);
-        if (bernoulliExpNegBig(this.rw, xb * xb * this.qBig - 2n * kb * kb * this.pBig, 2n * this.pBig)) return negative === 1 ? -x : x;
+        if (bernoulliExpNegBig(rw, xb * xb * qBig - 2n * kb * kb * pBig, 2n * pBig)) return negative === 1 ? -x : x;
         continue;
       }
       const num = square - 2 * k * k * p;
@@ -346,7 +386,7 @@ export class DiscreteGaussianSampler {
           let outcome: number;
           do {
             if (rb < 7) {
-              if (pos === SAMPLER_WORDS) pos = this.refill();
+              if (pos === SAMPLER_WORDS) pos = refill(rw, buf);
               res = buf[pos++]! & MASK30;
               rb = 30;
             }
@@ -354,60 +394,19 @@ export class DiscreteGaussianSampler {
             res >>>= 7;
             rb -= 7;
           } while (outcome === 3);
-          success = expMinusOneFrom(this.rw, outcome);
+          success = expMinusOneFrom(rw, outcome);
         }
         if (!success) continue;
       }
       let accept = true;
       if (r !== 0) {
-        // CKS Algorithm 1 for γ = r/den < 1: its first draw A₁ ~ Bernoulli(γ) inline (v uniform below den, by
-        // rejection); A₁ failing, the common case, accepts.
-        let first: boolean;
-        if (this.denBits >= 0) {
-          const bits = this.denBits;
-          let v: number;
-          do {
-            if (rb < bits) {
-              if (pos === SAMPLER_WORDS) pos = this.refill();
-              res = buf[pos++]! & MASK30;
-              rb = 30;
-            }
-            v = res & ((1 << bits) - 1);
-            res >>>= bits;
-            rb -= bits;
-          } while (v >= den);
-          first = v < r;
-        } else {
-          // v = hi·2^30 + lo, decided on hi alone unless hi ties r's or den's top part.
-          const hiBits = this.denHiBits;
-          const denHi = this.denHi;
-          const rHi = Math.floor(r / TWO30);
-          for (;;) {
-            if (rb < hiBits) {
-              if (pos === SAMPLER_WORDS) pos = this.refill();
-              res = buf[pos++]! & MASK30;
-              rb = 30;
-            }
-            const hi = res & ((1 << hiBits) - 1);
-            res >>>= hiBits;
-            rb -= hiBits;
-            if (hi > denHi) continue;
-            if (hi < rHi) {
-              first = true;
-              break;
-            }
-            if (hi > rHi && hi < denHi) {
-              first = false;
-              break;
-            }
-            if (pos === SAMPLER_WORDS) pos = this.refill();
-            const v = hi * TWO30 + (buf[pos++]! & MASK30);
-            if (v >= den) continue;
-            first = v < r;
-            break;
-          }
-        }
-        if (first) accept = bernoulliExpNegFractionFrom(this.rw, r, den, 2);
+        // CKS Algorithm 1 for γ = r/den < 1: its first draw A₁ ~ Bernoulli(γ) inline, as U < r/den for a uniform
+        // U in [0, 1) decided on its first 32 bits (bernoulliRatio); A₁ failing, the common case, accepts.
+        if (pos === SAMPLER_WORDS) pos = refill(rw, buf);
+        const u = buf[pos++]!;
+        const g = r * TWO32;
+        const first = (u + 1) * den < g ? true : u * den > g ? false : bernoulliRatioFrom(rw, u, r, den);
+        if (first) accept = bernoulliExpNegFractionFrom(rw, r, den, 2);
       }
       if (accept) {
         this.save(pos, res, rb);
@@ -427,26 +426,6 @@ export class DiscreteGaussianSampler {
     this.reservoirBits = reservoirBits;
   }
 
-  /** Refills the word buffer from the stream; returns the new read position 0. */
-  private refill(): number {
-    this.rw.fill(this.buf);
-    return 0;
-  }
-
-  /** Step 1 for GEOMETRIC_TABLE's codes 2 and 3 (W₂ = second): K, or −1 when e^{−K(K−1)} rejects it. */
-  private slowBlock(code: number, second: number): number {
-    const rw = this.rw;
-    let k: number;
-    if (code === 3 && !expMinusOneFrom(rw, 2)) k = 0;
-    else if (!expMinusOneFrom(rw, EXP_MINUS_ONE_TABLE[second]!)) k = 1;
-    else {
-      k = 2;
-      while (bernoulliExpMinusOne(rw)) k++;
-    }
-    for (let i = k * (k - 1); i > 0; i--) if (!bernoulliExpMinusOne(rw)) return -1;
-    return k;
-  }
-
   /** The same three steps entirely in BigInt, for σ² whose p, q or w are too large for the hot path. */
   private sampleBig(): number {
     const rw = this.rw;
@@ -458,8 +437,7 @@ export class DiscreteGaussianSampler {
       if (!kept) continue;
       const j = uniformBelowBig(rw, this.wBig);
       const negative = rw.bit();
-      const x = k * this.wBig + j;
-      if (negative === 1 && x === 0n) continue;
+      const x = k * this.wBig + j + BigInt(negative);
       if (bernoulliExpNegBig(rw, x * x * this.qBig - 2n * k * k * this.pBig, 2n * this.pBig)) return Number(negative === 1 ? -x : x);
     }
   }
