@@ -2,7 +2,8 @@
  * `pnpm bench browser` (issue 18 §3): the client's heavy work in a dedicated Worker of real Chromium (Debian's,
  * through playwright-core), as the client page runs it: the whole DDG encoding (clip, rotate, round, noise,
  * mod) at d ∈ {2^16, 2^20}, the exact sampler at three grid σ, and a SecAgg+ round's mean client time per
- * stage (all parties in the Worker, so the per-client figures are one thread's share); and on the page, a local
+ * stage (all parties in the Worker, so the per-client figures are one thread's share), one client's masked input
+ * alone at d ∈ {2^16, 2^20} (k neighbours for n = 100); and on the page, a local
  * training step of the example model (MNIST MLP, batch 16, plain and DP-SGD) on each TensorFlow.js backend it
  * has (WebGPU on SwiftShader here, started with --enable-unsafe-webgpu; WebGL on SwiftShader; WASM; CPU). Target: encode of 2^20
  * coordinates ≤ 300 ms in the Worker. bench/run.ts pins the browser to core 0 like the Node client suites.
@@ -30,6 +31,7 @@ export async function benchBrowser(options: { quick?: boolean } = {}): Promise<F
       encodeDims: options.quick ? [2 ** 16] : [2 ** 16, 2 ** 20],
       sigmas: options.quick ? [1000] : [1, 1000, 2 ** 20],
       secagg: [{ n: 100, dim: 2 ** 16, dropout: 0.1 }],
+      masking: { n: 100, dims: options.quick ? [2 ** 16] : [2 ** 16, 2 ** 20], dropout: 0.1 },
       repeats: options.quick ? 3 : 5,
     };
     const reply = await page.evaluate(
@@ -66,6 +68,11 @@ export async function benchBrowser(options: { quick?: boolean } = {}): Promise<F
       const inputs = { n: s.n, d: s.d, dropout: s.dropout, k: s.k, t: s.t, chromium: version };
       for (const [stage, ms] of Object.entries(s.clientMs)) figures.push(figure({ name: `browser-secagg-client-${stage}`, inputs, value: ms, unit: 'ms' }));
       figures.push(figure({ name: 'browser-secagg-server-unmask', inputs, value: s.serverUnmaskMs, unit: 'ms' }));
+    }
+    for (const m of r.masking) {
+      figures.push(
+        figure({ name: 'browser-secagg-client-masking', inputs: { n: m.n, d: m.d, dropout: m.dropout, k: m.k, chromium: version }, value: m.ms, unit: 'ms' }),
+      );
     }
     await page.waitForFunction(() => 'timeTraining' in window);
     type Timed = { backend: string; msPerStep?: number; error?: string };
