@@ -66,6 +66,11 @@ describe('bench report: wire and scaling', () => {
         machine,
         figures: points.map(([n, d]) => figure({ name: 'secagg-server-unmask', inputs: { n, d, dropout: 0.1, k: 42, t: 25 }, value: law(n, d), unit: 'ms' })),
       },
+      {
+        suite: 'scaling',
+        machine,
+        figures: [figure({ name: 'scaling-client-masking', inputs: { n: 100, d: 65536, dropout: 0.1, k: 84 }, value: 70, unit: 'ms' })],
+      },
     ],
     new Date('2026-11-27T00:00:00Z'),
   );
@@ -75,12 +80,15 @@ describe('bench report: wire and scaling', () => {
   });
 
   it('fits t ∝ n^a·d^b to the measured points and marks its values where nothing was measured', () => {
-    const row = md.split('\n').find((l) => l.startsWith('| server unmask | 0.1 |'))!;
+    const row = md.split('\n').find((l) => l.startsWith('| server unmask | secagg: whole round, in process | 0.1 |'))!;
     expect(row).toContain('n^1.50 · d^1.00');
     expect(row).toContain(`| ${law(100, 65536).toFixed(1)} ms |`); // 65.5: one decimal below 100
     expect(row).toContain(`(${law(1000, 2 ** 20).toFixed(0)} ms)`);
-    // Too few points for a fit: no row pretends to have one.
-    expect(md.split('\n').find((l) => l.startsWith('| client masking | 0.1 |'))).toContain('too few points');
+    // Too few points for a fit: no row pretends to have one; and none at all for a figure nobody measured.
+    const single = md.split('\n').find((l) => l.startsWith('| client masked input | scaling: one client alone | 0.1 |'))!;
+    expect(single).toContain('| 70.0 ms |');
+    expect(single).toContain('too few points');
+    expect(md).not.toContain('| client masking |');
   });
 });
 

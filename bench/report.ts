@@ -29,6 +29,8 @@ const ABOUT: Record<string, string> = {
     "apps/coordinator + apps/node-client: wall time of whole rounds over Socket.IO on loopback (training included), mean per round, with each stage's share (issue 18 §3). AdvertiseKeys holds the clients' local training, the largest share at 10 clients; tfjs-wasm's transposed matrix products run as a Transpose and a plain product and evaluation predicts in batches of 512 instead of 32 to cut it.",
   scale:
     'apps/coordinator/bench/scale.bench.ts and apps/cli/bench/cluster.bench.ts (issue 17): unmasking split by coordinate ranges over worker threads against in process (the masks of n survivors at 10 % and 30 % dropout, d = 100 000); then two `hushfl start` nodes on a Redis and a Postgres on loopback under `hushfl loadtest` clients (synthetic updates, real DDG and SecAgg), all on this machine: peak connections, rounds of many parties at d = 2^16, a leader killed with SIGKILL mid-round.',
+  scaling:
+    "apps/coordinator/bench/scaling.bench.ts (issue 18 §4): one client's masked input alone (k X25519 + HKDF seeds, k + 1 AES-256-CTR masks, 16-bit packing; WebCrypto, whose AES-CTR runs on libuv threads) and the masks the server removes on its unmasking worker threads, at every n ∈ {100, 500, 1 000} and d ∈ {2^16, 2^20}, k as chooseSecAggParams picks it.",
   unmask:
     "apps/coordinator/bench/scale.bench.ts alone (issue 18 §3): the masks a server removes for n = 500 at d = 100 000, regenerated in process (WebCrypto) and split by coordinate ranges over worker threads (node:crypto AES-256-CTR in 32 KiB pieces, int32 sums in WebAssembly SIMD), at the issue's reference k and at k as chooseSecAggParams picks it.",
   soak: "apps/coordinator/bench/soak.bench.ts (issue 13): a whole run over Socket.IO on loopback with share-poisoning clients, idle Sybils and a client that reconnects in a loop beside honest Node clients; every round must complete and the coordinator's memory (heapUsed + external after full GCs, its own process) stay flat.",
@@ -99,18 +101,26 @@ function wireRows(docs: readonly SuiteDoc[]): string[] {
 }
 
 /**
- * Client and server SecAgg+ time against n and d (the secagg suite's figures): the measured points, and the
- * least-squares fit of log t = c + a·log n + b·log d over them, with its values where nothing was measured.
+ * Client and server SecAgg+ time against n and d: the measured points, and the least-squares fit of
+ * log t = c + a·log n + b·log d over them, with its values where nothing was measured. Two sources: the secagg
+ * suite (whole rounds, all parties in one process, one core) and the scaling suite (each side alone: one client's
+ * masked input; the server's masks on its worker threads), which measures every point of the issue's grid.
  */
 function scalingRows(docs: readonly SuiteDoc[]): string[] {
   const all = docs.flatMap((d) => d.figures);
   const rows: string[] = [];
-  const what = { 'secagg-client-masking': 'client masking', 'secagg-server-unmask': 'server unmask' } as const;
-  for (const [name, label] of Object.entries(what)) {
+  const what = [
+    ['secagg-client-masking', 'client masking', 'secagg: whole round, one core'],
+    ['secagg-server-unmask', 'server unmask', 'secagg: whole round, in process'],
+    ['scaling-client-masking', 'client masked input', 'scaling: one client alone'],
+    ['scaling-server-unmask', 'server unmask', 'scaling: worker threads'],
+  ] as const;
+  for (const [name, label, source] of what) {
     for (const dropout of [0.1, 0.3]) {
       const points = all
         .filter((f) => f.name === name && f.inputs.dropout === dropout && typeof f.inputs.n === 'number' && typeof f.inputs.d === 'number')
         .map((f) => ({ n: f.inputs.n as number, d: f.inputs.d as number, t: f.value }));
+      if (points.length === 0) continue;
       const fit = fitPowerLaw(points);
       const cells: string[] = [];
       for (const n of [100, 500, 1000]) {
@@ -119,7 +129,7 @@ function scalingRows(docs: readonly SuiteDoc[]): string[] {
           cells.push(m ? `${fmt(m.t)} ms` : fit ? `(${fmt(fit.at(n, d))} ms)` : '—');
         }
       }
-      rows.push(`| ${label} | ${dropout} | ${cells.join(' | ')} | ${fit ? `n^${fit.a.toFixed(2)} · d^${fit.b.toFixed(2)}` : 'too few points'} |`);
+      rows.push(`| ${label} | ${source} | ${dropout} | ${cells.join(' | ')} | ${fit ? `n^${fit.a.toFixed(2)} · d^${fit.b.toFixed(2)}` : 'too few points'} |`);
     }
   }
   return rows;
@@ -187,10 +197,10 @@ export function renderReport(docs: readonly SuiteDoc[], generated = new Date()):
     out.push(
       '## Scaling',
       '',
-      'SecAgg+ time against the parties n and the dimension d (the secagg suite: all parties in one process, one core). Measured points as they are; in parentheses the fitted power law t ∝ n^a·d^b at points not measured (a fit, not a measurement).',
+      'SecAgg+ time against the parties n and the dimension d, at the k chooseSecAggParams picks for the dropout rate: whole rounds (the secagg suite) and each side alone (the scaling suite, every point of n ∈ {100, 500, 1 000} × d ∈ {2^16, 2^20} measured). Measured points as they are; in parentheses the fitted power law t ∝ n^a·d^b at points not measured (a fit, not a measurement).',
       '',
-      '| time | dropout | n=100, d=2^16 | n=100, d=100 000 | n=100, d=2^20 | n=500, d=2^16 | n=500, d=100 000 | n=500, d=2^20 | n=1000, d=2^16 | n=1000, d=100 000 | n=1000, d=2^20 | fitted growth |',
-      '|---|---|---|---|---|---|---|---|---|---|---|---|',
+      '| time | source | dropout | n=100, d=2^16 | n=100, d=100 000 | n=100, d=2^20 | n=500, d=2^16 | n=500, d=100 000 | n=500, d=2^20 | n=1000, d=2^16 | n=1000, d=100 000 | n=1000, d=2^20 | fitted growth |',
+      '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
       ...scaling,
       '',
     );
@@ -213,7 +223,7 @@ export function renderReport(docs: readonly SuiteDoc[], generated = new Date()):
   return out.join('\n');
 }
 
-const ORDER = ['ddp', 'secagg', 'unmask', 'dpsgd', 'browser', 'rounds', 'soak', 'scale'];
+const ORDER = ['ddp', 'secagg', 'scaling', 'unmask', 'dpsgd', 'browser', 'rounds', 'soak', 'scale'];
 
 export function readResults(dir = resultsDir): SuiteDoc[] {
   const docs = readdirSync(dir)

@@ -20,6 +20,7 @@ import { benchRounds } from '../apps/cli/bench/rounds.bench.ts';
 import { benchDpsgd } from '../packages/client/bench/dpsgd.bench.ts';
 import { benchSoak } from '../apps/coordinator/bench/soak.bench.ts';
 import { benchScale } from '../apps/coordinator/bench/scale.bench.ts';
+import { benchScaling } from '../apps/coordinator/bench/scaling.bench.ts';
 import { benchCluster } from '../apps/cli/bench/cluster.bench.ts';
 import { benchBrowser } from '../e2e/bench/browser.bench.ts';
 import { resultsDir, writeResults, type Figure } from './lib.ts';
@@ -37,6 +38,7 @@ const suites: Record<string, () => Promise<SuiteOutput>> = {
   soak: () => benchSoak({ quick }),
   // The unmasking half of `scale` alone (issue 18 §3's server targets), without the cluster runs.
   unmask: async () => benchScale({ quick }),
+  scaling: () => benchScaling({ quick }),
   scale: async () => {
     const unmask = await benchScale({ quick });
     const cluster = await benchCluster({ quick });
