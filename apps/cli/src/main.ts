@@ -12,6 +12,7 @@ import { sampleDgaussCommand } from './commands/sample.ts';
 import { secaggParamsCommand } from './commands/secaggParams.ts';
 import { secaggSimCommand } from './commands/secaggSim.ts';
 import { experimentUtilityCommand } from './commands/experiment.ts';
+import { experimentSummaryCommand } from './commands/experimentSummary.ts';
 import { inviteCommand } from './commands/invite.ts';
 import { loadtestCommand } from './commands/loadtest.ts';
 import { simulateCommand } from './commands/simulate.ts';
@@ -32,6 +33,7 @@ const commands: Command<any>[] = [
   simulateCommand,
   tasksCommand,
   experimentUtilityCommand,
+  experimentSummaryCommand,
   enrollAuthorityCommand,
   enrollIssueCommand,
   inviteCommand,

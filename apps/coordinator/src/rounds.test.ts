@@ -37,7 +37,7 @@ describe('federated rounds over Socket.IO', () => {
     const done = rounds.filter((r) => r.status === 'completed');
     expect(done).toHaveLength(4);
     // Eight clients are few for client-level DP: at ε = 8 the noise swamps the update (docs/results/utility.md
-    // has realistic settings); at a target ε of 60 over 4 rounds the model still learns.
+    // has the grids at realistic settings); at a target ε of 60 over 4 rounds the model still learns.
     expect(done.at(-1)!.accuracy).toBeGreaterThan(0.4);
     expect(done.at(-1)!.epsilon!).toBeLessThanOrEqual(60 * (1 + 1e-6));
     // ε grows round by round.

@@ -69,7 +69,7 @@ const flags = {
     help: "K/N: one of N processes sharing --out's grid (one per core): this one runs every N-th missing cell from the K-th (1-based)",
   },
   restart: { kind: 'bool', help: 'discard the finished cells of an earlier run of the same grid (default: resume, skipping them)' },
-  out: { kind: 'string', help: 'output directory (default docs/results)' },
+  out: { kind: 'string', help: 'output directory (default docs/results/grid/<task>-<partition>; `experiment summary` merges the grids)' },
   json: { kind: 'bool', help: 'print JSON' },
 } as const satisfies FlagSpecs;
 
@@ -152,7 +152,7 @@ export const experimentUtilityCommand: Command<typeof flags> = {
     if (opts.clientsPerRound > opts.population)
       throw new UsageError(`--clients-per-round (${opts.clientsPerRound}) cannot exceed --population (${opts.population})`);
     const started = Date.now();
-    const out = resolve(f.out ?? join(repoRoot, 'docs', 'results'));
+    const out = resolve(f.out ?? join(repoRoot, 'docs', 'results', 'grid', `${task}-${f.partition ?? 'iid'}`));
     mkdirSync(out, { recursive: true });
     // Finished cells are kept as they finish: an interrupted grid resumes where it stopped.
     const cellsFile = join(out, 'utility.cells.jsonl');

@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import { README_BEGIN, README_END, readmeBlock, replaceReadmeBlock, summaryJson, summaryMarkdown, verdict, type GridDoc } from './summary.ts';
+import type { UtilityResult } from './utility.ts';
+
+function row(
+  mechanism: UtilityResult['mechanism'],
+  bits: number | null,
+  epsilon: number | null,
+  accuracy: number,
+  extra: Partial<UtilityResult> = {},
+): UtilityResult {
+  return {
+    task: 'mnist',
+    partition: 'iid',
+    mechanism,
+    bits,
+    epsilon,
+    delta: 1e-5,
+    accuracy,
+    std: 0.01,
+    accuracyStd: 0.01,
+    seeds: 3,
+    epsilonVsCoordinator: epsilon === null ? null : epsilon * 5,
+    wrapsPerRound: mechanism === 'ddg' ? 0.5 : null,
+    noise: null,
+    ...extra,
+  };
+}
+
+const config = {
+  task: 'mnist',
+  partition: 'iid',
+  clientsPerRound: 100,
+  population: 1000,
+  sampleRate: 0.1,
+  rounds: 30,
+  clip: 0.25,
+  delta: 1e-5,
+  model: {},
+  dim: 10,
+};
+const results = [
+  row('none', null, null, 0.96),
+  row('central', null, 8, 0.948),
+  row('ddg', 10, 8, 0.9),
+  row('ddg', 12, 8, 0.941),
+  row('ddg', 16, 8, 0.95),
+  row('central', null, 2, 0.927),
+  row('ddg', 12, 2, 0.773, { wrapsPerRound: 1.2, epsilonVsCoordinator: 12.7 }),
+  row('ddg', 16, 2, 0.826, { seeds: 2, epsilonVsCoordinator: 13.1 }),
+];
+
+describe('utility summary', () => {
+  it('says per ε whether DDG at ≥ 12 bits is within a point of central DP, and by how much it is not', () => {
+    const [noDp, e8, e2] = verdict(results);
+    expect(noDp).toBe('No DP: 96.0 % (target ≥ 98.0 % on mnist: missed by 2.0 points at these settings).');
+    // 10 bits is below the target's width: not counted.
+    expect(e8).toContain('ε = 8: DDG at 12, 16 bits 94.1–95.0 % against central DP 94.8 % (gap −0.7–+0.2 points; 3 seeds)');
+    expect(e8).toContain('within 1 point — target met');
+    expect(e2).toContain('12 bits 15.4, 16 bits 10.1 points below — target missed');
+    expect(e2).toContain('2–3 seeds');
+    expect(e2).toContain('Wrapped coordinates 0.5–1.2 a round; ε against the coordinator 12.7–13.1 (DDG) vs 10.0 (central)');
+  });
+
+  const grids: GridDoc[] = [
+    { dir: 'grid/mnist-iid', results, config },
+    { dir: 'grid/mnist-dirichlet', results: results.map((r) => ({ ...r, partition: 'dirichlet(0.5)' })), config: { ...config, partition: 'dirichlet(0.5)' } },
+  ];
+
+  it('merges every grid’s rows, each keeping its task and partition', () => {
+    const json = summaryJson(grids, new Date('2026-12-03T00:00:00Z')) as { results: UtilityResult[]; grids: { dir: string }[] };
+    expect(json.results).toHaveLength(2 * results.length);
+    expect(new Set(json.results.map((r) => `${r.task}/${r.partition}`))).toEqual(new Set(['mnist/iid', 'mnist/dirichlet(0.5)']));
+    expect(json.grids.map((g) => g.dir)).toEqual(['grid/mnist-iid', 'grid/mnist-dirichlet']);
+    const md = summaryMarkdown(grids, new Date('2026-12-03T00:00:00Z'));
+    expect(md).toContain('## mnist, IID ([grid](grid/mnist-iid/utility.md))');
+    expect(md).toContain('![accuracy against bits](grid/mnist-dirichlet/utility-bits.svg)');
+  });
+
+  it('writes the first grid’s table and every verdict between the README markers, and refuses a README without them', () => {
+    const readme = `# x\n\nbefore\n${README_BEGIN}\nold table\n${README_END}\nafter\n`;
+    const next = replaceReadmeBlock(readme, readmeBlock(grids, 'docs/results/utility.md'));
+    expect(next).not.toContain('old table');
+    expect(next.startsWith('# x\n\nbefore\n')).toBe(true);
+    expect(next.endsWith(`${README_END}\nafter\n`)).toBe(true);
+    expect(next).toContain('| DDG, 12 bits | 77.3 ± 1.0 | 94.1 ± 1.0 |');
+    expect(next).toContain('mnist, dirichlet(0.5):');
+    // Written twice: the same README.
+    expect(replaceReadmeBlock(next, readmeBlock(grids, 'docs/results/utility.md'))).toBe(next);
+    expect(() => replaceReadmeBlock('# no markers\n', 'x')).toThrow(/utility:begin/);
+  });
+});
