@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { README_BEGIN, README_END, readmeBlock, replaceReadmeBlock, summaryJson, summaryMarkdown, verdict, type GridDoc } from './summary.ts';
+import { README_BEGIN, README_END, alignTables, readmeBlock, replaceReadmeBlock, summaryJson, summaryMarkdown, verdict, type GridDoc } from './summary.ts';
 import type { UtilityResult } from './utility.ts';
 
 function row(
@@ -77,13 +77,20 @@ describe('utility summary', () => {
     expect(md).toContain('![accuracy against bits](grid/mnist-dirichlet/utility-bits.svg)');
   });
 
+  it('pads tables as the formatter does, and leaves other lines alone', () => {
+    expect(alignTables('x\n| a | ε = 2 |\n|---|---|\n| longer cell | — |\ny')).toBe(
+      'x\n| a           | ε = 2 |\n| ----------- | ----- |\n| longer cell | —     |\ny',
+    );
+  });
+
   it('writes the first grid’s table and every verdict between the README markers, and refuses a README without them', () => {
     const readme = `# x\n\nbefore\n${README_BEGIN}\nold table\n${README_END}\nafter\n`;
     const next = replaceReadmeBlock(readme, readmeBlock(grids, 'docs/results/utility.md'));
     expect(next).not.toContain('old table');
     expect(next.startsWith('# x\n\nbefore\n')).toBe(true);
     expect(next.endsWith(`${README_END}\nafter\n`)).toBe(true);
-    expect(next).toContain('| DDG, 12 bits | 77.3 ± 1.0 | 94.1 ± 1.0 |');
+    expect(next).toContain('| DDG, 12 bits          | 77.3 ± 1.0 | 94.1 ± 1.0 |');
+    expect(next).toContain('| --------------------- | ---------- | ---------- |');
     expect(next).toContain('mnist, dirichlet(0.5):');
     // Written twice: the same README.
     expect(replaceReadmeBlock(next, readmeBlock(grids, 'docs/results/utility.md'))).toBe(next);

@@ -99,6 +99,37 @@ export function summaryMarkdown(grids: readonly GridDoc[], date: Date): string {
   return `${out.join('\n')}\n`;
 }
 
+/**
+ * Markdown tables padded to their columns' widths, separators as dashes, the way the repository's formatter (Biome)
+ * writes them: the README block stays as it is when the formatter runs over it.
+ */
+export function alignTables(text: string): string {
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; ) {
+    if (!lines[i]!.startsWith('|')) {
+      i++;
+      continue;
+    }
+    let end = i;
+    while (end < lines.length && lines[end]!.startsWith('|')) end++;
+    const rows = lines.slice(i, end).map((l) =>
+      l
+        .slice(1, l.endsWith('|') ? -1 : undefined)
+        .split('|')
+        .map((c) => c.trim()),
+    );
+    const isRule = (r: string[]) => r.every((c) => /^:?-+:?$/.test(c));
+    const widths = rows[0]!.map((_, j) => Math.max(3, ...rows.filter((r) => !isRule(r)).map((r) => [...(r[j] ?? '')].length)));
+    const pad = (c: string, w: number) => c + ' '.repeat(w - [...c].length);
+    for (let k = 0; k < rows.length; k++) {
+      const r = rows[k]!;
+      lines[i + k] = `| ${widths.map((w, j) => (isRule(r) ? '-'.repeat(w) : pad(r[j] ?? '', w))).join(' | ')} |`;
+    }
+    i = end;
+  }
+  return lines.join('\n');
+}
+
 /** The README block: the first grid's table and every grid's verdict. */
 export function readmeBlock(grids: readonly GridDoc[], summaryLink: string): string {
   const [main, ...rest] = grids;
@@ -106,7 +137,7 @@ export function readmeBlock(grids: readonly GridDoc[], summaryLink: string): str
   const out = [markdownTable(main.results, main.config), ...verdict(main.results).map((l) => `- ${l}`), ''];
   for (const g of rest) out.push(`${heading(g)}:`, '', ...verdict(g.results).map((l) => `- ${l}`), '');
   out.push(`Every grid's table, wraps and plots: [${summaryLink}](${summaryLink}).`);
-  return out.join('\n');
+  return alignTables(out.join('\n'));
 }
 
 /** `readme` with the text between the markers replaced by `block`; throws if the markers are missing. */
