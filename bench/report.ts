@@ -18,7 +18,7 @@ export interface SuiteDoc {
 
 /** What each suite measures, in a sentence (the suites' own headers say more). */
 const ABOUT: Record<string, string> = {
-  ddp: "packages/ddp: the exact discrete Gaussian sampler, the randomized Hadamard transform, randomized rounding and the whole client encoding (one core). The sampler at each σ is the median of 5 fresh worker threads run one after another, each the median of its repeats: V8 settles its hot loop differently from one isolate to the next, and this machine's speed drifts by tens of percent within minutes (compare the FWHT figures between runs).",
+  ddp: "packages/ddp: the exact discrete Gaussian sampler, the randomized Hadamard transform, randomized rounding and the whole client encoding (one core). The sampler at each σ and the encode at each d are the median of 5 fresh worker threads run one after another, each the median of its repeats (a client samples one σ and encodes one d a process): V8 settles their hot loops differently from one isolate to the next and after other σ or d, and this machine's speed drifts by tens of percent within minutes (compare the FWHT figures between runs).",
   secagg:
     'packages/secagg: SecAgg+ with real X25519/HKDF/AES-GCM/AES-CTR, all parties in one process; clients that drop do so after sharing keys, the costliest case for the server.',
   dpsgd:

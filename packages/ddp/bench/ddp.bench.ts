@@ -5,14 +5,16 @@
  */
 import { Worker } from 'node:worker_threads';
 import { figure, medianMs, type Figure } from '../../../bench/lib.ts';
-import { conditionalRoundInto, cryptoRandomWords, encodeDdg, fwhtInPlace, randomSeed } from '../src/index.ts';
+import { conditionalRoundInto, cryptoRandomWords, fwhtInPlace } from '../src/index.ts';
+import type { IsolatedRun } from './isolatedRun.ts';
 
-const SAMPLER_RUNS = 5;
+/** Fresh worker threads per σ of the sampler and per d of the encode, one after another; their median. */
+const ISOLATED_RUNS = 5;
 
-/** The median ms of n samples at σ, measured in a new worker thread. */
-function samplerRun(sigma: number, n: number): Promise<number> {
+/** The median ms of one measurement (isolatedRun.ts) in a new worker thread. */
+function isolatedRun(run: IsolatedRun): Promise<number> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./samplerRun.mjs', import.meta.url), { workerData: { sigma, n } });
+    const worker = new Worker(new URL('./isolatedRun.mjs', import.meta.url), { workerData: run });
     worker.once('message', (ms: number) => {
       resolve(ms);
       void worker.terminate();
@@ -38,12 +40,12 @@ export async function benchDdp(): Promise<Figure[]> {
   }
 
   // Each σ in fresh worker threads, one after the other (the process is pinned to one core): the median of
-  // SAMPLER_RUNS runs, each the median of its own repeats. V8 settles a sampler's hot loop differently from one
+  // ISOLATED_RUNS runs, each the median of its own repeats. V8 settles a sampler's hot loop differently from one
   // isolate to the next (±20 %), so one run says little.
   for (const sigma of [1, 10, 1000, 7000, 1.2e6, 2 ** 20]) {
     const n = 1_000_000;
     const runs: number[] = [];
-    for (let r = 0; r < SAMPLER_RUNS; r++) runs.push(await samplerRun(sigma, n));
+    for (let r = 0; r < ISOLATED_RUNS; r++) runs.push(await isolatedRun({ kind: 'sampler', sigma, n }));
     runs.sort((a, b) => a - b);
     const ms = runs[Math.floor(runs.length / 2)]!;
     const perSecond = n / (ms / 1000);
@@ -57,18 +59,17 @@ export async function benchDdp(): Promise<Figure[]> {
         target: { op: '>=', value: 8 },
       }),
     );
-    process.stderr.write(`  sampler σ=${sigma}: ${runs.map((t) => (n / t / 1000).toFixed(1)).join(', ')} M/s over ${SAMPLER_RUNS} threads\n`);
+    process.stderr.write(`  sampler σ=${sigma}: ${runs.map((t) => (n / t / 1000).toFixed(1)).join(', ')} M/s over ${ISOLATED_RUNS} threads\n`);
   }
 
+  // The whole encode likewise, each d in fresh threads (at 2^20 after 2^16 in one isolate it ran up to 1.5× slower).
   for (const log of [16, 20]) {
     const d = 2 ** log;
-    const update = Float32Array.from({ length: d }, (_, i) => Math.cos(i * 0.37) * 0.01);
-    // Grid noise σ/γ = 1000, as a 16-bit calibration for tens of clients gives.
-    const params = { dim: d, clip: 1, gamma: 1e-3, beta: Math.exp(-0.5), bits: 16, localStddev: 1 };
-    const seed = randomSeed();
-    const scratch = new Float64Array(d);
-    const out = new Uint32Array(d);
-    const ms = await medianMs(() => encodeDdg(update, params, seed, { rng, scratch, out }), 5, 1);
+    const runs: number[] = [];
+    for (let r = 0; r < ISOLATED_RUNS; r++) runs.push(await isolatedRun({ kind: 'encode', d }));
+    runs.sort((a, b) => a - b);
+    const ms = runs[Math.floor(runs.length / 2)]!;
+    process.stderr.write(`  encode d=2^${log}: ${runs.map((t) => t.toFixed(0)).join(', ')} ms over ${ISOLATED_RUNS} threads\n`);
     figures.push(
       figure({
         name: 'encode-ddg',

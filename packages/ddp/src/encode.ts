@@ -8,7 +8,7 @@ import { DdpParameterError } from './errors.ts';
 import { validateDdgParams, type DdgParams } from './params.ts';
 import { cryptoRandomWords, type RandomWords } from './random.ts';
 import { rationalAtLeast, type Rational } from './rational.ts';
-import { rotateInPlace } from './rotation.ts';
+import { rotateUnscaledInPlace } from './rotation.ts';
 import { conditionalRoundInto, inflatedL2Bound } from './rounding.ts';
 
 export interface EncodeOptions {
@@ -41,6 +41,13 @@ export function gridNoiseVariance(params: Pick<DdgParams, 'localStddev' | 'gamma
 
 /** L2 norm with a scaled accumulation that cannot overflow for any finite input; NaN if any value is NaN. */
 export function l2Norm(x: ArrayLike<number>): number {
+  // float32 values squared and summed in a double can neither overflow (2^30 · (3.4·10^38)² < 10^87) nor lose a
+  // nonzero square to underflow (2^−149 squared is 2^−298): one pass, no scaling.
+  if (x instanceof Float32Array) {
+    let s = 0;
+    for (let i = 0; i < x.length; i++) s += x[i]! * x[i]!;
+    return Math.sqrt(s);
+  }
   let max = 0;
   for (let i = 0; i < x.length; i++) {
     const a = Math.abs(x[i]!);
@@ -79,12 +86,12 @@ export function encodeDdg(update: Float32Array | Float64Array, params: DdgParams
   // 1. L2 clip to norm c (Alg. 1 line 1). A non-finite update would poison the sum: refuse it.
   const inputNorm = l2Norm(update);
   if (!Number.isFinite(inputNorm)) throw new DdpParameterError('update', 'update contains NaN or infinite values');
-  // 3 is folded in: clip and 1/γ scaling are one multiplication (rotation is linear).
-  const scale = clipFactor(inputNorm, params.clip) / params.gamma;
+  // 3 is folded in: clip, 1/γ scaling and the rotation's 1/√d' are one multiplication (rotation is linear).
+  const scale = clipFactor(inputNorm, params.clip) / params.gamma / Math.sqrt(padded);
   for (let i = 0; i < update.length; i++) x[i] = update[i]! * scale;
-  // 2. Pad with zeros to d' and rotate by H·D (Alg. 1 line 2, §4.2).
+  // 2. Pad with zeros to d' and rotate by H·D (Alg. 1 line 2, §4.2), H = H_unscaled/√d'.
   x.fill(0, update.length);
-  rotateInPlace(x, rotationSeed);
+  rotateUnscaledInPlace(x, rotationSeed);
 
   // 4. Conditional randomized rounding to the integer grid with bound Δ₂ (Theorem 1 / Eq. (9)).
   const bound = inflatedL2Bound(params.clip / params.gamma, params.beta, padded);

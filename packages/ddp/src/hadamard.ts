@@ -20,6 +20,13 @@ export function nextPowerOfTwo(n: number): number {
 
 /** x ← (H/√d)·x in place, d = x.length a power of two. */
 export function fwhtInPlace(x: Float64Array): void {
+  fwhtUnscaledInPlace(x);
+  const scale = 1 / Math.sqrt(x.length);
+  for (let i = 0; i < x.length; i++) x[i]! *= scale;
+}
+
+/** H·x without the 1/√n: for a caller that folds the scale into a pass of its own (the encoder's clip). */
+export function fwhtUnscaledInPlace(x: Float64Array): void {
   const n = x.length;
   if (!isPowerOfTwo(n)) throw new RangeError(`FWHT length must be a power of two, got ${n}`);
   // Radix-4 passes (two butterfly levels per sweep) halve the memory traffic of the radix-2 form.
@@ -53,6 +60,4 @@ export function fwhtInPlace(x: Float64Array): void {
       x[j + h] = a - b;
     }
   }
-  const scale = 1 / Math.sqrt(n);
-  for (let i = 0; i < n; i++) x[i]! *= scale;
 }

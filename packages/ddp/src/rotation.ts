@@ -4,7 +4,7 @@
  * under the 32-byte round seed, one bit per coordinate, so every client and the server derive the same D in
  * any runtime. The inverse is D·H (both factors are self-inverse).
  */
-import { fwhtInPlace, isPowerOfTwo } from './hadamard.ts';
+import { fwhtInPlace, fwhtUnscaledInPlace, isPowerOfTwo } from './hadamard.ts';
 import { chachaRandomWords } from './random.ts';
 
 /** Multiplies x by the seed's Rademacher signs in place: bit i of the keystream set ⇒ coordinate i negated. */
@@ -27,6 +27,13 @@ export function rotateInPlace(x: Float64Array, seed: Uint8Array): void {
   if (!isPowerOfTwo(x.length)) throw new RangeError(`rotation needs a power-of-two length, got ${x.length}`);
   applyRademacherSigns(x, seed);
   fwhtInPlace(x);
+}
+
+/** √n·H·D·x: rotateInPlace without its 1/√n, for a caller that has scaled x by it already (one pass fewer). */
+export function rotateUnscaledInPlace(x: Float64Array, seed: Uint8Array): void {
+  if (!isPowerOfTwo(x.length)) throw new RangeError(`rotation needs a power-of-two length, got ${x.length}`);
+  applyRademacherSigns(x, seed);
+  fwhtUnscaledInPlace(x);
 }
 
 /** x ← D·H·x in place: the inverse of rotateInPlace under the same seed. */
