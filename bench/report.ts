@@ -24,7 +24,7 @@ const ABOUT: Record<string, string> = {
   dpsgd:
     'packages/client: one DP-SGD step (per-example clipping + noise) with ghost norms and book-keeping (Bu et al. 2023; one backward pass per batch) against the naive per-example loop, on the tfjs backend named.',
   browser:
-    "e2e/bench: the client's DDG encoding, exact sampler and SecAgg+ stages inside a dedicated Worker of real Chromium (playwright-core), one core; the SecAgg round runs all its parties in the Worker.",
+    "e2e/bench: the client's DDG encoding, exact sampler and SecAgg+ stages inside dedicated Workers of real Chromium (playwright-core), one core: the encode at each d and the sampler at each σ as the median of 3 fresh Workers; the SecAgg round runs all its parties in one Worker, and one client's masked input alone at d = 2^16 and 2^20.",
   rounds:
     "apps/coordinator + apps/node-client: wall time of whole rounds over Socket.IO on loopback (training included), mean per round, with each stage's share (issue 18 §3). AdvertiseKeys holds the clients' local training, the largest share at 10 clients; tfjs-wasm's transposed matrix products run as a Transpose and a plain product and evaluation predicts in batches of 512 instead of 32 to cut it.",
   scale:
