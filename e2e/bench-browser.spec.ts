@@ -25,6 +25,10 @@ test('pnpm bench browser times the encoding, the sampler and the SecAgg stages i
   // Masking (84 pairwise AES-CTR masks of 2^16 words) costs more than advertising two public keys.
   expect(named('browser-secagg-client-masked-input')[0]!.value).toBeGreaterThan(named('browser-secagg-client-advertise-keys')[0]!.value);
   expect(named('browser-secagg-server-unmask')[0]!.value).toBeGreaterThan(0);
+  // One client's masked input alone (its k seeds, k + 1 masks, packing): at 2^16 in the quick size.
+  const masking = named('browser-secagg-client-masking');
+  expect(masking.map((f) => [f.inputs.d, f.inputs.k])).toEqual([[2 ** 16, 84]]);
+  expect(masking[0]!.value).toBeGreaterThan(named('browser-secagg-client-advertise-keys')[0]!.value);
   // A training step of the example model on the page's WASM backend, plain and DP-SGD.
   const steps = named('browser-train-step');
   expect(steps.map((f) => [f.inputs.backend, f.inputs.dpsgd])).toEqual([
