@@ -5,6 +5,7 @@ export default defineConfig({
     include: [
       'bench/**/*.test.ts',
       'packages/*/bench/**/*.test.ts',
+      'apps/*/bench/**/*.test.ts',
       'packages/*/src/**/*.test.ts',
       'apps/*/src/**/*.test.ts',
       'apps/*/src/**/*.test.tsx',
