@@ -169,7 +169,7 @@ export function renderReport(docs: readonly SuiteDoc[], generated = new Date()):
   if (targeted.length) {
     out.push('## Targets', '', '| suite | figure | inputs | measured | target | |', '|---|---|---|---|---|---|');
     for (const { d, f } of targeted)
-      out.push(`| ${d.suite} | ${f.name} | ${inputsText(f.inputs)} | ${fmt(f.value)} ${f.unit} | ${targetText(f)} | ${metText(f)} |`);
+      out.push(`| ${d.suite} | ${f.name} | ${inputsText(f.inputs)} | ${fmt(f.value)} ${f.unit} | ${targetText(f)} | ${metText(f)}${f.note ? ` (${f.note})` : ''} |`);
     out.push('');
   }
   const cmp = comparisons(docs);
