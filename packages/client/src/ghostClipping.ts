@@ -96,6 +96,12 @@ function denseBook(a: tf.Tensor, g: tf.Tensor, kernelShape: number[], bias: bool
   };
 }
 
+/**
+ * The depthwise route's filter holds g replicated over the input channels, oh·ow·B·Cin·Cout floats: past this
+ * (64 MiB) a model of the user's own could exhaust memory, and the slices below serve instead.
+ */
+const DEPTHWISE_MAX_FILTER = 2 ** 24;
+
 function convBook(input: tf.Tensor4D, g: tf.Tensor4D, kernelShape: number[], bias: boolean): LayerBook {
   const [kh, kw] = kernelShape as [number, number];
   const [b, , , cin] = input.shape;
@@ -119,7 +125,7 @@ function convBook(input: tf.Tensor4D, g: tf.Tensor4D, kernelShape: number[], bia
   const kernelGrads = (): tf.Tensor2D => {
     if (perExample) return perExample;
     const gFlat = tf.reshape(g, [b, oh * ow, cout]) as tf.Tensor3D;
-    if (tf.getBackend() === 'wasm') {
+    if (tf.getBackend() === 'wasm' && oh * ow * b * cin * cout <= DEPTHWISE_MAX_FILTER) {
       // ∇Wᵢ[dy, dx, ci, co] = Σ_{y,x} inputᵢ[y+dy, x+dx, ci]·gᵢ[y, x, co] for every (i, ci) at once: a depthwise
       // convolution of the input as one image of B·Cin channels by g (replicated over ci) as its oh×ow filter,
       // Cout a channel. tfjs-wasm runs a 4-D Slice as a JavaScript loop (the kh·kw slices below took two thirds of
