@@ -152,9 +152,9 @@ describe('Bernoulli(exp(−γ)) — CKS Algorithm 1', () => {
 });
 
 describe('discrete Gaussian — Gaussian-block rejection', () => {
-  // σ² < 1, small, rational, large (≥ 10^6), issue 18's four (1/3, 9/4, 10^6, 10^12), one whose draws leave
-  // the double range (q = 2^45: x²·q > 2^52 for |x| > 11, decided in BigInt) and one past the hot path
-  // altogether (p > 2^51: every step in BigInt).
+  // σ² < 1, small, rational, large (≥ 10^6), issue 18's four (1/3, 9/4, 10^6, 10^12 — the last below) and one past
+  // the hot path altogether (q = 2^45 makes 2p > 2^52: every step in BigInt). The hot path's own BigInt decisions
+  // (a draw with x²q > 2^52) are in the binned tests below, at (2^51 − 1)/2^20.
   const exact: [string, number][] = [
     ['1/3', 150_000],
     ['1/2', 150_000],
@@ -180,9 +180,19 @@ describe('discrete Gaussian — Gaussian-block rejection', () => {
     });
   }
 
+  it('gives only 0 for a tiny σ² (whole parts past int32: computed, not looked up)', () => {
+    for (const s2text of [`1/${2n ** 33n}`, '1/10000000000']) {
+      const sampler = new DiscreteGaussianSampler(parseRational(s2text), seeded(9));
+      // P(x ≠ 0) = 2·Σ e^{−x²/(2σ²)}/Z < 2e^{−5·10^9}.
+      for (let i = 0; i < 20_000; i++) expect(sampler.sample(), s2text).toBe(0);
+    }
+  });
+
   // At σ ≥ 10^6 the discrete and continuous Gaussians' bin masses differ by far less than e^{−σ²}: bins of σ/8
   // against the normal CDF, the position inside a block (x mod w, where a wrong J or w would show) and parity.
-  for (const s2text of ['1000000000000', `${10n ** 20n}/7`]) {
+  // (2^51 − 1)/2^20: on the hot path, its draws past the first block have x²q > 2^52 and are decided in BigInt
+  // there; 10^14: a block wider than 2^22, J from reservoir bits.
+  for (const s2text of ['1000000000000', `${10n ** 20n}/7`, `${2n ** 51n - 1n}/${2n ** 20n}`, '100000000000000']) {
     it(`N_Z(0, ${s2text}) fits by binned χ², within-block position, parity and moments`, () => {
       const sigma2 = parseRational(s2text);
       const s2 = Number(sigma2.num) / Number(sigma2.den);
@@ -192,7 +202,9 @@ describe('discrete Gaussian — Gaussian-block rejection', () => {
       const xs = new Float64Array(n);
       for (let i = 0; i < n; i++) xs[i] = sampler.sample();
       const edges: number[] = [];
-      for (let e = -6; e <= 6; e += 1 / 8) edges.push(e);
+      // Out to ±4σ: the two outer bins hold the tails (about 4 expected each), not bins expecting 10^−3 draws, where
+      // one draw would decide the statistic.
+      for (let e = -4; e <= 4; e += 1 / 8) edges.push(e);
       const counts = new Array<number>(edges.length + 1).fill(0);
       let odd = 0;
       const blockBins = 10;

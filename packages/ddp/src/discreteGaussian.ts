@@ -9,8 +9,10 @@
  * that every acceptance test ran in BigInt (issue 18 §2).
  *
  * Every accept/reject decision compares uniform integers from a CSPRNG with exact integer bounds; no
- * floating-point exp or log is ever evaluated. Doubles hold integers only, each below 2^53, where they are
- * exact; past that the same decisions run on BigInt. Both paths produce exactly the same distribution.
+ * floating-point exp or log is ever evaluated. Doubles hold integers below 2^53, where they are exact, or a product
+ * of two such integers whose rounding (monotone, to nearest) provably keeps the comparison's direction
+ * (bernoulliRatio), undecided cases going on in BigInt; past 2^53 the same decisions run on BigInt. Both paths
+ * produce exactly the same distribution.
  */
 import type { RandomWords } from './random.ts';
 import type { Rational } from './rational.ts';
@@ -306,18 +308,24 @@ export class DiscreteGaussianSampler {
     this.fast = twoP <= limit && sigma2.den <= limit && w <= BigInt(TWO30);
     this.wBits = this.w <= 1 ? 0 : 32 - Math.clz32(this.w - 1);
     this.lemireThreshold = TWO30 % this.w;
-    this.tableBlocks = this.fast && this.w <= TABLE_MAX_W ? TABLE_BLOCKS * this.w : 0;
-    this.wholeOf = new Int32Array(2 * this.tableBlocks);
-    this.remainderOf = new Float64Array(2 * this.tableBlocks);
-    for (let m = 0; m < this.tableBlocks; m++) {
+    // The table holds whole parts as int32: a tiny σ² (q/p past about 10^8) has larger ones, and computes them.
+    let blocks = this.fast && this.w <= TABLE_MAX_W ? TABLE_BLOCKS * this.w : 0;
+    const wholeOf = new Int32Array(2 * blocks);
+    const remainderOf = new Float64Array(2 * blocks);
+    for (let m = 0; m < blocks; m++) {
       const k = BigInt(Math.floor(m / this.w));
       for (const negative of [0, 1]) {
         const x = BigInt(m + negative);
         const num = x * x * sigma2.den - 2n * k * k * sigma2.num;
-        this.wholeOf[2 * m + negative] = Number(num / twoP);
-        this.remainderOf[2 * m + negative] = Number(num % twoP);
+        const whole = num / twoP;
+        if (whole > 0x7fffffffn) blocks = 0;
+        wholeOf[2 * m + negative] = Number(whole);
+        remainderOf[2 * m + negative] = Number(num % twoP);
       }
     }
+    this.tableBlocks = blocks;
+    this.wholeOf = blocks ? wholeOf : new Int32Array(0);
+    this.remainderOf = blocks ? remainderOf : new Float64Array(0);
   }
 
   /** One exact sample. */
