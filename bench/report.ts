@@ -18,7 +18,7 @@ export interface SuiteDoc {
 
 /** What each suite measures, in a sentence (the suites' own headers say more). */
 const ABOUT: Record<string, string> = {
-  ddp: "packages/ddp: the exact discrete Gaussian sampler, the randomized Hadamard transform, randomized rounding and the whole client encoding (one core). The sampler at each σ and the encode at each d are the median of 5 fresh worker threads run one after another, each the median of its repeats (a client samples one σ and encodes one d a process): V8 settles their hot loops differently from one isolate to the next and after other σ or d, and this machine's speed drifts by tens of percent within minutes (compare the FWHT figures between runs).",
+  ddp: "packages/ddp: the exact discrete Gaussian sampler, the randomized Hadamard transform, randomized rounding and the whole client encoding (one core). The sampler at each σ and the encode at each d are the median of 5 fresh worker threads run one after another, each the median of its repeats (a client samples one σ and encodes one d a process): V8 settles their hot loops differently from one isolate to the next and after other σ or d, and this machine's speed drifts within minutes (compare the FWHT figures between runs).",
   secagg:
     'packages/secagg: SecAgg+ with real X25519/HKDF/AES-GCM/AES-CTR, all parties in one process; clients that drop do so after sharing keys, the costliest case for the server.',
   dpsgd:
@@ -30,7 +30,7 @@ const ABOUT: Record<string, string> = {
   scale:
     'apps/coordinator/bench/scale.bench.ts and apps/cli/bench/cluster.bench.ts (issue 17): unmasking split by coordinate ranges over worker threads against in process (the masks of n survivors at 10 % and 30 % dropout, d = 100 000); then two `hushfl start` nodes on a Redis and a Postgres on loopback under `hushfl loadtest` clients (synthetic updates, real DDG and SecAgg), all on this machine: peak connections, rounds of many parties at d = 2^16, a leader killed with SIGKILL mid-round.',
   scaling:
-    "apps/coordinator/bench/scaling.bench.ts (issue 18 §4): one client's masked input alone (k X25519 + HKDF seeds, k + 1 AES-256-CTR masks, 16-bit packing; WebCrypto, whose AES-CTR runs on libuv threads) and the masks the server removes on its unmasking worker threads, at every n ∈ {100, 500, 1 000} and d ∈ {2^16, 2^20}, k as chooseSecAggParams picks it.",
+    "apps/coordinator/bench/scaling.bench.ts (issue 18 §4): one client's masked input alone (k X25519 + HKDF seeds, k + 1 AES-256-CTR masks, 16-bit packing; WebCrypto, whose AES-CTR runs on libuv threads; in sequence, so an upper bound) and the masks the server removes regenerated on its unmasking worker threads (without the seeds' agreements and the Shamir reconstructions), at every n ∈ {100, 500, 1 000} and d ∈ {2^16, 2^20}, k as chooseSecAggParams picks it.",
   unmask:
     "apps/coordinator/bench/scale.bench.ts alone (issue 18 §3): the masks a server removes for n = 500 at d = 100 000, regenerated in process (WebCrypto) and split by coordinate ranges over worker threads (node:crypto AES-256-CTR in 32 KiB pieces, int32 sums in WebAssembly SIMD), at the issue's reference k and at k as chooseSecAggParams picks it.",
   soak: "apps/coordinator/bench/soak.bench.ts (issue 13): a whole run over Socket.IO on loopback with share-poisoning clients, idle Sybils and a client that reconnects in a loop beside honest Node clients; every round must complete and the coordinator's memory (heapUsed + external after full GCs, its own process) stay flat.",
@@ -113,7 +113,7 @@ function scalingRows(docs: readonly SuiteDoc[]): string[] {
     ['secagg-client-masking', 'client masking', 'secagg: whole round, one core'],
     ['secagg-server-unmask', 'server unmask', 'secagg: whole round, in process'],
     ['scaling-client-masking', 'client masked input', 'scaling: one client alone'],
-    ['scaling-server-unmask', 'server unmask', 'scaling: worker threads'],
+    ['scaling-server-unmask', 'server masks regenerated', 'scaling: worker threads, AES-CTR only'],
   ] as const;
   for (const [name, label, source] of what) {
     for (const dropout of [0.1, 0.3]) {
@@ -169,7 +169,9 @@ export function renderReport(docs: readonly SuiteDoc[], generated = new Date()):
   if (targeted.length) {
     out.push('## Targets', '', '| suite | figure | inputs | measured | target | |', '|---|---|---|---|---|---|');
     for (const { d, f } of targeted)
-      out.push(`| ${d.suite} | ${f.name} | ${inputsText(f.inputs)} | ${fmt(f.value)} ${f.unit} | ${targetText(f)} | ${metText(f)}${f.note ? ` (${f.note})` : ''} |`);
+      out.push(
+        `| ${d.suite} | ${f.name} | ${inputsText(f.inputs)} | ${fmt(f.value)} ${f.unit} | ${targetText(f)} | ${metText(f)}${f.note ? ` (${f.note})` : ''} |`,
+      );
     out.push('');
   }
   const cmp = comparisons(docs);

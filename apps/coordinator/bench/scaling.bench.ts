@@ -4,9 +4,11 @@
  * (30 % is live only at n = 1 000, where k = 570: measured at d = 2^16). A whole round of n parties in one
  * process (the secagg suite) cannot reach n = 1 000 at d = 2^20 — its clients alone would expand n·k masks of
  * 4 MiB — so each side is measured alone:
- *  - client: one client's masked input (packages/secagg/src/timeClientMasking.ts; WebCrypto, as the client runs it);
- *  - server: the masks the coordinator removes (every survivor's self mask, each dropped party's pairwise masks
- *    with its live neighbours), on its unmasking worker threads (unmask/maskPool.ts) as it runs them.
+ *  - client: one client's masked input (packages/secagg/src/timeClientMasking.ts; WebCrypto, its steps in sequence);
+ *  - server: regenerating the masks the coordinator removes (every survivor's self mask, each dropped party's
+ *    pairwise masks with its live neighbours), on its unmasking worker threads (unmask/maskPool.ts) as it runs
+ *    them — not the seeds' X25519 agreements or the Shamir reconstructions before them (the secagg suite's
+ *    whole rounds include those).
  */
 import { availableParallelism } from 'node:os';
 import { chooseSecAggParams, type MaskTerm } from '@hushfl/secagg';

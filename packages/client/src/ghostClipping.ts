@@ -10,7 +10,8 @@
  *   [T, T] Gram matrices (Li, Tramèr, Liang & Hashimoto, ICLR 2022, "ghost clipping") where 2T² ≤ in·out, else from
  *   the materialised ∇Wᵢ (Bu et al.'s mixed rule); the clipped sum is one matmul over all B·T rows.
  * - Conv2D: ∇W = Σₚ patchᵢₚᵀ gᵢₚ over output positions p. For small kernels it is cheaper to form it per example
- *   (Lee & Kifer's / Bu et al.'s mixed rule: when T² > k²·Cin·Cout), one batched matmul per kernel offset; the
+ *   (Lee & Kifer's / Bu et al.'s mixed rule: when T² > k²·Cin·Cout): on WASM one depthwise convolution, elsewhere
+ *   one batched matmul per kernel offset (convBook); the
  *   clipped sum Σᵢ cᵢ·∇Wᵢ is one convolution of the input by c-weighted g. ∇b = Σₚ gᵢₚ likewise.
  * - Embedding (a Dense layer over one-hot tokens, no bias): ∇Eᵢ = Σₜ onehot(xᵢₜ)ᵀgᵢₜ, so
  *   ‖∇Eᵢ‖² = Σₜₜ' [xᵢₜ = xᵢₜ'] ⟨gᵢₜ, gᵢₜ'⟩ — the Gram matrix of the output gradients masked by token equality
@@ -97,10 +98,22 @@ function denseBook(a: tf.Tensor, g: tf.Tensor, kernelShape: number[], bias: bool
 }
 
 /**
- * The depthwise route's filter holds g replicated over the input channels, oh·ow·B·Cin·Cout floats: past this
- * (64 MiB) a model of the user's own could exhaust memory, and the slices below serve instead.
+ * The depthwise route's filter holds g replicated over the input channels, oh·ow·B·Cin·Cout floats; the slices'
+ * route keeps about 2·kh·kw·B·oh·ow·Cin (each offset's slice and its transpose) until the step ends. The depthwise
+ * route runs while its filter is within 64 MiB, or past that while it is the smaller of the two.
  */
-const DEPTHWISE_MAX_FILTER = 2 ** 24;
+const DEPTHWISE_FILTER_BUDGET = 2 ** 24;
+let wasmConvRoute: 'auto' | 'slices' = 'auto';
+
+/** Which route per-example conv gradients take on WASM: 'auto' (above), or always the slices (to test them). */
+export function setWasmConvRoute(route: 'auto' | 'slices'): void {
+  wasmConvRoute = route;
+}
+
+function depthwiseRoute(b: number, oh: number, ow: number, cin: number, cout: number, kh: number, kw: number): boolean {
+  if (tf.getBackend() !== 'wasm' || wasmConvRoute === 'slices') return false;
+  return b * oh * ow * cin * cout <= DEPTHWISE_FILTER_BUDGET || cout <= 2 * kh * kw;
+}
 
 function convBook(input: tf.Tensor4D, g: tf.Tensor4D, kernelShape: number[], bias: boolean): LayerBook {
   const [kh, kw] = kernelShape as [number, number];
@@ -125,7 +138,7 @@ function convBook(input: tf.Tensor4D, g: tf.Tensor4D, kernelShape: number[], bia
   const kernelGrads = (): tf.Tensor2D => {
     if (perExample) return perExample;
     const gFlat = tf.reshape(g, [b, oh * ow, cout]) as tf.Tensor3D;
-    if (tf.getBackend() === 'wasm' && oh * ow * b * cin * cout <= DEPTHWISE_MAX_FILTER) {
+    if (depthwiseRoute(b, oh, ow, cin, cout, kh, kw)) {
       // ∇Wᵢ[dy, dx, ci, co] = Σ_{y,x} inputᵢ[y+dy, x+dx, ci]·gᵢ[y, x, co] for every (i, ci) at once: a depthwise
       // convolution of the input as one image of B·Cin channels by g (replicated over ci) as its oh×ow filter,
       // Cout a channel. tfjs-wasm runs a 4-D Slice as a JavaScript loop (the kh·kw slices below took two thirds of

@@ -4,7 +4,7 @@ import { buildModel, evaluate, getFlatWeights, setFlatWeights, MNIST_SHAPE } fro
 import { initTestTf, syntheticDigits } from './testing.ts';
 import { batchTensors, dpsgdStep, dpsgdStepNaive, naiveClippedSum, proximalTerm, trainLocal } from './train.ts';
 import { FunctionalModel } from './functional.ts';
-import { clippedGradientSum, meanGradient, perExampleGradNormsSq } from './ghostClipping.ts';
+import { clippedGradientSum, meanGradient, perExampleGradNormsSq, setWasmConvRoute } from './ghostClipping.ts';
 import { GaussianNoise } from './gaussian.ts';
 
 beforeAll(async () => {
@@ -248,21 +248,29 @@ describe('ghost clipping (Goodfellow 2015; Lee & Kifer 2021) against the per-exa
     });
   }
 
-  it('cnn: per-example norms on WASM (its depthwise route) match the loop over examples on the CPU backend', async () => {
-    await tf.setBackend('cpu');
-    const m = buildModel({ kind: 'cnn', filters: 4, kernel: 5, dense: 16 }, MNIST_SHAPE);
-    const data = syntheticDigits(9, 21);
-    const idx = Array.from({ length: 9 }, (_, i) => i);
-    const naive = await naiveClippedSum(m, data, idx, 0.5);
-    await initTestTf();
-    expect(tf.getBackend()).toBe('wasm');
-    const { x, y } = batchTensors(data, idx);
-    const ghostSq = perExampleGradNormsSq(new FunctionalModel(m), x, y).dataSync();
-    for (let i = 0; i < 9; i++) expect(Math.sqrt(ghostSq[i]!)).toBeCloseTo(naive.norms[i]!, 3);
-    expect(new Set(Array.from(naive.norms, (n) => n.toFixed(3))).size).toBe(9);
-    tf.dispose([x, y]);
-    m.dispose();
-  });
+  for (const route of ['auto', 'slices'] as const) {
+    it(`cnn: per-example norms on WASM (${route === 'auto' ? 'its depthwise route' : 'the slices'}) match the loop over examples on the CPU backend`, async () => {
+      await tf.setBackend('cpu');
+      // One convolution (Cin = 1; functional.test.ts has Cin = 2) before the dense layers.
+      const m = buildModel({ kind: 'cnn', filters: 4, kernel: 5, dense: 16 }, MNIST_SHAPE);
+      const data = syntheticDigits(9, 21);
+      const idx = Array.from({ length: 9 }, (_, i) => i);
+      const naive = await naiveClippedSum(m, data, idx, 0.5);
+      await initTestTf();
+      expect(tf.getBackend()).toBe('wasm');
+      const { x, y } = batchTensors(data, idx);
+      setWasmConvRoute(route);
+      try {
+        const ghostSq = perExampleGradNormsSq(new FunctionalModel(m), x, y).dataSync();
+        for (let i = 0; i < 9; i++) expect(Math.sqrt(ghostSq[i]!)).toBeCloseTo(naive.norms[i]!, 3);
+      } finally {
+        setWasmConvRoute('auto');
+      }
+      expect(new Set(Array.from(naive.norms, (n) => n.toFixed(3))).size).toBe(9);
+      tf.dispose([x, y]);
+      m.dispose();
+    });
+  }
 
   it('the naive and ghost DP-SGD steps give the same update (negligible noise)', async () => {
     const data = syntheticDigits(10, 9);

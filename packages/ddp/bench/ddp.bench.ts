@@ -6,6 +6,7 @@
 import { Worker } from 'node:worker_threads';
 import { figure, medianMs, type Figure } from '../../../bench/lib.ts';
 import { conditionalRoundInto, cryptoRandomWords, fwhtInPlace } from '../src/index.ts';
+import { encodeBenchParams } from './encodeParams.ts';
 import type { IsolatedRun } from './isolatedRun.ts';
 
 /** Fresh worker threads per σ of the sampler and per d of the encode, one after another; their median. */
@@ -20,6 +21,8 @@ function isolatedRun(run: IsolatedRun): Promise<number> {
       void worker.terminate();
     });
     worker.once('error', reject);
+    // Settled already when it replied; otherwise it died without a figure.
+    worker.once('exit', (code) => reject(new Error(`the bench's worker thread exited (${code}) without a measurement`)));
   });
 }
 
@@ -41,7 +44,7 @@ export async function benchDdp(): Promise<Figure[]> {
 
   // Each σ in fresh worker threads, one after the other (the process is pinned to one core): the median of
   // ISOLATED_RUNS runs, each the median of its own repeats. V8 settles a sampler's hot loop differently from one
-  // isolate to the next (±20 %), so one run says little.
+  // isolate to the next, so one run says little.
   for (const sigma of [1, 10, 1000, 7000, 1.2e6, 2 ** 20]) {
     const n = 1_000_000;
     const runs: number[] = [];
@@ -62,7 +65,7 @@ export async function benchDdp(): Promise<Figure[]> {
     process.stderr.write(`  sampler σ=${sigma}: ${runs.map((t) => (n / t / 1000).toFixed(1)).join(', ')} M/s over ${ISOLATED_RUNS} threads\n`);
   }
 
-  // The whole encode likewise, each d in fresh threads (at 2^20 after 2^16 in one isolate it ran up to 1.5× slower).
+  // The whole encode likewise, each d in fresh threads (at 2^20 after 2^16 in one isolate it ran slower).
   for (const log of [16, 20]) {
     const d = 2 ** log;
     const runs: number[] = [];
@@ -73,7 +76,7 @@ export async function benchDdp(): Promise<Figure[]> {
     figures.push(
       figure({
         name: 'encode-ddg',
-        inputs: { d, gridStddev: 1000, bits: 16 },
+        inputs: { d, gridStddev: encodeBenchParams(d).localStddev / encodeBenchParams(d).gamma, bits: encodeBenchParams(d).bits },
         value: ms,
         unit: 'ms',
         ...(log === 20 ? { target: { op: '<=', value: 150 } } : {}),

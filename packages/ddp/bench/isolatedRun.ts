@@ -2,11 +2,12 @@
  * One measurement in a worker thread of its own (isolatedRun.mjs): the exact sampler at one σ (n samples a
  * repeat), or the whole DDG encode at one d, as the median ms of its repeats. A client samples at one σ and
  * encodes one model's d in its process; measured after other σ or d in the same isolate, the same code runs on
- * what V8 optimized for those too (encode at 2^20 after 2^16: up to 1.5× slower).
+ * what V8 optimized for those too (encode at 2^20 after 2^16 ran slower).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { medianMs } from '../../../bench/lib.ts';
 import { DiscreteGaussianSampler, cryptoRandomWords, encodeDdg, randomSeed, rationalAtLeast } from '../src/index.ts';
+import { encodeBenchParams } from './encodeParams.ts';
 
 export type IsolatedRun = { kind: 'sampler'; sigma: number; n: number } | { kind: 'encode'; d: number };
 
@@ -27,8 +28,7 @@ if (run.kind === 'sampler') {
 } else {
   const d = run.d;
   const update = Float32Array.from({ length: d }, (_, i) => Math.cos(i * 0.37) * 0.01);
-  // Grid noise σ/γ = 1000, as a 16-bit calibration for tens of clients gives.
-  const params = { dim: d, clip: 1, gamma: 1e-3, beta: Math.exp(-0.5), bits: 16, localStddev: 1 };
+  const params = encodeBenchParams(d);
   const seed = randomSeed();
   const scratch = new Float64Array(d);
   const out = new Uint32Array(d);

@@ -72,9 +72,9 @@ export async function benchSecAgg(options: { quick?: boolean } = {}): Promise<Fi
             ...(isTarget
               ? {
                   target: { op: '<=', value: 5000 },
-                  // The package's own unmasking: every mask through WebCrypto on this thread. The coordinator removes
+                  // The package's own unmasking: every mask through WebCrypto, on this core. The coordinator removes
                   // the same masks on its worker threads (the unmask suite, at this k).
-                  note: 'in process (WebCrypto, one thread); the coordinator unmasks on worker threads: the unmask suite at k as chooseSecAggParams picks it',
+                  note: 'in process on one core (WebCrypto, 4 expansions in flight on its threads); the coordinator unmasks on worker threads: the unmask suite at k as chooseSecAggParams picks it',
                 }
               : {}),
           }),

@@ -3,7 +3,8 @@
  * agreements and HKDFs for the pairwise seeds, the k pairwise masks and the self mask expanded (AES-256-CTR) and
  * added mod 2^16, then packed at 16 bits for the wire — the work a round's masked-input stage does per client,
  * without the other n − 1 parties, so that d = 2^20 and n = 1 000 fit in a bench (a whole round there expands
- * n·k masks of 4 MiB). The browser bench's Worker and the Node scaling suite both run this (`@hushfl/secagg/bench`).
+ * n·k masks of 4 MiB). One step after another, where the client overlaps its agreements and keeps four expansions
+ * in flight: an upper bound on its time. The browser bench's Worker and the Node scaling suite both run this (`@hushfl/secagg/bench`).
  */
 import { addInPlace, defaultSuite, expandWords, hkdfSha256, packWords, subInPlace } from './index.ts';
 

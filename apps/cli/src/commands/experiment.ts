@@ -69,7 +69,10 @@ const flags = {
     help: "K/N: one of N processes sharing --out's grid (one per core): this one runs every N-th missing cell from the K-th (1-based)",
   },
   restart: { kind: 'bool', help: 'discard the finished cells of an earlier run of the same grid (default: resume, skipping them)' },
-  out: { kind: 'string', help: 'output directory (default docs/results/grid/<task>-<partition>; `experiment summary` merges the grids)' },
+  out: {
+    kind: 'string',
+    help: 'output directory (default docs/results/grid/<task>-<partition>; give each grid of other settings its own; `experiment summary` merges them)',
+  },
   json: { kind: 'bool', help: 'print JSON' },
 } as const satisfies FlagSpecs;
 

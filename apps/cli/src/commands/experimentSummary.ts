@@ -4,7 +4,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError, type FlagSpecs } from '../args.ts';
 import type { Command } from '../command.ts';
-import { type GridDoc, readmeBlock, replaceReadmeBlock, summaryJson, summaryMarkdown } from '../experiment/summary.ts';
+import { type GridDoc, isIid, readmeBlock, replaceReadmeBlock, summaryJson, summaryMarkdown } from '../experiment/summary.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
 
@@ -24,8 +24,14 @@ const flags = {
 function readGrid(dir: string, out: string): GridDoc {
   const file = join(dir, 'utility.json');
   if (!existsSync(file)) throw new UsageError(`${dir} has no utility.json: run \`hushfl experiment utility --out ${dir} --report\` first`);
-  const doc = JSON.parse(readFileSync(file, 'utf8')) as Pick<GridDoc, 'results' | 'config'>;
-  if (!Array.isArray(doc.results) || typeof doc.config !== 'object') throw new UsageError(`${file} is not a utility experiment's JSON`);
+  let doc: Pick<GridDoc, 'results' | 'config'>;
+  try {
+    doc = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new UsageError(`${file} is not JSON: ${(e as Error).message}`);
+  }
+  if (!doc || !Array.isArray(doc.results) || typeof doc.config !== 'object' || doc.config === null)
+    throw new UsageError(`${file} is not a utility experiment's JSON (results and config)`);
   return { dir: relative(out, dir) || '.', results: doc.results, config: doc.config };
 }
 
@@ -48,7 +54,7 @@ export const experimentSummaryCommand: Command<typeof flags> = {
     const grids = dirs.map((d) => readGrid(d, out));
     if (!grids.length) throw new UsageError('no grids: pass --grids, or run `hushfl experiment utility --out docs/results/grid/<name>` first');
     // IID first (the README's table), then by directory.
-    if (f.grids === undefined) grids.sort((a, b) => Number(a.config.partition !== 'iid') - Number(b.config.partition !== 'iid') || a.dir.localeCompare(b.dir));
+    if (f.grids === undefined) grids.sort((a, b) => Number(!isIid(a)) - Number(!isIid(b)) || a.dir.localeCompare(b.dir));
     const date = new Date();
     const json = summaryJson(grids, date);
     writeFileSync(join(out, 'utility.json'), `${JSON.stringify(json, null, 2)}\n`);

@@ -55,11 +55,17 @@ describe('utility summary', () => {
     const [noDp, e8, e2] = verdict(results);
     expect(noDp).toBe('No DP: 96.0 % (target ≥ 98.0 % on mnist: missed by 2.0 points at these settings).');
     // 10 bits is below the target's width: not counted.
-    expect(e8).toContain('ε = 8: DDG at 12, 16 bits 94.1–95.0 % against central DP 94.8 % (gap −0.7–+0.2 points; 3 seeds)');
+    expect(e8).toContain('ε = 8: DDG at 12, 16 bits 94.1–95.0 % against central DP 94.8 % (gap −0.7–+0.2 points; 3 seeds, std over seeds 1.0)');
     expect(e8).toContain('within 1 point — target met');
     expect(e2).toContain('12 bits 15.4, 16 bits 10.1 points below — target missed');
     expect(e2).toContain('2–3 seeds');
     expect(e2).toContain('Wrapped coordinates 0.5–1.2 a round; ε against the coordinator 12.7–13.1 (DDG) vs 10.0 (central)');
+  });
+
+  it('reads gaps as the table shows them (to 0.1 point), gives the spread over seeds, and holds the 98 % to the CNN', () => {
+    const [line] = verdict([row('central', null, 4, 0.9), row('ddg', 12, 4, 0.8896)], false);
+    expect(line).toContain('gap −1.0 points; 3 seeds, std over seeds 1.0): within 1 point — target met');
+    expect(verdict([row('none', null, null, 0.96)], false)).toEqual([]);
   });
 
   const grids: GridDoc[] = [
