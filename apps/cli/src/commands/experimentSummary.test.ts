@@ -2,24 +2,12 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { utilityRow } from '../experiment/utilityRow.testing.ts';
 import { runCli as run } from '../runCli.testing.ts';
 
 function grid(partition: string, central: number, ddg: number) {
-  const row = (mechanism: string, bits: number | null, epsilon: number | null, accuracy: number) => ({
-    task: 'mnist',
-    partition,
-    mechanism,
-    bits,
-    epsilon,
-    delta: 1e-5,
-    accuracy,
-    std: 0.01,
-    accuracyStd: 0.01,
-    seeds: 3,
-    epsilonVsCoordinator: epsilon,
-    wrapsPerRound: mechanism === 'ddg' ? 0.2 : null,
-    noise: null,
-  });
+  const row = (mechanism: 'none' | 'central' | 'ddg', bits: number | null, epsilon: number | null, accuracy: number) =>
+    utilityRow(mechanism, bits, epsilon, accuracy, { partition, epsilonVsCoordinator: epsilon, wrapsPerRound: mechanism === 'ddg' ? 0.2 : null });
   return {
     results: [row('none', null, null, 0.97), row('central', null, 8, central), row('ddg', 16, 8, ddg)],
     config: { task: 'mnist', partition, clientsPerRound: 100, population: 1000, sampleRate: 0.1, rounds: 30, clip: 0.25, delta: 1e-5, model: {}, dim: 10 },

@@ -1,31 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { README_BEGIN, README_END, alignTables, readmeBlock, replaceReadmeBlock, summaryJson, summaryMarkdown, verdict, type GridDoc } from './summary.ts';
 import type { UtilityResult } from './utility.ts';
+import { utilityRow } from './utilityRow.testing.ts';
 
-function row(
-  mechanism: UtilityResult['mechanism'],
-  bits: number | null,
-  epsilon: number | null,
-  accuracy: number,
-  extra: Partial<UtilityResult> = {},
-): UtilityResult {
-  return {
-    task: 'mnist',
-    partition: 'iid',
-    mechanism,
-    bits,
-    epsilon,
-    delta: 1e-5,
-    accuracy,
-    std: 0.01,
-    accuracyStd: 0.01,
-    seeds: 3,
-    epsilonVsCoordinator: epsilon === null ? null : epsilon * 5,
-    wrapsPerRound: mechanism === 'ddg' ? 0.5 : null,
-    noise: null,
-    ...extra,
-  };
-}
+const row = utilityRow;
 
 const config = {
   task: 'mnist',
