@@ -36,6 +36,12 @@ export function machine() {
   };
 }
 
+/** The median of `xs` (the upper one of an even count). */
+export function median(xs: readonly number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
 /** Median wall time in ms of `fn` over `repeats` runs after `warmup` runs. */
 export async function medianMs(fn: () => unknown, repeats = 7, warmup = 2): Promise<number> {
   for (let i = 0; i < warmup; i++) await fn();
@@ -45,8 +51,7 @@ export async function medianMs(fn: () => unknown, repeats = 7, warmup = 2): Prom
     await fn();
     times.push(performance.now() - t0);
   }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)]!;
+  return median(times);
 }
 
 export function writeResults(name: string, figures: Figure[], extra: Record<string, unknown> = {}) {

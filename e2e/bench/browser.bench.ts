@@ -9,7 +9,7 @@
  * coordinates ≤ 300 ms in the Worker. bench/run.ts pins the browser to core 0 like the Node client suites.
  */
 import { chromium } from 'playwright-core';
-import { figure, type Figure } from '../../bench/lib.ts';
+import { figure, median, type Figure } from '../../bench/lib.ts';
 import { chromiumArgs, chromiumPath } from '../../playwright.config.ts';
 import type { BenchRequest, BenchResult } from '../fixtures/bench-worker.ts';
 import { bundleFixture, tfjsWasmFiles } from '../support/fixtureBundle.ts';
@@ -53,17 +53,16 @@ export async function benchBrowser(options: { quick?: boolean } = {}): Promise<F
     const repeats = options.quick ? 3 : 5;
     const none: BenchRequest = { encodeDims: [], sigmas: [], secagg: [], masking: { n: 100, dims: [], dropout: 0.1 }, repeats };
     const runs = options.quick ? 1 : ISOLATED_RUNS;
-    const medianOf = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     const r: BenchResult = { encode: [], sampler: [], secagg: [], masking: [] };
     for (const d of options.quick ? [2 ** 16] : [2 ** 16, 2 ** 20]) {
       const ms: number[] = [];
       for (let i = 0; i < runs; i++) ms.push((await inWorker({ ...none, encodeDims: [d] })).encode[0]!.ms);
-      r.encode.push({ d, ms: medianOf(ms) });
+      r.encode.push({ d, ms: median(ms) });
     }
     for (const sigma of options.quick ? [1000] : [1, 1000, 2 ** 20]) {
       const ns: number[] = [];
       for (let i = 0; i < runs; i++) ns.push((await inWorker({ ...none, sigmas: [sigma] })).sampler[0]!.nsPerSample);
-      r.sampler.push({ sigma, nsPerSample: medianOf(ns) });
+      r.sampler.push({ sigma, nsPerSample: median(ns) });
     }
     const rest = await inWorker({
       ...none,

@@ -4,7 +4,7 @@
  * from 1 to 2^20 (issue 18 §2; σ ≈ 1.2·10^6 is the example configuration's grid σ).
  */
 import { Worker } from 'node:worker_threads';
-import { figure, medianMs, type Figure } from '../../../bench/lib.ts';
+import { figure, median, medianMs, type Figure } from '../../../bench/lib.ts';
 import { conditionalRoundInto, cryptoRandomWords, fwhtInPlace } from '../src/index.ts';
 import { encodeBenchParams } from './encodeParams.ts';
 import type { IsolatedRun } from './isolatedRun.ts';
@@ -49,8 +49,7 @@ export async function benchDdp(): Promise<Figure[]> {
     const n = 1_000_000;
     const runs: number[] = [];
     for (let r = 0; r < ISOLATED_RUNS; r++) runs.push(await isolatedRun({ kind: 'sampler', sigma, n }));
-    runs.sort((a, b) => a - b);
-    const ms = runs[Math.floor(runs.length / 2)]!;
+    const ms = median(runs);
     const perSecond = n / (ms / 1000);
     figures.push(figure({ name: 'dgauss-sampler', inputs: { sigma }, value: (ms * 1e6) / n, unit: 'ns/sample' }));
     figures.push(
@@ -70,13 +69,13 @@ export async function benchDdp(): Promise<Figure[]> {
     const d = 2 ** log;
     const runs: number[] = [];
     for (let r = 0; r < ISOLATED_RUNS; r++) runs.push(await isolatedRun({ kind: 'encode', d }));
-    runs.sort((a, b) => a - b);
-    const ms = runs[Math.floor(runs.length / 2)]!;
+    const ms = median(runs);
+    const params = encodeBenchParams(d);
     process.stderr.write(`  encode d=2^${log}: ${runs.map((t) => t.toFixed(0)).join(', ')} ms over ${ISOLATED_RUNS} threads\n`);
     figures.push(
       figure({
         name: 'encode-ddg',
-        inputs: { d, gridStddev: encodeBenchParams(d).localStddev / encodeBenchParams(d).gamma, bits: encodeBenchParams(d).bits },
+        inputs: { d, gridStddev: params.localStddev / params.gamma, bits: params.bits },
         value: ms,
         unit: 'ms',
         ...(log === 20 ? { target: { op: '<=', value: 150 } } : {}),

@@ -233,6 +233,45 @@ function slowBlock(rw: RandomWords, code: number, second: number): number {
   return k;
 }
 
+interface ExponentTable {
+  readonly blocks: number;
+  readonly wholeOf: Int32Array;
+  readonly remainderOf: Float64Array;
+}
+const NO_TABLE: ExponentTable = { blocks: 0, wholeOf: new Int32Array(0), remainderOf: new Float64Array(0) };
+/** The last few σ²'s tables: an encoder or a noisy count builds a sampler a call at the same σ². */
+const exponentTables = new Map<string, ExponentTable>();
+const EXPONENT_TABLES_KEPT = 8;
+
+/**
+ * (x²q − 2K²p)/(2p) for m = K·w + J below TABLE_BLOCKS·w, as whole part and remainder at 2m + (1 on the negative
+ * side), exact in BigInt. None (NO_TABLE) for a tiny σ² whose whole parts pass int32 (q/p beyond about 10^8).
+ */
+function exponentTable(sigma2: Rational, w: number): ExponentTable {
+  const key = `${sigma2.num}/${sigma2.den}`;
+  const kept = exponentTables.get(key);
+  if (kept) return kept;
+  const twoP = 2n * sigma2.num;
+  const blocks = TABLE_BLOCKS * w;
+  const wholeOf = new Int32Array(2 * blocks);
+  const remainderOf = new Float64Array(2 * blocks);
+  let table: ExponentTable = { blocks, wholeOf, remainderOf };
+  for (let m = 0; m < blocks; m++) {
+    const k = BigInt(Math.floor(m / w));
+    for (const negative of [0, 1]) {
+      const x = BigInt(m + negative);
+      const num = x * x * sigma2.den - 2n * k * k * sigma2.num;
+      const whole = num / twoP;
+      if (whole > 0x7fffffffn) table = NO_TABLE;
+      wholeOf[2 * m + negative] = Number(whole);
+      remainderOf[2 * m + negative] = Number(num % twoP);
+    }
+  }
+  if (exponentTables.size >= EXPONENT_TABLES_KEPT) exponentTables.delete(exponentTables.keys().next().value!);
+  exponentTables.set(key, table);
+  return table;
+}
+
 /**
  * Sampler for N_Z(0, σ²), σ² = p/q, by rejection from Gaussian-shaped blocks of integer width
  * w = ceil(σ·√2) (the least w with w²·q ≥ 2p):
@@ -308,24 +347,10 @@ export class DiscreteGaussianSampler {
     this.fast = twoP <= limit && sigma2.den <= limit && w <= BigInt(TWO30);
     this.wBits = this.w <= 1 ? 0 : 32 - Math.clz32(this.w - 1);
     this.lemireThreshold = TWO30 % this.w;
-    // The table holds whole parts as int32: a tiny σ² (q/p past about 10^8) has larger ones, and computes them.
-    let blocks = this.fast && this.w <= TABLE_MAX_W ? TABLE_BLOCKS * this.w : 0;
-    const wholeOf = new Int32Array(2 * blocks);
-    const remainderOf = new Float64Array(2 * blocks);
-    for (let m = 0; m < blocks; m++) {
-      const k = BigInt(Math.floor(m / this.w));
-      for (const negative of [0, 1]) {
-        const x = BigInt(m + negative);
-        const num = x * x * sigma2.den - 2n * k * k * sigma2.num;
-        const whole = num / twoP;
-        if (whole > 0x7fffffffn) blocks = 0;
-        wholeOf[2 * m + negative] = Number(whole);
-        remainderOf[2 * m + negative] = Number(num % twoP);
-      }
-    }
-    this.tableBlocks = blocks;
-    this.wholeOf = blocks ? wholeOf : new Int32Array(0);
-    this.remainderOf = blocks ? remainderOf : new Float64Array(0);
+    const table = this.fast && this.w <= TABLE_MAX_W ? exponentTable(sigma2, this.w) : NO_TABLE;
+    this.tableBlocks = table.blocks;
+    this.wholeOf = table.wholeOf;
+    this.remainderOf = table.remainderOf;
   }
 
   /** One exact sample. */
