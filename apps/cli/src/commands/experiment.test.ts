@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { accountDpsgd } from '@hushfl/ddp';
@@ -164,7 +165,7 @@ describe('hushfl experiment utility', () => {
     expect(rows.filter((x) => x.mechanism === 'ddg').map((x) => x.bits)).toEqual([16]);
   });
 
-  it('--worker K/N splits a grid between processes on one cells file, seed-major, each reporting all finished cells', async () => {
+  it('--worker K/N splits a grid between processes on one cells file, seed-major, then takes over unclaimed cells', async () => {
     const out = mkdtempSync(join(tmpdir(), 'utility-workers-'));
     const flags = ['--clients-per-round', '4', '--population', '40', '--rounds', '1', '--epsilons', '8', '--bits', '16', '--seeds', '2'];
     const grid = [...flags, '--mechanisms', 'none,central', '--out', out, '--json'];
@@ -173,11 +174,21 @@ describe('hushfl experiment utility', () => {
         .trim()
         .split('\n')
         .map((l) => JSON.parse(l) as { mechanism: string; seed: number });
-    // Seed-major order: none/1, central/1, none/2, central/2; worker 1 of 2 takes the 1st and 3rd.
+    const claims = join(out, 'utility.cells.jsonl.claims');
+    mkdirSync(claims);
+    // Another worker, alive (this test's parent process), runs central/2; a dead one had claimed central/1.
+    writeFileSync(join(claims, 'central_null_8_2.pid'), String(process.ppid));
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    writeFileSync(join(claims, 'central_null_8_1.pid'), dead.stdout);
+    // Seed-major order: none/1, central/1, none/2, central/2; worker 1 of 2 takes the 1st and 3rd, then the
+    // others' from the end: central/2 is held by a live process, central/1's claim is stale and taken over.
     const first = await run('experiment', 'utility', ...grid, '--worker', '1/2');
-    expect(first.code).toBe(0);
+    expect(first.code, first.err).toBe(0);
     expect(first.err).toMatch(/worker 1\/2/);
-    expect(cellsOf().map((c) => `${c.mechanism}/${c.seed}`)).toEqual(['none/1', 'none/2']);
+    expect(cellsOf().map((c) => `${c.mechanism}/${c.seed}`)).toEqual(['none/1', 'none/2', 'central/1']);
+    // Its own claims are given back; the live one stays.
+    expect(readdirSync(claims)).toEqual(['central_null_8_2.pid']);
+    rmSync(join(claims, 'central_null_8_2.pid'));
     const second = await run('experiment', 'utility', ...grid, '--worker', '2/2');
     expect(second.code).toBe(0);
     expect(cellsOf().map((c) => `${c.mechanism}/${c.seed}`)).toEqual(['none/1', 'none/2', 'central/1', 'central/2']);

@@ -66,7 +66,7 @@ const flags = {
   },
   worker: {
     kind: 'string',
-    help: "K/N: one of N processes sharing --out's grid (one per core): this one runs every N-th missing cell from the K-th (1-based)",
+    help: "K/N: one of N processes sharing --out's grid (one per core): this one runs every N-th missing cell from the K-th (1-based), then any the others have not started, claiming each while it runs",
   },
   restart: { kind: 'bool', help: 'discard the finished cells of an earlier run of the same grid (default: resume, skipping them)' },
   out: {

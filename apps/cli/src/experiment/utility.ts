@@ -37,6 +37,7 @@ import {
 } from '@hushfl/engine';
 import { initNodeTf, loadTaskData } from '@hushfl/node';
 import { type ModelSpec, type PartitionSpec, parseRunConfig, serverConfigSchema, type ServerConfigInput, serverOptimizerOf } from '@hushfl/protocol';
+import { CellClaims } from './cellClaims.ts';
 import { WrapCounter } from './wrapCounter.ts';
 import { buildModel, decodeShard, DemoTask, evaluate, findTask, getFlatWeights, setFlatWeights, taskShape } from '@hushfl/tasks';
 
@@ -86,7 +87,8 @@ export interface UtilityOptions {
   readonly testExamples?: number;
   /**
    * One of several processes sharing a grid's cells file (both cores): this one runs the missing cells at
-   * positions index, index + count, … of the grid's seed-major order (default the only worker).
+   * positions index, index + count, … of the grid's seed-major order, then any other cell no live worker has
+   * claimed, from the end (default the only worker).
    */
   readonly worker?: { readonly index: number; readonly count: number };
   readonly onProgress?: (line: string) => void;
@@ -238,35 +240,56 @@ export async function runUtilityExperiment(
   // Seed-major: a grid in progress holds every row at one seed before any at two.
   const plan = Array.from({ length: o.seeds }, (_, i) => settings.map((s) => ({ ...s, seed: i + 1 }))).flat();
   const worker = o.worker ?? { index: 0, count: 1 };
-  const mine = plan.filter((c, i) => i % worker.count === worker.index && !done.has(cellKey(c)));
+  const missing = (c: (typeof plan)[number]) => !done.has(cellKey(c));
+  // Its own share first, then the other workers' cells from the far end (theirs run from the near end), each
+  // claimed while it runs: uneven shares end together, and no cell runs twice.
+  const own = plan.filter((c, i) => i % worker.count === worker.index && missing(c));
+  const others = worker.count > 1 ? plan.filter((c, i) => i % worker.count !== worker.index && missing(c)).reverse() : [];
+  const claims = o.cellsFile && worker.count > 1 ? new CellClaims(o.cellsFile) : null;
+  const refreshDone = () => {
+    if (o.cellsFile) for (const cell of readCells(o.cellsFile)) if (cell.settings === settingsKey) done.set(cellKey(cell), cell);
+  };
   let finished = plan.length - plan.filter((c) => !done.has(cellKey(c))).length;
   let ran = 0;
   let spentSeconds = 0;
-  for (const c of o.reportOnly ? [] : mine) {
-    const started = performance.now();
-    let cell: UtilityCell;
-    try {
-      cell = await runCell(c, c.seed);
-    } catch (e) {
-      // A bit width too narrow for this ε (calibrateDdg refuses it): no cell to run, the rest of the grid goes on.
-      if (!(e instanceof DdpParameterError && e.param === 'bits')) throw e;
-      o.onProgress?.(`[${finished}/${plan.length}] ${c.mechanism} ${c.bits} bits ε=${c.epsilon} seed ${c.seed}: not run, ${e.message}`);
-      continue;
+  let left = own.length;
+  try {
+    for (const c of o.reportOnly ? [] : [...own, ...others]) {
+      if (claims) {
+        refreshDone(); // cells the other workers finished meanwhile
+        if (!missing(c) || !claims.claim(cellKey(c))) continue;
+      }
+      const started = performance.now();
+      let cell: UtilityCell;
+      try {
+        cell = await runCell(c, c.seed);
+      } catch (e) {
+        claims?.release(cellKey(c));
+        // A bit width too narrow for this ε (calibrateDdg refuses it): no cell to run, the rest of the grid goes on.
+        if (!(e instanceof DdpParameterError && e.param === 'bits')) throw e;
+        o.onProgress?.(`[${finished}/${plan.length}] ${c.mechanism} ${c.bits} bits ε=${c.epsilon} seed ${c.seed}: not run, ${e.message}`);
+        continue;
+      }
+      done.set(cellKey(c), cell);
+      if (o.cellsFile) appendFileSync(o.cellsFile, `${JSON.stringify(cell)}\n`);
+      claims?.release(cellKey(c));
+      refreshDone();
+      finished = plan.filter((x) => !missing(x)).length;
+      ran++;
+      spentSeconds += cell.seconds;
+      left = Math.max(0, left - 1);
+      // This process's share so far, averaged: kept cells cost nothing, other workers' are theirs to count.
+      const eta = (spentSeconds / ran) * left;
+      o.onProgress?.(
+        `[${finished}/${plan.length}${worker.count > 1 ? `, worker ${worker.index + 1}/${worker.count}` : ''}] ${c.mechanism}${c.bits ? ` ${c.bits} bits` : ''}${c.epsilon ? ` ε=${c.epsilon}` : ''} seed ${c.seed}: accuracy ${(cell.accuracy * 100).toFixed(1)} %` +
+          `${cell.wrapsPerRound ? `, ${mean(cell.wrapsPerRound).toFixed(1)} wraps/round` : ''} (${((performance.now() - started) / 1000).toFixed(1)} s; about ${(eta / 60).toFixed(0)} min left of its share)`,
+      );
     }
-    done.set(cellKey(c), cell);
-    if (o.cellsFile) appendFileSync(o.cellsFile, `${JSON.stringify(cell)}\n`);
-    finished++;
-    ran++;
-    spentSeconds += cell.seconds;
-    // This process's cells so far, averaged: kept cells cost nothing, other workers' are theirs to count.
-    const eta = (spentSeconds / ran) * (mine.length - ran);
-    o.onProgress?.(
-      `[${finished}/${plan.length}${worker.count > 1 ? `, worker ${worker.index + 1}/${worker.count}` : ''}] ${c.mechanism}${c.bits ? ` ${c.bits} bits` : ''}${c.epsilon ? ` ε=${c.epsilon}` : ''} seed ${c.seed}: accuracy ${(cell.accuracy * 100).toFixed(1)} %` +
-        `${cell.wrapsPerRound ? `, ${mean(cell.wrapsPerRound).toFixed(1)} wraps/round` : ''} (${((performance.now() - started) / 1000).toFixed(1)} s; about ${(eta / 60).toFixed(0)} min left)`,
-    );
+  } finally {
+    claims?.releaseAll();
   }
   // Cells other workers on the same file finished meanwhile.
-  if (o.cellsFile && worker.count > 1) for (const cell of readCells(o.cellsFile)) if (cell.settings === settingsKey) done.set(cellKey(cell), cell);
+  if (worker.count > 1) refreshDone();
   const results: UtilityResult[] = [];
   /** Minutes the reported cells took to run (whenever they ran). */
   let cellMinutes = 0;
