@@ -244,8 +244,9 @@ export async function runUtilityExperiment(
   // Its own share first, then the other workers' cells from the far end (theirs run from the near end), each
   // claimed while it runs: uneven shares end together, and no cell runs twice.
   const own = plan.filter((c, i) => i % worker.count === worker.index && missing(c));
-  const others = worker.count > 1 ? plan.filter((c, i) => i % worker.count !== worker.index && missing(c)).reverse() : [];
   const claims = o.cellsFile && worker.count > 1 ? new CellClaims(o.cellsFile) : null;
+  // Without a shared cells file there is nothing to claim on: its share only.
+  const others = claims ? plan.filter((c, i) => i % worker.count !== worker.index && missing(c)).reverse() : [];
   const refreshDone = () => {
     if (o.cellsFile) for (const cell of readCells(o.cellsFile)) if (cell.settings === settingsKey) done.set(cellKey(cell), cell);
   };
