@@ -7,7 +7,7 @@ import { loadTaskData } from '@hushfl/node';
 import { SPAM_TASK } from '@hushfl/tasks';
 import { describe, expect, it } from 'vitest';
 import { defaultMaxShortfall, poissonShortfallProbability } from '@hushfl/engine';
-import { centralNoiseMultiplier } from '../experiment/utility.ts';
+import { centralNoiseMultiplier } from '../experiment/noiseGap.ts';
 import { runCli } from '../runCli.testing.ts';
 
 const run = runCli;

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { README_BEGIN, README_END, alignTables, readmeBlock, replaceReadmeBlock, summaryJson, summaryMarkdown, verdict, type GridDoc } from './summary.ts';
 import type { UtilityResult } from './utility.ts';
 import { utilityRow } from './utilityRow.testing.ts';
+import { centralNoiseMultiplier, zhuWangNoiseMultiplier } from './noiseGap.ts';
 
 const row = utilityRow;
 
@@ -44,6 +45,27 @@ describe('utility summary', () => {
     const [line] = verdict([row('central', null, 4, 0.9), row('ddg', 12, 4, 0.8896)], false);
     expect(line).toContain('gap −1.0 points; 3 seeds, std over seeds 1.0): within 1 point — target met');
     expect(verdict([row('none', null, null, 0.96)], false)).toEqual([]);
+  });
+
+  it('with the grid’s settings, says how much noisier DDG’s release is and splits it into n_min, the sampling bound and rounding', () => {
+    const settings = { sampleRate: 0.1, population: 1000, minClients: 56, rounds: 30, clip: 0.25, delta: 1e-5 };
+    const z = centralNoiseMultiplier(2, 1e-5, 0.1, 30);
+    const sampling = zhuWangNoiseMultiplier(2, 1e-5, 0.1, 30) / z;
+    // DDG rows whose sum (about 100 parties) has 1.95 and 2.10 times central DP's noise.
+    const local = (ratio: number) => ({ localStddev: (ratio * z * 0.25) / Math.sqrt(100), gamma: 1e-4, gridStddev: 1 });
+    const rows = [
+      row('central', null, 2, 0.927, { noise: { noiseMultiplier: z } }),
+      row('ddg', 12, 2, 0.77, { noise: local(2.1) }),
+      row('ddg', 16, 2, 0.8, { noise: local(1.95) }),
+    ];
+    const [line] = verdict(rows, true, { ...config, ...settings });
+    const nMin = Math.sqrt(100 / 56);
+    expect(line).toContain(
+      `Noise of the released sum against central DP's: ×1.95–2.10 in standard deviation (n_min = 56 of about 100: ×${nMin.toFixed(2)}; the DDG accountant's sampling bound: ×${sampling.toFixed(2)}; rounding and τ: ×${(1.95 / nMin / sampling).toFixed(2)}–${(2.1 / nMin / sampling).toFixed(2)}).`,
+    );
+    // Without settings, or without a row's noise, no such sentence.
+    expect(verdict(rows)[0]).not.toContain('Noise of the released sum');
+    expect(verdict([rows[0]!, row('ddg', 12, 2, 0.77)], true, { ...config, ...settings })[0]).not.toContain('Noise of the released sum');
   });
 
   const grids: GridDoc[] = [

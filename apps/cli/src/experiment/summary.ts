@@ -4,6 +4,7 @@
  * README's table and verdict between its `<!-- utility:begin -->` and `<!-- utility:end -->` markers come from it.
  * Each grid is a directory `hushfl experiment utility --out DIR` (or its `--report`) wrote.
  */
+import { ddgNoiseGap, type NoiseGap } from './noiseGap.ts';
 import { markdownTable, wrapsTable } from './report.ts';
 import type { UtilityResult } from './utility.ts';
 
@@ -30,8 +31,46 @@ const range = (xs: readonly number[], f: (x: number) => string) => {
 /** Issue 16 §1: the non-private CNN reaches at least this on MNIST. */
 const NO_DP_TARGET: Record<string, number> = { mnist: 0.98 };
 
-/** Per ε: central DP, the DDG rows at ≥ 12 bits, their gaps and whether every one is within a point. */
-export function verdict(results: readonly UtilityResult[], isCnn = true): string[] {
+/** The grid settings the noise comparison needs (a grid's `config`). */
+export interface NoiseSettings {
+  readonly sampleRate: number;
+  readonly population: number;
+  readonly minClients: number;
+  readonly rounds: number;
+  readonly clip: number;
+  readonly delta: number;
+}
+
+function noiseSettingsOf(config: Record<string, unknown> | undefined): NoiseSettings | null {
+  if (!config) return null;
+  const keys = ['sampleRate', 'population', 'minClients', 'rounds', 'clip', 'delta'] as const;
+  return keys.every((k) => typeof config[k] === 'number') ? (config as unknown as NoiseSettings) : null;
+}
+
+/** Why the DDG rows are noisier than central DP at one ε, from their calibrated noise; null when a row lacks it. */
+function noiseLine(central: UtilityResult, ddg: readonly UtilityResult[], settings: NoiseSettings): string | null {
+  const z = central.noise?.noiseMultiplier;
+  if (z === undefined || ddg.some((r) => r.noise?.localStddev === undefined)) return null;
+  const gaps: NoiseGap[] = ddg.map((r) =>
+    ddgNoiseGap({ ...settings, epsilon: central.epsilon!, centralNoiseMultiplier: z, localStddev: r.noise!.localStddev! }),
+  );
+  const x = (v: number) => v.toFixed(2);
+  const g = gaps[0]!;
+  return `Noise of the released sum against central DP's: ×${range(
+    gaps.map((v) => v.total),
+    x,
+  )} in standard deviation (n_min = ${settings.minClients} of about ${Math.round(settings.sampleRate * settings.population)}: ×${x(g.minClients)}; the DDG accountant's sampling bound: ×${x(g.samplingBound)}; rounding and τ: ×${range(
+    gaps.map((v) => v.rounding),
+    x,
+  )}).`;
+}
+
+/**
+ * Per ε: central DP, the DDG rows at ≥ 12 bits, their gaps and whether every one is within a point; with the
+ * grid's settings, also how much noisier DDG's release is and why.
+ */
+export function verdict(results: readonly UtilityResult[], isCnn = true, config?: Record<string, unknown>): string[] {
+  const settings = noiseSettingsOf(config);
   const lines: string[] = [];
   const none = results.find((r) => r.mechanism === 'none');
   // Issue 16's 98 % is the CNN's.
@@ -66,7 +105,9 @@ export function verdict(results: readonly UtilityResult[], isCnn = true): string
         short.length === 0
           ? `within ${TARGET_POINTS} point — target met`
           : `${short.map((r) => `${r.bits} bits ${Math.abs(gaps[ddg.indexOf(r)]!).toFixed(1)}`).join(', ')} points below — target missed`
-      }. Wrapped coordinates ${range(wraps, (w) => w.toFixed(1))} a round; ε against the coordinator ${vsC.length ? range(vsC, (v) => v.toFixed(1)) : '—'} (DDG) vs ${central.epsilonVsCoordinator?.toFixed(1) ?? '—'} (central).`,
+      }. Wrapped coordinates ${range(wraps, (w) => w.toFixed(1))} a round; ε against the coordinator ${vsC.length ? range(vsC, (v) => v.toFixed(1)) : '—'} (DDG) vs ${central.epsilonVsCoordinator?.toFixed(1) ?? '—'} (central).${
+        settings ? ` ${noiseLine(central, ddg, settings) ?? ''}`.trimEnd() : ''
+      }`,
     );
   }
   return lines;
@@ -101,7 +142,7 @@ export function summaryMarkdown(grids: readonly GridDoc[], date: Date): string {
   ];
   for (const g of grids) {
     out.push(`## ${heading(g)} ([grid](${g.dir}/utility.md))`, '', markdownTable(g.results, g.config), wrapsTable(g.results));
-    out.push(...verdict(g.results, isCnnGrid(g)).map((l) => `- ${l}`), '');
+    out.push(...verdict(g.results, isCnnGrid(g), g.config).map((l) => `- ${l}`), '');
     out.push(`![accuracy against ε](${g.dir}/utility.svg)`, `![accuracy against bits](${g.dir}/utility-bits.svg)`, '');
   }
   return `${out.join('\n')}\n`;
@@ -143,8 +184,8 @@ export function alignTables(text: string): string {
 export function readmeBlock(grids: readonly GridDoc[], summaryLink: string): string {
   const [main, ...rest] = grids;
   if (!main) return '';
-  const out = [markdownTable(main.results, main.config), ...verdict(main.results, isCnnGrid(main)).map((l) => `- ${l}`), ''];
-  for (const g of rest) out.push(`${heading(g)}:`, '', ...verdict(g.results, isCnnGrid(g)).map((l) => `- ${l}`), '');
+  const out = [markdownTable(main.results, main.config), ...verdict(main.results, isCnnGrid(main), main.config).map((l) => `- ${l}`), ''];
+  for (const g of rest) out.push(`${heading(g)}:`, '', ...verdict(g.results, isCnnGrid(g), g.config).map((l) => `- ${l}`), '');
   out.push(`Every grid's table, wraps and plots: [${summaryLink}](${summaryLink}).`);
   return alignTables(out.join('\n'));
 }

@@ -38,6 +38,7 @@ import {
 import { initNodeTf, loadTaskData } from '@hushfl/node';
 import { type ModelSpec, type PartitionSpec, parseRunConfig, serverConfigSchema, type ServerConfigInput, serverOptimizerOf } from '@hushfl/protocol';
 import { CellClaims } from './cellClaims.ts';
+import { centralNoiseMultiplier } from './noiseGap.ts';
 import { WrapCounter } from './wrapCounter.ts';
 import { buildModel, decodeShard, DemoTask, evaluate, findTask, getFlatWeights, setFlatWeights, taskShape } from '@hushfl/tasks';
 
@@ -147,20 +148,6 @@ function seeded(seed: number, tag: number): RandomWords {
 /** The population in a fixed order, each client one contribution; `selectFixed` shuffles what it is given. */
 function population(n: number): Party[] {
   return Array.from({ length: n }, (_, i) => ({ clientId: `c${i}`, contributions: 1 }));
-}
-
-/** The smallest noise multiplier z whose sampled Gaussian ε over `rounds` is at most the target. */
-export function centralNoiseMultiplier(epsilon: number, delta: number, q: number, rounds: number): number {
-  let lo = 0.05;
-  let hi = 50;
-  const eps = (z: number) => accountDpsgd({ sampleRate: q, noiseMultiplier: z, steps: rounds, delta }).epsilon;
-  if (eps(hi) > epsilon) throw new Error(`ε = ${epsilon} is out of reach for the central Gaussian mechanism`);
-  while (hi / lo > 1 + 1e-6) {
-    const mid = Math.sqrt(lo * hi);
-    if (eps(mid) <= epsilon) hi = mid;
-    else lo = mid;
-  }
-  return hi;
 }
 
 interface Setting {
