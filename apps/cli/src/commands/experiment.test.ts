@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -176,13 +176,15 @@ describe('hushfl experiment utility', () => {
         .map((l) => JSON.parse(l) as { mechanism: string; seed: number });
     const claims = join(out, 'utility.cells.jsonl.claims');
     mkdirSync(claims);
-    // Another worker, alive (this test's parent process), runs central/2; a dead one had claimed central/1.
-    writeFileSync(join(claims, 'central_null_8_2.pid'), String(process.ppid));
+    // Another worker, alive (a Node process), runs central/2; a dead one had claimed central/1.
+    const live = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 120000)']);
+    writeFileSync(join(claims, 'central_null_8_2.pid'), String(live.pid));
     const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
     writeFileSync(join(claims, 'central_null_8_1.pid'), dead.stdout);
     // Seed-major order: none/1, central/1, none/2, central/2; worker 1 of 2 takes the 1st and 3rd, then the
     // others' from the end: central/2 is held by a live process, central/1's claim is stale and taken over.
     const first = await run('experiment', 'utility', ...grid, '--worker', '1/2');
+    live.kill();
     expect(first.code, first.err).toBe(0);
     expect(first.err).toMatch(/worker 1\/2/);
     expect(cellsOf().map((c) => `${c.mechanism}/${c.seed}`)).toEqual(['none/1', 'none/2', 'central/1']);

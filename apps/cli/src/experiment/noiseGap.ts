@@ -9,7 +9,8 @@
  *   sampled Gaussian's exact RDP (Mironov, Talwar & Zhang 2019): the ratio of the Gaussian noise multipliers the
  *   two need for the same ε;
  * - rounding and τ: the rest — conditional rounding's inflated sensitivity (Theorem 1's Δ₂) and the
- *   sum-of-discrete-Gaussians term τ, which the DDG accountant charges and a Gaussian does not have.
+ *   sum-of-discrete-Gaussians term τ, which the DDG accountant charges and a Gaussian does not have (τ is
+ *   negligible at the grid steps the calibration picks, σ/γ in the tens and more: the rest is then Δ₂'s).
  */
 import { accountDpsgd, RDP_ORDERS, rdpToEpsilon, subsampledRdp } from '@hushfl/ddp';
 

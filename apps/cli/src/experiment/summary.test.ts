@@ -61,7 +61,7 @@ describe('utility summary', () => {
     const [line] = verdict(rows, true, { ...config, ...settings });
     const nMin = Math.sqrt(100 / 56);
     expect(line).toContain(
-      `Noise of the released sum against central DP's: ×1.95–2.10 in standard deviation (n_min = 56 of about 100: ×${nMin.toFixed(2)}; the DDG accountant's sampling bound: ×${sampling.toFixed(2)}; rounding and τ: ×${(1.95 / nMin / sampling).toFixed(2)}–${(2.1 / nMin / sampling).toFixed(2)}).`,
+      `Noise of the released sum against central DP's: ×1.95–2.10 in standard deviation (n_min = 56 of about 100: ×${nMin.toFixed(2)}; the DDG accountant's sampling bound: ×${sampling.toFixed(2)}; rounding's larger Δ₂ and τ: ×${(1.95 / nMin / sampling).toFixed(2)}–${(2.1 / nMin / sampling).toFixed(2)}).`,
     );
     // Without settings, or without a row's noise, no such sentence.
     expect(verdict(rows)[0]).not.toContain('Noise of the released sum');

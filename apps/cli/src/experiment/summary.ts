@@ -59,7 +59,7 @@ function noiseLine(central: UtilityResult, ddg: readonly UtilityResult[], settin
   return `Noise of the released sum against central DP's: ×${range(
     gaps.map((v) => v.total),
     x,
-  )} in standard deviation (n_min = ${settings.minClients} of about ${Math.round(settings.sampleRate * settings.population)}: ×${x(g.minClients)}; the DDG accountant's sampling bound: ×${x(g.samplingBound)}; rounding and τ: ×${range(
+  )} in standard deviation (n_min = ${settings.minClients} of about ${Math.round(settings.sampleRate * settings.population)}: ×${x(g.minClients)}; the DDG accountant's sampling bound: ×${x(g.samplingBound)}; rounding's larger Δ₂ and τ: ×${range(
     gaps.map((v) => v.rounding),
     x,
   )}).`;

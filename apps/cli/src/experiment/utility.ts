@@ -240,12 +240,16 @@ export async function runUtilityExperiment(
   let finished = plan.length - plan.filter((c) => !done.has(cellKey(c))).length;
   let ran = 0;
   let spentSeconds = 0;
-  let left = own.length;
   try {
     for (const c of o.reportOnly ? [] : [...own, ...others]) {
       if (claims) {
         refreshDone(); // cells the other workers finished meanwhile
         if (!missing(c) || !claims.claim(cellKey(c))) continue;
+        refreshDone(); // its holder may have finished it between the read and the claim
+        if (!missing(c)) {
+          claims.release(cellKey(c));
+          continue;
+        }
       }
       const started = performance.now();
       let cell: UtilityCell;
@@ -265,9 +269,8 @@ export async function runUtilityExperiment(
       finished = plan.filter((x) => !missing(x)).length;
       ran++;
       spentSeconds += cell.seconds;
-      left = Math.max(0, left - 1);
       // This process's share so far, averaged: kept cells cost nothing, other workers' are theirs to count.
-      const eta = (spentSeconds / ran) * left;
+      const eta = (spentSeconds / ran) * own.filter(missing).length;
       o.onProgress?.(
         `[${finished}/${plan.length}${worker.count > 1 ? `, worker ${worker.index + 1}/${worker.count}` : ''}] ${c.mechanism}${c.bits ? ` ${c.bits} bits` : ''}${c.epsilon ? ` ε=${c.epsilon}` : ''} seed ${c.seed}: accuracy ${(cell.accuracy * 100).toFixed(1)} %` +
           `${cell.wrapsPerRound ? `, ${mean(cell.wrapsPerRound).toFixed(1)} wraps/round` : ''} (${((performance.now() - started) / 1000).toFixed(1)} s; about ${(eta / 60).toFixed(0)} min left of its share)`,
