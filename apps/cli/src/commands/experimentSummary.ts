@@ -53,8 +53,10 @@ export const experimentSummaryCommand: Command<typeof flags> = {
     }
     const grids = dirs.map((d) => readGrid(d, out));
     if (!grids.length) throw new UsageError('no grids: pass --grids, or run `hushfl experiment utility --out docs/results/grid/<name>` first');
-    // IID first (the README's table), then by directory.
-    if (f.grids === undefined) grids.sort((a, b) => Number(!isIid(a)) - Number(!isIid(b)) || a.dir.localeCompare(b.dir));
+    // MNIST IID first (the README's table: issue 16's main grid), then MNIST's other splits, then by directory.
+    const isMnist = (g: GridDoc) => (g.config.task ?? 'mnist') === 'mnist';
+    if (f.grids === undefined)
+      grids.sort((a, b) => Number(!isMnist(a)) - Number(!isMnist(b)) || Number(!isIid(a)) - Number(!isIid(b)) || a.dir.localeCompare(b.dir));
     const date = new Date();
     const json = summaryJson(grids, date);
     writeFileSync(join(out, 'utility.json'), `${JSON.stringify(json, null, 2)}\n`);
