@@ -266,7 +266,8 @@ describe('ghost clipping (Goodfellow 2015; Lee & Kifer 2021) against the per-exa
       } finally {
         setWasmConvRoute('auto');
       }
-      expect(new Set(Array.from(naive.norms, (n) => n.toFixed(3))).size).toBe(9);
+      // The examples differ (a match is not one norm nine times); the random initial weights can bring two norms within 10^-3, not within 10^-7.
+      expect(new Set(Array.from(naive.norms, (n) => n.toPrecision(7))).size).toBe(9);
       tf.dispose([x, y]);
       m.dispose();
     });
