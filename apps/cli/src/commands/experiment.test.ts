@@ -2,12 +2,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { accountDpsgd } from '@hushfl/ddp';
 import { loadTaskData } from '@hushfl/node';
 import { SPAM_TASK } from '@hushfl/tasks';
 import { describe, expect, it } from 'vitest';
 import { defaultMaxShortfall, poissonShortfallProbability } from '@hushfl/engine';
-import { centralNoiseMultiplier } from '../experiment/noiseGap.ts';
 import { runCli } from '../runCli.testing.ts';
 
 const run = runCli;
@@ -209,19 +207,5 @@ describe('hushfl experiment utility', () => {
     expect((await run('experiment', 'utility', '--clients-per-round', '50', '--population', '10')).code).toBe(2);
     expect((await run('experiment', 'utility', '--filters', '16')).err).toMatch(/--filters and --dense go with --model cnn/);
     expect((await run('experiment', 'utility', '--model', 'cnn', '--filters', '0')).code).toBe(2);
-  });
-});
-
-describe('centralNoiseMultiplier', () => {
-  it('is the smallest z meeting the target ε under the sampled Gaussian accountant', () => {
-    for (const [eps, q, rounds] of [
-      [2, 0.02, 30],
-      [8, 0.05, 5],
-    ] as const) {
-      const z = centralNoiseMultiplier(eps, 1e-5, q, rounds);
-      const at = (m: number) => accountDpsgd({ sampleRate: q, noiseMultiplier: m, steps: rounds, delta: 1e-5 }).epsilon;
-      expect(at(z)).toBeLessThanOrEqual(eps);
-      expect(at(z * 0.999)).toBeGreaterThan(eps);
-    }
   });
 });

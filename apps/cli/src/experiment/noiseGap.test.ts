@@ -62,3 +62,17 @@ describe('DDG noise against central DP', () => {
     expect(narrow.samplingBound).toBe(wide.samplingBound);
   });
 });
+
+describe('centralNoiseMultiplier', () => {
+  it('is the smallest z meeting the target ε under the sampled Gaussian accountant', () => {
+    for (const [eps, q, rounds] of [
+      [2, 0.02, 30],
+      [8, 0.05, 5],
+    ] as const) {
+      const z = centralNoiseMultiplier(eps, 1e-5, q, rounds);
+      const at = (m: number) => accountDpsgd({ sampleRate: q, noiseMultiplier: m, steps: rounds, delta: 1e-5 }).epsilon;
+      expect(at(z)).toBeLessThanOrEqual(eps);
+      expect(at(z * 0.999)).toBeGreaterThan(eps);
+    }
+  });
+});

@@ -77,10 +77,19 @@ export interface NoiseGap {
   readonly rounding: number;
 }
 
+/** Solved once per (ε, δ, q, rounds): every DDG row of one ε shares it. */
+const zhuWangSolved = new Map<string, number>();
+
 export function ddgNoiseGap(o: NoiseGapInput): NoiseGap {
   const parties = o.sampleRate * o.population;
   const total = (Math.sqrt(parties) * o.localStddev) / (o.centralNoiseMultiplier * o.clip);
   const minClients = Math.sqrt(parties / o.minClients);
-  const samplingBound = zhuWangNoiseMultiplier(o.epsilon, o.delta, o.sampleRate, o.rounds) / o.centralNoiseMultiplier;
+  const key = `${o.epsilon}/${o.delta}/${o.sampleRate}/${o.rounds}`;
+  let zw = zhuWangSolved.get(key);
+  if (zw === undefined) {
+    zw = zhuWangNoiseMultiplier(o.epsilon, o.delta, o.sampleRate, o.rounds);
+    zhuWangSolved.set(key, zw);
+  }
+  const samplingBound = zw / o.centralNoiseMultiplier;
   return { total, minClients, samplingBound, rounding: total / (minClients * samplingBound) };
 }
